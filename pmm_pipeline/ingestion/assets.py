@@ -1,0 +1,84 @@
+"""Dagster wiring of ingestion: the landing folder of a cycle into the raw tables."""
+
+import datetime as dt
+
+import dagster as dg
+
+from pmm_pipeline.catalogue.load import Catalogue
+from pmm_pipeline.ingestion.intake import intake_frames, take_in_cycle
+from pmm_pipeline.ingestion.validate import ValidationContext
+from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
+from pmm_pipeline.reference.load import Reference
+from pmm_pipeline.resources.storage import PmmStorage
+from pmm_pipeline.resources.warehouse import Warehouse
+from pmm_pipeline.tables import RAW_ANSWERS, RAW_DISCLOSURE, RECEIVED_FILES, REJECTIONS, SUBMISSIONS, replace_cycle_rows
+
+RAW_TABLES = {
+    "received_files": RECEIVED_FILES,
+    "submissions": SUBMISSIONS,
+    "answers": RAW_ANSWERS,
+    "disclosure_choices": RAW_DISCLOSURE,
+    "rejections": REJECTIONS,
+}
+
+
+def validation_context(reference: Reference, catalogue: Catalogue, cycle_id: str) -> ValidationContext:
+    cycle = reference.cycles.get(cycle_id)
+    return ValidationContext(
+        cycle=cycle,
+        members_in_force=frozenset(reference.members_in_force(cycle)),
+        known_members=frozenset(reference.known_member_codes()),
+        items=catalogue.items_for_version(cycle.catalogue_version),
+        kpi_ids=frozenset(k.id for k in catalogue.kpis_for_version(cycle.catalogue_version)),
+    )
+
+
+def build_ingestion_assets(
+    reference: Reference, catalogue: Catalogue, partitions: dg.PartitionsDefinition
+) -> list[dg.AssetsDefinition]:
+    @dg.multi_asset(
+        name="take_in_landing_files",
+        specs=[table_spec(t) for t in RAW_TABLES.values()],
+        partitions_def=partitions,
+        pool="warehouse",
+        description="Archives every file of landing/<cycle>/ by SHA-256, reads and checks it, and records"
+        " accepted submission versions, their answers and choices, or the rejection and quarantined copy.",
+    )
+    def take_in_landing_files(context: dg.AssetExecutionContext, storage: PmmStorage, warehouse: Warehouse):
+        cycle_id = context.partition_key
+        layout = storage.layout
+        with warehouse.get_connection() as conn:
+            previous = {}
+            if conn.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' AND table_name = 'received_files'"
+            ).fetchall()[0][0]:
+                rows = conn.execute(
+                    "SELECT sha256, file_name, received_at FROM raw.received_files WHERE cycle = ?", [cycle_id]
+                ).fetchall()
+                previous = {(sha, name): at for sha, name, at in rows}
+        result = take_in_cycle(
+            landing_dir=layout.landing_dir(cycle_id),
+            archive_dir=layout.archive_dir,
+            quarantine_dir=layout.quarantine_dir(cycle_id),
+            ctx=validation_context(reference, catalogue, cycle_id),
+            previously_received=previous,
+            now=dt.datetime.now(dt.UTC),
+        )
+        frames = intake_frames(result, cycle_id)
+        for rejection in result.rejected:
+            context.log.warning(
+                f"rejected {rejection.received.file_name}: [{rejection.reason_code}] {rejection.message}"
+            )
+        with warehouse.get_connection() as conn:
+            for name, table in RAW_TABLES.items():
+                replace_cycle_rows(conn, table, cycle_id, frames[name])
+            for name, table in RAW_TABLES.items():
+                metadata = written_table_metadata(conn, table, cycle_id)
+                if name == "rejections":
+                    metadata["rejected_by_reason"] = dg.MetadataValue.json(
+                        frames["rejections"]["reason_code"].value_counts().sort_index().to_dict()
+                    )
+                    metadata["quarantine_dir"] = dg.MetadataValue.path(str(layout.quarantine_dir(cycle_id)))
+                yield dg.MaterializeResult(asset_key=table.key, metadata=metadata)
+
+    return [take_in_landing_files]

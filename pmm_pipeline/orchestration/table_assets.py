@@ -1,0 +1,53 @@
+"""Builders shared by every stage: an AssetSpec from a table declaration, and the metadata of a written table."""
+
+from collections.abc import Sequence
+
+import dagster as dg
+import duckdb
+
+from pmm_pipeline.tables import Table
+
+OWNER = "team:pmm-secretariat-data"
+
+
+def table_spec(table: Table, deps: Sequence[dg.AssetKey | Sequence[str]] = (), **kwargs) -> dg.AssetSpec:
+    """The AssetSpec of a warehouse table: key `[schema, table]`, group = layer, description = one row."""
+    return dg.AssetSpec(
+        key=table.key,
+        description=table.row,
+        group_name=table.schema,
+        deps=[d if isinstance(d, dg.AssetKey) else dg.AssetKey(list(d)) for d in deps],
+        kinds={"duckdb"},
+        owners=[OWNER],
+        tags={"layer": table.schema},
+        metadata={
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(c.name, c.type, description=c.description) for c in table.columns]
+            ),
+            "dagster/table_name": f"warehouse.{table.qualified}",
+        },
+        **kwargs,
+    )
+
+
+def written_table_metadata(
+    conn: duckdb.DuckDBPyConnection, table: Table, cycle: str, preview_rows: int = 10
+) -> dict[str, dg.MetadataValue]:
+    """Row count and a preview of the cycle's rows, shown in the UI for each materialization."""
+    count = conn.execute(f"SELECT count(*) FROM {table.qualified} WHERE cycle = ?", [cycle]).fetchall()[0][0]
+    preview = conn.execute(
+        f"SELECT * FROM {table.qualified} WHERE cycle = ? LIMIT {int(preview_rows)}", [cycle]
+    ).df()
+    return {
+        "dagster/row_count": dg.MetadataValue.int(int(count)),
+        "preview": dg.MetadataValue.md(markdown_table(preview)),
+    }
+
+
+def markdown_table(frame) -> str:
+    if frame.empty:
+        return "(no rows)"
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])

@@ -1,0 +1,129 @@
+"""Typed models of the reference data: cycles configuration, member groups and dated memberships."""
+
+import datetime as dt
+from typing import Literal
+
+import pycountry
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+GROUP_TYPES = ("global", "region", "income_group", "landlocked", "admin_type")
+GroupType = Literal["global", "region", "income_group", "landlocked", "admin_type"]
+Language = Literal["en", "fr", "es"]
+EUROPEAN_UNION = "EUU"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CollectionWindow(Strict):
+    opens: dt.date
+    closes: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "CollectionWindow":
+        if self.closes < self.opens:
+            raise ValueError("collection.closes is before collection.opens")
+        return self
+
+
+class Cycle(Strict):
+    """One reporting cycle; its id and its reporting year T are separate, never derived."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    reporting_year: int = Field(ge=1990, le=2100)
+    collection: CollectionWindow
+    publication_date: dt.date
+    catalogue_version: str = Field(pattern=r"^\d+(\.\d+)*$")
+    membership_date: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _publication_after_closing(self) -> "Cycle":
+        if self.publication_date < self.collection.closes:
+            raise ValueError("publication_date is before collection.closes")
+        return self
+
+    @property
+    def years(self) -> tuple[int, int]:
+        """(T-1, T): the calendar years a submission of this cycle may report."""
+        return (self.reporting_year - 1, self.reporting_year)
+
+    @property
+    def membership_reference_date(self) -> dt.date:
+        return self.membership_date or self.collection.opens
+
+
+class CyclesConfig(Strict):
+    cycles: tuple[Cycle, ...] = Field(min_length=1)
+
+    @field_validator("cycles")
+    @classmethod
+    def _unique_ids(cls, cycles: tuple[Cycle, ...]) -> tuple[Cycle, ...]:
+        ids = [c.id for c in cycles]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate cycle id(s): {', '.join(duplicates)}")
+        return cycles
+
+    def get(self, cycle_id: str) -> Cycle:
+        for cycle in self.cycles:
+            if cycle.id == cycle_id:
+                return cycle
+        known = ", ".join(c.id for c in self.cycles)
+        raise KeyError(f"unknown cycle {cycle_id!r}; configured cycles: {known}")
+
+    @property
+    def ids(self) -> list[str]:
+        return [c.id for c in self.cycles]
+
+
+class Group(Strict):
+    group_type: GroupType
+    group_code: str = Field(pattern=r"^[A-Za-z0-9_]+$")
+    name_en: str = Field(min_length=1)
+    name_fr: str = Field(min_length=1)
+    name_es: str = Field(min_length=1)
+
+
+class Membership(Strict):
+    """A member's groups between two dates (valid_to inclusive, empty = still in force)."""
+
+    member_code: str
+    name_en: str = Field(min_length=1)
+    name_fr: str = Field(min_length=1)
+    name_es: str = Field(min_length=1)
+    region_code: str
+    income_group: str
+    is_landlocked: bool
+    admin_type: str
+    language: Language
+    valid_from: dt.date
+    valid_to: dt.date | None = None
+
+    @field_validator("member_code")
+    @classmethod
+    def _known_code(cls, code: str) -> str:
+        if code != EUROPEAN_UNION and pycountry.countries.get(alpha_3=code) is None:
+            raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-3 code (nor EUU)")
+        return code
+
+    @model_validator(mode="after")
+    def _dates_ordered(self) -> "Membership":
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError("valid_to is before valid_from")
+        return self
+
+    def in_force_on(self, day: dt.date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    def group_code(self, group_type: str) -> str:
+        return {
+            "global": "all",
+            "region": self.region_code,
+            "income_group": self.income_group,
+            "landlocked": "landlocked" if self.is_landlocked else "not_landlocked",
+            "admin_type": self.admin_type,
+        }[group_type]
+
+    def name(self, lang: str) -> str:
+        return getattr(self, f"name_{lang}")

@@ -1,0 +1,1 @@
+"""Synthetic submissions for demos and tests (`pmm sample`)."""
