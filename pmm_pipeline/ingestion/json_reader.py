@@ -20,6 +20,14 @@ def _reject_constant(token: str) -> Any:
     raise ValueError(f"{token} is not a JSON number")
 
 
+def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise ValueError(f"key(s) {', '.join(map(repr, duplicates))} appear twice in one object")
+    return dict(pairs)
+
+
 def read_json_submission(data: bytes) -> ParsedSubmission:
     """Parse a JSON submission; structural problems are collected, a non-JSON file is rejected."""
     try:
@@ -27,7 +35,7 @@ def read_json_submission(data: bytes) -> ParsedSubmission:
     except UnicodeDecodeError as err:
         raise RejectedFile("not_json", f"is not UTF-8 text (byte {err.start})") from None
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
+        doc = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicate_keys)
     except (json.JSONDecodeError, ValueError, RecursionError) as err:
         raise RejectedFile("not_json", f"is not valid JSON: {err}") from None
     if not isinstance(doc, dict):

@@ -152,7 +152,7 @@ def validate_submission(parsed: ParsedSubmission, ctx: ValidationContext) -> tup
             continue
         converted = _convert_value(item, raw.value)
         if isinstance(converted, str):
-            problems.append(Problem("not_a_number", converted, where))
+            problems.append(Problem("unknown_level" if item.is_categorical else "not_a_number", converted, where))
             continue
         value, level = converted
         answers.append(Answer(item.code, raw.year, status, value, level, comment, where))

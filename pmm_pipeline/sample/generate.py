@@ -1,4 +1,4 @@
-"""Realistic synthetic submissions of a cycle, valid and deliberately broken, written to its landing folder."""
+"""Realistic synthetic submissions of a cycle, valid and deliberately broken, for its landing folder."""
 
 import copy
 import datetime as dt
@@ -144,7 +144,9 @@ def _plan_cycle(catalogue: Catalogue, cycle: Cycle) -> _CyclePlan:
         )
         for kpi in kpis
     }
-    needed_at_t_minus_1 = {item for needs in kpi_needs.values() for item, year in needs if year == t_minus_1}
+    needed_at_t_minus_1 = {
+        item for needs in kpi_needs.values() for item, year in needs if year == t_minus_1
+    }
     answer_keys: list[AnswerKey] = []
     for code in catalogue.items_for_version(cycle.catalogue_version):
         answer_keys.append((code, t))
@@ -159,7 +161,9 @@ def _member_rng(seed: int, cycle_id: str, member: str) -> random.Random:
     return random.Random(f"pmm-sample:{seed}:{cycle_id}:{member}")
 
 
-def select_members(reference: Reference, cycle_id: str, members: int | None = None, seed: int = 0) -> list[str]:
+def select_members(
+    reference: Reference, cycle_id: str, members: int | None = None, seed: int = 0
+) -> list[str]:
     """Codes of the members asked to take part, sorted: all in force, or N of them chosen by seed."""
     in_force = sorted(reference.members_in_force(reference.cycles.get(cycle_id)))
     if members is None:
@@ -167,7 +171,9 @@ def select_members(reference: Reference, cycle_id: str, members: int | None = No
     if members < 1:
         raise ValueError(f"members must be at least 1, got {members}")
     if members > len(in_force):
-        raise ValueError(f"members={members} is more than the {len(in_force)} members in force for cycle {cycle_id}")
+        raise ValueError(
+            f"members={members} is more than the {len(in_force)} members in force for cycle {cycle_id}"
+        )
     shuffled = list(in_force)
     random.Random(f"pmm-sample:{seed}:{cycle_id}:selection").shuffle(shuffled)
     return sorted(shuffled[:members])
@@ -252,31 +258,27 @@ class _ValueDrawer:
         return levels[min(int(position * len(levels)), len(levels) - 1)].code
 
 
-def _family_root(items: dict[str, Item], code: str) -> str:
-    while items[code].part_of is not None:
-        code = items[code].part_of  # type: ignore[assignment]
-    return code
+def _lineage(items: dict[str, Item], code: str) -> list[str]:
+    """The item, its whole, the whole's whole, and so on."""
+    chain = [code]
+    while (whole := items[chain[-1]].part_of) is not None:
+        chain.append(whole)
+    return chain
 
 
-def _depth(items: dict[str, Item], code: str) -> int:
-    depth = 0
-    while items[code].part_of is not None:
-        code = items[code].part_of  # type: ignore[assignment]
-        depth += 1
-    return depth
-
-
-def _draft_values(plan: _CyclePlan, values: dict[AnswerKey, Value], rng: random.Random) -> dict[AnswerKey, Value]:
-    """Slightly different earlier figures: a whole and its parts move by the same factor, so parts stay within wholes."""
+def _draft_values(
+    plan: _CyclePlan, values: dict[AnswerKey, Value], rng: random.Random
+) -> dict[AnswerKey, Value]:
+    """Slightly different earlier figures; a whole and its parts move by one factor, so parts stay within."""
     factors: dict[str, float] = {}
     draft: dict[AnswerKey, Value] = {}
-    for code, year in sorted(values, key=lambda key: (_depth(plan.items, key[0]), key)):
+    for code, year in sorted(values, key=lambda key: (len(_lineage(plan.items, key[0])), key)):
         item = plan.items[code]
         value = values[(code, year)]
         if item.is_categorical or isinstance(value, str):
             draft[(code, year)] = value
             continue
-        root = _family_root(plan.items, code)
+        root = _lineage(plan.items, code)[-1]
         if root not in factors:
             factors[root] = rng.uniform(1 - DRAFT_CHANGE, 1 + DRAFT_CHANGE)
         revised = _as_answer_value(item, value * factors[root])
@@ -291,7 +293,9 @@ def _draft_values(plan: _CyclePlan, values: dict[AnswerKey, Value], rng: random.
 def _answer_states(plan: _CyclePlan, rng: random.Random) -> dict[AnswerKey, tuple[str, str | None]]:
     """(status, comment) of the answers that are not reported."""
     declined = [kpi_id for kpi_id in plan.kpi_needs if rng.random() < NOT_APPLICABLE_KPI_RATE]
-    still_needed = set().union(*(needs for kpi_id, needs in plan.kpi_needs.items() if kpi_id not in declined))
+    still_needed: set[AnswerKey] = set().union(
+        *(needs for kpi_id, needs in plan.kpi_needs.items() if kpi_id not in declined)
+    )
     states: dict[AnswerKey, tuple[str, str | None]] = {}
     for kpi_id in declined:
         # An answer another applicable KPI uses stays reported: the member does measure it.
@@ -300,7 +304,8 @@ def _answer_states(plan: _CyclePlan, rng: random.Random) -> dict[AnswerKey, tupl
             states[key] = ("not_applicable", comment)
     for key in plan.answer_keys:
         if key not in states and rng.random() < NOT_AVAILABLE_ANSWER_RATE:
-            states[key] = ("not_available", rng.choice(NOT_AVAILABLE_COMMENTS) if rng.random() < 0.5 else None)
+            comment = rng.choice(NOT_AVAILABLE_COMMENTS) if rng.random() < 0.5 else None
+            states[key] = ("not_available", comment)
     return states
 
 
@@ -339,7 +344,10 @@ def _window(cycle: Cycle) -> tuple[dt.datetime, dt.datetime]:
     return opens, closes
 
 
-def _between(start: dt.datetime, end: dt.datetime, rng: random.Random, low: float, high: float) -> dt.datetime:
+def _between(
+    start: dt.datetime, end: dt.datetime, rng: random.Random, low: float, high: float
+) -> dt.datetime:
+    """A moment between start and end, at a random fraction in [low, high] of the way, whole seconds."""
     seconds = (end - start).total_seconds() * rng.uniform(low, high)
     return start + dt.timedelta(seconds=max(1, int(seconds)))
 
@@ -352,7 +360,13 @@ def parse_timestamp(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _document(member: str, cycle: Cycle, submitted_at: dt.datetime, answers: list[dict[str, Any]], disclosure: dict[str, str]) -> dict[str, Any]:
+def _document(
+    member: str,
+    cycle: Cycle,
+    submitted_at: dt.datetime,
+    answers: list[dict[str, Any]],
+    disclosure: dict[str, str],
+) -> dict[str, Any]:
     return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -370,7 +384,9 @@ def _size_position(membership: Membership, rng: random.Random) -> float:
     return 1 / (1 + math.exp(-log_size))
 
 
-def _member_documents(plan: _CyclePlan, membership: Membership, rng: random.Random, resubmits: bool) -> list[dict[str, Any]]:
+def _member_documents(
+    plan: _CyclePlan, membership: Membership, rng: random.Random, resubmits: bool
+) -> list[dict[str, Any]]:
     drawer = _ValueDrawer(plan, rng, _size_position(membership, rng))
     for code, year in plan.answer_keys:
         drawer.value(code, year)
@@ -380,16 +396,15 @@ def _member_documents(plan: _CyclePlan, membership: Membership, rng: random.Rand
     opens, closes = _window(plan.cycle)
     # The latest version leaves room after it for a later, broken file (see corrupt_documents).
     latest_at = _between(opens, closes, rng, 0.05, 0.85)
-    latest = _document(
-        membership.member_code, plan.cycle, latest_at, _answers(plan, drawer.values, states, explicit_reported), disclosure
-    )
+    member = membership.member_code
+    latest_answers = _answers(plan, drawer.values, states, explicit_reported)
+    latest = _document(member, plan.cycle, latest_at, latest_answers, disclosure)
     if not resubmits:
         return [latest]
     draft_values = _draft_values(plan, drawer.values, rng)
     draft_at = _between(opens, latest_at, rng, 0.1, 0.9)
-    draft = _document(
-        membership.member_code, plan.cycle, draft_at, _answers(plan, draft_values, states, explicit_reported), disclosure
-    )
+    draft_answers = _answers(plan, draft_values, states, explicit_reported)
+    draft = _document(member, plan.cycle, draft_at, draft_answers, disclosure)
     return [draft, latest]
 
 
@@ -427,7 +442,8 @@ def latest_documents(documents: Iterable[dict[str, Any]]) -> dict[str, dict[str,
     latest: dict[str, dict[str, Any]] = {}
     for document in documents:
         member = document["member"]
-        if member not in latest or parse_timestamp(document["submitted_at"]) > parse_timestamp(latest[member]["submitted_at"]):
+        moment = parse_timestamp(document["submitted_at"])
+        if member not in latest or moment > parse_timestamp(latest[member]["submitted_at"]):
             latest[member] = document
     return latest
 
@@ -443,7 +459,10 @@ def _misspelt(code: str, known: set[str]) -> str:
     raise AssertionError("unreachable: _unknown is never a catalogue item")
 
 
-def _corrupt(kind: str, document: dict[str, Any], reference: Reference, catalogue: Catalogue, rng: random.Random) -> bytes:
+def _corrupt(
+    kind: str, document: dict[str, Any], reference: Reference, catalogue: Catalogue, rng: random.Random
+) -> bytes:
+    """The bytes of `document` broken in the way `kind` names (the document is changed in place)."""
     cycle = reference.cycles.get(document["cycle"])
     t = cycle.reporting_year
     answers = document["answers"]
@@ -457,7 +476,8 @@ def _corrupt(kind: str, document: dict[str, Any], reference: Reference, catalogu
     elif kind == "unknown_member":
         document["member"] = UNKNOWN_MEMBER_CODE
     elif kind == "cycle_mismatch":
-        document["cycle"] = next((c for c in reference.cycles.ids if c != cycle.id), f"{cycle.id}-previous")
+        other_ids = [c for c in reference.cycles.ids if c != cycle.id]
+        document["cycle"] = other_ids[0] if other_ids else f"{cycle.id}-previous"
     elif kind == "unknown_item":
         answer = rng.choice(answers)
         answer["item"] = _misspelt(answer["item"], set(catalogue.items))
@@ -472,7 +492,9 @@ def _corrupt(kind: str, document: dict[str, Any], reference: Reference, catalogu
         answer["status"] = "maybe"
     elif kind == "not_a_number":
         numeric = [a for a in answers if not catalogue.items[a["item"]].is_categorical]
-        with_thousands = [a for a in numeric if isinstance(a.get("value"), (int, float)) and a["value"] >= 1000]
+        with_thousands = [
+            a for a in numeric if isinstance(a.get("value"), (int, float)) and a["value"] >= 1000
+        ]
         answer = rng.choice(with_thousands or numeric or answers)
         number = answer.get("value")
         answer["value"] = f"{int(number):,}" if isinstance(number, (int, float)) else "1,200"
@@ -527,7 +549,7 @@ WRITERS: dict[str, Callable[[dict[str, Any]], tuple[str, bytes]]] = {"json": _js
 
 
 def _write_file(path: Path, data: bytes) -> None:
-    # A hidden temporary name, renamed at the end: intake skips dot files, so it never reads half a file.
+    # Written under a hidden name, then renamed: intake skips dot files, so never reads half a file.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sample-")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -554,7 +576,7 @@ def write_sample(
     erroneous_files: Sequence[ErroneousFile] = (),
     formats: Sequence[str] = ("json",),
 ) -> list[Path]:
-    """Write `<member>_<cycle>_v<k>` files (k in submitted_at order) and the broken files; return the paths.
+    """Write `<member>_<cycle>_v<k>` files (k in submitted_at order) and the broken ones; return paths.
 
     With several formats, members take them in turn (in member order), so that every format is
     exercised without one submission arriving twice.

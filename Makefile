@@ -1,0 +1,36 @@
+# pmm_pipeline: the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CYCLE ?= 2023
+PORT ?= 3000
+
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export DAGSTER_DISABLE_TELEMETRY := 1
+export DAGSTER_DG_UPDATE_CHECK_ENABLED := 0
+
+.PHONY: help demo test dev clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)  ## write sample submissions for CYCLE (default 2023), run the whole cycle, show the outputs
+	$(BIN)/pmm sample --cycle $(CYCLE) --seed 1 --error-share 0.05
+	$(BIN)/pmm run --cycle $(CYCLE)
+	@echo "Dagster UI with this run: make dev, then open http://127.0.0.1:$(PORT)"
+
+test: $(STAMP)  ## run the whole test suite offline
+	$(BIN)/python -m pytest
+
+dev: $(STAMP)  ## start the Dagster UI on 127.0.0.1 with the same instance as `pmm run`
+	$(BIN)/python -c "from pmm_pipeline.orchestration.instance import ensure_dagster_home; ensure_dagster_home()"
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+
+clean:  ## remove the environment, the local data and the Dagster instance
+	rm -rf $(VENV) data .dagster_home

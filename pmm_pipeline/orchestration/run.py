@@ -1,0 +1,93 @@
+"""Running a whole cycle through Dagster from the command line, recorded in the instance at DAGSTER_HOME."""
+
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from pmm_pipeline.definitions import build_definitions
+from pmm_pipeline.orchestration.jobs import CYCLE_JOB
+from pmm_pipeline.resources.warehouse import open_warehouse
+from pmm_pipeline.settings import Settings
+
+
+@dataclass
+class RunOutcome:
+    cycle: str
+    run_id: str
+    success: bool
+    failures: list[str] = field(default_factory=list)
+    summary: dict[str, object] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        state = "succeeded" if self.success else "FAILED"
+        lines = [f"cycle {self.cycle}: run {self.run_id} {state}"]
+        lines += [f"  failure: {f}" for f in self.failures]
+        lines += [f"  {k}: {v}" for k, v in self.summary.items()]
+        lines += [f"  {k}: {v}" for k, v in self.outputs.items()]
+        return "\n".join(lines)
+
+
+def summarize_cycle(settings: Settings, cycle: str) -> dict[str, object]:
+    """The figures an operator checks after a run, read back from the warehouse."""
+    queries = {
+        "files received": "SELECT count(*) FROM raw.received_files WHERE cycle = $cycle",
+        "submission versions accepted": "SELECT count(*) FROM raw.submissions WHERE cycle = $cycle",
+        "files rejected": "SELECT count(*) FROM raw.rejections WHERE cycle = $cycle",
+        "members in force": "SELECT count(*) FROM staging.participation WHERE cycle = $cycle",
+        "members ingested (participating)":
+            "SELECT count(*) FROM staging.participation WHERE cycle = $cycle AND is_participating",
+        "KPIs computed": "SELECT count(DISTINCT kpi_id) FROM kpi.kpi_values WHERE cycle = $cycle",
+        "KPI values reported": "SELECT count(*) FROM kpi.kpi_values WHERE cycle = $cycle AND status = 'reported'",
+        "rollup rows": "SELECT count(*) FROM rollup.rollups WHERE cycle = $cycle",
+    }
+    summary: dict[str, object] = {}
+    with open_warehouse(settings.layout.warehouse_path) as conn:
+        for label, sql in queries.items():
+            summary[label] = conn.execute(sql, {"cycle": cycle}).fetchall()[0][0]
+        reasons = conn.execute(
+            "SELECT reason_code, count(*) FROM raw.rejections WHERE cycle = $cycle GROUP BY 1 ORDER BY 1",
+            {"cycle": cycle},
+        ).fetchall()
+        status_counts = conn.execute(
+            "SELECT status, count(*) FROM kpi.kpi_values WHERE cycle = $cycle GROUP BY 1 ORDER BY 1",
+            {"cycle": cycle},
+        ).fetchall()
+    if reasons:
+        summary["rejections by reason"] = ", ".join(f"{r} {n}" for r, n in reasons)
+    summary["KPI values by status"] = ", ".join(f"{s} {n}" for s, n in status_counts)
+    return summary
+
+
+def run_cycle(settings: Settings, cycle: str, instance: dg.DagsterInstance | None = None) -> RunOutcome:
+    """Materialize every asset of the cycle in one in-process run stored in the Dagster instance."""
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def(CYCLE_JOB)
+    instance = instance or dg.DagsterInstance.get()
+    result = job.execute_in_process(
+        partition_key=cycle,
+        instance=instance,
+        raise_on_error=False,
+        tags={"pmm/cycle": cycle},
+        # The full event log is in the instance (and the UI); the terminal gets warnings and errors.
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    failures = [
+        f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+        for event in result.all_events
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE and event.step_failure_data.error
+    ]
+    outcome = RunOutcome(cycle=cycle, run_id=result.run_id, success=result.success, failures=failures)
+    if settings.layout.warehouse_path.exists():
+        try:
+            outcome.summary = summarize_cycle(settings, cycle)
+        except Exception as err:  # a failed run may leave tables missing: the summary is best effort
+            outcome.summary = {"summary unavailable": str(err).splitlines()[0]}
+    layout = settings.layout
+    outcome.outputs = {
+        "warehouse": str(layout.warehouse_path),
+        "published": str(layout.published_dir(cycle)),
+        "quarantine": str(layout.quarantine_dir(cycle)),
+        "archive": str(layout.archive_dir),
+    }
+    return outcome
