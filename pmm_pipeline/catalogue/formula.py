@@ -92,10 +92,11 @@ def _check_node(node: exp.Expression, source: str, refs: list[ItemRef]) -> None:
         raise FormulaError(
             f"{node.sql()!r} in {source!r} has no year: write {node.name}[T] or {node.name}[T-1]"
         )
-    if isinstance(node, (exp.Anonymous, exp.Func)) and type(node) not in ALLOWED_FUNCTIONS:
-        name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
-        allowed = ", ".join(sorted(ALLOWED_FUNCTIONS.values()))
-        raise FormulaError(f"unknown function {name}() in {source!r}; allowed: {allowed}")
+    allowed = ", ".join(sorted(ALLOWED_FUNCTIONS.values()))
+    if isinstance(node, exp.Anonymous):
+        raise FormulaError(f"unknown function {node.name}() in {source!r}; functions allowed: {allowed}")
+    if isinstance(node, exp.Func) and type(node) not in ALLOWED_FUNCTIONS:
+        raise FormulaError(f"{node.sql_name()} is not allowed in {source!r}; functions allowed: {allowed}")
     if not isinstance(node, ARITHMETIC) and type(node) not in ALLOWED_FUNCTIONS:
         raise FormulaError(f"{node.sql()!r} in {source!r} is not allowed in a formula")
     for child in node.iter_expressions():

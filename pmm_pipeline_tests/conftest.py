@@ -1,0 +1,41 @@
+"""Shared fixtures: settings on temporary folders, and a whole cycle run over the hand-made submissions."""
+
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pmm_pipeline.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# Tests never talk to the network; Dagster must not try to send telemetry.
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+def settings_for(data_dir: Path) -> Settings:
+    """The shipped catalogue and reference data, with every data folder under `data_dir`."""
+    return replace(Settings.from_env({}), data_dir=data_dir)
+
+
+def run_cycle_in_process(settings: Settings, cycle: str, instance: dg.DagsterInstance | None = None):
+    from pmm_pipeline.definitions import build_definitions
+    from pmm_pipeline.orchestration.jobs import CYCLE_JOB
+
+    job = build_definitions(settings).resolve_job_def(CYCLE_JOB)
+    return job.execute_in_process(
+        partition_key=cycle, instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+
+
+@pytest.fixture(scope="module")
+def fixture_cycle(tmp_path_factory):
+    """Cycle 2023 run once over fixtures/cycle_2023/landing; yields (settings, run result)."""
+    data_dir = tmp_path_factory.mktemp("data")
+    shutil.copytree(FIXTURES / "cycle_2023" / "landing", data_dir / "landing" / "2023")
+    settings = settings_for(data_dir)
+    result = run_cycle_in_process(settings, "2023")
+    yield settings, result

@@ -1,0 +1,75 @@
+"""The `pmm` command as a user runs it: sample, run through the Dagster instance, and clear one-line errors."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PMM = str(Path(sys.executable).parent / "pmm")
+
+
+def pmm(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([PMM, *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    return {
+        **os.environ,
+        "PMM_DATA_DIR": str(root / "data"),
+        "DAGSTER_HOME": str(root / "dagster_home"),
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+    }
+
+
+def test_sample_then_run_records_the_run_in_the_instance(env):
+    sample = pmm("sample", "--cycle", "2023", "--members", "12", "--seed", "3", "--error-share", "0.2", env=env)
+    assert sample.returncode == 0, sample.stderr
+    landing = Path(env["PMM_DATA_DIR"]) / "landing" / "2023"
+    assert any(landing.glob("*.json"))
+
+    run = pmm("run", "--cycle", "2023", env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "cycle 2023: run" in run.stdout and "succeeded" in run.stdout
+    assert "files rejected:" in run.stdout and "published:" in run.stdout
+    assert (Path(env["DAGSTER_HOME"]) / "dagster.yaml").read_text().count("enabled: false") == 1
+
+    import dagster as dg
+
+    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
+    try:
+        with dg.DagsterInstance.get() as instance:
+            runs = instance.get_runs()
+            assert len(runs) == 1 and runs[0].status == dg.DagsterRunStatus.SUCCESS
+            assert runs[0].tags["dagster/partition"] == "2023"
+    finally:
+        del os.environ["DAGSTER_HOME"]
+
+
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["run", "--cycle", "1999"], "unknown cycle '1999'"),
+        (["sample", "--cycle", "2023", "--members", "0"], "--members"),
+        (["sample", "--cycle", "2023", "--format", "pdf"], "format"),
+        (["sample", "--cycle", "2023", "--error-share", "2"], "--error-share"),
+        (["specs", "check", "/nonexistent/specs"], "is not a folder"),
+        (["run"], "--cycle"),
+    ],
+)
+def test_bad_arguments_give_one_line_errors(env, args, fragment):
+    done = pmm(*args, env=env)
+    assert done.returncode != 0
+    assert fragment in done.stderr
+    assert len([line for line in done.stderr.splitlines() if line.strip()]) <= 3
+
+
+def test_run_fails_with_exit_1_when_the_pipeline_fails(tmp_path, env):
+    blocked = tmp_path / "not_a_folder"
+    blocked.write_text("a file where the data folder should be")
+    done = pmm("run", "--cycle", "2023", env={**env, "PMM_DATA_DIR": str(blocked), "DAGSTER_HOME": str(tmp_path / "dh")})
+    assert done.returncode == 1
+    assert "FAILED" in done.stdout and "failure:" in done.stdout
