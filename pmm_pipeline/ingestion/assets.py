@@ -11,7 +11,15 @@ from pmm_pipeline.orchestration.table_assets import table_spec, written_table_me
 from pmm_pipeline.reference.load import Reference
 from pmm_pipeline.resources.storage import PmmStorage
 from pmm_pipeline.resources.warehouse import Warehouse
-from pmm_pipeline.tables import RAW_ANSWERS, RAW_DISCLOSURE, RECEIVED_FILES, REJECTIONS, SUBMISSIONS, replace_cycle_rows
+from pmm_pipeline.tables import (
+    RAW_ANSWERS,
+    RAW_DISCLOSURE,
+    RECEIVED_FILES,
+    REJECTIONS,
+    SUBMISSIONS,
+    create_tables,
+    replace_cycle_rows,
+)
 
 RAW_TABLES = {
     "received_files": RECEIVED_FILES,
@@ -48,14 +56,11 @@ def build_ingestion_assets(
         cycle_id = context.partition_key
         layout = storage.layout
         with warehouse.get_connection() as conn:
-            previous = {}
-            if conn.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' AND table_name = 'received_files'"
-            ).fetchall()[0][0]:
-                rows = conn.execute(
-                    "SELECT sha256, file_name, received_at FROM raw.received_files WHERE cycle = ?", [cycle_id]
-                ).fetchall()
-                previous = {(sha, name): at for sha, name, at in rows}
+            create_tables(conn, [RECEIVED_FILES])
+            rows = conn.execute(
+                "SELECT sha256, file_name, received_at FROM raw.received_files WHERE cycle = ?", [cycle_id]
+            ).fetchall()
+        previous = {(sha, name): at for sha, name, at in rows}
         result = take_in_cycle(
             landing_dir=layout.landing_dir(cycle_id),
             archive_dir=layout.archive_dir,
