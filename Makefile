@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DAGSTER_DISABLE_TELEMETRY := 1
 export DAGSTER_DG_UPDATE_CHECK_ENABLED := 0
 
-.PHONY: help demo test dev clean
+.PHONY: help demo test dev browser clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,8 +25,16 @@ demo: $(STAMP)  ## write sample submissions for CYCLE (default 2023), run the wh
 	$(BIN)/pmm run --cycle $(CYCLE)
 	@echo "Dagster UI with this run: make dev, then open http://127.0.0.1:$(PORT)"
 
-test: $(STAMP)  ## run the whole test suite offline
+test: $(STAMP) browser  ## run the whole test suite offline (the UI tests included)
 	$(BIN)/python -m pytest
+
+# The UI test opens the asset graph in headless Chromium. Installed from the distribution's
+# registry when missing and possible (Debian/Ubuntu, as root); elsewhere that one test is skipped.
+browser:  ## install headless Chromium for the UI test if missing (apt-get, as root)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	       && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "note: Chromium could not be installed; the browser test will be skipped"
 
 dev: $(STAMP)  ## start the Dagster UI on 127.0.0.1 with the same instance as `pmm run`
 	$(BIN)/python -c "from pmm_pipeline.orchestration.instance import ensure_dagster_home; ensure_dagster_home()"

@@ -63,6 +63,25 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_template(args: argparse.Namespace, settings: Settings) -> int:
+    from pmm_pipeline.questionnaire.template import QuestionnaireError, render_questionnaire
+
+    reference, cycle = _cycle_of(settings, args.cycle)
+    try:
+        data = render_questionnaire(load_catalogue(settings.specs_dir), reference, cycle.id, args.member, args.lang)
+    except QuestionnaireError as err:
+        raise CommandError(str(err)) from None
+    output = Path(args.output)
+    if output.suffix.lower() != ".xlsx":
+        raise CommandError(f"--output {output} must end with .xlsx")
+    try:
+        output.write_bytes(data)
+    except OSError as err:
+        raise CommandError(f"cannot write {output}: {err.strerror}") from None
+    print(f"questionnaire of {args.member} for cycle {cycle.id} written to {output}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from pmm_pipeline.orchestration.instance import ensure_dagster_home
     from pmm_pipeline.orchestration.run import run_cycle
@@ -82,13 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--cycle", required=True)
     sample.add_argument("--members", type=int, default=None, help="how many members (default: all in force)")
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--format", default="json", help="comma-separated formats: json")
+    sample.add_argument("--format", default="json", help="comma-separated formats: json, xlsx, csv")
     sample.add_argument("--error-share", type=float, default=0.0, help="share of members that also send a bad file")
     sample.set_defaults(handler=cmd_sample)
 
     run = commands.add_parser("run", help="materialize every asset of a cycle through Dagster")
     run.add_argument("--cycle", required=True)
     run.set_defaults(handler=cmd_run)
+
+    template = commands.add_parser("template", help="write a member's Excel questionnaire for a cycle")
+    template.add_argument("--cycle", required=True)
+    template.add_argument("--member", required=True, help="member code, e.g. KEN")
+    template.add_argument("--lang", choices=("en", "fr", "es"), default=None, help="default: the member's language")
+    template.add_argument("--output", required=True, help="the .xlsx file to write")
+    template.set_defaults(handler=cmd_template)
 
     specs = commands.add_parser("specs", help="KPI catalogue commands")
     specs_commands = specs.add_subparsers(dest="specs_command", required=True, metavar="command")

@@ -3,10 +3,17 @@
 import dagster as dg
 
 from pmm_pipeline.catalogue.load import load_catalogue
+from pmm_pipeline.collection.assets import build_collection_assets
+from pmm_pipeline.feedback.assets import build_feedback_assets
 from pmm_pipeline.ingestion.assets import build_ingestion_assets
 from pmm_pipeline.kpis.assets import build_kpi_assets
-from pmm_pipeline.orchestration.jobs import build_cycle_job, build_cycle_partitions
+from pmm_pipeline.orchestration.jobs import CYCLE_JOB, build_cycle_partitions, build_jobs
+from pmm_pipeline.orchestration.policies import apply_asset_policies
+from pmm_pipeline.orchestration.schedules import build_calendar_schedules
+from pmm_pipeline.orchestration.sensors import build_landing_file_sensor
 from pmm_pipeline.publishing.assets import build_publishing_assets
+from pmm_pipeline.publishing.policy import DisclosurePolicy
+from pmm_pipeline.quality.assets import build_quality_assets
 from pmm_pipeline.reference.load import load_reference
 from pmm_pipeline.resources.storage import PmmStorage
 from pmm_pipeline.resources.warehouse import Warehouse
@@ -22,17 +29,25 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     stages = (
         build_ingestion_assets,
         build_staging_assets,
+        build_quality_assets,
         build_kpi_assets,
         build_rollup_assets,
         build_publishing_assets,
+        build_collection_assets,
+        build_feedback_assets,
     )
     assets = [a for build in stages for a in build(reference, catalogue, partitions)]
     return dg.Definitions(
-        assets=assets,
-        jobs=[build_cycle_job(partitions)],
+        assets=apply_asset_policies(assets),
+        jobs=build_jobs(partitions),
+        schedules=build_calendar_schedules(reference.cycles),
+        sensors=[
+            build_landing_file_sensor(CYCLE_JOB, reference.cycles.ids, frozenset(reference.known_member_codes()))
+        ],
         resources={
-            "storage": PmmStorage(data_dir=str(settings.data_dir)),
+            "storage": PmmStorage.from_limits(str(settings.data_dir), settings.intake_limits),
             "warehouse": Warehouse(database=str(settings.layout.warehouse_path)),
+            "disclosure_policy": DisclosurePolicy(min_group_size=settings.min_group_size),
         },
     )
 

@@ -92,8 +92,11 @@ SUBMISSIONS = Table(
         C("format", "VARCHAR", "json, xlsx or csv"),
         C("archive_path", "VARCHAR", "path of the archived copy"),
         C("n_answers", "INTEGER", "answers in the version"),
+        C("sent_by", "VARCHAR", "contact person named in the file (Excel questionnaire cover), if any"),
         C("version", "INTEGER", "1 for the first accepted version of the member in the cycle, then 2, ..."),
-        C("is_latest", "BOOLEAN", "true for the version the KPIs use"),
+        C("is_latest", "BOOLEAN", "true for the version the KPIs use: the member's latest that is not frozen out"),
+        C("is_late", "BOOLEAN", "first seen after the collection closed (end of collection.closes)"),
+        C("is_frozen_out", "BOOLEAN", "first seen after the cycle's inputs were frozen: kept, never used"),
     ),
 )
 RAW_ANSWERS = Table(
@@ -123,7 +126,8 @@ RAW_DISCLOSURE = Table(
 REJECTIONS = Table(
     "raw",
     "rejections",
-    "One rejected file of a cycle with its machine-readable reason and the path of its quarantined copy.",
+    "One rejected file of a cycle (or exact duplicate of an earlier file) with its machine-readable reason and the"
+    " path of its quarantined copy.",
     (
         C("cycle", "VARCHAR", "cycle id of the landing folder"),
         C("sha256", "VARCHAR", "SHA-256 of the file"),
@@ -131,8 +135,14 @@ REJECTIONS = Table(
         C("received_at", "TIMESTAMPTZ", "when the file was first seen"),
         C("reason_code", "VARCHAR", "code of the first problem, e.g. not_json, unknown_item"),
         C("message", "VARCHAR", "every problem found, in words"),
-        C("problems", "VARCHAR", "every problem as JSON (code, message, location)"),
-        C("quarantine_path", "VARCHAR", "path of the quarantined copy; its .reason.json is beside it"),
+        C("problems", "VARCHAR", "every problem as JSON (code, message, location, sheet, cell, line, item, year, value)"),
+        C(
+            "quarantine_path",
+            "VARCHAR",
+            "path of the quarantined copy; its .reason.json is beside it (none for an exact duplicate: its bytes"
+            " are the original's)",
+        ),
+        C("member_code", "VARCHAR", "member the file is from, when its content (or else its name) says; else NULL"),
     ),
 )
 
@@ -183,10 +193,117 @@ DISCLOSURE = Table(
     ),
 )
 
+SUBMISSION_HISTORY = Table(
+    "staging",
+    "submission_history",
+    "One file version received for a cycle, with who sent it and when, what became of it (accepted as version n,"
+    " rejected with a reason, or an exact duplicate) and how many answers changed from the member's previous version.",
+    (
+        C("cycle", "VARCHAR", "cycle id"),
+        C("member_code", "VARCHAR", "member the file is from (from its content, else its name); NULL if unknown"),
+        C("received_at", "TIMESTAMPTZ", "when the file was first seen"),
+        C("file_name", "VARCHAR", "name of the file in the landing folder"),
+        C("sha256", "VARCHAR", "SHA-256 of the file (the submission_id when accepted)"),
+        C("format", "VARCHAR", "json, xlsx or csv, when accepted"),
+        C("submitted_at", "TIMESTAMPTZ", "submission time stated in the file, when accepted"),
+        C("sent_by", "VARCHAR", "contact person named in the file, if any"),
+        C("outcome", "VARCHAR", "accepted, rejected or duplicate"),
+        C("reason_code", "VARCHAR", "why it was rejected (first problem), or duplicate_file"),
+        C("version", "INTEGER", "version number when accepted"),
+        C("is_latest", "BOOLEAN", "the version the KPIs use"),
+        C("n_answers", "INTEGER", "answers in the version"),
+        C("n_changes", "INTEGER", "answers added, removed or changed from the member's previous version"),
+    ),
+)
+SUBMISSION_CHANGES = Table(
+    "staging",
+    "submission_changes",
+    "One answer (item, year) that differs between two consecutive accepted versions of a member's submission:"
+    " added, removed, or changed in value or status.",
+    (
+        C("cycle", "VARCHAR", "cycle id"),
+        C("member_code", "VARCHAR", "member"),
+        C("version", "INTEGER", "the later version"),
+        C("previous_version", "INTEGER", "the version before it"),
+        C("submission_id", "VARCHAR", "SHA-256 of the later version's file"),
+        C("previous_submission_id", "VARCHAR", "SHA-256 of the earlier version's file"),
+        C("item", "VARCHAR", "questionnaire item code"),
+        C("year", "INTEGER", "year of the answer"),
+        C("change", "VARCHAR", "added, removed or changed"),
+        C("previous_status", "VARCHAR", "status in the earlier version (NULL when added)"),
+        C("status", "VARCHAR", "status in the later version (NULL when removed)"),
+        C("previous_value", "DOUBLE", "value in the earlier version"),
+        C("value", "DOUBLE", "value in the later version"),
+        C("previous_value_text", "VARCHAR", "level code in the earlier version"),
+        C("value_text", "VARCHAR", "level code in the later version"),
+        *SOURCE_COLUMNS,
+    ),
+)
+FEEDBACK_REPORTS = Table(
+    "feedback",
+    "member_reports",
+    "One member's validation report of a cycle (an Excel file in the member's language in"
+    " published/<cycle>/feedback/<member>/), written when the member has at least one problem to act on.",
+    (
+        C("cycle", "VARCHAR", "cycle id"),
+        C("member_code", "VARCHAR", "member"),
+        C("language", "VARCHAR", "language of the report (the member's questionnaire language)"),
+        C("path", "VARCHAR", "path of the report"),
+        C("n_problems", "INTEGER", "problems listed"),
+        C("n_blocking", "INTEGER", "problems that kept a file or an answer out of the KPIs"),
+        C("sha256", "VARCHAR", "SHA-256 of the report file"),
+    ),
+)
+
+FINDINGS = Table(
+    "quality",
+    "findings",
+    "One rule violation found on an answer (or a pair of answers, or a missing answer) of a member's latest"
+    " submission version in a cycle, with its severity, a message for the national contact point, the member's"
+    " justification if any, and the place of the answer in the file.",
+    (
+        C("cycle", "VARCHAR", "cycle id"),
+        C("member_code", "VARCHAR", "member"),
+        C("submission_id", "VARCHAR", "SHA-256 of the submission file (the member's latest accepted version)"),
+        C("rule", "VARCHAR", "id of the rule violated, e.g. part_not_above_whole (see README, Quality gate)"),
+        C("severity", "VARCHAR", "blocking (the member's submission is kept out of the KPIs) or warning"),
+        C("kpi_id", "VARCHAR", "the KPI the finding concerns, when the rule is about one KPI"),
+        C("item", "VARCHAR", "questionnaire item of the answer"),
+        C("year", "INTEGER", "year of the answer"),
+        C("value", "DOUBLE", "value of the answer (item, year) as submitted; NULL when missing or not reported"),
+        C("message", "VARCHAR", "what is wrong and what to do, in plain words for the national contact point"),
+        C("is_justified", "BOOLEAN", "the member commented on the flagged answer"),
+        C("justification", "VARCHAR", "the member's comment on the flagged answer"),
+        *SOURCE_COLUMNS,
+    ),
+)
+ADMITTED_ANSWERS = Table(
+    "quality",
+    "admitted_answers",
+    "One staged answer (member, item, year) of a member whose latest submission passed every blocking rule of"
+    " the quality gate: what the KPIs of the cycle are computed from (staged, checked, then admitted).",
+    STAGED_ANSWERS.columns,
+)
+MEMBER_SUMMARY = Table(
+    "quality",
+    "member_summary",
+    "One participating member of a cycle with the outcome of the quality gate on its latest submission.",
+    (
+        C("cycle", "VARCHAR", "cycle id"),
+        C("member_code", "VARCHAR", "member"),
+        C("submission_id", "VARCHAR", "the submission version checked"),
+        C("rules_run", "INTEGER", "rules that had something of this member's submission to check"),
+        C("blocking_failed", "INTEGER", "findings of blocking severity"),
+        C("warnings", "INTEGER", "findings of warning severity"),
+        C("justified", "INTEGER", "warnings on an answer the member commented on"),
+        C("is_admitted", "BOOLEAN", "no blocking finding: the answers are admitted to the KPIs"),
+    ),
+)
+
 KPI_VALUES = Table(
     "kpi",
     "kpi_values",
-    "One KPI series value of a participating member in a cycle, computed from the staged answers by the"
+    "One KPI series value of a participating member admitted by the quality gate, computed from its answers by the"
     " KPI's formula, with its status and the disclosure the member chose.",
     (
         C("cycle", "VARCHAR", "cycle id"),
@@ -197,7 +314,7 @@ KPI_VALUES = Table(
         C("value", "DOUBLE", "the KPI value, unrounded; NULL unless status is reported"),
         C("status", "VARCHAR", "reported, not_applicable, missing or undefined (zero denominator)"),
         C("disclosure", "VARCHAR", "public, wco or secretariat"),
-        C("flags", "VARCHAR", "ids of the warnings raised on the answers behind the value, ;-separated"),
+        C("flags", "VARCHAR", "ids of the warnings raised on the answers behind the value, ;-separated and sorted"),
         C("numerator", "DOUBLE", "numerator of a ratio KPI (for the pooled statistic)"),
         C("denominator", "DOUBLE", "denominator of a ratio KPI"),
         C("level_code", "VARCHAR", "the level answered, for categorical KPIs"),
@@ -224,7 +341,77 @@ ROLLUPS = Table(
         C("max", "DOUBLE", "largest member value"),
         C("pooled", "DOUBLE", "sum of numerators / sum of denominators (ratio KPIs only)"),
         C("suppressed", "BOOLEAN", "true when statistics are withheld"),
-        C("suppression_reason", "VARCHAR", "why statistics are withheld"),
+        C("suppression_reason", "VARCHAR", "why: `statistic:reason` entries, `;`-separated, e.g. `min:hidden_member`"),
+    ),
+)
+WITHHELD = Table(
+    "disclosure",
+    "withheld",
+    "One statistic of a rollup row withheld from one tier by disclosure control, with the rule that withheld it"
+    " (statistics not listed are published in that tier); decided for all tiers together, since the readers of a"
+    " tier also read the tiers below it.",
+    (
+        C("cycle", "VARCHAR", "cycle id"),
+        C("tier", "VARCHAR", "public, wco or secretariat"),
+        C("kpi_id", "VARCHAR", "KPI id"),
+        C("series", "VARCHAR", "series as in rollup.rollups (for categorical KPIs the level row)"),
+        C("group_type", "VARCHAR", "global, region, income_group, landlocked or admin_type"),
+        C("group_code", "VARCHAR", "code of the group"),
+        C("statistic", "VARCHAR", "mean, median, min, max, pooled, or level_counts (a categorical row's count, share)"),
+        C("reason", "VARCHAR", "min_group_size, hidden_member, differencing or complementary (README: Disclosure tiers)"),
+    ),
+)
+
+COMPLETENESS = Table(
+    "collection",
+    "completeness",
+    "One cycle and member group (all members, or one WCO region) with how complete and timely the collection"
+    " is: members expected, received, received on time, used, and KPIs the members declared not applicable.",
+    (
+        C("cycle", "VARCHAR", "cycle id"),
+        C("group_type", "VARCHAR", "global or region"),
+        C("group_code", "VARCHAR", "all, or the WCO region code"),
+        C("members_expected", "INTEGER", "members in force for the cycle"),
+        C("members_received", "INTEGER", "members with at least one accepted submission version (late ones included)"),
+        C("members_received_on_time", "INTEGER", "members with an accepted version first seen before the collection closed"),
+        C("members_participating", "INTEGER", "members whose submission the cycle uses (a version not frozen out)"),
+        C("members_outstanding", "INTEGER", "members expected that sent no accepted submission"),
+        C("versions_late", "INTEGER", "accepted versions first seen after the collection closed"),
+        C("versions_frozen_out", "INTEGER", "late versions kept but not used (the cycle's inputs were frozen)"),
+        C("members_opting_out", "INTEGER", "participating members that declared at least one KPI not applicable"),
+        C("kpis_opted_out", "INTEGER", "(member, KPI) pairs declared not applicable (a series or more not_applicable)"),
+        C("received_pct", "DOUBLE", "100 * members_received / members_expected"),
+        C("received_on_time_pct", "DOUBLE", "100 * members_received_on_time / members_expected"),
+    ),
+)
+QUESTIONNAIRES = Table(
+    "collection",
+    "questionnaires",
+    "One Excel questionnaire written at the opening of a cycle for a member in force, in the member's language.",
+    (
+        C("cycle", "VARCHAR", "cycle id"),
+        C("member_code", "VARCHAR", "member"),
+        C("language", "VARCHAR", "language of the questionnaire (the member's: en, fr, es)"),
+        C("path", "VARCHAR", "where it was written: published/<cycle>/questionnaires/<member>_<cycle>_<lang>.xlsx"),
+        C("sha256", "VARCHAR", "SHA-256 of the file"),
+        C("size_bytes", "BIGINT", "size of the file"),
+    ),
+)
+OUTSTANDING_MEMBERS = Table(
+    "collection",
+    "outstanding_members",
+    "One member in force for the cycle that has not sent an accepted submission yet, as listed on a day of the"
+    " collection window (the daily reminder list for the national contact points).",
+    (
+        C("cycle", "VARCHAR", "cycle id"),
+        C("member_code", "VARCHAR", "member"),
+        C("member_name", "VARCHAR", "member name in English"),
+        C("region_code", "VARCHAR", "WCO region"),
+        C("language", "VARCHAR", "questionnaire language (en, fr, es)"),
+        C("has_rejected_files", "BOOLEAN", "a file named after the member was received but rejected"),
+        C("listed_on", "DATE", "the day of the list (in the calendar's time zone)"),
+        C("closes_on", "DATE", "the last day of the collection window (or of the reopening)"),
+        C("days_left", "INTEGER", "days from listed_on to closes_on; negative once the window has closed"),
     ),
 )
 
@@ -270,6 +457,9 @@ def create_tables(conn: duckdb.DuckDBPyConnection, tables: Sequence[Table]) -> N
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for table in tables:
         conn.execute(table.render_create())
+        # A warehouse made before a column was added gets it (inserts go by column name).
+        for column in table.columns:
+            conn.execute(f"ALTER TABLE {table.qualified} ADD COLUMN IF NOT EXISTS {column.name} {column.type}")
 
 
 def replace_cycle_rows(
@@ -288,7 +478,7 @@ def replace_cycle_rows(
     try:
         conn.execute("BEGIN TRANSACTION")
         conn.execute(f"DELETE FROM {table.qualified} WHERE cycle = ?", [cycle])
-        conn.execute(f"INSERT INTO {table.qualified} SELECT * FROM _incoming_rows")
+        conn.execute(f"INSERT INTO {table.qualified} BY NAME SELECT * FROM _incoming_rows")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -298,12 +488,36 @@ def replace_cycle_rows(
     return len(rows)
 
 
+def replace_cycle_rows_of_tables(
+    conn: duckdb.DuckDBPyConnection, cycle: str, rows_by_table: Sequence[tuple[Table, pd.DataFrame]]
+) -> None:
+    """Replace the cycle's rows of several tables in one transaction, so readers never see them disagree."""
+    create_tables(conn, [table for table, _ in rows_by_table])
+    for table, rows in rows_by_table:
+        missing = set(table.column_names) - set(rows.columns)
+        if missing:
+            raise ValueError(f"rows for {table.qualified} lack column(s) {sorted(missing)}")
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for table, rows in rows_by_table:
+            conn.register("_incoming_rows", rows[table.column_names])
+            try:
+                conn.execute(f"DELETE FROM {table.qualified} WHERE cycle = ?", [cycle])
+                conn.execute(f"INSERT INTO {table.qualified} BY NAME SELECT * FROM _incoming_rows")
+            finally:
+                conn.unregister("_incoming_rows")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def append_rows(conn: duckdb.DuckDBPyConnection, table: Table, rows: pd.DataFrame) -> None:
     """Append rows to a log table (releases, history), creating it when missing."""
     create_tables(conn, [table])
     conn.register("_incoming_rows", rows[table.column_names])
     try:
-        conn.execute(f"INSERT INTO {table.qualified} SELECT * FROM _incoming_rows")
+        conn.execute(f"INSERT INTO {table.qualified} BY NAME SELECT * FROM _incoming_rows")
     finally:
         conn.unregister("_incoming_rows")
 

@@ -270,9 +270,9 @@ def test_versions_are_numbered_in_submission_order(
 def test_formats_without_a_writer_are_refused_before_anything_is_written(
     reference: Reference, catalogue: Catalogue, tmp_path: Path
 ) -> None:
-    with pytest.raises(ValueError, match="format xlsx is not available yet"):
+    with pytest.raises(ValueError, match="format parquet is not available yet"):
         generate_sample(
-            reference, catalogue, "2023", tmp_path / "landing", members=5, formats=("json", "xlsx")
+            reference, catalogue, "2023", tmp_path / "landing", members=5, formats=("json", "parquet")
         )
     assert not (tmp_path / "landing").exists()
 
@@ -280,7 +280,7 @@ def test_formats_without_a_writer_are_refused_before_anything_is_written(
 def test_members_take_the_registered_formats_in_turn(
     reference: Reference, catalogue: Catalogue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(WRITERS, "csv", lambda document: (".csv", document["member"].encode()))
+    monkeypatch.setitem(WRITERS, "csv", lambda document, _context: (".csv", document["member"].encode()))
     documents = build_sample_documents(reference, catalogue, "2023", members=12, seed=5)
     written = write_sample(tmp_path, documents, formats=("json", "csv"))
     suffixes = Counter(p.suffix for p in written)

@@ -2,7 +2,7 @@
 
 import re
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -123,11 +123,31 @@ class Rollup(Strict):
     )
 
 
+# Quality-gate rules whose findings name a KPI, so a KPI may change their severity (pmm_pipeline/quality/rules.py).
+KpiQualityRule = Literal[
+    "required_items_present", "variation_years_present", "yoy_change_within_band", "value_near_peer_median"
+]
+KPI_QUALITY_RULES: tuple[str, ...] = get_args(KpiQualityRule)
+
+
 class QualityRules(Strict):
     """Per-KPI quality settings read by the quality gate."""
 
     max_yoy_change_pct: float | None = Field(
         default=None, gt=0, description="flag |T vs T-1 change| above this, in %"
+    )
+    peer_max_mads: float | None = Field(
+        default=5.0,
+        gt=0,
+        description="flag a value further than this many scaled median absolute deviations from the median of"
+        " its region (ratio and value KPIs); null turns the peer comparison off for this KPI",
+    )
+    peer_min_members: int = Field(
+        default=8, ge=3, description="compare with the region only when at least this many members report the KPI"
+    )
+    severity: dict[KpiQualityRule, Literal["blocking", "warning"]] = Field(
+        default_factory=dict,
+        description="severity of a rule's findings on this KPI, replacing the rule's default",
     )
 
 

@@ -3,6 +3,7 @@
 import json
 from typing import Any
 
+from pmm_pipeline.ingestion.limits import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.ingestion.submission import (
     Location,
     ParsedSubmission,
@@ -28,7 +29,7 @@ def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, An
     return dict(pairs)
 
 
-def read_json_submission(data: bytes) -> ParsedSubmission:
+def read_json_submission(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> ParsedSubmission:
     """Parse a JSON submission; structural problems are collected, a non-JSON file is rejected."""
     try:
         text = data.decode("utf-8-sig")
@@ -53,6 +54,8 @@ def read_json_submission(data: bytes) -> ParsedSubmission:
     if not isinstance(raw_answers, list):
         problems.append(Problem("bad_structure", "'answers' must be a list"))
         raw_answers = []
+    if len(raw_answers) > limits.max_rows:
+        raise RejectedFile("too_many_rows", f"the file has {len(raw_answers)} answers, over the limit of {limits.max_rows}")
     for index, entry in enumerate(raw_answers):
         where = Location(pointer=f"/answers/{index}")
         if not isinstance(entry, dict):

@@ -28,16 +28,40 @@ class Location:
         return self.pointer or "(file)"
 
 
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One reason a file is rejected: a stable machine code and a message for people."""
+    """One reason a file is rejected: a stable machine code and a message for people.
+
+    `item`, `year` and `value` say which answer it is about (when it is about one), so that the
+    member's feedback report can show them next to the place in the file.
+    """
 
     code: str
     message: str
     location: Location = field(default_factory=Location)
+    item: str | None = None
+    year: int | None = None
+    value: Any = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "location": str(self.location)}
+        return {
+            "code": self.code,
+            "message": self.message,
+            "location": str(self.location),
+            "sheet": self.location.sheet,
+            "cell": self.location.cell,
+            "line": self.location.line,
+            "pointer": self.location.pointer,
+            "item": self.item if isinstance(self.item, str) else _json_safe(self.item),
+            "year": self.year if isinstance(self.year, int) else _json_safe(self.year),
+            "value": _json_safe(self.value),
+        }
 
 
 class RejectedFile(Exception):
@@ -62,6 +86,18 @@ class RawAnswer:
 
 
 @dataclass(frozen=True)
+class TemplateStamp:
+    """What a questionnaire's hidden metadata says about the template it was generated as."""
+
+    template_version: Any
+    member: Any
+    cycle: Any
+    language: Any
+    questionnaire_digest: Any
+    checksum_matches: bool  # False when the metadata was edited after generation
+
+
+@dataclass(frozen=True)
 class ParsedSubmission:
     """A file read into the interchange model; fields hold what the file said, unchecked."""
 
@@ -74,6 +110,12 @@ class ParsedSubmission:
     format_version: Any = FORMAT_VERSION
     format_name: Any = FORMAT_NAME
     problems: list[Problem] = field(default_factory=list)  # found while reading the structure
+    # Questionnaires and CSV exports are typed by people: text values are read as numbers with
+    # the member's locale (see numbers.py); the JSON interchange format requires real numbers.
+    numbers_as_text: bool = False
+    template: TemplateStamp | None = None  # the questionnaire's hidden stamp, for Excel files
+    disclosure_locations: dict[str, Location] = field(default_factory=dict)
+    contact: dict[str, str] = field(default_factory=dict)  # who filled it in, when the file says
 
 
 @dataclass(frozen=True)
@@ -99,3 +141,4 @@ class Submission:
     answers: list[Answer]
     disclosure: dict[str, str]
     format: str
+    contact: dict[str, str] = field(default_factory=dict)

@@ -7,9 +7,18 @@ from pmm_pipeline.kpis.compile import render_kpi_values_sql
 from pmm_pipeline.orchestration.table_assets import OWNER, table_spec, written_table_metadata
 from pmm_pipeline.reference.load import Reference
 from pmm_pipeline.resources.warehouse import Warehouse
-from pmm_pipeline.tables import DISCLOSURE, KPI_VALUES, PARTICIPATION, STAGED_ANSWERS, replace_cycle_rows_from_sql
+from pmm_pipeline.tables import (
+    ADMITTED_ANSWERS,
+    DISCLOSURE,
+    FINDINGS,
+    KPI_VALUES,
+    MEMBER_SUMMARY,
+    PARTICIPATION,
+    replace_cycle_rows_from_sql,
+)
 
-KPI_INPUTS = [STAGED_ANSWERS.key, PARTICIPATION.key, DISCLOSURE.key]
+# The quality gate's outputs: only admitted answers and members, and the findings behind each value's flags.
+KPI_INPUTS = [ADMITTED_ANSWERS.key, MEMBER_SUMMARY.key, FINDINGS.key, PARTICIPATION.key, DISCLOSURE.key]
 
 
 def kpi_view_spec(catalogue: Catalogue, kpi_id: str) -> dg.AssetSpec:
@@ -17,7 +26,7 @@ def kpi_view_spec(catalogue: Catalogue, kpi_id: str) -> dg.AssetSpec:
     formulas = {s.id: s.formula for s in spec.series}
     return dg.AssetSpec(
         key=["kpi", kpi_id],
-        description=f"{spec.names.en}: one row per participating member and series of a cycle"
+        description=f"{spec.names.en}: one row per admitted participating member and series of a cycle"
         f" (a view over kpi.kpi_values). Formula: {'; '.join(f'{k}: {v}' for k, v in formulas.items())}",
         group_name="kpi",
         deps=[KPI_VALUES.key],
@@ -41,7 +50,8 @@ def build_kpi_assets(
         specs=[table_spec(KPI_VALUES, deps=KPI_INPUTS)] + [kpi_view_spec(catalogue, k) for k in sorted(catalogue.kpis)],
         partitions_def=partitions,
         pool="warehouse",
-        description="Computes every KPI series of the cycle's catalogue for every participating member.",
+        description="Computes every KPI series of the cycle's catalogue for every participating member the"
+        " quality gate admitted, flagging values whose answers drew warnings.",
     )
     def compute_kpis(context: dg.AssetExecutionContext, warehouse: Warehouse):
         cycle = reference.cycles.get(context.partition_key)

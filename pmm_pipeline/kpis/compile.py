@@ -1,12 +1,15 @@
-"""Compiling the KPI catalogue of a cycle into one DuckDB query over the staged answers.
+"""Compiling the KPI catalogue of a cycle into one DuckDB query over the answers the quality gate admitted.
 
-The staged answers are pivoted once (one column per item and year that any formula uses), then
+The admitted answers are pivoted once (one column per item and year that any formula uses), then
 every KPI series is one SELECT over the pivot. Item codes, years and KPI ids are bound as
 parameters; the SQL text holds only generated column names and the formulas' arithmetic.
 
 Answer states flow through the formulas: an input `not_applicable` makes the value
 `not_applicable`; a `not_available` or missing input makes it `missing`; a zero denominator makes
 it `undefined`. Only `reported` values carry a number.
+
+Only members the quality gate admitted get values; a value's `flags` are the warning rules found on the
+answers (item, year) its formula reads.
 """
 
 from dataclasses import dataclass
@@ -36,7 +39,7 @@ def _status_case(refs: tuple[ItemRef, ...], index: dict[ItemRef, int], raw_value
 def render_kpi_values_sql(
     kpis: list[KpiSpec], formulas: dict[tuple[str, str], Formula], reporting_year: int
 ) -> CompiledKpis:
-    """SELECT yielding kpi.kpi_values' columns (disclosure and flags joined by the caller's SQL)."""
+    """SELECT yielding kpi.kpi_values' columns for the cycle bound as $cycle."""
     refs = sorted({ref for k in kpis for s in k.series for ref in formulas[(k.id, s.id)].refs})
     index = {ref: i for i, ref in enumerate(refs)}  # pivot columns v<i>, s<i>, t<i>: value, status, level
     params: dict[str, object] = {}
@@ -55,10 +58,12 @@ def render_kpi_values_sql(
         return f"v{index[ref]}"
 
     branches = []
+    read_by_series: list[tuple[str, str, str, int]] = []  # (KPI, series, item, year) the value reads
     for j, (kpi, series) in enumerate((k, s) for k in kpis for s in k.series):
         formula = formulas[(kpi.id, series.id)]
         params[f"kpi{j}"] = kpi.id
         params[f"series{j}"] = series.id
+        read_by_series += [(kpi.id, series.id, r.item, reporting_year + r.offset) for r in formula.refs]
         raw_value = render_sql(formula.tree, column)
         numerator = denominator = "NULL::DOUBLE"
         if kpi.shape == Shape.ratio and (parts := formula.ratio_parts()):
@@ -77,12 +82,15 @@ def render_kpi_values_sql(
 WITH answers_wide AS (
     SELECT member_code,
         {(',' + chr(10) + '        ').join(pivot_columns)}
-    FROM staging.answers
+    FROM quality.admitted_answers
     WHERE cycle = $cycle
     GROUP BY member_code
 ),
 participants AS (
-    SELECT member_code, submission_id FROM staging.participation WHERE cycle = $cycle AND is_participating
+    SELECT p.member_code, p.submission_id
+    FROM staging.participation AS p
+    JOIN quality.member_summary AS q ON q.cycle = p.cycle AND q.member_code = p.member_code
+    WHERE p.cycle = $cycle AND p.is_participating AND q.is_admitted
 ),
 inputs AS (
     SELECT participants.member_code, answers_wide.* EXCLUDE (member_code)
@@ -90,6 +98,17 @@ inputs AS (
 ),
 computed AS (
     {union}
+),
+series_reads AS (
+    SELECT unnest($read_kpis) AS kpi_id, unnest($read_series) AS series,
+        unnest($read_items) AS item, unnest($read_years) AS year
+),
+value_flags AS (
+    SELECT f.member_code, r.kpi_id, r.series, string_agg(DISTINCT f.rule, ';' ORDER BY f.rule) AS flags
+    FROM quality.findings AS f
+    JOIN series_reads AS r ON r.item = f.item AND r.year = f.year
+    WHERE f.cycle = $cycle AND f.severity = 'warning'
+    GROUP BY f.member_code, r.kpi_id, r.series
 )
 SELECT
     $cycle AS cycle,
@@ -98,7 +117,7 @@ SELECT
     CASE WHEN c.status = 'reported' THEN c.raw_value END AS value,
     c.status,
     coalesce(d.disclosure, 'secretariat') AS disclosure,
-    '' AS flags,
+    coalesce(vf.flags, '') AS flags,
     CASE WHEN c.status = 'reported' THEN c.numerator END AS numerator,
     CASE WHEN c.status = 'reported' THEN c.denominator END AS denominator,
     CASE WHEN c.status = 'reported' THEN c.level_code END AS level_code,
@@ -107,7 +126,12 @@ FROM computed AS c
 JOIN participants AS p USING (member_code)
 LEFT JOIN staging.disclosure AS d
     ON d.cycle = $cycle AND d.member_code = c.member_code AND d.kpi_id = c.kpi_id
+LEFT JOIN value_flags AS vf
+    ON vf.member_code = c.member_code AND vf.kpi_id = c.kpi_id AND vf.series = c.series
 ORDER BY c.kpi_id, c.series, c.member_code
 """
     params["reporting_year"] = reporting_year
+    params["read_kpis"], params["read_series"], params["read_items"], params["read_years"] = (
+        list(column) for column in zip(*read_by_series, strict=True)
+    )
     return CompiledKpis(sql=sql, params=params)

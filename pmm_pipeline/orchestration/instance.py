@@ -1,16 +1,44 @@
-"""The local Dagster instance shared by `pmm run` and `make dev`: one DAGSTER_HOME, telemetry off."""
+"""The local Dagster instance shared by `pmm run` and `make dev`: one DAGSTER_HOME, telemetry off, one warehouse writer."""
 
+import fcntl
 import os
 from pathlib import Path
 
 from pmm_pipeline.settings import CHECKOUT_DIR
 
-# No machine here reaches the internet: Dagster must never try to upload telemetry.
+# No machine here reaches the internet: Dagster must never try to upload telemetry (nor greet the
+# UI's first visitor with a newsletter sign-up).
+# Every step that opens the warehouse carries pool="warehouse". With a limit of 1 at run granularity,
+# runs launched through the instance's queue (UI, schedules, sensors, backfills) wait in the queue
+# while another warehouse run is in progress, shown as "blocked by pool warehouse" in the UI; run
+# granularity because a step-level wait polls with backoff of up to 15 s, idling the warehouse.
+# Runs executed in process (`pmm run`, tests) skip the queue: the warehouse resource makes their
+# connections take turns (resources/warehouse.py), so nothing can collide either way. A run whose
+# process died is retried from the failed step; a failed step is retried by its job's retry policy.
 INSTANCE_SETTINGS = """\
+# Written by pmm_pipeline when missing; edit freely (see README, "Concurrency").
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+concurrency:
+  pools:
+    granularity: run
+    default_limit: 1
+run_retries:
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
+"""
+
+# Files written by earlier versions, replaced when found unchanged.
+EARLIER_INSTANCE_SETTINGS = (
+    """\
 # Written by pmm_pipeline when missing; edit freely (see README, "Dagster instance").
 telemetry:
   enabled: false
-"""
+""",
+)
 
 
 def ensure_dagster_home(env: dict[str, str] | None = None) -> Path:
@@ -19,8 +47,22 @@ def ensure_dagster_home(env: dict[str, str] | None = None) -> Path:
     home = Path(env.get("DAGSTER_HOME") or CHECKOUT_DIR / ".dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
-    if not settings.exists():
+    if not settings.exists() or settings.read_text() in EARLIER_INSTANCE_SETTINGS:
         settings.write_text(INSTANCE_SETTINGS)
     env["DAGSTER_HOME"] = str(home)
     env.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    _create_storage_once(home)
     return home
+
+
+def _create_storage_once(home: Path) -> None:
+    """Create the instance's databases one process at a time: `pmm run`s started together on a new
+    DAGSTER_HOME would otherwise race through the same schema migrations and fail."""
+    if (home / "history" / "runs.db").exists():
+        return
+    import dagster as dg
+
+    with open(home / ".create.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with dg.DagsterInstance.from_config(str(home)):
+            pass

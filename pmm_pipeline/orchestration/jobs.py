@@ -2,9 +2,21 @@
 
 import dagster as dg
 
+from pmm_pipeline.orchestration.tags import CYCLE_TAG
 from pmm_pipeline.reference.models import CyclesConfig
+from pmm_pipeline.tables import COMPLETENESS, FEEDBACK_REPORTS, OUTSTANDING_MEMBERS, QUESTIONNAIRES
 
 CYCLE_JOB = "cycle_job"
+COLLECTION_JOB = "collection_job"
+QUESTIONNAIRES_JOB = "questionnaires_job"
+
+# Transient failures (the warehouse held too long by a process outside the pipeline, a file system
+# hiccup) are retried; a cause known to be permanent raises dg.Failure(allow_retries=False) and
+# fails at once. A retried or failed run can be re-executed from the failed step (README,
+# "Failures and re-runs").
+STEP_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 
 
 def build_cycle_partitions(cycles: CyclesConfig) -> dg.StaticPartitionsDefinition:
@@ -12,13 +24,60 @@ def build_cycle_partitions(cycles: CyclesConfig) -> dg.StaticPartitionsDefinitio
     return dg.StaticPartitionsDefinition(cycles.ids)
 
 
-def build_cycle_job(partitions: dg.PartitionsDefinition):
-    # In-process: one run per cycle with steps in one process; a process per step would re-import
-    # the code (~4 s each) for work that takes milliseconds.
-    return dg.define_asset_job(
-        CYCLE_JOB,
-        selection=dg.AssetSelection.all(),
+def _tagged_by_cycle(partitions: dg.PartitionsDefinition) -> dg.PartitionedConfig:
+    # Every run of a partition (UI launch, job backfill, schedule) carries the cycle as a tag.
+    return dg.PartitionedConfig(
         partitions_def=partitions,
-        executor_def=dg.in_process_executor,
-        description="Runs a whole cycle: landing files to published tables, with every check.",
+        run_config_for_partition_key_fn=lambda _key: {},
+        tags_for_partition_key_fn=lambda key: {CYCLE_TAG: key},
     )
+
+
+def _cycle_asset_job(name: str, selection: dg.AssetSelection, partitions: dg.PartitionsDefinition, description: str):
+    # In-process: one run per cycle with steps in one process; a process per step would re-import
+    # the code (~4 s each) for work that takes milliseconds. Steps stay separate steps, so a failed
+    # run can still be re-executed from the failed step.
+    return dg.define_asset_job(
+        name,
+        selection=selection,
+        config=_tagged_by_cycle(partitions),
+        executor_def=dg.in_process_executor,
+        op_retry_policy=STEP_RETRY_POLICY,
+        description=description,
+    )
+
+
+def build_cycle_job(partitions: dg.PartitionsDefinition):
+    return _cycle_asset_job(
+        CYCLE_JOB,
+        dg.AssetSelection.all() - dg.AssetSelection.assets(QUESTIONNAIRES.key),
+        partitions,
+        "Runs a whole cycle: landing files to published tables, with every check. Launched on the"
+        " publication date, by `pmm run`, and for backfills over several cycles.",
+    )
+
+
+def build_collection_job(partitions: dg.PartitionsDefinition):
+    return _cycle_asset_job(
+        COLLECTION_JOB,
+        dg.AssetSelection.assets(COMPLETENESS.key, OUTSTANDING_MEMBERS.key, FEEDBACK_REPORTS.key)
+        .upstream()
+        .required_multi_asset_neighbors(),
+        partitions,
+        "Takes in what has arrived, writes the members' feedback and refreshes the collection status"
+        " (completeness, members not yet submitted); nothing is published. Launched daily during the"
+        " window and once at closing.",
+    )
+
+
+def build_questionnaires_job(partitions: dg.PartitionsDefinition):
+    return _cycle_asset_job(
+        QUESTIONNAIRES_JOB,
+        dg.AssetSelection.assets(QUESTIONNAIRES.key),
+        partitions,
+        "Writes every expected member's questionnaire in its language. Launched on the opening day.",
+    )
+
+
+def build_jobs(partitions: dg.PartitionsDefinition) -> list:
+    return [build_cycle_job(partitions), build_collection_job(partitions), build_questionnaires_job(partitions)]

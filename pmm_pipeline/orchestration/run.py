@@ -6,8 +6,10 @@ import dagster as dg
 
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.orchestration.jobs import CYCLE_JOB
+from pmm_pipeline.publishing.disclosure import TIERS, summarize_withheld
 from pmm_pipeline.resources.warehouse import open_warehouse
 from pmm_pipeline.settings import Settings
+from pmm_pipeline.tables import WITHHELD, published_tables
 
 
 @dataclass
@@ -53,10 +55,33 @@ def summarize_cycle(settings: Settings, cycle: str) -> dict[str, object]:
             "SELECT status, count(*) FROM kpi.kpi_values WHERE cycle = $cycle GROUP BY 1 ORDER BY 1",
             {"cycle": cycle},
         ).fetchall()
+        disclosure = _disclosure_summary(conn, cycle)
     if reasons:
         summary["rejections by reason"] = ", ".join(f"{r} {n}" for r, n in reasons)
     summary["KPI values by status"] = ", ".join(f"{s} {n}" for s, n in status_counts)
+    summary.update(disclosure)
     return summary
+
+
+def _disclosure_summary(conn, cycle: str) -> dict[str, str]:
+    """Per tier: statistics withheld by reason, and regional means still published (README, Disclosure tiers)."""
+    tables = conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
+    existing = {f"{schema}.{name}" for schema, name in tables}
+    if WITHHELD.qualified not in existing:
+        return {}
+    withheld = conn.execute(f"SELECT * FROM {WITHHELD.qualified} WHERE cycle = ?", [cycle]).df()
+    rollups = {
+        tier: conn.execute(f"SELECT * FROM {table.qualified} WHERE cycle = ?", [cycle]).df()
+        for tier in TIERS
+        if (table := published_tables(tier)[1]).qualified in existing
+    }
+    categorical = [
+        kpi for (kpi,) in conn.execute(
+            "SELECT DISTINCT kpi_id FROM kpi.kpi_values WHERE cycle = ? AND level_code IS NOT NULL", [cycle]
+        ).fetchall()
+    ]
+    lines = summarize_withheld(withheld, rollups, categorical)
+    return {f"disclosure control, {tier} tier": line for tier, line in lines.items()}
 
 
 def run_cycle(settings: Settings, cycle: str, instance: dg.DagsterInstance | None = None) -> RunOutcome:

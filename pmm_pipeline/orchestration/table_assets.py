@@ -30,6 +30,27 @@ def table_spec(table: Table, deps: Sequence[dg.AssetKey | Sequence[str]] = (), *
     )
 
 
+def require_tables(
+    conn: duckdb.DuckDBPyConnection, cycle: str, tables: Sequence[Table], with_rows: Sequence[Table] = ()
+) -> None:
+    """Fail the step, naming them, when upstream tables are missing (or hold no rows for the cycle)."""
+    existing = set(conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall())
+    missing = [t.qualified for t in (*tables, *with_rows) if (t.schema, t.name) not in existing]
+    missing += [
+        t.qualified
+        for t in with_rows
+        if t.qualified not in missing
+        and not conn.execute(f"SELECT count(*) FROM {t.qualified} WHERE cycle = ?", [cycle]).fetchall()[0][0]
+    ]
+    if missing:
+        raise dg.Failure(
+            description=f"cycle {cycle}: {', '.join(missing)} not materialized for this cycle yet;"
+            " materialize the upstream assets first (e.g. launch cycle_job for this partition)",
+            metadata={"missing": dg.MetadataValue.json(missing), "cycle": cycle},
+            allow_retries=False,
+        )
+
+
 def written_table_metadata(
     conn: duckdb.DuckDBPyConnection, table: Table, cycle: str, preview_rows: int = 10
 ) -> dict[str, dg.MetadataValue]:

@@ -1,6 +1,7 @@
 """Typed models of the reference data: cycles configuration, member groups and dated memberships."""
 
 import datetime as dt
+import zoneinfo
 from typing import Literal
 
 import pycountry
@@ -36,12 +37,25 @@ class Cycle(Strict):
     publication_date: dt.date
     catalogue_version: str = Field(pattern=r"^\d+(\.\d+)*$")
     membership_date: dt.date | None = None
+    # Reopening a closed cycle: files first seen up to the end of this day are used (they are
+    # still counted as late). Unset, the inputs are frozen when the collection closes.
+    reopened_until: dt.date | None = None
 
     @model_validator(mode="after")
     def _publication_after_closing(self) -> "Cycle":
         if self.publication_date < self.collection.closes:
             raise ValueError("publication_date is before collection.closes")
+        if self.reopened_until is not None and self.reopened_until < self.collection.closes:
+            raise ValueError("reopened_until is before collection.closes")
         return self
+
+    @property
+    def last_collection_day(self) -> dt.date:
+        """The last day whose arrivals are used: the closing day, or the end of a reopening."""
+        return self.reopened_until or self.collection.closes
+
+    def is_collecting_on(self, day: dt.date) -> bool:
+        return self.collection.opens <= day <= self.last_collection_day
 
     @property
     def years(self) -> tuple[int, int]:
@@ -54,7 +68,28 @@ class Cycle(Strict):
 
 
 class CyclesConfig(Strict):
+    # The Secretariat's calendar: every date of the cycles is a day in this time zone, and the
+    # scheduled runs of the calendar start at `run_at` on their day.
+    timezone: str = "UTC"
+    run_at: dt.time = dt.time(6, 0)
     cycles: tuple[Cycle, ...] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            _zone(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{name!r} is not an IANA time zone (e.g. UTC, Europe/Brussels)") from None
+        return name
+
+    @field_validator("run_at", mode="before")
+    @classmethod
+    def _time_as_text(cls, value: object) -> object:
+        # Unquoted, YAML reads 10:30 as the number 630 (base 60), which pydantic would take as seconds.
+        if not isinstance(value, str | dt.time):
+            raise ValueError('write the time of day in quotes, e.g. run_at: "06:00"')
+        return value
 
     @field_validator("cycles")
     @classmethod
@@ -75,6 +110,32 @@ class CyclesConfig(Strict):
     @property
     def ids(self) -> list[str]:
         return [c.id for c in self.cycles]
+
+    @property
+    def tz(self) -> dt.tzinfo:
+        return _zone(self.timezone)
+
+    def start_of_day(self, day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(0), tzinfo=self.tz)
+
+    def closes_at(self, cycle: Cycle) -> dt.datetime:
+        """The first instant after the collection window: a file first seen from then on is late."""
+        return self.start_of_day(cycle.collection.closes + dt.timedelta(days=1))
+
+    def inputs_frozen_at(self, cycle: Cycle) -> dt.datetime:
+        """The first instant whose arrivals are no longer used (closing, or the end of a reopening)."""
+        return self.start_of_day(cycle.last_collection_day + dt.timedelta(days=1))
+
+    def local_day(self, moment: dt.datetime) -> dt.date:
+        """The calendar day (in the calendar's time zone) of an instant; a naive instant is UTC."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment.astimezone(self.tz).date()
+
+
+def _zone(name: str) -> dt.tzinfo:
+    # UTC needs no time-zone database (a minimal system may have none); other zones do.
+    return dt.UTC if name == "UTC" else zoneinfo.ZoneInfo(name)
 
 
 class Group(Strict):

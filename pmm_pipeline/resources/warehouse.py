@@ -1,50 +1,159 @@
-"""The DuckDB warehouse resource: short connections that always close and wait out another writer."""
+"""The DuckDB warehouse resource: short connections, one holder at a time, always closed.
 
+DuckDB lets one process open a database file for writing, and while it has it open no other
+process can open it at all ("Could not set lock on file"); inside one process, concurrent
+transactions on the same tables conflict instead. So every pipeline connection first takes an
+exclusive advisory lock on `warehouse.duckdb.lock` (fcntl.flock: it excludes other processes and
+other threads alike, and the kernel drops it when a process dies), connects, works, closes and
+releases. Whatever the executor and however many runs overlap, pipeline code never meets
+DuckDB's lock; a waiting step just waits its turn. A foreign process holding the file (a DuckDB
+shell left open) is waited out with backoff; if it outlasts the timeout, the error names the holder.
+"""
+
+import fcntl
+import os
 import random
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 LOCK_MESSAGES = ("could not set lock", "conflicting lock")
+DEFAULT_TIMEOUT_S = 300.0
+
+# Per thread: how many connections this thread holds on each warehouse file, so that a nested
+# connection (a helper opening its own inside a step) does not wait for itself.
+_held = threading.local()
+
+
+class WarehouseBusyError(TimeoutError):
+    """The warehouse stayed in use by someone else for longer than the timeout."""
+
+    def __init__(self, path: Path, waited_s: float, holder: str):
+        self.path, self.waited_s, self.holder = path, waited_s, holder
+        super().__init__(
+            f"the warehouse {path} stayed in use for {waited_s:.0f} s"
+            f" (held by {holder or 'a process outside the pipeline'}); try again when it is free"
+        )
+
+
+def lock_path_of(path: Path | str) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + ".lock")
+
+
+def _backoff(delay: float, cap: float) -> float:
+    time.sleep(delay * (0.5 + random.random()))
+    return min(delay * 1.5, cap)
 
 
 @contextmanager
-def open_warehouse(path: Path | str, timeout_s: float = 300.0) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Connect to the DuckDB file, retrying while another process holds its lock.
-
-    DuckDB allows one writing process per file; every pipeline connection is short, so a writer
-    that finds the file locked waits with jittered backoff instead of failing. The connection is
-    closed on every exit path, or the lock would outlive the step that took it.
-    """
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + timeout_s
-    delay = 0.05
-    while True:
+def warehouse_turn(path: Path | str, timeout_s: float = DEFAULT_TIMEOUT_S, holder: str = "") -> Iterator[None]:
+    """Hold the warehouse's advisory lock (re-entrant within a thread) for the body of the block."""
+    key = str(Path(path).resolve())
+    depths: dict[str, int] = _held.__dict__.setdefault("depths", {})
+    if depths.get(key):
+        depths[key] += 1
         try:
-            conn = duckdb.connect(str(path))
-            break
-        except duckdb.IOException as err:
-            if not any(m in str(err).lower() for m in LOCK_MESSAGES) or time.monotonic() > deadline:
-                raise
-            time.sleep(delay * (1 + random.random()))
-            delay = min(delay * 2, 2.0)
+            yield
+        finally:
+            depths[key] -= 1
+        return
+    lock_path = lock_path_of(path)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        yield conn
+        started = time.monotonic()
+        delay = 0.01
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - started > timeout_s:
+                    raise WarehouseBusyError(Path(path), time.monotonic() - started, _read_holder(fd)) from None
+                delay = _backoff(delay, cap=0.1)
+        # Who holds the warehouse, for the message of whoever times out waiting for it.
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} {holder}".strip().encode(), 0)
+        depths[key] = 1
+        try:
+            yield
+        finally:
+            depths.pop(key, None)
+            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
-        conn.close()
+        os.close(fd)
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        return os.pread(fd, 500, 0).decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+@contextmanager
+def open_warehouse(
+    path: Path | str, timeout_s: float = DEFAULT_TIMEOUT_S, holder: str = ""
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Connect to the DuckDB file in the warehouse's turn; closed on every exit path.
+
+    Every reader and writer of the pipeline goes through here (assets, `pmm run`'s summary, tests),
+    so they take turns instead of meeting DuckDB's single-writer lock. `holder` says who is asking
+    (e.g. a run id); it is shown to whoever has to wait too long.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with warehouse_turn(path, timeout_s, holder):
+        delay = 0.05
+        while True:
+            try:
+                conn = duckdb.connect(str(path))
+                break
+            except duckdb.IOException as err:
+                if not any(m in str(err).lower() for m in LOCK_MESSAGES):
+                    raise
+                if time.monotonic() - started > timeout_s:
+                    raise WarehouseBusyError(path, time.monotonic() - started, "") from err
+                delay = _backoff(delay, cap=2.0)
+        try:
+            yield conn
+        finally:
+            conn.close()
 
 
 class Warehouse(DuckDBResource):
-    """DuckDB warehouse; `database` is the file path. Overrides `get_connection` to always close."""
+    """DuckDB warehouse; `database` is the file path. Connections take turns and always close."""
 
-    lock_timeout_s: float = Field(default=300.0, description="how long to wait for another writer")
+    lock_timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, description="how long to wait for the warehouse")
+    _holder: str = PrivateAttr(default="")
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if context.run_id:
+            self._holder = f"run {context.run_id}"
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with open_warehouse(self.database, self.lock_timeout_s) as conn:
-            yield conn
+        try:
+            with open_warehouse(self.database, self.lock_timeout_s, self._holder) as conn:
+                yield conn
+        except WarehouseBusyError as busy:
+            # Transient: the step's retry policy tries again later.
+            raise dg.Failure(
+                description=str(busy),
+                metadata={
+                    "warehouse": dg.MetadataValue.path(str(busy.path)),
+                    "held by": busy.holder or "a process outside the pipeline",
+                    "waited (s)": round(busy.waited_s, 1),
+                },
+                allow_retries=True,
+            ) from busy

@@ -66,12 +66,14 @@ numeric_rollups AS (
         kpi_id, series, group_type, group_code,
         count(value) AS n_reporting,
         count(*) AS n_participating,
-        CASE WHEN list_contains($mean_kpis, kpi_id) THEN avg(value) END AS mean,
+        -- favg/fsum (compensated) rather than avg/sum: a plain double sum depends on the order DuckDB's
+        -- threads meet the rows, so re-runs published different last digits (benchmarks/kpi_rollups.py).
+        CASE WHEN list_contains($mean_kpis, kpi_id) THEN favg(value) END AS mean,
         CASE WHEN list_contains($median_kpis, kpi_id) THEN quantile_cont(value, 0.5) END AS median,
         CASE WHEN list_contains($min_kpis, kpi_id) THEN min(value) END AS min,
         CASE WHEN list_contains($max_kpis, kpi_id) THEN max(value) END AS max,
         CASE WHEN list_contains($pooled_kpis, kpi_id)
-            THEN sum(numerator) / nullif(sum(denominator), 0) END AS pooled
+            THEN fsum(numerator) / nullif(fsum(denominator), 0) END AS pooled
     FROM values_in_groups
     WHERE list_contains($numeric_kpis, kpi_id)
     GROUP BY kpi_id, series, group_type, group_code

@@ -1,0 +1,997 @@
+"""Disclosure control of a cycle's release: what each tier may show, and the audit that proves nothing hidden leaks.
+
+Tiers are nested, `public` ⊂ `wco` ⊂ `secretariat`, and the readers of a tier also read every lower
+tier. A member's KPI value appears in a tier only if its disclosure choice allows it (a KPI left out
+is `secretariat`); hidden members' rows are left out entirely, so neither their value nor their
+status (not_applicable, missing, undefined) nor their flags can show.
+
+Group statistics are the true statistics over all members (rollup.rollups). A statistic is withheld
+from a tier, with the reason in `suppression_reason`, when:
+- `min_group_size`: the group has fewer contributing (reporting) members than the policy minimum;
+- `hidden_member`: it is an order statistic (min, max, median) whose value belongs to a member
+  hidden in the tier (a tie with a hidden member counts: the value is the hidden member's too);
+- `differencing`: it is a mean, a pooled ratio or a categorical level count that, with the values
+  visible in the tier (and a member's knowledge of its own value), reveals a hidden value;
+- `complementary`: it is withheld because, combined with the other figures the tier's readers see
+  (its own and the lower tiers'), it would let them solve for a hidden value.
+
+The reader modelled knows: which members belong to each group and which reported each KPI
+(n_reporting is published), every value visible in its tier, every published figure of its tier and
+of the lower tiers, a-priori bounds on the values as tight as the series' true range, and may be a
+member knowing its own hidden value. A hidden value is disclosed when it is the same in every
+assignment of hidden values consistent with all that. A mean gives the sum of the group's values, a
+pooled ratio the sums of its numerators and denominators over the same members: linear equations
+over hidden answers, solved by rank (a value is determined iff its unit vector lies in the row
+space). Bounds are checked by linear programming on the cone of feasible directions, categorical
+level counts by integer programming (is there another assignment of levels giving the same counts?).
+
+Everything here is plain functions over DataFrames and numpy arrays; the assets wire it to Dagster.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pmm_pipeline.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
+
+TIERS = ("public", "wco", "secretariat")
+# The secretariat sees every value, so only the lower tiers have readers to protect values from.
+AUDITED_TIERS = TIERS[:-1]
+
+MIN_GROUP_SIZE = "min_group_size"
+HIDDEN_MEMBER = "hidden_member"
+DIFFERENCING = "differencing"
+COMPLEMENTARY = "complementary"
+REASONS = (MIN_GROUP_SIZE, HIDDEN_MEMBER, DIFFERENCING, COMPLEMENTARY)
+
+NUMERIC_STATISTICS = ("mean", "median", "min", "max", "pooled")
+LINEAR_STATISTICS = ("mean", "pooled")
+ORDER_STATISTICS = ("median", "min", "max")
+LEVEL_COUNTS = "level_counts"  # a categorical group row's n_reporting and mean (its count and share)
+
+# When a figure must go to stop a combination, the least useful goes first: pooled ratios, then
+# means of the groupings in this order; regional and global means are kept as long as possible.
+KEEP_ORDER = ("admin_type", "landlocked", "income_group", "region", "global")
+
+TOLERANCE = 1e-8  # a value is "determined" when its unit vector is this close to the row space
+RANK_TOLERANCE = 1e-10  # singular values below this fraction of the largest count as zero
+
+GroupKey = tuple[str, str]  # (group_type, group_code)
+
+
+def tier_rank(tier: str) -> int:
+    return TIERS.index(tier)
+
+
+def visible_in(disclosure: str | None, tier: str) -> bool:
+    """Whether a value with this disclosure choice may appear in `tier` (unknown or missing = secretariat)."""
+    choice = disclosure if disclosure in TIERS else "secretariat"
+    return tier_rank(tier) >= tier_rank(choice)
+
+
+# --- facts of a cycle -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """One member's reported value of one KPI series."""
+
+    member_code: str
+    disclosure: str
+    value: float
+    level: str | None = None
+
+
+@dataclass
+class SeriesFacts:
+    """Everything disclosure control needs about one KPI series of a cycle."""
+
+    kpi_id: str
+    series: str
+    reporters: dict[str, Reporter]
+    groups: dict[GroupKey, tuple[str, ...]]  # reporting members of each group
+    statistics: dict[GroupKey, dict[str, float]] = field(default_factory=dict)  # numeric: true, non-null
+    levels: tuple[str, ...] | None = None  # categorical KPIs: the level codes
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.levels is not None
+
+    def rollup_series(self, level: str) -> str:
+        """The `series` of a categorical level row in rollup.rollups (see rollups/compute.py)."""
+        return level if self.series == "total" else f"{self.series}:{level}"
+
+    def hidden(self, tier: str) -> list[str]:
+        return sorted(m for m, r in self.reporters.items() if not visible_in(r.disclosure, tier))
+
+    def holders(self, group: GroupKey, statistic: str) -> set[str]:
+        """Members whose value the order statistic of the group is (every member tied with it)."""
+        ranked = sorted((self.reporters[m].value, m) for m in self.groups[group])
+        if not ranked:
+            return set()
+        n = len(ranked)
+        if statistic == "min":
+            targets = {ranked[0][0]}
+        elif statistic == "max":
+            targets = {ranked[-1][0]}
+        elif n % 2:
+            targets = {ranked[n // 2][0]}
+        else:  # an even median is the mean of the two middle values: both are exposed
+            targets = {ranked[n // 2 - 1][0], ranked[n // 2][0]}
+        return {m for v, m in ranked if v in targets}
+
+
+def split_level_series(kpi_series: str) -> tuple[str, str]:
+    """(KPI series, level) of a categorical rollup row's `series` (`level` or `series:level`)."""
+    series, _, level = kpi_series.rpartition(":")
+    return (series or "total"), level
+
+
+def load_series_facts(
+    values: pd.DataFrame,
+    memberships: pd.DataFrame,
+    rollups: pd.DataFrame,
+    levels: Mapping[str, Sequence[str]],
+) -> list[SeriesFacts]:
+    """One SeriesFacts per KPI series of the cycle.
+
+    `values`: kpi.kpi_values rows of the cycle; `memberships`: (member_code, group_type, group_code)
+    of participating members; `rollups`: rollup.rollups rows (the true statistics); `levels`:
+    categorical KPI id -> its level codes.
+    """
+    members_of: dict[GroupKey, set[str]] = {}
+    for member, group_type, group_code in memberships[["member_code", "group_type", "group_code"]].itertuples(
+        index=False
+    ):
+        members_of.setdefault((group_type, group_code), set()).add(member)
+
+    stats_of: dict[tuple[str, str], dict[GroupKey, dict[str, float]]] = {}
+    numeric_rollups = rollups[~rollups["kpi_id"].isin(list(levels))]
+    for row in numeric_rollups.to_dict("records"):
+        stats = {s: float(row[s]) for s in NUMERIC_STATISTICS if _is_number(row[s])}
+        stats_of.setdefault((row["kpi_id"], row["series"]), {})[(row["group_type"], row["group_code"])] = stats
+
+    facts = []
+    for (kpi_id, series), rows in values.groupby(["kpi_id", "series"], sort=True):
+        reporters = {
+            r["member_code"]: Reporter(
+                member_code=r["member_code"],
+                disclosure=r["disclosure"],
+                value=float(r["value"]),
+                level=r.get("level_code") if isinstance(r.get("level_code"), str) else None,
+            )
+            for r in rows[rows["status"] == "reported"].to_dict("records")
+        }
+        kpi_levels = tuple(levels[kpi_id]) if kpi_id in levels else None
+        statistics = {} if kpi_levels else stats_of.get((kpi_id, series), {})
+        group_keys = sorted(members_of) if kpi_levels else sorted(statistics)
+        groups = {g: tuple(sorted(members_of.get(g, set()) & reporters.keys())) for g in group_keys}
+        facts.append(SeriesFacts(kpi_id, series, reporters, groups, statistics, kpi_levels))
+    return facts
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and bool(np.isfinite(value))
+
+
+# --- what a reader can solve for: numeric values -----------------------------------------------
+
+
+def _normalized(rows: np.ndarray) -> np.ndarray:
+    scale = np.abs(rows).max(axis=1) if rows.size else np.zeros(0)
+    keep = scale > 0
+    return rows[keep] / scale[keep, None]
+
+
+def _row_space_basis(rows: np.ndarray) -> np.ndarray:
+    rows = _normalized(rows)
+    if rows.shape[0] == 0:
+        return np.zeros((0, rows.shape[1]))
+    _, singular, vt = np.linalg.svd(rows, full_matrices=False)
+    rank = int((singular > RANK_TOLERANCE * singular[0]).sum())
+    return vt[:rank]
+
+
+def _null_space_basis(rows: np.ndarray) -> np.ndarray:
+    k = rows.shape[1]
+    rows = _normalized(rows)
+    if rows.shape[0] == 0:
+        return np.eye(k)
+    _, singular, vt = np.linalg.svd(rows, full_matrices=True)
+    rank = int((singular > RANK_TOLERANCE * singular[0]).sum())
+    return vt[rank:].T
+
+
+def _solved_by_equations(rows: np.ndarray) -> np.ndarray:
+    """Columns determined by the equations for an outside reader or for a reader knowing one other column.
+
+    With P the projector on the row space, column h is determined iff P[h,h] = 1. A reader who
+    knows column i adds e_i to the row space: P' = P + r r^T / |r|^2 with r = (I - P) e_i, so
+    P'[h,h] = P[h,h] + P[h,i]^2 / (1 - P[i,i]).
+    """
+    k = rows.shape[1]
+    basis = _row_space_basis(rows)
+    projector = basis.T @ basis
+    diagonal = np.diag(projector)
+    solved = diagonal >= 1 - TOLERANCE
+    residual = 1 - diagonal
+    insiders = residual > TOLERANCE
+    if k > 1 and insiders.any():
+        with_insider = diagonal[:, None] + projector[:, insiders] ** 2 / residual[None, insiders]
+        with_insider[np.arange(k)[:, None] == np.flatnonzero(insiders)[None, :]] = 0
+        solved |= (with_insider >= 1 - TOLERANCE).any(axis=1)
+    return solved
+
+
+def _tight_sign_alternatives(values: np.ndarray, lower: float, upper: float) -> list[np.ndarray]:
+    """Which hidden values sit on an a-priori bound: +1 on the lower, -1 on the upper.
+
+    The reader is granted the tightest bounds consistent with the data, the true range of the
+    series. When every value is equal, only one of the two can be a real bound: try each.
+    """
+    if lower < upper:
+        return [np.where(values == lower, 1, np.where(values == upper, -1, 0))]
+    at_bound = (values == lower).astype(int)
+    return [at_bound, -at_bound]
+
+
+def _implicit_bounds(null_space: np.ndarray, tight: np.ndarray, signs: np.ndarray) -> list[int]:
+    """Tight bounds that hold with equality in every feasible direction (so those values are pinned).
+
+    Feasible directions from the true point are d = N z with signs[j] * d[j] >= 0 for each tight
+    j. Repeatedly maximize the number of tight constraints that can be strictly positive; those
+    that never can are the implicit equalities.
+    """
+    from scipy.optimize import linprog  # imported here: only needed when values sit on bounds
+
+    cone = signs[tight, None] * null_space[tight]
+    undecided = list(range(len(tight)))
+    dims = null_space.shape[1]
+    while undecided:
+        n = len(undecided)
+        objective = np.concatenate([np.zeros(dims), -np.ones(n)])
+        slack_rows = np.hstack([-cone[undecided], np.eye(n)])  # t_u - cone_u . z <= 0
+        cone_rows = np.hstack([-cone, np.zeros((len(tight), n))])  # cone_j . z >= 0
+        result = linprog(
+            objective,
+            A_ub=np.vstack([slack_rows, cone_rows]),
+            b_ub=np.zeros(n + len(tight)),
+            bounds=[(None, None)] * dims + [(0, 1)] * n,
+            method="highs",
+        )
+        if result.status != 0:
+            raise RuntimeError(f"bound analysis failed: {result.message}")
+        loose = [u for u, t in zip(undecided, result.x[dims:], strict=True) if t > 1e-7]
+        if not loose:
+            break
+        undecided = [u for u in undecided if u not in loose]
+    return [int(tight[u]) for u in undecided]
+
+
+def _components(rows: np.ndarray) -> np.ndarray:
+    """Connected component of each column, columns linked when they share a row."""
+    k = rows.shape[1]
+    parent = list(range(k))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for row in rows:
+        cols = np.flatnonzero(row)
+        for c in cols[1:]:
+            parent[find(int(c))] = find(int(cols[0]))
+    return np.array([find(i) for i in range(k)])
+
+
+def _all_bounds_loose(rows: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """For an outside reader (entry 0) and each insider i (entry i + 1): no tight bound can be implicit.
+
+    d = (I - P) s is a feasible direction that moves every tight value off its bound when
+    s_j d_j > 0 for each tight j; then nothing is pinned by bounds and no LP is needed. A reader
+    knowing column i has P' = P + r r^T / |r|^2 with r = (I - P) e_i.
+    """
+    k = rows.shape[1]
+    basis = _row_space_basis(rows)
+    projector = basis.T @ basis
+    tight = signs != 0
+    ps = projector @ signs
+    loose = np.zeros(k + 1, dtype=bool)
+    loose[0] = bool(np.all(signs[tight] * (signs - ps)[tight] > TOLERANCE))
+    residual = 1 - np.diag(projector)
+    for i in range(k):
+        if residual[i] <= TOLERANCE:  # column i is determined by the equations: knowing it adds nothing
+            loose[i + 1] = loose[0]
+            continue
+        r = np.eye(k)[i] - projector[:, i]
+        d = signs - ps - r * (r @ signs) / residual[i]
+        others = tight.copy()
+        others[i] = False
+        loose[i + 1] = bool(np.all(signs[others] * d[others] > TOLERANCE))
+    return loose
+
+
+def _solved_with_bounds(rows: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """Columns pinned once bounds that are tight at the true values are taken into account."""
+    k = rows.shape[1]
+    solved = np.zeros(k, dtype=bool)
+    components = _components(rows)
+    tight_all = np.flatnonzero(signs)
+    loose = _all_bounds_loose(rows, signs)
+    insiders: list[int | None] = [None] if not loose[0] else []
+    insiders += [
+        i for i in range(k)
+        if not loose[i + 1] and (components[tight_all] == components[i]).sum() - (signs[i] != 0) >= 2
+    ]
+    for insider in insiders:
+        known = rows if insider is None else np.vstack([rows, np.eye(k)[insider]])
+        tight = np.array([j for j in tight_all if j != insider], dtype=int)
+        if len(tight) < 2:
+            continue
+        null_space = _null_space_basis(known)
+        if null_space.shape[1] == 0:
+            continue
+        pinned = _implicit_bounds(null_space, tight, signs)
+        if not pinned:
+            continue
+        basis = _row_space_basis(np.vstack([known, np.eye(k)[pinned]]))
+        newly = np.einsum("ij,ij->j", basis, basis) >= 1 - TOLERANCE
+        if insider is not None:
+            newly[insider] = False
+        solved |= newly
+    return solved
+
+
+def solvable_values(
+    rows: np.ndarray, values: np.ndarray, lower: float | None = None, upper: float | None = None
+) -> np.ndarray:
+    """Which hidden values (the columns of `rows`, true values `values`) a reader can solve for.
+
+    `rows` holds one published linear equation per row (coefficients on the hidden values; the
+    visible part is known to the reader). `lower`/`upper` is the true range of the whole series.
+    """
+    rows = np.asarray(rows, dtype=float).reshape(-1, len(values))
+    solved = _solved_by_equations(rows)
+    if lower is not None and upper is not None and rows.shape[0]:
+        for signs in _tight_sign_alternatives(np.asarray(values, dtype=float), lower, upper):
+            if np.count_nonzero(signs) >= 2 and not solved.all():
+                solved |= _solved_with_bounds(rows, signs)
+    return solved
+
+
+# --- what a reader can solve for: categorical levels -------------------------------------------
+
+
+@dataclass(frozen=True)
+class LevelCount:
+    """A published count: how many of `members` (hidden member indices) are at `level`; `group` names it."""
+
+    group: object
+    members: tuple[int, ...]
+    level: int
+
+
+class _LevelAlternatives:
+    """Other assignments of levels to hidden members that give the same published counts (integer programs)."""
+
+    def __init__(self, counts: Sequence[LevelCount], levels: np.ndarray, n_levels: int, found: list):
+        from scipy.optimize import Bounds, LinearConstraint, milp  # imported here: only categorical KPIs need it
+
+        self._milp, self._bounds = milp, Bounds
+        k, q = len(levels), n_levels
+        self.levels, self.k, self.q = levels, k, q
+        matrix = np.zeros((k + len(counts), k * q))
+        rhs = np.zeros(k + len(counts))
+        for h in range(k):
+            matrix[h, h * q : (h + 1) * q] = 1
+            rhs[h] = 1
+        for row, count in enumerate(counts, start=k):
+            for h in count.members:
+                matrix[row, h * q + count.level] = 1
+            rhs[row] = sum(1 for h in count.members if levels[h] == count.level)
+        self.constraint = LinearConstraint(matrix, rhs, rhs)
+        self.truth = np.arange(k) * q + levels  # variable index of each member's true level
+        self.objective = np.zeros(k * q)
+        self.objective[self.truth] = -1  # fewest changes: the smallest alternative is the most telling
+        self.found: list[frozenset[int]] = found
+
+    def find(self, moved: int, kept: int | None) -> frozenset[int] | None:
+        """Members whose level differs in an alternative where `moved` changes level and `kept` does not."""
+        lower, upper = np.zeros(self.k * self.q), np.ones(self.k * self.q)
+        upper[self.truth[moved]] = 0
+        if kept is not None:
+            lower[self.truth[kept]] = 1
+        result = self._milp(
+            self.objective,
+            integrality=np.ones(self.k * self.q),
+            bounds=self._bounds(lower, upper),
+            constraints=self.constraint,
+        )
+        if result.status == 2:  # infeasible: no such alternative
+            return None
+        if result.x is None:
+            raise RuntimeError(f"level analysis failed: {result.message}")
+        changed = frozenset(int(h) for h in np.flatnonzero(result.x[self.truth] < 0.5))
+        self.found.append(changed)
+        return changed
+
+
+def solvable_levels(
+    counts: Sequence[LevelCount],
+    levels: np.ndarray,
+    n_levels: int,
+    among: Iterable[int] | None = None,
+    found: list[frozenset[int]] | None = None,
+) -> np.ndarray:
+    """Which hidden members' levels (true level indices `levels`) a reader can deduce from the counts.
+
+    Deduced means: every assignment of levels giving the same counts, for an outside reader or for
+    a reader who is one of the hidden members, gives the member its true level. `among` limits
+    the members examined (the others are reported as not solved). `found` collects the sets of
+    members that change level together in the alternatives found; pass the same list again for a
+    subset of the counts (an alternative stays one when counts are withdrawn) to save work.
+    """
+    levels = np.asarray(levels, dtype=int)
+    k = len(levels)
+    solved = np.zeros(k, dtype=bool)
+    if k == 0 or n_levels < 2 or not counts:
+        return solved
+    cells: dict[int, set[object]] = {h: set() for h in range(k)}
+    group_size: dict[object, int] = {}
+    for count in counts:
+        group_size[count.group] = len(count.members)
+        for h in count.members:
+            cells[h].add(count.group)
+    by_cell: dict[frozenset, list[int]] = {}
+    for h, cell in cells.items():
+        by_cell.setdefault(frozenset(cell), []).append(h)
+    alternatives: _LevelAlternatives | None = None
+    for h in sorted(range(k) if among is None else among):
+        cell = frozenset(cells[h])
+        if not cell:
+            continue  # in no published count: nothing to deduce from
+        mates = by_cell[cell]
+        # Two members of the same cell at other levels can each swap with h: enough against any single insider.
+        others = sum(1 for j in mates if levels[j] != levels[h])
+        if others >= 2:
+            continue
+        if all(group_size[g] == len(mates) for g in cell):
+            # h's groups hold no one but its cell: swaps within the cell are the only alternatives.
+            solved[h] = True
+            continue
+        alternatives = alternatives or _LevelAlternatives(counts, levels, n_levels, [] if found is None else found)
+        relevant = [c for c in alternatives.found if h in c]
+        if not relevant:
+            first = alternatives.find(h, None)
+            if first is None:
+                solved[h] = True
+                continue
+            relevant = [first]
+        blocking = set.intersection(*(set(c) - {h} for c in relevant))
+        while blocking:
+            insider = min(blocking)
+            alternative = alternatives.find(h, insider)
+            if alternative is None:
+                solved[h] = True
+                break
+            blocking &= set(alternative) - {h}
+    return solved
+
+
+# --- deciding what each tier withholds ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """One statistic of one rollup row withheld from one tier, and why."""
+
+    tier: str
+    kpi_id: str
+    series: str  # as in rollup.rollups (for categorical KPIs, the level row)
+    group_type: str
+    group_code: str
+    statistic: str
+    reason: str
+
+
+class _Decisions:
+    """Withheld (tier, group, statistic) of one series; the first reason given is kept."""
+
+    def __init__(self) -> None:
+        self.reasons: dict[tuple[str, GroupKey, str], str] = {}
+
+    def withhold(self, tier: str, group: GroupKey, statistic: str, reason: str) -> None:
+        self.reasons.setdefault((tier, group, statistic), reason)
+
+    def published(self, tier: str, group: GroupKey, statistic: str) -> bool:
+        return (tier, group, statistic) not in self.reasons
+
+    def seen_by(self, tier: str, group: GroupKey, statistic: str) -> bool:
+        """Published in `tier` or in a tier below it (whose files its readers also read)."""
+        return any(self.published(t, group, statistic) for t in TIERS[: tier_rank(tier) + 1])
+
+    def withhold_up_to(self, tier: str, group: GroupKey, statistic: str, reason: str) -> None:
+        for t in TIERS[: tier_rank(tier) + 1]:
+            if self.published(t, group, statistic):
+                self.withhold(t, group, statistic, reason)
+
+
+def _keep_rank(group: GroupKey) -> int:
+    return KEEP_ORDER.index(group[0]) + 1 if group[0] in KEEP_ORDER else 0
+
+
+def _value_bounds(facts: SeriesFacts) -> tuple[float, float]:
+    values = [r.value for r in facts.reporters.values()]
+    return min(values), max(values)
+
+
+def _indicator_rows(facts: SeriesFacts, hidden: list[str], groups: Sequence[GroupKey]) -> np.ndarray:
+    index = {m: i for i, m in enumerate(hidden)}
+    rows = np.zeros((len(groups), len(hidden)))
+    for row, group in enumerate(groups):
+        rows[row, [index[m] for m in facts.groups[group] if m in index]] = 1.0
+    return rows
+
+
+class _NumericSystem:
+    """The linear equations that a series' published means and pooled ratios make over its hidden values.
+
+    A group's mean gives the sum of its members' values; its pooled ratio gives the sums of their
+    numerators and denominators. Either way a reader learns a sum over the group's hidden
+    reporters, so a group is one equation (one row of indicators), published if either figure is.
+    Denominators are not assumed known to the reader: they are members' answers, never published.
+    """
+
+    def __init__(self, facts: SeriesFacts, hidden: list[str]):
+        self.facts, self.hidden = facts, hidden
+        self.values = np.array([facts.reporters[m].value for m in hidden])
+        self.lower, self.upper = _value_bounds(facts)
+        self._rows: dict[GroupKey, np.ndarray] = {}
+
+    def row(self, group: GroupKey) -> np.ndarray:
+        if group not in self._rows:
+            self._rows[group] = _indicator_rows(self.facts, self.hidden, [group])[0]
+        return self._rows[group]
+
+    def solved(self, groups: Sequence[GroupKey], with_bounds: bool = True) -> np.ndarray:
+        rows = np.array([self.row(g) for g in groups]).reshape(len(groups), len(self.hidden))
+        if not with_bounds:
+            return _solved_by_equations(rows)
+        return solvable_values(rows, self.values, self.lower, self.upper)
+
+
+def _cheapest_to_withhold(system: _NumericSystem, groups: list[GroupKey]) -> GroupKey:
+    """The least useful group whose equation, withheld, protects some exposed value (else the least useful)."""
+    for with_bounds in (False, True):  # the bound analysis is slower: only when equations alone do not tell
+        exposed = int(system.solved(groups, with_bounds).sum())
+        relief = {g: exposed - int(system.solved([e for e in groups if e != g], with_bounds).sum()) for g in groups}
+        if max(relief.values()) > 0:
+            break
+    return min(groups, key=lambda g: (relief[g] <= 0, _keep_rank(g), -relief[g], g))
+
+
+def _control_numeric(facts: SeriesFacts, min_group_size: int) -> _Decisions:
+    decisions = _Decisions()
+    for tier in TIERS:
+        for group, stats in facts.statistics.items():
+            if len(facts.groups[group]) < min_group_size:
+                for statistic in stats:
+                    decisions.withhold(tier, group, statistic, MIN_GROUP_SIZE)
+                continue
+            for statistic in ORDER_STATISTICS:
+                if statistic in stats and not all(
+                    visible_in(facts.reporters[m].disclosure, tier) for m in facts.holders(group, statistic)
+                ):
+                    decisions.withhold(tier, group, statistic, HIDDEN_MEMBER)
+
+    linear = {g: [s for s in LINEAR_STATISTICS if s in stats] for g, stats in sorted(facts.statistics.items())}
+    linear = {g: stats for g, stats in linear.items() if stats}
+
+    def seen(tier: str, group: GroupKey) -> bool:
+        return any(decisions.seen_by(tier, group, s) for s in linear[group])
+
+    def withhold(group: GroupKey, reason: str, up_to: str) -> None:
+        for statistic in linear[group]:
+            decisions.withhold_up_to(up_to, group, statistic, reason)
+
+    for tier in AUDITED_TIERS:
+        hidden = facts.hidden(tier)
+        if not hidden:
+            continue
+        system = _NumericSystem(facts, hidden)
+        for group in linear:
+            if seen(tier, group) and system.solved([group]).any():
+                withhold(group, DIFFERENCING, tier)
+        while True:
+            published = [g for g in linear if seen(tier, g)]
+            if not system.solved(published).any():
+                break
+            # Any published group may complete a combination (global minus the other groups of a
+            # grouping involves groups that do not contain the exposed member at all).
+            group = _cheapest_to_withhold(system, published)
+            withhold(group, DIFFERENCING if system.solved([group]).any() else COMPLEMENTARY, tier)
+    return decisions
+
+
+def _level_counts(facts: SeriesFacts, hidden: list[str], groups: Iterable[GroupKey]) -> list[LevelCount]:
+    assert facts.levels is not None
+    index = {m: i for i, m in enumerate(hidden)}
+    counts = []
+    for group in groups:
+        members = tuple(index[m] for m in facts.groups[group] if m in index)
+        if members:
+            counts += [LevelCount(group, members, lv) for lv in range(len(facts.levels))]
+    return counts
+
+
+def _hidden_levels(facts: SeriesFacts, hidden: list[str]) -> np.ndarray:
+    assert facts.levels is not None
+    return np.array([facts.levels.index(facts.reporters[m].level) for m in hidden], dtype=int)
+
+
+def _control_categorical(facts: SeriesFacts, min_group_size: int) -> _Decisions:
+    assert facts.levels is not None
+    decisions = _Decisions()
+    for tier in TIERS:
+        for group, members in facts.groups.items():
+            if len(members) < min_group_size:
+                decisions.withhold(tier, group, LEVEL_COUNTS, MIN_GROUP_SIZE)
+    n_levels = len(facts.levels)
+    for tier in AUDITED_TIERS:
+        hidden = facts.hidden(tier)
+        if not hidden:
+            continue
+        levels = _hidden_levels(facts, hidden)
+
+        def solved_alone(group: GroupKey, hidden: list[str] = hidden, levels: np.ndarray = levels) -> bool:
+            return bool(solvable_levels(_level_counts(facts, hidden, [group]), levels, n_levels).any())
+
+        for group in sorted(facts.groups):
+            if decisions.seen_by(tier, group, LEVEL_COUNTS) and solved_alone(group):
+                decisions.withhold_up_to(tier, group, LEVEL_COUNTS, DIFFERENCING)
+        among: Iterable[int] | None = None
+        found: list[frozenset[int]] = []  # alternatives stay valid as counts are withdrawn: shared across rounds
+        while True:
+            seen = [g for g in sorted(facts.groups) if decisions.seen_by(tier, g, LEVEL_COUNTS)]
+            solved = solvable_levels(_level_counts(facts, hidden, seen), levels, n_levels, among, found)
+            if not solved.any():
+                break
+            among = np.flatnonzero(solved)  # removing counts never makes another level deducible
+            group = _cheapest_count_to_withhold(facts, hidden, seen, solved)
+            decisions.withhold_up_to(tier, group, LEVEL_COUNTS, DIFFERENCING if solved_alone(group) else COMPLEMENTARY)
+    return decisions
+
+
+def _cheapest_count_to_withhold(
+    facts: SeriesFacts, hidden: list[str], seen: list[GroupKey], solved: np.ndarray
+) -> GroupKey:
+    """The group whose counts to withhold next: one that breaks a linear combination exposing a member, the least
+    useful first (trying each candidate with integer programs would be too slow); else the least useful group
+    holding an exposed member."""
+    rows = _indicator_rows(facts, hidden, seen)
+    exposed = int(_solved_by_equations(rows)[solved].sum())
+    relief = {
+        g: exposed - int(_solved_by_equations(np.delete(rows, i, axis=0))[solved].sum()) for i, g in enumerate(seen)
+    }
+    if max(relief.values(), default=0) > 0:
+        return min((g for g in seen if relief[g] > 0), key=lambda g: (_keep_rank(g), -relief[g], g))
+    members = {hidden[i] for i in np.flatnonzero(solved)}
+    holding = [g for g in seen if members & set(facts.groups[g])]
+    return min(holding, key=lambda g: (_keep_rank(g), -len(members & set(facts.groups[g])), g))
+
+
+def control_disclosure(facts: Sequence[SeriesFacts], min_group_size: int) -> list[Withheld]:
+    """Every statistic withheld from every tier, decided for all tiers together (readers see lower tiers)."""
+    withheld = []
+    for series in facts:
+        if series.is_categorical:
+            assert series.levels is not None
+            decisions = _control_categorical(series, min_group_size)
+            for (tier, group, statistic), reason in decisions.reasons.items():
+                withheld += [
+                    Withheld(tier, series.kpi_id, series.rollup_series(level), *group, statistic, reason)
+                    for level in series.levels
+                ]
+        else:
+            decisions = _control_numeric(series, min_group_size)
+            withheld += [
+                Withheld(tier, series.kpi_id, series.series, *group, statistic, reason)
+                for (tier, group, statistic), reason in decisions.reasons.items()
+            ]
+    return sorted(withheld, key=lambda w: (tier_rank(w.tier), w.kpi_id, w.series, w.group_type, w.group_code,
+                                           w.statistic))
+
+
+def withheld_frame(withheld: Sequence[Withheld], cycle: str) -> pd.DataFrame:
+    columns = ["cycle", *Withheld.__dataclass_fields__]
+    return pd.DataFrame([{"cycle": cycle, **asdict(w)} for w in withheld], columns=columns)
+
+
+# --- the tiers' tables --------------------------------------------------------------------------
+
+
+def tier_kpi_values(values: pd.DataFrame, tier: str) -> pd.DataFrame:
+    """The contract's kpi_values rows a tier may show: only members whose choice allows the tier."""
+    # Every choice is visible in the secretariat tier, even one it does not know (that means secretariat).
+    visible = values["disclosure"].isin([d for d in TIERS if visible_in(d, tier)]) | (tier == TIERS[-1])
+    return values.loc[visible, PUBLISHED_KPI_COLUMNS].sort_values(["kpi_id", "series", "member_code"])
+
+
+def tier_rollups(rollups: pd.DataFrame, withheld: pd.DataFrame, tier: str) -> pd.DataFrame:
+    """rollup.rollups with the tier's withheld statistics set to NULL, `suppressed` and the reasons filled in.
+
+    A categorical row's withheld `level_counts` are its n_reporting (the count at the level) and
+    its mean (the share); a numeric row keeps n_reporting, the coverage every reader knows.
+    """
+    key = ["kpi_id", "series", "group_type", "group_code"]
+    out = rollups[PUBLISHED_ROLLUP_COLUMNS].sort_values(key).reset_index(drop=True)
+    position = {k: i for i, k in enumerate(zip(*(out[c] for c in key), strict=True))}
+    entries: dict[int, list[tuple[str, str]]] = {}
+    mine = withheld[withheld["tier"] == tier]
+    for *row_key, statistic, reason in zip(*(mine[c] for c in (*key, "statistic", "reason")), strict=True):
+        row = position.get(tuple(row_key))
+        if row is None:
+            raise ValueError(f"withheld {statistic} for a rollup row that does not exist: {row_key}")
+        entries.setdefault(row, []).append((statistic, reason))
+    columns = {c: out[c].to_numpy(dtype=float, na_value=np.nan) for c in (*NUMERIC_STATISTICS, "n_reporting")}
+    order = {s: i for i, s in enumerate((*NUMERIC_STATISTICS, LEVEL_COUNTS))}
+    reasons = np.full(len(out), None, dtype=object)
+    for row, found in entries.items():
+        found.sort(key=lambda e: order.get(e[0], len(order)))
+        for statistic, _ in found:
+            for column in ("n_reporting", "mean") if statistic == LEVEL_COUNTS else (statistic,):
+                columns[column][row] = np.nan
+        reasons[row] = ";".join(f"{s}:{r}" for s, r in found)
+    for column, array in columns.items():
+        out[column] = pd.array(array, dtype="Int64") if column == "n_reporting" else array
+    out["suppressed"] = np.array([r is not None for r in reasons], dtype=bool)
+    out["suppression_reason"] = reasons
+    return out
+
+
+# --- the audit ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    """One published table as its readers get it: a warehouse table or a file read back."""
+
+    tier: str
+    source: str  # e.g. publish_public.rollups or public/rollups.csv
+    kind: str  # kpi_values or rollups
+    frame: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One published cell that shows, or lets a reader work out, something hidden from that reader."""
+
+    audience: str
+    source: str
+    problem: str
+    kpi_id: str = ""
+    series: str = ""
+    group: str = ""
+    statistic: str = ""
+    member_code: str = ""
+
+    def describe(self) -> str:
+        where = " ".join(x for x in (self.kpi_id, self.series, self.group, self.statistic, self.member_code) if x)
+        return f"[{self.audience} readers] {self.source}: {where}: {self.problem}"
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or value == "" or (isinstance(value, float) and np.isnan(value))
+
+
+def _same(published: object, true: object) -> bool:
+    if _missing(published) or _missing(true):
+        return _missing(published) and _missing(true)
+    if _is_number(published) and _is_number(true):
+        return bool(np.isclose(float(published), float(true), rtol=1e-12, atol=0))
+    return str(published) == str(true)
+
+
+def _audit_kpi_values(audience: str, table: PublishedTable, values: pd.DataFrame) -> list[Finding]:
+    missing = set(PUBLISHED_KPI_COLUMNS) - set(table.frame.columns)
+    if missing:
+        return [Finding(audience, table.source, f"lacks column(s) {sorted(missing)}: cannot be audited")]
+    findings = []
+    extra = set(table.frame.columns) - set(PUBLISHED_KPI_COLUMNS)
+    if extra:
+        findings.append(Finding(audience, table.source, f"has columns beyond the contract: {sorted(extra)}"))
+    truth = {(r["member_code"], r["kpi_id"], r["series"]): r for r in values.to_dict("records")}
+    seen = set()
+    for row in table.frame.to_dict("records"):
+        key = (row["member_code"], row["kpi_id"], row["series"])
+        where = {"kpi_id": str(row["kpi_id"]), "series": str(row["series"]), "member_code": str(row["member_code"])}
+        true = truth.get(key)
+        if true is None:
+            findings.append(Finding(audience, table.source, "row of no computed KPI value", **where))
+        elif not visible_in(true["disclosure"], table.tier):
+            findings.append(Finding(
+                audience, table.source,
+                f"value disclosed by the member to {true['disclosure']} only, shown in the {table.tier} tier", **where,
+            ))
+        else:
+            if key in seen:
+                findings.append(Finding(audience, table.source, "row appears twice", **where))
+            findings += [
+                Finding(audience, table.source, f"{column} differs from the computed value", **where)
+                for column in PUBLISHED_KPI_COLUMNS
+                if not _same(row[column], true[column])
+            ]
+        seen.add(key)
+    return findings
+
+
+@dataclass
+class _Seen:
+    """What the published rollups of the tiers an audience reads give away, per series."""
+
+    findings: list[Finding] = field(default_factory=list)
+    equations: dict[tuple[str, str], set[tuple[GroupKey, str]]] = field(default_factory=dict)
+    level_counts: dict[tuple[str, str], set[tuple[GroupKey, str]]] = field(default_factory=dict)
+
+
+def _audit_rollup_cells(
+    audience: str, table: PublishedTable, facts_by_key: Mapping[tuple[str, str], SeriesFacts],
+    true_rows: Mapping[tuple, dict], min_group_size: int, seen: _Seen,
+) -> None:
+    """Check every published cell of a rollups table; note the equations and counts it gives the reader."""
+    report = table.tier == audience  # a lower tier's cells were checked for its own readers already
+    missing = set(PUBLISHED_ROLLUP_COLUMNS) - set(table.frame.columns)
+    if missing:
+        seen.findings.append(Finding(audience, table.source, f"lacks column(s) {sorted(missing)}: cannot be audited"))
+        return
+    categorical = {kpi for kpi, _ in facts_by_key if facts_by_key[(kpi, _)].is_categorical}
+
+    def find(problem: str, **where: str) -> None:
+        if report:
+            seen.findings.append(Finding(audience, table.source, problem, **where))
+
+    for row in table.frame.to_dict("records"):
+        group = (str(row["group_type"]), str(row["group_code"]))
+        where = {"kpi_id": str(row["kpi_id"]), "series": str(row["series"]), "group": "/".join(group)}
+        true = true_rows.get((row["kpi_id"], row["series"], *group))
+        level = None
+        series_key = (row["kpi_id"], row["series"])
+        if row["kpi_id"] in categorical:
+            kpi_series, level = split_level_series(str(row["series"]))
+            series_key = (row["kpi_id"], kpi_series)
+        facts = facts_by_key.get(series_key)
+        if true is None or facts is None or group not in facts.groups:
+            find("row of no computed group statistic", **where)
+            continue
+        if not _same(row["n_participating"], true["n_participating"]):
+            find("n_participating differs from the true count", **where)
+        contributors = len(facts.groups[group])
+        if facts.is_categorical:
+            shown = [c for c in ("n_reporting", "mean") if not _missing(row[c])]
+            for column in shown:
+                if not _same(row[column], true[column]):
+                    find(f"{column} is not the true figure", statistic=column, **where)
+            for column in ("median", "min", "max", "pooled"):
+                if not _missing(row[column]):
+                    find(f"{column} of a categorical KPI", statistic=column, **where)
+            if shown and level in (facts.levels or ()):
+                if contributors < min_group_size:
+                    find(f"level count of a group of {contributors} (< {min_group_size}) members",
+                         statistic=LEVEL_COUNTS, **where)
+                seen.level_counts.setdefault(series_key, set()).add((group, level))
+            continue
+        if not _missing(row["n_reporting"]) and not _same(row["n_reporting"], true["n_reporting"]):
+            find("n_reporting differs from the true count", **where)
+        for statistic in NUMERIC_STATISTICS:
+            if _missing(row[statistic]):
+                continue
+            cell = {"statistic": statistic, **where}
+            if not _same(row[statistic], true[statistic]):
+                find("figure is not the true statistic", **cell)
+                continue
+            if contributors < min_group_size:
+                find(f"{statistic} of a group of {contributors} (< {min_group_size}) reporting members", **cell)
+            if statistic in ORDER_STATISTICS:
+                for member in sorted(facts.holders(group, statistic)):
+                    if not visible_in(facts.reporters[member].disclosure, audience):
+                        seen.findings.append(Finding(
+                            audience, table.source, f"{statistic} is the value of a member hidden from {audience}"
+                            " readers", member_code=member, **cell,
+                        ))
+            else:
+                seen.equations.setdefault(series_key, set()).add((group, statistic))
+
+
+def audit_tiers(
+    tables: Sequence[PublishedTable],
+    facts: Sequence[SeriesFacts],
+    values: pd.DataFrame,
+    rollups: pd.DataFrame,
+    min_group_size: int,
+) -> list[Finding]:
+    """Every way the published tables show a reader something hidden from it, for each audience.
+
+    An audience reads the tables of its own tier and of every lower tier. `facts`, `values` and
+    `rollups` are the truth (from kpi.kpi_values and rollup.rollups). Besides the disclosure rules,
+    every published figure must be the true one: a number the audit cannot explain is a finding.
+    """
+    findings: list[Finding] = []
+    facts_by_key = {(f.kpi_id, f.series): f for f in facts}
+    true_rows = {
+        (r["kpi_id"], r["series"], r["group_type"], r["group_code"]): r for r in rollups.to_dict("records")
+    }
+    for audience in TIERS:
+        readable = [t for t in tables if tier_rank(t.tier) <= tier_rank(audience)]
+        if not any(t.tier == audience for t in readable):
+            continue
+        seen = _Seen()
+        for table in readable:
+            if table.kind == "kpi_values" and table.tier == audience:
+                seen.findings += _audit_kpi_values(audience, table, values)
+            elif table.kind == "rollups":
+                _audit_rollup_cells(audience, table, facts_by_key, true_rows, min_group_size, seen)
+        findings += seen.findings
+        for series_key, equations in sorted(seen.equations.items()):
+            findings += _audit_equations(audience, facts_by_key[series_key], sorted(equations))
+        for series_key, counts in sorted(seen.level_counts.items()):
+            findings += _audit_level_counts(audience, facts_by_key[series_key], counts)
+    return findings
+
+
+def _audit_equations(audience: str, facts: SeriesFacts, equations: list[tuple[GroupKey, str]]) -> list[Finding]:
+    hidden = facts.hidden(audience)
+    if not hidden:
+        return []
+    system = _NumericSystem(facts, hidden)
+    groups = sorted({g for g, _ in equations})
+    findings = []
+    for i in np.flatnonzero(system.solved(groups)):
+        used = [f"{s} of {'/'.join(g)}" for g, s in equations if system.row(g)[i]]
+        findings.append(Finding(
+            audience, "published means and pooled ratios",
+            f"hidden value can be solved for from {', '.join(used)} and the visible values",
+            facts.kpi_id, facts.series, member_code=hidden[i],
+        ))
+    return findings
+
+
+def _audit_level_counts(audience: str, facts: SeriesFacts, published: set[tuple[GroupKey, str]]) -> list[Finding]:
+    assert facts.levels is not None
+    hidden = facts.hidden(audience)
+    if not hidden:
+        return []
+    index = {m: i for i, m in enumerate(hidden)}
+    counts = [
+        LevelCount(group, members, facts.levels.index(level))
+        for group, level in sorted(published)
+        if (members := tuple(index[m] for m in facts.groups[group] if m in index))
+    ]
+    solved = solvable_levels(counts, _hidden_levels(facts, hidden), len(facts.levels))
+    return [
+        Finding(audience, "published level counts", "hidden level can be deduced from the published counts",
+                facts.kpi_id, facts.series, member_code=hidden[i])
+        for i in np.flatnonzero(solved)
+    ]
+
+
+def summarize_withheld(withheld: pd.DataFrame, published_rollups: Mapping[str, pd.DataFrame],
+                       categorical: Iterable[str]) -> dict[str, str]:
+    """Per tier: withheld statistics by reason, and how many regional means of numeric KPIs are published."""
+    summary = {}
+    categorical = set(categorical)
+    for tier in TIERS:
+        mine = withheld[withheld["tier"] == tier]
+        counts = mine.groupby("reason").size()
+        by_reason = ", ".join(f"{r} {int(counts[r])}" for r in REASONS if r in counts) or "none"
+        line = f"{len(mine)} statistics withheld ({by_reason})"
+        rollups = published_rollups.get(tier)
+        if rollups is not None:
+            regional = rollups[(rollups["group_type"] == "region") & ~rollups["kpi_id"].isin(categorical)]
+            has_mean = regional["mean"].notna() | regional["suppression_reason"].fillna("").str.contains("mean:")
+            line += f"; regional means published: {int(regional['mean'].notna().sum())} of {int(has_mean.sum())}"
+        summary[tier] = line
+    return summary

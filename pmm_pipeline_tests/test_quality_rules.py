@@ -1,0 +1,364 @@
+"""The quality gate's rules without a Dagster run: one seeded defect per rule, caught with the right severity.
+
+The baseline is a valid synthetic cycle read through the real intake checks; every defect and every expected
+finding below is written by hand.
+"""
+
+import dataclasses
+import hashlib
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from pmm_pipeline.catalogue.load import Catalogue, load_catalogue
+from pmm_pipeline.catalogue.models import KPI_QUALITY_RULES
+from pmm_pipeline.ingestion.assets import validation_context
+from pmm_pipeline.ingestion.intake import read_submission
+from pmm_pipeline.quality.expectations import (
+    ANSWERS_BATCH,
+    EXPECTED_BATCH,
+    QualityGateError,
+    plan_expectations,
+    run_expectations,
+)
+from pmm_pipeline.quality.frames import expected_answers, prepare_answers, required_answers
+from pmm_pipeline.quality.gate import GateInputs, GateOutcome, empty_history, evaluate_quality
+from pmm_pipeline.quality.rules import RULES, RULES_BY_ID
+from pmm_pipeline.reference.load import Reference, load_reference
+from pmm_pipeline.sample.generate import build_sample_documents, latest_documents, render_json
+from pmm_pipeline.settings import Settings
+from pmm_pipeline.staging.select import membership_frame
+from pmm_pipeline.tables import FINDINGS, MEMBER_SUMMARY, STAGED_ANSWERS
+
+CYCLE = "2023"
+T, T1 = 2022, 2021
+
+
+@pytest.fixture(scope="module")
+def reference() -> Reference:
+    settings = Settings.from_env({})
+    return load_reference(settings.reference_dir, settings.cycles_file)
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return load_catalogue(Settings.from_env({}).specs_dir)
+
+
+@pytest.fixture(scope="module")
+def baseline(reference: Reference, catalogue: Catalogue) -> GateInputs:
+    """A valid cycle: every participating member's latest sample submission, read by the real intake."""
+    ctx = validation_context(reference, catalogue, CYCLE)
+    regions = membership_frame(reference, reference.cycles.get(CYCLE)).set_index("member_code")["region_code"]
+    answers, submissions = [], []
+    documents = latest_documents(build_sample_documents(reference, catalogue, CYCLE, seed=3))
+    for member, document in sorted(documents.items()):
+        data = render_json(document)
+        submission, problems = read_submission(f"{member}.json", data, ctx)
+        assert submission is not None, problems
+        sha = hashlib.sha256(data).hexdigest()
+        submissions.append({"member_code": member, "submission_id": sha, "file_name": f"{member}.json",
+                            "region_code": regions[member]})
+        for a in submission.answers:
+            answers.append({
+                "cycle": CYCLE, "member_code": member, "item": a.item, "year": a.year, "value": a.value,
+                "value_text": a.value_text, "status": a.status, "comment": a.comment, "submission_id": sha,
+                "version": 1, "source_file": f"{member}.json", "source_pointer": a.location.pointer,
+                "source_sheet": None, "source_cell": None, "source_line": None,
+            })
+    return GateInputs(
+        answers=pd.DataFrame(answers, columns=STAGED_ANSWERS.column_names).astype({"source_line": "Int64"}),
+        submissions=pd.DataFrame(submissions),
+        history=empty_history(),
+    )
+
+
+def evaluate(inputs: GateInputs, reference: Reference, catalogue: Catalogue) -> GateOutcome:
+    return evaluate_quality(inputs, reference.cycles.get(CYCLE), catalogue)
+
+
+class Seeder:
+    """Seeds defects into a copy of the baseline, each in a member not used before."""
+
+    def __init__(self, inputs: GateInputs):
+        self.answers = inputs.answers.copy()
+        self.inputs = inputs
+        self.used: set[str] = set()
+
+    def reported(self, member: str, item: str, year: int) -> pd.Series:
+        a = self.answers
+        return (a.member_code == member) & (a["item"] == item) & (a.year == year) & (a.status == "reported")
+
+    def member_with(self, *needed: tuple[str, int], region: str | None = None) -> str:
+        regions = self.inputs.submissions.set_index("member_code")["region_code"]
+        for member in sorted(set(self.answers.member_code) - self.used):
+            if region and regions[member] != region:
+                continue
+            if all(self.reported(member, item, year).any() for item, year in needed):
+                self.used.add(member)
+                return member
+        raise AssertionError(f"no member left with {needed}")
+
+    def value(self, member: str, item: str, year: int) -> float:
+        return float(self.answers.loc[self.reported(member, item, year), "value"].iloc[0])
+
+    def set(self, member: str, item: str, year: int, **columns: Any) -> None:
+        for column, value in columns.items():
+            self.answers.loc[self.reported(member, item, year), column] = value
+
+    def drop(self, member: str, item: str, year: int) -> None:
+        a = self.answers
+        self.answers = a[~((a.member_code == member) & (a["item"] == item) & (a.year == year))]
+
+    def duplicate(self, member: str, item: str, year: int) -> None:
+        copy = self.answers[self.reported(member, item, year)].assign(source_pointer="/answers/999")
+        self.answers = pd.concat([self.answers, copy], ignore_index=True)
+
+    def inputs_with(self, history: pd.DataFrame | None = None) -> GateInputs:
+        return dataclasses.replace(
+            self.inputs, answers=self.answers.reset_index(drop=True),
+            history=self.inputs.history if history is None else history,
+        )
+
+
+@pytest.fixture(scope="module")
+def seeded(baseline: GateInputs, reference: Reference, catalogue: Catalogue):
+    """One defect of every rule, each in its own member; returns (outcome, member by rule, expected findings)."""
+    s = Seeder(baseline)
+    m = {}
+    m["known_codes"] = s.member_with(("risk_management_level", T))
+    s.set(m["known_codes"], "risk_management_level", T, value_text="sometimes")
+    m["one_answer_per_item_year"] = s.member_with(("declarations_total", T))
+    m["values_match_item_type"] = s.member_with(("staff_total", T))
+    staff = s.value(m["values_match_item_type"], "staff_total", T)
+    s.set(m["values_match_item_type"], "staff_total", T, value=staff + 0.5)
+    m["values_within_range"] = s.member_with(("integrity_cases", T))
+    s.set(m["values_within_range"], "integrity_cases", T, value=-3.0)
+    m["part_not_above_whole"] = s.member_with(("declarations_electronic", T), ("declarations_total", T))
+    whole = s.value(m["part_not_above_whole"], "declarations_total", T)
+    s.set(m["part_not_above_whole"], "declarations_electronic", T, value=whole + 10)
+    m["required_items_present"] = s.member_with(("data_elements_wco_dm", T))
+    s.drop(m["required_items_present"], "data_elements_wco_dm", T)
+    m["variation_years_present"] = s.member_with(("rfi_count", T), ("rfi_count", T1))
+    s.drop(m["variation_years_present"], "rfi_count", T1)
+    m["yoy_change_within_band"] = s.member_with(("alcohol_seizures", T), ("alcohol_seizures", T1))
+    tripled = 3 * s.value(m["yoy_change_within_band"], "alcohol_seizures", T1)  # band 100 %: +200 %
+    s.set(m["yoy_change_within_band"], "alcohol_seizures", T, value=tripled, comment="a new border post opened")
+    m["t_minus_1_matches_earlier_cycle"] = s.member_with(("aeo_count", T1))
+    previous = s.value(m["t_minus_1_matches_earlier_cycle"], "aeo_count", T1) + 7
+    m["value_near_peer_median"] = s.member_with(("declarations_electronic", T), ("declarations_total", T), region="EUR")
+    s.set(m["value_near_peer_median"], "declarations_electronic", T, value=1.0)
+    m["magnitude_consistent_with_history"] = s.member_with(("aeo_count", T), ("aeo_count", T1))
+    slipped = 1000 * s.value(m["magnitude_consistent_with_history"], "aeo_count", T)
+    s.set(m["magnitude_consistent_with_history"], "aeo_count", T, value=slipped)
+    # The duplicate last, so that no other seeding sees two rows.
+    s.duplicate(m["one_answer_per_item_year"], "declarations_total", T)
+
+    history = pd.DataFrame(
+        [{"cycle": "2021", "cycle_rank": 1, "member_code": m["t_minus_1_matches_earlier_cycle"], "item": "aeo_count",
+          "year": T1, "value": previous}]
+    )
+    outcome = evaluate(s.inputs_with(history), reference, catalogue)
+    # (rule, severity, KPI, item, year) of each expected finding, by hand.
+    expected = {
+        "known_codes": [("blocking", None, "risk_management_level", T)],
+        "one_answer_per_item_year": [("blocking", None, "declarations_total", T)] * 2,  # both copies
+        "values_match_item_type": [("blocking", None, "staff_total", T)],
+        "values_within_range": [("blocking", None, "integrity_cases", T)],
+        "part_not_above_whole": [("blocking", None, "declarations_electronic", T)],
+        "required_items_present": [("warning", "data_standardization", "data_elements_wco_dm", T)],
+        "variation_years_present": [("warning", "rfi_variation", "rfi_count", T1)],
+        "yoy_change_within_band": [("warning", "alcohol_seizure_variation", "alcohol_seizures", T)],
+        "t_minus_1_matches_earlier_cycle": [("warning", None, "aeo_count", T1)],
+        "value_near_peer_median": [("warning", "electronic_declaration_rate", "declarations_electronic", T)],
+        "magnitude_consistent_with_history": [("warning", None, "aeo_count", T)],
+    }
+    return outcome, m, expected
+
+
+def test_the_valid_cycle_passes_every_expectation_on_the_pandas_route(baseline, reference, catalogue):
+    cycle = reference.cycles.get(CYCLE)
+    items = catalogue.items_for_version(cycle.catalogue_version)
+    members = baseline.submissions.member_code.tolist()
+    plan = plan_expectations(cycle, items)
+    batches = {
+        ANSWERS_BATCH: prepare_answers(baseline.answers, items, baseline.submissions),
+        EXPECTED_BATCH: expected_answers(
+            baseline.answers, members,
+            required_answers(catalogue.kpis_for_version(cycle.catalogue_version), catalogue.formulas, cycle),
+        ),
+    }
+    report = run_expectations(plan, batches, "passing")
+    assert len(report.outcomes) == len(plan)
+    for outcome in report.outcomes:
+        assert outcome.rows_checked > 0, outcome.planned.check  # it looked at something...
+        assert outcome.failing_row_ids == (), outcome.planned.check  # ...and found it valid
+    assert evaluate(baseline, reference, catalogue).findings.empty
+
+
+def test_every_rule_catches_its_seeded_defect_with_its_severity(seeded):
+    outcome, members, expected = seeded
+    findings = outcome.findings
+    assert sorted(findings.rule.unique()) == sorted(r.id for r in RULES)
+    for rule, rows in expected.items():
+        found = findings[findings.rule == rule]
+        assert set(found.member_code) == {members[rule]}, rule
+        actual = [
+            (f.severity, None if pd.isna(f.kpi_id) else f.kpi_id, f.item, int(f.year))
+            for f in found.itertuples()
+        ]
+        assert actual == rows, rule
+
+
+def test_blocking_findings_keep_the_member_out_and_warnings_do_not(seeded, baseline):
+    outcome, members, _ = seeded
+    blocked = {members[r] for r in ("known_codes", "one_answer_per_item_year", "values_match_item_type",
+                                    "values_within_range", "part_not_above_whole")}
+    assert set(outcome.blocked_members) == blocked
+    assert set(outcome.admitted_answers.member_code) == set(baseline.submissions.member_code) - blocked
+    summary = outcome.member_summary.set_index("member_code")
+    assert list(outcome.member_summary.columns) == MEMBER_SUMMARY.column_names
+    assert summary.loc[members["one_answer_per_item_year"], "blocking_failed"] == 2
+    warned = summary.loc[members["yoy_change_within_band"]]
+    assert (warned.blocking_failed, warned.warnings, warned.justified, warned.is_admitted) == (0, 1, 1, True)
+    assert summary.loc[members["value_near_peer_median"], "is_admitted"]
+
+
+def test_findings_carry_the_answer_its_place_and_the_members_justification(seeded):
+    outcome, members, _ = seeded
+    findings = outcome.findings
+    assert list(findings.columns) == FINDINGS.column_names
+    yoy = findings[findings.rule == "yoy_change_within_band"].iloc[0]
+    assert (yoy.is_justified, yoy.justification) == (True, "a new border post opened")
+    assert yoy.source_file == f"{members['yoy_change_within_band']}.json" and yoy.source_pointer.startswith("/answers/")
+    negative = findings[findings.rule == "values_within_range"].iloc[0]
+    assert negative.value == -3.0 and not negative.is_justified
+    assert "-3" in negative.message and "send the submission again" in negative.message
+    missing = findings[findings.rule == "required_items_present"].iloc[0]
+    assert pd.isna(missing.value) and pd.isna(missing.source_pointer)
+    assert missing.source_file == f"{members['required_items_present']}.json"  # the submission it is missing from
+    duplicate = findings[findings.rule == "one_answer_per_item_year"].iloc[0]
+    assert "/answers/999" in duplicate.message
+    slip = findings[findings.rule == "magnitude_consistent_with_history"].iloc[0]
+    assert " times the " in slip.message and "unit slip" in slip.message
+
+
+def test_a_unit_slip_is_reported_once_not_also_as_a_yearly_change(seeded):
+    outcome, members, _ = seeded
+    own = outcome.findings[outcome.findings.member_code == members["magnitude_consistent_with_history"]]
+    assert list(own.rule) == ["magnitude_consistent_with_history"]  # aeo_count has a 50 % band too
+
+
+def test_rules_run_counts_only_what_had_something_to_check(seeded, baseline):
+    outcome, members, _ = seeded
+    revision = outcome.rule_runs["t_minus_1_matches_earlier_cycle"]
+    assert revision.members_checked == {members["t_minus_1_matches_earlier_cycle"]}  # the only one with history
+    summary = outcome.member_summary.set_index("member_code")
+    others = summary.drop(index=members["t_minus_1_matches_earlier_cycle"])
+    assert summary.loc[members["t_minus_1_matches_earlier_cycle"], "rules_run"] == others.rules_run.max() + 1
+    assert outcome.rule_runs["known_codes"].members_checked == set(baseline.submissions.member_code)
+
+
+def test_a_kpi_can_make_a_warning_rule_blocking(seeded, baseline, reference, catalogue):
+    _, members, _ = seeded
+    spec = catalogue.kpis["alcohol_seizure_variation"]
+    strict = spec.model_copy(
+        update={"quality": spec.quality.model_copy(update={"severity": {"yoy_change_within_band": "blocking"}})}
+    )
+    stricter = dataclasses.replace(catalogue, kpis={**catalogue.kpis, strict.id: strict})
+    s = Seeder(baseline)
+    member = members["yoy_change_within_band"]
+    s.set(member, "alcohol_seizures", T, value=3 * s.value(member, "alcohol_seizures", T1))
+    outcome = evaluate(s.inputs_with(), reference, stricter)
+    assert list(outcome.findings[["member_code", "rule", "severity"]].itertuples(index=False, name=None)) == [
+        (member, "yoy_change_within_band", "blocking")
+    ]
+    assert outcome.blocked_members == [member]
+
+
+def test_peers_are_compared_only_in_a_large_enough_group(baseline, reference, catalogue):
+    regions = baseline.submissions.set_index("member_code")["region_code"]
+    few = sorted(regions[regions == "EUR"].index)[:5]
+    small = dataclasses.replace(
+        baseline,
+        answers=baseline.answers[baseline.answers.member_code.isin(few)].reset_index(drop=True),
+        submissions=baseline.submissions[baseline.submissions.member_code.isin(few)].reset_index(drop=True),
+    )
+    s = Seeder(small)
+    s.set(few[0], "declarations_electronic", T, value=1.0)
+    assert evaluate(s.inputs_with(), reference, catalogue).findings.empty  # 5 members: no yardstick
+
+    spec = catalogue.kpis["electronic_declaration_rate"]
+    lenient = spec.model_copy(update={"quality": spec.quality.model_copy(update={"peer_min_members": 3})})
+    lenient_catalogue = dataclasses.replace(catalogue, kpis={**catalogue.kpis, lenient.id: lenient})
+    outcome = evaluate(s.inputs_with(), reference, lenient_catalogue)
+    assert list(outcome.findings[["member_code", "rule"]].itertuples(index=False, name=None)) == [
+        (few[0], "value_near_peer_median")
+    ]
+
+
+def test_an_exception_inside_great_expectations_is_an_error_not_a_data_failure(baseline, reference, catalogue):
+    cycle = reference.cycles.get(CYCLE)
+    items = catalogue.items_for_version(cycle.catalogue_version)
+    plan = [p for p in plan_expectations(cycle, items) if p.rule == "part_not_above_whole"]
+    broken = prepare_answers(baseline.answers, items, baseline.submissions).drop(columns=["whole_value"])
+    with pytest.raises(QualityGateError, match="part_not_above_whole/part_above_whole"):
+        run_expectations(plan, {ANSWERS_BATCH: broken}, "broken")
+
+
+def test_every_rule_is_declared_once_with_a_severity():
+    assert len(RULES_BY_ID) == len(RULES)
+    assert set(KPI_QUALITY_RULES) <= set(RULES_BY_ID)
+    assert {r.id for r in RULES if r.is_blocking} == {
+        "known_codes", "one_answer_per_item_year", "values_match_item_type", "values_within_range",
+        "part_not_above_whole",
+    }
+
+
+def test_answers_outside_the_participants_latest_submissions_are_unknown(baseline, reference, catalogue):
+    first, second = baseline.submissions.member_code[:2]
+    answers = baseline.answers
+    stray = answers[(answers.member_code == first) & (answers["item"] == "declarations_total")]
+    stray = stray.assign(member_code="XXX")
+    stale = answers[(answers.member_code == second) & (answers["item"] == "declarations_total") & (answers.year == T)]
+    stale = stale.assign(year=T1, submission_id="0" * 64)  # from a version that is not the member's latest
+    with_strays = dataclasses.replace(baseline, answers=pd.concat([answers, stray, stale], ignore_index=True))
+    outcome = evaluate(with_strays, reference, catalogue)
+    columns = ["member_code", "rule", "severity", "item", "year"]
+    assert list(outcome.findings[columns].itertuples(index=False, name=None)) == [
+        (second, "known_codes", "blocking", "declarations_total", T1),
+        ("XXX", "known_codes", "blocking", "declarations_total", T),
+    ]
+    assert outcome.blocked_members == [second]  # XXX does not take part: it has no summary row to block
+    assert "XXX" not in set(outcome.admitted_answers.member_code)
+
+
+def test_a_blocked_member_found_among_the_admitted_is_an_error_of_the_gate(seeded, tmp_path):
+    import dagster as dg
+
+    from pmm_pipeline.quality.assets import build_rule_check_result
+    from pmm_pipeline.quality.gate import members_wrongly_admitted, write_gate_outcome
+    from pmm_pipeline.resources.warehouse import open_warehouse
+
+    outcome, members, _ = seeded
+    blocked = members["values_within_range"]
+    with open_warehouse(tmp_path / "warehouse.duckdb") as conn:
+        write_gate_outcome(conn, CYCLE, outcome)
+        assert members_wrongly_admitted(conn, CYCLE) == {}
+        # What a faulty gate (or a hand edit) could leave behind: a blocked member's answer admitted.
+        conn.execute(
+            "INSERT INTO quality.admitted_answers SELECT * REPLACE (? AS member_code)"
+            " FROM quality.admitted_answers WHERE cycle = ? LIMIT 1",
+            [blocked, CYCLE],
+        )
+        wrongly = members_wrongly_admitted(conn, CYCLE)
+    assert wrongly == {"values_within_range": [blocked]}
+    rule = RULES_BY_ID["values_within_range"]
+    error = build_rule_check_result(rule, outcome, wrongly["values_within_range"])
+    assert (error.passed, error.severity) == (False, dg.AssetCheckSeverity.ERROR)
+    data_failure = build_rule_check_result(rule, outcome, [])
+    assert (data_failure.passed, data_failure.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert data_failure.metadata["members_blocked"].value == [blocked]
+    warning = build_rule_check_result(RULES_BY_ID["value_near_peer_median"], outcome, [])
+    assert warning.metadata["members_blocked"].value == []  # a warning keeps the member in

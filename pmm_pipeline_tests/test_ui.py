@@ -1,0 +1,219 @@
+"""The Dagster UI for real: `dagster dev` (as `make dev` starts it) on 127.0.0.1 with a temporary
+DAGSTER_HOME, a cycle run launched and followed over GraphQL with its asset check results read
+back, and the asset graph of the KPI group opened in headless Chromium.
+
+The browser test is skipped only when no Chromium is installed (`make test` installs Debian's
+`chromium` first when it can); its screenshot is kept in test-artifacts/ (ignored by git).
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster_graphql import DagsterGraphQLClient
+
+from pmm_pipeline.catalogue.load import load_catalogue
+from pmm_pipeline.definitions import build_definitions
+from pmm_pipeline.orchestration.instance import ensure_dagster_home
+from pmm_pipeline.reference.load import load_reference
+from pmm_pipeline.sample.generate import generate_sample
+from pmm_pipeline_tests.conftest import settings_for
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+ARTIFACTS = CHECKOUT / "test-artifacts"
+LOCATION = "pmm_pipeline.definitions"  # the code location of workspace.yaml
+TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        body = json.load(response)
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
+LOCATION_STATUS = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+
+
+def wait_for(condition, process: subprocess.Popen, log: Path, what: str, timeout_s: float):
+    """Poll until `condition()` is true; fail with the server's log if it dies or takes too long."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"dagster dev exited ({process.returncode}) before {what}:\n{log.read_text()[-3000:]}")
+        try:
+            value = condition()
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            value = None
+        if value:
+            return value
+        time.sleep(0.5)
+    pytest.fail(f"no {what} within {timeout_s} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(tmp_path_factory):
+    """`dagster dev` on a free port over sample submissions of cycle 2023; stopped by process group."""
+    root = tmp_path_factory.mktemp("ui")
+    settings = settings_for(root / "data")
+    generate_sample(
+        reference=load_reference(settings.reference_dir, settings.cycles_file),
+        catalogue=load_catalogue(settings.specs_dir),
+        cycle_id="2023",
+        landing_dir=settings.layout.landing_dir("2023"),
+        members=8,
+        seed=2,
+    )
+    env = {
+        **os.environ,
+        "PMM_DATA_DIR": str(settings.data_dir),
+        "DAGSTER_HOME": str(root / "dagster_home"),
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "DAGSTER_DG_UPDATE_CHECK_ENABLED": "0",
+    }
+    ensure_dagster_home(env)
+    port = free_port()
+    log = root / "dagster_dev.log"
+    dagster = Path(sys.executable).parent / "dagster"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=CHECKOUT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        started = time.monotonic()
+
+        def location_loaded():
+            entries = graphql(port, LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
+            return [(e["name"], e["loadStatus"]) for e in entries] == [(LOCATION, "LOADED")]
+
+        wait_for(location_loaded, process, log, "loaded code location", timeout_s=300)
+        print(f"dagster dev served the code location after {time.monotonic() - started:.1f} s")
+        yield {"port": port, "settings": settings, "defs": build_definitions(settings), "log": log, "process": process}
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+CHECKS_QUERY = """
+{ assetNodes { assetKey { path }
+    assetChecksOrError { ... on AssetChecks { checks { name executionForLatestMaterialization { status runId } } } } } }
+"""
+RUN_QUERY = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status tags { key value } } } }"
+MATERIALIZED_QUERY = """
+query($keys: [AssetKeyInput!]) { assetNodes(assetKeys: $keys) { assetKey { path }
+    assetMaterializations(partitions: ["2023"], limit: 1) { runOrError { ... on Run { runId } } } } }
+"""
+
+
+def test_a_cycle_run_launched_over_graphql_succeeds_with_its_checks(dagster_ui):
+    port, defs = dagster_ui["port"], dagster_ui["defs"]
+    job = defs.resolve_job_def("cycle_job")
+    tags = job.partitioned_config.get_tags_for_partition_key("2023")
+    client = DagsterGraphQLClient("127.0.0.1", port_number=port, timeout=60)
+    started = time.monotonic()
+    run_id = client.submit_job_execution("cycle_job", repository_location_name=LOCATION, tags=tags)
+    status = wait_for(
+        lambda: (s := client.get_run_status(run_id)) in TERMINAL and s,
+        dagster_ui["process"], dagster_ui["log"], f"end of run {run_id}", timeout_s=600,
+    )
+    print(f"run {run_id} launched over GraphQL ended {status.value} after {time.monotonic() - started:.1f} s")
+    assert status == dg.DagsterRunStatus.SUCCESS
+
+    run = graphql(port, RUN_QUERY, {"id": run_id})["runOrError"]
+    run_tags = {t["key"]: t["value"] for t in run["tags"]}
+    assert run_tags["dagster/partition"] == "2023" and run_tags["pmm/cycle"] == "2023"
+
+    # Every asset check of the code location was evaluated by this run; the collection check passed.
+    executions = {
+        ("/".join(node["assetKey"]["path"]), check["name"]): check["executionForLatestMaterialization"]
+        for node in graphql(port, CHECKS_QUERY)["assetNodes"]
+        for check in node["assetChecksOrError"].get("checks", [])
+    }
+    defined = {
+        (key.asset_key.to_user_string(), key.name)
+        for key in defs.resolve_asset_graph().asset_check_keys
+        if key.asset_key.path[-1] != "questionnaires"  # written at opening, not by the cycle job
+    }
+    assert set(executions) == defined
+    assert {k: (e or {}).get("runId") for k, e in executions.items()} == {k: run_id for k in defined}
+    assert all(e["status"] in ("SUCCEEDED", "FAILED") for e in executions.values())
+    assert executions[("collection/completeness", "members_add_up")]["status"] == "SUCCEEDED"
+
+    keys = [{"path": ["kpi", "kpi_values"]}, {"path": ["kpi", "electronic_declaration_rate"]}]
+    nodes = graphql(port, MATERIALIZED_QUERY, {"keys": keys})["assetNodes"]
+    assert {n["assetMaterializations"][0]["runOrError"]["runId"] for n in nodes} == {run_id}
+    assert len(nodes) == 2
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def headless(browser: str, url: str, output: list[str], profile: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-extensions", "--no-first-run", "--no-default-browser-check",
+            # Only the local server is reachable: any other host name fails to resolve.
+            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+            f"--user-data-dir={profile}", "--window-size=1600,2400", "--virtual-time-budget=20000",
+            *output, url,
+        ],
+        capture_output=True, timeout=300,
+    )
+
+
+def test_the_asset_graph_shows_the_kpi_assets_in_chromium(dagster_ui, tmp_path):
+    browser = chromium()
+    if browser is None:
+        pytest.skip("no Chromium installed and none could be installed here: `make test` runs `make browser` first")
+    port, settings = dagster_ui["port"], dagster_ui["settings"]
+    kpi_ids = sorted(load_catalogue(settings.specs_dir).kpis)
+    graph_url = f"http://127.0.0.1:{port}/locations/{LOCATION}/asset-groups/kpi"
+    started = time.monotonic()
+
+    # The graph draws the nodes in view: the KPI values table and the KPI views next to it.
+    graph = headless(browser, graph_url, ["--dump-dom"], tmp_path / "profile-graph")
+    page = graph.stdout.decode(errors="replace")
+    assert "kpi_values" in page, graph.stderr.decode(errors="replace")[-2000:]
+    drawn = [k for k in kpi_ids if f">{k}<" in page]
+    assert len(drawn) >= 5, drawn
+
+    # The group's asset list names every KPI of the catalogue.
+    listing = headless(browser, f"http://127.0.0.1:{port}/assets/kpi", ["--dump-dom"], tmp_path / "profile-list")
+    listed = listing.stdout.decode(errors="replace")
+    assert [k for k in kpi_ids if f">{k}<" not in listed] == []
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "asset_graph_kpi.png"
+    screenshot.unlink(missing_ok=True)
+    headless(browser, graph_url, [f"--screenshot={screenshot}"], tmp_path / "profile-shot")
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    print(f"Chromium read the asset graph and list and took {screenshot} in {time.monotonic() - started:.1f} s")
