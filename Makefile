@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)  ## write sample submissions for CYCLE (default 2023), run the whole cycle, show the outputs
-	$(BIN)/pmm sample --cycle $(CYCLE) --seed 1 --error-share 0.05
+	$(BIN)/pmm sample --cycle $(CYCLE) --seed 1 --format json,xlsx,csv --error-share 0.05 --quality-defect-share 0.05
 	$(BIN)/pmm run --cycle $(CYCLE)
 	@echo "Dagster UI with this run: make dev, then open http://127.0.0.1:$(PORT)"
 

@@ -55,6 +55,7 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
             seed=args.seed,
             formats=formats,
             error_share=args.error_share,
+            quality_defect_share=args.quality_defect_share,
         )
     except ValueError as err:
         raise CommandError(str(err)) from None
@@ -93,6 +94,27 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if outcome.success else 1
 
 
+def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
+    from pmm_pipeline.lineage.trace import TraceError, load_trace, render_trace
+    from pmm_pipeline.resources.warehouse import open_warehouse
+
+    reference, cycle = _cycle_of(settings, args.cycle)
+    if args.member not in reference.known_member_codes():
+        raise CommandError(f"unknown member {args.member!r} (a code from members.csv, e.g. KEN)")
+    catalogue = load_catalogue(settings.specs_dir)
+    if args.kpi not in catalogue.kpis:
+        raise CommandError(f"unknown KPI {args.kpi!r} (see kpi_specs/)")
+    if not settings.layout.warehouse_path.exists():
+        raise CommandError(f"no warehouse at {settings.layout.warehouse_path}: run the cycle first")
+    try:
+        with open_warehouse(settings.layout.warehouse_path, holder="pmm trace") as conn:
+            rows = load_trace(conn, cycle.id, args.member, args.kpi)
+    except TraceError as err:
+        raise CommandError(str(err)) from None
+    print(render_trace(rows, catalogue.kpis[args.kpi].names.en))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pmm", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
@@ -103,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--format", default="json", help="comma-separated formats: json, xlsx, csv")
     sample.add_argument("--error-share", type=float, default=0.0, help="share of members that also send a bad file")
+    sample.add_argument(
+        "--quality-defect-share", type=float, default=0.0,
+        help="share of participating members whose latest submission gets one quality defect (caught by the gate)",
+    )
     sample.set_defaults(handler=cmd_sample)
 
     run = commands.add_parser("run", help="materialize every asset of a cycle through Dagster")
@@ -115,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     template.add_argument("--lang", choices=("en", "fr", "es"), default=None, help="default: the member's language")
     template.add_argument("--output", required=True, help="the .xlsx file to write")
     template.set_defaults(handler=cmd_template)
+
+    trace = commands.add_parser("trace", help="print how a published value was derived, down to the file and cell")
+    trace.add_argument("--cycle", required=True)
+    trace.add_argument("--member", required=True, help="member code, e.g. KEN")
+    trace.add_argument("--kpi", required=True, help="KPI id, e.g. electronic_declaration_rate")
+    trace.set_defaults(handler=cmd_trace)
 
     specs = commands.add_parser("specs", help="KPI catalogue commands")
     specs_commands = specs.add_subparsers(dest="specs_command", required=True, metavar="command")

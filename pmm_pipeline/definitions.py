@@ -7,6 +7,7 @@ from pmm_pipeline.collection.assets import build_collection_assets
 from pmm_pipeline.feedback.assets import build_feedback_assets
 from pmm_pipeline.ingestion.assets import build_ingestion_assets
 from pmm_pipeline.kpis.assets import build_kpi_assets
+from pmm_pipeline.lineage.assets import build_lineage_assets
 from pmm_pipeline.orchestration.jobs import CYCLE_JOB, build_cycle_partitions, build_jobs
 from pmm_pipeline.orchestration.policies import apply_asset_policies
 from pmm_pipeline.orchestration.schedules import build_calendar_schedules
@@ -31,6 +32,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         build_staging_assets,
         build_quality_assets,
         build_kpi_assets,
+        build_lineage_assets,
         build_rollup_assets,
         build_publishing_assets,
         build_collection_assets,

@@ -55,9 +55,20 @@ def summarize_cycle(settings: Settings, cycle: str) -> dict[str, object]:
             "SELECT status, count(*) FROM kpi.kpi_values WHERE cycle = $cycle GROUP BY 1 ORDER BY 1",
             {"cycle": cycle},
         ).fetchall()
+        quality = conn.execute(
+            "SELECT rule || ' (' || severity || ')', count(*) FROM quality.findings WHERE cycle = $cycle"
+            " GROUP BY 1 ORDER BY 1",
+            {"cycle": cycle},
+        ).fetchall()
+        blocked = conn.execute(
+            "SELECT count(*) FILTER (WHERE NOT is_admitted), count(*) FROM quality.member_summary WHERE cycle = $cycle",
+            {"cycle": cycle},
+        ).fetchall()[0]
         disclosure = _disclosure_summary(conn, cycle)
     if reasons:
         summary["rejections by reason"] = ", ".join(f"{r} {n}" for r, n in reasons)
+    summary["members blocked by the quality gate"] = f"{blocked[0]} of {blocked[1]}"
+    summary["quality findings"] = ", ".join(f"{r} {n}" for r, n in quality) or "none"
     summary["KPI values by status"] = ", ".join(f"{s} {n}" for s, n in status_counts)
     summary.update(disclosure)
     return summary

@@ -848,7 +848,7 @@ def _audit_rollup_cells(
     if missing:
         seen.findings.append(Finding(audience, table.source, f"lacks column(s) {sorted(missing)}: cannot be audited"))
         return
-    categorical = {kpi for kpi, _ in facts_by_key if facts_by_key[(kpi, _)].is_categorical}
+    categorical = {f.kpi_id for f in facts_by_key.values() if f.is_categorical}
 
     def find(problem: str, **where: str) -> None:
         if report:

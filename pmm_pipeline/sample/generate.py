@@ -1,6 +1,7 @@
 """Realistic synthetic submissions of a cycle, valid and deliberately broken, for its landing folder."""
 
 import copy
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -113,14 +114,17 @@ class SampleSummary:
     documents: int
     files_written: int
     erroneous_by_reason: dict[str, int]
+    quality_defects: tuple[tuple[str, str], ...] = ()  # (member, rule) seeded for the quality gate
 
     def __str__(self) -> str:
         errors = ", ".join(f"{code} {n}" for code, n in sorted(self.erroneous_by_reason.items()))
+        defects = ", ".join(f"{member} {rule}" for member, rule in self.quality_defects)
         return (
             f"cycle {self.cycle}: {self.members_in_force} members in force, "
             f"{self.members_selected} selected, {self.participating} participating, "
             f"{self.documents} submissions, {self.files_written} files written"
             + (f"; erroneous files: {errors}" if errors else "")
+            + (f"; quality defects seeded: {defects}" if defects else "")
         )
 
 
@@ -821,10 +825,19 @@ def generate_sample(
     seed: int = 0,
     formats: Sequence[str] = ("json",),
     error_share: float = 0.0,
+    quality_defect_share: float = 0.0,
 ) -> SampleSummary:
-    """Everything `pmm sample` does: build, break a share, write, and say what was written."""
+    """Everything `pmm sample` does: build, seed quality defects, break a share, write, and say what was written."""
     _checked_formats(formats)  # fail before anything is written
+    if not 0 <= quality_defect_share <= 1:
+        raise ValueError("quality_defect_share must be between 0 and 1")
     documents = build_sample_documents(reference, catalogue, cycle_id, members, seed)
+    defects = (
+        inject_quality_defects(documents, reference, catalogue, cycle_id, quality_defect_share, seed)
+        if quality_defect_share
+        else []
+    )
     erroneous = corrupt_documents(documents, reference, catalogue, cycle_id, error_share, seed)
     written = write_sample(landing_dir, documents, erroneous, formats, SampleContext(reference, catalogue))
-    return summarize_sample(reference, cycle_id, documents, erroneous, written, members)
+    summary = summarize_sample(reference, cycle_id, documents, erroneous, written, members)
+    return dataclasses.replace(summary, quality_defects=tuple(defects))
