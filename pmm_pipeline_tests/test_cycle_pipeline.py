@@ -167,3 +167,26 @@ def test_rerun_gives_identical_data_and_keeps_receipt_times(fixture_cycle):
     after_received = query(settings, "SELECT sha256, file_name, received_at FROM raw.received_files ORDER BY ALL")
     pd.testing.assert_frame_equal(before_received, after_received)
     assert len(query(settings, "SELECT * FROM publish_secretariat.releases WHERE cycle = '2023'")) == 2
+
+
+def test_a_file_removed_from_landing_stays_on_record(tmp_path):
+    import shutil
+
+    from pmm_pipeline_tests.conftest import settings_for
+
+    landing = tmp_path / "landing" / "2023"
+    shutil.copytree(FIXTURES / "cycle_2023" / "landing", landing)
+    settings = settings_for(tmp_path)
+    assert run_cycle_in_process(settings, "2023").success
+    (landing / "KEN_v2.json").unlink()
+    (landing / "BRA.json").unlink()
+    assert run_cycle_in_process(settings, "2023").success
+    versions = query(settings, "SELECT file_name, is_latest FROM raw.submissions WHERE member_code = 'KEN' ORDER BY version")
+    assert list(versions.file_name) == ["KEN_v1.json", "KEN_v2.json"] and list(versions.is_latest) == [False, True]
+    rejected = query(settings, "SELECT file_name FROM raw.rejections WHERE cycle = '2023'")
+    assert "BRA.json" in set(rejected.file_name)
+    value = query(
+        settings,
+        "SELECT value FROM kpi.kpi_values WHERE kpi_id = 'electronic_declaration_rate' AND member_code = 'KEN'",
+    )
+    assert list(value.value) == [95.0]

@@ -57,7 +57,8 @@ def build_ingestion_assets(
         specs=[table_spec(t) for t in RAW_TABLES.values()],
         partitions_def=partitions,
         pool="warehouse",
-        description="Archives every file of landing/<cycle>/ by SHA-256, reads and checks it, and records"
+        description="Archives every file of landing/<cycle>/ by SHA-256 (earlier versions are read back from the"
+        " archive), reads and checks it, and records"
         " accepted submission versions, their answers and choices, or the rejection and quarantined copy.",
     )
     def take_in_landing_files(context: dg.AssetExecutionContext, storage: PmmStorage, warehouse: Warehouse):
@@ -66,9 +67,11 @@ def build_ingestion_assets(
         with warehouse.get_connection() as conn:
             create_tables(conn, [RECEIVED_FILES])
             rows = conn.execute(
-                "SELECT sha256, file_name, received_at FROM raw.received_files WHERE cycle = ?", [cycle_id]
+                "SELECT sha256, file_name, received_at, archive_path FROM raw.received_files WHERE cycle = ?",
+                [cycle_id],
             ).fetchall()
-        previous = {(sha, name): at for sha, name, at in rows}
+        previous = {(sha, name): at for sha, name, at, _ in rows}
+        archived_earlier = {(sha, name): path for sha, name, _, path in rows if sha and path}
         result = take_in_cycle(
             landing_dir=layout.landing_dir(cycle_id),
             archive_dir=layout.archive_dir,
@@ -77,6 +80,7 @@ def build_ingestion_assets(
             previously_received=previous,
             now=dt.datetime.now(dt.UTC),
             limits=storage.intake_limits,
+            archived_earlier=archived_earlier,
         )
         frames = intake_frames(result, cycle_id, deadline=input_deadline(reference.cycles, cycle_id))
         for rejection in result.rejected:

@@ -243,6 +243,7 @@ class _Delivered:
     size: int
     data: bytes | None
     not_a_file: str | None = None  # what the entry is instead (a symbolic link, a folder, ...)
+    file_name: str = ""  # the name it was delivered under (readers look at its suffix)
 
 
 def _open_entry(path: Path, limits: IntakeLimits) -> _Delivered:
@@ -295,6 +296,7 @@ def take_in_cycle(
     previously_received: Mapping[tuple[str, str], dt.datetime],
     now: dt.datetime,
     limits: IntakeLimits = DEFAULT_LIMITS,
+    archived_earlier: Mapping[tuple[str, str], str] | None = None,
 ) -> IntakeResult:
     """Archive, read and check every file of a cycle's landing folder.
 
@@ -303,6 +305,10 @@ def take_in_cycle(
     they were first received (then by name): a file with the bytes of an earlier one is a
     duplicate, recorded but not read again. Entries that are no regular files (links, folders)
     are rejected without being followed.
+
+    `archived_earlier` maps (sha256, file name) of versions received on earlier runs to their
+    archived copy: a version no longer in the landing folder is read from the archive, so that a
+    file removed from landing never silently takes a submission version out of the record.
     """
     result = IntakeResult()
     delivered: list[tuple[ReceivedFile, _Delivered]] = []
@@ -330,7 +336,18 @@ def take_in_cycle(
             archive_path=str(archived),
         )
         result.received.append(received)
-        delivered.append((received, entry))
+        delivered.append((received, dataclasses.replace(entry, file_name=path.name)))
+
+    in_landing = {(r.sha256, r.file_name) for r, _ in delivered}
+    for (digest, name), archive_path in sorted((archived_earlier or {}).items()):
+        archived_copy = Path(archive_path)
+        if (digest, name) in in_landing or not archived_copy.is_file():
+            continue
+        size = archived_copy.stat().st_size
+        data = archived_copy.read_bytes() if size <= limits.max_file_bytes else None
+        received = ReceivedFile(digest, name, size, previously_received.get((digest, name), now), archive_path)
+        result.received.append(received)
+        delivered.append((received, _Delivered(archived_copy, name, digest, size, data, file_name=name)))
 
     first_of: dict[str, ReceivedFile] = {}
     for received, entry in sorted(delivered, key=lambda d: (d[0].received_at, d[0].file_name)):
@@ -343,7 +360,7 @@ def take_in_cycle(
             message = f"the file has {entry.size} bytes, over the limit of {limits.max_file_bytes}"
             outcome = ReadOutcome(None, [Problem("file_too_large", message)], file_name_member(entry.name, ctx.known_members))
         else:
-            outcome = read_file(entry.path.name, entry.data, ctx, limits)
+            outcome = read_file(entry.file_name, entry.data, ctx, limits)
         if outcome.submission is None:
             where = quarantine(entry.data, received, outcome.problems, quarantine_dir)
             result.rejected.append(Rejection(received, outcome.problems, str(where), outcome.member_code))
