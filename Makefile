@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DAGSTER_DISABLE_TELEMETRY := 1
 export DAGSTER_DG_UPDATE_CHECK_ENABLED := 0
 
-.PHONY: help demo test dev browser clean
+.PHONY: help demo test dev browser bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -39,6 +39,10 @@ browser:  ## install headless Chromium for the UI test if missing (apt-get, as r
 dev: $(STAMP)  ## start the Dagster UI on 127.0.0.1 with the same instance as `pmm run`
 	$(BIN)/python -c "from pmm_pipeline.orchestration.instance import ensure_dagster_home; ensure_dagster_home()"
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+
+# Not part of `make test`: takes about ten minutes on 2 cores and writes the figures to BENCHMARKS.md.
+bench: $(STAMP)  ## time every stage against plain DuckDB and pandas (10^7 answers too); results in BENCHMARKS.md
+	$(BIN)/python -m benchmarks.bench
 
 clean:  ## remove the environment, the local data and the Dagster instance
 	rm -rf $(VENV) data .dagster_home

@@ -19,7 +19,6 @@ import json
 import math
 import os
 import platform
-import resource
 import shlex
 import statistics
 import subprocess
@@ -76,8 +75,8 @@ def worker_baseline(_args: dict) -> dict:
 def worker_ingest(args: dict) -> dict:
     """Reads every member's submission in one format with the intake's read_file (parse and validate)."""
     from benchmarks.kpi_rollups import CYCLE
+    from benchmarks.xlsx_parsing import timed
     from pmm_pipeline.ingestion.assets import validation_context
-    from pmm_pipeline.ingestion.intake import read_file
     from pmm_pipeline.sample.formats import SampleContext
     from pmm_pipeline.sample.generate import WRITERS
 
@@ -88,21 +87,13 @@ def worker_ingest(args: dict) -> dict:
     for document in _documents(reference, catalogue):
         suffix, data = writer(document, sample_context)
         files.append((f"{document['member']}_{CYCLE}{suffix}", data))
-    per_file = {name: [] for name, _ in files}
-    cpu = {name: [] for name, _ in files}
-    for _ in range(args["rounds"]):
-        for name, data in files:
-            started, started_cpu = time.perf_counter(), time.process_time()
-            outcome = read_file(name, data, ctx)
-            per_file[name].append(time.perf_counter() - started)
-            cpu[name].append(time.process_time() - started_cpu)
-            if outcome.submission is None:
-                raise AssertionError(f"{name} was rejected: {outcome.problems}")
+    started_cpu = time.process_time()
+    seconds = [statistics.median(timed(name, data, ctx, args["rounds"])) for name, data in files]
     return {
         "files": len(files),
         "bytes_median": statistics.median(len(data) for _, data in files),
-        "seconds": [statistics.median(t) for t in per_file.values()],
-        "cpu_seconds": [statistics.median(t) for t in cpu.values()],
+        "seconds": seconds,
+        "cpu_mean_s": (time.process_time() - started_cpu) / (len(files) * args["rounds"]),
     }
 
 
@@ -157,7 +148,9 @@ def worker_seed(args: dict) -> dict:
     started = time.perf_counter()
     with open_warehouse(args["path"]) as conn:
         counts = seed_inputs(conn, reference, catalogue, answers)
-        copies = {"cycle": 1, "100x": 100}.get(args["size"]) or math.ceil(TEN_MILLION / counts[ADMITTED_ANSWERS.qualified])
+        copies = {"cycle": 1, "100x": 100}.get(args["size"]) or math.ceil(
+            TEN_MILLION / counts[ADMITTED_ANSWERS.qualified]
+        )
         if copies > 1:
             counts = scale_inputs(conn, copies)
     return {"copies": copies, "rows": counts, "seconds": time.perf_counter() - started}
@@ -170,10 +163,17 @@ def worker_stage(args: dict) -> dict:
 
     reference, catalogue = _context()
     with open_warehouse(args["path"]) as conn:
+        if args["capped"]:
+            # What the warehouse resource would do with a memory limit: DuckDB spills to disk rather than keep
+            # up to 80 % of the machine's memory (its default).
+            conn.execute("SET memory_limit = '1GiB'")
         started, started_cpu = time.perf_counter(), time.process_time()
         phases = RUNNERS[args["implementation"]](conn, reference, catalogue)
-        return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - started_cpu,
-                "phases": phases}
+        return {
+            "seconds": time.perf_counter() - started,
+            "cpu_seconds": time.process_time() - started_cpu,
+            "phases": phases,
+        }
 
 
 def worker_check(args: dict) -> dict:
@@ -183,7 +183,9 @@ def worker_check(args: dict) -> dict:
 
     with open_warehouse(args["path"]) as conn:
         rows = {
-            table.name: conn.execute(f"SELECT count(*) FROM {table.qualified} WHERE cycle = ?", [CYCLE]).fetchall()[0][0]
+            table.name: conn.execute(f"SELECT count(*) FROM {table.qualified} WHERE cycle = ?", [CYCLE]).fetchall()[0][
+                0
+            ]
             for table in result_tables("pipeline")
         }
         return {"rows": rows, "differences": {impl: differences(conn, impl) for impl in ("duckdb", "pandas")}}
@@ -279,10 +281,10 @@ def measure_ingestion(rounds: int) -> dict:
             "median_s": statistics.median(seconds),
             "p95_s": _percentile(seconds, 95),
             "max_s": seconds[-1],
-            "cpu_median_s": statistics.median(measured.result["cpu_seconds"]),
+            "cpu_mean_s": measured.result["cpu_mean_s"],
             "peak_bytes": measured.peak_bytes,
         }
-        _log(f"ingestion {fmt}: median {results[fmt]['median_s'] * 1000:.1f} ms, p95 {results[fmt]['p95_s'] * 1000:.1f} ms")
+        _log(f"ingestion {fmt}: median {_s(results[fmt]['median_s'])}, p95 {_s(results[fmt]['p95_s'])}")
     return results
 
 
@@ -295,42 +297,71 @@ def measure_validation(rounds: int, work: Path) -> dict:
     measured = run_worker("validate", rounds=rounds, work=str(work / "validation"))
     r = measured.result
     _log(f"validation: {statistics.median(r['seconds']):.2f} s per cycle")
-    return {**r, "median_s": statistics.median(r["seconds"]), "cpu_median_s": statistics.median(r["cpu_seconds"]),
-            "peak_bytes": measured.peak_bytes}
+    return {
+        **r,
+        "median_s": statistics.median(r["seconds"]),
+        "cpu_median_s": statistics.median(r["cpu_seconds"]),
+        "peak_bytes": measured.peak_bytes,
+    }
+
+
+@dataclass(frozen=True)
+class Way:
+    name: str
+    implementation: str
+    capped: bool = False  # DuckDB memory_limit 1 GiB
+
+
+WAYS = (Way("pipeline", "pipeline"), Way("duckdb", "duckdb"), Way("pandas", "pandas"))
+# At 10^7 answer rows only: the pipeline with the memory limit the warehouse resource could set.
+CAPPED = Way("pipeline, memory_limit 1 GiB", "pipeline", capped=True)
 
 
 def measure_stage(size: str, rounds: int, work: Path) -> dict:
-    from benchmarks.kpi_rollups import IMPLEMENTATIONS
+    """The ways in rounds, each run in a fresh worker, rotating the order from round to round.
 
+    At 10^7 answer rows pandas runs in the first round only: it takes minutes and its ratio is far from its target.
+    """
     path = work / f"stage_{size}.duckdb"
     seeded = run_worker("seed", size=size, path=str(path))
     _log(f"{size}: seeded {seeded.result['rows']} in {seeded.result['seconds']:.1f} s")
-    runs: dict[str, list[Measured]] = {impl: [] for impl in IMPLEMENTATIONS}
+    ways = WAYS + ((CAPPED,) if size == "1e7" else ())
+    runs: dict[str, list[Measured]] = {way.name: [] for way in ways}
     for k in range(rounds):
-        order = IMPLEMENTATIONS[k % 3:] + IMPLEMENTATIONS[:k % 3]
-        for impl in order:
-            measured = run_worker("stage", implementation=impl, path=str(path))
-            runs[impl].append(measured)
-            _log(f"{size} round {k + 1}: {impl} {measured.result['seconds']:.2f} s,"
-                 f" peak {measured.peak_bytes / 2**20:.0f} MiB")
+        for way in ways[k % len(ways) :] + ways[: k % len(ways)]:
+            if size == "1e7" and way.implementation == "pandas" and runs[way.name]:
+                continue
+            measured = run_worker("stage", implementation=way.implementation, capped=way.capped, path=str(path))
+            runs[way.name].append(measured)
+            _log(
+                f"{size} round {k + 1}: {way.name} {measured.result['seconds']:.2f} s,"
+                f" peak {measured.peak_bytes / 2**20:.0f} MiB"
+            )
     check = run_worker("check", path=str(path)).result
     disagreeing = {impl: d for impl, d in check["differences"].items() if d}
     if disagreeing:
         raise AssertionError(f"{size}: results differ from the pipeline's: {json.dumps(disagreeing)[:4000]}")
-    by_impl = {
-        impl: {
+    by_way = {
+        name: {
             "median_s": statistics.median(m.result["seconds"] for m in measured),
             "cpu_median_s": statistics.median(m.result["cpu_seconds"] for m in measured),
             "all_s": [m.result["seconds"] for m in measured],
             "peak_bytes": max(m.peak_bytes for m in measured),
-            "phases": {p: statistics.median(m.result["phases"][p] for m in measured) for p in measured[0].result["phases"]},
+            "phases": {
+                p: statistics.median(m.result["phases"][p] for m in measured) for p in measured[0].result["phases"]
+            },
         }
-        for impl, measured in runs.items()
+        for name, measured in runs.items()
     }
     for leftover in (path, path.with_name(path.name + ".lock"), path.with_name(path.name + ".wal")):
-        leftover.unlink(missing_ok=True)  # the 10^7 warehouse takes a few GiB
-    return {"copies": seeded.result["copies"], "input_rows": seeded.result["rows"], "output_rows": check["rows"],
-            "rounds": rounds, "implementations": by_impl}
+        leftover.unlink(missing_ok=True)  # the 10^7 warehouse takes a few hundred MiB
+    return {
+        "copies": seeded.result["copies"],
+        "input_rows": seeded.result["rows"],
+        "output_rows": check["rows"],
+        "rounds": rounds,
+        "implementations": by_way,
+    }
 
 
 def measure_full_cycle(work: Path) -> dict:
@@ -338,15 +369,27 @@ def measure_full_cycle(work: Path) -> dict:
 
     data_dir, dagster_home = work / "data", work / "dagster_home"
     landing = run_worker("landing", data_dir=str(data_dir)).result
-    env = {**os.environ, "PMM_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(dagster_home),
-           "DAGSTER_DISABLE_TELEMETRY": "1"}
+    env = {
+        **os.environ,
+        "PMM_DATA_DIR": str(data_dir),
+        "DAGSTER_HOME": str(dagster_home),
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+    }
     runs = []
     for label in ("first run, new instance and warehouse", "re-run, same files"):
         stdout, measured = _spawn([str(Path(sys.executable).parent / "pmm"), "run", "--cycle", CYCLE], env)
         run_id = stdout.split(" run ", 1)[1].split()[0]
         steps = run_worker("step_times", dagster_home=str(dagster_home), run_id=run_id).result
-        runs.append({"label": label, "wall_s": measured.wall_s, "cpu_s": measured.cpu_s,
-                     "peak_bytes": measured.peak_bytes, "summary": stdout.strip().splitlines()[1:9], **steps})
+        runs.append(
+            {
+                "label": label,
+                "wall_s": measured.wall_s,
+                "cpu_s": measured.cpu_s,
+                "peak_bytes": measured.peak_bytes,
+                "summary": stdout.strip().splitlines()[1:9],
+                **steps,
+            }
+        )
         _log(f"full cycle ({label}): {measured.wall_s:.1f} s")
     return {"files": landing["files"], "runs": runs}
 
@@ -359,14 +402,26 @@ def machine() -> dict:
     import duckdb
     import pandas
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    memory_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                      if line.startswith("MemTotal"))
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kib = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
     return {
-        "nproc": os.cpu_count(), "cpu": cpu, "memory": f"{memory_kib / 2**20:.1f} GiB",
-        "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
-        "duckdb": duckdb.__version__, "dagster": dagster.__version__, "pandas": pandas.__version__,
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory": f"{memory_kib / 2**20:.1f} GiB",
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "dagster": dagster.__version__,
+        "pandas": pandas.__version__,
     }
 
 
@@ -378,27 +433,42 @@ def _mib(n: int) -> str:
     return f"{n / 2**20:,.0f} MiB"
 
 
+def _row(*cells: object) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
 def _verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+def _size_label(stage: dict) -> str:
+    copies, rows = stage["copies"], stage["input_rows"]["quality.admitted_answers"]
+    if copies == 1:
+        return "cycle (186 members)"
+    return f"{copies:,}× ({rows / 1e6:.1f}M answers)" if rows >= 1e6 else f"{copies}× ({rows / 1e3:.0f}k answers)"
+
+
 def render_report(r: dict) -> str:
     m = r["machine"]
+    loaded = max(r["loads"]) > 1.5
     lines = [
         "# Benchmarks",
         "",
         f"Figures of one run of `{r['command']}` on {r['date']}, {r['duration_s'] / 60:.1f} min in all.",
-        f"Load average (1 min) {r['load_before']:.1f} before and {r['load_after']:.1f} after the run"
-        f" (between {min(r['loads']):.1f} and {max(r['loads']):.1f} during it) on {m['nproc']} cores:"
-        + (" **the machine was shared with other work; wall times are inflated, CPU times less so.**"
-           if max(r["loads"]) > 1.5 else " the machine was otherwise idle."),
+        f"Load average (1 min) {r['load_before']:.1f} before and {r['load_after']:.1f} after the run (between"
+        f" {min(r['loads']):.1f} and {max(r['loads']):.1f} during it) on {m['nproc']} cores:"
+        + (
+            " **the machine was shared with other work; wall times are inflated, CPU times less so.**"
+            if loaded
+            else " the machine was otherwise idle."
+        ),
         "",
         "| machine | |",
         "|---|---|",
-        f"| CPU | {m['cpu']}, {m['nproc']} cores (nproc) |",
-        f"| memory | {m['memory']} |",
-        f"| system | {m['os']}, Python {m['python']} |",
-        f"| libraries | duckdb {m['duckdb']}, dagster {m['dagster']}, pandas {m['pandas']} |",
+        _row("CPU", f"{m['cpu']}, {m['nproc']} cores (nproc)"),
+        _row("memory", m["memory"]),
+        _row("system", f"{m['os']}, Python {m['python']}"),
+        _row("libraries", f"duckdb {m['duckdb']}, dagster {m['dagster']}, pandas {m['pandas']}"),
         "",
         "## Targets",
         "",
@@ -406,107 +476,159 @@ def render_report(r: dict) -> str:
         "|---|---|---|---|",
     ]
     stage = r.get("stage", {})
-    for size, s in stage.items():
+    for s in stage.values():
         impl = s["implementations"]
         ratio = impl["pipeline"]["median_s"] / impl["duckdb"]["median_s"]
         cpu_ratio = impl["pipeline"]["cpu_median_s"] / impl["duckdb"]["cpu_median_s"]
-        lines.append(f"| KPI + rollup stage / hand-written DuckDB, {_size_label(s)} | {ratio:.2f}× wall"
-                     f" ({cpu_ratio:.2f}× CPU) | ≤ {TARGETS['stage_vs_duckdb']}× | {_verdict(ratio <= TARGETS['stage_vs_duckdb'])} |")
+        limit = TARGETS["stage_vs_duckdb"]
+        lines.append(
+            _row(
+                f"KPI + rollup stage / hand-written DuckDB, {_size_label(s)}",
+                f"{ratio:.2f}× wall ({cpu_ratio:.2f}× CPU)",
+                f"≤ {limit}×",
+                _verdict(ratio <= limit),
+            )
+        )
     if "1e7" in stage:
-        impl = stage["1e7"]["implementations"]
+        big = stage["1e7"]
+        impl = big["implementations"]
         ratio = impl["pandas"]["median_s"] / impl["pipeline"]["median_s"]
-        lines.append(f"| pandas / pipeline stage, {_size_label(stage['1e7'])} | {ratio:.1f}× | ≥ {TARGETS['pandas_vs_stage']}×"
-                     f" | {_verdict(ratio >= TARGETS['pandas_vs_stage'])} |")
-        peak = impl["pipeline"]["peak_bytes"]
-        lines.append(f"| peak memory of the pipeline stage, {_size_label(stage['1e7'])} | {_mib(peak)} | < 2 GiB"
-                     f" | {_verdict(peak < TARGETS['peak_bytes_1e7'])} |")
+        least = TARGETS["pandas_vs_stage"]
+        lines.append(
+            _row(
+                f"pandas / pipeline stage, {_size_label(big)}", f"{ratio:.1f}×", f"≥ {least}×", _verdict(ratio >= least)
+            )
+        )
+        peak, limit = impl["pipeline"]["peak_bytes"], TARGETS["peak_bytes_1e7"]
+        lines.append(
+            _row(
+                f"peak memory of the pipeline stage, {_size_label(big)}", _mib(peak), "< 2 GiB", _verdict(peak < limit)
+            )
+        )
+        if CAPPED.name in impl:
+            capped = impl[CAPPED.name]
+            lines.append(
+                _row(
+                    "the same with DuckDB's memory_limit at 1 GiB (not set by the pipeline today)",
+                    f"{_mib(capped['peak_bytes'])}, {capped['median_s'] / impl['pipeline']['median_s']:.2f}× the time",
+                    "< 2 GiB",
+                    "would be met" if capped["peak_bytes"] < limit else "would be missed",
+                )
+            )
     if "full_cycle" in r:
         first = r["full_cycle"]["runs"][0]
-        lines.append(f"| full cycle, 186 members, `pmm run` (new instance) | {first['wall_s']:.1f} s ({first['cpu_s']:.1f} s CPU)"
-                     f" | < {TARGETS['full_cycle_s']:.0f} s | {_verdict(first['wall_s'] < TARGETS['full_cycle_s'])} |")
+        limit = TARGETS["full_cycle_s"]
+        lines.append(
+            _row(
+                "full cycle, 186 members, `pmm run` (new instance)",
+                f"{first['wall_s']:.1f} s ({first['cpu_s']:.1f} s CPU)",
+                f"< {limit:.0f} s",
+                _verdict(first["wall_s"] < limit),
+            )
+        )
     if "ingestion" in r:
-        xlsx = r["ingestion"]["xlsx"]
-        lines.append(f"| Excel questionnaire read, p95 per file | {_s(xlsx['p95_s'])} (median {_s(xlsx['median_s'])})"
-                     f" | < 0.2 s | {_verdict(xlsx['p95_s'] < TARGETS['xlsx_per_file_s'])} |")
+        xlsx, limit = r["ingestion"]["xlsx"], TARGETS["xlsx_per_file_s"]
+        lines.append(
+            _row(
+                "Excel questionnaire read, p95 per file",
+                f"{_s(xlsx['p95_s'])} (median {_s(xlsx['median_s'])})",
+                f"< {limit} s",
+                _verdict(xlsx["p95_s"] < limit),
+            )
+        )
     lines += ["", "Ratios are of medians over rounds of wall time; the CPU ratio counts every thread of the worker."]
 
     if "ingestion" in r:
         lines += [
-            "", "## Ingestion, per file", "",
-            f"`read_file` (container checks, parsing, validation against the catalogue) of each of the 186 members'"
-            f" submissions, {r['rounds']} times each (the median of a file's times is its figure); one worker process"
-            " per format.", "",
-            "| format | files | median size | median | p95 | max | CPU median | peak memory of the worker |",
+            "",
+            "## Ingestion, per file",
+            "",
+            "`read_file` (container checks, parsing, validation against the catalogue) of each of the 186 members'"
+            f" submissions, read {r['rounds']} times in a row (`timed` of benchmarks/xlsx_parsing.py; a file's figure"
+            " is the median of its times); one worker process per format.",
+            "",
+            "| format | files | median size | median | p95 | max | CPU per read (mean) | peak memory of the worker |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for fmt, i in r["ingestion"].items():
-            lines.append(f"| {fmt} | {i['files']} | {i['bytes_median'] / 1024:.0f} KiB | {_s(i['median_s'])} | {_s(i['p95_s'])}"
-                         f" | {_s(i['max_s'])} | {_s(i['cpu_median_s'])} | {_mib(i['peak_bytes'])} |")
+            size = f"{i['bytes_median'] / 1024:.0f} KiB"
+            times = (_s(i[k]) for k in ("median_s", "p95_s", "max_s", "cpu_mean_s"))
+            lines.append(_row(fmt, i["files"], size, *times, _mib(i["peak_bytes"])))
     if "validation" in r:
         v = r["validation"]
         lines += [
-            "", "## Validation, per cycle", "",
-            f"The quality gate's `evaluate_quality` (Great Expectations suites with Data Docs, DuckDB cross rules,"
+            "",
+            "## Validation, per cycle",
+            "",
+            "The quality gate's `evaluate_quality` (Great Expectations suites with Data Docs, DuckDB cross rules,"
             f" findings) on {v['members']} members and {v['answers']:,} staged answers, {v['members_with_defect']}"
-            f" members with a seeded defect: {v['findings']} findings, {v['blocked']} members blocked.", "",
-            "| | wall | CPU |", "|---|---|---|",
-            f"| import great_expectations (once per run) | {_s(v['import_gx_s'])} | |",
-            f"| evaluate, median of {len(v['seconds'])} | {_s(v['median_s'])} | {_s(v['cpu_median_s'])} |",
-            f"| write findings, summary, admitted answers | {_s(v['write_s'])} | |",
-            f"| peak memory of the worker | {_mib(v['peak_bytes'])} | |",
+            f" members with a seeded defect: {v['findings']} findings, {v['blocked']} members blocked.",
+            "",
+            "| | wall | CPU |",
+            "|---|---|---|",
+            _row("import great_expectations (once per run)", _s(v["import_gx_s"]), ""),
+            _row(f"evaluate, median of {len(v['seconds'])}", _s(v["median_s"]), _s(v["cpu_median_s"])),
+            _row("write findings, summary, admitted answers", _s(v["write_s"]), ""),
+            _row("peak memory of the worker", _mib(v["peak_bytes"]), ""),
         ]
     if stage:
         lines += [
-            "", "## KPI and rollup stage: pipeline, hand-written DuckDB, pandas", "",
+            "",
+            "## KPI and rollup stage: pipeline, hand-written DuckDB, pandas",
+            "",
             "Each way reads the KPI stage's inputs from the warehouse and replaces the cycle's rows of its own"
             " kpi_values and rollups tables through the same tables.py helpers: *pipeline* runs"
             " `render_kpi_values_sql` and `render_rollups_sql` as the compute_kpis and rollups assets do; *duckdb* is"
             " one hand-written query per table (benchmarks/kpi_rollups.py); *pandas* reads the inputs into pandas,"
             " computes there and writes back. All three gave exactly the same rows (EXCEPT ALL both ways, every"
-            " column, floats bit for bit) at every size.", "",
-            "| size | answer rows | KPI values | rollup rows | way | wall (median) | CPU (median) | peak memory | wall / pipeline |",
-            "|---|---|---|---|---|---|---|---|---|",
+            " column, floats bit for bit) at every size.",
+            "",
+            "| size | answer rows | KPI values | rollup rows | way | runs | wall (median) | CPU (median) | peak memory"
+            " | wall / pipeline |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
-        for size, s in stage.items():
+        for s in stage.values():
             impl = s["implementations"]
+            sizes = (
+                _size_label(s),
+                f"{s['input_rows']['quality.admitted_answers']:,}",
+                f"{s['output_rows']['kpi_values']:,}",
+                f"{s['output_rows']['rollups']:,}",
+            )
             for name, i in impl.items():
                 phases = ", ".join(f"{p} {_s(t)}" for p, t in i["phases"].items())
+                wall = _s(i["median_s"]) + (f" ({phases})" if phases else "")
+                relative = f"{i['median_s'] / impl['pipeline']['median_s']:.2f}×"
                 lines.append(
-                    f"| {_size_label(s)} | {s['input_rows']['quality.admitted_answers']:,} | {s['output_rows']['kpi_values']:,}"
-                    f" | {s['output_rows']['rollups']:,} | {name} | {_s(i['median_s'])}" + (f" ({phases})" if phases else "")
-                    + f" | {_s(i['cpu_median_s'])} | {_mib(i['peak_bytes'])} | {i['median_s'] / impl['pipeline']['median_s']:.2f}× |"
+                    _row(*sizes, name, len(i["all_s"]), wall, _s(i["cpu_median_s"]), _mib(i["peak_bytes"]), relative)
                 )
-        lines.append("")
-        rounds = ", ".join(f"{_size_label(s)} {s['rounds']}" for s in stage.values())
-        lines.append(f"Rounds: {rounds}. Every worker"
-                     f" first imports pandas, DuckDB and the pipeline's modules: {_mib(r['baseline_peak_bytes'])} of"
-                     " each peak is that floor.")
+        lines += [
+            "",
+            "Each run is a fresh worker process; the ways take turns in rotated order round by round. Every worker"
+            f" first imports pandas, DuckDB and the pipeline's modules: {_mib(r['baseline_peak_bytes'])} of each peak"
+            " is that floor.",
+        ]
     if "full_cycle" in r:
         fc = r["full_cycle"]
         lines += [
-            "", "## Full cycle through `pmm run`", "",
-            f"Cycle 2025, {fc['files']} files in landing/ (every member in force, formats JSON, Excel and CSV in turn),"
-            " a new PMM_DATA_DIR and DAGSTER_HOME in a temporary folder; then the same command again.", "",
-            "| run | wall | CPU | peak memory | Dagster run (first event to last) |", "|---|---|---|---|---|",
+            "",
+            "## Full cycle through `pmm run`",
+            "",
+            f"Cycle 2025, {fc['files']} files in landing/ (every member in force, formats JSON, Excel and CSV in"
+            " turn), a new PMM_DATA_DIR and DAGSTER_HOME in a temporary folder; then the same command again.",
+            "",
+            "| run | wall | CPU | peak memory | Dagster run (first event to last) |",
+            "|---|---|---|---|---|",
         ]
         for run in fc["runs"]:
-            lines.append(f"| {run['label']} | {run['wall_s']:.1f} s | {run['cpu_s']:.1f} s | {_mib(run['peak_bytes'])}"
-                         f" | {run['run_s']:.1f} s |")
+            wall, cpu, dagster_run = (f"{run[k]:.1f} s" for k in ("wall_s", "cpu_s", "run_s"))
+            lines.append(_row(run["label"], wall, cpu, _mib(run["peak_bytes"]), dagster_run))
         steps = [run["steps"] for run in fc["runs"]]
-        lines += ["", "| step | " + " | ".join(run["label"] for run in fc["runs"]) + " |",
-                  "|---|" + "---|" * len(steps)]
+        lines += ["", _row("step", *(run["label"] for run in fc["runs"])), "|---|" + "---|" * len(steps)]
         for key in steps[0]:
-            lines.append(f"| {key} | " + " | ".join(f"{s.get(key, float('nan')):.2f} s" for s in steps) + " |")
+            lines.append(_row(key, *(f"{s[key]:.2f} s" if key in s else "" for s in steps)))
         lines += ["", "`pmm run` printed:", "", "```", *fc["runs"][0]["summary"], "```"]
     return "\n".join(lines) + "\n"
-
-
-def _size_label(stage: dict) -> str:
-    copies = stage["copies"]
-    rows = stage["input_rows"]["quality.admitted_answers"]
-    if copies == 1:
-        return "cycle (186 members)"
-    return f"{copies:,}× ({rows / 1e6:.1f}M answers)" if rows >= 1e6 else f"{copies}× ({rows / 1e3:.0f}k answers)"
 
 
 def write_report(output: Path, report: str) -> None:
@@ -523,7 +645,7 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each KPI/rollup measurement (and of reads)")
-    parser.add_argument("--rounds-1e7", type=int, default=2, help="rounds at 10^7 answer rows (pandas takes minutes)")
+    parser.add_argument("--rounds-1e7", type=int, default=2, help="rounds at 10^7 answer rows (pandas: one)")
     parser.add_argument("--sizes", default=",".join(SIZES), help=f"KPI/rollup sizes among {','.join(SIZES)}")
     parser.add_argument("--skip", default="", help="parts to leave out: ingestion,validation,stage,full_cycle")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
@@ -532,9 +654,13 @@ def main() -> None:
     started = time.perf_counter()
     _log("start")
     results: dict = {
-        "command": "make bench" if os.environ.get("MAKELEVEL") else shlex.join(["python", "-m", "benchmarks.bench", *sys.argv[1:]]),
+        "command": "make bench"
+        if os.environ.get("MAKELEVEL")
+        else shlex.join(["python", "-m", "benchmarks.bench", *sys.argv[1:]]),
         "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "machine": machine(), "rounds": args.rounds, "load_before": LOADS[0],
+        "machine": machine(),
+        "rounds": args.rounds,
+        "load_before": LOADS[0],
     }
     results["baseline_peak_bytes"] = run_worker("baseline").peak_bytes
     with tempfile.TemporaryDirectory(prefix="pmm-bench-") as tmp:

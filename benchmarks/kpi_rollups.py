@@ -34,7 +34,6 @@ from pmm_pipeline.tables import (
     MEMBER_SUMMARY,
     PARTICIPATION,
     ROLLUPS,
-    STAGED_ANSWERS,
     Table,
     create_tables,
     replace_cycle_rows,
@@ -43,15 +42,20 @@ from pmm_pipeline.tables import (
 )
 
 CYCLE = "2025"  # 186 members in force, catalogue 1.1 (every KPI of the shipped catalogue)
-IMPLEMENTATIONS = ("pipeline", "duckdb", "pandas")
 INPUT_TABLES = (PARTICIPATION, DISCLOSURE, MEMBER_SUMMARY, FINDINGS, ADMITTED_ANSWERS)
 GROUP_COLUMNS = {
-    "global": None, "region": "region_code", "income_group": "income_group", "landlocked": "landlocked",
+    "global": None,
+    "region": "region_code",
+    "income_group": "income_group",
+    "landlocked": "landlocked",
     "admin_type": "admin_type",
 }
 WARNING_RULES = (
-    "required_items_present", "t_minus_1_matches_earlier_cycle", "value_near_peer_median",
-    "yoy_change_within_band", "magnitude_consistent_with_history",
+    "required_items_present",
+    "t_minus_1_matches_earlier_cycle",
+    "value_near_peer_median",
+    "yoy_change_within_band",
+    "magnitude_consistent_with_history",
 )
 
 
@@ -129,8 +133,11 @@ def hand_catalogue_gaps(catalogue: Catalogue, reference: Reference) -> list[str]
     hand = {(s.kpi_id, s.series): (sorted(set(s.reads(year))), s.parts, s.form == "level") for s in HAND_CATALOGUE}
     gaps = [f"{k}: not in the hand-written catalogue" for k in sorted(set(shipped) - set(hand))]
     gaps += [f"{k}: not in the shipped catalogue" for k in sorted(set(hand) - set(shipped))]
-    gaps += [f"{k}: shipped {shipped[k]}, hand-written {hand[k]}" for k in sorted(set(hand) & set(shipped))
-             if shipped[k] != hand[k]]
+    gaps += [
+        f"{k}: shipped {shipped[k]}, hand-written {hand[k]}"
+        for k in sorted(set(hand) & set(shipped))
+        if shipped[k] != hand[k]
+    ]
     return gaps
 
 
@@ -143,8 +150,8 @@ def seed_inputs(
     """Write the KPI stage's input tables for CYCLE from staged answers (staging.answers columns) of members.
 
     Deterministic: every 15th member in force sends nothing, every 20th participant is blocked, about 4 % of
-    reported answers draw a warning (some two, some the same rule twice), and every 31st participant has a
-    zero denominator. Returns the row counts written.
+    reported answers draw a warning (some two, some the same rule twice), every 31st participant has a zero
+    denominator, and disclosure choices are drawn per member. Returns the row counts written.
     """
     cycle = reference.cycles.get(CYCLE)
     members = membership_frame(reference, cycle)
@@ -164,8 +171,12 @@ def seed_inputs(
 
     year = cycle.reporting_year
     for member in participants[5::31]:  # zero denominators: the KPI is undefined, never 0 or infinity
-        for item, item_year in (("declarations_total", year), ("declarations_electronic", year),
-                                ("declarations_physical_inspection", year), ("aeo_count", year - 1)):
+        for item, item_year in (
+            ("declarations_total", year),
+            ("declarations_electronic", year),
+            ("declarations_physical_inspection", year),
+            ("aeo_count", year - 1),
+        ):
             at = (answers["member_code"] == member) & (answers["item"] == item) & (answers["year"] == item_year)
             answers.loc[at, ["value", "status"]] = [0.0, "reported"]
 
@@ -206,7 +217,10 @@ def seed_inputs(
     disclosure = pd.DataFrame(choices, columns=DISCLOSURE.column_names)
 
     rows = {
-        PARTICIPATION: participation, DISCLOSURE: disclosure, MEMBER_SUMMARY: summary, FINDINGS: findings,
+        PARTICIPATION: participation,
+        DISCLOSURE: disclosure,
+        MEMBER_SUMMARY: summary,
+        FINDINGS: findings,
         ADMITTED_ANSWERS: admitted,
     }
     replace_cycle_rows_of_tables(conn, CYCLE, list(rows.items()))
@@ -215,11 +229,23 @@ def seed_inputs(
 
 def _finding(answer: Any, rule: str, severity: str) -> dict[str, Any]:
     return {
-        "cycle": CYCLE, "member_code": answer.member_code, "submission_id": answer.submission_id, "rule": rule,
-        "severity": severity, "kpi_id": None, "item": answer.item, "year": answer.year, "value": answer.value,
-        "message": f"{rule} (seeded by the benchmark)", "is_justified": False, "justification": None,
-        "source_file": answer.source_file, "source_pointer": answer.source_pointer, "source_sheet": None,
-        "source_cell": None, "source_line": None,
+        "cycle": CYCLE,
+        "member_code": answer.member_code,
+        "submission_id": answer.submission_id,
+        "rule": rule,
+        "severity": severity,
+        "kpi_id": None,
+        "item": answer.item,
+        "year": answer.year,
+        "value": answer.value,
+        "message": f"{rule} (seeded by the benchmark)",
+        "is_justified": False,
+        "justification": None,
+        "source_file": answer.source_file,
+        "source_pointer": answer.source_pointer,
+        "source_sheet": None,
+        "source_cell": None,
+        "source_line": None,
     }
 
 
@@ -280,8 +306,9 @@ def result_tables(implementation: str) -> tuple[Table, Table]:
 
 def _catalogue_params(catalogue: Catalogue, year: int) -> dict[str, object]:
     series = HAND_CATALOGUE
-    levels = [(s.kpi_id, level.code) for s in series if s.form == "level"
-              for level in catalogue.items[s.a].answer_levels]
+    levels = [
+        (s.kpi_id, level.code) for s in series if s.form == "level" for level in catalogue.items[s.a].answer_levels
+    ]
     return {
         "kpi": [s.kpi_id for s in series],
         "series": [s.series for s in series],
@@ -422,23 +449,27 @@ def run_pandas(conn: duckdb.DuckDBPyConnection, reference: Reference, catalogue:
     import time
 
     cycle = reference.cycles.get(CYCLE)
+
+    def read(sql: str) -> pd.DataFrame:
+        # Through Arrow: equal strings become one Python object (DuckDB's .df() makes one per cell, 4 GiB more
+        # at 10^7 answers).
+        return conn.sql(sql, params=[CYCLE]).to_arrow_table().to_pandas()
+
     started = time.perf_counter()
-    answers = conn.execute(
-        "SELECT member_code, item, year, value, value_text, status FROM quality.admitted_answers WHERE cycle = ?",
-        [CYCLE],
-    ).df()
-    participation = conn.execute("SELECT * FROM staging.participation WHERE cycle = ?", [CYCLE]).df()
-    summary = conn.execute("SELECT member_code, is_admitted FROM quality.member_summary WHERE cycle = ?", [CYCLE]).df()
-    findings = conn.execute(
-        "SELECT member_code, item, year, rule FROM quality.findings WHERE cycle = ? AND severity = 'warning'", [CYCLE]
-    ).df()
-    disclosure = conn.execute(
-        "SELECT member_code, kpi_id, disclosure FROM staging.disclosure WHERE cycle = ?", [CYCLE]
-    ).df()
-    read = time.perf_counter() - started
+    answers = read(
+        "SELECT member_code, item, year, value, value_text, status FROM quality.admitted_answers WHERE cycle = ?"
+    )
+    participation = read("SELECT * FROM staging.participation WHERE cycle = ?")
+    summary = read("SELECT member_code, is_admitted FROM quality.member_summary WHERE cycle = ?")
+    findings = read(
+        "SELECT member_code, item, year, rule FROM quality.findings WHERE cycle = ? AND severity = 'warning'"
+    )
+    disclosure = read("SELECT member_code, kpi_id, disclosure FROM staging.disclosure WHERE cycle = ?")
+    read_s = time.perf_counter() - started
 
     started = time.perf_counter()
     kpi_values = pandas_kpi_values(answers, participation, summary, findings, disclosure, cycle.reporting_year)
+    del answers, findings, disclosure  # no longer needed: let the rollups have the memory
     rollups = pandas_rollups(kpi_values, participation, catalogue)
     computed = time.perf_counter() - started
 
@@ -446,7 +477,7 @@ def run_pandas(conn: duckdb.DuckDBPyConnection, reference: Reference, catalogue:
     kpi_table, rollup_table = result_tables("pandas")
     replace_cycle_rows(conn, kpi_table, CYCLE, kpi_values)
     replace_cycle_rows(conn, rollup_table, CYCLE, rollups)
-    return {"read": read, "compute": computed, "write": time.perf_counter() - started}
+    return {"read": read_s, "compute": computed, "write": time.perf_counter() - started}
 
 
 def pandas_kpi_values(
@@ -462,7 +493,9 @@ def pandas_kpi_values(
     members = members[["member_code", "submission_id"]].reset_index(drop=True)
     # One column per (item, year): a member's answers side by side (the gate admits one answer per item and year).
     wide = {
-        field: answers.pivot(index="member_code", columns=["item", "year"], values=field).reindex(members["member_code"])
+        field: answers.pivot(index="member_code", columns=["item", "year"], values=field).reindex(
+            members["member_code"]
+        )
         for field in ("value", "status", "value_text")
     }
 
@@ -536,63 +569,69 @@ def pandas_kpi_values(
 
 
 def pandas_rollups(kpi_values: pd.DataFrame, participation: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
-    participants = participation[participation["is_participating"]]
-    member_groups = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "member_code": participants["member_code"],
-                    "group_type": group_type,
-                    "group_code": "all" if column is None else participants[column],
-                }
-            )
-            for group_type, column in GROUP_COLUMNS.items()
-        ],
-        ignore_index=True,
-    )
-    keys = ["kpi_id", "series", "group_type", "group_code"]
+    """Group statistics, one grouping at a time: five times the rows never sit in memory together."""
+    groups = participation[participation["is_participating"]].set_index("member_code")
     level_kpis = {s.kpi_id for s in HAND_CATALOGUE if s.form == "level"}
     pooled_kpis = {s.kpi_id for s in HAND_CATALOGUE if s.parts}
-    grouped = kpi_values.merge(member_groups, on="member_code")
-
-    numeric = grouped[~grouped["kpi_id"].isin(level_kpis)]
-    by_group = numeric.groupby(keys, sort=False)
-    stats = by_group.agg(
-        n_reporting=("value", "count"),
-        n_participating=("value", "size"),
-        total=("value", exact_sum),
-        min=("value", "min"),
-        max=("value", "max"),
-        numerator=("numerator", exact_sum),
-        denominator=("denominator", exact_sum),
-    )
-    stats["mean"] = stats["total"] / stats["n_reporting"].where(stats["n_reporting"] > 0)
-    # median() takes the mean of the two middle values, bit for bit what quantile_cont(value, 0.5) gives;
-    # groupby quantile(0.5) interpolates as lo + (hi - lo) / 2 and can differ in the last bit.
-    stats["median"] = by_group["value"].median()
-    denominator = stats["denominator"].where(stats["denominator"] != 0)
-    stats["pooled"] = (stats["numerator"] / denominator).where(stats.index.get_level_values("kpi_id").isin(pooled_kpis))
-    stats = stats.reset_index()
-
+    is_level = kpi_values["kpi_id"].isin(level_kpis)
+    numeric = kpi_values.loc[~is_level, ["member_code", "kpi_id", "series", "value", "numerator", "denominator"]]
     levels = pd.DataFrame(
-        [(s.kpi_id, level.code) for s in HAND_CATALOGUE if s.form == "level"
-         for level in catalogue.items[s.a].answer_levels],
+        [
+            (s.kpi_id, level.code)
+            for s in HAND_CATALOGUE
+            if s.form == "level"
+            for level in catalogue.items[s.a].answer_levels
+        ],
         columns=["kpi_id", "level"],
     )
-    categorical = grouped[grouped["kpi_id"].isin(level_kpis)].merge(levels, on="kpi_id")
+    categorical = kpi_values.loc[is_level, ["member_code", "kpi_id", "series", "status", "level_code"]].merge(
+        levels, on="kpi_id"
+    )
     categorical = categorical.assign(
         at_level=categorical["status"].eq("reported") & categorical["level_code"].eq(categorical["level"]),
         answered=categorical["status"].eq("reported"),
     )
-    counts = categorical.groupby([*keys, "level"], sort=False).agg(
-        n_reporting=("at_level", "sum"), n_participating=("at_level", "size"), answered=("answered", "sum")
-    ).reset_index()
-    counts["mean"] = (100.0 * counts["n_reporting"] / counts["answered"]).where(counts["answered"] > 0)
-    counts["series"] = np.where(
-        counts["series"] == "total", counts["level"], counts["series"] + ":" + counts["level"]
-    )
-    rollups = pd.concat([stats, counts], ignore_index=True)
+    parts = []
+    keys = ["kpi_id", "series", "group_type", "group_code"]
+    for group_type, column in GROUP_COLUMNS.items():
+        by_group = _in_groups(numeric, groups, group_type, column).groupby(keys, sort=False)
+        stats = by_group.agg(
+            n_reporting=("value", "count"),
+            n_participating=("value", "size"),
+            total=("value", exact_sum),
+            min=("value", "min"),
+            max=("value", "max"),
+            numerator=("numerator", exact_sum),
+            denominator=("denominator", exact_sum),
+        )
+        stats["mean"] = stats["total"] / stats["n_reporting"].where(stats["n_reporting"] > 0)
+        # median() takes the mean of the two middle values, bit for bit what quantile_cont(value, 0.5) gives;
+        # groupby quantile(0.5) interpolates as lo + (hi - lo) / 2 and can differ in the last bit.
+        stats["median"] = by_group["value"].median()
+        denominator = stats["denominator"].where(stats["denominator"] != 0)
+        is_pooled = stats.index.get_level_values("kpi_id").isin(pooled_kpis)
+        stats["pooled"] = (stats["numerator"] / denominator).where(is_pooled)
+        parts.append(stats.reset_index())
+
+        counts = (
+            _in_groups(categorical, groups, group_type, column)
+            .groupby([*keys, "level"], sort=False)
+            .agg(n_reporting=("at_level", "sum"), n_participating=("at_level", "size"), answered=("answered", "sum"))
+            .reset_index()
+        )
+        counts["mean"] = (100.0 * counts["n_reporting"] / counts["answered"]).where(counts["answered"] > 0)
+        counts["series"] = np.where(
+            counts["series"] == "total", counts["level"], counts["series"] + ":" + counts["level"]
+        )
+        parts.append(counts)
+    rollups = pd.concat(parts, ignore_index=True)
     return rollups.assign(cycle=CYCLE, suppressed=False, suppression_reason=None)[ROLLUPS.column_names]
+
+
+def _in_groups(frame: pd.DataFrame, groups: pd.DataFrame, group_type: str, column: str | None) -> pd.DataFrame:
+    """The rows with the group of their member in a grouping (looked up by member code, not joined in)."""
+    code = "all" if column is None else frame["member_code"].map(groups[column])
+    return frame.assign(group_type=group_type, group_code=code)
 
 
 def exact_sum(values: pd.Series) -> float:

@@ -14,8 +14,10 @@ from pmm_pipeline.orchestration.schedules import build_calendar_schedules
 from pmm_pipeline.orchestration.sensors import build_landing_file_sensor
 from pmm_pipeline.publishing.assets import build_publishing_assets
 from pmm_pipeline.publishing.policy import DisclosurePolicy
+from pmm_pipeline.publishing.sql_assets import build_sql_publication_assets
 from pmm_pipeline.quality.assets import build_quality_assets
 from pmm_pipeline.reference.load import load_reference
+from pmm_pipeline.resources.sql_target import SqlPublicationTarget
 from pmm_pipeline.resources.storage import PmmStorage
 from pmm_pipeline.resources.warehouse import Warehouse
 from pmm_pipeline.rollups.assets import build_rollup_assets
@@ -35,6 +37,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         build_lineage_assets,
         build_rollup_assets,
         build_publishing_assets,
+        build_sql_publication_assets,
         build_collection_assets,
         build_feedback_assets,
     )
@@ -50,6 +53,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "storage": PmmStorage.from_limits(str(settings.data_dir), settings.intake_limits),
             "warehouse": Warehouse(database=str(settings.layout.warehouse_path)),
             "disclosure_policy": DisclosurePolicy(min_group_size=settings.min_group_size),
+            "sql_target": SqlPublicationTarget(url=settings.publish_sql_url),
         },
     )
 

@@ -19,6 +19,7 @@ class Settings:
     cycles_file: Path
     intake_limits: IntakeLimits = DEFAULT_LIMITS  # PMM_MAX_FILE_BYTES, PMM_MAX_ROWS, ...: see _intake_limits
     min_group_size: int = 3  # PMM_MIN_GROUP_SIZE: fewest reporting members behind a published group statistic
+    publish_sql_url: str | None = None  # PMM_PUBLISH_SQL_URL: SQLAlchemy URL releases are also copied to (prod)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -31,6 +32,7 @@ class Settings:
             cycles_file=Path(env.get("PMM_CYCLES_FILE") or reference_dir / "cycles.yaml").resolve(),
             intake_limits=_intake_limits(env),
             min_group_size=_min_group_size(env),
+            publish_sql_url=env.get("PMM_PUBLISH_SQL_URL") or None,
         )
 
     @property

@@ -9,7 +9,8 @@ In one round the backfill and the sensor's run go through the whole cycle job; t
 only the cycle job's intake and staging steps (~1 s instead of ~10 s: ten rounds fit in a minute,
 and the shorter the steps, the more often the runs contend for the warehouse).
 Every run must succeed with no step failed or retried, no event may mention a lock, the runs of a
-round must truly overlap in time, and the warehouse ends with the values worked out by hand.
+round must truly overlap in time while their steps use the warehouse one run after the other (the
+warehouse resource's turn), and the warehouse ends with the values worked out by hand.
 """
 
 import concurrent.futures
@@ -34,6 +35,7 @@ WORKERS = 4
 EXPECTED = yaml.safe_load((FIXTURES / "cycle_2023" / "expected.yaml").read_text())
 LOCK_WORDS = ("could not set lock", "conflicting lock", "lock on file", "warehouse stayed in use")
 TROUBLE_EVENTS = {"STEP_FAILURE", "STEP_UP_FOR_RETRY", "STEP_RESTARTED", "RUN_FAILURE"}
+STEP_EVENTS = {"STEP_START", "STEP_SUCCESS"}
 INTAKE_LAYERS = ("raw", "staging")
 
 _worker: dict[str, object] = {}  # per worker process: the code location and the jobs resolved from it
@@ -147,28 +149,33 @@ def launch_round(shared: dict, label: str, whole: bool) -> list[str]:
     return [f.result(timeout=600) for f in futures]
 
 
-def troubles(instance: dg.DagsterInstance, run_ids: list[str]) -> tuple[list, bool]:
-    """Failures, retries and lock messages of the runs, and whether the runs all overlapped in time."""
-    problems = []
+def troubles(instance: dg.DagsterInstance, run_ids: list[str]) -> tuple[list, bool, bool]:
+    """Failures, retries and lock messages of the runs; whether the runs all overlapped in time; and
+    whether they nevertheless used the warehouse one after the other (their steps never interleaved)."""
+    problems, step_spans = [], []
     records = [instance.get_run_record_by_id(run_id) for run_id in run_ids]
     for record in records:
         run = record.dagster_run
         if run.status != dg.DagsterRunStatus.SUCCESS:
             problems.append((run.run_id, run.status))
-        for event in instance.all_logs(run.run_id):
+        events = instance.all_logs(run.run_id)
+        for event in events:
             if event.dagster_event and event.dagster_event.event_type_value in TROUBLE_EVENTS:
                 problems.append((run.run_id, event.dagster_event.event_type_value, event.message))
             elif any(word in (event.message or "").lower() for word in LOCK_WORDS):
                 problems.append((run.run_id, "lock", event.message))
+        steps = [e.timestamp for e in events if e.dagster_event and e.dagster_event.event_type_value in STEP_EVENTS]
+        step_spans.append((min(steps), max(steps)))
     # Every run of the round was in progress at one moment (an in-process run starts when created).
     overlapped = max(r.create_timestamp.timestamp() for r in records) < min(r.end_time for r in records)
-    return problems, overlapped
+    step_spans.sort()
+    one_after_another = all(end < start for (_, end), (start, _) in zip(step_spans, step_spans[1:], strict=False))
+    return problems, overlapped, one_after_another
 
 
 def test_whole_cycle_runs_overlap_without_lock_errors(shared):
     run_ids = launch_round(shared, "whole", whole=True)
-    problems, overlapped = troubles(shared["instance"], run_ids)
-    assert problems == [] and overlapped
+    assert troubles(shared["instance"], run_ids) == ([], True, True)
     sensor_run = shared["instance"].get_run_by_id(run_ids[3])
     assert sensor_run.tags["pmm/cycle"] == "2025" and sensor_run.tags["pmm/source_file"].endswith("_resent_whole.json")
     member_run = shared["instance"].get_run_by_id(run_ids[2])
@@ -194,9 +201,8 @@ def test_ten_rounds_of_overlapping_runs_never_meet_the_lock(shared):
     outcomes = []
     for round_number in range(ROUNDS):
         run_ids = launch_round(shared, str(round_number), whole=False)
-        problems, overlapped = troubles(shared["instance"], run_ids)
-        outcomes.append((round_number, len(run_ids), problems, overlapped))
-    assert outcomes == [(n, 4, [], True) for n in range(ROUNDS)]
+        outcomes.append((round_number, len(run_ids), *troubles(shared["instance"], run_ids)))
+    assert outcomes == [(n, 4, [], True, True) for n in range(ROUNDS)]
 
     with open_warehouse(shared["settings"].layout.warehouse_path) as conn:
         resent = conn.execute(

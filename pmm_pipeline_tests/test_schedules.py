@@ -136,6 +136,13 @@ BRUSSELS = dt.timezone(dt.timedelta(hours=1))  # CET, no daylight saving in thes
 BRUSSELS_SUMMER = dt.timezone(dt.timedelta(hours=2))
 
 
+OPENING_2023 = ("questionnaires_job", "2023", "opening", "2023-11-15")
+DAILY_2023 = ("collection_job", "2023", "daily", "2024-03-05")
+CLOSING_2023 = ("collection_job", "2023", "closing", "2024-03-11")
+CLOSING_2025 = ("collection_job", "2025", "closing", "2026-04-01")
+PUBLICATION_2023 = ("cycle_job", "2023", "publication", "2025-02-03")
+
+
 def test_moving_a_date_in_the_configuration_moves_the_runs(moved_defs):
     crons = {n: moved_defs.resolve_schedule_def(n).cron_schedule for n, _, _ in CALENDAR_TICKS}
     assert crons == {
@@ -146,15 +153,15 @@ def test_moving_a_date_in_the_configuration_moves_the_runs(moved_defs):
     }
     assert moved_defs.resolve_schedule_def("daily_collection_schedule").execution_timezone == "Europe/Brussels"
     expected = [
-        ("opening_questionnaires_schedule", at(2023, 11, 15, 7, 30, BRUSSELS), [("questionnaires_job", "2023", "opening", "2023-11-15")]),
+        ("opening_questionnaires_schedule", at(2023, 11, 15, 7, 30, BRUSSELS), [OPENING_2023]),
         ("opening_questionnaires_schedule", at(2023, 12, 1, 7, 30, BRUSSELS), []),
         # the reopening extends the daily runs and moves the closing run
-        ("daily_collection_schedule", at(2024, 3, 5, 7, 30, BRUSSELS), [("collection_job", "2023", "daily", "2024-03-05")]),
+        ("daily_collection_schedule", at(2024, 3, 5, 7, 30, BRUSSELS), [DAILY_2023]),
         ("daily_collection_schedule", at(2024, 3, 11, 7, 30, BRUSSELS), []),
         ("closing_freeze_schedule", at(2024, 3, 1, 7, 30, BRUSSELS), []),
-        ("closing_freeze_schedule", at(2024, 3, 11, 7, 30, BRUSSELS), [("collection_job", "2023", "closing", "2024-03-11")]),
-        ("closing_freeze_schedule", at(2026, 4, 1, 7, 30, BRUSSELS_SUMMER), [("collection_job", "2025", "closing", "2026-04-01")]),
-        ("publication_release_schedule", at(2025, 2, 3, 7, 30, BRUSSELS), [("cycle_job", "2023", "publication", "2025-02-03")]),
+        ("closing_freeze_schedule", at(2024, 3, 11, 7, 30, BRUSSELS), [CLOSING_2023]),
+        ("closing_freeze_schedule", at(2026, 4, 1, 7, 30, BRUSSELS_SUMMER), [CLOSING_2025]),
+        ("publication_release_schedule", at(2025, 2, 3, 7, 30, BRUSSELS), [PUBLICATION_2023]),
         ("publication_release_schedule", at(2025, 1, 15, 7, 30, BRUSSELS), []),
     ]
     for schedule_name, moment, runs in expected:

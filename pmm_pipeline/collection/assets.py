@@ -162,7 +162,8 @@ def build_collection_assets(
             replace_cycle_rows(conn, QUESTIONNAIRES, cycle.id, pd.DataFrame(rows, columns=QUESTIONNAIRES.column_names))
             metadata = written_table_metadata(conn, QUESTIONNAIRES, cycle.id)
         metadata["folder"] = dg.MetadataValue.path(str(folder))
-        metadata["by_language"] = dg.MetadataValue.json(pd.Series([r["language"] for r in rows]).value_counts().to_dict())
+        by_language = pd.Series([r["language"] for r in rows]).value_counts()
+        metadata["by_language"] = dg.MetadataValue.json({lang: int(n) for lang, n in by_language.items()})
         return dg.MaterializeResult(metadata=metadata)
 
     return [collection_status, questionnaires]

@@ -37,7 +37,7 @@ def mark_versions_in_use(
 
     `submissions` holds one row per accepted version with member_code, version and received_at;
     `first_intake_at` is when the pipeline first saw any file of the cycle. Without a deadline
-    nothing is late (the cycle has no calendar, e.g. in a unit test).
+    (a caller that does not apply the calendar, e.g. a unit test of the intake) nothing is late.
     """
     marked = submissions.copy()
     received = pd.to_datetime(marked["received_at"], utc=True)

@@ -1,4 +1,4 @@
-"""The local Dagster instance shared by `pmm run` and `make dev`: one DAGSTER_HOME, telemetry off, one warehouse writer."""
+"""The local Dagster instance shared by `pmm run` and `make dev`: one DAGSTER_HOME, telemetry off, one warehouse run."""
 
 import fcntl
 import os
@@ -12,9 +12,9 @@ from pmm_pipeline.settings import CHECKOUT_DIR
 # runs launched through the instance's queue (UI, schedules, sensors, backfills) wait in the queue
 # while another warehouse run is in progress, shown as "blocked by pool warehouse" in the UI; run
 # granularity because a step-level wait polls with backoff of up to 15 s, idling the warehouse.
-# Runs executed in process (`pmm run`, tests) skip the queue: the warehouse resource makes their
-# connections take turns (resources/warehouse.py), so nothing can collide either way. A run whose
-# process died is retried from the failed step; a failed step is retried by its job's retry policy.
+# Runs executed in process (`pmm run`, tests) skip the queue: the warehouse resource makes them
+# take turns (resources/warehouse.py), so nothing can collide either way. A run whose process died
+# is retried from the failed step; a failed step is retried by its job's retry policy.
 INSTANCE_SETTINGS = """\
 # Written by pmm_pipeline when missing; edit freely (see README, "Concurrency").
 telemetry:

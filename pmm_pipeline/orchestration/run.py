@@ -113,6 +113,12 @@ def run_cycle(settings: Settings, cycle: str, instance: dg.DagsterInstance | Non
         for event in result.all_events
         if event.event_type == dg.DagsterEventType.STEP_FAILURE and event.step_failure_data.error
     ]
+    # A run can also fail before any step, e.g. when the warehouse resource cannot take its turn.
+    failures += [
+        f"resources: {event.engine_event_data.error.message.strip()}"
+        for event in result.all_events
+        if event.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE and event.engine_event_data.error
+    ]
     outcome = RunOutcome(cycle=cycle, run_id=result.run_id, success=result.success, failures=failures)
     if settings.layout.warehouse_path.exists():
         try:

@@ -40,8 +40,10 @@ from pmm_pipeline.publishing.release import (
     ReleaseRefusedError,
     read_release_files,
     sha256_file,
+    table_kind,
     write_release,
 )
+from pmm_pipeline.publishing.outputs import build_reader_outputs
 from pmm_pipeline.reference.load import Reference
 from pmm_pipeline.resources.storage import PmmStorage
 from pmm_pipeline.resources.warehouse import Warehouse
@@ -189,8 +191,10 @@ def _build_tier_assets(
             withheld = conn.execute("SELECT * FROM disclosure.withheld WHERE cycle = ?", [cycle_id]).df()
             replace_cycle_rows(conn, kpi_table, cycle_id, tier_kpi_values(truth.values, tier))
             replace_cycle_rows(conn, rollup_table, cycle_id, tier_rollups(truth.rollups, withheld, tier))
-            for table in (kpi_table, rollup_table):
-                yield dg.MaterializeResult(asset_key=table.key, metadata=written_table_metadata(conn, table, cycle_id))
+            for table, source in ((kpi_table, KPI_VALUES), (rollup_table, ROLLUPS)):
+                metadata = written_table_metadata(conn, table, cycle_id)
+                metadata["dagster/column_lineage"] = _column_lineage(table, source)
+                yield dg.MaterializeResult(asset_key=table.key, metadata=metadata)
             published = [
                 PublishedTable(t, table.qualified, table.name, _read_cycle_rows(conn, table, cycle_id))
                 for t in TIERS[: tier_rank(tier) + 1]
@@ -208,7 +212,8 @@ def _build_tier_assets(
 
     @dg.asset(
         key=release_table.key,
-        description=f"Writes published/<cycle>/{tier}/ (kpi_values and rollups as CSV and Parquet, manifest.json)"
+        description=f"Writes published/<cycle>/{tier}/ (kpi_values and rollups as CSV, Parquet, JSON, SDMX-CSV and"
+        " Excel in en/fr/es, the HTML report, changes.json against the previous release, manifest.json)"
         f" after auditing those very files with the lower tiers' released files, and logs the release;"
         f" {release_table.row}",
         group_name=release_table.schema,
@@ -254,11 +259,11 @@ def _build_tier_assets(
                 frames, amiss = read_release_files(folder)
                 problems += amiss
                 published += [
-                    PublishedTable(t, f"{t}/{name}", name.rsplit(".", 1)[0], frame) for name, frame in frames.items()
+                    PublishedTable(t, f"{t}/{name}", table_kind(name), frame) for name, frame in frames.items()
                 ]
                 problems += [
                     f"{folder}/{name}: not a table of the contract" for name in frames
-                    if name.rsplit(".", 1)[0] not in (kpi_table.name, rollup_table.name)
+                    if table_kind(name) not in (kpi_table.name, rollup_table.name)
                 ]
             findings = audit_tiers(
                 published, truth.facts, truth.values, truth.rollups, disclosure_policy.min_group_size
@@ -267,8 +272,14 @@ def _build_tier_assets(
             return problems + [f.describe() for f in findings]
 
         tier_dir = published_dir / tier
+        with warehouse.get_connection() as conn:
+            # The report's coverage table; the warehouse may predate the collection stage.
+            completeness = _read_optional(conn, "collection.completeness", cycle.id)
+        extras = build_reader_outputs(
+            cycle, tier, catalogue, reference, completeness, disclosure_policy.min_group_size
+        )
         try:
-            manifest = write_release(tier_dir, tables, info, verify=audit_files)
+            manifest = write_release(tier_dir, tables, info, verify=audit_files, extras=extras)
         except ReleaseRefusedError as refused:
             raise dg.Failure(
                 description=str(refused),
@@ -302,3 +313,24 @@ def _build_tier_assets(
 
 def _read_cycle_rows(conn: duckdb.DuckDBPyConnection, table, cycle_id: str) -> pd.DataFrame:
     return conn.execute(f"SELECT * FROM {table.qualified} WHERE cycle = ?", [cycle_id]).df()
+
+
+def _read_optional(conn: duckdb.DuckDBPyConnection, qualified: str, cycle_id: str) -> pd.DataFrame | None:
+    schema, name = qualified.split(".")
+    exists = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+    ).fetchall()[0][0]
+    return conn.execute(f"SELECT * FROM {qualified} WHERE cycle = ? ORDER BY ALL", [cycle_id]).df() if exists else None
+
+
+def _column_lineage(table, source) -> dg.TableColumnLineage:
+    """Each published column is its source column; withheld statistics also depend on disclosure.withheld."""
+    withheld = [dg.TableColumnDep(asset_key=dg.AssetKey(WITHHELD.key), column_name="statistic")]
+    return dg.TableColumnLineage(
+        deps_by_column={
+            c: [dg.TableColumnDep(asset_key=dg.AssetKey(source.key), column_name=c)]
+            + (withheld if source is ROLLUPS and c not in ("cycle", "kpi_id", "series", "group_type", "group_code",
+                                                            "n_participating") else [])
+            for c in table.column_names
+        }
+    )

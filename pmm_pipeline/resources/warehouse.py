@@ -1,13 +1,14 @@
-"""The DuckDB warehouse resource: short connections, one holder at a time, always closed.
+"""The DuckDB warehouse resource: one holder at a time, connections always closed.
 
 DuckDB lets one process open a database file for writing, and while it has it open no other
 process can open it at all ("Could not set lock on file"); inside one process, concurrent
-transactions on the same tables conflict instead. So every pipeline connection first takes an
-exclusive advisory lock on `warehouse.duckdb.lock` (fcntl.flock: it excludes other processes and
-other threads alike, and the kernel drops it when a process dies), connects, works, closes and
-releases. Whatever the executor and however many runs overlap, pipeline code never meets
-DuckDB's lock; a waiting step just waits its turn. A foreign process holding the file (a DuckDB
-shell left open) is waited out with backoff; if it outlasts the timeout, the error names the holder.
+transactions on the same tables conflict instead. So the warehouse has a turn: an exclusive
+advisory lock on `warehouse.duckdb.lock` (fcntl.flock: it excludes other processes and other
+threads alike, and the kernel drops it when a process dies). A run holds the turn while it
+executes; any other connection takes it for as long as it is open. Whatever the executor and
+however many runs overlap, pipeline code never meets DuckDB's lock: a run just waits for the runs
+before it. A foreign process holding the file (a DuckDB shell left open) is waited out with
+backoff; if it outlasts the timeout, the error names the holder.
 """
 
 import fcntl
@@ -16,8 +17,8 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -55,8 +56,16 @@ def _backoff(delay: float, cap: float) -> float:
 
 
 @contextmanager
-def warehouse_turn(path: Path | str, timeout_s: float = DEFAULT_TIMEOUT_S, holder: str = "") -> Iterator[None]:
-    """Hold the warehouse's advisory lock (re-entrant within a thread) for the body of the block."""
+def warehouse_turn(
+    path: Path | str,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    holder: str = "",
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """Hold the warehouse's advisory lock (re-entrant within a thread) for the body of the block.
+
+    `on_wait` is told who holds the lock when it is not free at once.
+    """
     key = str(Path(path).resolve())
     depths: dict[str, int] = _held.__dict__.setdefault("depths", {})
     if depths.get(key):
@@ -77,6 +86,9 @@ def warehouse_turn(path: Path | str, timeout_s: float = DEFAULT_TIMEOUT_S, holde
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if on_wait is not None:
+                    on_wait(_read_holder(fd) or "another process")
+                    on_wait = None
                 if time.monotonic() - started > timeout_s:
                     raise WarehouseBusyError(Path(path), time.monotonic() - started, _read_holder(fd)) from None
                 delay = _backoff(delay, cap=0.1)
@@ -132,28 +144,56 @@ def open_warehouse(
 
 
 class Warehouse(DuckDBResource):
-    """DuckDB warehouse; `database` is the file path. Connections take turns and always close."""
+    """DuckDB warehouse; `database` is the file path.
+
+    A run holds the warehouse's turn from the start to the end of its execution (with a process per
+    step: of each step), so overlapping runs use the warehouse one after the other and none sees
+    another's half-written cycle or half-built release folder; its connections inside re-enter
+    the turn. Outside a run (tests, `pmm run`'s summary) each connection takes the turn itself.
+    """
 
     lock_timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, description="how long to wait for the warehouse")
+    run_wait_timeout_s: float = Field(
+        default=3600.0, description="how long a run waits for the runs before it to be done with the warehouse"
+    )
     _holder: str = PrivateAttr(default="")
+    _run_turn: ExitStack | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if context.run_id:
             self._holder = f"run {context.run_id}"
+        def say_who(other: str) -> None:
+            if context.log is not None:
+                context.log.info(f"waiting for the warehouse: in use by {other}")
+
+        turn = ExitStack()
+        with _as_failure():
+            turn.enter_context(warehouse_turn(self.database, self.run_wait_timeout_s, self._holder, say_who))
+        self._run_turn = turn
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._run_turn is not None:
+            self._run_turn.close()
+            self._run_turn = None
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        try:
-            with open_warehouse(self.database, self.lock_timeout_s, self._holder) as conn:
-                yield conn
-        except WarehouseBusyError as busy:
-            # Transient: the step's retry policy tries again later.
-            raise dg.Failure(
-                description=str(busy),
-                metadata={
-                    "warehouse": dg.MetadataValue.path(str(busy.path)),
-                    "held by": busy.holder or "a process outside the pipeline",
-                    "waited (s)": round(busy.waited_s, 1),
-                },
-                allow_retries=True,
-            ) from busy
+        with _as_failure(), open_warehouse(self.database, self.lock_timeout_s, self._holder) as conn:
+            yield conn
+
+
+@contextmanager
+def _as_failure() -> Iterator[None]:
+    """Show a warehouse held too long as a step failure naming the holder; transient, so retried."""
+    try:
+        yield
+    except WarehouseBusyError as busy:
+        raise dg.Failure(
+            description=str(busy),
+            metadata={
+                "warehouse": dg.MetadataValue.path(str(busy.path)),
+                "held by": busy.holder or "a process outside the pipeline",
+                "waited (s)": round(busy.waited_s, 1),
+            },
+            allow_retries=True,
+        ) from busy

@@ -1,0 +1,157 @@
+"""Releases are reproducible, atomic under SIGKILL, and say what changed against the previous release."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pmm_pipeline.publishing.disclosure import TIERS
+from pmm_pipeline.publishing.release import ReleaseInfo, read_release_files, sha256_file, write_release
+from pmm_pipeline.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
+from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for
+
+METADATA_FILES = {"manifest.json", "changes.json"}  # where the run id and time belong
+
+
+def release_hashes(published: Path) -> dict[str, str]:
+    return {
+        p.relative_to(published).as_posix(): sha256_file(p)
+        for tier in TIERS for p in sorted((published / tier).iterdir()) if p.name not in METADATA_FILES
+    }
+
+
+def test_rerunning_a_cycle_gives_byte_identical_data_files(tmp_path: Path):
+    shutil.copytree(FIXTURES / "cycle_2023" / "landing", tmp_path / "landing" / "2023")
+    settings = settings_for(tmp_path)
+    first = run_cycle_in_process(settings, "2023")
+    assert first.success
+    published = settings.layout.published_dir("2023")
+    before = release_hashes(published)
+    assert {"public/tables_en.xlsx", "public/report.html", "public/kpi_values.parquet",
+            "secretariat/rollups.sdmx.csv"} <= set(before)
+    second = run_cycle_in_process(settings, "2023")
+    assert second.success
+    assert release_hashes(published) == before
+    for tier in TIERS:
+        manifest = json.loads((published / tier / "manifest.json").read_text())
+        assert manifest["run_id"] == second.run_id
+        changes = json.loads((published / tier / "changes.json").read_text())
+        assert changes["previous_release"]["run_id"] == first.run_id
+        assert all(n == 0 for table in changes["summary"].values() for n in table.values()), changes["summary"]
+    assert not [p for p in published.iterdir() if p.name.startswith(".") and p.is_dir()]  # none building or retired
+
+
+def kpi_rows(values: dict[str, float | None]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"cycle": "2023", "reporting_year": 2022, "member_code": m, "kpi_id": "k", "series": "total", "value": v,
+          "status": "reported" if v is not None else "missing", "disclosure": "public", "flags": ""}
+         for m, v in values.items()],
+        columns=PUBLISHED_KPI_COLUMNS,
+    )
+
+
+def rollup_rows(mean: float | None, reason: str | None) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"cycle": "2023", "kpi_id": "k", "series": "total", "group_type": "global", "group_code": "all",
+          "n_reporting": 3, "n_participating": 4, "mean": mean, "median": 2.0, "min": None, "max": None,
+          "pooled": None, "suppressed": reason is not None, "suppression_reason": reason}],
+        columns=PUBLISHED_ROLLUP_COLUMNS,
+    )
+
+
+def info(run_id: str) -> ReleaseInfo:
+    return ReleaseInfo("2023", "public", run_id, "test", "1.0", "digest", "2025-01-15T00:00:00+00:00")
+
+
+def test_changes_json_lists_values_changed_rows_added_and_removed_and_suppressions(tmp_path: Path):
+    tier_dir = tmp_path / "public"
+    write_release(tier_dir, {"kpi_values": kpi_rows({"KEN": 95.0, "FRA": 100.0}),
+                             "rollups": rollup_rows(97.5, None)}, info("run-1"))
+    write_release(tier_dir, {"kpi_values": kpi_rows({"KEN": 90.0, "DEU": 75.0}),
+                             "rollups": rollup_rows(None, "mean:differencing")}, info("run-2"))
+    changes = json.loads((tier_dir / "changes.json").read_text())
+    assert changes["previous_release"]["run_id"] == "run-1"
+    values = changes["tables"]["kpi_values"]
+    assert [(r["member_code"], r["value"]) for r in values["added"]] == [("DEU", 75.0)]
+    assert [(r["member_code"], r["value"]) for r in values["removed"]] == [("FRA", 100.0)]
+    assert [(r["member_code"], r["before"], r["after"]) for r in values["changed"]] == [
+        ("KEN", {"value": 95.0}, {"value": 90.0})
+    ]
+    rollups = changes["tables"]["rollups"]
+    assert rollups["suppressions_changed"] == [{"kpi_id": "k", "series": "total", "group_type": "global",
+                                                "group_code": "all", "before": None, "after": "mean:differencing"}]
+    assert rollups["changed"][0]["before"] == {"mean": 97.5, "suppressed": False, "suppression_reason": None}
+    assert changes["summary"]["kpi_values"] == {"added": 1, "removed": 1, "changed": 1}
+    _, problems = read_release_files(tier_dir)
+    assert problems == []
+
+
+# Each scenario kills the releasing process with SIGKILL at one point; `patch` runs in the child first.
+KILL_POINTS = {
+    "while_writing_files": "release.write_parquet = die_after(release.write_parquet, 1)",
+    "after_building_before_switch": "",  # verify= kills
+    "after_switch_before_cleanup": "release.shutil.rmtree = die_after(release.shutil.rmtree, 0)",
+    "between_renames_without_atomic_exchange": (
+        "release._exchange = lambda a, b: False\nrelease.os.replace = die_after(release.os.replace, 1)"
+    ),
+}
+CHILD = """
+import os, signal, sys
+from pathlib import Path
+import pandas as pd
+from pmm_pipeline.publishing import release
+sys.path.insert(0, {tests!r})
+from test_release_reproducible import kpi_rows, rollup_rows, info
+
+def die_after(function, calls_allowed):
+    count = [0]
+    def wrapped(*args, **kwargs):
+        if count[0] >= calls_allowed:
+            os.kill(os.getpid(), signal.SIGKILL)
+        count[0] += 1
+        return function(*args, **kwargs)
+    return wrapped
+
+{patch}
+verify = (lambda folder: os.kill(os.getpid(), signal.SIGKILL)) if {kill_in_verify} else None
+release.write_release(Path({tier_dir!r}), {{"kpi_values": kpi_rows({{"KEN": 50.0}}), "rollups": rollup_rows(1.0, None)}},
+                      info("run-killed"), verify=verify)
+"""
+
+
+@pytest.mark.parametrize("point", sorted(KILL_POINTS))
+def test_sigkill_during_a_release_leaves_the_previous_one_readable_and_a_rerun_completes(tmp_path: Path, point):
+    tier_dir = tmp_path / "published" / "2023" / "public"
+    old = {"kpi_values": kpi_rows({"KEN": 95.0}), "rollups": rollup_rows(97.5, None)}
+    write_release(tier_dir, old, info("run-1"))
+    old_manifest = (tier_dir / "manifest.json").read_bytes()
+    script = textwrap.dedent(CHILD).format(
+        tests=str(Path(__file__).parent), patch=KILL_POINTS[point], kill_in_verify=point.startswith("after_building"),
+        tier_dir=str(tier_dir),
+    )
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    if point == "between_renames_without_atomic_exchange":
+        # Without an atomic exchange the old release was renamed aside; the next release puts it back first.
+        assert not tier_dir.exists()
+        from pmm_pipeline.publishing.release import recover_release
+        recover_release(tier_dir)
+    frames, problems = read_release_files(tier_dir)
+    assert problems == []
+    shown = frames["kpi_values.parquet"].set_index("member_code")["value"].to_dict()
+    if point == "after_switch_before_cleanup":
+        assert shown == {"KEN": 50.0}  # switched in whole before the kill
+    else:
+        assert shown == {"KEN": 95.0} and (tier_dir / "manifest.json").read_bytes() == old_manifest
+    write_release(tier_dir, {"kpi_values": kpi_rows({"KEN": 60.0}), "rollups": rollup_rows(2.0, None)}, info("run-3"))
+    frames, problems = read_release_files(tier_dir)
+    assert problems == [] and frames["kpi_values.parquet"]["value"].tolist() == [60.0]
+    assert sorted(p.name for p in tier_dir.parent.iterdir()) == [".public.lock", "public"]  # half-built ones gone

@@ -1,0 +1,102 @@
+"""The HTML report: drawn by headless Chromium from the file system (no server, no network), audited when read back."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pmm_pipeline.catalogue.load import load_catalogue
+from pmm_pipeline.publishing.report import ReportContext, read_report, render_report
+from pmm_pipeline.settings import Settings
+from pmm_pipeline.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--virtual-time-budget=20000",
+]
+
+
+def chromium() -> str:
+    """Debian's chromium, installed when missing (the one set-up step that needs the package mirror)."""
+    found = shutil.which("chromium")
+    if not found:
+        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False, capture_output=True, timeout=600)
+        found = shutil.which("chromium")
+    if not found:
+        pytest.skip("chromium is not installed and could not be installed")
+    return found
+
+
+def tables() -> dict[str, pd.DataFrame]:
+    values = pd.DataFrame([
+        ("2023", 2022, "KEN", "electronic_declaration_rate", "total", 95.0, "reported", "public", ""),
+        ("2023", 2022, "FRA", "electronic_declaration_rate", "total", 100.0, "reported", "public", ""),
+        ("2023", 2022, "KEN", "aeo_trade_share", "import", 25.0, "reported", "public", ""),
+    ], columns=PUBLISHED_KPI_COLUMNS)
+    rollups = pd.DataFrame([
+        ("2023", "electronic_declaration_rate", "total", "global", "all", 3, 4, None, 95.0, None, 100.0, None, True,
+         "mean:differencing;min:hidden_member;pooled:differencing"),
+        ("2023", "electronic_declaration_rate", "total", "region", "ESA", 3, 3, 87.5, 95.0, 80.0, 100.0, 88.0, False,
+         None),
+        ("2023", "aeo_trade_share", "import", "global", "all", 3, 4, 30.0, 25.0, 20.0, 45.0, 28.0, False, None),
+    ], columns=PUBLISHED_ROLLUP_COLUMNS)
+    return {"kpi_values": values, "rollups": rollups}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    settings = Settings.from_env({})
+    catalogue = load_catalogue(settings.specs_dir)
+    context = ReportContext(
+        cycle="2023", reporting_year=2022, tier="public", kpis=catalogue.kpis_for_version("1.0"),
+        group_names={("global", "all"): "All members", ("region", "ESA"): "East and Southern Africa"},
+        min_group_size=3, completeness=None,
+    )
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    path.write_text(render_report(tables(), context), encoding="utf-8")
+    return path
+
+
+def test_report_is_self_contained_and_reads_back_as_its_tables(report: Path):
+    text = report.read_text()
+    assert "cdn" not in text.lower().split("<script>", 1)[0]  # nothing fetched by the head
+    assert '<script src=' not in text and "<link" not in text
+    assert "@media print" in text
+    assert "100 * declarations_electronic[T] / declarations_total[T]" in text  # methodology from the spec
+    assert "n=3 of N=4 (withheld)" in text
+    embedded, problems = read_report(report)
+    assert problems == []
+    assert sorted(embedded["kpi_values"].member_code) == ["FRA", "KEN", "KEN"]
+    assert embedded["rollups"]["mean"].isna().tolist() == [True, False, False]
+
+
+def test_a_charted_number_outside_the_tables_is_a_problem(report: Path, tmp_path: Path):
+    tampered = tmp_path / "report.html"
+    tampered.write_text(report.read_text().replace('"y": [95.0, 100.0]', '"y": [75.0, 100.0]'))
+    _, problems = read_report(tampered)
+    assert problems and "draws 75.0" in problems[0]
+
+
+def test_chromium_draws_every_chart_from_the_file(report: Path):
+    browser = chromium()
+    profile = report.parent / "profile"
+    dom = subprocess.run(
+        [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}-dom", "--dump-dom", report.as_uri()],
+        capture_output=True, text=True, timeout=180,
+    ).stdout
+    charts = report.read_text().count("class='chart'")
+    assert charts == 2  # one per series with group rows: electronic_declaration_rate total, aeo_trade_share import
+    assert dom.count('class="main-svg"') >= charts  # plotly draws its SVG into every chart's div
+    assert dom.count('class="point"') >= 4  # bars were drawn, not just empty axes
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report_public.png"
+    shot.unlink(missing_ok=True)
+    subprocess.run(
+        [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}-shot", "--window-size=1200,1600",
+         f"--screenshot={shot}", report.as_uri()],
+        capture_output=True, timeout=180,
+    )
+    assert shot.exists() and shot.stat().st_size > 10_000
