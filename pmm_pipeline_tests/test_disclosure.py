@@ -297,9 +297,9 @@ def test_release_is_refused_and_the_old_one_kept_when_the_check_finds_problems(t
 
     with pytest.raises(ReleaseRefusedError, match="C shown"):
         write_release(tier_dir, {"kpi_values": frame.assign(x=2.5)}, release_info("run-2"), verify=verify)
-    assert seen == [["kpi_values.csv", "kpi_values.parquet", "manifest.json"]]  # the built files, before the switch
+    assert seen == [["changes.json", "kpi_values.csv", "kpi_values.parquet", "manifest.json"]]  # built, not switched
     assert {p.name: p.read_bytes() for p in tier_dir.iterdir()} == before
-    assert sorted(p.name for p in tier_dir.parent.iterdir()) == ["public"]  # no building folder left
+    assert sorted(p.name for p in tier_dir.parent.iterdir()) == [".public.lock", "public"]  # no building folder left
 
 
 def test_read_release_files_reports_what_cannot_be_audited(tmp_path):
@@ -310,12 +310,12 @@ def test_read_release_files_reports_what_cannot_be_audited(tmp_path):
     assert problems == []
     assert frames["kpi_values.csv"]["flags"].tolist()[0] == "-x"  # spreadsheet neutralization undone
     assert frames["kpi_values.csv"]["cycle"].tolist() == [CYCLE, CYCLE]  # text stays text
-    (tier_dir / "report.html").write_text("<p>KEN 12.3</p>")
+    (tier_dir / "notes.txt").write_text("KEN 12.3")
     (tier_dir / "kpi_values.csv").write_text("cycle\n2023\n")
     (tier_dir / "kpi_values.parquet").unlink()
     _, problems = read_release_files(tier_dir)
-    assert any("report.html: not listed in manifest.json" in p for p in problems)
-    assert any("report.html: not a table the disclosure audit can read" in p for p in problems)
+    assert any("notes.txt: not listed in manifest.json" in p for p in problems)
+    assert any("notes.txt: not a file the disclosure audit can read" in p for p in problems)
     assert any("kpi_values.csv: bytes differ" in p for p in problems)
     assert any("kpi_values.parquet: listed in manifest.json but missing" in p for p in problems)
     manifest = json.loads((tier_dir / "manifest.json").read_text())

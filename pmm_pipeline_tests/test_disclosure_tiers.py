@@ -102,7 +102,11 @@ def test_each_tier_folder_is_self_contained(fixture_cycle):
         manifest = json.loads((tier_dir / "manifest.json").read_text())
         assert manifest["tier"] == tier and manifest["run_id"] == result.run_id
         names = sorted(p.name for p in tier_dir.iterdir())
-        assert names == ["kpi_values.csv", "kpi_values.parquet", "manifest.json", "rollups.csv", "rollups.parquet"]
+        assert names == [
+            "changes.json", "kpi_values.csv", "kpi_values.json", "kpi_values.parquet", "kpi_values.sdmx.csv",
+            "manifest.json", "report.html", "rollups.csv", "rollups.json", "rollups.parquet", "rollups.sdmx.csv",
+            "tables_en.xlsx", "tables_es.xlsx", "tables_fr.xlsx",
+        ]
         for name, entry in manifest["files"].items():
             assert sha256_file(tier_dir / name) == entry["sha256"]
         releases = query(settings, f"SELECT * FROM publish_{tier}.releases WHERE cycle = '2023'")

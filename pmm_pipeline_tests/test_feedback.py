@@ -246,12 +246,14 @@ def test_changes_between_versions_answer_by_answer(cycle_run):
     ]
 
 
-def test_a_member_whose_problems_are_gone_loses_its_report(cycle_run):
+def test_a_bad_file_removed_from_landing_stays_in_its_members_report(cycle_run):
+    # Received files stay on record (read back from the archive), so removing a file from the
+    # landing folder does not erase its rejection: the member's report still tells about it.
     settings, _, _ = cycle_run
     landing = settings.layout.landing_dir("2023")
-    (landing / "ARG_2023.csv").unlink()  # as if the Secretariat withdrew the bad file
+    (landing / "ARG_2023.csv").unlink()
     assert run_cycle_in_process(settings, "2023").success
     folder = settings.layout.published_dir("2023") / "feedback"
-    assert not (folder / "ARG").exists()
+    assert (folder / "ARG").is_dir()
     assert (folder / "FRA" / "feedback_FRA_2023.xlsx").exists()
-    assert "ARG" not in set(query(settings, "SELECT member_code FROM feedback.member_reports").member_code)
+    assert "ARG" in set(query(settings, "SELECT member_code FROM feedback.member_reports").member_code)

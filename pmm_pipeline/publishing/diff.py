@@ -31,6 +31,13 @@ def _plain(value: object) -> object:
     return value
 
 
+def _comparable(frame: pd.DataFrame | None, table: str) -> pd.DataFrame | None:
+    """The frame if it has the contract's columns (a release of another shape has nothing to compare)."""
+    if frame is None or not set(KEYS[table] + COMPARED[table]) <= set(frame.columns):
+        return None
+    return frame
+
+
 def _records(frame: pd.DataFrame | None, table: str) -> dict[tuple, dict]:
     if frame is None:
         return {}
@@ -79,7 +86,10 @@ def diff_release(
     previous: Mapping[str, pd.DataFrame] | None, new: Mapping[str, pd.DataFrame], previous_manifest: dict | None
 ) -> dict:
     """The content of changes.json: the previous release it compares with, then per table what changed."""
-    tables = {name: diff_table((previous or {}).get(name), new[name], name) for name in sorted(KEYS) if name in new}
+    tables = {
+        name: diff_table(_comparable((previous or {}).get(name), name), new[name], name)
+        for name in sorted(KEYS) if _comparable(new.get(name), name) is not None
+    }
     summary = {
         name: {kind: len(rows) for kind, rows in changes.items()} for name, changes in tables.items()
     }

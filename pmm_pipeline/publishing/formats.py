@@ -336,11 +336,20 @@ def write_sdmx_csv(frame: pd.DataFrame, path: Path, table: str, reporting_year: 
     path.write_text("\n".join(text.splitlines()) + "\n", encoding="utf-8")
 
 
+def _sdmx_header(table: str) -> str:
+    return ",".join(["STRUCTURE", "STRUCTURE_ID", "ACTION", *(c.id for c in _sdmx_schema(table).components)])
+
+
 def read_sdmx_csv(path: Path) -> tuple[str, pd.DataFrame]:
     """An SDMX-CSV file parsed by pysdmx, turned back into the contract's table."""
     from pysdmx.io.csv.sdmx20.reader import read
 
-    datasets = read(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    table = path.name.split(".", 1)[0]
+    if table in TABLE_COLUMNS and text.strip() == _sdmx_header(table):
+        # pysdmx writes an empty table as its header alone, which no SDMX reader accepts back.
+        return table, _typed(pd.DataFrame(columns=TABLE_COLUMNS[table]))
+    datasets = read(text)
     if len(datasets) != 1:
         raise ValueError(f"{len(datasets)} datasets in one file")
     dataset = datasets[0]

@@ -212,7 +212,7 @@ def read_release_files(tier_dir: Path) -> tuple[dict[str, pd.DataFrame], list[st
 
 def _check_changes(tier_dir: Path, frames: dict[str, pd.DataFrame]) -> list[str]:
     """changes.json must say of this release's rows exactly what its tables hold (nothing else slips in)."""
-    from pmm_pipeline.publishing.diff import KEYS, diff_table
+    from pmm_pipeline.publishing.diff import KEYS, _comparable, diff_table
 
     path = tier_dir / CHANGES_FILE
     if not path.exists():
@@ -223,7 +223,7 @@ def _check_changes(tier_dir: Path, frames: dict[str, pd.DataFrame]) -> list[str]
         return [f"{path}: not readable ({err})"]
     problems = []
     for table in KEYS:
-        current = frames.get(f"{table}.parquet")
+        current = _comparable(frames.get(f"{table}.parquet"), table)
         if current is None:
             continue
         changes = tables.get(table, {})
