@@ -40,7 +40,7 @@ dev: $(STAMP)  ## start the Dagster UI on 127.0.0.1 with the same instance as `p
 	$(BIN)/python -c "from pmm_pipeline.orchestration.instance import ensure_dagster_home; ensure_dagster_home()"
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
-# Not part of `make test`: takes about ten minutes on 2 cores and writes the figures to BENCHMARKS.md.
+# Not part of `make test`: takes about seven minutes on 2 cores and writes the figures to BENCHMARKS.md.
 bench: $(STAMP)  ## time every stage against plain DuckDB and pandas (10^7 answers too); results in BENCHMARKS.md
 	$(BIN)/python -m benchmarks.bench
 

@@ -10,7 +10,8 @@ that load from other processes on a shared machine falls on all of them alike; t
 rounds. CPU time (all threads of the worker) is reported beside wall time: on a loaded machine it is the
 steadier figure. The three ways must give exactly the same tables, or the run fails.
 
-The output file is rewritten above the line NOTES_MARKER; the hand-written notes below it are kept.
+The output file is rewritten above the line NOTES_MARKER; the hand-written notes below it are kept. Every
+figure of every round goes to the same name with .json (BENCHMARKS.json).
 """
 
 import argparse
@@ -148,9 +149,9 @@ def worker_seed(args: dict) -> dict:
     started = time.perf_counter()
     with open_warehouse(args["path"]) as conn:
         counts = seed_inputs(conn, reference, catalogue, answers)
-        copies = {"cycle": 1, "100x": 100}.get(args["size"]) or math.ceil(
-            TEN_MILLION / counts[ADMITTED_ANSWERS.qualified]
-        )
+        copies = {"cycle": 1, "100x": 100}.get(args["size"])
+        if copies is None:  # 1e7: as many copies as make 10^7 admitted answers
+            copies = math.ceil(TEN_MILLION / counts[ADMITTED_ANSWERS.qualified])
         if copies > 1:
             counts = scale_inputs(conn, copies)
     return {"copies": copies, "rows": counts, "seconds": time.perf_counter() - started}
@@ -182,12 +183,10 @@ def worker_check(args: dict) -> dict:
     from pmm_pipeline.resources.warehouse import open_warehouse
 
     with open_warehouse(args["path"]) as conn:
-        rows = {
-            table.name: conn.execute(f"SELECT count(*) FROM {table.qualified} WHERE cycle = ?", [CYCLE]).fetchall()[0][
-                0
-            ]
-            for table in result_tables("pipeline")
-        }
+        rows = {}
+        for table in result_tables("pipeline"):
+            counted = conn.execute(f"SELECT count(*) FROM {table.qualified} WHERE cycle = ?", [CYCLE]).fetchall()
+            rows[table.name] = counted[0][0]
         return {"rows": rows, "differences": {impl: differences(conn, impl) for impl in ("duckdb", "pandas")}}
 
 
@@ -450,18 +449,15 @@ def _size_label(stage: dict) -> str:
 
 def render_report(r: dict) -> str:
     m = r["machine"]
-    loaded = max(r["loads"]) > 1.5
+    # The load average counts this benchmark's own processes too (up to 2 while DuckDB uses both cores).
+    shared = r["load_before"] > 1 or max(r["loads"]) > m["nproc"] + 0.5
     lines = [
         "# Benchmarks",
         "",
         f"Figures of one run of `{r['command']}` on {r['date']}, {r['duration_s'] / 60:.1f} min in all.",
-        f"Load average (1 min) {r['load_before']:.1f} before and {r['load_after']:.1f} after the run (between"
-        f" {min(r['loads']):.1f} and {max(r['loads']):.1f} during it) on {m['nproc']} cores:"
-        + (
-            " **the machine was shared with other work; wall times are inflated, CPU times less so.**"
-            if loaded
-            else " the machine was otherwise idle."
-        ),
+        f"Load average (1 min): {r['load_before']:.1f} when the run started, between {min(r['loads']):.1f} and"
+        f" {max(r['loads']):.1f} during it, on {m['nproc']} cores; it includes the benchmark's own processes."
+        + (" **Other work was running on the machine: wall times are inflated, CPU times less so.**" if shared else ""),
         "",
         "| machine | |",
         "|---|---|",
@@ -680,7 +676,7 @@ def main() -> None:
     results.update(duration_s=time.perf_counter() - started, load_after=LOADS[-1], loads=LOADS)
     report = render_report(results)
     write_report(args.output, report)
-    (ROOT / "benchmarks" / "last_run.json").write_text(json.dumps(results, indent=1) + "\n")
+    args.output.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")  # every round's figures
     print(report)
 
 

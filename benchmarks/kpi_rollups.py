@@ -14,6 +14,7 @@ rollup.rollups exactly as its assets do, the others into bench_sql.* and bench_p
 
 import math
 import random
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -430,6 +431,7 @@ GROUP BY g.kpi_id, g.series, l.level_code, group_type, group_code
 
 
 def run_duckdb(conn: duckdb.DuckDBPyConnection, reference: Reference, catalogue: Catalogue) -> dict[str, float]:
+    """The two hand-written queries, each replacing the cycle's rows of its bench_sql table."""
     cycle = reference.cycles.get(CYCLE)
     kpi_table, rollup_table = result_tables("duckdb")
     params = _catalogue_params(catalogue, cycle.reporting_year)
@@ -446,13 +448,11 @@ def run_duckdb(conn: duckdb.DuckDBPyConnection, reference: Reference, catalogue:
 
 def run_pandas(conn: duckdb.DuckDBPyConnection, reference: Reference, catalogue: Catalogue) -> dict[str, float]:
     """Read the inputs into pandas, compute both tables there, write them back; returns seconds per phase."""
-    import time
-
     cycle = reference.cycles.get(CYCLE)
 
     def read(sql: str) -> pd.DataFrame:
-        # Through Arrow: equal strings become one Python object (DuckDB's .df() makes one per cell, 4 GiB more
-        # at 10^7 answers).
+        # Through Arrow: equal strings become one Python object (DuckDB's .df() makes one per cell: gigabytes
+        # more at 10^7 answers).
         return conn.sql(sql, params=[CYCLE]).to_arrow_table().to_pandas()
 
     started = time.perf_counter()
