@@ -2,14 +2,12 @@
 
 import datetime as dt
 import hashlib
-import os
-import tempfile
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from pmm_pipeline.catalogue.load import Catalogue
+from pmm_pipeline.files import write_atomically
 from pmm_pipeline.collection.status import COMPLETENESS_SQL, OUTSTANDING_MEMBERS_SQL
 from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
 from pmm_pipeline.orchestration.tags import AS_OF_TAG
@@ -40,19 +38,6 @@ HEADLINE_FIGURES = (
     "members_opting_out",
     "kpis_opted_out",
 )
-
-
-def _replace_file(path: Path, data: bytes) -> None:
-    """Write atomically: a member never downloads half a questionnaire."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def build_collection_assets(
@@ -147,7 +132,7 @@ def build_collection_assets(
         for member in sorted(reference.members_in_force(cycle).values(), key=lambda m: m.member_code):
             data = render_questionnaire(catalogue, reference, cycle.id, member.member_code)
             path = folder / f"{member.member_code}_{cycle.id}_{member.language}.xlsx"
-            _replace_file(path, data)
+            write_atomically(path, data)
             rows.append(
                 {
                     "cycle": cycle.id,

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pmm_pipeline.files import write_atomically
 from pmm_pipeline.ingestion.csv_reader import read_csv_submission
 from pmm_pipeline.ingestion.freeze import VERSION_USE_COLUMNS, InputDeadline, mark_versions_in_use
 from pmm_pipeline.ingestion.json_reader import read_json_submission
@@ -114,17 +115,8 @@ def sha256_of(data: bytes) -> str:
 
 def _write_once(path: Path, data: bytes) -> None:
     """Write a file atomically unless it exists (archive and quarantine copies never change)."""
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if not path.exists():
+        write_atomically(path, data)
 
 
 def safe_suffix(file_name: str) -> str:

@@ -5,9 +5,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
-import os
 import random
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -15,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pmm_pipeline.catalogue.load import Catalogue
+from pmm_pipeline.files import write_atomically
 from pmm_pipeline.catalogue.models import Item, ItemType, Shape
 from pmm_pipeline.ingestion.submission import FORMAT_NAME, FORMAT_VERSION
 from pmm_pipeline.reference.load import Reference
@@ -740,18 +739,6 @@ WRITERS: dict[str, Callable[[dict[str, Any], SampleContext | None], tuple[str, b
 }
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    # Written under a hidden name, then renamed: intake skips dot files, so never reads half a file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sample-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _checked_formats(formats: Iterable[str]) -> list[str]:
     names = list(dict.fromkeys(f.strip().lower() for f in formats if f.strip()))
     if not names:
@@ -787,11 +774,11 @@ def write_sample(
         for version, document in enumerate(versions, start=1):
             suffix, data = writer(document, context)
             path = landing_dir / f"{member}_{document['cycle']}_v{version}{suffix}"
-            _write_file(path, data)
+            write_atomically(path, data)
             written.append(path)
     for bad in erroneous_files:
         path = landing_dir / bad.file_name
-        _write_file(path, bad.data)
+        write_atomically(path, bad.data)
         written.append(path)
     return written
 
