@@ -8,7 +8,7 @@ from pmm_pipeline.feedback.assets import build_feedback_assets
 from pmm_pipeline.ingestion.assets import build_ingestion_assets
 from pmm_pipeline.kpis.assets import build_kpi_assets
 from pmm_pipeline.lineage.assets import build_lineage_assets
-from pmm_pipeline.orchestration.jobs import CYCLE_JOB, build_cycle_partitions, build_jobs
+from pmm_pipeline.orchestration.jobs import COLLECTION_JOB, build_cycle_partitions, build_jobs
 from pmm_pipeline.orchestration.policies import apply_asset_policies
 from pmm_pipeline.orchestration.schedules import build_calendar_schedules
 from pmm_pipeline.orchestration.sensors import build_landing_file_sensor
@@ -47,7 +47,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=build_jobs(partitions),
         schedules=build_calendar_schedules(reference.cycles),
         sensors=[
-            build_landing_file_sensor(CYCLE_JOB, reference.cycles.ids, frozenset(reference.known_member_codes()))
+            build_landing_file_sensor(COLLECTION_JOB, reference.cycles.ids, frozenset(reference.known_member_codes()))
         ],
         resources={
             "storage": PmmStorage.from_limits(str(settings.data_dir), settings.intake_limits),

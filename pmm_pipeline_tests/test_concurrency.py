@@ -138,7 +138,7 @@ def launch_round(shared: dict, label: str, whole: bool) -> list[str]:
     resubmission.write_bytes(template.read_bytes().replace(b'"submitted_at": "', b'"submitted_at":  "', 1))
     requests, shared["cursor"] = sensor_tick(shared["defs"], shared["instance"], shared["cursor"])
     assert [(r.partition_key, r.tags["pmm/source_file"]) for r in requests] == [("2025", resubmission.name)]
-    assert shared["defs"].resolve_sensor_def("landing_file_sensor").job_name == "cycle_job"
+    assert shared["defs"].resolve_sensor_def("landing_file_sensor").job_name == "collection_job"
     pool, start = shared["pool"], shared["start"]
     futures = [
         pool.submit(execute_run, "2023", {"pmm/backfill": label}, not whole, start),

@@ -6,7 +6,7 @@ import os
 import dagster as dg
 import pytest
 
-from pmm_pipeline.orchestration.jobs import CYCLE_JOB
+from pmm_pipeline.orchestration.jobs import COLLECTION_JOB
 from pmm_pipeline.orchestration.sensors import LANDING_SENSOR, build_landing_file_sensor
 from pmm_pipeline.orchestration.tags import CYCLE_TAG, MEMBER_TAG, SOURCE_FILE_TAG
 from pmm_pipeline.resources.storage import PmmStorage
@@ -23,7 +23,7 @@ def landing(tmp_path):
 
 def tick(data_dir, cursor):
     """One evaluation: (run requests, skip reason, new cursor)."""
-    sensor = build_landing_file_sensor(CYCLE_JOB, ["2023", "2025"], KNOWN)
+    sensor = build_landing_file_sensor(COLLECTION_JOB, ["2023", "2025"], KNOWN)
     context = dg.build_sensor_context(cursor=cursor, resources={"storage": PmmStorage(data_dir=str(data_dir))})
     result = sensor(context)
     requests = result if isinstance(result, list) else []
@@ -37,9 +37,9 @@ def write(path, data: bytes, mtime_ns: int) -> None:
 
 
 def test_definitions_name_and_target():
-    sensor = build_landing_file_sensor(CYCLE_JOB, ["2023"], KNOWN)
+    sensor = build_landing_file_sensor(COLLECTION_JOB, ["2023"], KNOWN)
     assert sensor.name == LANDING_SENSOR == "landing_file_sensor"
-    assert sensor.job_name == CYCLE_JOB
+    assert sensor.job_name == COLLECTION_JOB
 
 
 def test_cursor_steps_through_new_changed_unchanged_and_invalid_files(landing):
@@ -111,4 +111,4 @@ def test_sensor_is_in_the_code_location(tmp_path):
     from pmm_pipeline.settings import Settings
 
     defs = build_definitions(replace(Settings.from_env({}), data_dir=tmp_path))
-    assert defs.resolve_sensor_def(LANDING_SENSOR).job_name == CYCLE_JOB
+    assert defs.resolve_sensor_def(LANDING_SENSOR).job_name == COLLECTION_JOB
