@@ -6,6 +6,9 @@ from pathlib import Path
 
 from pmm_pipeline.settings import CHECKOUT_DIR
 
+# The pool of every step that opens the DuckDB warehouse.
+WAREHOUSE_POOL = "warehouse"
+
 # No machine here reaches the internet: Dagster must never try to upload telemetry (nor greet the
 # UI's first visitor with a newsletter sign-up).
 # Every step that opens the warehouse carries pool="warehouse". With a limit of 1 at run granularity,
@@ -56,13 +59,18 @@ def ensure_dagster_home(env: dict[str, str] | None = None) -> Path:
 
 
 def _create_storage_once(home: Path) -> None:
-    """Create the instance's databases one process at a time: `pmm run`s started together on a new
-    DAGSTER_HOME would otherwise race through the same schema migrations and fail."""
-    if (home / "history" / "runs.db").exists():
+    """Create the instance's databases and the warehouse pool's limit, one process at a time: `pmm run`s
+    started together on a new DAGSTER_HOME would otherwise race through the same schema migrations."""
+    marker = home / ".pools_initialized"
+    if marker.exists():
         return
     import dagster as dg
 
     with open(home / ".create.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        with dg.DagsterInstance.from_config(str(home)):
-            pass
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            # Dagster 1.13 applies `default_limit` to a pool only once the daemon has seen it, so its
+            # first pass over a new instance's queue would start every queued warehouse run at once.
+            # Writing the limit now (from dagster.yaml's default_limit) closes that first-pass gap.
+            instance.event_log_storage.initialize_concurrency_limit_to_default(WAREHOUSE_POOL)
+        marker.touch()
