@@ -107,7 +107,9 @@ def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.layout.warehouse_path.exists():
         raise CommandError(f"no warehouse at {settings.layout.warehouse_path}: run the cycle first")
     try:
-        with open_warehouse(settings.layout.warehouse_path, holder="pmm trace") as conn:
+        with open_warehouse(
+            settings.layout.warehouse_path, holder="pmm trace", memory_limit=settings.warehouse_memory_limit
+        ) as conn:
             rows = load_trace(conn, cycle.id, args.member, args.kpi)
     except TraceError as err:
         raise CommandError(str(err)) from None

@@ -51,9 +51,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         ],
         resources={
             "storage": PmmStorage.from_limits(str(settings.data_dir), settings.intake_limits),
-            "warehouse": Warehouse(database=str(settings.layout.warehouse_path)),
+            "warehouse": Warehouse(
+                database=str(settings.layout.warehouse_path), memory_limit=settings.warehouse_memory_limit
+            ),
             "disclosure_policy": DisclosurePolicy(min_group_size=settings.min_group_size),
-            "sql_target": SqlPublicationTarget(url=settings.publish_sql_url),
+            "sql_target": SqlPublicationTarget.from_setting(settings.publish_sql_url),
         },
     )
 

@@ -1,6 +1,7 @@
 """Every `PMM_` setting in one place, read from the environment only when asked (never at import)."""
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -9,6 +10,13 @@ from pmm_pipeline.ingestion.limits import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.reference.load import PACKAGED_REFERENCE_DIR
 
 CHECKOUT_DIR = Path(__file__).resolve().parent.parent
+# Read here, and also by Dagster when a run starts if the URL holds a password (resources/sql_target.py).
+PUBLISH_SQL_URL_VAR = "PMM_PUBLISH_SQL_URL"
+# DuckDB's own default is 80 % of the machine's memory, and it keeps what it may: 4.4 GiB for the KPI stage at
+# 10^7 answers. With 1 GiB the stage peaks at 1.3 GiB, spilling to <warehouse>.tmp/ instead (BENCHMARKS.md).
+DEFAULT_WAREHOUSE_MEMORY_LIMIT = "1GiB"
+# What DuckDB's memory_limit accepts: a number and a unit (KB, MB, GB, TB, KiB, ..., TiB) or a share of memory.
+_MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|%)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -20,6 +28,8 @@ class Settings:
     intake_limits: IntakeLimits = DEFAULT_LIMITS  # PMM_MAX_FILE_BYTES, PMM_MAX_ROWS, ...: see _intake_limits
     min_group_size: int = 3  # PMM_MIN_GROUP_SIZE: fewest reporting members behind a published group statistic
     publish_sql_url: str | None = None  # PMM_PUBLISH_SQL_URL: SQLAlchemy URL releases are also copied to (prod)
+    # PMM_WAREHOUSE_MEMORY_LIMIT: DuckDB's memory_limit on every warehouse connection (e.g. 1GiB, 4GB, 50%)
+    warehouse_memory_limit: str = DEFAULT_WAREHOUSE_MEMORY_LIMIT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -32,7 +42,8 @@ class Settings:
             cycles_file=Path(env.get("PMM_CYCLES_FILE") or reference_dir / "cycles.yaml").resolve(),
             intake_limits=_intake_limits(env),
             min_group_size=_min_group_size(env),
-            publish_sql_url=env.get("PMM_PUBLISH_SQL_URL") or None,
+            publish_sql_url=env.get(PUBLISH_SQL_URL_VAR) or None,
+            warehouse_memory_limit=_warehouse_memory_limit(env),
         )
 
     @property
@@ -59,6 +70,13 @@ def _min_group_size(env: Mapping[str, str]) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise ValueError(f"PMM_MIN_GROUP_SIZE must be a positive whole number, got {text!r}")
     return int(text)
+
+
+def _warehouse_memory_limit(env: Mapping[str, str]) -> str:
+    text = (env.get("PMM_WAREHOUSE_MEMORY_LIMIT") or DEFAULT_WAREHOUSE_MEMORY_LIMIT).strip()
+    if not _MEMORY_LIMIT.fullmatch(text):
+        raise ValueError(f"PMM_WAREHOUSE_MEMORY_LIMIT must be an amount of memory such as 1GiB or 512MB, got {text!r}")
+    return text
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,14 @@
 
 The admitted answers are pivoted once (one column per item and year that any formula uses), then
 every KPI series is one SELECT over the pivot. Item codes, years and KPI ids are bound as
-parameters; the SQL text holds only generated column names and the formulas' arithmetic.
+parameters; the SQL text holds only generated column names and indexes and the formulas' arithmetic.
+
+For the pivot, a join to the list of (item, year) the formulas read numbers each answer (`ref`) and
+drops the answers no formula reads; each pivot column is then `max(CASE WHEN ref = i THEN ...)`. A
+filtered aggregate per column, `max(value) FILTER (WHERE item = .. AND year = ..)`, made DuckDB
+compare every answer's item and year once per column (117 times with the shipped catalogue): the
+stage's largest cost at 10^7 answers. (A map per member built with `list()` was as fast, but its
+state cannot spill: out of memory under the warehouse's memory_limit. See BENCHMARKS.md.)
 
 Answer states flow through the formulas: an input `not_applicable` makes the value
 `not_applicable`; a `not_available` or missing input makes it `missing`; a zero denominator makes
@@ -27,11 +34,11 @@ class CompiledKpis:
 def _status_case(refs: tuple[ItemRef, ...], index: dict[ItemRef, int], raw_value: str) -> str:
     statuses = [f"s{index[r]}" for r in refs]
     not_applicable = " OR ".join(f"{s} = 'not_applicable'" for s in statuses)
-    not_reported = " OR ".join(f"coalesce({s}, 'missing') <> 'reported'" for s in statuses)
+    not_reported = " OR ".join(f"{s} IS DISTINCT FROM 'reported'" for s in statuses)
     return (
         f"CASE WHEN {not_applicable} THEN 'not_applicable'"
         f" WHEN {not_reported} THEN 'missing'"
-        f" WHEN ({raw_value}) IS NULL OR NOT isfinite({raw_value}) THEN 'undefined'"
+        f" WHEN NOT coalesce(isfinite({raw_value}), false) THEN 'undefined'"  # NULL (0 denominator), inf or NaN
         " ELSE 'reported' END"
     )
 
@@ -42,17 +49,15 @@ def render_kpi_values_sql(
     """SELECT yielding kpi.kpi_values' columns for the cycle bound as $cycle."""
     refs = sorted({ref for k in kpis for s in k.series for ref in formulas[(k.id, s.id)].refs})
     index = {ref: i for i, ref in enumerate(refs)}  # pivot columns v<i>, s<i>, t<i>: value, status, level
-    params: dict[str, object] = {}
-    pivot_columns = []
-    for i, ref in enumerate(refs):
-        params[f"item{i}"] = ref.item
-        params[f"year{i}"] = reporting_year + ref.offset
-        where = f"item = $item{i} AND year = $year{i}"
-        pivot_columns += [
-            f"max(value) FILTER (WHERE {where}) AS v{i}",
-            f"max(status) FILTER (WHERE {where}) AS s{i}",
-            f"max(value_text) FILTER (WHERE {where}) AS t{i}",
-        ]
+    params: dict[str, object] = {
+        "ref_items": [ref.item for ref in refs],
+        "ref_years": [reporting_year + ref.offset for ref in refs],
+    }
+    pivot_columns = [
+        f"max(CASE WHEN ref = {i} THEN {field} END) AS {name}{i}"
+        for i in range(len(refs))
+        for name, field in (("v", "value"), ("s", "status"), ("t", "value_text"))
+    ]
 
     def column(ref: ItemRef) -> str:
         return f"v{index[ref]}"
@@ -64,25 +69,32 @@ def render_kpi_values_sql(
         params[f"kpi{j}"] = kpi.id
         params[f"series{j}"] = series.id
         read_by_series += [(kpi.id, series.id, r.item, reporting_year + r.offset) for r in formula.refs]
-        raw_value = render_sql(formula.tree, column)
         numerator = denominator = "NULL::DOUBLE"
         if kpi.shape == Shape.ratio and (parts := formula.ratio_parts()):
             numerator, denominator = (render_sql(p, column) for p in parts)
+            # The value from the two rendered parts rather than rendering the parts again inside the whole
+            # formula: sqlglot takes about 1 ms a rendering, a large share of the stage at the size of a cycle.
+            raw_value = f"CAST({numerator} / NULLIF({denominator}, 0) AS DOUBLE)"
+        else:
+            raw_value = render_sql(formula.tree, column)
         level_code = "NULL::VARCHAR"
         if kpi.shape == Shape.categorical:
             level_code = f"t{index[formula.refs[0]]}"
         branches.append(
-            f"SELECT member_code, $kpi{j} AS kpi_id, $series{j} AS series, {raw_value} AS raw_value,"
+            f"SELECT member_code, submission_id, $kpi{j} AS kpi_id, $series{j} AS series, {raw_value} AS raw_value,"
             f" {_status_case(formula.refs, index, raw_value)} AS status,"
             f" {numerator} AS numerator, {denominator} AS denominator, {level_code} AS level_code"
             " FROM inputs"
         )
     union = "\n    UNION ALL\n    ".join(branches)
     sql = f"""
-WITH answers_wide AS (
+WITH refs AS (
+    SELECT unnest($ref_items) AS item, unnest($ref_years) AS year, generate_subscripts($ref_items, 1) - 1 AS ref
+),
+answers_wide AS (
     SELECT member_code,
         {(',' + chr(10) + '        ').join(pivot_columns)}
-    FROM quality.admitted_answers
+    FROM quality.admitted_answers JOIN refs USING (item, year)
     WHERE cycle = $cycle
     GROUP BY member_code
 ),
@@ -93,7 +105,7 @@ participants AS (
     WHERE p.cycle = $cycle AND p.is_participating AND q.is_admitted
 ),
 inputs AS (
-    SELECT participants.member_code, answers_wide.* EXCLUDE (member_code)
+    SELECT participants.*, answers_wide.* EXCLUDE (member_code)
     FROM participants LEFT JOIN answers_wide USING (member_code)
 ),
 computed AS (
@@ -121,9 +133,8 @@ SELECT
     CASE WHEN c.status = 'reported' THEN c.numerator END AS numerator,
     CASE WHEN c.status = 'reported' THEN c.denominator END AS denominator,
     CASE WHEN c.status = 'reported' THEN c.level_code END AS level_code,
-    p.submission_id
+    c.submission_id
 FROM computed AS c
-JOIN participants AS p USING (member_code)
 LEFT JOIN staging.disclosure AS d
     ON d.cycle = $cycle AND d.member_code = c.member_code AND d.kpi_id = c.kpi_id
 LEFT JOIN value_flags AS vf

@@ -44,7 +44,7 @@ def summarize_cycle(settings: Settings, cycle: str) -> dict[str, object]:
         "rollup rows": "SELECT count(*) FROM rollup.rollups WHERE cycle = $cycle",
     }
     summary: dict[str, object] = {}
-    with open_warehouse(settings.layout.warehouse_path) as conn:
+    with open_warehouse(settings.layout.warehouse_path, memory_limit=settings.warehouse_memory_limit) as conn:
         for label, sql in queries.items():
             summary[label] = conn.execute(sql, {"cycle": cycle}).fetchall()[0][0]
         reasons = conn.execute(

@@ -26,6 +26,8 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
+from pmm_pipeline.settings import DEFAULT_WAREHOUSE_MEMORY_LIMIT
+
 LOCK_MESSAGES = ("could not set lock", "conflicting lock")
 DEFAULT_TIMEOUT_S = 300.0
 
@@ -114,14 +116,19 @@ def _read_holder(fd: int) -> str:
 
 @contextmanager
 def open_warehouse(
-    path: Path | str, timeout_s: float = DEFAULT_TIMEOUT_S, holder: str = ""
+    path: Path | str,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    holder: str = "",
+    memory_limit: str | None = DEFAULT_WAREHOUSE_MEMORY_LIMIT,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Connect to the DuckDB file in the warehouse's turn; closed on every exit path.
 
     Every reader and writer of the pipeline goes through here (assets, `pmm run`'s summary, tests),
     so they take turns instead of meeting DuckDB's single-writer lock. `holder` says who is asking
-    (e.g. a run id); it is shown to whoever has to wait too long.
+    (e.g. a run id); it is shown to whoever has to wait too long. `memory_limit` is DuckDB's
+    (Settings.warehouse_memory_limit; None: DuckDB's default, 80 % of the machine's memory).
     """
+    config = {} if memory_limit is None else {"memory_limit": memory_limit}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -129,7 +136,7 @@ def open_warehouse(
         delay = 0.05
         while True:
             try:
-                conn = duckdb.connect(str(path))
+                conn = duckdb.connect(str(path), config=config)
                 break
             except duckdb.IOException as err:
                 if not any(m in str(err).lower() for m in LOCK_MESSAGES):
@@ -156,6 +163,9 @@ class Warehouse(DuckDBResource):
     run_wait_timeout_s: float = Field(
         default=3600.0, description="how long a run waits for the runs before it to be done with the warehouse"
     )
+    memory_limit: str = Field(
+        default=DEFAULT_WAREHOUSE_MEMORY_LIMIT, description="DuckDB's memory_limit (PMM_WAREHOUSE_MEMORY_LIMIT)"
+    )
     _holder: str = PrivateAttr(default="")
     _run_turn: ExitStack | None = PrivateAttr(default=None)
 
@@ -178,7 +188,7 @@ class Warehouse(DuckDBResource):
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with _as_failure(), open_warehouse(self.database, self.lock_timeout_s, self._holder) as conn:
+        with _as_failure(), open_warehouse(self.database, self.lock_timeout_s, self._holder, self.memory_limit) as conn:
             yield conn
 
 
