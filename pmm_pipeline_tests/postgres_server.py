@@ -14,13 +14,14 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 
-class PostgresUnavailable(RuntimeError):
+class PostgresUnavailableError(RuntimeError):
     """The server binaries are missing and could not be installed here."""
 
 
@@ -30,15 +31,15 @@ def server_bin_dir() -> Path:
     if found:
         return found
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise PostgresUnavailable("PostgreSQL server binaries (initdb, pg_ctl) missing and not root to apt-get them")
+        raise PostgresUnavailableError("no PostgreSQL server binaries (initdb, pg_ctl), and not root to apt-get them")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "postgresql"]):
         done = subprocess.run(command, env=env, capture_output=True, text=True)
         if done.returncode:
-            raise PostgresUnavailable(f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}")
+            raise PostgresUnavailableError(f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}")
     found = _find_bin_dir()
     if not found:
-        raise PostgresUnavailable("apt-get installed postgresql but no initdb/pg_ctl was found")
+        raise PostgresUnavailableError("apt-get installed postgresql but no initdb/pg_ctl was found")
     return found
 
 
@@ -65,8 +66,30 @@ class PostgresServer:
 
         return psycopg.connect(host=self.host, port=self.port, user=user or self.superuser, dbname=database)
 
+    def require_password(self, role: str, password: str) -> None:
+        """From now on `role` must give `password` (scram-sha-256) to log in, as on a production server."""
+        import psycopg
+        from psycopg import sql
 
-def _free_port() -> int:
+        with self.connect() as conn:
+            conn.autocommit = True
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+            hba = Path(conn.execute("SHOW hba_file").fetchall()[0][0])
+            hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n{hba.read_text()}")
+            conn.execute("SELECT pg_reload_conf()")
+        # The server applies the file when it gets round to the reload signal: wait until it refuses the role.
+        for _ in range(600):
+            try:
+                psycopg.connect(host=self.host, port=self.port, user=role, dbname="postgres", password="").close()
+            except psycopg.OperationalError as refused:
+                if "password" in str(refused):
+                    return
+                raise
+            time.sleep(0.05)
+        raise RuntimeError(f"the server still lets {role} in without a password")
+
+
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -81,7 +104,7 @@ def running_postgres() -> Iterator[PostgresServer]:
         try:
             account = pwd.getpwnam("postgres")
         except KeyError:
-            raise PostgresUnavailable("running as root without a `postgres` system user to run the server") from None
+            raise PostgresUnavailableError("running as root with no `postgres` system user to run the server") from None
         runner = ["runuser", "-u", "postgres", "--"]
     base = Path(tempfile.mkdtemp(prefix="pmm-pg-"))
     data, sockets, log = base / "data", base / "sockets", base / "server.log"
@@ -89,7 +112,7 @@ def running_postgres() -> Iterator[PostgresServer]:
     if as_root:
         for path in (base, sockets):
             os.chown(path, account.pw_uid, account.pw_gid)
-    port = _free_port()
+    port = free_port()
     pg_ctl = [*runner, str(bin_dir / "pg_ctl"), "-D", str(data)]
     try:
         subprocess.run(
