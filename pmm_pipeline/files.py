@@ -1,6 +1,15 @@
-"""Writing files so that no reader ever sees half of one: under a hidden name, then renamed."""
+"""Writing files and folders so that no reader ever sees half of one: under a hidden name, then renamed.
 
+A folder (a tier's release, the members' feedback) is built beside its place as
+`.<name>.building-<token>` and switched in by `switch_folder_in`; `recover_folder` cleans up after a
+process killed in between. Callers hold a lock that excludes other writers of the same folder, so
+whatever `recover_folder` finds half-done belongs to a dead process.
+"""
+
+import ctypes
+import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -16,3 +25,54 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def building_folder(target: Path, token: str) -> Path:
+    """The hidden folder beside `target` where its next version is built (`token`: e.g. the run id)."""
+    return target.parent / f".{target.name}.building-{token}"
+
+
+def exchange_folders(a: Path, b: Path) -> bool:
+    """Swap two folders in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    if ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS):  # file system or kernel without the flag
+        return False
+    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), str(a))
+
+
+def switch_folder_in(building: Path, target: Path) -> None:
+    """Replace `target` by `building` in one step: readers and a killed process see the old or the new folder.
+
+    Where folders cannot be exchanged atomically, the old folder is renamed aside first; a process
+    killed between the two renames leaves it there, and recover_folder() puts it back.
+    """
+    token = building.name.rsplit("-", 1)[-1]
+    retired = target.parent / f".{target.name}.retired-{token}"
+    if target.exists() and exchange_folders(building, target):
+        shutil.rmtree(building)  # now holds the old folder
+        return
+    if target.exists():
+        os.replace(target, retired)
+    os.replace(building, target)
+    if retired.exists():
+        shutil.rmtree(retired)
+
+
+def recover_folder(target: Path) -> None:
+    """Clean up after a process killed while switching: put back a folder left aside, drop half-built ones."""
+    parent = target.parent
+    if not parent.exists():
+        return
+    retired = sorted(parent.glob(f".{target.name}.retired-*"))
+    if retired and not target.exists():
+        os.replace(retired[-1], target)
+        retired = retired[:-1]
+    for leftover in [*retired, *parent.glob(f".{target.name}.building-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)

@@ -5,7 +5,10 @@ FRA 100 public, DEU 75 wco, UGA undefined (secretariat); in the public tier the 
 for differencing and the global min (DEU's) as a hidden member's value; EUR has 2 members (min_group_size).
 """
 
+import csv
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import duckdb
@@ -251,3 +254,198 @@ def test_json_keeps_every_digit(tmp_path: Path):
     write_json(frame, tmp_path / "kpi_values.json", "kpi_values")
     document = json.loads((tmp_path / "kpi_values.json").read_text())
     assert document["rows"][0]["value"] == 1 / 3
+
+
+def declared_tables() -> dict[str, list[str]]:
+    """Every table declared in tables.py (the tiers' copies too): qualified name -> columns."""
+    from pmm_pipeline import tables
+
+    declared = [t for t in vars(tables).values() if isinstance(t, tables.Table)]
+    declared += [t for tier in TIERS for t in tables.published_tables(tier)]
+    return {t.qualified: t.column_names for t in declared}
+
+
+def test_every_table_materialization_carries_row_count_schema_lineage_and_preview(released, fixture_cycle):
+    from pmm_pipeline.definitions import build_definitions
+
+    settings, result = fixture_cycle
+    graph = build_definitions(settings).resolve_asset_graph()
+    columns_of = declared_tables()
+    # sql_release copies tables out of the warehouse, it makes none; questionnaires are written by the
+    # cycle's opening job, not the cycle job (their asset uses the same written_table_metadata).
+    table_assets = {k for k in graph.get_all_asset_keys() if k.path[-1] != "sql_release"}
+    materialized = {
+        e.asset_key: e.materialization.metadata for e in result.get_asset_materialization_events()
+        if e.asset_key in table_assets
+    }
+    assert set(materialized) == table_assets - {dg_key("collection.questionnaires")}
+    for key, metadata in materialized.items():
+        name = ".".join(key.path)
+        four = {"dagster/row_count", "dagster/column_schema", "dagster/column_lineage", "preview"}
+        assert four <= set(metadata), name
+        own = columns_of.get(name, columns_of["kpi.kpi_values"])  # a KPI view has kpi.kpi_values' columns
+        assert [c.name for c in metadata["dagster/column_schema"].schema.columns] == own, name
+        assert metadata["dagster/row_count"].value >= 0 and metadata["preview"].value.startswith(("|", "(no rows)"))
+        lineage = metadata["dagster/column_lineage"].column_lineage.deps_by_column
+        upstream = graph.get(key).parent_keys
+        assert bool(lineage) == bool(upstream), name  # only tables made from files or reference data have none
+        for column, deps in lineage.items():
+            assert column in own, (name, column)
+            for dep in deps:
+                assert dep.asset_key in upstream, (name, column, dep)
+                assert dep.column_name in columns_of[".".join(dep.asset_key.path)], (name, column, dep)
+    # Spot checks written by hand from the SQL and code of each stage.
+    def deps(name: str, column: str) -> set[str]:
+        lineage = materialized[dg_key(name)]["dagster/column_lineage"].column_lineage.deps_by_column
+        return {f"{'.'.join(d.asset_key.path)}.{d.column_name}" for d in lineage[column]}
+
+    assert deps("kpi.kpi_values", "flags") == {"quality.findings.rule", "quality.findings.severity"}
+    assert deps("publish_public.rollups", "mean") == {"rollup.rollups.mean", "disclosure.withheld.statistic",
+                                                      "disclosure.withheld.reason"}
+    assert deps("lineage.provenance", "source_cell") == {"quality.admitted_answers.source_cell"}
+    assert deps("kpi.electronic_declaration_rate", "value") == {"kpi.kpi_values.value"}
+    assert deps("staging.answers", "version") == {"raw.submissions.version"}
+
+
+def dg_key(name: str):
+    import dagster as dg
+
+    return dg.AssetKey(name.split("."))
+
+
+# Fixture facts: 185 members in force in 2023; BRA, DEU, FRA, KEN and UGA sent files, BRA's only file was
+# rejected; every file was first seen after the collection closed. In the public tier only KEN's and
+# FRA's electronic_declaration_rate are visible; DEU and UGA show no value there at all.
+VISIBLE_IN_PUBLIC = {"electronic_declaration_rate": {"FRA", "KEN"}}
+MEMBERS_WITH_VALUES = {"DEU", "FRA", "KEN", "UGA"}
+SECTION = re.compile(r"<section class='kpi' id='([a-z0-9_]+)'>(.*?)</section>", re.S)
+
+
+def test_chromium_draws_a_chart_per_kpi_series_of_the_released_public_report(released):
+    """The report as released from the run's public tables: drawn, with methodology, coverage, no hidden member."""
+    import html
+
+    from pmm_pipeline.catalogue.load import load_catalogue
+    from pmm_pipeline_tests.test_report import ARTIFACTS, CHROMIUM_FLAGS, chromium
+
+    settings, folders = released
+    report = folders["public"] / "report.html"
+    browser = chromium()
+    dom = subprocess.run(
+        [browser, *CHROMIUM_FLAGS, f"--user-data-dir={report.parent.parent / '.chromium-dom'}", "--dump-dom",
+         report.as_uri()], capture_output=True, text=True, timeout=180,
+    ).stdout
+    # What a reader of the page sees, without the inlined plotly.js (its code is not the report's text).
+    text = report.read_text()
+    head, body = text.split("</head>", 1)
+    page = html.unescape(re.sub(r"<script>.*?</script>", "", head, flags=re.S) + body)
+
+    catalogue = load_catalogue(settings.specs_dir)
+    kpis = {k.id: k for k in catalogue.kpis_for_version("1.0")}
+    rollups = warehouse_table(settings, "public", "rollups")
+    sections = dict(SECTION.findall(page))
+    assert set(sections) == set(rollups.kpi_id)  # every KPI with group figures in the tier has its section
+    drawn = dict(re.findall(r'<section class="kpi" id="([a-z0-9_]+)">(.*?)</section>', dom, re.S))
+    for kpi_id, section in sections.items():
+        kpi = kpis[kpi_id]
+        series = sorted(set(rollups[rollups.kpi_id == kpi_id].series))
+        charts = re.findall(r'<div id="chart-[^"]+" class="chart[^"]*"[^>]*>(.*?)</div>\s*<script', drawn[kpi_id], re.S)
+        assert len(charts) == len(series), kpi_id
+        assert all('class="main-svg"' in chart and ('class="point"' in chart or "class=\"bars\"" in chart)
+                   for chart in charts), f"{kpi_id}: a chart was not drawn"
+        for s in kpi.series:
+            assert f"{s.id}: {s.formula}" in section, (kpi_id, s.id)
+        rules = set(re.findall(r"<li><code>([a-z_]+)</code> \(", section))
+        numeric = kpi.shape.value != "categorical"
+        assert rules == ({"min_group_size", "hidden_member", "differencing", "complementary"} if numeric
+                         else {"min_group_size", "differencing", "complementary"}), kpi_id
+        shown = set(re.findall(r"\b[A-Z]{3}\b", section)) & MEMBERS_WITH_VALUES
+        assert shown <= VISIBLE_IN_PUBLIC.get(kpi_id, set()), (kpi_id, shown)
+    assert not set(re.findall(r"\b(?:DEU|UGA)\b", page))  # hidden from public readers in every KPI
+
+    coverage = page.split("Coverage and timeliness of submissions", 1)[1].split("How figures are withheld", 1)[0]
+    global_row = re.search(r"<tr><td>[^<]*</td>((?:<td class='num'>[^<]*</td>){6})</tr>", coverage).group(1)
+    assert re.findall(r">([^<]*)<", global_row)[::2] == ["185", "4", "0", "4", "2.2", "0.0"]
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report_public.png"
+    shot.unlink(missing_ok=True)
+    subprocess.run(
+        [browser, *CHROMIUM_FLAGS, f"--user-data-dir={report.parent.parent / '.chromium-shot'}",
+         "--window-size=1200,1600", f"--screenshot={shot}", report.as_uri()],
+        capture_output=True, timeout=180,
+    )
+    assert shot.exists() and shot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)", "\tcmd", "\rcmd", "'=already quoted", "''+twice",
+                                  "'plain quote", "plain"])
+def test_neutralized_text_reads_back_exactly_and_numbers_stay_numbers(tmp_path: Path, text: str):
+    values = pd.DataFrame([{
+        "cycle": "2023", "reporting_year": 2022, "member_code": "KEN", "kpi_id": "k", "series": "total",
+        "value": -0.5, "status": "reported", "disclosure": "public", "flags": text,
+    }])
+    rollups = pd.DataFrame(columns=PUBLISHED_ROLLUP_COLUMNS)
+    write_csv(values, tmp_path / "kpi_values.csv")
+    write_excel({"kpi_values": values, "rollups": rollups}, tmp_path / "tables_en.xlsx", "en", "2023", "public", {})
+    executes = text.lstrip("'")[:1] in ("=", "+", "-", "@", "\t", "\r")
+    with (tmp_path / "kpi_values.csv").open(newline="") as handle:
+        written_csv = list(csv.reader(handle))[1]
+    assert written_csv[-1] == ("'" + text if executes else text) and written_csv[5] == "-0.5"
+    sheet = openpyxl.load_workbook(tmp_path / "tables_en.xlsx")["KPI values"]
+    written = {sheet.cell(1, c).value: sheet.cell(2, c) for c in range(1, sheet.max_column + 1)}
+    # (openpyxl shows a carriage return as Excel stores it, _x000D_)
+    assert written["Quality flags"].value.startswith("'") == executes or text.startswith("'")
+    assert written["Value"].data_type == "n" and written["Value"].value == -0.5
+    assert read_table_file(tmp_path / "kpi_values.csv")["flags"][0] == text
+    assert read_table_file(tmp_path / "kpi_values.csv")["value"][0] == -0.5
+    assert read_excel(tmp_path / "tables_en.xlsx")["kpi_values"]["flags"][0] == text
+    if "\r" in text:  # pysdmx would leave the field unquoted, breaking the file: refused instead
+        with pytest.raises(ValueError, match="carriage return"):
+            write_sdmx_csv(values, tmp_path / "kpi_values.sdmx.csv", "kpi_values", 2022)
+        return
+    write_sdmx_csv(values, tmp_path / "kpi_values.sdmx.csv", "kpi_values", 2022)
+    assert read_sdmx_csv(tmp_path / "kpi_values.sdmx.csv")[1]["flags"][0] == text
+    assert ",-0.5," in (tmp_path / "kpi_values.sdmx.csv").read_text()
+
+
+def test_sdmx_marks_a_withheld_level_share_confidential_not_missing(tmp_path: Path):
+    rollups = pd.DataFrame([
+        ("2023", "single_window_implementation", "fully_implemented", "region", "ESA", None, 5, None, None, None,
+         None, None, True, "level_counts:differencing"),
+        ("2023", "single_window_implementation", "fully_implemented", "region", "EUR", None, 2, None, None, None,
+         None, None, True, "level_counts:min_group_size"),
+        ("2023", "single_window_implementation", "partially", "global", "all", 4, 9, 50.0, None, None, None, None,
+         False, None),
+    ], columns=PUBLISHED_ROLLUP_COLUMNS)
+    write_sdmx_csv(rollups, tmp_path / "rollups.sdmx.csv", "rollups", 2022)
+    obs = read_sdmx((tmp_path / "rollups.sdmx.csv").read_text()).data[0].data
+    codes = {(r.REF_AREA, r.STATISTIC): (r.OBS_VALUE or None, r.OBS_STATUS, r.CONF_STATUS) for r in obs.itertuples()}
+    assert codes[("ESA", "MEAN")] == (None, "A", "S")  # exists, withheld for differencing
+    assert codes[("EUR", "MEAN")] == (None, "A", "A")  # exists, withheld for a small count
+    assert codes[("ESA", "MEDIAN")] == (None, "M", "F")  # a categorical KPI has no median
+    assert codes[("all", "MEAN")] == ("50.0", "A", "F")
+
+
+def test_every_exact_format_reads_back_bit_for_bit_as_the_parquet_file(released):
+    """CSV, JSON, SDMX-CSV and the report carry unrounded doubles: read back, they equal Parquet to the last bit
+    (so the release guard audits them as one table); Excel keeps 16 significant digits, as Excel does."""
+    from pmm_pipeline.publishing.release import identical_tables
+
+    _, folders = released
+    for tier in TIERS:
+        frames, _ = read_release_files(folders[tier])
+        groups = identical_tables(frames)
+        for t in COLUMNS:
+            with_parquet = next(set(g) for g in groups if f"{t}.parquet" in g)
+            assert {f"{t}.csv", f"{t}.json", f"{t}.sdmx.csv", f"report.html#{t}"} <= with_parquet, (tier, groups)
+        assert len(groups) <= 4  # and the three workbooks read back alike
+
+
+@pytest.mark.parametrize("tier,hidden", [("public", {"DEU", "UGA"}), ("wco", {"UGA"})])
+def test_a_report_never_names_a_member_with_no_value_in_its_tier(released, tier, hidden):
+    _, folders = released
+    head, body = (folders[tier] / "report.html").read_text().split("</head>", 1)
+    page = re.sub(r"<script>.*?</script>", "", head, flags=re.S) + body  # without the inlined plotly.js
+    assert not set(re.findall(r"\b[A-Z]{3}\b", page)) & hidden
+    assert set(re.findall(r"\b[A-Z]{3}\b", page)) & (MEMBERS_WITH_VALUES - hidden)  # the others are named

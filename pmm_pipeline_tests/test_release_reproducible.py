@@ -7,23 +7,27 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from pmm_pipeline.publishing.disclosure import TIERS
 from pmm_pipeline.publishing.release import ReleaseInfo, read_release_files, sha256_file, write_release
+from pmm_pipeline.settings import Settings
 from pmm_pipeline.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for
 
 METADATA_FILES = {"manifest.json", "changes.json"}  # where the run id and time belong
 
 
-def release_hashes(published: Path) -> dict[str, str]:
+def release_hashes(published: Path, tiers=TIERS) -> dict[str, str]:
     return {
         p.relative_to(published).as_posix(): sha256_file(p)
-        for tier in TIERS for p in sorted((published / tier).iterdir()) if p.name not in METADATA_FILES
+        for tier in tiers for p in sorted((published / tier).iterdir()) if p.name not in METADATA_FILES
     }
 
 
@@ -99,13 +103,14 @@ KILL_POINTS = {
     "after_building_before_switch": "",  # verify= kills
     "after_switch_before_cleanup": "release.shutil.rmtree = die_after(release.shutil.rmtree, 0)",
     "between_renames_without_atomic_exchange": (
-        "release._exchange = lambda a, b: False\nrelease.os.replace = die_after(release.os.replace, 1)"
+        "files.exchange_folders = lambda a, b: False\nfiles.os.replace = die_after(files.os.replace, 1)"
     ),
 }
 CHILD = """
 import os, signal, sys
 from pathlib import Path
 import pandas as pd
+from pmm_pipeline import files
 from pmm_pipeline.publishing import release
 sys.path.insert(0, {tests!r})
 from test_release_reproducible import kpi_rows, rollup_rows, info
@@ -142,8 +147,8 @@ def test_sigkill_during_a_release_leaves_the_previous_one_readable_and_a_rerun_c
     if point == "between_renames_without_atomic_exchange":
         # Without an atomic exchange the old release was renamed aside; the next release puts it back first.
         assert not tier_dir.exists()
-        from pmm_pipeline.publishing.release import recover_release
-        recover_release(tier_dir)
+        from pmm_pipeline.files import recover_folder
+        recover_folder(tier_dir)
     frames, problems = read_release_files(tier_dir)
     assert problems == []
     shown = frames["kpi_values.parquet"].set_index("member_code")["value"].to_dict()
@@ -155,3 +160,116 @@ def test_sigkill_during_a_release_leaves_the_previous_one_readable_and_a_rerun_c
     frames, problems = read_release_files(tier_dir)
     assert problems == [] and frames["kpi_values.parquet"]["value"].tolist() == [60.0]
     assert sorted(p.name for p in tier_dir.parent.iterdir()) == [".public.lock", "public"]  # half-built ones gone
+
+
+# --- SIGKILL of a whole `pmm run` -------------------------------------------------------------------
+PMM = str(Path(sys.executable).parent / "pmm")
+# FRA's second version lowers its (public) rate of electronic declarations from 100 % to 90 %: the
+# second run's release differs from the first one's in every tier. The cycle is reopened (cycles.yaml
+# `reopened_until`) so that a version arriving today is used rather than frozen out.
+FRA_V2 = (FIXTURES / "cycle_2023" / "landing" / "FRA.json").read_text().replace(
+    '"submitted_at": "2024-02-15T08:00:00Z"', '"submitted_at": "2024-02-20T08:00:00Z"'
+).replace('{"item": "declarations_electronic", "year": 2022, "value": 2000}',
+          '{"item": "declarations_electronic", "year": 2022, "value": 1800}')
+
+
+def building(tier: str):
+    return lambda data: any(data.glob(f"published/2023/.{tier}.building-*"))
+
+
+# Each is observable progress of the second run, polled for; the run is killed as soon as it holds.
+KILL_WHEN = {
+    # The quality gate writes its Data Docs under quality/<cycle>/<run id>/ (the first run left one folder).
+    "during_the_quality_gate": lambda data: len(list((data / "quality" / "2023").iterdir())) > 1,
+    "while_building_the_public_release": building("public"),
+    "after_switching_public_while_building_wco": building("wco"),
+}
+
+
+def workspace(root: Path) -> dict[str, str]:
+    return {**os.environ, "PMM_DATA_DIR": str(root / "data"), "DAGSTER_HOME": str(root / "dagster_home"),
+            "PMM_CYCLES_FILE": str(root / "cycles.yaml"), "DAGSTER_DISABLE_TELEMETRY": "1"}
+
+
+def workspace_settings(root: Path):
+    return replace(settings_for(root / "data"), cycles_file=root / "cycles.yaml")
+
+
+def tier_files(data: Path) -> dict[str, bytes]:
+    published = data / "published" / "2023"
+    return {p.relative_to(published).as_posix(): p.read_bytes()
+            for tier in TIERS if (published / tier).exists() for p in sorted((published / tier).iterdir())}
+
+
+@pytest.fixture(scope="module")
+def second_run(tmp_path_factory):
+    """A workspace released once, with FRA's second version landed since (each test works on a copy); the
+    data files a second run releases when nothing kills it; the folder of that release."""
+    prepared = tmp_path_factory.mktemp("released_once")
+    shutil.copytree(FIXTURES / "cycle_2023" / "landing", prepared / "data" / "landing" / "2023")
+    cycles = yaml.safe_load(Settings.from_env({}).cycles_file.read_text())
+    next(c for c in cycles["cycles"] if c["id"] == "2023")["reopened_until"] = "2099-12-31"
+    (prepared / "cycles.yaml").write_text(yaml.safe_dump(cycles))
+    assert run_cycle_in_process(workspace_settings(prepared), "2023").success
+    (prepared / "data" / "landing" / "2023" / "FRA_v2.json").write_text(FRA_V2)
+    clean = tmp_path_factory.mktemp("clean") / "w"
+    shutil.copytree(prepared, clean)
+    assert run_cycle_in_process(workspace_settings(clean), "2023").success
+    expected = release_hashes(clean / "data" / "published" / "2023")
+    assert expected != release_hashes(prepared / "data" / "published" / "2023")
+    return prepared, expected, clean / "data" / "published" / "2023"
+
+
+def test_a_resubmission_shows_in_changes_json_as_the_value_it_changed(second_run):
+    prepared, _, published = second_run
+    first_run = json.loads((prepared / "data" / "published" / "2023" / "public" / "manifest.json").read_text())
+    changes = json.loads((published / "public" / "changes.json").read_text())
+    assert changes["previous_release"]["run_id"] == first_run["run_id"]
+    values = changes["tables"]["kpi_values"]
+    assert values["added"] == values["removed"] == []
+    assert values["changed"] == [{"member_code": "FRA", "kpi_id": "electronic_declaration_rate", "series": "total",
+                                  "columns": ["value"], "before": {"value": 100.0}, "after": {"value": 90.0}}]
+    # The global median of the rate over KEN 95, FRA 100 and DEU 75 was KEN's 95; FRA's 90 moves it.
+    rollups = {(r["group_type"], r["group_code"]): r for r in changes["tables"]["rollups"]["changed"]
+               if r["kpi_id"] == "electronic_declaration_rate"}
+    assert rollups[("global", "all")]["before"].get("median") == 95.0
+
+
+def test_sigkill_of_whole_runs_leaves_every_release_readable_and_a_rerun_completes(second_run, tmp_path):
+    """Runs killed one after the other at each point of KILL_WHEN, each left as it was killed (its
+    Dagster run never ended, its files half-written); then a run that completes."""
+    prepared, expected, _ = second_run
+    root = tmp_path / "w"
+    shutil.copytree(prepared, root)
+    published = root / "data" / "published" / "2023"
+    first = tier_files(root / "data")
+    for point, reached in KILL_WHEN.items():
+        run = subprocess.Popen([PMM, "run", "--cycle", "2023"], env=workspace(root), start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while not reached(root / "data"):
+                assert run.poll() is None, f"the run ended before {point}"
+                time.sleep(0.005)  # polling for progress, not timing anything
+        finally:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait(timeout=60)
+        assert run.returncode == -signal.SIGKILL, point
+        # Every tier holds a whole release, readable and as its manifest says: the first one untouched,
+        # or (a tier switched in before the kill) the second one, complete.
+        now = tier_files(root / "data")
+        for tier in TIERS:
+            frames, problems = read_release_files(published / tier)
+            assert problems == [] and {"kpi_values.parquet", "tables_fr.xlsx#rollups"} <= set(frames), (point, tier)
+            if point == "after_switching_public_while_building_wco" and tier == "public":
+                new_public = {k: v for k, v in expected.items() if k.startswith("public/")}
+                assert release_hashes(published, [tier]) == new_public
+            else:
+                assert {k: v for k, v in now.items() if k.startswith(f"{tier}/")} == {
+                    k: v for k, v in first.items() if k.startswith(f"{tier}/")}, (point, tier)
+
+    rerun = subprocess.run([PMM, "run", "--cycle", "2023"], env=workspace(root), capture_output=True, text=True,
+                           timeout=600)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert release_hashes(published) == expected  # as a run never killed releases it
+    assert all(read_release_files(published / tier)[1] == [] for tier in TIERS)
+    assert not [p.name for p in published.iterdir() if p.name.startswith(".") and p.is_dir()]

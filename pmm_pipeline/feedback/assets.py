@@ -1,9 +1,7 @@
 """Dagster wiring of member feedback: after each run, one validation report per member with problems."""
 
 import datetime as dt
-import os
 import re
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +10,7 @@ import pandas as pd
 
 from pmm_pipeline.catalogue.load import Catalogue
 from pmm_pipeline.feedback.report import FileLine, render_feedback, rows_from_findings, rows_from_rejections
+from pmm_pipeline.files import building_folder, recover_folder, switch_folder_in
 from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
 from pmm_pipeline.publishing.release import sha256_file
 from pmm_pipeline.reference.load import Reference
@@ -43,24 +42,20 @@ def _rows(conn: duckdb.DuckDBPyConnection, schema: str, name: str, cycle: str) -
     return conn.execute(f"SELECT * FROM {schema}.{name} WHERE cycle = ? AND member_code IS NOT NULL", [cycle]).df()
 
 
-def write_feedback_folder(feedback_dir: Path, reports: dict[Path, bytes]) -> None:
-    """Replace `published/<cycle>/feedback/` whole: a member whose problems are gone loses its old report."""
-    building = feedback_dir.parent / f".{feedback_dir.name}.building"
-    if building.exists():
-        shutil.rmtree(building)
+def write_feedback_folder(feedback_dir: Path, reports: dict[Path, bytes], run_id: str) -> None:
+    """Replace `published/<cycle>/feedback/` whole: a member whose problems are gone loses its old report.
+
+    Built beside it and switched in one step, so a member never finds the folder half-written or,
+    after a killed run, missing (the warehouse's turn excludes other writers of it).
+    """
+    recover_folder(feedback_dir)
+    building = building_folder(feedback_dir, run_id)
     building.mkdir(parents=True)
     for path, data in reports.items():
         target = building / path.relative_to(feedback_dir)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-    retired = feedback_dir.parent / f".{feedback_dir.name}.retired"
-    if retired.exists():
-        shutil.rmtree(retired)
-    if feedback_dir.exists():
-        os.replace(feedback_dir, retired)
-    os.replace(building, feedback_dir)
-    if retired.exists():
-        shutil.rmtree(retired)
+    switch_folder_in(building, feedback_dir)
 
 
 def build_feedback_assets(
@@ -137,7 +132,7 @@ def build_feedback_assets(
                     "n_blocking": sum(p.severity == "blocking" for p in problems),
                 }
             )
-        write_feedback_folder(feedback_dir, reports)
+        write_feedback_folder(feedback_dir, reports, context.run_id)
         table = pd.DataFrame(rows, columns=[c for c in FEEDBACK_REPORTS.column_names if c != "sha256"])
         table["sha256"] = [sha256_file(Path(p)) for p in table["path"]]
         with warehouse.get_connection() as conn:

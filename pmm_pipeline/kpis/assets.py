@@ -4,7 +4,8 @@ import dagster as dg
 
 from pmm_pipeline.catalogue.load import Catalogue
 from pmm_pipeline.kpis.compile import render_kpi_values_sql
-from pmm_pipeline.orchestration.table_assets import OWNER, table_spec, written_table_metadata
+from pmm_pipeline.lineage.columns import build_column_lineage, same
+from pmm_pipeline.orchestration.table_assets import OWNER, column_schema, table_spec, written_table_metadata
 from pmm_pipeline.reference.load import Reference
 from pmm_pipeline.resources.warehouse import Warehouse
 from pmm_pipeline.tables import (
@@ -14,11 +15,17 @@ from pmm_pipeline.tables import (
     KPI_VALUES,
     MEMBER_SUMMARY,
     PARTICIPATION,
+    Table,
     replace_cycle_rows_from_sql,
 )
 
 # The quality gate's outputs: only admitted answers and members, and the findings behind each value's flags.
 KPI_INPUTS = [ADMITTED_ANSWERS.key, MEMBER_SUMMARY.key, FINDINGS.key, PARTICIPATION.key, DISCLOSURE.key]
+
+
+def kpi_view_table(kpi_id: str) -> Table:
+    """The view `kpi.<kpi_id>`: kpi.kpi_values' columns, the rows of one KPI."""
+    return Table("kpi", kpi_id, f"One row of kpi.kpi_values of KPI {kpi_id}.", KPI_VALUES.columns)
 
 
 def kpi_view_spec(catalogue: Catalogue, kpi_id: str) -> dg.AssetSpec:
@@ -38,6 +45,8 @@ def kpi_view_spec(catalogue: Catalogue, kpi_id: str) -> dg.AssetSpec:
             "items": dg.MetadataValue.json(sorted(i.code for i in spec.items)),
             "spec_file": dg.MetadataValue.path(str(catalogue.files[kpi_id])),
             "unit": spec.unit,
+            "dagster/column_schema": column_schema(KPI_VALUES),
+            "dagster/column_lineage": build_column_lineage(same(KPI_VALUES)),
         },
     )
 
@@ -69,12 +78,13 @@ def build_kpi_assets(
                     f"CREATE OR REPLACE VIEW kpi.{kpi_id} AS SELECT * FROM kpi.kpi_values WHERE kpi_id = '{kpi_id}'"
                 )
                 by_status = {status: n for k, status, n in counts if k == kpi_id}
+                view = kpi_view_table(kpi_id)
                 yield dg.MaterializeResult(
-                    asset_key=["kpi", kpi_id],
+                    asset_key=view.key,
                     metadata={
+                        **written_table_metadata(conn, view, cycle.id, lineage=same(KPI_VALUES)),
                         "in_cycle_catalogue": kpi_id in {k.id for k in kpis},
                         "values_by_status": dg.MetadataValue.json(by_status),
-                        "dagster/row_count": dg.MetadataValue.int(sum(by_status.values())),
                     },
                 )
 

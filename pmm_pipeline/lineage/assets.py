@@ -11,36 +11,6 @@ from pmm_pipeline.resources.warehouse import Warehouse
 from pmm_pipeline.tables import ADMITTED_ANSWERS, FINDINGS, KPI_VALUES, PROVENANCE, SUBMISSIONS
 
 
-def _deps(table, *names: str) -> list[dg.TableColumnDep]:
-    return [dg.TableColumnDep(asset_key=dg.AssetKey(table.key), column_name=n) for n in names]
-
-
-def column_lineage() -> dg.TableColumnLineage:
-    """Where each column of lineage.provenance comes from (constants of the run have no upstream column)."""
-    from_values = {c: _deps(KPI_VALUES, c) for c in ("cycle", "reporting_year", "member_code", "kpi_id", "series")}
-    from_answers = {
-        "answer_value": _deps(ADMITTED_ANSWERS, "value"),
-        "answer_value_text": _deps(ADMITTED_ANSWERS, "value_text"),
-        "answer_status": _deps(ADMITTED_ANSWERS, "status"),
-        "year": _deps(KPI_VALUES, "reporting_year"),
-        **{c: _deps(ADMITTED_ANSWERS, c) for c in ("source_file", "source_pointer", "source_sheet", "source_cell",
-                                                   "source_line")},
-    }
-    return dg.TableColumnLineage(
-        deps_by_column={
-            **from_values,
-            "kpi_value": _deps(KPI_VALUES, "value"),
-            "kpi_status": _deps(KPI_VALUES, "status"),
-            **from_answers,
-            "submission_id": _deps(KPI_VALUES, "submission_id"),
-            "submission_version": _deps(SUBMISSIONS, "version"),
-            "submitted_at": _deps(SUBMISSIONS, "submitted_at"),
-            "archive_path": _deps(SUBMISSIONS, "archive_path"),
-            "rules_flagged": _deps(FINDINGS, "rule"),
-        }
-    )
-
-
 def build_lineage_assets(
     reference: Reference, catalogue: Catalogue, partitions: dg.PartitionsDefinition
 ) -> list[dg.AssetsDefinition]:
@@ -56,7 +26,7 @@ def build_lineage_assets(
         kinds={"duckdb"},
         owners=spec.owners,
         tags=spec.tags,
-        metadata={**spec.metadata, "dagster/column_lineage": column_lineage()},
+        metadata=spec.metadata,
     )
     def provenance(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         cycle = reference.cycles.get(context.partition_key)
@@ -67,8 +37,6 @@ def build_lineage_assets(
                 conn, cycle.id, refs, context.run_id, code_version(), cycle.catalogue_version,
                 catalogue_digest(catalogue),
             )
-            metadata = written_table_metadata(conn, PROVENANCE, cycle.id)
-        metadata["dagster/column_lineage"] = column_lineage()
-        return dg.MaterializeResult(metadata=metadata)
+            return dg.MaterializeResult(metadata=written_table_metadata(conn, PROVENANCE, cycle.id))
 
     return [provenance]

@@ -1,10 +1,15 @@
-"""Builders shared by every stage: an AssetSpec from a table declaration, and the metadata of a written table."""
+"""Builders shared by every stage: an AssetSpec from a table declaration, and the metadata of a written table.
+
+Every table asset shows, on its definition and on each materialization, its column schema (tables.py)
+and column lineage (lineage/columns.py); each materialization adds its row count and a preview.
+"""
 
 from collections.abc import Sequence
 
 import dagster as dg
 import duckdb
 
+from pmm_pipeline.lineage.columns import Lineage, build_column_lineage, column_lineage_of
 from pmm_pipeline.tables import Table
 
 OWNER = "team:pmm-secretariat-data"
@@ -21,9 +26,8 @@ def table_spec(table: Table, deps: Sequence[dg.AssetKey | Sequence[str]] = (), *
         owners=[OWNER],
         tags={"layer": table.schema},
         metadata={
-            "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(c.name, c.type, description=c.description) for c in table.columns]
-            ),
+            "dagster/column_schema": column_schema(table),
+            "dagster/column_lineage": column_lineage_of(table),
             "dagster/table_name": f"warehouse.{table.qualified}",
         },
         **kwargs,
@@ -51,16 +55,27 @@ def require_tables(
         )
 
 
+def column_schema(table: Table) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(c.name, c.type, description=c.description) for c in table.columns])
+
+
 def written_table_metadata(
-    conn: duckdb.DuckDBPyConnection, table: Table, cycle: str, preview_rows: int = 10
+    conn: duckdb.DuckDBPyConnection, table: Table, cycle: str, preview_rows: int = 10, lineage: Lineage | None = None
 ) -> dict[str, dg.MetadataValue]:
-    """Row count and a preview of the cycle's rows, shown in the UI for each materialization."""
+    """Row count, column schema, column lineage (declared, or `lineage`) and a preview of the cycle's rows.
+
+    Shown in the UI for each materialization; every table asset of every stage reports these four.
+    """
     count = conn.execute(f"SELECT count(*) FROM {table.qualified} WHERE cycle = ?", [cycle]).fetchall()[0][0]
     preview = conn.execute(
         f"SELECT * FROM {table.qualified} WHERE cycle = ? LIMIT {int(preview_rows)}", [cycle]
     ).df()
     return {
         "dagster/row_count": dg.MetadataValue.int(int(count)),
+        "dagster/column_schema": dg.MetadataValue.table_schema(column_schema(table)),
+        "dagster/column_lineage": dg.MetadataValue.column_lineage(
+            column_lineage_of(table) if lineage is None else build_column_lineage(lineage)
+        ),
         "preview": dg.MetadataValue.md(markdown_table(preview)),
     }
 

@@ -34,16 +34,17 @@ from pmm_pipeline.publishing.disclosure import (
     tier_rollups,
     withheld_frame,
 )
+from pmm_pipeline.publishing.outputs import build_reader_outputs
 from pmm_pipeline.publishing.policy import DisclosurePolicy
 from pmm_pipeline.publishing.release import (
     ReleaseInfo,
     ReleaseRefusedError,
+    identical_tables,
     read_release_files,
     sha256_file,
     table_kind,
     write_release,
 )
-from pmm_pipeline.publishing.outputs import build_reader_outputs
 from pmm_pipeline.reference.load import Reference
 from pmm_pipeline.resources.storage import PmmStorage
 from pmm_pipeline.resources.warehouse import Warehouse
@@ -191,10 +192,8 @@ def _build_tier_assets(
             withheld = conn.execute("SELECT * FROM disclosure.withheld WHERE cycle = ?", [cycle_id]).df()
             replace_cycle_rows(conn, kpi_table, cycle_id, tier_kpi_values(truth.values, tier))
             replace_cycle_rows(conn, rollup_table, cycle_id, tier_rollups(truth.rollups, withheld, tier))
-            for table, source in ((kpi_table, KPI_VALUES), (rollup_table, ROLLUPS)):
-                metadata = written_table_metadata(conn, table, cycle_id)
-                metadata["dagster/column_lineage"] = _column_lineage(table, source)
-                yield dg.MaterializeResult(asset_key=table.key, metadata=metadata)
+            for table in (kpi_table, rollup_table):
+                yield dg.MaterializeResult(asset_key=table.key, metadata=written_table_metadata(conn, table, cycle_id))
             published = [
                 PublishedTable(t, table.qualified, table.name, _read_cycle_rows(conn, table, cycle_id))
                 for t in TIERS[: tier_rank(tier) + 1]
@@ -258,8 +257,10 @@ def _build_tier_assets(
             for t, folder in folders.items():
                 frames, amiss = read_release_files(folder)
                 problems += amiss
+                # Files that read back as the same table are audited once, named together.
                 published += [
-                    PublishedTable(t, f"{t}/{name}", table_kind(name), frame) for name, frame in frames.items()
+                    PublishedTable(t, f"{t}/{' = '.join(names)}", table_kind(names[0]), frames[names[0]])
+                    for names in identical_tables(frames)
                 ]
                 problems += [
                     f"{folder}/{name}: not a table of the contract" for name in frames
@@ -322,15 +323,3 @@ def _read_optional(conn: duckdb.DuckDBPyConnection, qualified: str, cycle_id: st
     ).fetchall()[0][0]
     return conn.execute(f"SELECT * FROM {qualified} WHERE cycle = ? ORDER BY ALL", [cycle_id]).df() if exists else None
 
-
-def _column_lineage(table, source) -> dg.TableColumnLineage:
-    """Each published column is its source column; withheld statistics also depend on disclosure.withheld."""
-    withheld = [dg.TableColumnDep(asset_key=dg.AssetKey(WITHHELD.key), column_name="statistic")]
-    return dg.TableColumnLineage(
-        deps_by_column={
-            c: [dg.TableColumnDep(asset_key=dg.AssetKey(source.key), column_name=c)]
-            + (withheld if source is ROLLUPS and c not in ("cycle", "kpi_id", "series", "group_type", "group_code",
-                                                            "n_participating") else [])
-            for c in table.column_names
-        }
-    )

@@ -5,10 +5,11 @@ the new one as about to be switched in), so a tier's changes mention nothing its
 already see in one release or the other.
 """
 
-import math
 from collections.abc import Mapping
 
 import pandas as pd
+
+from pmm_pipeline.publishing.formats import json_ready
 
 KEYS = {
     "kpi_values": ["member_code", "kpi_id", "series"],
@@ -22,16 +23,7 @@ COMPARED = {
 SUPPRESSION = ("suppressed", "suppression_reason")
 
 
-def _plain(value: object) -> object:
-    """JSON-ready and comparable: NULL and NaN are None, numpy scalars are Python numbers."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    return value
-
-
-def _comparable(frame: pd.DataFrame | None, table: str) -> pd.DataFrame | None:
+def comparable(frame: pd.DataFrame | None, table: str) -> pd.DataFrame | None:
     """The frame if it has the contract's columns (a release of another shape has nothing to compare)."""
     if frame is None or not set(KEYS[table] + COMPARED[table]) <= set(frame.columns):
         return None
@@ -43,7 +35,7 @@ def _records(frame: pd.DataFrame | None, table: str) -> dict[tuple, dict]:
         return {}
     columns = KEYS[table] + COMPARED[table]
     return {
-        tuple(_plain(r[k]) for k in KEYS[table]): {c: _plain(r[c]) for c in COMPARED[table]}
+        tuple(json_ready(r[k]) for k in KEYS[table]): {c: json_ready(r[c]) for c in COMPARED[table]}
         for r in frame[columns].to_dict("records")
     }
 
@@ -87,8 +79,8 @@ def diff_release(
 ) -> dict:
     """The content of changes.json: the previous release it compares with, then per table what changed."""
     tables = {
-        name: diff_table(_comparable((previous or {}).get(name), name), new[name], name)
-        for name in sorted(KEYS) if _comparable(new.get(name), name) is not None
+        name: diff_table(comparable((previous or {}).get(name), name), new[name], name)
+        for name in sorted(KEYS) if comparable(new.get(name), name) is not None
     }
     summary = {
         name: {kind: len(rows) for kind, rows in changes.items()} for name, changes in tables.items()

@@ -9,12 +9,14 @@ formats round the display only. Nothing time-dependent is written, so a re-run g
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from pmm_pipeline.publishing.disclosure import LEVEL_COUNTS
 from pmm_pipeline.publishing.release import neutralize_spreadsheet_text, undo_neutralization
 from pmm_pipeline.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 
@@ -197,19 +199,37 @@ def read_excel(path: Path) -> dict[str, pd.DataFrame]:
             frame = pd.DataFrame([list(r) for r in rows[1:]], columns=columns)
             for column in frame.columns:
                 if column not in NUMBER_COLUMNS | INTEGER_COLUMNS | BOOLEAN_COLUMNS:
-                    frame[column] = frame[column].map(undo_neutralization)
-            frames[table] = _typed(frame[TABLE_COLUMNS[table]])
+                    frame[column] = frame[column].map(_unescape_excel_text).map(undo_neutralization)
+            frames[table] = typed_table(frame[TABLE_COLUMNS[table]])
         return frames
     finally:
         workbook.close()
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+def _exact_number(value: object) -> object:
+    """Number text as the double it spells (pandas' own text-to-number parsing can be off in the last bit)."""
+    if isinstance(value, str):
+        return None if not value.strip() else float(value)
+    return value
+
+
+_EXCEL_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _unescape_excel_text(value: object) -> object:
+    """Text as written: the workbook stores control characters (a carriage return, ...) as `_xHHHH_`, and a
+    literal `_xHHHH_` as `_x005F_xHHHH_`; openpyxl hands both back as stored."""
+    if isinstance(value, str) and "_x" in value:
+        return _EXCEL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+    return value
+
+
+def typed_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Contract dtypes: numbers as float64 (NULL as NaN), whole numbers as Int64, flags and text as text."""
     frame = frame.copy()
     for column in frame.columns:
         if column in NUMBER_COLUMNS:
-            frame[column] = pd.to_numeric(frame[column], errors="raise").astype("float64")
+            frame[column] = pd.to_numeric(frame[column].map(_exact_number), errors="raise").astype("float64")
         elif column in INTEGER_COLUMNS:
             frame[column] = pd.to_numeric(frame[column], errors="raise").astype("Int64")
         elif column in BOOLEAN_COLUMNS:
@@ -221,7 +241,8 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _json_ready(value: object) -> object:
+def json_ready(value: object) -> object:
+    """A cell as plain JSON, comparable across readers: NULL and NaN are None, numpy scalars Python values."""
     if _is_null(value):
         return None
     if hasattr(value, "item"):  # numpy scalars
@@ -231,7 +252,7 @@ def _json_ready(value: object) -> object:
 
 def write_json(frame: pd.DataFrame, path: Path, table: str) -> None:
     """`{"table": ..., "columns": [...], "rows": [{...}, ...]}`; NULL is null, doubles keep every digit."""
-    rows = [{c: _json_ready(v) for c, v in record.items()} for record in frame[TABLE_COLUMNS[table]].to_dict("records")]
+    rows = [{c: json_ready(v) for c, v in record.items()} for record in frame[TABLE_COLUMNS[table]].to_dict("records")]
     document = {"format": "pmm-release-table", "format_version": 1, "table": table,
                 "columns": TABLE_COLUMNS[table], "rows": rows}
     path.write_text(json.dumps(document, ensure_ascii=False, allow_nan=False, indent=1) + "\n", encoding="utf-8")
@@ -245,7 +266,7 @@ def read_json(path: Path) -> tuple[str, pd.DataFrame]:
     if document["columns"] != TABLE_COLUMNS[table]:
         raise ValueError(f"columns {document['columns']} are not the contract's")
     frame = pd.DataFrame(document["rows"], columns=TABLE_COLUMNS[table])
-    return table, _typed(frame)
+    return table, typed_table(frame)
 
 
 # --- SDMX-CSV 2.0 -----------------------------------------------------------------------------
@@ -306,7 +327,8 @@ def sdmx_observations(frame: pd.DataFrame, table: str, reporting_year: int) -> p
             entry.split(":", 1) for entry in (r["suppression_reason"] or "").split(";") if ":" in entry
         ) if not _is_null(r["suppression_reason"]) else {}
         for statistic in STATISTICS:
-            withheld = reasons.get(statistic)
+            # A categorical row's share at its level is its `mean`, withheld with the count as `level_counts`.
+            withheld = reasons.get(statistic) or (reasons.get(LEVEL_COUNTS) if statistic == "mean" else None)
             value = r[statistic]
             rows.append({
                 "KPI": r["kpi_id"], "SERIES": r["series"], "GROUP_TYPE": r["group_type"], "REF_AREA": r["group_code"],
@@ -332,8 +354,13 @@ def write_sdmx_csv(frame: pd.DataFrame, path: Path, table: str, reporting_year: 
     observations = sdmx_observations(frame, table, reporting_year)
     text_columns = [c for c in observations.columns if c != "OBS_VALUE"]
     observations[text_columns] = observations[text_columns].map(neutralize_spreadsheet_text)
+    # pysdmx writes with pandas' defaults, which leave a field holding a carriage return unquoted: refuse
+    # such text (no code of the contract has one) rather than write a file that cannot be read back.
+    broken = [c for c in text_columns if observations[c].map(lambda v: isinstance(v, str) and "\r" in v).any()]
+    if broken:
+        raise ValueError(f"{path.name}: text with a carriage return in {broken} cannot be written as SDMX-CSV")
     text = write([PandasDataset(structure=_sdmx_schema(table), data=observations)])
-    path.write_text("\n".join(text.splitlines()) + "\n", encoding="utf-8")
+    path.write_text(text.replace("\r\n", "\n").rstrip("\n") + "\n", encoding="utf-8")
 
 
 def _sdmx_header(table: str) -> str:
@@ -348,7 +375,7 @@ def read_sdmx_csv(path: Path) -> tuple[str, pd.DataFrame]:
     table = path.name.split(".", 1)[0]
     if table in TABLE_COLUMNS and text.strip() == _sdmx_header(table):
         # pysdmx writes an empty table as its header alone, which no SDMX reader accepts back.
-        return table, _typed(pd.DataFrame(columns=TABLE_COLUMNS[table]))
+        return table, typed_table(pd.DataFrame(columns=TABLE_COLUMNS[table]))
     datasets = read(text)
     if len(datasets) != 1:
         raise ValueError(f"{len(datasets)} datasets in one file")
@@ -366,7 +393,7 @@ def read_sdmx_csv(path: Path) -> tuple[str, pd.DataFrame]:
             "kpi_id": obs["KPI"], "series": obs["SERIES"], "value": obs["OBS_VALUE"], "status": obs["PMM_STATUS"],
             "disclosure": obs["PMM_DISCLOSURE"], "flags": obs["PMM_FLAGS"],
         })
-        return table, _typed(frame)
+        return table, typed_table(frame)
     keys = ["PMM_CYCLE", "KPI", "SERIES", "GROUP_TYPE", "REF_AREA", "N_REPORTING", "N_PARTICIPATING",
             "PMM_SUPPRESSED", "PMM_SUPPRESSION_REASON"]
     rows = []
@@ -379,4 +406,4 @@ def read_sdmx_csv(path: Path) -> tuple[str, pd.DataFrame]:
             **{s: stats.get(s) for s in STATISTICS},
             "suppressed": str(first["PMM_SUPPRESSED"]).lower() == "true", "suppression_reason": first["PMM_SUPPRESSION_REASON"],
         })
-    return table, _typed(pd.DataFrame(rows, columns=TABLE_COLUMNS[table]))
+    return table, typed_table(pd.DataFrame(rows, columns=TABLE_COLUMNS[table]))

@@ -7,26 +7,31 @@ Data files hold no timestamps and are sorted, so the same inputs and code give b
 files; time and run id live in `manifest.json` only.
 """
 
-import ctypes
-import errno
 import fcntl
 import hashlib
 import json
-import os
 import shutil
-from collections.abc import Callable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from pmm_pipeline.files import building_folder, recover_folder, switch_folder_in
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 CHANGES_FILE = "changes.json"
 
 
 def neutralize_spreadsheet_text(value: object) -> object:
-    """Prefix text that a spreadsheet would execute as a formula; numbers are left as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+    """Prefix text that a spreadsheet would execute as a formula with `'`; numbers are left as they are.
+
+    Text that already starts with quotes before a trigger gets one more, so that undo_neutralization
+    gives back exactly what was written ("'=x" stays "'=x", it does not become "=x").
+    """
+    if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_TRIGGERS):
         return "'" + value
     return value
 
@@ -34,10 +39,10 @@ def neutralize_spreadsheet_text(value: object) -> object:
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     safe = frame.copy()
     for column in safe.columns:
-        if safe[column].dtype == object:
+        if not pd.api.types.is_numeric_dtype(safe[column]):  # text in any dtype (object, string, category)
             safe[column] = safe[column].map(neutralize_spreadsheet_text)
     # repr-precision floats: the CSV carries unrounded doubles that read back bit for bit.
-    safe.to_csv(path, index=False, lineterminator="\n", float_format=None)
+    safe.to_csv(path, index=False, lineterminator="\r\n", float_format=None)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
@@ -93,14 +98,14 @@ def write_release(
     # belongs to a dead run.
     with (tier_dir.parent / f".{tier_dir.name}.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        recover_release(tier_dir)
+        recover_folder(tier_dir)
         return _write_release(tier_dir, tables, info, verify, extras)
 
 
 def _write_release(tier_dir, tables, info, verify, extras) -> dict:
     from pmm_pipeline.publishing.diff import diff_release
 
-    building = tier_dir.parent / f".{tier_dir.name}.building-{info.run_id}"
+    building = building_folder(tier_dir, info.run_id)
     if building.exists():
         shutil.rmtree(building)
     building.mkdir(parents=True)
@@ -127,7 +132,7 @@ def _write_release(tier_dir, tables, info, verify, extras) -> dict:
     if problems:
         shutil.rmtree(building)
         raise ReleaseRefusedError(tier_dir, problems)
-    _switch_in(building, tier_dir)
+    switch_folder_in(building, tier_dir)
     return manifest
 
 
@@ -142,7 +147,9 @@ def read_table_file(path: Path) -> pd.DataFrame:
     """A published CSV or Parquet file as a reader gets it back (formula neutralization undone in CSV)."""
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    frame = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False, na_values=[""])
+    # round_trip: the default parser can miss a double's last bit; the file spells every one exactly.
+    frame = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False, na_values=[""],
+                        float_precision="round_trip")
     for column in frame.columns:
         if frame[column].dtype == object:
             frame[column] = frame[column].map(undo_neutralization)
@@ -150,7 +157,8 @@ def read_table_file(path: Path) -> pd.DataFrame:
 
 
 def undo_neutralization(value: object) -> object:
-    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_TRIGGERS):
+    """The text as it was before neutralize_spreadsheet_text."""
+    if isinstance(value, str) and value.startswith("'") and value.lstrip("'").startswith(FORMULA_TRIGGERS):
         return value[1:]
     return value
 
@@ -168,8 +176,6 @@ def read_release_files(tier_dir: Path) -> tuple[dict[str, pd.DataFrame], list[st
     a listed file that is missing, a changes.json that does not match the release's tables, and any
     file the audit cannot read (what cannot be read cannot be checked, so it must not be published).
     """
-    from pmm_pipeline.publishing import formats, report
-
     problems: list[str] = []
     manifest_path = tier_dir / "manifest.json"
     try:
@@ -183,36 +189,97 @@ def read_release_files(tier_dir: Path) -> tuple[dict[str, pd.DataFrame], list[st
     for name, path in present.items():
         if name == "manifest.json":
             continue
+        digest = sha256_file(path)
         if name not in listed:
             problems.append(f"{path}: not listed in manifest.json")
-        elif sha256_file(path) != listed[name].get("sha256"):
+        elif digest != listed[name].get("sha256"):
             problems.append(f"{path}: bytes differ from the SHA-256 in manifest.json")
         if name == CHANGES_FILE:  # not a table: checked against the tables below
             continue
-        try:
-            if name.endswith(".sdmx.csv"):
-                frames[name] = formats.read_sdmx_csv(path)[1]
-            elif path.suffix in (".csv", ".parquet"):
-                frames[name] = read_table_file(path)
-            elif path.suffix == ".json":
-                frames[name] = formats.read_json(path)[1]
-            elif path.suffix == ".xlsx":
-                frames |= {f"{name}#{t}": f for t, f in formats.read_excel(path).items()}
-            elif name == report.REPORT_FILE:
-                tables, amiss = report.read_report(path)
-                frames |= {f"{name}#{t}": f for t, f in tables.items()}
-                problems += [f"{path}: {p}" for p in amiss]
-            else:
-                problems.append(f"{path}: not a file the disclosure audit can read, so it cannot be published")
-        except Exception as err:  # any unreadable file is a problem to report, not a crash
-            problems.append(f"{path}: cannot be read back ({type(err).__name__}: {err})")
+        read, amiss = _read_back(name, path, digest)
+        frames |= read
+        problems += [f"{path}: {p}" for p in amiss]
     problems += _check_changes(tier_dir, frames)
     return frames, problems
 
 
+# Tables read back from files, by (file name, SHA-256 of its bytes): a tier's released files are read
+# again as the lower tiers of every later tier's audit; the same bytes always read back the same.
+_READ_BACK_CACHE: OrderedDict[tuple[str, str], tuple[dict[str, pd.DataFrame], list[str]]] = OrderedDict()
+_READ_BACK_LOCK = threading.Lock()
+READ_BACK_CACHE_SIZE = 64
+
+
+def _read_back(name: str, path: Path, digest: str) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """The tables of one release file (name -> frame) and what is amiss with it, read once per content."""
+    key = (name, digest)
+    with _READ_BACK_LOCK:
+        cached = _READ_BACK_CACHE.get(key)
+        if cached is not None:
+            _READ_BACK_CACHE.move_to_end(key)
+    if cached is None:
+        cached = _parse_release_file(name, path)
+        if sha256_file(path) != digest:  # what was read is not what was hashed (and checked against the manifest)
+            return {}, ["changed while being read back, so it cannot be audited"]
+        with _READ_BACK_LOCK:
+            _READ_BACK_CACHE[key] = cached
+            while len(_READ_BACK_CACHE) > READ_BACK_CACHE_SIZE:
+                _READ_BACK_CACHE.popitem(last=False)
+    frames, amiss = cached
+    return {n: f.copy() for n, f in frames.items()}, list(amiss)
+
+
+def _parse_release_file(name: str, path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    from pmm_pipeline.publishing import formats, report
+
+    try:
+        if name.endswith(".sdmx.csv"):
+            return {name: formats.read_sdmx_csv(path)[1]}, []
+        if path.suffix in (".csv", ".parquet"):
+            return {name: read_table_file(path)}, []
+        if path.suffix == ".json":
+            return {name: formats.read_json(path)[1]}, []
+        if path.suffix == ".xlsx":
+            return {f"{name}#{t}": f for t, f in formats.read_excel(path).items()}, []
+        if name == report.REPORT_FILE:
+            tables, amiss = report.read_report(path)
+            return {f"{name}#{t}": f for t, f in tables.items()}, amiss
+        return {}, ["not a file the disclosure audit can read, so it cannot be published"]
+    except Exception as err:  # any unreadable file is a problem to report, not a crash
+        return {}, [f"cannot be read back ({type(err).__name__}: {err})"]
+
+
+def identical_tables(frames: Mapping[str, pd.DataFrame]) -> list[list[str]]:
+    """The names of `frames` grouped by table and content: every file of a group gives its readers the same table.
+
+    Auditing one frame of a group audits them all. Frames are compared cell by cell in the contract's
+    types, numbers to the last bit; a frame that does not take those types stands alone.
+    """
+    from pmm_pipeline.publishing.formats import typed_table
+
+    groups: list[tuple[str, pd.DataFrame | None, list[str]]] = []
+    for name, frame in frames.items():
+        try:
+            typed = typed_table(frame).reset_index(drop=True)
+        except (ValueError, TypeError):
+            groups.append((table_kind(name), None, [name]))
+            continue
+        same = next(
+            (names for kind, other, names in groups
+             if kind == table_kind(name) and other is not None and list(other.columns) == list(typed.columns)
+             and other.equals(typed)),
+            None,
+        )
+        if same is None:
+            groups.append((table_kind(name), typed, [name]))
+        else:
+            same.append(name)
+    return [names for _, _, names in groups]
+
+
 def _check_changes(tier_dir: Path, frames: dict[str, pd.DataFrame]) -> list[str]:
     """changes.json must say of this release's rows exactly what its tables hold (nothing else slips in)."""
-    from pmm_pipeline.publishing.diff import KEYS, _comparable, diff_table
+    from pmm_pipeline.publishing.diff import KEYS, comparable, diff_table
 
     path = tier_dir / CHANGES_FILE
     if not path.exists():
@@ -223,7 +290,7 @@ def _check_changes(tier_dir: Path, frames: dict[str, pd.DataFrame]) -> list[str]
         return [f"{path}: not readable ({err})"]
     problems = []
     for table in KEYS:
-        current = _comparable(frames.get(f"{table}.parquet"), table)
+        current = comparable(frames.get(f"{table}.parquet"), table)
         if current is None:
             continue
         changes = tables.get(table, {})
@@ -253,52 +320,3 @@ def _previous_release(tier_dir: Path, tables: dict[str, pd.DataFrame]) -> tuple[
         return {name: pd.read_parquet(tier_dir / f"{name}.parquet") for name in tables}, manifest
     except (OSError, ValueError, KeyError):
         return None, None
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two folders in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
-        return True
-    if ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS):  # file system or kernel without the flag
-        return False
-    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), str(a))
-
-
-def _switch_in(building: Path, tier_dir: Path) -> None:
-    """Replace `tier_dir` by `building` in one step: readers and a killed run see the old or the new release.
-
-    Where folders cannot be exchanged atomically, the old release is renamed aside first; a run killed
-    between the two renames leaves it there, and recover_release() puts it back before the next release.
-    """
-    run = building.name.rsplit("-", 1)[-1]
-    retired = tier_dir.parent / f".{tier_dir.name}.retired-{run}"
-    if tier_dir.exists() and _exchange(building, tier_dir):
-        shutil.rmtree(building)  # now holds the old release
-        return
-    if tier_dir.exists():
-        os.replace(tier_dir, retired)
-    os.replace(building, tier_dir)
-    if retired.exists():
-        shutil.rmtree(retired)
-
-
-def recover_release(tier_dir: Path) -> None:
-    """Clean up after a run killed while releasing: put back a release left aside, drop half-built folders.
-
-    Only while holding the tier's release lock (write_release does), so no living run is building.
-    """
-    parent = tier_dir.parent
-    if not parent.exists():
-        return
-    retired = sorted(parent.glob(f".{tier_dir.name}.retired-*"))
-    if retired and not tier_dir.exists():
-        os.replace(retired[-1], tier_dir)
-        retired = retired[:-1]
-    for leftover in [*retired, *parent.glob(f".{tier_dir.name}.building-*")]:
-        shutil.rmtree(leftover, ignore_errors=True)

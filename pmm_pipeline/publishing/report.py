@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from pmm_pipeline.catalogue.models import KpiSpec
-from pmm_pipeline.publishing.formats import STATUS_LABELS, TABLE_COLUMNS, _json_ready, _typed
+from pmm_pipeline.publishing.formats import STATUS_LABELS, TABLE_COLUMNS, json_ready, typed_table
 
 REPORT_FILE = "report.html"
 DATA_ID = "pmm-data"
@@ -27,6 +27,14 @@ SUPPRESSION_RULES = {
     "hidden_member": "a minimum, maximum or median would be the value of a member hidden from this tier",
     "differencing": "a mean, pooled ratio or level count would, with the values shown, reveal a hidden value",
     "complementary": "with other published figures (e.g. global minus the other regions) it would reveal one",
+}
+# The statistics each rule can withhold (README, Disclosure tiers): a KPI's methodology lists the rules
+# that apply to the statistics it publishes.
+RULE_STATISTICS = {
+    "min_group_size": ("mean", "median", "min", "max", "pooled", "level_counts"),
+    "hidden_member": ("median", "min", "max"),
+    "differencing": ("mean", "pooled", "level_counts"),
+    "complementary": ("mean", "pooled", "level_counts"),
 }
 CSS = """
 body { font-family: Georgia, 'Times New Roman', serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
@@ -72,7 +80,7 @@ def _script_json(value: object) -> str:
 
 
 def _records(frame: pd.DataFrame, table: str) -> list[dict]:
-    return [{c: _json_ready(v) for c, v in r.items()} for r in frame[TABLE_COLUMNS[table]].to_dict("records")]
+    return [{c: json_ready(v) for c, v in r.items()} for r in frame[TABLE_COLUMNS[table]].to_dict("records")]
 
 
 def _fmt(value: object) -> str:
@@ -93,14 +101,14 @@ def _figure(kpi: KpiSpec, series: str, rollups: pd.DataFrame, values: pd.DataFra
     ]
     data = [{
         "type": "bar", "name": "mean of the members reporting", "x": labels,
-        "y": [_json_ready(v) for v in groups["mean"]], "text": n_of_n, "textposition": "outside",
+        "y": [json_ready(v) for v in groups["mean"]], "text": n_of_n, "textposition": "outside",
         "marker": {"color": "#336699"},
     }]
     members = values[(values.kpi_id == kpi.id) & (values.series == series) & (values.status == "reported")]
     if not members.empty and kpi.shape.value != "categorical":
         data.append({
             "type": "bar", "name": "members (visible in this tier)", "x": list(members.member_code),
-            "y": [_json_ready(v) for v in members.value], "xaxis": "x2", "yaxis": "y2",
+            "y": [json_ready(v) for v in members.value], "xaxis": "x2", "yaxis": "y2",
             "marker": {"color": "#99aacc"},
         })
     layout = {
@@ -127,7 +135,17 @@ def _rollup_table(rollups: pd.DataFrame, ctx: ReportContext) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _methodology(kpi: KpiSpec) -> str:
+def _suppression_rules(kpi: KpiSpec, ctx: ReportContext) -> str:
+    published = [s.value for s in kpi.rollup.statistics]
+    rules = "".join(
+        f"<li><code>{_e(rule)}</code> ({_e(', '.join(s for s in published if s in applies))}):"
+        f" {_e(SUPPRESSION_RULES[rule].format(min_group_size=ctx.min_group_size))}</li>"
+        for rule, applies in RULE_STATISTICS.items() if set(applies) & set(published)
+    )
+    return f"<p>A group statistic of this KPI is withheld from this tier when:</p><ul class='rules'>{rules}</ul>"
+
+
+def _methodology(kpi: KpiSpec, ctx: ReportContext) -> str:
     formulas = "".join(f"<li><code>{_e(s.id)}: {_e(s.formula)}</code></li>" for s in kpi.series)
     items = "".join(
         f"<tr><td><code>{_e(i.code)}</code></td><td>{_e(i.labels.en)}</td><td>{_e(i.type.value)}</td>"
@@ -136,7 +154,7 @@ def _methodology(kpi: KpiSpec) -> str:
     stats = ", ".join(s.value for s in kpi.rollup.statistics)
     return (f"<p>Unit: {_e(kpi.unit)}. Shape: {_e(kpi.shape.value)}. Formula per series:</p><ul>{formulas}</ul>"
             f"<table><tr><th>item</th><th>question</th><th>type</th><th>unit</th></tr>{items}</table>"
-            f"<p>Statistics published per group: {_e(stats)}.</p>")
+            f"<p>Statistics published per group: {_e(stats)}.</p>{_suppression_rules(kpi, ctx)}")
 
 
 def _coverage(values: pd.DataFrame, ctx: ReportContext) -> str:
@@ -187,7 +205,7 @@ def render_report(tables: Mapping[str, pd.DataFrame], ctx: ReportContext) -> str
         sections.append(
             f"<section class='kpi' id='{_e(kpi.id)}'><h2>{_e(kpi.names.en)}</h2>"
             f"<p class='note'>{_e(kpi.names.fr)} · {_e(kpi.names.es)}</p>{''.join(charts)}"
-            f"<h3>Methodology</h3>{_methodology(kpi)}</section>"
+            f"<h3>Methodology</h3>{_methodology(kpi, ctx)}</section>"
         )
     rules = "".join(
         f"<li><code>{_e(k)}</code>: {_e(v.format(min_group_size=ctx.min_group_size))}</li>"
@@ -225,7 +243,7 @@ def read_report(path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
     if len(found) != 1:
         raise ValueError(f"{len(found)} embedded data blocks (expected 1)")
     data = json.loads(found[0])
-    tables = {t: _typed(pd.DataFrame(data[t], columns=TABLE_COLUMNS[t])) for t in TABLE_COLUMNS}
+    tables = {t: typed_table(pd.DataFrame(data[t], columns=TABLE_COLUMNS[t])) for t in TABLE_COLUMNS}
     known = {
         float(v) for t in tables.values() for c in t.columns
         for v in t[c] if isinstance(v, (int, float)) and not isinstance(v, bool) and not pd.isna(v)
