@@ -7,8 +7,9 @@ import dagster as dg
 import pandas as pd
 
 from pmm_pipeline.catalogue.load import Catalogue
-from pmm_pipeline.files import write_atomically
 from pmm_pipeline.collection.status import COMPLETENESS_SQL, OUTSTANDING_MEMBERS_SQL
+from pmm_pipeline.files import write_atomically
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
 from pmm_pipeline.orchestration.tags import AS_OF_TAG
 from pmm_pipeline.questionnaire.template import render_questionnaire
@@ -57,7 +58,7 @@ def build_collection_assets(
             )
         ],
         partitions_def=partitions,
-        pool="warehouse",
+        pool=WAREHOUSE_POOL,
         description="Counts, per region, the members expected, received, received on time and used, and lists"
         " the members that have not submitted yet (the daily reminder list of the collection window).",
     )
@@ -117,7 +118,7 @@ def build_collection_assets(
         f" language (`pmm template` for each). {QUESTIONNAIRES.row}",
         group_name=QUESTIONNAIRES.schema,
         partitions_def=partitions,
-        pool="warehouse",
+        pool=WAREHOUSE_POOL,
         kinds={"duckdb", "excel"},
         owners=table_spec(QUESTIONNAIRES).owners,
         tags=table_spec(QUESTIONNAIRES).tags,

@@ -11,6 +11,7 @@ import pandas as pd
 from pmm_pipeline.catalogue.load import Catalogue
 from pmm_pipeline.feedback.report import FileLine, render_feedback, rows_from_findings, rows_from_rejections
 from pmm_pipeline.files import building_folder, recover_folder, switch_folder_in
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
 from pmm_pipeline.publishing.release import sha256_file
 from pmm_pipeline.reference.load import Reference
@@ -70,7 +71,7 @@ def build_feedback_assets(
         group_name=FEEDBACK_REPORTS.schema,
         deps=[REJECTIONS.key, SUBMISSION_HISTORY.key, FINDINGS_KEY],
         partitions_def=partitions,
-        pool="warehouse",
+        pool=WAREHOUSE_POOL,
         kinds={"duckdb", "excel"},
         owners=spec.owners,
         metadata=spec.metadata,

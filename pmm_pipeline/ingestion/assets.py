@@ -9,6 +9,7 @@ from pmm_pipeline.ingestion.freeze import input_deadline
 from pmm_pipeline.ingestion.history import SUBMISSION_HISTORY_SQL, answer_changes
 from pmm_pipeline.ingestion.intake import intake_frames, take_in_cycle
 from pmm_pipeline.ingestion.validate import ValidationContext
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
 from pmm_pipeline.questionnaire.layout import plan_questionnaire
 from pmm_pipeline.reference.load import Reference
@@ -56,7 +57,7 @@ def build_ingestion_assets(
         name="take_in_landing_files",
         specs=[table_spec(t) for t in RAW_TABLES.values()],
         partitions_def=partitions,
-        pool="warehouse",
+        pool=WAREHOUSE_POOL,
         description="Archives every file of landing/<cycle>/ by SHA-256 (earlier versions are read back from the"
         " archive), reads and checks it, and records"
         " accepted submission versions, their answers and choices, or the rejection and quarantined copy.",
@@ -106,7 +107,7 @@ def build_ingestion_assets(
             table_spec(SUBMISSION_HISTORY, deps=[RECEIVED_FILES.key, SUBMISSIONS.key, REJECTIONS.key, SUBMISSION_CHANGES.key]),
         ],
         partitions_def=partitions,
-        pool="warehouse",
+        pool=WAREHOUSE_POOL,
         description="Compares each accepted version of a member with the one before it, answer by answer, and lists"
         " every file received with who sent it, when, and what became of it.",
     )

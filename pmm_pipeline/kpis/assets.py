@@ -5,6 +5,7 @@ import dagster as dg
 from pmm_pipeline.catalogue.load import Catalogue
 from pmm_pipeline.kpis.compile import render_kpi_values_sql
 from pmm_pipeline.lineage.columns import build_column_lineage, same
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.table_assets import OWNER, column_schema, table_spec, written_table_metadata
 from pmm_pipeline.reference.load import Reference
 from pmm_pipeline.resources.warehouse import Warehouse
@@ -58,7 +59,7 @@ def build_kpi_assets(
         name="compute_kpis",
         specs=[table_spec(KPI_VALUES, deps=KPI_INPUTS)] + [kpi_view_spec(catalogue, k) for k in sorted(catalogue.kpis)],
         partitions_def=partitions,
-        pool="warehouse",
+        pool=WAREHOUSE_POOL,
         description="Computes every KPI series of the cycle's catalogue for every participating member the"
         " quality gate admitted, flagging values whose answers drew warnings.",
     )

@@ -4,6 +4,7 @@ import dagster as dg
 
 from pmm_pipeline.catalogue.load import Catalogue
 from pmm_pipeline.lineage.provenance import formula_refs, write_provenance
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.table_assets import require_tables, table_spec, written_table_metadata
 from pmm_pipeline.provenance import catalogue_digest, code_version
 from pmm_pipeline.reference.load import Reference
@@ -22,7 +23,7 @@ def build_lineage_assets(
         group_name=spec.group_name,
         deps=[d.asset_key for d in spec.deps],
         partitions_def=partitions,
-        pool="warehouse",
+        pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
         owners=spec.owners,
         tags=spec.tags,

@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from pmm_pipeline.catalogue.load import Catalogue
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.table_assets import require_tables
 from pmm_pipeline.publishing.disclosure import TIERS
 from pmm_pipeline.publishing.sql_publish import SqlTable, target_schema
@@ -56,7 +57,7 @@ def _build_tier_asset(tier: str, partitions: dg.PartitionsDefinition) -> dg.Asse
         group_name=release_table.schema,
         deps=[release_table.key, *(table.key for table, _ in copies)],
         partitions_def=partitions,
-        pool="warehouse",
+        pool=WAREHOUSE_POOL,
         kinds={"duckdb", "postgres"},
     )
     def sql_release(

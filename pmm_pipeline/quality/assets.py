@@ -5,6 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from pmm_pipeline.catalogue.load import Catalogue
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
 from pmm_pipeline.quality.expectations import QualityGateError
 from pmm_pipeline.quality.gate import (
@@ -101,7 +102,7 @@ def build_quality_assets(
             for rule in RULES
         ],
         partitions_def=partitions,
-        pool="warehouse",
+        pool=WAREHOUSE_POOL,
         description="Checks the staged answers of the cycle against every quality rule (Great Expectations suites"
         " generated from the catalogue, and DuckDB rules across submissions, cycles and members), records the"
         " findings, and admits the members without a blocking finding; earlier cycles' admitted answers are the"

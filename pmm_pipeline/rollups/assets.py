@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pmm_pipeline.catalogue.load import Catalogue
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
 from pmm_pipeline.reference.load import Reference
 from pmm_pipeline.resources.warehouse import Warehouse
@@ -19,7 +20,7 @@ def build_rollup_assets(
         group_name="rollup",
         deps=[KPI_VALUES.key, PARTICIPATION.key],
         partitions_def=partitions,
-        pool="warehouse",
+        pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
         metadata=table_spec(ROLLUPS).metadata,
         owners=table_spec(ROLLUPS).owners,

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from pmm_pipeline.catalogue.load import Catalogue
-from pmm_pipeline.files import write_atomically
 from pmm_pipeline.catalogue.models import Item, ItemType, Shape
+from pmm_pipeline.files import write_atomically
 from pmm_pipeline.ingestion.submission import FORMAT_NAME, FORMAT_VERSION
 from pmm_pipeline.reference.load import Reference
 from pmm_pipeline.reference.models import Cycle, Membership

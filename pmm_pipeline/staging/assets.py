@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pmm_pipeline.catalogue.load import Catalogue
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
 from pmm_pipeline.reference.load import Reference
 from pmm_pipeline.resources.warehouse import Warehouse
@@ -29,7 +30,7 @@ def build_staging_assets(
             table_spec(DISCLOSURE, deps=[RAW_DISCLOSURE.key, PARTICIPATION.key]),
         ],
         partitions_def=partitions,
-        pool="warehouse",
+        pool=WAREHOUSE_POOL,
         description="Selects the latest accepted version of each member, binds members to the groups in force"
         " for the cycle and completes every member's disclosure choices.",
     )
