@@ -1,5 +1,7 @@
 """The local Dagster instance written by `pmm run` and `make dev`: telemetry off, one warehouse run at a time."""
 
+import os
+
 import dagster as dg
 import yaml
 
@@ -27,3 +29,42 @@ def test_a_limit_edited_in_dagster_yaml_is_the_one_stored(tmp_path):
     ensure_dagster_home({"DAGSTER_HOME": str(home)})
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).slot_count == 2
+
+
+def test_runs_of_dead_pmm_run_processes_are_failed_and_living_or_foreign_ones_left(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from pmm_pipeline.orchestration.run import fail_abandoned_runs
+    from pmm_pipeline.orchestration.tags import PROCESS_TAG
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    host = socket.gethostname()
+    runs = {
+        "killed": (dg.DagsterRunStatus.STARTED, f"{host}:{dead_pid}"),
+        "killed_while_starting": (dg.DagsterRunStatus.STARTING, f"{host}:{dead_pid}"),
+        "alive": (dg.DagsterRunStatus.STARTED, f"{host}:{os.getpid()}"),
+        "other_host": (dg.DagsterRunStatus.STARTED, f"not-{host}:{dead_pid}"),
+        "launched_by_daemon": (dg.DagsterRunStatus.STARTED, None),
+        "finished": (dg.DagsterRunStatus.SUCCESS, f"{host}:{dead_pid}"),
+    }
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        for run_id, (status, process) in runs.items():
+            tags = {PROCESS_TAG: process} if process else {}
+            instance.add_run(dg.DagsterRun(job_name="cycle_job", run_id=run_id, status=status, tags=tags))
+
+        assert sorted(fail_abandoned_runs(instance)) == ["killed", "killed_while_starting"]
+
+        statuses = {run_id: instance.get_run_by_id(run_id).status for run_id in runs}
+        assert statuses == {
+            "killed": dg.DagsterRunStatus.FAILURE,
+            "killed_while_starting": dg.DagsterRunStatus.FAILURE,
+            "alive": dg.DagsterRunStatus.STARTED,
+            "other_host": dg.DagsterRunStatus.STARTED,
+            "launched_by_daemon": dg.DagsterRunStatus.STARTED,
+            "finished": dg.DagsterRunStatus.SUCCESS,
+        }
+        messages = [e.message for e in instance.all_logs("killed")]
+        assert any(f"process {dead_pid} on {host} ended before the run did" in m for m in messages)

@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
 import yaml
@@ -273,3 +274,10 @@ def test_sigkill_of_whole_runs_leaves_every_release_readable_and_a_rerun_complet
     assert release_hashes(published) == expected  # as a run never killed releases it
     assert all(read_release_files(published / tier)[1] == [] for tier in TIERS)
     assert not [p.name for p in published.iterdir() if p.name.startswith(".") and p.is_dir()]
+    # The killed runs are not left "in progress" in the UI: the next `pmm run` failed them, saying why.
+    with dg.DagsterInstance.from_config(str(root / "dagster_home")) as instance:
+        newest = instance.get_runs(limit=len(KILL_WHEN) + 1)  # newest first: the re-run, then the killed ones
+        assert [r.status for r in newest] == [dg.DagsterRunStatus.SUCCESS] + [dg.DagsterRunStatus.FAILURE] * len(
+            KILL_WHEN)
+        assert all(any("ended before the run did" in e.message for e in instance.all_logs(r.run_id))
+                   for r in newest[1:])

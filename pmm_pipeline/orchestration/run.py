@@ -1,11 +1,14 @@
 """Running a whole cycle through Dagster from the command line, recorded in the instance at DAGSTER_HOME."""
 
+import os
+import socket
 from dataclasses import dataclass, field
 
 import dagster as dg
 
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.orchestration.jobs import CYCLE_JOB
+from pmm_pipeline.orchestration.tags import CYCLE_TAG, PROCESS_TAG
 from pmm_pipeline.publishing.disclosure import TIERS, summarize_withheld
 from pmm_pipeline.resources.warehouse import open_warehouse
 from pmm_pipeline.settings import Settings
@@ -100,11 +103,12 @@ def run_cycle(settings: Settings, cycle: str, instance: dg.DagsterInstance | Non
     defs = build_definitions(settings)
     job = defs.resolve_job_def(CYCLE_JOB)
     instance = instance or dg.DagsterInstance.get()
+    fail_abandoned_runs(instance)
     result = job.execute_in_process(
         partition_key=cycle,
         instance=instance,
         raise_on_error=False,
-        tags={"pmm/cycle": cycle},
+        tags={CYCLE_TAG: cycle, PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}"},
         # The full event log is in the instance (and the UI); the terminal gets warnings and errors.
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
@@ -133,3 +137,37 @@ def run_cycle(settings: Settings, cycle: str, instance: dg.DagsterInstance | Non
         "archive": str(layout.archive_dir),
     }
     return outcome
+
+
+def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark as failed the runs of `pmm run` processes of this host that died mid-run (killed, machine stop).
+
+    An in-process run has no run worker for Dagster's run monitoring to watch: killed, it would show
+    as in progress in the UI for ever. A run whose process is gone is failed with a message saying so
+    (its steps can then be re-executed from the failure). A pid reused since is taken as alive: such
+    a run stays as it is rather than a living one being failed.
+    """
+    host = socket.gethostname()
+    in_progress = instance.get_runs(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED])
+    )
+    failed = []
+    for run in in_progress:
+        run_host, _, pid = run.tags.get(PROCESS_TAG, "").rpartition(":")
+        if run_host != host or not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        instance.report_run_failed(
+            run, message=f"the pmm run process {pid} on {host} ended before the run did (killed or stopped)"
+        )
+        failed.append(run.run_id)
+    return failed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
