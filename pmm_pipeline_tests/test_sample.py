@@ -270,7 +270,7 @@ def test_versions_are_numbered_in_submission_order(
 def test_formats_without_a_writer_are_refused_before_anything_is_written(
     reference: Reference, catalogue: Catalogue, tmp_path: Path
 ) -> None:
-    with pytest.raises(ValueError, match="format parquet is not available yet"):
+    with pytest.raises(ValueError, match="unknown format 'parquet'; choose from json, xlsx, csv"):
         generate_sample(
             reference, catalogue, "2023", tmp_path / "landing", members=5, formats=("json", "parquet")
         )

@@ -745,7 +745,7 @@ def _checked_formats(formats: Iterable[str]) -> list[str]:
         raise ValueError("at least one format is needed")
     for name in names:
         if name not in WRITERS:
-            raise ValueError(f"format {name} is not available yet")
+            raise ValueError(f"unknown format {name!r}; choose from {', '.join(WRITERS)}")
     return names
 
 
