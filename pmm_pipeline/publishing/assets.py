@@ -19,6 +19,7 @@ import pandas as pd
 
 from pmm_pipeline.catalogue.load import Catalogue
 from pmm_pipeline.catalogue.models import KpiSpec, Shape
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
 from pmm_pipeline.provenance import catalogue_digest, code_version
 from pmm_pipeline.publishing.disclosure import (
@@ -89,7 +90,10 @@ class CycleTruth:
 
 def load_truth(conn: duckdb.DuckDBPyConnection, cycle_id: str, levels: dict[str, tuple[str, ...]]) -> CycleTruth:
     require_tables(conn, cycle_id, [KPI_VALUES, ROLLUPS], with_rows=[PARTICIPATION])
-    values = conn.execute("SELECT * FROM kpi.kpi_values WHERE cycle = ?", [cycle_id]).df()
+    # Sorted here: the KPI stage writes its rows unsorted, and disclosure decisions must not depend on that order.
+    values = conn.execute(
+        "SELECT * FROM kpi.kpi_values WHERE cycle = ? ORDER BY kpi_id, series, member_code", [cycle_id]
+    ).df()
     rollups = conn.execute("SELECT * FROM rollup.rollups WHERE cycle = ?", [cycle_id]).df()
     memberships = conn.execute(MEMBERSHIPS_SQL, {"cycle": cycle_id}).df()
     return CycleTruth(values, rollups, load_series_facts(values, memberships, rollups, levels))
@@ -117,7 +121,7 @@ def build_publishing_assets(
         group_name=WITHHELD.schema,
         deps=[KPI_VALUES.key, ROLLUPS.key, PARTICIPATION.key],
         partitions_def=partitions,
-        pool="warehouse",
+        pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
         metadata=table_spec(WITHHELD).metadata,
         owners=table_spec(WITHHELD).owners,
@@ -180,7 +184,7 @@ def _build_tier_assets(
             ),
         ],
         partitions_def=partitions,
-        pool="warehouse",
+        pool=WAREHOUSE_POOL,
         description=f"Selects what the {tier} tier may see into its own schema: the values its readers may see and"
         " the group statistics with disclosure.withheld applied; audited before anything is released.",
     )
@@ -218,7 +222,7 @@ def _build_tier_assets(
         group_name=release_table.schema,
         deps=[kpi_table.key, rollup_table.key, *lower_release],
         partitions_def=partitions,
-        pool="warehouse",
+        pool=WAREHOUSE_POOL,
         kinds={"duckdb", "csv", "parquet"},
         owners=table_spec(release_table).owners,
         metadata=table_spec(release_table).metadata,
