@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import signal
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +16,16 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 # Tests never talk to the network; Dagster must not try to send telemetry.
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+def stop_process_group(process: subprocess.Popen, timeout_s: float) -> None:
+    """Stop a service started with start_new_session=True and everything it started: TERM, then KILL."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def settings_for(data_dir: Path) -> Settings:

@@ -10,7 +10,6 @@ daemon) running two queued runs one after the other.
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ from pmm_pipeline.resources.sql_target import SqlPublicationTarget
 from pmm_pipeline.resources.warehouse import open_warehouse
 from pmm_pipeline.settings import CHECKOUT_DIR, Settings
 from pmm_pipeline.tables import published_tables
-from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process
+from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, stop_process_group
 from pmm_pipeline_tests.postgres_server import PostgresUnavailableError, free_port, running_postgres
 
 CYCLE = "2023"
@@ -347,12 +346,7 @@ def service(command: list, env: dict, log: Path):
     try:
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process, timeout_s=30)
 
 
 def test_two_runs_submitted_at_once_are_dequeued_by_the_daemon_one_after_the_other(prod_instance, tmp_path):

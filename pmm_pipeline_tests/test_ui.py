@@ -9,7 +9,6 @@ The browser test is skipped only when no Chromium is installed (`make test` inst
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.orchestration.instance import ensure_dagster_home
 from pmm_pipeline.reference.load import load_reference
 from pmm_pipeline.sample.generate import generate_sample
-from pmm_pipeline_tests.conftest import settings_for
+from pmm_pipeline_tests.conftest import settings_for, stop_process_group
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 ARTIFACTS = CHECKOUT / "test-artifacts"
@@ -112,12 +111,7 @@ def dagster_ui(tmp_path_factory):
         print(f"dagster dev served the code location after {time.monotonic() - started:.1f} s")
         yield {"port": port, "settings": settings, "defs": build_definitions(settings), "log": log, "process": process}
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process, timeout_s=60)
 
 
 CHECKS_QUERY = """
