@@ -12,11 +12,18 @@ from pmm_pipeline.reference.load import PACKAGED_REFERENCE_DIR
 CHECKOUT_DIR = Path(__file__).resolve().parent.parent
 # Read here, and also by Dagster when a run starts if the URL holds a password (resources/sql_target.py).
 PUBLISH_SQL_URL_VAR = "PMM_PUBLISH_SQL_URL"
-# DuckDB's own default is 80 % of the machine's memory, and it keeps what it may: 4.4 GiB for the KPI stage at
+
+
+def publish_sql_url_in_environment() -> str | None:
+    """PMM_PUBLISH_SQL_URL as the process environment has it (what Dagster's EnvVar will read at run start)."""
+    return os.environ.get(PUBLISH_SQL_URL_VAR) or None
+
+
+# DuckDB's own default is 80 % of the machine's memory, and it keeps what it may: 4.6 GiB for the KPI stage at
 # 10^7 answers. With 1 GiB the stage peaks at 1.3 GiB, spilling to <warehouse>.tmp/ instead (BENCHMARKS.md).
 DEFAULT_WAREHOUSE_MEMORY_LIMIT = "1GiB"
-# What DuckDB's memory_limit accepts: a number and a unit (KB, MB, GB, TB, KiB, ..., TiB) or a share of memory.
-_MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|%)", re.IGNORECASE)
+# What DuckDB's memory_limit accepts: a number and a unit (K, KB, KiB, ..., T, TB, TiB) or a share of memory.
+_MEMORY_LIMIT = re.compile(r"(?P<amount>\d+(\.\d+)?)\s*([KMGT](i?B)?|%)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -74,8 +81,12 @@ def _min_group_size(env: Mapping[str, str]) -> int:
 
 def _warehouse_memory_limit(env: Mapping[str, str]) -> str:
     text = (env.get("PMM_WAREHOUSE_MEMORY_LIMIT") or DEFAULT_WAREHOUSE_MEMORY_LIMIT).strip()
-    if not _MEMORY_LIMIT.fullmatch(text):
-        raise ValueError(f"PMM_WAREHOUSE_MEMORY_LIMIT must be an amount of memory such as 1GiB or 512MB, got {text!r}")
+    match = _MEMORY_LIMIT.fullmatch(text)
+    if not match or float(match["amount"]) <= 0:
+        raise ValueError(
+            "PMM_WAREHOUSE_MEMORY_LIMIT must be an amount of memory above zero such as 1GiB, 512MB or 50%,"
+            f" got {text!r}"
+        )
     return text
 
 

@@ -17,7 +17,14 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from pmm_pipeline.publishing.sql_publish import SqlTable, publish_cycle
-from pmm_pipeline.settings import PUBLISH_SQL_URL_VAR
+from pmm_pipeline.settings import PUBLISH_SQL_URL_VAR, publish_sql_url_in_environment
+
+# Query parameters of a URL that libpq reads as secrets.
+SECRET_QUERY_KEYS = ("password", "passfile", "sslpassword")
+
+
+def _holds_secret(url: sa.URL) -> bool:
+    return url.password is not None or any(key.lower() in SECRET_QUERY_KEYS for key in url.query)
 
 
 class SqlPublicationTarget(dg.ConfigurableResource):
@@ -27,20 +34,38 @@ class SqlPublicationTarget(dg.ConfigurableResource):
 
     @classmethod
     def from_setting(cls, url: str | None) -> "SqlPublicationTarget":
-        """The resource for the PMM_PUBLISH_SQL_URL setting; a URL with a password stays in the environment."""
+        """The resource for the PMM_PUBLISH_SQL_URL setting; a URL holding a secret stays in the environment.
+
+        A secret is a password in the URL or in its query (`?password=`, `passfile=`, `sslpassword=`,
+        which libpq reads too). Such a URL must be the environment variable's value, which Dagster reads
+        when a run starts: a URL given another way would publish elsewhere than it says.
+        """
+        if not url:
+            return cls(url=None)
         try:
-            has_password = bool(url) and sa.make_url(url).password is not None
+            parsed = sa.make_url(url)
         except sa.exc.ArgumentError:
             raise ValueError(f"{PUBLISH_SQL_URL_VAR} is not a SQLAlchemy URL (driver://user@host/database)") from None
-        return cls(url=dg.EnvVar(PUBLISH_SQL_URL_VAR) if has_password else url)
+        if not _holds_secret(parsed):
+            return cls(url=url)
+        if url != publish_sql_url_in_environment():
+            raise ValueError(
+                f"a publication URL holding a password must be the environment variable {PUBLISH_SQL_URL_VAR}"
+                " (or leave the password out and let libpq find it: PGPASSWORD, ~/.pgpass, PGPASSFILE)"
+            )
+        return cls(url=dg.EnvVar(PUBLISH_SQL_URL_VAR))
 
     @property
     def configured(self) -> bool:
         return bool(self.url)
 
     def display_url(self) -> str:
-        """The URL without its password, for logs and metadata."""
-        return sa.make_url(self.url).render_as_string(hide_password=True) if self.url else ""
+        """The URL without its secrets, for logs and metadata."""
+        if not self.url:
+            return ""
+        parsed = sa.make_url(self.url)
+        masked = {k: "***" if k.lower() in SECRET_QUERY_KEYS else v for k, v in parsed.query.items()}
+        return parsed.set(query=masked).render_as_string(hide_password=True)
 
     def publish(self, cycle: str, tables: Sequence[SqlTable]) -> dict[str, int]:
         """Replace the cycle's rows of `tables` in one transaction; {} when no target is configured."""
