@@ -114,8 +114,12 @@ def sha256_of(data: bytes) -> str:
 
 
 def _write_once(path: Path, data: bytes) -> None:
-    """Write a file atomically unless it exists (archive and quarantine copies never change)."""
-    if not path.exists():
+    """Write a file atomically unless it exists with these bytes (archive and quarantine copies never change).
+
+    An existing copy of another size (cut short by a crash of the machine before it reached the disk)
+    is written again rather than trusted.
+    """
+    if not path.exists() or path.stat().st_size != len(data):
         write_atomically(path, data)
 
 

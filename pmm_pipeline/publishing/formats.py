@@ -213,12 +213,13 @@ def _exact_number(value: object) -> object:
     return value
 
 
-_EXCEL_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+# Only control characters: xlsxwriter stores them as `_x000D_` and so on, which openpyxl hands back as
+# stored; a literal `_xHHHH_` is stored as `_x005F_xHHHH_`, which openpyxl already turns back into the text.
+_EXCEL_ESCAPE = re.compile(r"_x(00[01][0-9A-Fa-f])_")
 
 
 def _unescape_excel_text(value: object) -> object:
-    """Text as written: the workbook stores control characters (a carriage return, ...) as `_xHHHH_`, and a
-    literal `_xHHHH_` as `_x005F_xHHHH_`; openpyxl hands both back as stored."""
+    """Text as written: a control character (a carriage return, ...) back from its `_xHHHH_` escape."""
     if isinstance(value, str) and "_x" in value:
         return _EXCEL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
     return value
@@ -358,7 +359,7 @@ def write_sdmx_csv(frame: pd.DataFrame, path: Path, table: str, reporting_year: 
     # such text (no code of the contract has one) rather than write a file that cannot be read back.
     broken = [c for c in text_columns if observations[c].map(lambda v: isinstance(v, str) and "\r" in v).any()]
     if broken:
-        raise ValueError(f"{path.name}: text with a carriage return in {broken} cannot be written as SDMX-CSV")
+        raise ValueError(f"{path}: text with a carriage return in {broken} cannot be written as SDMX-CSV")
     text = write([PandasDataset(structure=_sdmx_schema(table), data=observations)])
     path.write_text(text.replace("\r\n", "\n").rstrip("\n") + "\n", encoding="utf-8")
 

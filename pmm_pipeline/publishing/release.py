@@ -115,7 +115,11 @@ def _write_release(tier_dir, tables, info, verify, extras) -> dict:
             writer(frame, building / f"{name}{suffix}")
             rows[f"{name}{suffix}"] = len(frame)
     if extras:
-        rows |= extras(building, tables)
+        try:
+            rows |= extras(building, tables)
+        except ValueError as err:  # a table the other formats cannot hold as it is: refused, nothing switched
+            shutil.rmtree(building)
+            raise ReleaseRefusedError(tier_dir, [str(err)]) from err
     previous_tables, previous_manifest = _previous_release(tier_dir, tables)
     changes = diff_release(previous_tables, tables, previous_manifest)
     (building / CHANGES_FILE).write_text(json.dumps(changes, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
@@ -221,10 +225,11 @@ def _read_back(name: str, path: Path, digest: str) -> tuple[dict[str, pd.DataFra
         cached = _parse_release_file(name, path)
         if sha256_file(path) != digest:  # what was read is not what was hashed (and checked against the manifest)
             return {}, ["changed while being read back, so it cannot be audited"]
-        with _READ_BACK_LOCK:
-            _READ_BACK_CACHE[key] = cached
-            while len(_READ_BACK_CACHE) > READ_BACK_CACHE_SIZE:
-                _READ_BACK_CACHE.popitem(last=False)
+        if not cached[1]:  # a failure (perhaps of the machine: no memory, an I/O error) is tried again next time
+            with _READ_BACK_LOCK:
+                _READ_BACK_CACHE[key] = cached
+                while len(_READ_BACK_CACHE) > READ_BACK_CACHE_SIZE:
+                    _READ_BACK_CACHE.popitem(last=False)
     frames, amiss = cached
     return {n: f.copy() for n, f in frames.items()}, list(amiss)
 
