@@ -19,13 +19,24 @@ os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 
 def stop_process_group(process: subprocess.Popen, timeout_s: float) -> None:
-    """Stop a service started with start_new_session=True and everything it started: TERM, then KILL."""
-    os.killpg(process.pid, signal.SIGTERM)
+    """Stop a service started with start_new_session=True and everything it started: TERM, then KILL.
+
+    The group id is the leader's pid (start_new_session=True). The group is always KILLed at the end:
+    a leader that exits on TERM in time may leave children that ignored it still running.
+    """
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:  # the whole group has already gone
+        pass
     try:
         process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
+        pass
+    try:
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    except ProcessLookupError:  # no member of the group is left
+        pass
+    process.wait()
 
 
 def settings_for(data_dir: Path) -> Settings:

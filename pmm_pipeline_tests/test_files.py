@@ -21,13 +21,26 @@ def contents(path: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("atomic_exchange", [True, False])
 def test_switching_in_replaces_the_folder_whole_and_leaves_nothing_beside_it(tmp_path, monkeypatch, atomic_exchange):
-    if not atomic_exchange:
+    exchanged: list[bool] = []  # what each exchange_folders call answered
+    if atomic_exchange:
+        real_exchange = files.exchange_folders
+
+        def recording_exchange(a: Path, b: Path) -> bool:
+            exchanged.append(real_exchange(a, b))
+            return exchanged[-1]
+
+        monkeypatch.setattr(files, "exchange_folders", recording_exchange)
+    else:
         monkeypatch.setattr(files, "exchange_folders", lambda a, b: False)
     target = folder_with(tmp_path / "feedback", {"KEN/old.xlsx": "old", "FRA/gone.xlsx": "gone"})
     building = folder_with(files.building_folder(target, "run2"), {"KEN/new.xlsx": "new"})
 
     files.switch_folder_in(building, target)
 
+    if atomic_exchange:
+        if exchanged == [False]:
+            pytest.skip(f"the file system under {tmp_path} has no RENAME_EXCHANGE: the atomic path cannot run here")
+        assert exchanged == [True]  # the folders were swapped in one step, not renamed one after the other
     assert contents(target) == {"KEN/new.xlsx": "new"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["feedback"]
 

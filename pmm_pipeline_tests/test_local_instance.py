@@ -49,10 +49,13 @@ def test_runs_of_dead_pmm_run_processes_are_failed_and_living_or_foreign_ones_le
         "other_host": (dg.DagsterRunStatus.STARTED, f"not-{host}:{dead_pid}"),
         "launched_by_daemon": (dg.DagsterRunStatus.STARTED, None),
         "finished": (dg.DagsterRunStatus.SUCCESS, f"{host}:{dead_pid}"),
+        "re_execution": (dg.DagsterRunStatus.STARTED, f"{host}:{dead_pid}"),  # tags copied from its parent
     }
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         for run_id, (status, process) in runs.items():
             tags = {PROCESS_TAG: process} if process else {}
+            if run_id == "re_execution":
+                tags |= {"dagster/parent_run_id": "killed", "dagster/root_run_id": "killed"}
             instance.add_run(dg.DagsterRun(job_name="cycle_job", run_id=run_id, status=status, tags=tags))
 
         assert sorted(fail_abandoned_runs(instance)) == ["killed", "killed_while_starting"]
@@ -65,6 +68,20 @@ def test_runs_of_dead_pmm_run_processes_are_failed_and_living_or_foreign_ones_le
             "other_host": dg.DagsterRunStatus.STARTED,
             "launched_by_daemon": dg.DagsterRunStatus.STARTED,
             "finished": dg.DagsterRunStatus.SUCCESS,
+            "re_execution": dg.DagsterRunStatus.STARTED,
         }
         messages = [e.message for e in instance.all_logs("killed")]
         assert any(f"process {dead_pid} on {host} ended before the run did" in m for m in messages)
+
+
+def test_a_limit_an_operator_stored_is_kept(tmp_path):
+    home = tmp_path / "home"
+    ensure_dagster_home({"DAGSTER_HOME": str(home)})
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.event_log_storage.set_concurrency_slots(WAREHOUSE_POOL, 3)  # `dagster instance concurrency set`
+    (home / ".pools_initialized").unlink()  # as an instance met for the first time by this version
+
+    ensure_dagster_home({"DAGSTER_HOME": str(home)})
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).slot_count == 3

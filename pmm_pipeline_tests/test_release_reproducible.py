@@ -102,7 +102,7 @@ def test_changes_json_lists_values_changed_rows_added_and_removed_and_suppressio
 KILL_POINTS = {
     "while_writing_files": "release.write_parquet = die_after(release.write_parquet, 1)",
     "after_building_before_switch": "",  # verify= kills
-    "after_switch_before_cleanup": "release.shutil.rmtree = die_after(release.shutil.rmtree, 0)",
+    "after_switch_before_cleanup": "files.shutil.rmtree = die_after(files.shutil.rmtree, 0)",
     "between_renames_without_atomic_exchange": (
         "files.exchange_folders = lambda a, b: False\nfiles.os.replace = die_after(files.os.replace, 1)"
     ),

@@ -71,7 +71,7 @@ def build_kpi_assets(
             replace_cycle_rows_from_sql(conn, KPI_VALUES, cycle.id, compiled.sql, {**compiled.params, "cycle": cycle.id})
             yield dg.MaterializeResult(asset_key=KPI_VALUES.key, metadata=written_table_metadata(conn, KPI_VALUES, cycle.id))
             counts = conn.execute(
-                "SELECT kpi_id, status, count(*) FROM kpi.kpi_values WHERE cycle = ? GROUP BY ALL", [cycle.id]
+                "SELECT kpi_id, status, count(*) FROM kpi.kpi_values WHERE cycle = ? GROUP BY ALL ORDER BY ALL", [cycle.id]
             ).fetchall()
             for kpi_id in sorted(catalogue.kpis):
                 # kpi_id is a validated snake_case identifier (KpiSpec.id), safe as a view name and literal.

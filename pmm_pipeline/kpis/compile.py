@@ -13,7 +13,7 @@ compare every answer's item and year once per column (117 times with the shipped
 stage's largest cost at 10^7 answers. (A map per member built with `list()` was as fast, but its
 state cannot spill: out of memory under the warehouse's memory_limit. See BENCHMARKS.md.) The
 disclosure choices are pivoted the same way rather than joined to every value by (member, KPI): at
-10^7 answers that join of 6M rows to 6M rows took 4.7 s of the statement's 19 s. One unnest of a list of
+10^7 answers that join of 6M rows to 6M rows took 4.7 s of the earlier statement's 19 s. One unnest of a list of
 structs, rather than a UNION ALL of one SELECT per series, reads the pivot once and is a shorter
 statement to parse and plan. The rows are not sorted: no reader depends on the table's order, and
 those that publish sort their own reads.

@@ -71,6 +71,9 @@ def _create_storage_once(home: Path) -> None:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             # Dagster 1.13 applies `default_limit` to a pool only once the daemon has seen it, so its
             # first pass over a new instance's queue would start every queued warehouse run at once.
-            # Writing the limit now (from dagster.yaml's default_limit) closes that first-pass gap.
-            instance.event_log_storage.initialize_concurrency_limit_to_default(WAREHOUSE_POOL)
+            # Writing the limit now (from dagster.yaml's default_limit) closes that first-pass gap; a
+            # limit already stored (set by an operator, or in a shared PostgreSQL instance) is left alone.
+            storage = instance.event_log_storage
+            if WAREHOUSE_POOL not in {pool.name for pool in storage.get_pool_limits()}:
+                storage.initialize_concurrency_limit_to_default(WAREHOUSE_POOL)
         marker.touch()

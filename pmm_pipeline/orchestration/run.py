@@ -9,6 +9,8 @@ import dagster as dg
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.orchestration.jobs import CYCLE_JOB
 from pmm_pipeline.orchestration.tags import CYCLE_TAG, PROCESS_TAG
+
+PARENT_RUN_ID_TAG = "dagster/parent_run_id"  # Dagster's tag on a re-execution of another run
 from pmm_pipeline.publishing.disclosure import TIERS, summarize_withheld
 from pmm_pipeline.resources.warehouse import open_warehouse
 from pmm_pipeline.settings import Settings
@@ -143,9 +145,10 @@ def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     """Mark as failed the runs of `pmm run` processes of this host that died mid-run (killed, machine stop).
 
     An in-process run has no run worker for Dagster's run monitoring to watch: killed, it would show
-    as in progress in the UI for ever. A run whose process is gone is failed with a message saying so
-    (its steps can then be re-executed from the failure). A pid reused since is taken as alive: such
-    a run stays as it is rather than a living one being failed.
+    as in progress in the UI for ever. A run whose process is gone is failed with a message saying so.
+    A pid reused since is taken as alive: such a run stays as it is rather than a living one being
+    failed. Re-executions are skipped: Dagster copies the parent's tags, `pmm/process` included, onto
+    runs that other processes execute.
     """
     host = socket.gethostname()
     in_progress = instance.get_runs(
@@ -154,7 +157,7 @@ def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     failed = []
     for run in in_progress:
         run_host, _, pid = run.tags.get(PROCESS_TAG, "").rpartition(":")
-        if run_host != host or not pid.isdigit() or _process_alive(int(pid)):
+        if PARENT_RUN_ID_TAG in run.tags or run_host != host or not pid.isdigit() or _process_alive(int(pid)):
             continue
         instance.report_run_failed(
             run, message=f"the pmm run process {pid} on {host} ended before the run did (killed or stopped)"

@@ -68,7 +68,7 @@ def written_table_metadata(
     """
     count = conn.execute(f"SELECT count(*) FROM {table.qualified} WHERE cycle = ?", [cycle]).fetchall()[0][0]
     preview = conn.execute(
-        f"SELECT * FROM {table.qualified} WHERE cycle = ? LIMIT {int(preview_rows)}", [cycle]
+        f"SELECT * FROM {table.qualified} WHERE cycle = ? ORDER BY ALL LIMIT {int(preview_rows)}", [cycle]
     ).df()
     return {
         "dagster/row_count": dg.MetadataValue.int(int(count)),

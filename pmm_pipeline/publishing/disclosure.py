@@ -441,7 +441,9 @@ def solvable_levels(
     a reader who is one of the hidden members, gives the member its true level. `among` limits
     the members examined (the others are reported as not solved). `found` collects the sets of
     members that change level together in the alternatives found; pass the same list again for a
-    subset of the counts (an alternative stays one when counts are withdrawn) to save work.
+    subset of the counts (an alternative stays one when counts are withdrawn) to save work. Answers
+    are kept by input within the process; an answer found there adds nothing to `found`, which only
+    ever saves solver calls, never changes an answer.
     """
     levels = np.asarray(levels, dtype=int)
     among = None if among is None else sorted(int(h) for h in among)
