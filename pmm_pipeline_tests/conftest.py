@@ -10,12 +10,27 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from pmm_pipeline.catalogue.load import Catalogue, load_catalogue
+from pmm_pipeline.reference.load import Reference, load_reference
 from pmm_pipeline.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # Tests never talk to the network; Dagster must not try to send telemetry.
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(scope="module")
+def reference() -> Reference:
+    """The shipped members, groups and cycles."""
+    settings = Settings.from_env({})
+    return load_reference(settings.reference_dir, settings.cycles_file)
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    """The shipped KPI catalogue."""
+    return load_catalogue(Settings.from_env({}).specs_dir)
 
 
 def stop_process_group(process: subprocess.Popen, timeout_s: float) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from pmm_pipeline.catalogue.load import Catalogue, load_catalogue
+from pmm_pipeline.catalogue.load import Catalogue
 from pmm_pipeline.catalogue.models import KPI_QUALITY_RULES
 from pmm_pipeline.ingestion.assets import validation_context
 from pmm_pipeline.ingestion.intake import read_submission
@@ -25,25 +25,13 @@ from pmm_pipeline.quality.expectations import (
 from pmm_pipeline.quality.frames import expected_answers, prepare_answers, required_answers
 from pmm_pipeline.quality.gate import GateInputs, GateOutcome, empty_history, evaluate_quality
 from pmm_pipeline.quality.rules import RULES, RULES_BY_ID
-from pmm_pipeline.reference.load import Reference, load_reference
+from pmm_pipeline.reference.load import Reference
 from pmm_pipeline.sample.generate import build_sample_documents, latest_documents, render_json
-from pmm_pipeline.settings import Settings
 from pmm_pipeline.staging.select import membership_frame
 from pmm_pipeline.tables import FINDINGS, MEMBER_SUMMARY, STAGED_ANSWERS
 
 CYCLE = "2023"
 T, T1 = 2022, 2021
-
-
-@pytest.fixture(scope="module")
-def reference() -> Reference:
-    settings = Settings.from_env({})
-    return load_reference(settings.reference_dir, settings.cycles_file)
-
-
-@pytest.fixture(scope="module")
-def catalogue() -> Catalogue:
-    return load_catalogue(Settings.from_env({}).specs_dir)
 
 
 @pytest.fixture(scope="module")

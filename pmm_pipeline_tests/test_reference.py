@@ -9,11 +9,6 @@ import pytest
 from pmm_pipeline.reference.load import PACKAGED_REFERENCE_DIR, ReferenceError, load_cycles, load_reference
 
 
-@pytest.fixture(scope="module")
-def reference():
-    return load_reference(PACKAGED_REFERENCE_DIR, PACKAGED_REFERENCE_DIR / "cycles.yaml")
-
-
 def test_shipped_reference(reference):
     regions = {g.group_code for g in reference.groups if g.group_type == "region"}
     assert regions == {"ESA", "EUR", "AP", "MENA", "AMS", "WCA"}

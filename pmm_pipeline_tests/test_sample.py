@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from pmm_pipeline.catalogue.load import Catalogue, load_catalogue
+from pmm_pipeline.catalogue.load import Catalogue
 from pmm_pipeline.ingestion.intake import read_submission, take_in_cycle
 from pmm_pipeline.ingestion.json_reader import read_json_submission
 from pmm_pipeline.ingestion.validate import ValidationContext, validate_submission
-from pmm_pipeline.reference.load import Reference, load_reference
+from pmm_pipeline.reference.load import Reference
 from pmm_pipeline.sample.generate import (
     ERROR_KINDS,
     WRITERS,
@@ -24,20 +24,8 @@ from pmm_pipeline.sample.generate import (
     render_json,
     write_sample,
 )
-from pmm_pipeline.settings import Settings
 
 CYCLES = ("2023", "2025")
-
-
-@pytest.fixture(scope="module")
-def reference() -> Reference:
-    settings = Settings.from_env({})
-    return load_reference(settings.reference_dir, settings.cycles_file)
-
-
-@pytest.fixture(scope="module")
-def catalogue() -> Catalogue:
-    return load_catalogue(Settings.from_env({}).specs_dir)
 
 
 @pytest.fixture(scope="module")
