@@ -1,0 +1,25 @@
+"""Errors an operator reads in one line: what failed, which file or table, and what to do.
+
+A `PermanentError` is one that running the step again cannot fix (a corrupt archive copy, a full
+disk, a corrupt warehouse): the step is not retried, and `pmm run` prints the message as it is.
+"""
+
+
+class PmmError(Exception):
+    """An error whose message names the failed thing and says what to do."""
+
+
+class PermanentError(PmmError):
+    """Retrying cannot help: the cause must be mended by a person first."""
+
+
+class ArchiveIntegrityError(PermanentError):
+    """An archived copy is missing or its bytes no longer hash to the SHA-256 it is stored under."""
+
+
+class CorruptWarehouseError(PermanentError):
+    """The warehouse file cannot be opened or read as a DuckDB database."""
+
+
+class DiskFullError(PermanentError):
+    """A write failed because the file system has no room left."""
