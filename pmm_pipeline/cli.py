@@ -256,7 +256,8 @@ class _VersionAction(argparse.Action):
         super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        parser.exit(0, version_text() + "\n")
+        print(version_text())  # on standard output, like --help, for programs that read it
+        parser.exit(0)
 
 
 def version_text() -> str:
