@@ -172,6 +172,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from pmm_pipeline.resources.warehouse import WarehouseBusyError, warehouse_turn
 
     reference, cycle = _cycle_of(settings, args.cycle)
+    if not args.wait >= 0:  # also refuses nan
+        raise CommandError("--wait must be a number of seconds, 0 or more")
     path = settings.layout.warehouse_path
     never_run = f"cycle {cycle.id} has not been run yet: run `pmm run --cycle {cycle.id}` first"
     if not path.exists():

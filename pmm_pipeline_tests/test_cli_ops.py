@@ -458,6 +458,23 @@ def test_status_of_a_cycle_never_run_is_a_one_line_error(in_data_dir, capsys, tm
     assert not (tmp_path / "empty").exists()  # asking created nothing
 
 
+@pytest.mark.parametrize("content", [b"not a duckdb file at all" * 100, b""])
+def test_status_of_an_unreadable_warehouse_is_a_one_line_error(content, tmp_path, monkeypatch, capsys):
+    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse.write_bytes(content)
+    monkeypatch.setenv("PMM_DATA_DIR", str(tmp_path))
+    assert main(["status", "--cycle", "2023"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pmm: error:") and len(err.strip().splitlines()) == 1
+    assert warehouse.read_bytes() == content  # read-only: left as it was
+
+
+@pytest.mark.parametrize("wait", ["-1", "nan"])
+def test_status_wait_must_be_seconds(wait, in_data_dir, capsys):
+    assert main(["status", "--cycle", "2023", "--wait", wait]) == 2
+    assert "--wait" in capsys.readouterr().err
+
+
 def test_status_waits_for_a_run_holding_the_warehouse_then_says_who(in_data_dir, capsys):
     from pmm_pipeline.resources.warehouse import warehouse_turn
 
@@ -509,6 +526,25 @@ def test_list_members_of_a_cycle_with_region_and_language(reference, capsys):
         code: (m.region_code, m.language) for code, m in in_force.items()}
 
 
+def test_list_members_without_a_cycle_are_those_in_force_that_day(reference):
+    from pmm_pipeline.listing import list_members
+
+    today = _day("2026-06-01")
+    rows = list_members(reference, None, today)
+    assert [r["code"] for r in rows] == sorted(m.member_code for m in reference.memberships if m.in_force_on(today))
+    assert list_members(reference, None, _day("1900-01-01")) == []
+
+
+def test_status_text_wraps_outstanding_codes_under_their_column(reference):
+    codes = [f"Z{i:02d}" for i in range(30)]
+    rows = WarehouseRows(members=[(c, "EUR", False) for c in codes], received=set(), blocking=None, rejections=[])
+    out = render_status(build_status(reference, reference.cycles.get("2023"), rows, _day("2024-02-01"), "w"))
+    table = [line for line in out.splitlines() if line.startswith("  EUR") or line.startswith("       ")]
+    assert len(table) >= 3 and max(len(line) for line in table) <= 100
+    assert " ".join(line.split("  ")[-1].strip() for line in table).split() == codes
+    assert "quality gate: not run yet" in out and "files rejected: none" in out
+
+
 def test_list_kpis_of_a_cycle_follow_its_catalogue_version(reference, catalogue, capsys):
     for cycle in reference.cycles.cycles:
         assert main(["list", "kpis", "--cycle", cycle.id.lower(), "--json"]) == 0
@@ -528,3 +564,23 @@ def test_list_and_version_through_the_installed_command(tmp_path):
 def test_settings_replace_keeps_the_ui_url():
     # Tests build settings with dataclasses.replace: the new field has a default and survives it.
     assert replace(Settings.from_env({}), data_dir=Path("/tmp")).ui_url == f"http://127.0.0.1:{DEFAULT_UI_PORT}"
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_run_shows_progress_unless_quiet_and_ends_with_the_link(quiet, tmp_path, monkeypatch, capsys):
+    from pmm_pipeline.orchestration import run as run_module
+
+    seen = {}
+
+    def fake_run_cycle(settings, cycle, instance=None, on_event=None):
+        seen["on_event"], seen["cycle"] = on_event, cycle
+        return run_module.RunOutcome(cycle=cycle, run_id="r-1", success=True)
+
+    monkeypatch.setattr(run_module, "run_cycle", fake_run_cycle)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dh"))
+    monkeypatch.setenv("PMM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PMM_UI_URL", "https://ui.example.org")
+    assert main(["run", "--cycle", "2023", *(["--quiet"] if quiet else [])]) == 0
+    assert seen["cycle"] == "2023" and (seen["on_event"] is None) == quiet
+    assert isinstance(seen["on_event"], StepProgress) or quiet
+    assert capsys.readouterr().out.rstrip().endswith("run in the Dagster UI: https://ui.example.org/runs/r-1")

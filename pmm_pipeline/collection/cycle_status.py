@@ -8,6 +8,7 @@ so the status is right even when the run that would refresh `collection.complete
 """
 
 import datetime as dt
+import textwrap
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ from pmm_pipeline.reference.models import Cycle, CyclesConfig
 # Version of the JSON document `pmm status --json` prints (README, Command line); bumped on any change
 # that could break a program reading it.
 STATUS_FORMAT_VERSION = 1
+# Outstanding member codes per line of the text status (12 codes), so that a line fits 100 columns.
+OUTSTANDING_WIDTH = 47
 
 
 class CycleNotRun(LookupError):
@@ -182,10 +185,14 @@ def render_status(status: dict[str, Any]) -> str:
     ]
     for group in [*status["regions"], status["total"]]:
         code = "all" if group is status["total"] else group["group_code"]
-        lines.append(
+        figures = (
             f"  {code:<8} {group['expected']:>8} {group['received']:>8} {group['used']:>6} {group['outstanding']:>11}"
-            f"  {' '.join(group['outstanding_members']) if code != 'all' else ''}".rstrip()
         )
+        codes = group["outstanding_members"] if code != "all" else []
+        # A region's outstanding codes wrap under their column rather than run off a terminal's width.
+        wrapped = textwrap.wrap(" ".join(codes), width=OUTSTANDING_WIDTH) or [""]
+        lines.append(f"{figures}  {wrapped[0]}".rstrip())
+        lines += [" " * (len(figures) + 2) + more for more in wrapped[1:]]
     lines.append("")
     if status["blocked"] is None:
         lines.append("  quality gate: not run yet for this cycle")
