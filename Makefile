@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CYCLE ?= 2023
-PORT ?= 3000
+# The Dagster UI's port, one setting: `make dev` serves on it and `pmm run` prints links to it (the
+# default is pmm_pipeline/settings.py's DEFAULT_UI_PORT; a test keeps the two equal).
+export PMM_UI_PORT ?= 3000
 
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DAGSTER_DISABLE_TELEMETRY := 1
@@ -23,7 +25,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## write sample submissions for CYCLE (default 2023), run the whole cycle, show the outputs
 	$(BIN)/pmm sample --cycle $(CYCLE) --seed 1 --format json,xlsx,csv --error-share 0.05 --quality-defect-share 0.05
 	$(BIN)/pmm run --cycle $(CYCLE)
-	@echo "Dagster UI with this run: make dev, then open http://127.0.0.1:$(PORT)"
+	@echo "Dagster UI with this run: make dev, then open http://127.0.0.1:$(PMM_UI_PORT)"
 
 test: $(STAMP) browser  ## run the whole test suite offline (the UI tests included)
 	$(BIN)/python -m pytest
@@ -38,7 +40,7 @@ browser:  ## install headless Chromium for the UI test if missing (apt-get, as r
 
 dev: $(STAMP)  ## start the Dagster UI on 127.0.0.1 with the same instance as `pmm run`
 	$(BIN)/python -c "from pmm_pipeline.orchestration.instance import ensure_dagster_home; ensure_dagster_home()"
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PMM_UI_PORT)
 
 # Not part of `make test`: takes about seven minutes on 2 cores and writes the figures to BENCHMARKS.md.
 bench: $(STAMP)  ## time every stage against plain DuckDB and pandas (10^7 answers too); results in BENCHMARKS.md

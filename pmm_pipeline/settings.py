@@ -26,6 +26,11 @@ DEFAULT_WAREHOUSE_MEMORY_LIMIT = "1GiB"
 _MEMORY_LIMIT = re.compile(r"(?P<amount>\d+(\.\d+)?)\s*([KMGT](i?B)?|%)", re.IGNORECASE)
 
 
+# The Dagster UI's port: `make dev` serves on PMM_UI_PORT (the Makefile exports it with this default) and `pmm run`
+# prints links to it; PMM_UI_URL replaces the whole address where the UI is served elsewhere (the prod profile).
+DEFAULT_UI_PORT = 3000
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -37,6 +42,7 @@ class Settings:
     publish_sql_url: str | None = None  # PMM_PUBLISH_SQL_URL: SQLAlchemy URL releases are also copied to (prod)
     # PMM_WAREHOUSE_MEMORY_LIMIT: DuckDB's memory_limit on every warehouse connection (e.g. 1GiB, 4GB, 50%)
     warehouse_memory_limit: str = DEFAULT_WAREHOUSE_MEMORY_LIMIT
+    ui_url: str = f"http://127.0.0.1:{DEFAULT_UI_PORT}"  # PMM_UI_URL, else http://127.0.0.1:<PMM_UI_PORT>
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -51,6 +57,7 @@ class Settings:
             min_group_size=_min_group_size(env),
             publish_sql_url=env.get(PUBLISH_SQL_URL_VAR) or None,
             warehouse_memory_limit=_warehouse_memory_limit(env),
+            ui_url=_ui_url(env),
         )
 
     @property
@@ -88,6 +95,18 @@ def _warehouse_memory_limit(env: Mapping[str, str]) -> str:
             f" got {text!r}"
         )
     return text
+
+
+def _ui_url(env: Mapping[str, str]) -> str:
+    url = (env.get("PMM_UI_URL") or "").strip()
+    if url:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+            raise ValueError(f"PMM_UI_URL must be an http:// or https:// address, got {url!r}")
+        return url.rstrip("/")
+    text = (env.get("PMM_UI_PORT") or str(DEFAULT_UI_PORT)).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError(f"PMM_UI_PORT must be a port number from 1 to 65535, got {text!r}")
+    return f"http://127.0.0.1:{int(text)}"
 
 
 @dataclass(frozen=True)

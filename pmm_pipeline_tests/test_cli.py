@@ -1,6 +1,7 @@
 """The `pmm` command as a user runs it: sample, run through the Dagster instance, and clear one-line errors."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ def env(tmp_path_factory):
         "PMM_DATA_DIR": str(root / "data"),
         "DAGSTER_HOME": str(root / "dagster_home"),
         "DAGSTER_DISABLE_TELEMETRY": "1",
+        "PMM_UI_PORT": "3999",  # the links `pmm run` prints follow the setting `make dev` serves on
     }
 
 
@@ -35,6 +37,12 @@ def test_sample_then_run_records_the_run_in_the_instance(env):
     assert run.returncode == 0, run.stdout + run.stderr
     assert "cycle 2023: run" in run.stdout and "succeeded" in run.stdout
     assert "files rejected:" in run.stdout and "published:" in run.stdout
+    assert re.search(r"feedback reports written: [1-9]", run.stdout)
+    # Each step as it starts and ends on standard error: [n/N] step ... seconds, every n from 1 to N once.
+    steps = re.findall(r"^\[(\d+)/(\d+)\] (\w+) \.\.\.(?: (\d+\.\d) s)?$", run.stderr, re.MULTILINE)
+    ended = {name: int(n) for n, _, name, seconds in steps if seconds}
+    totals = {int(total) for _, total, _, _ in steps}
+    assert len(totals) == 1 and sorted(ended.values()) == list(range(1, totals.pop() + 1)), run.stderr
     import yaml
 
     assert yaml.safe_load((Path(env["DAGSTER_HOME"]) / "dagster.yaml").read_text())["telemetry"] == {"enabled": False}
@@ -47,6 +55,11 @@ def test_sample_then_run_records_the_run_in_the_instance(env):
             runs = instance.get_runs()
             assert len(runs) == 1 and runs[0].status == dg.DagsterRunStatus.SUCCESS
             assert runs[0].tags["dagster/partition"] == "2023"
+            events = [e.dagster_event for e in instance.all_logs(runs[0].run_id) if e.dagster_event]
+            steps_run = {e.step_key for e in events if e.is_step_success}
+            assert set(ended) == steps_run
+            link = f"http://127.0.0.1:3999/runs/{runs[0].run_id}"
+            assert run.stdout.rstrip().endswith(link) and f"follow it in the Dagster UI: {link}" in run.stderr
     finally:
         del os.environ["DAGSTER_HOME"]
 

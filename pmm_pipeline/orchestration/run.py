@@ -2,6 +2,8 @@
 
 import os
 import socket
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -47,6 +49,7 @@ def summarize_cycle(settings: Settings, cycle: str) -> dict[str, object]:
         "KPIs computed": "SELECT count(DISTINCT kpi_id) FROM kpi.kpi_values WHERE cycle = $cycle",
         "KPI values reported": "SELECT count(*) FROM kpi.kpi_values WHERE cycle = $cycle AND status = 'reported'",
         "rollup rows": "SELECT count(*) FROM rollup.rollups WHERE cycle = $cycle",
+        "feedback reports written": "SELECT count(*) FROM feedback.member_reports WHERE cycle = $cycle",
     }
     summary: dict[str, object] = {}
     with open_warehouse(settings.layout.warehouse_path, memory_limit=settings.warehouse_memory_limit) as conn:
@@ -100,13 +103,27 @@ def _disclosure_summary(conn, cycle: str) -> dict[str, str]:
     return {f"disclosure control, {tier} tier": line for tier, line in lines.items()}
 
 
-def run_cycle(settings: Settings, cycle: str, instance: dg.DagsterInstance | None = None) -> RunOutcome:
-    """Materialize every asset of the cycle in one in-process run stored in the Dagster instance."""
+def run_cycle(
+    settings: Settings,
+    cycle: str,
+    instance: dg.DagsterInstance | None = None,
+    on_event: Callable[[dg.EventLogEntry], None] | None = None,
+) -> RunOutcome:
+    """Materialize every asset of the cycle in one in-process run stored in the Dagster instance.
+
+    `on_event` is called with each event of the run as the instance stores it (the command line's
+    progress, orchestration/progress.py).
+    """
     defs = build_definitions(settings)
     job = defs.resolve_job_def(CYCLE_JOB)
     instance = instance or dg.DagsterInstance.get()
     fail_abandoned_runs(instance)
+    # The run id is chosen here so that the listener is subscribed before the run's first event.
+    run_id = str(uuid.uuid4())
+    if on_event is not None:
+        instance.add_event_listener(run_id, on_event)
     result = job.execute_in_process(
+        run_id=run_id,
         partition_key=cycle,
         instance=instance,
         raise_on_error=False,
