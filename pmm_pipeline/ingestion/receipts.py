@@ -15,6 +15,7 @@ only to bring receipts of a warehouse older than the ledger into it.
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -178,8 +179,14 @@ def ledger_updates(
 
 
 def append_to_ledger(path: Path, lines: list[bytes]) -> None:
-    if lines:
-        append_durably(path, b"".join(lines))
+    """Append lines durably; a last line torn by a crash (never completed, so never relied on) is cut off first."""
+    if not lines:
+        return
+    if path.exists():
+        raw = path.read_bytes()
+        if raw and not raw.endswith(b"\n"):
+            os.truncate(path, raw.rfind(b"\n") + 1)
+    append_durably(path, b"".join(lines))
 
 
 def _missing(value: object) -> bool:
