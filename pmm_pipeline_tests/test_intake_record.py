@@ -503,3 +503,88 @@ def test_members_are_credited_from_content_never_from_a_file_name(tmp_path, ctx)
     members = dict(zip(frames["rejections"].file_name, frames["rejections"].member_code, strict=True))
     assert members["KEN_copy.json"] == "FRA"
     assert members["KEN_big.json"] is None and members["KEN_dir"] is None and members["KEN_link.json"] is None
+
+
+# --- through Dagster: a warehouse rebuilt from the archive and the ledger, and a damaged copy ------
+
+
+def _pipeline(tmp_path):
+    import shutil
+
+    from pmm_pipeline_tests.conftest import settings_for
+
+    landing = tmp_path / "landing" / "2023"
+    shutil.copytree(FIXTURE_LANDING, landing)
+    return settings_for(tmp_path), landing
+
+
+def _query(settings, sql):
+    with duckdb.connect(str(settings.layout.warehouse_path), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _published(settings) -> dict[str, bytes]:
+    tier = settings.layout.published_dir("2023") / "secretariat"
+    return {p.name: p.read_bytes() for p in tier.iterdir() if p.suffix == ".csv"}
+
+
+VERSIONS_SQL = (
+    "SELECT file_name, member_code, version, received_at, is_late, is_frozen_out, is_latest FROM raw.submissions"
+    " WHERE cycle = '2023' ORDER BY ALL"
+)
+
+
+def test_a_warehouse_rebuilt_from_the_archive_and_ledger_reproduces_the_record_and_releases(tmp_path):
+    from pmm_pipeline_tests.conftest import run_cycle_in_process
+
+    settings, landing = _pipeline(tmp_path)
+    assert run_cycle_in_process(settings, "2023").success  # the first intake, after closing: what it finds stands
+    (landing / "KEN_v4.json").write_bytes(document("KEN", "2024-03-01T00:00:00Z", electronic=10))
+    assert run_cycle_in_process(settings, "2023").success  # a late file: recorded, frozen out
+    versions = _query(settings, VERSIONS_SQL)
+    assert ("KEN_v4.json", "KEN", 3) in {row[:3] for row in versions}
+    assert next(row for row in versions if row[0] == "KEN_v4.json")[5] is True
+    published = _published(settings)
+    assert published
+
+    settings.layout.warehouse_path.unlink()
+    for path in landing.iterdir():
+        path.unlink()
+    assert run_cycle_in_process(settings, "2023").success
+    assert _query(settings, VERSIONS_SQL) == versions  # same receipt times, versions, freeze
+    assert _published(settings) == published  # same releases, byte for byte
+
+
+def test_a_damaged_copy_fails_the_archive_check_naming_it_and_the_others_are_published(tmp_path):
+    from pmm_pipeline_tests.conftest import run_cycle_in_process
+
+    settings, landing = _pipeline(tmp_path)
+    assert run_cycle_in_process(settings, "2023").success
+    ((copy_path,),) = _query(
+        settings, "SELECT archive_path FROM raw.received_files WHERE file_name = 'KEN_v2.json'"
+    )
+    copy = Path(copy_path)
+    copy.write_bytes(copy.read_bytes().replace(b"950", b"123"))
+    for path in landing.iterdir():
+        path.unlink()
+    result = run_cycle_in_process(settings, "2023")
+    assert result.success  # the check is not blocking: one damaged copy never stops the cycle
+    (check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "archive_copies_intact"]
+    assert not check.passed and check.severity.value == "ERROR"
+    assert "KEN_v2.json" in check.description and "backup" in check.description
+    assert check.metadata["members_on_hold"].value == ["KEN"]
+    participants = {row[0] for row in _query(settings, "SELECT DISTINCT member_code FROM kpi.kpi_values")}
+    assert "KEN" not in participants and {"DEU", "FRA", "UGA"} <= participants
+    assert _query(settings, "SELECT outcome FROM raw.received_files WHERE file_name = 'KEN_v2.json'") == [
+        ("archive_corrupt",)
+    ]
+
+
+def test_the_new_reason_codes_speak_to_members_in_their_three_languages():
+    from pmm_pipeline.feedback.texts import HEADINGS, PROBLEMS
+
+    for code in ("intake_failed", "archive_corrupt", "archive_missing"):
+        assert set(PROBLEMS[code]) == {"en", "fr", "es"}
+        assert len({PROBLEMS[code][lang] for lang in ("en", "fr", "es")}) == 3
+    for state in ("archive_corrupt", "archive_missing"):
+        assert len({HEADINGS[lang][state] for lang in ("en", "fr", "es")}) == 3
