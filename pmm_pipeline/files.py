@@ -29,10 +29,37 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _sync_folder(path.parent)
+    sync_folder(path.parent)
 
 
-def _sync_folder(folder: Path) -> None:
+def append_durably(path: Path, data: bytes) -> None:
+    """Append `data` to `path` and flush it to disk before returning (an append-only log that must survive a crash).
+
+    A last line cut short by a crash (no final newline) is ended first, so the new record starts on a
+    line of its own and the torn one stays recognisable as torn.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    created = not path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            with open(path, "rb") as existing:
+                existing.seek(size - 1)
+                if existing.read(1) != b"\n":
+                    data = b"\n" + data
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created:
+        sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
     """Make a rename in `folder` durable (where the file system allows opening a folder)."""
     try:
         fd = os.open(folder, os.O_RDONLY)

@@ -74,7 +74,12 @@ RECEIVED_FILES = Table(
         C("size_bytes", "BIGINT", "size of the file"),
         C("received_at", "TIMESTAMPTZ", "when the pipeline first saw this file version"),
         C("archive_path", "VARCHAR", "path of the archived copy"),
-        C("outcome", "VARCHAR", "accepted, rejected or duplicate (same bytes as another file)"),
+        C(
+            "outcome",
+            "VARCHAR",
+            "accepted, rejected, duplicate (same bytes as another file), or archive_corrupt / archive_missing (the"
+            " archived copy of a version on record is altered or gone: kept on record, not used)",
+        ),
     ),
 )
 SUBMISSIONS = Table(
@@ -97,6 +102,13 @@ SUBMISSIONS = Table(
         C("is_latest", "BOOLEAN", "true for the version the KPIs use: the member's latest that is not frozen out"),
         C("is_late", "BOOLEAN", "first seen after the collection closed (end of collection.closes)"),
         C("is_frozen_out", "BOOLEAN", "first seen after the cycle's inputs were frozen: kept, never used"),
+        C(
+            "archive_state",
+            "VARCHAR",
+            "intact, or archive_corrupt / archive_missing: the archived copy no longer hashes to submission_id or"
+            " is gone; the version keeps its place and number but is never used, and if it would be the version"
+            " in use the member has none until the copy is restored or the file sent again",
+        ),
     ),
 )
 RAW_ANSWERS = Table(

@@ -175,7 +175,8 @@ def test_reports_name_the_cell_line_and_what_to_do(cycle_run):
     arg = report_cells(folder / "ARG" / "feedback_ARG_2023.xlsx")["Problemas"]
     assert ["Bloqueante", "ARG_2023.csv", "línea 3", "pca_controls_total"] in [r[:4] for r in arg[1:]]
     ken = report_cells(folder / "KEN" / "feedback_KEN_2023.xlsx")["Problems"]
-    assert ["Blocking", "KEN_link.json", "whole file"] in [r[:3] for r in ken[1:]]
+    # A link has no content to name a member: its file name alone credits (and tells) nobody (issue 16).
+    assert "KEN_link.json" not in [r[1] for r in ken[1:]]
     uga = report_cells(folder / "UGA" / "feedback_UGA_2023.xlsx")["Problems"]
     assert [r[7] for r in uga[1:] if r[1] == "UGA_2023.xlsx"] == ["File cannot be read safely"]
 
@@ -212,7 +213,7 @@ def test_history_lists_who_sent_what_when(cycle_run):
         "FRA_2023_v2.xlsx": ("FRA", "rejected", "not_a_number"),
         "KEN_2023_v1.json": ("KEN", "accepted", None),
         "KEN_2023_v2.json": ("KEN", "accepted", None),
-        "KEN_link.json": ("KEN", "rejected", "not_a_regular_file"),
+        "KEN_link.json": (None, "rejected", "not_a_regular_file"),  # no content, so no member (issue 16)
         "UGA_2023.xlsx": ("UGA", "rejected", "zip_bomb"),
     }
     ken_v2 = history[history.file_name == "KEN_2023_v2.json"].iloc[0]

@@ -274,3 +274,26 @@ for _code in (
     PROBLEMS[_code] = PROBLEMS["unreadable_file"]
 for _code, _same in (("unknown_kpi", "bad_disclosure"), ("one_answer_per_item_year", "duplicate_answer")):
     PROBLEMS[_code] = PROBLEMS[_same]
+
+# The intake's own failures and the state of a version's archived copy (issue 16, part B).
+PROBLEMS["intake_failed"] = {
+    "en": ("File not taken in yet", "Nothing to do: the file is tried again on the next run. If this stays, contact the WCO Secretariat."),
+    "fr": ("Fichier pas encore pris en compte", "Rien à faire : le fichier sera repris au prochain traitement. Si cela persiste, contactez le Secrétariat de l'OMD."),
+    "es": ("Archivo aún no incorporado", "Nada que hacer: el archivo se volverá a procesar en la próxima ejecución. Si persiste, póngase en contacto con la Secretaría de la OMA."),
+}
+PROBLEMS["archive_corrupt"] = {
+    "en": ("Stored copy of your file damaged", "Send the same file again; until then this version is not used."),
+    "fr": ("Copie conservée de votre fichier endommagée", "Renvoyez le même fichier ; d'ici là, cette version n'est pas utilisée."),
+    "es": ("Copia conservada de su archivo dañada", "Envíe de nuevo el mismo archivo; hasta entonces esta versión no se usa."),
+}
+PROBLEMS["archive_missing"] = {
+    "en": ("Stored copy of your file missing", "Send the same file again; until then this version is not used."),
+    "fr": ("Copie conservée de votre fichier introuvable", "Renvoyez le même fichier ; d'ici là, cette version n'est pas utilisée."),
+    "es": ("Copia conservada de su archivo no encontrada", "Envíe de nuevo el mismo archivo; hasta entonces esta versión no se usa."),
+}
+for _lang, _words in {
+    "en": {"archive_corrupt": "Stored copy damaged, not used", "archive_missing": "Stored copy missing, not used"},
+    "fr": {"archive_corrupt": "Copie conservée endommagée, non utilisée", "archive_missing": "Copie conservée introuvable, non utilisée"},
+    "es": {"archive_corrupt": "Copia conservada dañada, no se usa", "archive_missing": "Copia conservada no encontrada, no se usa"},
+}.items():
+    HEADINGS[_lang].update(_words)

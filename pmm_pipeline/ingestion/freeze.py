@@ -6,6 +6,15 @@ frozen, unless the cycle is reopened (cycles.yaml `reopened_until`) past the day
 A cycle taken in for the first time after its closing (a past cycle loaded into a new warehouse,
 or the demo) has no earlier state to freeze: what that first intake finds stands for the inputs
 at closing, still counted late; anything first seen after that intake is frozen out.
+
+The receipt times and the first intake come from the receipt ledger beside the archive
+(ingestion/receipts.py), not from the warehouse: a warehouse rebuilt from the archive freezes the
+same versions.
+
+A version whose archived copy is damaged (raw.submissions.archive_state not `intact`) keeps its
+place in the order. If it is the version that would be used, the member has no version in use:
+it is on hold until the copy is restored or the file is sent again, never silently moved back to
+an earlier version. A damaged earlier version changes nothing: a later version replaces it whole.
 """
 
 import datetime as dt
@@ -33,7 +42,7 @@ def input_deadline(cycles: CyclesConfig, cycle_id: str) -> InputDeadline:
 def mark_versions_in_use(
     submissions: pd.DataFrame, first_intake_at: dt.datetime | None, deadline: InputDeadline | None
 ) -> pd.DataFrame:
-    """Add is_late, is_frozen_out and is_latest (the member's latest version that is not frozen out).
+    """Add is_late, is_frozen_out and is_latest (the member's latest version that is not frozen out, if intact).
 
     `submissions` holds one row per accepted version with member_code, version and received_at;
     `first_intake_at` is when the pipeline first saw any file of the cycle. Without a deadline
@@ -51,7 +60,20 @@ def mark_versions_in_use(
     in_use = marked[~marked["is_frozen_out"]]
     latest = in_use.groupby("member_code")["version"].max()
     marked["is_latest"] = ~marked["is_frozen_out"] & (marked["version"] == marked["member_code"].map(latest))
+    if "archive_state" in marked.columns:
+        # The would-be version in use is damaged: on hold, rather than an earlier version in its place.
+        marked["archive_state"] = marked["archive_state"].fillna("intact")
+        marked["is_latest"] &= marked["archive_state"] == "intact"
     marked["is_late"] = marked["is_late"].astype(bool)
     marked["is_frozen_out"] = marked["is_frozen_out"].astype(bool)
     marked["is_latest"] = marked["is_latest"].astype(bool)
     return marked
+
+
+def members_on_hold(submissions: pd.DataFrame) -> list[str]:
+    """Members whose version in use would be one with a damaged archived copy (marked submissions)."""
+    if submissions.empty or "archive_state" not in submissions.columns:
+        return []
+    in_use = submissions[~submissions["is_frozen_out"]]
+    last = in_use.loc[in_use.groupby("member_code")["version"].idxmax()] if not in_use.empty else in_use
+    return sorted(last.loc[last["archive_state"].fillna("intact") != "intact", "member_code"].unique())

@@ -40,6 +40,7 @@ class IntakeLimits:
     max_rows: int = 10_000  # rows of a sheet or CSV file, answers of a JSON file
     max_columns: int = 50
     max_file_name_length: int = 200
+    max_files_per_run: int = 1000  # new landing files taken in by one run; the rest wait for the next
 
 
 DEFAULT_LIMITS = IntakeLimits()

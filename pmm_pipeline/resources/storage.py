@@ -23,6 +23,7 @@ class PmmStorage(dg.ConfigurableResource):
     max_rows: int = DEFAULT_LIMITS.max_rows
     max_columns: int = DEFAULT_LIMITS.max_columns
     max_file_name_length: int = DEFAULT_LIMITS.max_file_name_length
+    max_files_per_run: int = DEFAULT_LIMITS.max_files_per_run
 
     @classmethod
     def from_limits(cls, data_dir: str, limits: IntakeLimits) -> "PmmStorage":
