@@ -91,6 +91,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     ensure_dagster_home()
     outcome = run_cycle(settings, args.cycle)
     print(outcome.describe())
+    # Each failed step or ERROR check on its own line: what failed, the file or table, what to do.
+    for failure in outcome.failures:
+        print(f"pmm: error: cycle {args.cycle}: {failure}", file=sys.stderr)
     return 0 if outcome.success else 1
 
 

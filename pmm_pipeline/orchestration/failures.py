@@ -67,8 +67,8 @@ def _path_in(err: BaseException) -> str | None:
     return match.group(1) if match else None
 
 
-def disk_full_error(err: BaseException) -> DiskFullError | None:
-    """A DiskFullError naming the file, if `err` or what it came from is a write on a full disk."""
+def disk_full_error(err: BaseException, what: str = "") -> DiskFullError | None:
+    """A DiskFullError naming the file (or `what` was written), if `err` or its cause is a write on a full disk."""
     for cause in _chain(err):
         if isinstance(cause, DiskFullError):
             return cause
@@ -76,7 +76,7 @@ def disk_full_error(err: BaseException) -> DiskFullError | None:
         full = full or any(text in str(cause).lower() for text in DISK_FULL_TEXTS)
         if full:
             path = _path_in(cause)
-            where = f"writing {path}" if path else "writing"
+            where = f"writing {what or path or 'a file'}"
             folder = str(Path(path).parent) if path else "PMM_DATA_DIR"
             return DiskFullError(
                 f"disk full while {where} ({one_line(str(cause), 300)}): free space on that disk (df -h {folder})"

@@ -26,10 +26,11 @@ MAX_CELL_CHARS = 200  # one cell of a markdown preview
 MAX_EVENT_BYTES = 64 * 1024  # all metadata of one event, serialized as Dagster stores it
 CUT_NOTE_KEY = "pmm/metadata_cut"
 
-# Characters with a meaning in markdown tables, links, images, inline code and HTML.
+# Characters that make markdown text into a table cell break, a link, an image, inline code or HTML.
+# (Emphasis marks are left alone: codes such as member_code stay readable, and emphasis hides nothing.)
 _MARKDOWN_ESCAPES = {
     "\\": "\\\\", "|": "\\|", "[": "\\[", "]": "\\]", "!": "\\!", "`": "\\`",
-    "<": "&lt;", ">": "&gt;", "&": "&amp;", "*": "\\*", "_": "\\_", "#": "\\#",
+    "<": "&lt;", ">": "&gt;", "&": "&amp;",
 }
 _LINE_BREAKS = ("\r\n", "\r", "\n", "\u2028", "\u2029", "\x0b", "\x0c", "\x85")
 
@@ -57,7 +58,7 @@ def escape_markdown(text: str) -> str:
 
 def markdown_cell(value, limit: int = MAX_CELL_CHARS) -> str:
     """One cell of a markdown table: cut first (so escapes are never split), then escaped."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ in ("NAType", "NaTType"):
         return ""
     return escape_markdown(cut_text(str(value), limit))
 
