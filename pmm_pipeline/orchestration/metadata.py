@@ -117,10 +117,12 @@ def _text(text: str, limit: int, cuts: list[str]) -> str:
 
 def _bound_value(value, cuts: list[str]):
     """One metadata value with its own limits applied; raw values are made MetadataValues first."""
-    if isinstance(value, str):
-        return dg.MetadataValue.text(_text(value, MAX_TEXT_CHARS, cuts))
-    if isinstance(value, (dict, list, tuple)):
-        return dg.MetadataValue.json(_bound_json(value, cuts))
+    if not isinstance(value, dg.MetadataValue):  # raw values (Dagster's records are tuples: tested after)
+        if isinstance(value, str):
+            return dg.MetadataValue.text(_text(value, MAX_TEXT_CHARS, cuts))
+        if isinstance(value, (dict, list, tuple)):
+            return dg.MetadataValue.json(_bound_json(value, cuts))
+        return value
     if isinstance(value, dg.TextMetadataValue):
         return dg.MetadataValue.text(_text(value.text or "", MAX_TEXT_CHARS, cuts))
     if isinstance(value, dg.MarkdownMetadataValue):
