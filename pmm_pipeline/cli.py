@@ -141,6 +141,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             progress.finish()
     print(outcome.describe())
     print(f"  run in the Dagster UI: {run_url(settings.ui_url, outcome.run_id)}")
+    # Each failed step or ERROR check on its own line: what failed, the file or table, what to do.
+    for failure in outcome.failures:
+        print(f"pmm: error: cycle {cycle.id}: {failure}", file=sys.stderr)
     return 0 if outcome.success else 1
 
 

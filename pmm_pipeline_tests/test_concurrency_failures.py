@@ -135,7 +135,10 @@ def test_a_failed_run_is_re_executed_from_the_failed_step_after_the_fix(tmp_path
         }
         assert failed_steps == {"stage_latest_versions"}
         retries = instance.all_logs(failed_run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY)
-        assert len(retries) == 2  # the job's retry policy tried twice before giving up
+        assert not retries  # an object in the way stays in the way: failed at once (issue 16), not retried
+        [failure] = instance.all_logs(failed_run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+        description = failure.dagster_event.step_failure_data.user_failure_data.description
+        assert "Can only modify view" in description and "not retried" in description
         assert {"take_in_landing_files", "record_submission_history"} <= steps_started(instance, failed_run_id)
 
         with open_warehouse(warehouse) as conn:  # the fix

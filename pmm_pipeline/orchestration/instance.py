@@ -17,7 +17,9 @@ WAREHOUSE_POOL = "warehouse"
 # granularity because a step-level wait polls with backoff of up to 15 s, idling the warehouse.
 # Runs executed in process (`pmm run`, tests) skip the queue: the warehouse resource makes them
 # take turns (resources/warehouse.py), so nothing can collide either way. A run whose process died
-# is retried from the failed step; a failed step is retried by its job's retry policy.
+# is retried from the failed step; a failed step is retried by its job's retry policy when a retry
+# can help. A run that failed for a cause no retry can fix (a full disk, a corrupt warehouse) is
+# tagged dagster/max_retries=0 where it fails (orchestration/failures.py), so run retries skip it.
 INSTANCE_SETTINGS = """\
 # Written by pmm_pipeline when missing; edit freely (see README, "Concurrency").
 telemetry:

@@ -10,10 +10,11 @@ CYCLE_JOB = "cycle_job"
 COLLECTION_JOB = "collection_job"
 QUESTIONNAIRES_JOB = "questionnaires_job"
 
-# Transient failures (the warehouse held too long by a process outside the pipeline, a file system
-# hiccup) are retried; a cause known to be permanent raises dg.Failure(allow_retries=False) and
-# fails at once. A retried or failed run can be re-executed from the failed step (README,
-# "Failures and re-runs").
+# Only failures that can pass on a second try are retried (the warehouse held too long by a process
+# outside the pipeline, a timeout, a dropped connection): the step guard that wraps every asset and
+# check (orchestration/failures.py, applied in policies.py) turns every other failure (a full disk, a
+# corrupt warehouse or archive copy, a bug) into dg.Failure(allow_retries=False), which this policy
+# does not retry. A failed run can be re-executed from the failed step (README, "Failures and re-runs").
 STEP_RETRY_POLICY = dg.RetryPolicy(
     max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )

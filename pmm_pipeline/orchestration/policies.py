@@ -1,15 +1,19 @@
-"""The one place that applies the asset graph's documentation policies to every asset of every stage.
+"""The one place that applies the asset graph's policies to every asset and check of every stage.
 
 Each stage describes its own assets (description = what one row is, group = layer); here every
 asset also gets, where its stage did not set them, the owning team, its layer as a tag and its
 storage kind, and a code reference to the function that computes it (the UI links to the source).
+Every asset and check also runs inside the step guard (orchestration/failures.py): a failure that a
+retry cannot fix fails at once with a one-line description, and all metadata it reports is bounded.
 """
 
 import warnings
 from collections.abc import Sequence
 
 import dagster as dg
+from dagster._core.definitions.decorators.op_decorator import DecoratedOpFunction
 
+from pmm_pipeline.orchestration.failures import guard_compute
 from pmm_pipeline.orchestration.table_assets import OWNER
 
 
@@ -21,8 +25,39 @@ def _with_defaults(spec: dg.AssetSpec) -> dg.AssetSpec:
     )
 
 
+def guarded(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    """The same asset (or check) whose op computes through `guard_compute`; anything else as it is."""
+    op = assets_def.node_def if assets_def.is_executable else None
+    if not isinstance(op, dg.OpDefinition) or not isinstance(op.compute_fn, DecoratedOpFunction):
+        return assets_def
+    if getattr(op.compute_fn.decorated_fn, "__pmm_guarded__", False):
+        return assets_def
+    fn = guard_compute(op.compute_fn.decorated_fn)
+    fn.__pmm_guarded__ = True
+    # Dagster has no public way to replace an op's body: rebuilt as OpDefinition.with_replaced_properties does.
+    guarded_op = dg.OpDefinition.dagster_internal_init(
+        compute_fn=DecoratedOpFunction(fn),
+        name=op.name,
+        ins={i.name: dg.In.from_definition(i) for i in op.input_defs},
+        outs={o.name: dg.Out.from_definition(o) for o in op.output_defs},
+        description=op.description,
+        config_schema=op.config_schema,
+        required_resource_keys=op.required_resource_keys,
+        tags=op.tags,
+        version=None,
+        retry_policy=op.retry_policy,
+        code_version=op.version,
+        pool=op.pool,
+    )
+    attributes = assets_def.get_attributes_dict()
+    attributes["node_def"] = guarded_op
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)  # `execution_type`, copied over unchanged
+        return assets_def.__class__(**attributes)
+
+
 def apply_asset_policies(assets: Sequence) -> list:
-    """Owners, layer tag, kind and code references on every asset (asset checks pass through)."""
+    """Owners, layer tag, kind and code references on every asset; the step guard on every asset and check."""
     documented = [
         a.map_asset_specs(_with_defaults)
         if isinstance(a, dg.AssetsDefinition) and not isinstance(a, dg.AssetChecksDefinition)
@@ -32,4 +67,6 @@ def apply_asset_policies(assets: Sequence) -> list:
     with warnings.catch_warnings():
         # Code references are "beta" in Dagster 1.13; the warning would greet every code location load.
         warnings.simplefilter("ignore", dg.BetaWarning)
-        return list(dg.with_source_code_references(documented))
+        referenced = list(dg.with_source_code_references(documented))
+    # Guarded after the code references were taken, so that they point at the stage's own function.
+    return [guarded(a) if isinstance(a, dg.AssetsDefinition) else a for a in referenced]

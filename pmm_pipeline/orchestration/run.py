@@ -9,14 +9,20 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from pmm_pipeline.definitions import build_definitions
+from pmm_pipeline.errors import PermanentError
 from pmm_pipeline.orchestration.jobs import CYCLE_JOB
+from pmm_pipeline.orchestration.metadata import one_line
 from pmm_pipeline.orchestration.tags import CYCLE_TAG, PROCESS_TAG
-
-PARENT_RUN_ID_TAG = "dagster/parent_run_id"  # Dagster's tag on a re-execution of another run
 from pmm_pipeline.publishing.disclosure import TIERS, summarize_withheld
-from pmm_pipeline.resources.warehouse import open_warehouse
+from pmm_pipeline.resources.warehouse import open_warehouse, verify_warehouse
 from pmm_pipeline.settings import Settings
 from pmm_pipeline.tables import WITHHELD, published_tables
+
+PARENT_RUN_ID_TAG = "dagster/parent_run_id"  # Dagster's tag on a re-execution of another run
+MAX_FAILURE_CHARS = 1_000
+# Dagster's own wrappers around the error a step raised: the operator needs what is inside them.
+WRAPPER_ERRORS = ("RetryRequestedFromPolicy", "RetryRequested", "DagsterExecutionStepExecutionError",
+                  "DagsterResourceFunctionError", "DagsterUserCodeExecutionError")
 
 
 @dataclass
@@ -30,7 +36,8 @@ class RunOutcome:
 
     def describe(self) -> str:
         state = "succeeded" if self.success else "FAILED"
-        lines = [f"cycle {self.cycle}: run {self.run_id} {state}"]
+        run = f"run {self.run_id}" if self.run_id else "no run started"
+        lines = [f"cycle {self.cycle}: {run} {state}"]
         lines += [f"  failure: {f}" for f in self.failures]
         lines += [f"  {k}: {v}" for k, v in self.summary.items()]
         lines += [f"  {k}: {v}" for k, v in self.outputs.items()]
@@ -116,6 +123,11 @@ def run_cycle(
     """
     defs = build_definitions(settings)
     job = defs.resolve_job_def(CYCLE_JOB)
+    try:
+        # Before any step writes: a corrupt warehouse stops here, with what to do, and starts no run.
+        verify_warehouse(settings.layout.warehouse_path, settings.warehouse_memory_limit)
+    except PermanentError as err:
+        return RunOutcome(cycle=cycle, run_id="", success=False, failures=[f"warehouse check: {err}"])
     instance = instance or dg.DagsterInstance.get()
     fail_abandoned_runs(instance)
     # The run id is chosen here so that the listener is subscribed before the run's first event.
@@ -131,18 +143,10 @@ def run_cycle(
         # The full event log is in the instance (and the UI); the terminal gets warnings and errors.
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
-    failures = [
-        f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
-        for event in result.all_events
-        if event.event_type == dg.DagsterEventType.STEP_FAILURE and event.step_failure_data.error
-    ]
-    # A run can also fail before any step, e.g. when the warehouse resource cannot take its turn.
-    failures += [
-        f"resources: {event.engine_event_data.error.message.strip()}"
-        for event in result.all_events
-        if event.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE and event.engine_event_data.error
-    ]
-    outcome = RunOutcome(cycle=cycle, run_id=result.run_id, success=result.success, failures=failures)
+    failures = describe_failures(result.all_events)
+    # A failed check of severity ERROR is a broken promise of the pipeline (e.g. an archived copy no
+    # longer matching its hash): the run's steps may all have succeeded, the cycle has not.
+    outcome = RunOutcome(cycle=cycle, run_id=result.run_id, success=result.success and not failures, failures=failures)
     if settings.layout.warehouse_path.exists():
         try:
             outcome.summary = summarize_cycle(settings, cycle)
@@ -156,6 +160,43 @@ def run_cycle(
         "archive": str(layout.archive_dir),
     }
     return outcome
+
+
+def describe_failures(events) -> list[str]:
+    """One line per failed step (step, cause, what to do), failed resource and failed ERROR check."""
+    lines = []
+    for event in events:
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            data = event.step_failure_data
+            user = data.user_failure_data
+            if user is not None and user.description:
+                cause = one_line(user.description, MAX_FAILURE_CHARS)
+            else:
+                cause = root_cause(data.error) if data.error else "failed (no error recorded)"
+            lines.append(f"step {event.step_key}: {cause}")
+        elif event.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE and event.engine_event_data.error:
+            lines.append(f"resources: {root_cause(event.engine_event_data.error)}")
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            check = event.event_specific_data
+            if not check.passed and check.severity == dg.AssetCheckSeverity.ERROR:
+                description = one_line(check.description or "(no description)", MAX_FAILURE_CHARS)
+                lines.append(f"check {check.check_name} on {check.asset_key.to_user_string()} failed: {description}")
+    return lines
+
+
+def root_cause(error) -> str:
+    """The message of the error a step raised, through Dagster's wrappers ("Exceeded max_retries of 2")."""
+    attempts = ""
+    while error.cls_name in WRAPPER_ERRORS and (error.cause or error.context):
+        if error.cls_name == "RetryRequestedFromPolicy":
+            attempts = f" ({error.message.strip()})"
+        error = error.cause or error.context
+    message = error.message.strip()
+    # Dagster prefixes the class path ("dagster._core.definitions.events.Failure: ..."): keep the words.
+    head, sep, rest = message.partition(": ")
+    if sep and "." in head and " " not in head:
+        message = f"{head.rsplit('.', 1)[-1]}: {rest}"
+    return one_line(message, MAX_FAILURE_CHARS) + attempts
 
 
 def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:

@@ -2,9 +2,13 @@
 
 The cursor is JSON: for every cycle, every landing entry seen with its size, modification time
 and SHA-256. An entry whose size and time are unchanged is not read again; one whose bytes are
-unchanged (touched, copied over with the same content) launches nothing. Links and folders are
-fingerprinted without being followed: the run records them as rejected. Hidden and lock files
-(`.x`, `~$x.xlsx`) are uploads in progress and are ignored until renamed.
+unchanged (touched, copied over with the same content) launches nothing. Links, hard links,
+folders, FIFOs and devices are fingerprinted without being opened or followed: the run records them
+as rejected. A regular file is opened as the intake opens it (no link followed, never blocking,
+checked to be the same regular file with one link once open) and read once, up to the size limit,
+for both its hash and its member. Hidden and lock files (`.x`, `~$x.xlsx`) are uploads in progress
+and are ignored until renamed. An entry that cannot be read now is tried again at the next tick;
+it never stops the others.
 """
 
 import hashlib
@@ -70,34 +74,55 @@ def write_cursor(seen: Seen) -> str:
     return json.dumps({"version": CURSOR_VERSION, "seen": seen}, sort_keys=True, separators=(",", ":"))
 
 
-def _sha256(path: Path, limit: int) -> str | None:
-    """SHA-256 of a regular file read without following links; None if it cannot be read now."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    digest = hashlib.sha256()
-    with os.fdopen(fd, "rb") as handle:
-        read = 0
-        while block := handle.read(1 << 20):
-            digest.update(block)
-            read += len(block)
-            if read > limit:
-                return f"over-limit:{read}"
-    return digest.hexdigest()
+def _open_flags() -> int:
+    # No link followed; a FIFO or device swapped in after lstat opens at once instead of blocking;
+    # no controlling terminal taken from a tty.
+    return os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
 
 
-def _member_of(path: Path, name: str, known_members: frozenset[str]) -> str | None:
-    """The member a file is from, if its name or the first bytes of a JSON file say so cheaply."""
-    member = file_name_member(name, known_members)
-    if member or not name.lower().endswith(".json"):
-        return member
+def read_landing_file(path: Path, listed: os.stat_result, limit: int) -> tuple[str, bytes] | None:
+    """(fingerprint, first bytes) of a regular landing file, read once without following links.
+
+    The fingerprint is the SHA-256 of the bytes, or `over-limit:<size>` past `limit` (never read
+    further), or `hardlink:<n>` for a file with other names (the intake refuses those unread);
+    None when the entry is not the regular file that was listed (replaced meanwhile), or cannot be
+    read now: the next tick looks again.
+    """
     try:
-        with open(path, "rb") as handle:
-            match = JSON_MEMBER.search(handle.read(MEMBER_SNIFF_BYTES))
+        fd = os.open(path, _open_flags())
     except OSError:
         return None
-    return match.group(1).decode() if match and match.group(1).decode() in known_members else None
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != (listed.st_dev, listed.st_ino):
+                return None
+            if info.st_nlink > 1:
+                return f"hardlink:{info.st_nlink}:{info.st_mtime_ns}", b""
+            if info.st_size > limit:
+                return f"over-limit:{info.st_size}", b""
+            digest = hashlib.sha256()
+            head = b""
+            read = 0
+            while block := handle.read(min(1 << 20, limit + 1 - read)):
+                digest.update(block)
+                if len(head) < MEMBER_SNIFF_BYTES:
+                    head += block[: MEMBER_SNIFF_BYTES - len(head)]
+                read += len(block)
+                if read > limit:  # grew while read: as large as the limit says, whatever its size was
+                    return f"over-limit:{read}", b""
+        except OSError:
+            return None
+    return digest.hexdigest(), head
+
+
+def _member_of(name: str, head: bytes, known_members: frozenset[str]) -> str | None:
+    """The member a file is from, as a run tag: what a JSON file's head says, else what its name says."""
+    if name.lower().endswith(".json"):
+        match = JSON_MEMBER.search(head)
+        member = match.group(1).decode() if match else None
+        return member if member in known_members else None
+    return file_name_member(name, known_members)
 
 
 def scan_landing(
@@ -112,7 +137,11 @@ def scan_landing(
             continue
         before = seen.get(cycle, {})
         current: dict[str, list] = {}
-        for path in sorted(folder.iterdir()):
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue  # the folder cannot be listed now: the next tick tries again
+        for path in entries:
             if is_skipped(path.name):
                 continue
             name = display_name(path.name)
@@ -122,20 +151,22 @@ def scan_landing(
                 continue  # gone between listing and looking: the next tick sees what is there
             size, mtime = info.st_size, info.st_mtime_ns
             previous = before.get(name)
+            head = b""
             if stat.S_ISREG(info.st_mode):
                 if previous and previous[0] == size and previous[1] == mtime:
                     current[name] = previous
                     continue
-                fingerprint = _sha256(path, max_bytes)
-                if fingerprint is None:
+                read = read_landing_file(path, info, max_bytes)
+                if read is None:
                     continue  # not readable yet (permissions, a file being replaced): try again next tick
+                fingerprint, head = read
             else:
                 kind = "link" if stat.S_ISLNK(info.st_mode) else "folder" if stat.S_ISDIR(info.st_mode) else "special"
                 fingerprint = f"{kind}:{mtime}"
             current[name] = [size, mtime, fingerprint]
             if previous and previous[2] == fingerprint:
                 continue  # touched or rewritten with the same bytes: nothing new to take in
-            versions.append(FileVersion(cycle, name, fingerprint, _member_of(path, path.name, known_members)))
+            versions.append(FileVersion(cycle, name, fingerprint, _member_of(path.name, head, known_members)))
         if current:
             now_seen[cycle] = current
     return versions, now_seen

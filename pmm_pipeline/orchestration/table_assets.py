@@ -10,6 +10,7 @@ import dagster as dg
 import duckdb
 
 from pmm_pipeline.lineage.columns import Lineage, build_column_lineage, column_lineage_of
+from pmm_pipeline.orchestration.metadata import MAX_TABLE_ROWS, bound_metadata, markdown_cell
 from pmm_pipeline.tables import Table
 
 OWNER = "team:pmm-secretariat-data"
@@ -64,26 +65,33 @@ def written_table_metadata(
 ) -> dict[str, dg.MetadataValue]:
     """Row count, column schema, column lineage (declared, or `lineage`) and a preview of the cycle's rows.
 
-    Shown in the UI for each materialization; every table asset of every stage reports these four.
+    Shown in the UI for each materialization; every table asset of every stage reports these four,
+    bounded (orchestration/metadata.py): cells cut and escaped, the whole under the cap of one event.
     """
     count = conn.execute(f"SELECT count(*) FROM {table.qualified} WHERE cycle = ?", [cycle]).fetchall()[0][0]
     preview = conn.execute(
         f"SELECT * FROM {table.qualified} WHERE cycle = ? ORDER BY ALL LIMIT {int(preview_rows)}", [cycle]
     ).df()
-    return {
+    return bound_metadata({
         "dagster/row_count": dg.MetadataValue.int(int(count)),
         "dagster/column_schema": dg.MetadataValue.table_schema(column_schema(table)),
         "dagster/column_lineage": dg.MetadataValue.column_lineage(
             column_lineage_of(table) if lineage is None else build_column_lineage(lineage)
         ),
         "preview": dg.MetadataValue.md(markdown_table(preview)),
-    }
+    })
 
 
-def markdown_table(frame) -> str:
+def markdown_table(frame, max_rows: int = MAX_TABLE_ROWS) -> str:
+    """A markdown table of `frame`'s first rows; every cell cut and escaped, as members wrote some of them."""
     if frame.empty:
         return "(no rows)"
-    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    header = "| " + " | ".join(markdown_cell(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
-    body = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    body = [
+        "| " + " | ".join(markdown_cell(v) for v in row) + " |"
+        for row in frame.head(max_rows).itertuples(index=False)
+    ]
+    if len(frame) > max_rows:
+        body.append(f"\n… {len(frame) - max_rows:,} more rows not shown")
     return "\n".join([header, rule, *body])

@@ -6,6 +6,7 @@ import pandas as pd
 
 from pmm_pipeline.catalogue.load import Catalogue
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
+from pmm_pipeline.orchestration.metadata import bound_metadata
 from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
 from pmm_pipeline.quality.expectations import QualityGateError
 from pmm_pipeline.quality.gate import (
@@ -70,7 +71,7 @@ def build_rule_check_result(
         metadata["members_wrongly_admitted"] = dg.MetadataValue.json(wrongly_admitted)
         return dg.AssetCheckResult(
             check_name=rule.id, asset_key=ADMITTED_ANSWERS.key, passed=False,
-            severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
+            severity=dg.AssetCheckSeverity.ERROR, metadata=bound_metadata(metadata),
             description=f"members with a blocking {rule.id} finding were admitted",
         )
     return dg.AssetCheckResult(
@@ -79,7 +80,8 @@ def build_rule_check_result(
         passed=own.empty,
         # Findings are the data's, already acted on by the gate (blocked or flagged): a warning in the UI.
         severity=dg.AssetCheckSeverity.WARN,
-        metadata=metadata,
+        # Messages and values come from members' answers: bounded and escaped like every metadata.
+        metadata=bound_metadata(metadata),
     )
 
 

@@ -26,10 +26,19 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
+from pmm_pipeline.errors import CorruptWarehouseError, PermanentError
+from pmm_pipeline.orchestration.failures import (
+    corrupt_warehouse_error,
+    disk_full_error,
+    is_corrupt_duckdb,
+    refuse_run_retries,
+)
 from pmm_pipeline.settings import DEFAULT_WAREHOUSE_MEMORY_LIMIT
 
 LOCK_MESSAGES = ("could not set lock", "conflicting lock")
 DEFAULT_TIMEOUT_S = 300.0
+# DuckDB's file header and its two database headers come before the first block (duckdb 2.0).
+DUCKDB_HEADER_BYTES = 3 * 4096
 
 # Per thread: how many connections this thread holds on each warehouse file, so that a nested
 # connection (a helper opening its own inside a step) does not wait for itself.
@@ -140,14 +149,64 @@ def open_warehouse(
                 break
             except duckdb.IOException as err:
                 if not any(m in str(err).lower() for m in LOCK_MESSAGES):
-                    raise
+                    _raise_named(path, err)
                 if time.monotonic() - started > timeout_s:
                     raise WarehouseBusyError(path, time.monotonic() - started, "") from err
                 delay = _backoff(delay, cap=2.0)
+            except duckdb.Error as err:
+                _raise_named(path, err)
         try:
             yield conn
+        except duckdb.Error as err:
+            _raise_named(path, err)
         finally:
             conn.close()
+
+
+def _raise_named(path: Path, err: duckdb.Error):
+    """Re-raise a DuckDB error that a retry cannot mend as the error naming the warehouse and what to do."""
+    if is_corrupt_duckdb(err):
+        raise corrupt_warehouse_error(path, err) from err
+    full = disk_full_error(err, what=f"the warehouse {path}")
+    if full is not None:
+        raise full from err
+    raise err
+
+
+def verify_warehouse(path: Path | str, memory_limit: str | None = DEFAULT_WAREHOUSE_MEMORY_LIMIT) -> None:
+    """Raise CorruptWarehouseError naming the file when the warehouse cannot be read; nothing if it is absent.
+
+    Cheap, so every run can afford it before any step writes: DuckDB opens the file (header, catalog,
+    write-ahead log), the file must be as long as its own header says, and every table's row count is
+    read (row-group metadata, not the data).
+    """
+    path = Path(path)
+    if not path.exists():
+        return  # the first run creates it
+    if not path.is_file():
+        raise CorruptWarehouseError(
+            f"the warehouse {path} is not a file: move it aside so that the next run creates the warehouse"
+        )
+    with open_warehouse(path, holder="warehouse check", memory_limit=memory_limit) as conn:
+        block_size, total_blocks = conn.execute(
+            "SELECT block_size, total_blocks FROM pragma_database_size() WHERE database_name = current_database()"
+        ).fetchall()[0]
+        expected = DUCKDB_HEADER_BYTES + int(block_size) * int(total_blocks)
+        actual = path.stat().st_size
+        if actual < expected:
+            raise corrupt_warehouse_error(
+                path, ValueError(f"truncated: {actual:,} bytes where its header counts {expected:,}")
+            )
+        tables = conn.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()
+        for schema, table in tables:
+            conn.execute(f"SELECT count(*) FROM {_quoted(schema)}.{_quoted(table)}").fetchall()
+
+
+def _quoted(identifier: str) -> str:
+    # Identifiers read from the catalog, quoted as DuckDB does: never a value in SQL text.
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 class Warehouse(DuckDBResource):
@@ -168,6 +227,7 @@ class Warehouse(DuckDBResource):
     )
     _holder: str = PrivateAttr(default="")
     _run_turn: ExitStack | None = PrivateAttr(default=None)
+    _verified: bool = PrivateAttr(default=False)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if context.run_id:
@@ -180,6 +240,20 @@ class Warehouse(DuckDBResource):
         with _as_failure():
             turn.enter_context(warehouse_turn(self.database, self.run_wait_timeout_s, self._holder, say_who))
         self._run_turn = turn
+        try:
+            self._verify()
+        except PermanentError:
+            # Before any step writes: a run over a corrupt warehouse fails here, and is not run again
+            # by the instance's run retries (the cause needs a person).
+            turn.close()
+            self._run_turn = None
+            refuse_run_retries(context.instance, context.run_id)
+            raise
+
+    def _verify(self) -> None:
+        if not self._verified:
+            verify_warehouse(self.database, self.memory_limit)
+            self._verified = True
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._run_turn is not None:
@@ -188,6 +262,10 @@ class Warehouse(DuckDBResource):
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with _as_failure():
+            # The resource used outside a run (tests, tools) checks the file on first use too.
+            with warehouse_turn(self.database, self.lock_timeout_s, self._holder):
+                self._verify()
         with _as_failure(), open_warehouse(self.database, self.lock_timeout_s, self._holder, self.memory_limit) as conn:
             yield conn
 

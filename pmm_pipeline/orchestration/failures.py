@@ -1,0 +1,252 @@
+"""What a failed step tells the operator, and whether it is worth trying again.
+
+Every asset and check of the code location runs inside `guard_compute` (applied once, by
+orchestration/policies.py), which does two things to whatever the step's code does:
+- an exception is classified: one that can pass on a second try (the warehouse busy or locked, a
+  timeout, a dropped connection, memory short for a moment) is left to the job's retry policy; any
+  other (a `PermanentError`, a full disk, a corrupt warehouse or file, a bug, bad input) becomes a
+  `dg.Failure(allow_retries=False)` whose description is one line naming the cause and what to do,
+  and the run is marked so that run retries (dagster.yaml `run_retries`) do not start it again;
+- every result's metadata is bounded (orchestration/metadata.py).
+"""
+
+import errno
+import functools
+import inspect
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import dagster as dg
+
+from pmm_pipeline.errors import CorruptWarehouseError, DiskFullError, PermanentError
+from pmm_pipeline.orchestration.metadata import MAX_TEXT_CHARS, bound_metadata, cut_text, one_line
+
+MAX_RETRIES_TAG = "dagster/max_retries"  # read by Dagster when a run fails: 0 means no run retry
+MAX_DESCRIPTION_CHARS = 1_000
+MAX_CAUSE_CHARS = 4_000  # an exception message kept in the event log beside the failure
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+DISK_FULL_TEXTS = ("no space left on device", "disk quota exceeded", "file too large", "not enough space on the disk")
+# DuckDB's words for a database file it cannot trust (seen with duckdb 2.0: random bytes, a
+# truncated file, a flipped block, a WAL that does not replay).
+CORRUPT_DUCKDB_TEXTS = (
+    "not a valid duckdb database file",
+    "corrupt database file",
+    "could not read enough bytes from file",
+    "does not match stored checksum",
+    "replaying wal",
+    "failed to deserialize",
+)
+TRANSIENT_ERRNOS = frozenset({
+    errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.ETIMEDOUT, errno.ECONNRESET, errno.ECONNREFUSED,
+    errno.ECONNABORTED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETXTBSY, errno.ESTALE,
+})
+LOCK_TEXTS = ("could not set lock", "conflicting lock")
+_QUOTED_PATH = re.compile(r'"(/[^"]+)"')
+
+
+def _chain(err: BaseException) -> Iterator[BaseException]:
+    """The exception and the ones it was raised from or while handling, outermost first."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or (None if err.__suppress_context__ else err.__context__)
+
+
+def _is_duckdb(err: BaseException) -> bool:
+    return type(err).__module__.split(".")[0] in ("duckdb", "_duckdb")
+
+
+def _path_in(err: BaseException) -> str | None:
+    filename = getattr(err, "filename", None)
+    if filename:
+        return str(filename)
+    match = _QUOTED_PATH.search(str(err))
+    return match.group(1) if match else None
+
+
+def disk_full_error(err: BaseException, what: str = "") -> DiskFullError | None:
+    """A DiskFullError naming the file (or `what` was written), if `err` or its cause is a write on a full disk."""
+    for cause in _chain(err):
+        if isinstance(cause, DiskFullError):
+            return cause
+        full = isinstance(cause, OSError) and cause.errno in DISK_FULL_ERRNOS
+        full = full or any(text in str(cause).lower() for text in DISK_FULL_TEXTS)
+        if full:
+            path = _path_in(cause)
+            where = f"writing {what or path or 'a file'}"
+            folder = str(Path(path).parent) if path else "PMM_DATA_DIR"
+            return DiskFullError(
+                f"disk full while {where} ({one_line(str(cause), 300)}): free space on that disk (df -h {folder})"
+                " or move PMM_DATA_DIR to a larger one, then run `pmm run` again"
+            )
+    return None
+
+
+def corrupt_warehouse_error(path: Path | str, err: BaseException) -> CorruptWarehouseError:
+    """The one message for a warehouse file DuckDB cannot read: what is wrong, and the two ways out."""
+    return CorruptWarehouseError(
+        f"the warehouse {path} is corrupt ({one_line(str(err), 300)}): restore it from a backup, or move it"
+        f" aside (mv {path} {path}.corrupt, and its .wal file if any) so that the next run rebuilds it from the"
+        " archive"
+    )
+
+
+def is_corrupt_duckdb(err: BaseException) -> bool:
+    return any(_is_duckdb(c) and any(t in str(c).lower() for t in CORRUPT_DUCKDB_TEXTS) for c in _chain(err))
+
+
+def permanent_cause(err: BaseException) -> PermanentError | None:
+    """The named permanent cause behind `err` (first found along its chain), if any."""
+    full = disk_full_error(err)
+    if full is not None:
+        return full
+    for cause in _chain(err):
+        if isinstance(cause, PermanentError):
+            return cause
+    for cause in _chain(err):
+        if _is_duckdb(cause) and is_corrupt_duckdb(cause):
+            path = _path_in(cause) or "(a DuckDB file)"
+            return PermanentError(f"the DuckDB file {path} is corrupt ({one_line(str(cause), 300)})")
+    return None
+
+
+def is_transient(err: BaseException) -> bool:
+    """Whether running the step again may pass: busy, locked, timed out, disconnected, short of memory."""
+    for cause in _chain(err):
+        if isinstance(cause, dg.Failure):
+            return cause.allow_retries
+        if isinstance(cause, (TimeoutError, ConnectionError, InterruptedError, BlockingIOError)):
+            return True
+        if isinstance(cause, OSError) and cause.errno in TRANSIENT_ERRNOS:
+            return True
+        name = type(cause).__name__
+        if _is_duckdb(cause) and (
+            name in ("TransactionException", "OutOfMemoryException", "HTTPException")
+            or any(t in str(cause).lower() for t in LOCK_TEXTS)
+        ):
+            return True
+        module = type(cause).__module__.split(".")[0]
+        if module in ("sqlalchemy", "psycopg", "psycopg2") and name in ("OperationalError", "DisconnectionError"):
+            return True
+    return False
+
+
+def describe(err: BaseException) -> str:
+    """One line: the cause and what to do."""
+    cause = permanent_cause(err)
+    if cause is not None:
+        return one_line(str(cause), MAX_DESCRIPTION_CHARS)
+    if isinstance(err, dg.Failure) and err.description:
+        return one_line(err.description, MAX_DESCRIPTION_CHARS)
+    text = one_line(f"{type(err).__name__}: {err}", MAX_DESCRIPTION_CHARS - 150)
+    return text + " (not retried: a second try would fail the same way; mend the cause, then run again)"
+
+
+def _bounded_cause(err: BaseException) -> BaseException:
+    """`err`, or when its message is huge a stand-in with the message cut and the same traceback:
+    Dagster stores the cause of a failure, message included, in its event log."""
+    if len(str(err)) <= MAX_CAUSE_CHARS:
+        return err
+    stand_in = PermanentError(f"{type(err).__name__}: {cut_text(str(err), MAX_CAUSE_CHARS)}")
+    stand_in.__suppress_context__ = True
+    return stand_in.with_traceback(err.__traceback__)
+
+
+def refuse_run_retries(instance, run_id: str | None) -> None:
+    """Mark a run as not to be retried: Dagster reads `dagster/max_retries` when the run fails."""
+    if instance is None or not run_id:
+        return
+    try:
+        instance.add_run_tags(run_id, {MAX_RETRIES_TAG: "0"})
+    except Exception:  # the failure itself must still be reported; run retries are a convenience
+        pass
+
+
+def _current_run() -> tuple[object, str | None]:
+    try:
+        context = dg.OpExecutionContext.get()
+    except Exception:
+        return None, None
+    return context.instance, context.run_id
+
+
+def as_failure(err: Exception) -> Exception:
+    """The exception to raise instead of `err`: itself when retrying may help, else a one-line Failure."""
+    if isinstance(err, dg.DagsterError) or isinstance(err, dg.RetryRequested):
+        return err
+    if isinstance(err, dg.Failure):
+        # The step's own Failure keeps its words; a permanent cause behind it still stops the retries.
+        permanent = permanent_cause(err)
+        return dg.Failure(
+            description=cut_text(err.description, MAX_TEXT_CHARS) if err.description else describe(err),
+            metadata=bound_metadata(err.metadata),
+            allow_retries=err.allow_retries and permanent is None,
+        )
+    if permanent_cause(err) is None and is_transient(err):
+        return err
+    cause = permanent_cause(err)
+    return dg.Failure(
+        description=describe(err),
+        metadata={"cause": type(cause or err).__name__, "retried": "no: a second try cannot fix this"},
+        allow_retries=False,
+    )
+
+
+def _raise_as_failure(err: Exception):
+    replacement = as_failure(err)
+    if replacement is err:
+        raise err
+    if isinstance(replacement, dg.Failure) and not replacement.allow_retries:
+        refuse_run_retries(*_current_run())
+    raise replacement from _bounded_cause(err)
+
+
+def bound_event(event):
+    """A result, output or event of a step with its metadata (and its checks' and description) bounded."""
+    if isinstance(event, tuple) and not hasattr(event, "_fields"):
+        return tuple(bound_event(e) for e in event)
+    if isinstance(event, dg.AssetCheckResult):
+        description = event.description and cut_text(event.description, MAX_TEXT_CHARS)
+        return event._replace(metadata=bound_metadata(event.metadata), description=description)
+    if isinstance(event, (dg.MaterializeResult, dg.ObserveResult)):
+        checks = [bound_event(c) for c in (event.check_results or [])]
+        return event._replace(metadata=bound_metadata(event.metadata), check_results=checks)
+    if isinstance(event, (dg.AssetMaterialization, dg.AssetObservation)):
+        return event._replace(metadata=bound_metadata(event.metadata))
+    if isinstance(event, dg.Output):
+        return event.with_metadata(bound_metadata(event.metadata))
+    return event
+
+
+def guard_compute(fn: Callable) -> Callable:
+    """`fn` (an asset's or check's compute function) with failures classified and metadata bounded.
+
+    The wrapper keeps `fn`'s signature (Dagster reads it for the context and resources) and its kind:
+    a generator stays a generator, a function a function.
+    """
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def guarded_generator(*args, **kwargs):
+            try:
+                for event in fn(*args, **kwargs):
+                    yield bound_event(event)
+            except Exception as err:
+                _raise_as_failure(err)
+
+        return guarded_generator
+
+    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        return fn  # none in this code location; left as they are rather than guarded half-way
+
+    @functools.wraps(fn)
+    def guarded(*args, **kwargs):
+        try:
+            return bound_event(fn(*args, **kwargs))
+        except Exception as err:
+            _raise_as_failure(err)
+
+    return guarded
