@@ -162,6 +162,13 @@ def test_every_json_field_is_covered_by_the_text_check(ctx, field, document_chan
     assert [p.location.pointer for p in bad] == [pointer], field
 
 
+def test_a_deeply_nested_json_value_is_a_structure_problem_not_a_crash(ctx):
+    nested = json_file(answer={"value": "@@"}).replace(b'"@@"', b"[" * 900 + b"]" * 900)
+    outcome = read_file("KEN_deep.json", nested, ctx, received_at=RECEIVED)
+    assert codes(outcome)[0] == "bad_structure" and outcome.problems[0].location.pointer.startswith("/answers/1/value")
+    assert outcome.member_code == "KEN"
+
+
 def test_csv_text_is_refused_with_its_line(ctx):
     data = csv_file(csv_row(), csv_row(item="declarations_electronic", value="900", comment="ctrl \x01 char"))
     outcome = read_file("KEN_text.csv", data, ctx, received_at=RECEIVED)
@@ -461,6 +468,7 @@ def test_quote_and_printable_escape_and_cut():
     assert quote("abc") == "'abc'"
     assert quote("x" * 100).endswith("…' (100 characters)") and len(quote("x" * 100)) < 90
     assert printable("a\nb\u202ec\ud800") == "a\\x0ab\\u202ec\\ud800"
+    assert printable("1\u00a0234") == "1\u00a0234"  # a no-break space is shown, not escaped
     assert printable("é" * 300, 10) == "é" * 10 + "… (300 characters)"
     assert normalise(" e\u0301\r\n ") == "\u00e9"
     message = Problem("x", "line\nbreak " + "z" * 5000).message

@@ -15,6 +15,7 @@ message, a reason file, a log or feedback is cut short and escaped, never copied
 
 import dataclasses
 import re
+import reprlib
 import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -27,8 +28,13 @@ _UNSTORABLE = re.compile(
     + "]"
 )
 QUOTE_LENGTH = 60  # characters of file content shown in a message
+MAX_DEPTH = 32  # levels of fields, lists and objects walked into (a submission needs 4)
 SHOWN_LENGTH = 200  # characters of a value or place kept in a problem (feedback shows them)
 MESSAGE_LENGTH = 500  # characters of one problem's message
+# A repr that looks at a few items of a container, never the whole of a megabyte of nested lists.
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxtuple, _SHORT_REPR.maxdict = 3, 5, 5, 5
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = _SHORT_REPR.maxlong = 2 * QUOTE_LENGTH
 
 
 def first_unstorable(text: str) -> int | None:
@@ -68,7 +74,8 @@ def printable(text: str, limit: int = SHOWN_LENGTH) -> str:
     shown as escapes.
     """
     cut = text[:limit]
-    shown = "".join(c if c.isprintable() else _escape_char(c) for c in cut)
+    # Spaces of every kind (a no-break space in "1 234") are harmless and shown as they are.
+    shown = "".join(c if c.isprintable() or unicodedata.category(c) == "Zs" else _escape_char(c) for c in cut)
     if len(text) > limit:
         shown += f"… ({len(text)} characters)"
     return shown
@@ -80,7 +87,7 @@ def quote(value: Any, limit: int = QUOTE_LENGTH) -> str:
         if len(value) <= limit:
             return repr(value)
         return f"{repr(value[:limit])[:-1]}…' ({len(value)} characters)"
-    text = repr(value)
+    text = _SHORT_REPR.repr(value)
     return text if len(text) <= limit else f"{text[:limit]}… ({type(value).__name__})"
 
 
@@ -88,7 +95,7 @@ def quote(value: Any, limit: int = QUOTE_LENGTH) -> str:
 class TextIssue:
     """A text that cannot be taken in: where it is (for the message) and why."""
 
-    code: str  # bad_text or text_too_long
+    code: str  # bad_text, text_too_long, or bad_structure for a value nested too deep
     path: tuple[Any, ...]  # field names, keys and indexes from the root of the walk
     detail: str  # what is wrong, to follow the name of the field ("the comment of an answer ...")
 
@@ -125,6 +132,11 @@ def normalise_tree(
     Mapping keys are normalised like values, so that two keys meaning the same text collide the
     same way whatever their form.
     """
+    if len(path) > MAX_DEPTH:
+        # No field of a submission nests this deep; a JSON value of 500 nested lists would otherwise
+        # exhaust Python's recursion limit here.
+        issues.append(TextIssue("bad_structure", path[:MAX_DEPTH], f"is nested more than {MAX_DEPTH} levels deep"))
+        return value
     if isinstance(value, str):
         text = normalise(value)
         issue = _check(text, path, max_length)
