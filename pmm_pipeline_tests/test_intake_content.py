@@ -148,10 +148,22 @@ def test_json_text_that_cannot_be_stored_is_refused_with_its_pointer(ctx, escape
         ("member", {"member": "KEN\u0000"}, "/member"),
         ("cycle", {"cycle": "2023\ud800"}, "/cycle"),
         ("submitted_at", {"submitted_at": "2024-01-31T10:00:00Z\u0001"}, "/submitted_at"),
-        ("disclosure", {"disclosure": {"electronic_declaration_rate": "public\u009b"}}, "/disclosure/electronic_declaration_rate"),
+        (
+            "disclosure",
+            {"disclosure": {"electronic_declaration_rate": "public\u009b"}},
+            "/disclosure/electronic_declaration_rate",
+        ),
         ("disclosure key", {"disclosure": {"electronic\ufffe_rate": "public"}}, "/disclosure"),
-        ("level", {"answers": [{"item": "single_window_level", "year": 2022, "value": "partially\u0007"}]}, "/answers/0/value"),
-        ("nested value", {"answers": [{"item": "aeo_count", "year": 2022, "value": [["\ud83d"]]}]}, "/answers/0/value/0/0"),
+        (
+            "level",
+            {"answers": [{"item": "single_window_level", "year": 2022, "value": "partially\u0007"}]},
+            "/answers/0/value",
+        ),
+        (
+            "nested value",
+            {"answers": [{"item": "aeo_count", "year": 2022, "value": [["\ud83d"]]}]},
+            "/answers/0/value/0/0",
+        ),
         ("item", {"answers": [{"item": "aeo_count\u001b[31m", "year": 2022, "value": 1}]}, "/answers/0/item"),
     ],
 )
@@ -195,14 +207,16 @@ def test_excel_text_is_refused_with_its_sheet_and_cell(ctx, template):
 
 def test_text_is_normalised_nfc_trimmed_with_unix_line_breaks(ctx, template):
     decomposed = "re\u0301vise\u0301 "  # "révisé" with combining accents, and a trailing space
-    outcome = read_file("KEN.json", json_file(member=" KEN ", answer={"comment": decomposed}), ctx, received_at=RECEIVED)
+    data = json_file(member=" KEN ", answer={"comment": decomposed})
+    outcome = read_file("KEN.json", data, ctx, received_at=RECEIVED)
     assert outcome.submission is not None, outcome.problems
     assert outcome.submission.member_code == "KEN"
     assert {a.comment for a in outcome.submission.answers} == {None, "r\u00e9vis\u00e9"}
     crlf = csv_file(csv_row(comment='"line one\r\nline two\rthree"'))
     answers = read_file("KEN.csv", crlf, ctx, received_at=RECEIVED).submission.answers
     assert answers[0].comment == "line one\nline two\nthree"
-    xlsx = questionnaire(template, {"declarations_total": 1000}, comment=" cafe\u0301 ", cover={"contact_name": " Ana "})
+    cover = {"contact_name": " Ana "}
+    xlsx = questionnaire(template, {"declarations_total": 1000}, comment=" cafe\u0301 ", cover=cover)
     submission = read_file("KEN.xlsx", xlsx, ctx, received_at=RECEIVED).submission
     assert [a.comment for a in submission.answers] == ["caf\u00e9"]
     assert submission.contact["contact_name"] == "Ana"
@@ -482,10 +496,11 @@ def _formula_workbook(rows: int, columns: int) -> bytes:
         for i, name in enumerate(["member", "cycle", "submitted_at", "item", "year", "value"])
     )
     letters = [openpyxl.utils.get_column_letter(c) for c in range(1, columns + 1)]
-    body = [
-        f'<row r="{r}">' + "".join(f'<c r="{letter}{r}"><f>{c}</f></c>' for c, letter in enumerate(letters, 1)) + "</row>"
-        for r in range(2, rows + 2)
-    ]
+
+    def row_xml(r: int) -> str:
+        return f'<row r="{r}">' + "".join(f'<c r="{x}{r}"><f>{c}</f></c>' for c, x in enumerate(letters, 1)) + "</row>"
+
+    body = [row_xml(r) for r in range(2, rows + 2)]
     sheet = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
         '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
@@ -563,7 +578,8 @@ def test_a_few_formulas_without_value_are_each_reported_and_cached_ones_read(ctx
 
 
 def test_intake_limits_are_settings_and_resource_fields():
-    limits = Settings.from_env({"PMM_MAX_PROBLEMS": "7", "PMM_MAX_TEXT_LENGTH": "50", "PMM_MAX_CELLS": "900"}).intake_limits
+    env = {"PMM_MAX_PROBLEMS": "7", "PMM_MAX_TEXT_LENGTH": "50", "PMM_MAX_CELLS": "900"}
+    limits = Settings.from_env(env).intake_limits
     assert (limits.max_problems, limits.max_text_length, limits.max_cells) == (7, 50, 900)
     assert PmmStorage.from_limits("/tmp/x", limits).intake_limits == limits
     with pytest.raises(ValueError, match="PMM_MAX_PROBLEMS"):
@@ -594,3 +610,122 @@ def test_a_questionnaire_rejected_while_read_is_credited_to_its_stamp(ctx, templ
     workbook.save(out)
     outcome = read_file("UGA_far.xlsx", out.getvalue(), ctx, received_at=RECEIVED)
     assert codes(outcome) == ["too_many_rows"] and outcome.member_code == "KEN"
+
+
+# Any content at all: read_file never raises, and what it accepts can be stored and summed ------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402 - kept beside the property tests that use them
+from hypothesis import strategies as st  # noqa: E402
+
+from pmm_pipeline.ingestion.text import first_unstorable  # noqa: E402
+
+ANY_TEXT = st.one_of(
+    st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=20),  # mostly storable text
+    st.text(st.characters(blacklist_categories=()), max_size=30),  # surrogates and controls included
+)
+ANY_NUMBER = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1e306, -1e300, 5e-324, 9007199254740993, 2**53, 1e13, 1e15, 0.1]),
+)
+ITEMS = st.sampled_from(["declarations_total", "declarations_electronic", "import_value_total", "aeo_count"])
+
+
+def _strings(value, found: list[str]) -> list[str]:
+    if isinstance(value, str):
+        found.append(value)
+    elif dataclasses.is_dataclass(value):
+        for f in dataclasses.fields(value):
+            _strings(getattr(value, f.name), found)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _strings(k, found)
+            _strings(v, found)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _strings(v, found)
+    return found
+
+
+def _check_outcome(outcome, ctx) -> None:
+    assert len(outcome.problems) <= DEFAULT_LIMITS.max_problems + 1
+    for problem in outcome.problems:
+        assert len(problem.message) <= 600 and printable(problem.message, 600) == problem.message
+        json.dumps(problem.as_dict(), ensure_ascii=False).encode("utf-8")
+    if outcome.submission is None:
+        return
+    for text in _strings(outcome.submission, []):
+        assert first_unstorable(text) is None and text == normalise(text), repr(text)
+        assert len(text) <= DEFAULT_LIMITS.max_text_length
+        text.encode("utf-8")  # what DuckDB and every writer need
+    for answer in outcome.submission.answers:
+        if answer.value is not None and answer.value_text is None:
+            bounds = ctx.items[answer.item].type.bounds
+            assert math.isfinite(answer.value)
+            assert answer.value == 0 or bounds.min_abs_nonzero <= abs(answer.value) <= bounds.max_abs
+
+
+PROPERTY_SETTINGS = settings(
+    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+LIKELY = {"member": st.sampled_from(["KEN", " KEN ", "KEN"]), "time": st.just("2024-01-31T10:00:00Z")}
+
+
+def _mutated(changes: dict) -> dict:
+    """The valid DOCUMENT with some of its places replaced by arbitrary content."""
+    document = copy.deepcopy(DOCUMENT)
+    answers, disclosure = document["answers"], document["disclosure"]
+    for place, content in changes.items():
+        if place in ("member", "cycle", "submitted_at"):
+            document[place] = content
+        elif place in ("value_0", "value_1", "comment_1", "item_0"):
+            field, index = place.rsplit("_", 1)
+            answers[int(index)][field] = content
+        elif place == "disclosure_value":
+            disclosure["electronic_declaration_rate"] = content
+        elif place == "disclosure_key":
+            disclosure[str(content)] = "wco"
+    return document
+
+
+PLACES = st.sampled_from(
+    ["member", "cycle", "submitted_at", "value_0", "value_1", "comment_1", "item_0"]
+    + ["disclosure_value", "disclosure_key"]
+)
+
+
+@PROPERTY_SETTINGS
+@given(changes=st.dictionaries(PLACES, st.one_of(ANY_TEXT, ANY_NUMBER, st.datetimes().map(str)), max_size=2))
+def test_any_json_content_is_read_without_raising_and_kept_only_when_storable(ctx, changes):
+    document = _mutated(changes)
+    outcome = read_file("KEN_any.json", json.dumps(document).encode(), ctx, received_at=RECEIVED)
+    _check_outcome(outcome, ctx)
+    if outcome.member_code is not None:  # only ever the member the content names
+        assert outcome.member_code == str(document["member"]).strip()
+
+
+CSV_CELL = st.one_of(st.just(""), ANY_TEXT, ANY_NUMBER.map(str))
+
+
+@PROPERTY_SETTINGS
+@given(
+    rows=st.lists(st.tuples(ITEMS, CSV_CELL, st.sampled_from(["", "reported", "n/a"]), CSV_CELL), max_size=4),
+    choices=st.lists(st.tuples(st.one_of(st.just("aeo_count_variation"), ANY_TEXT), CSV_CELL), max_size=2),
+    member=st.one_of(LIKELY["member"], ANY_TEXT),
+)
+def test_any_csv_content_is_read_without_raising_and_kept_only_when_storable(ctx, rows, choices, member):
+    import csv
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER.split(","))
+    head = [member.replace("\x00", ""), "2023", "2024-01-31T10:00:00Z"]
+    for item, value, status, comment in {row[0]: row for row in rows}.values():
+        writer.writerow([*head, item, "2022", value, status, comment, "", ""])
+    for kpi, level in choices:
+        writer.writerow([*head, "", "", "", "", "", kpi, level])
+    data = out.getvalue().replace("\x00", "").encode("utf-8", errors="surrogatepass")
+    outcome = read_file("KEN_any.csv", data, ctx, received_at=RECEIVED)
+    _check_outcome(outcome, ctx)
+    if outcome.member_code is not None:
+        assert outcome.member_code == member.strip()
