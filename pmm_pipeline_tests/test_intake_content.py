@@ -603,6 +603,13 @@ def test_a_file_name_alone_credits_nobody(ctx):
     assert codes(other) == ["member_mismatch"] and other.member_code == "UGA"
 
 
+def test_a_json_file_over_the_row_limit_is_credited_to_its_content(ctx):
+    choices = {f"kpi_{i}": "public" for i in range(DEFAULT_LIMITS.max_rows + 1)}
+    outcome = read_file("XXX_many.json", json_file(disclosure=choices), ctx, received_at=RECEIVED)
+    assert codes(outcome) == ["too_many_rows"] and "disclosure choices" in outcome.problems[0].message
+    assert outcome.member_code == "KEN"
+
+
 def test_a_questionnaire_rejected_while_read_is_credited_to_its_stamp(ctx, template):
     workbook = openpyxl.load_workbook(io.BytesIO(template))
     workbook.worksheets[1].cell(10_005, 7, "x")

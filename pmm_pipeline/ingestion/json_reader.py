@@ -76,8 +76,14 @@ def read_json_submission(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> 
     if not isinstance(raw_answers, list):
         problems.append(Problem("bad_structure", "'answers' must be a list"))
         raw_answers = []
-    if len(raw_answers) > limits.max_rows:
-        raise RejectedFile("too_many_rows", f"the file has {len(raw_answers)} answers, over the limit of {limits.max_rows}")
+    disclosure = doc.get("disclosure", {})
+    for name, entries in (("answers", raw_answers), ("disclosure choices", disclosure)):
+        if isinstance(entries, list | dict) and len(entries) > limits.max_rows:
+            raise RejectedFile(
+                "too_many_rows",
+                f"the file has {len(entries)} {name}, over the limit of {limits.max_rows}",
+                member=doc.get("member"),  # the content says whose file it is: that member hears of it
+            )
     for index, entry in enumerate(raw_answers):
         if problems.overflowed:
             break  # the file is rejected already; reading on only makes more messages
@@ -112,6 +118,6 @@ def read_json_submission(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> 
         cycle=doc.get("cycle"),
         submitted_at=doc.get("submitted_at"),
         answers=answers,
-        disclosure=doc.get("disclosure", {}),
+        disclosure=disclosure,
         problems=problems,
     )

@@ -411,6 +411,8 @@ def validate_submission(
         problems.append(Problem("bad_disclosure", "'disclosure' must map KPI ids to public, wco or secretariat"))
     else:
         for kpi_id, level in parsed.disclosure.items():
+            if problems.overflowed:
+                break
             where = _disclosure_location(parsed, kpi_id)
             if kpi_id not in ctx.kpi_ids:
                 message = f"disclosure names unknown KPI {quote(kpi_id)}"
