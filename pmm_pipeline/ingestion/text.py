@@ -91,6 +91,18 @@ def quote(value: Any, limit: int = QUOTE_LENGTH) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({type(value).__name__})"
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """The field names of a dataclass type (None for other types), looked up once per type."""
+    if kind not in _FIELD_NAMES:
+        is_dataclass = dataclasses.is_dataclass(kind)
+        _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(kind)) if is_dataclass else None
+    return _FIELD_NAMES[kind]
+
+
 @dataclasses.dataclass(frozen=True)
 class TextIssue:
     """A text that cannot be taken in: where it is (for the message) and why."""
@@ -132,6 +144,9 @@ def normalise_tree(
     Mapping keys are normalised like values, so that two keys meaning the same text collide the
     same way whatever their form.
     """
+    kind = type(value)
+    if kind in _SCALARS:  # most of a submission: years and numbers
+        return value
     if len(path) > MAX_DEPTH:
         # No field of a submission nests this deep; a JSON value of 500 nested lists would otherwise
         # exhaust Python's recursion limit here.
@@ -143,15 +158,16 @@ def normalise_tree(
         if issue is not None:
             issues.append(issue)
         return text
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    names = _field_names(kind)
+    if names is not None:
         changes = {}
-        for f in dataclasses.fields(value):
-            if skip is not None and skip(f.name):
+        for name in names:
+            if skip is not None and skip(name):
                 continue
-            old = getattr(value, f.name)
-            new = normalise_tree(old, max_length, issues, (*path, f.name), skip)
+            old = getattr(value, name)
+            new = normalise_tree(old, max_length, issues, (*path, name), skip)
             if new is not old:
-                changes[f.name] = new
+                changes[name] = new
         return dataclasses.replace(value, **changes) if changes else value
     if isinstance(value, Mapping):
         return {
