@@ -106,7 +106,7 @@ class IntakeResult:
 class ReadOutcome:
     submission: Submission | None
     problems: list[Problem]
-    member_code: str | None  # the member the file is from, when its content (or else its name) says
+    member_code: str | None  # the member the content names, when a known one (never from the file name alone)
 
 
 def sha256_of(data: bytes) -> str:
@@ -192,20 +192,20 @@ def read_file(
         )
         return ReadOutcome(None, problems + [macro_problem or unsupported], None)
 
-    def known(member: object) -> str | None:
+    def known_member(member: object) -> str | None:
         return member if isinstance(member, str) and member in ctx.known_members else None
 
     try:
         parsed = reader(data, limits)
         submission, found = validate_submission(parsed, ctx, limits, received_at=received_at)
     except RejectedFile as rejected:
-        return ReadOutcome(None, problems + [rejected.problem], known(rejected.member))
+        return ReadOutcome(None, problems + [rejected.problem], known_member(rejected.member))
     except Exception as err:  # nothing a member sends may crash the run: an unforeseen failure is a rejection
         suffix = Path(file_name).suffix
         message = f"the file could not be read ({type(err).__name__}); send it again as a valid {suffix}"
         return ReadOutcome(None, problems + [Problem("unreadable_file", message)], None)
     problems += found
-    content_member = known(parsed.member.strip() if isinstance(parsed.member, str) else parsed.member)
+    content_member = known_member(parsed.member.strip() if isinstance(parsed.member, str) else parsed.member)
     if name_member and content_member and name_member != content_member:
         problems.append(
             Problem(
