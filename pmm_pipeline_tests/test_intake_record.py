@@ -100,19 +100,33 @@ def test_a_file_whose_archive_copy_cannot_be_written_is_rejected_alone(tmp_path,
 
     def failing(head, digest, size, archive_dir, file_name):
         if file_name == "KEN.json":
-            raise OSError(28, "No space left on device")
+            raise PermissionError(13, "Permission denied")
         return real(head, digest, size, archive_dir, file_name)
 
     monkeypatch.setattr(intake, "store_copy", failing)
     result = folders.take_in(ctx)
     assert [a.submission.member_code for a in result.accepted] == ["FRA"]
     (rejection,) = result.rejected
-    assert rejection.reason_code == "intake_failed" and "No space left" in rejection.message
+    assert rejection.reason_code == "intake_failed" and "Permission denied" in rejection.message
     # Not on record as received: nothing was archived, so it is taken in again by the next run.
     assert [r.file_name for r in result.receipts] == ["FRA.json"]
     monkeypatch.setattr(intake, "store_copy", real)
     again = folders.take_in(ctx, earlier=record_of(result))
     assert sorted(a.submission.member_code for a in again.accepted) == ["FRA", "KEN"]
+
+
+def test_a_full_disk_stops_the_intake_instead_of_rejecting_every_file_in_turn(tmp_path, ctx, monkeypatch):
+    # The installation's fault, not a file's: rejecting each file as intake_failed would hide it.
+    folders = Folders(tmp_path)
+    folders.put("KEN.json", document("KEN"))
+    folders.put("FRA.json", document("FRA"))
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(intake, "store_copy", full)
+    with pytest.raises(OSError, match="No space left"):
+        folders.take_in(ctx)
 
 
 def test_an_unforeseen_fault_reading_one_file_rejects_it_and_the_others_go_on(tmp_path, ctx, monkeypatch):

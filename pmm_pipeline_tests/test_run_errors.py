@@ -354,7 +354,7 @@ def test_a_full_disk_under_the_warehouse_names_the_warehouse(cycle_data, monkeyp
     def full(*args, **kwargs):
         raise duckdb.IOException(f'IO Error: Could not write file "{path}": {ENOSPC_TEXT}')
 
-    monkeypatch.setattr(ingestion, "replace_cycle_rows", full)
+    monkeypatch.setattr(ingestion, "write_raw_tables", full)
     outcome, retried = _run(cycle_data)
     assert not outcome.success and not retried
     [line] = outcome.failures

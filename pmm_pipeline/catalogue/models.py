@@ -34,6 +34,40 @@ class ItemType(str, Enum):
     level = "level"  # one of the declared levels (categorical)
     yes_no = "yes_no"  # a yes/no answer, a two-level categorical
 
+    @property
+    def bounds(self) -> "TypeBounds | None":
+        """Plausible magnitudes of a number of this type (None for levels: their scores are declared)."""
+        return TYPE_BOUNDS.get(self)
+
+
+class TypeBounds(BaseModel):
+    """The plausible magnitudes of an answer of one item type, checked at intake (value_out_of_bounds).
+
+    Not a data-quality range (an item's own `min`/`max` stay the quality gate's): a value beyond
+    these is a typing slip or an attack, and letting it in breaks arithmetic for everyone. A
+    non-zero value is at most `max_abs` and at least `min_abs_nonzero` in size.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    max_abs: float
+    min_abs_nonzero: float
+
+
+# Why these numbers: the largest real figures are a country's yearly trade in USD (~5e12) and its
+# yearly parcels (~1e10), so 1e15 USD (200 times China's trade) and 1e13 things are never reached
+# by a customs administration. Every KPI is a sum, difference, product or quotient of a few
+# answers times a constant; with magnitudes in [1e-6, 1e15] a quotient stays within 1e21 x 100,
+# a sum or mean over 250 members within 1e24, and a sum of squares within 1e50, all far from a
+# double's 1.8e308 (where `1e306` answers made pooled ratios infinite and a mean 3.85e300). The
+# smallest non-zero magnitude keeps denormal divisors (5e-324) out for the same reason. Both
+# maxima are below 2**53, so every whole number up to them is exact in a double.
+TYPE_BOUNDS: dict[ItemType, TypeBounds] = {
+    ItemType.count: TypeBounds(max_abs=1e13, min_abs_nonzero=1e-6),
+    ItemType.amount: TypeBounds(max_abs=1e15, min_abs_nonzero=1e-6),
+    ItemType.percent: TypeBounds(max_abs=1e6, min_abs_nonzero=1e-6),  # a share, or a change of up to 10 000 times
+    ItemType.duration: TypeBounds(max_abs=1e6, min_abs_nonzero=1e-6),  # hours: 114 years
+}
+
 
 class Level(Strict):
     """One answer of a categorical item; `score` is what `kpi_values.value` carries."""

@@ -57,6 +57,7 @@ def validation_context(reference: Reference, catalogue: Catalogue, cycle_id: str
         kpi_ids=frozenset(k.id for k in catalogue.kpis_for_version(cycle.catalogue_version)),
         member_languages={code: m.language for code, m in reference.members_in_force(cycle).items()},
         questionnaire_digest=plan_questionnaire(catalogue, cycle).digest,
+        timezone=reference.cycles.tz,
     )
 
 

@@ -11,7 +11,8 @@ import io
 
 from pmm_pipeline.ingestion.flat import REQUIRED_COLUMNS, FlatRow, flat_columns, parse_flat_rows
 from pmm_pipeline.ingestion.limits import DEFAULT_LIMITS, IntakeLimits
-from pmm_pipeline.ingestion.submission import Location, ParsedSubmission, RejectedFile
+from pmm_pipeline.ingestion.text import quote
+from pmm_pipeline.ingestion.submission import Location, ParsedSubmission, ProblemList, RejectedFile
 
 DELIMITERS = (",", ";", "\t", "|")
 BOMS = (
@@ -94,7 +95,7 @@ def read_csv_submission(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> P
                 raise RejectedFile("too_many_rows", f"the file has more than {limits.max_rows} rows")
             rows.append(FlatRow(record, lambda _column, start=start: Location(line=start)))
     except csv.Error as err:
-        raise RejectedFile("bad_structure", f"is not well-formed CSV near line {line}: {err}") from None
+        raise RejectedFile("bad_structure", f"is not well-formed CSV near line {line}: {quote(str(err))}") from None
     if header is None:
         raise RejectedFile("missing_column", "has no header row")
-    return parse_flat_rows(header, rows, "csv")
+    return parse_flat_rows(header, rows, "csv", ProblemList(limits.max_problems))

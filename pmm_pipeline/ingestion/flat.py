@@ -18,9 +18,11 @@ from pmm_pipeline.ingestion.submission import (
     Location,
     ParsedSubmission,
     Problem,
+    ProblemList,
     RawAnswer,
     RejectedFile,
 )
+from pmm_pipeline.ingestion.text import quote
 from pmm_pipeline.questionnaire.layout import read_choice
 
 REQUIRED_COLUMNS = ("member", "cycle", "submitted_at", "item", "year", "value")
@@ -80,22 +82,31 @@ def timestamp_text(value: Any) -> Any:
     return value
 
 
-def parse_flat_rows(header: Sequence[Any], rows: Iterable[FlatRow], file_format: str) -> ParsedSubmission:
-    """Read flat rows into a ParsedSubmission; raises RejectedFile when required columns are missing."""
+def parse_flat_rows(
+    header: Sequence[Any], rows: Iterable[FlatRow], file_format: str, problems: ProblemList
+) -> ParsedSubmission:
+    """Read flat rows into a ParsedSubmission; raises RejectedFile when required columns are missing.
+
+    Problems go to `problems`; reading stops once it overflows (the file is rejected anyway).
+    """
     columns = flat_columns(header)
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
-        found = ", ".join(normalize_header(c) for c in header if normalize_header(c)) or "(nothing)"
+        # The header row is the first line of whatever file this is: shown short and escaped.
+        found = ", ".join(normalize_header(c) for c in header if normalize_header(c))
         raise RejectedFile(
-            "missing_column", f"column(s) {', '.join(missing)} are missing; the header row has: {found[:300]}"
+            "missing_column",
+            f"column(s) {', '.join(missing)} are missing; the header row has: {quote(found) if found else '(nothing)'}",
         )
-    problems: list[Problem] = []
     fields: dict[str, Any] = {}
+    field_locations: dict[str, Location] = {}
     answers: list[RawAnswer] = []
     disclosure: dict[str, Any] = {}
     disclosure_locations: dict[str, Location] = {}
 
     for row in rows:
+        if problems.overflowed:
+            break
 
         def cell(name: str, row: FlatRow = row) -> Any:
             index = columns.get(name)
@@ -109,12 +120,13 @@ def parse_flat_rows(header: Sequence[Any], rows: Iterable[FlatRow], file_format:
                 continue
             if name not in fields:
                 fields[name] = value
+                field_locations[name] = row.location_of(columns[name])
             elif value != fields[name]:
                 problems.append(
                     Problem(
                         "inconsistent_rows",
-                        f"{name} is {value!r} here but {fields[name]!r} on an earlier row; send one member's"
-                        " submission per file",
+                        f"{name} is {quote(value)} here but {quote(fields[name])} on an earlier row; send one"
+                        " member's submission per file",
                         row.location_of(columns[name]),
                     )
                 )
@@ -139,7 +151,7 @@ def parse_flat_rows(header: Sequence[Any], rows: Iterable[FlatRow], file_format:
         elif kpi is not None:
             where = row.location_of(columns.get("disclosure", columns["kpi"]))
             if kpi in disclosure:
-                problems.append(Problem("bad_disclosure", f"disclosure of {kpi!r} is given twice", where))
+                problems.append(Problem("bad_disclosure", f"disclosure of {quote(kpi)} is given twice", where))
             elif cell("disclosure") is not None:
                 disclosure[kpi] = read_choice(cell("disclosure"), DISCLOSURE_LEVELS)
                 disclosure_locations[kpi] = where
@@ -156,4 +168,5 @@ def parse_flat_rows(header: Sequence[Any], rows: Iterable[FlatRow], file_format:
         problems=problems,
         numbers_as_text=True,
         disclosure_locations=disclosure_locations,
+        field_locations=field_locations,
     )

@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pmm_pipeline.errors import is_systemic
 from pmm_pipeline.ingestion.archive import (
     HEAD_SUFFIX,
     READ_BLOCK,
@@ -49,7 +50,7 @@ from pmm_pipeline.ingestion.limits import (
     file_name_member,
 )
 from pmm_pipeline.ingestion.receipts import Receipt
-from pmm_pipeline.ingestion.submission import ParsedSubmission, Problem, RejectedFile, Submission
+from pmm_pipeline.ingestion.submission import ParsedSubmission, Problem, ProblemList, RejectedFile, Submission
 from pmm_pipeline.ingestion.validate import ValidationContext, validate_submission
 from pmm_pipeline.ingestion.xlsx_reader import read_xlsx_submission
 from pmm_pipeline.tables import (
@@ -205,7 +206,7 @@ class IntakeResult:
 class ReadOutcome:
     submission: Submission | None
     problems: list[Problem]
-    member_code: str | None  # the member the file is from, when its content (or else its name) says
+    member_code: str | None  # the member the content names, when a known one (never from the file name alone)
 
 
 def _write_if_changed(path: Path, data: bytes) -> None:
@@ -231,17 +232,30 @@ def landing_entries(landing_dir: Path) -> list[Path]:
     return sorted(p for p in landing_dir.iterdir() if not is_skipped(p.name))
 
 
+def _listed(problems: list[Problem], cap: int) -> list[Problem]:
+    """At most `cap` problems, then the one saying the rest were not listed (the reader's, or a new one)."""
+    summaries = [p for p in problems if p.code == "too_many_problems"]
+    listed = ProblemList(cap, (p for p in problems if p.code != "too_many_problems"))
+    if not listed.overflowed and not summaries:
+        return list(listed)
+    return [*listed, summaries[0] if summaries else listed.listed()[-1]]
+
+
 def read_file(
     file_name: str,
     data: bytes,
     ctx: ValidationContext,
     limits: IntakeLimits = DEFAULT_LIMITS,
-    received_at: dt.datetime | None = None,  # when the file was received (part A bounds submitted_at by it)
+    *,
+    received_at: dt.datetime | None = None,
 ) -> ReadOutcome:
     """Check one file's name and bytes, read and validate them; never raises for bad content.
 
-    Every problem found is reported, the file name's first; a file name that starts with a member
-    code (`KEN_...`) must name the member the content is from.
+    Every problem found is reported (up to PMM_MAX_PROBLEMS), the file name's first; a file name
+    that starts with a member code (`KEN_...`) must name the member the content is from. The file
+    is credited to the member its content names, when that is a known member code, and never to
+    the member of its name alone: anyone can name a file `KEN_...`. `received_at` is when the file
+    arrived (a `submitted_at` later than it is refused); None skips that check.
     """
     problems: list[Problem] = []
     name_problem = check_file_name(file_name, limits)
@@ -249,10 +263,10 @@ def read_file(
         problems.append(name_problem)
     name_member = file_name_member(file_name, ctx.known_members)
     if not data:
-        return ReadOutcome(None, problems + [Problem("empty_file", "the file is empty")], name_member)
+        return ReadOutcome(None, problems + [Problem("empty_file", "the file is empty")], None)
     if len(data) > limits.max_file_bytes:
         message = f"the file has {len(data)} bytes, over the limit of {limits.max_file_bytes}"
-        return ReadOutcome(None, problems + [Problem("file_too_large", message)], name_member)
+        return ReadOutcome(None, problems + [Problem("file_too_large", message)], None)
     macro_problem = check_macro_suffix(file_name)
     reader = READERS.get(Path(file_name).suffix.lower())
     if macro_problem is not None or reader is None:
@@ -260,17 +274,22 @@ def read_file(
         unsupported = Problem(
             "unsupported_format", f"files ending {Path(file_name).suffix or '(none)'} are not read; send {known}"
         )
-        return ReadOutcome(None, problems + [macro_problem or unsupported], name_member)
+        return ReadOutcome(None, problems + [macro_problem or unsupported], None)
+
+    def known_member(member: object) -> str | None:
+        return member if isinstance(member, str) and member in ctx.known_members else None
+
     try:
         parsed = reader(data, limits)
-        submission, found = validate_submission(parsed, ctx)
+        submission, found = validate_submission(parsed, ctx, limits, received_at=received_at)
     except RejectedFile as rejected:
-        return ReadOutcome(None, problems + [rejected.problem], name_member)
+        return ReadOutcome(None, problems + [rejected.problem], known_member(rejected.member))
     except Exception as err:  # nothing a member sends may crash the run: an unforeseen failure is a rejection
-        message = f"the file could not be read ({type(err).__name__}); send it again as a valid {Path(file_name).suffix}"
-        return ReadOutcome(None, problems + [Problem("unreadable_file", message)], name_member)
+        suffix = Path(file_name).suffix
+        message = f"the file could not be read ({type(err).__name__}); send it again as a valid {suffix}"
+        return ReadOutcome(None, problems + [Problem("unreadable_file", message)], None)
     problems += found
-    content_member = parsed.member if isinstance(parsed.member, str) and parsed.member in ctx.known_members else None
+    content_member = known_member(parsed.member.strip() if isinstance(parsed.member, str) else parsed.member)
     if name_member and content_member and name_member != content_member:
         problems.append(
             Problem(
@@ -278,14 +297,21 @@ def read_file(
                 f"the file name says {name_member} but the file is a submission of {content_member}",
             )
         )
-    return ReadOutcome(None if problems else submission, problems, content_member or name_member)
+    problems = _listed(problems, limits.max_problems)
+    return ReadOutcome(None if problems else submission, problems, content_member)
 
 
 def read_submission(
-    file_name: str, data: bytes, ctx: ValidationContext, max_bytes: int = DEFAULT_MAX_FILE_BYTES
+    file_name: str,
+    data: bytes,
+    ctx: ValidationContext,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    *,
+    received_at: dt.datetime | None = None,
 ) -> tuple[Submission | None, list[Problem]]:
     """Read and check one file's bytes with the default limits (and `max_bytes`); never raises for bad content."""
-    outcome = read_file(file_name, data, ctx, dataclasses.replace(DEFAULT_LIMITS, max_file_bytes=max_bytes))
+    limits = dataclasses.replace(DEFAULT_LIMITS, max_file_bytes=max_bytes)
+    outcome = read_file(file_name, data, ctx, limits, received_at=received_at)
     return outcome.submission, outcome.problems
 
 
@@ -453,6 +479,8 @@ def take_in_cycle(
         try:
             entry = _open_entry(path, limits)
         except Exception as err:  # noqa: BLE001 - one file's fault never stops the others
+            if is_systemic(err):
+                raise
             _reject_alone(result, ReceivedFile(None, name, 0, now, None), err, quarantine_dir)
             continue
         previous = record.get((entry.sha256, name))
@@ -477,7 +505,9 @@ def take_in_cycle(
             continue
         try:
             stored = store_copy(entry.head, entry.sha256, entry.size, archive_dir, path.name)
-        except Exception as err:  # noqa: BLE001 - e.g. a full disk: this file waits in landing for the next run
+        except Exception as err:  # noqa: BLE001 - this file waits in landing for the next run
+            if is_systemic(err):
+                raise
             received = ReceivedFile(entry.sha256, name, entry.size, received_at, None)
             _reject_alone(result, received, err, quarantine_dir, data=None)
             continue
@@ -527,6 +557,8 @@ def take_in_cycle(
         try:
             outcome = _read_delivered(entry, received, ctx, limits)
         except Exception as err:  # noqa: BLE001 - read_file never raises for content; this is a fault of ours
+            if is_systemic(err):
+                raise
             message = f"the file could not be read ({_failure(err)}); send it again if this stays"
             outcome = ReadOutcome(None, [Problem("unreadable_file", message)], None)
         first_of[received.sha256] = (received, outcome.member_code)

@@ -4,13 +4,16 @@ import json
 from typing import Any
 
 from pmm_pipeline.ingestion.limits import DEFAULT_LIMITS, IntakeLimits
+from pmm_pipeline.ingestion.numbers import InexactNumber, exact_float
 from pmm_pipeline.ingestion.submission import (
     Location,
     ParsedSubmission,
     Problem,
+    ProblemList,
     RawAnswer,
     RejectedFile,
 )
+from pmm_pipeline.ingestion.text import quote
 
 TOP_LEVEL_FIELDS = {"format", "format_version", "member", "cycle", "submitted_at", "answers", "disclosure"}
 REQUIRED_FIELDS = ("format", "format_version", "member", "cycle", "submitted_at", "answers")
@@ -22,11 +25,24 @@ def _reject_constant(token: str) -> Any:
 
 
 def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    duplicates = sorted({k for k in keys if keys.count(k) > 1})
-    if duplicates:
-        raise ValueError(f"key(s) {', '.join(map(repr, duplicates))} appear twice in one object")
-    return dict(pairs)
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        keys = [k for k, _ in pairs]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        raise ValueError(f"key(s) {', '.join(quote(k) for k in duplicates[:5])} appear twice in one object")
+    return result
+
+
+def _exact_int(text: str) -> int | InexactNumber:
+    """A JSON integer as Python reads it exactly, or a marker when a double would round it (above 2**53)."""
+    value = int(text)
+    return value if abs(value) <= 2**53 or exact_float(value) is not None else InexactNumber(text)
+
+
+def _exact_float(text: str) -> float | InexactNumber:
+    """A JSON number with a fraction or exponent, or a marker when its digits do not fit a double."""
+    value = exact_float(text)
+    return InexactNumber(text) if value is None else value
 
 
 def read_json_submission(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> ParsedSubmission:
@@ -36,34 +52,49 @@ def read_json_submission(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> 
     except UnicodeDecodeError as err:
         raise RejectedFile("not_json", f"is not UTF-8 text (byte {err.start})") from None
     try:
-        doc = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicate_keys)
+        doc = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_int=_exact_int,
+            parse_float=_exact_float,
+            object_pairs_hook=_object_without_duplicate_keys,
+        )
     except (json.JSONDecodeError, ValueError, RecursionError) as err:
         raise RejectedFile("not_json", f"is not valid JSON: {err}") from None
     if not isinstance(doc, dict):
         raise RejectedFile("bad_structure", "must be a JSON object with the submission fields")
 
-    problems: list[Problem] = []
+    problems = ProblemList(limits.max_problems)
     for name in REQUIRED_FIELDS:
         if name not in doc:
             problems.append(Problem("missing_field", f"required field {name!r} is missing"))
     for name in sorted(set(doc) - TOP_LEVEL_FIELDS):
-        problems.append(Problem("unknown_field", f"unknown field {name!r}"))
+        problems.append(Problem("unknown_field", f"unknown field {quote(name)}"))
 
     answers: list[RawAnswer] = []
     raw_answers = doc.get("answers", [])
     if not isinstance(raw_answers, list):
         problems.append(Problem("bad_structure", "'answers' must be a list"))
         raw_answers = []
-    if len(raw_answers) > limits.max_rows:
-        raise RejectedFile("too_many_rows", f"the file has {len(raw_answers)} answers, over the limit of {limits.max_rows}")
+    disclosure = doc.get("disclosure", {})
+    for name, entries in (("answers", raw_answers), ("disclosure choices", disclosure)):
+        if isinstance(entries, list | dict) and len(entries) > limits.max_rows:
+            raise RejectedFile(
+                "too_many_rows",
+                f"the file has {len(entries)} {name}, over the limit of {limits.max_rows}",
+                member=doc.get("member"),  # the content says whose file it is: that member hears of it
+            )
     for index, entry in enumerate(raw_answers):
+        if problems.overflowed:
+            break  # the file is rejected already; reading on only makes more messages
         where = Location(pointer=f"/answers/{index}")
         if not isinstance(entry, dict):
             problems.append(Problem("bad_structure", "an answer must be an object", where))
             continue
         extra = sorted(set(entry) - ANSWER_FIELDS)
         if extra:
-            problems.append(Problem("unknown_field", f"unknown answer field(s) {extra}", where))
+            names = ", ".join(quote(k) for k in extra[:5])
+            problems.append(Problem("unknown_field", f"unknown answer field(s) {names}", where))
         for name in ("item", "year"):
             if name not in entry:
                 problems.append(Problem("missing_field", f"answer without {name!r}", where))
@@ -87,6 +118,6 @@ def read_json_submission(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> 
         cycle=doc.get("cycle"),
         submitted_at=doc.get("submitted_at"),
         answers=answers,
-        disclosure=doc.get("disclosure", {}),
+        disclosure=disclosure,
         problems=problems,
     )

@@ -41,6 +41,14 @@ class IntakeLimits:
     max_columns: int = 50
     max_file_name_length: int = 200
     max_files_per_run: int = 1000  # new landing files taken in by one run; the rest wait for the next
+    # Non-empty cells read from a workbook: a full flat export (10 columns of max_rows rows) is
+    # 100 000; openpyxl reads ~100 000 cells a second, so this also bounds the time of one file.
+    max_cells: int = 200_000
+    # Problems listed for one file; readers stop reading once there are more (a file with 10 000
+    # broken rows gets 100 messages and one saying the list was cut, not a 40 MB reason file).
+    max_problems: int = 100
+    # Characters of any one text value (a comment, a contact field, a code): over it, text_too_long.
+    max_text_length: int = 2000
 
 
 DEFAULT_LIMITS = IntakeLimits()

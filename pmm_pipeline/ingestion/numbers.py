@@ -4,11 +4,18 @@
 `,` or `.` followed by exactly three digits (`1,234`) can be read two ways; the member's locale
 decides it, and the caller reports it when the locale's reading cannot be right (a fraction where
 a count is needed) or when no locale is known.
+
+A number is kept as a double. One whose digits a double cannot hold (9007199254740993, above
+2**53, or twenty significant digits) is reported as `inexact_number`, never rounded in silence:
+`exact_float` is the one test, for JSON numbers, text numbers and workbook cells alike.
 """
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+
+from pmm_pipeline.ingestion.text import quote
 
 DECIMAL_MARK = {"en": ".", "fr": ",", "es": ","}  # questionnaire language -> decimal mark
 GROUP_SPACES = " \u00a0\u202f\u2009'"  # space, no-break, narrow no-break, thin space, Swiss apostrophe
@@ -30,6 +37,32 @@ class TextNumber:
 
 
 @dataclass(frozen=True)
+class InexactNumber:
+    """A number written with more digits than a double keeps (JSON's parse hooks leave it as text)."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text if len(self.text) <= 40 else f"{self.text[:40]}…"
+
+
+def exact_float(number: int | str | Decimal) -> float | None:
+    """The double that is exactly `number` (an int, or decimal digits), or None when it would be rounded.
+
+    Decimal fractions such as 0.1 have no exact binary form; they count as exact when the double's
+    shortest decimal form reads back as the same number, i.e. no digit typed is lost.
+    """
+    if isinstance(number, int):
+        value = float(number)  # OverflowError beyond 1e308 is the caller's "not a number"
+        return value if int(value) == number else None
+    wanted = number if isinstance(number, Decimal) else Decimal(number)
+    value = float(wanted)
+    if not math.isfinite(value):
+        return value  # too large for a double at all: the bounds say so
+    return value if Decimal(repr(value)) == wanted else None
+
+
+@dataclass(frozen=True)
 class NotANumber:
     code: str  # not_a_number or ambiguous_number
     message: str
@@ -45,8 +78,15 @@ class PercentOfOne:
         return float(Decimal(repr(self.fraction)) * 100)
 
 
+class _Inexact(Exception):
+    pass
+
+
 def _to_float(digits: str) -> float:
-    return float(Decimal(digits))
+    value = exact_float(digits)
+    if value is None:
+        raise _Inexact(digits)
+    return value
 
 
 def _grouped(text: str, group: str, decimal: str | None) -> float | None:
@@ -77,7 +117,7 @@ def parse_number_text(text: str, decimal_mark: str | None) -> TextNumber | NotAN
     def done(value: float, **kwargs) -> TextNumber:
         return TextNumber(sign * value, is_percent, **kwargs)
 
-    not_a_number = NotANumber("not_a_number", f"{original!r} is not a number")
+    not_a_number = NotANumber("not_a_number", f"{quote(original)} is not a number")
     if not text:
         return not_a_number
     try:
@@ -106,11 +146,18 @@ def parse_number_text(text: str, decimal_mark: str | None) -> TextNumber | NotAN
         if decimal_mark is None:
             return NotANumber(
                 "ambiguous_number",
-                f"{original!r} may be {as_thousands:g} or {as_decimal:g}; write the number without a thousands"
+                f"{quote(original)} may be {as_thousands:g} or {as_decimal:g}; write the number without a thousands"
                 " separator",
             )
         if decimal_mark == mark:
             return done(as_decimal, alternative=sign * as_thousands, read_as=f"'{mark}' as the decimal mark")
         return done(as_thousands, alternative=sign * as_decimal, read_as=f"'{mark}' as a thousands separator")
+    except _Inexact as err:
+        rounded = sign * float(Decimal(err.args[0]))
+        return NotANumber(
+            "inexact_number",
+            f"{quote(original)} has more digits than a double-precision number keeps; it would be rounded to"
+            f" {rounded:.17g}: send at most 15 significant digits",
+        )
     except (InvalidOperation, ValueError):
         return not_a_number

@@ -19,14 +19,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from pmm_pipeline.errors import CorruptWarehouseError, DiskFullError, PermanentError
+from pmm_pipeline.errors import DISK_FULL_ERRNOS, CorruptWarehouseError, DiskFullError, PermanentError
 from pmm_pipeline.orchestration.metadata import MAX_TEXT_CHARS, bound_metadata, cut_text, one_line
 
 MAX_RETRIES_TAG = "dagster/max_retries"  # read by Dagster when a run fails: 0 means no run retry
 MAX_DESCRIPTION_CHARS = 1_000
 MAX_CAUSE_CHARS = 4_000  # an exception message kept in the event log beside the failure
 
-DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 DISK_FULL_TEXTS = ("no space left on device", "disk quota exceeded", "file too large", "not enough space on the disk")
 # DuckDB's words for a database file it cannot trust (seen with duckdb 2.0: random bytes, a
 # truncated file, a flipped block, a WAL that does not replay).

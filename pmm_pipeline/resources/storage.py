@@ -24,6 +24,9 @@ class PmmStorage(dg.ConfigurableResource):
     max_columns: int = DEFAULT_LIMITS.max_columns
     max_file_name_length: int = DEFAULT_LIMITS.max_file_name_length
     max_files_per_run: int = DEFAULT_LIMITS.max_files_per_run
+    max_cells: int = DEFAULT_LIMITS.max_cells
+    max_problems: int = DEFAULT_LIMITS.max_problems
+    max_text_length: int = DEFAULT_LIMITS.max_text_length
 
     @classmethod
     def from_limits(cls, data_dir: str, limits: IntakeLimits) -> "PmmStorage":
