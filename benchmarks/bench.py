@@ -184,14 +184,18 @@ def worker_stage(args: dict) -> dict:
 
 def worker_check(args: dict) -> dict:
     """Rows where the hand-written DuckDB query or pandas disagrees with the pipeline (none expected)."""
-    from benchmarks.kpi_rollups import CYCLE, differences, result_tables
+    from benchmarks.kpi_rollups import CYCLE, compared_kpis, differences, result_tables
 
+    reference, catalogue = _context()
     with _open_warehouse(args["path"]) as conn:
         rows = {}
         for table in result_tables("pipeline"):
             counted = conn.execute(f"SELECT count(*) FROM {table.qualified} WHERE cycle = ?", [CYCLE]).fetchall()
             rows[table.name] = counted[0][0]
-        return {"rows": rows, "differences": {impl: differences(conn, impl) for impl in ("duckdb", "pandas")}}
+        found = {
+            impl: differences(conn, impl, compared_kpis(impl, catalogue, reference)) for impl in ("duckdb", "pandas")
+        }
+        return {"rows": rows, "differences": found}
 
 
 def worker_landing(args: dict) -> dict:
@@ -585,8 +589,10 @@ def render_report(r: dict) -> str:
             "Each way reads the KPI stage's inputs from the warehouse and replaces the cycle's rows of its own"
             " kpi_values and rollups tables through the same tables.py helpers: *pipeline* runs"
             " `render_kpi_values_sql` and `render_rollups_sql` as the compute_kpis and rollups assets do; *duckdb* is"
-            " one hand-written query per table (benchmarks/kpi_rollups.py); *pandas* reads the inputs into pandas,"
-            " computes there and writes back. All three gave exactly the same rows (EXCEPT ALL both ways, every"
+            " one hand-written query per table (benchmarks/kpi_rollups.py; compared on the KPIs whose formulas have"
+            " one of its four forms); *pandas* reads the inputs into pandas, evaluates every parsed formula there and"
+            " writes back. Neither keeps a copy of the KPIs: both read the catalogue. All three gave exactly the same"
+            " rows (EXCEPT ALL both ways, every"
             " column, floats bit for bit) at every size. Every way opens the warehouse as the pipeline does, with"
             f" DuckDB's memory_limit from PMM_WAREHOUSE_MEMORY_LIMIT ({r['warehouse_memory_limit']}).",
             "",

@@ -10,6 +10,11 @@ sub-national units reporting as members) in the same groups.
 Each way writes its two result tables through the same tables.py helpers (one transaction per table), so
 the figures compare the computations, not the write paths: the pipeline into kpi.kpi_values and
 rollup.rollups exactly as its assets do, the others into bench_sql.* and bench_pandas.*.
+
+Neither baseline keeps a copy of the KPIs: both read the catalogue, so a new KPI file needs no edit here.
+pandas evaluates every formula's parsed tree itself (node by node on columns, not through kpis/compile.py),
+whatever its shape. The hand-written DuckDB query knows four forms of formula (k * a[T] / b[T],
+k * (a[T] - a[T-1]) / a[T-1], a[T], a level) and is compared on the KPIs whose formulas all have one of them.
 """
 
 import math
@@ -22,6 +27,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from sqlglot import exp
+
+from pmm_pipeline.catalogue.formula import Formula, ItemRef
 from pmm_pipeline.catalogue.load import Catalogue
 from pmm_pipeline.kpis.compile import render_kpi_values_sql
 from pmm_pipeline.reference.load import Reference
@@ -62,84 +70,92 @@ WARNING_RULES = (
 
 @dataclass(frozen=True)
 class Series:
-    """One KPI series of the benchmark's catalogue, written by hand from kpi_specs/ (no formula compiler).
+    """One KPI series of the cycle's catalogue, as the baselines read it: from the KPI's file and parsed formula.
 
-    `form`: ratio = scale * a[T] / b[T]; variation = scale * (a[T] - a[T-1]) / a[T-1]; value = a[T];
-    level = the score of the level answered for a[T]. `parts`: numerator and denominator are kept (ratio
-    KPIs), and the rollup publishes the pooled ratio.
+    `form` is the hand-written SQL's form of the formula when it has one (else None: pandas only): ratio =
+    scale * a[T] / b[T]; variation = scale * (a[T] - a[T-1]) / a[T-1]; value = a[T]; level = the score of the
+    level answered for a[T]. `parts`: a ratio KPI, whose numerator and denominator are kept.
     """
 
     kpi_id: str
     series: str
-    form: str
-    a: str
+    formula: Formula
+    parts: bool
+    categorical: bool
+    statistics: frozenset[str]
+    form: str | None = None
+    a: str | None = None
     b: str | None = None
-    scale: float = 100.0
-    parts: bool = False
+    scale: float = 1.0
 
     def reads(self, year: int) -> list[tuple[str, int]]:
         """The (item, year) answers the value is computed from."""
-        if self.form == "ratio":
-            return [(self.a, year), (self.b, year)]
-        if self.form == "variation":
-            return [(self.a, year), (self.a, year - 1)]
-        return [(self.a, year)]
+        return [(r.item, year + r.offset) for r in self.formula.refs]
 
 
-def _ratio(kpi_id, series, a, b, scale=100.0, parts=True):
-    return Series(kpi_id, series, "ratio", a, b, scale, parts)
+def _unparen(node: exp.Expression) -> exp.Expression:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return node
 
 
-def _variation(kpi_id, item):
-    return Series(kpi_id, "total", "variation", item)
+def _ref(node: exp.Expression) -> ItemRef | None:
+    """item[T] or item[T-1] as an ItemRef, else None (the tree was checked when the catalogue loaded)."""
+    node = _unparen(node)
+    if not isinstance(node, exp.Bracket):
+        return None
+    offset = 0 if node.expressions[0].sql().replace(" ", "") == "T" else -1
+    return ItemRef(node.this.name, offset)
 
 
-HAND_CATALOGUE = (
-    _variation("aeo_count_variation", "aeo_count"),
-    _ratio("aeo_trade_share", "import", "import_value_aeo", "import_value_total"),
-    _ratio("aeo_trade_share", "export", "export_value_aeo", "export_value_total"),
-    _variation("alcohol_seizure_variation", "alcohol_seizures"),
-    Series("average_release_time_hours", "total", "value", "release_time_mean_hours"),
-    _ratio("customs_revenue_share", "total", "tax_revenue_customs", "tax_revenue_total"),
-    _ratio("data_standardization", "total", "data_elements_wco_dm", "data_elements_total"),
-    _ratio("drug_control_effectiveness", "total", "drug_controls_with_seizure", "drug_controls_total"),
-    _ratio("ecommerce_shipment_share", "import", "import_shipments_ecommerce", "import_shipments_total"),
-    _ratio("ecommerce_shipment_share", "export", "export_shipments_ecommerce", "export_shipments_total"),
-    _ratio("electronic_declaration_rate", "total", "declarations_electronic", "declarations_total"),
-    _ratio("electronic_payment_rate", "total", "customs_revenue_paid_electronically", "customs_revenue_total"),
-    _ratio("female_staff_share", "total", "staff_female", "staff_total"),
-    _ratio("integrity_cases_per_1000_staff", "total", "integrity_cases", "staff_total", scale=1000.0, parts=False),
-    _variation("ipr_seizure_variation", "ipr_seizures"),
-    _ratio("pca_effectiveness", "total", "pca_controls_with_findings", "pca_controls_total"),
-    _ratio("pca_revenue_recovery_share", "total", "pca_revenue_recovered", "customs_revenue_total"),
-    _ratio("physical_inspection_rate", "total", "declarations_physical_inspection", "declarations_total"),
-    _variation("revenue_collection_variation", "customs_revenue_total"),
-    _variation("rfi_variation", "rfi_count"),
-    Series("risk_management_implementation", "total", "level", "risk_management_level"),
-    Series("single_window_implementation", "total", "level", "single_window_level"),
-    _ratio("staff_training_rate", "total", "staff_trained", "staff_total"),
-    Series("strategic_plan_in_place", "total", "level", "strategic_plan_adopted"),
-)
+def _scaled(node: exp.Expression) -> tuple[float, exp.Expression]:
+    """`k * x` as (k, x); any other x as (1, x)."""
+    node = _unparen(node)
+    if isinstance(node, exp.Mul) and isinstance(node.this, exp.Literal) and not node.this.is_string:
+        return float(node.this.this), _unparen(node.expression)
+    return 1.0, node
 
 
-def hand_catalogue_gaps(catalogue: Catalogue, reference: Reference) -> list[str]:
-    """What HAND_CATALOGUE says differently from the shipped catalogue (empty when they agree)."""
-    cycle = reference.cycles.get(CYCLE)
-    year = cycle.reporting_year
-    shipped = {}
-    for kpi in catalogue.kpis_for_version(cycle.catalogue_version):
-        for s in kpi.series:
-            refs = sorted((r.item, year + r.offset) for r in catalogue.formulas[(kpi.id, s.id)].refs)
-            shipped[(kpi.id, s.id)] = (refs, kpi.shape.value == "ratio", kpi.shape.value == "categorical")
-    hand = {(s.kpi_id, s.series): (sorted(set(s.reads(year))), s.parts, s.form == "level") for s in HAND_CATALOGUE}
-    gaps = [f"{k}: not in the hand-written catalogue" for k in sorted(set(shipped) - set(hand))]
-    gaps += [f"{k}: not in the shipped catalogue" for k in sorted(set(hand) - set(shipped))]
-    gaps += [
-        f"{k}: shipped {shipped[k]}, hand-written {hand[k]}"
-        for k in sorted(set(hand) & set(shipped))
-        if shipped[k] != hand[k]
+def _hand_form(formula: Formula, categorical: bool) -> dict[str, object]:
+    """The fields of the hand-written SQL's form of a formula, or {} when it has none of them."""
+    top = _unparen(formula.tree)
+    if categorical:
+        return {"form": "level", "a": formula.refs[0].item}
+    if (ref := _ref(top)) is not None:
+        return {"form": "value", "a": ref.item} if ref.offset == 0 else {}
+    if not isinstance(top, exp.Div) or (whole := _ref(top.expression)) is None:
+        return {}
+    scale, part = _scaled(top.this)
+    if (ref := _ref(part)) is not None and ref.offset == 0 and whole.offset == 0:
+        return {"form": "ratio", "a": ref.item, "b": whole.item, "scale": scale}
+    if isinstance(part, exp.Sub) and whole.offset == -1:
+        now, before = _ref(part.this), _ref(part.expression)
+        if now == ItemRef(whole.item, 0) and before == whole:
+            return {"form": "variation", "a": whole.item, "scale": scale}
+    return {}
+
+
+def cycle_series(catalogue: Catalogue, version: str) -> list[Series]:
+    """Every series of the KPIs of a catalogue version, in catalogue order."""
+    return [
+        Series(
+            kpi.id,
+            s.id,
+            formula := catalogue.formulas[(kpi.id, s.id)],
+            parts=kpi.shape.value == "ratio",
+            categorical=kpi.shape.value == "categorical",
+            statistics=frozenset(st.value for st in kpi.rollup.statistics),
+            **_hand_form(formula, kpi.shape.value == "categorical"),
+        )
+        for kpi in catalogue.kpis_for_version(version)
+        for s in kpi.series
     ]
-    return gaps
+
+
+def hand_sql_kpis(catalogue: Catalogue, version: str) -> list[str]:
+    """The KPIs the hand-written DuckDB query computes: those whose every series has one of its forms."""
+    series = cycle_series(catalogue, version)
+    return [k for k in dict.fromkeys(s.kpi_id for s in series) if all(s.form for s in series if s.kpi_id == k)]
 
 
 # ---------------------------------------------------------------------------------------------- seeding
@@ -210,7 +226,7 @@ def seed_inputs(
     )
     admitted = answers[~answers["member_code"].isin(blocked)]
 
-    kpi_ids = sorted({s.kpi_id for s in HAND_CATALOGUE})
+    kpi_ids = sorted(k.id for k in catalogue.kpis_for_version(cycle.catalogue_version))
     choices = []
     for member in participants:
         rng_member = random.Random(f"pmm-bench-disclosure:{member}")
@@ -305,8 +321,9 @@ def result_tables(implementation: str) -> tuple[Table, Table]:
     return replace(KPI_VALUES, schema=schema), replace(ROLLUPS, schema=schema)
 
 
-def _catalogue_params(catalogue: Catalogue, year: int) -> dict[str, object]:
-    series = HAND_CATALOGUE
+def _catalogue_params(catalogue: Catalogue, version: str, year: int) -> dict[str, object]:
+    covered = set(hand_sql_kpis(catalogue, version))
+    series = [s for s in cycle_series(catalogue, version) if s.kpi_id in covered]
     levels = [
         (s.kpi_id, level.code) for s in series if s.form == "level" for level in catalogue.items[s.a].answer_levels
     ]
@@ -319,12 +336,13 @@ def _catalogue_params(catalogue: Catalogue, year: int) -> dict[str, object]:
         "a_item": [s.a for s in series],
         "b_item": [s.b if s.form == "ratio" else s.a if s.form == "variation" else None for s in series],
         "b_year": [year if s.form == "ratio" else year - 1 if s.form == "variation" else None for s in series],
+        "statistics": [sorted(s.statistics) for s in series],
         "level_kpi": [k for k, _ in levels],
         "level_code": [c for _, c in levels],
     }
 
 
-# One query per table, written by hand for HAND_CATALOGUE: every (member, series) row picks its one or two
+# One query per table, written by hand for the four forms: every (member, series) row picks its one or two
 # answers by join, and the formula is chosen by the series' form.
 HAND_KPI_VALUES_SQL = """
 WITH series AS (
@@ -391,7 +409,8 @@ LEFT JOIN flags ON flags.member_code = j.member_code AND flags.kpi_id = j.kpi_id
 
 HAND_ROLLUPS_SQL = """
 WITH series AS (
-    SELECT unnest($kpi) AS kpi_id, unnest($series) AS series, unnest($form) AS form, unnest($parts) AS parts
+    SELECT unnest($kpi) AS kpi_id, unnest($series) AS series, unnest($form) AS form, unnest($parts) AS parts,
+        unnest($statistics) AS statistics
 ),
 levels AS (SELECT unnest($level_kpi) AS kpi_id, unnest($level_code) AS level_code),
 member_groups AS (
@@ -401,7 +420,7 @@ member_groups AS (
     WHERE cycle = $cycle AND is_participating
 ),
 grouped AS (
-    SELECT v.*, s.form, s.parts, g.group_type, g.group_code
+    SELECT v.*, s.form, s.parts, s.statistics, g.group_type, g.group_code
     FROM {kpi_values} AS v
     JOIN series AS s USING (kpi_id, series)
     JOIN member_groups AS g USING (member_code)
@@ -409,8 +428,12 @@ grouped AS (
 )
 SELECT $cycle AS cycle, kpi_id, series, group_type, group_code,
     count(value) AS n_reporting, count(*) AS n_participating,
-    favg(value) AS mean, quantile_cont(value, 0.5) AS median, min(value) AS min, max(value) AS max,
-    CASE WHEN any_value(parts) THEN fsum(numerator) / nullif(fsum(denominator), 0) END AS pooled,
+    CASE WHEN list_contains(any_value(statistics), 'mean') THEN favg(value) END AS mean,
+    CASE WHEN list_contains(any_value(statistics), 'median') THEN quantile_cont(value, 0.5) END AS median,
+    CASE WHEN list_contains(any_value(statistics), 'min') THEN min(value) END AS min,
+    CASE WHEN list_contains(any_value(statistics), 'max') THEN max(value) END AS max,
+    CASE WHEN list_contains(any_value(statistics), 'pooled') THEN fsum(numerator) / nullif(fsum(denominator), 0)
+    END AS pooled,
     false AS suppressed, NULL AS suppression_reason
 FROM grouped
 WHERE form <> 'level'
@@ -434,12 +457,12 @@ def run_duckdb(conn: duckdb.DuckDBPyConnection, reference: Reference, catalogue:
     """The two hand-written queries, each replacing the cycle's rows of its bench_sql table."""
     cycle = reference.cycles.get(CYCLE)
     kpi_table, rollup_table = result_tables("duckdb")
-    params = _catalogue_params(catalogue, cycle.reporting_year)
+    params = _catalogue_params(catalogue, cycle.catalogue_version, cycle.reporting_year)
     kpi_params = {k: params[k] for k in ("kpi", "series", "form", "scale", "parts", "a_item", "b_item", "b_year")}
     replace_cycle_rows_from_sql(
         conn, kpi_table, CYCLE, HAND_KPI_VALUES_SQL, {**kpi_params, "cycle": CYCLE, "year": cycle.reporting_year}
     )
-    rollup_params = {k: params[k] for k in ("kpi", "series", "form", "parts", "level_kpi", "level_code")}
+    rollup_params = {k: params[k] for k in ("kpi", "series", "form", "parts", "statistics", "level_kpi", "level_code")}
     # The table name is the benchmark's own constant, not a value.
     sql = HAND_ROLLUPS_SQL.format(kpi_values=kpi_table.qualified)
     replace_cycle_rows_from_sql(conn, rollup_table, CYCLE, sql, {**rollup_params, "cycle": CYCLE})
@@ -468,9 +491,10 @@ def run_pandas(conn: duckdb.DuckDBPyConnection, reference: Reference, catalogue:
     read_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    kpi_values = pandas_kpi_values(answers, participation, summary, findings, disclosure, cycle.reporting_year)
+    series = cycle_series(catalogue, cycle.catalogue_version)
+    kpi_values = pandas_kpi_values(answers, participation, summary, findings, disclosure, series, cycle.reporting_year)
     del answers, findings, disclosure  # no longer needed: let the rollups have the memory
-    rollups = pandas_rollups(kpi_values, participation, catalogue)
+    rollups = pandas_rollups(kpi_values, participation, series, catalogue)
     computed = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -486,6 +510,7 @@ def pandas_kpi_values(
     summary: pd.DataFrame,
     findings: pd.DataFrame,
     disclosure: pd.DataFrame,
+    series: list[Series],
     year: int,
 ) -> pd.DataFrame:
     admitted = set(summary.loc[summary["is_admitted"], "member_code"])
@@ -505,19 +530,23 @@ def pandas_kpi_values(
             return frame[(item, item_year)].reset_index(drop=True)
         return pd.Series(np.nan, index=members.index, dtype=float if field == "value" else object)
 
+    def item_value(ref: ItemRef) -> pd.Series:
+        return answer("value", ref.item, year + ref.offset).astype(float)
+
+    def as_column(x: pd.Series | float) -> pd.Series:  # a part of a formula may be a number alone
+        return x if isinstance(x, pd.Series) else pd.Series(x, index=members.index, dtype=float)
+
     parts = []
-    for s in HAND_CATALOGUE:
+    for s in series:
         reads = s.reads(year)
-        a = answer("value", *reads[0])
-        b_ref = reads[1] if len(reads) > 1 else (None, None)
-        b = answer("value", *b_ref)
         with np.errstate(divide="ignore", invalid="ignore"):
-            if s.form == "ratio":
-                raw = s.scale * a / b.where(b != 0)
-            elif s.form == "variation":
-                raw = s.scale * (a - b) / b.where(b != 0)
+            if s.parts:  # a ratio KPI: its value is its numerator over its denominator, both kept
+                top = _unparen(s.formula.tree)
+                numerator = as_column(evaluate(top.this, item_value))
+                denominator = as_column(evaluate(top.expression, item_value))
+                raw = numerator / denominator.where(denominator != 0)
             else:
-                raw = a
+                raw = as_column(evaluate(s.formula.tree, item_value))
         statuses = [answer("status", *ref) for ref in reads]
         not_applicable = np.logical_or.reduce([st.eq("not_applicable") for st in statuses])
         not_reported = np.logical_or.reduce([st.ne("reported") for st in statuses])
@@ -535,9 +564,9 @@ def pandas_kpi_values(
                     "series": s.series,
                     "value": raw.where(reported),
                     "status": status,
-                    "numerator": (s.scale * a).where(reported) if s.parts else np.nan,
-                    "denominator": b.where(reported) if s.parts else np.nan,
-                    "level_code": answer("value_text", *reads[0]).where(reported) if s.form == "level" else None,
+                    "numerator": numerator.where(reported) if s.parts else np.nan,
+                    "denominator": denominator.where(reported) if s.parts else np.nan,
+                    "level_code": answer("value_text", *reads[0]).where(reported) if s.categorical else None,
                     "submission_id": members["submission_id"],
                 }
             )
@@ -545,7 +574,7 @@ def pandas_kpi_values(
     values = pd.concat(parts, ignore_index=True)
 
     reads = pd.DataFrame(
-        [(s.kpi_id, s.series, item, item_year) for s in HAND_CATALOGUE for item, item_year in set(s.reads(year))],
+        [(s.kpi_id, s.series, item, item_year) for s in series for item, item_year in set(s.reads(year))],
         columns=["kpi_id", "series", "item", "year"],
     )
     flags = (
@@ -568,19 +597,22 @@ def pandas_kpi_values(
     )[KPI_VALUES.column_names]
 
 
-def pandas_rollups(kpi_values: pd.DataFrame, participation: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
+def pandas_rollups(
+    kpi_values: pd.DataFrame, participation: pd.DataFrame, series: list[Series], catalogue: Catalogue
+) -> pd.DataFrame:
     """Group statistics, one grouping at a time: five times the rows never sit in memory together."""
     groups = participation[participation["is_participating"]].set_index("member_code")
-    level_kpis = {s.kpi_id for s in HAND_CATALOGUE if s.form == "level"}
-    pooled_kpis = {s.kpi_id for s in HAND_CATALOGUE if s.parts}
+    level_kpis = {s.kpi_id for s in series if s.categorical}
+    statistics = ("mean", "median", "min", "max", "pooled")
+    declaring = {stat: {s.kpi_id for s in series if stat in s.statistics} for stat in statistics}
     is_level = kpi_values["kpi_id"].isin(level_kpis)
     numeric = kpi_values.loc[~is_level, ["member_code", "kpi_id", "series", "value", "numerator", "denominator"]]
     levels = pd.DataFrame(
         [
             (s.kpi_id, level.code)
-            for s in HAND_CATALOGUE
-            if s.form == "level"
-            for level in catalogue.items[s.a].answer_levels
+            for s in series
+            if s.categorical
+            for level in catalogue.items[s.formula.refs[0].item].answer_levels
         ],
         columns=["kpi_id", "level"],
     )
@@ -609,8 +641,9 @@ def pandas_rollups(kpi_values: pd.DataFrame, participation: pd.DataFrame, catalo
         # groupby quantile(0.5) interpolates as lo + (hi - lo) / 2 and can differ in the last bit.
         stats["median"] = by_group["value"].median()
         denominator = stats["denominator"].where(stats["denominator"] != 0)
-        is_pooled = stats.index.get_level_values("kpi_id").isin(pooled_kpis)
-        stats["pooled"] = (stats["numerator"] / denominator).where(is_pooled)
+        stats["pooled"] = stats["numerator"] / denominator
+        for stat, kpis in declaring.items():  # a statistic the KPI does not declare is NULL
+            stats[stat] = stats[stat].where(stats.index.get_level_values("kpi_id").isin(kpis))
         parts.append(stats.reset_index())
 
         counts = (
@@ -626,6 +659,40 @@ def pandas_rollups(kpi_values: pd.DataFrame, participation: pd.DataFrame, catalo
         parts.append(counts)
     rollups = pd.concat(parts, ignore_index=True)
     return rollups.assign(cycle=CYCLE, suppressed=False, suppression_reason=None)[ROLLUPS.column_names]
+
+
+def evaluate(node: exp.Expression, item_value) -> pd.Series | float:
+    """A parsed formula (or part of one) on columns, node by node, with the catalogue's meaning: a zero
+    denominator gives NaN (the KPI is then undefined), and least/greatest skip NaN as SQL skips NULL."""
+    if isinstance(node, exp.Paren):
+        return evaluate(node.this, item_value)
+    if isinstance(node, exp.Bracket):
+        return item_value(_ref(node))
+    if isinstance(node, exp.Literal):
+        return float(node.this)
+    if isinstance(node, exp.Neg):
+        return -evaluate(node.this, item_value)
+    if isinstance(node, exp.Abs):
+        return abs(evaluate(node.this, item_value))
+    if isinstance(node, exp.Least | exp.Greatest):
+        args = [evaluate(a, item_value) for a in [node.this, *node.expressions]]
+        pick = np.fmin if isinstance(node, exp.Least) else np.fmax
+        result = args[0]
+        for arg in args[1:]:
+            result = pick(result, arg)
+        return result
+    left, right = evaluate(node.this, item_value), evaluate(node.expression, item_value)
+    if isinstance(node, exp.Add):
+        return left + right
+    if isinstance(node, exp.Sub):
+        return left - right
+    if isinstance(node, exp.Mul):
+        return left * right
+    if isinstance(node, exp.Div):
+        if isinstance(right, pd.Series):
+            return left / right.where(right != 0)
+        return left / right if right != 0 else np.nan
+    raise ValueError(f"{type(node).__name__} is not in the formula language: {node.sql()}")
 
 
 def _in_groups(frame: pd.DataFrame, groups: pd.DataFrame, group_type: str, column: str | None) -> pd.DataFrame:
@@ -649,17 +716,29 @@ RUNNERS = {"pipeline": run_pipeline, "duckdb": run_duckdb, "pandas": run_pandas}
 # ---------------------------------------------------------------------------------------------- equality
 
 
-def differences(conn: duckdb.DuckDBPyConnection, implementation: str, shown: int = 5) -> list[str]:
-    """Rows of the implementation's two tables that are not exactly the pipeline's (both ways), as text."""
+def compared_kpis(implementation: str, catalogue: Catalogue, reference: Reference) -> list[str] | None:
+    """The KPIs an implementation is compared on: the hand-written SQL's forms only, or all (None)."""
+    if implementation == "duckdb":
+        return hand_sql_kpis(catalogue, reference.cycles.get(CYCLE).catalogue_version)
+    return None
+
+
+def differences(
+    conn: duckdb.DuckDBPyConnection, implementation: str, kpi_ids: list[str] | None = None, shown: int = 5
+) -> list[str]:
+    """Rows of the implementation's two tables that are not exactly the pipeline's (both ways), as text;
+    with `kpi_ids`, the rows of those KPIs only."""
     problems = []
     for theirs, ours in zip(result_tables(implementation), result_tables("pipeline"), strict=True):
         create_tables(conn, [theirs, ours])
         columns = ", ".join(ours.column_names)
+        only = "" if kpi_ids is None else " AND list_contains($kpi_ids, kpi_id)"
+        params = {"cycle": CYCLE} if kpi_ids is None else {"cycle": CYCLE, "kpi_ids": kpi_ids or [""]}
         for left, right in ((theirs, ours), (ours, theirs)):
             rows = conn.execute(
-                f"SELECT {columns} FROM {left.qualified} WHERE cycle = $cycle"
-                f" EXCEPT ALL SELECT {columns} FROM {right.qualified} WHERE cycle = $cycle",
-                {"cycle": CYCLE},
+                f"SELECT {columns} FROM {left.qualified} WHERE cycle = $cycle{only}"
+                f" EXCEPT ALL SELECT {columns} FROM {right.qualified} WHERE cycle = $cycle{only}",
+                params,
             ).df()
             if len(rows):
                 sample = rows.sort_values(ours.column_names[:5]).head(shown).to_dict("records")

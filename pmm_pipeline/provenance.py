@@ -31,9 +31,8 @@ def code_version() -> str:
 
 
 def catalogue_digest(catalogue: Catalogue) -> str:
-    """SHA-256 over the spec files' names and bytes: any edit to a rule gives a new digest."""
+    """SHA-256 over the spec files' names and bytes (KPIs and items): any edit to a rule gives a new digest."""
     digest = hashlib.sha256()
-    for kpi_id in sorted(catalogue.files):
-        path = catalogue.files[kpi_id]
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name, path in catalogue.source_files():
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()

@@ -1,4 +1,5 @@
-"""Typed models of the KPI catalogue: one YAML file per KPI in `kpi_specs/`, checked on load."""
+"""Typed models of the KPI catalogue, checked on load: one YAML file per KPI in `kpi_specs/`, and one per
+questionnaire item in `kpi_specs/items/` (an item is declared once, whichever KPIs use it)."""
 
 import re
 from enum import Enum
@@ -185,8 +186,12 @@ class QualityRules(Strict):
     )
 
 
-class KpiSpec(Strict):
-    """One KPI of the catalogue; `id` equals the file stem and is never renamed."""
+class KpiFile(Strict):
+    """What a KPI file declares; `id` equals the file stem and is never renamed.
+
+    A KPI file names no item itself: the items of a KPI are those its formulas use, each declared once in
+    `items/<code>.yaml`, so a KPI cannot drift from another that shares its items.
+    """
 
     id: SnakeCase
     names: Labels
@@ -198,7 +203,6 @@ class KpiSpec(Strict):
     )
     shape: Shape
     series: tuple[Series, ...] = Field(min_length=1)
-    items: tuple[Item, ...] = Field(min_length=1)
     rollup: Rollup = Rollup()
     quality: QualityRules = QualityRules()
     status: Literal["confirmed", "provisional"]
@@ -218,16 +222,8 @@ class KpiSpec(Strict):
             raise ValueError(f"series ids must be unique, got {ids}")
         return series
 
-    @field_validator("items")
-    @classmethod
-    def _unique_items(cls, items: tuple[Item, ...]) -> tuple[Item, ...]:
-        codes = [i.code for i in items]
-        if len(set(codes)) != len(codes):
-            raise ValueError(f"item codes must be unique within a KPI, got {codes}")
-        return items
-
     @model_validator(mode="after")
-    def _statistics_fit_shape(self) -> "KpiSpec":
+    def _statistics_fit_shape(self) -> "KpiFile":
         stats = set(self.rollup.statistics)
         if self.shape == Shape.categorical and stats - {Statistic.level_counts}:
             raise ValueError("a categorical KPI is rolled up as level_counts only")
@@ -236,6 +232,23 @@ class KpiSpec(Strict):
         if Statistic.pooled in stats and self.shape != Shape.ratio:
             raise ValueError("the pooled statistic is defined for ratio KPIs only")
         return self
+
+class KpiSpec(KpiFile):
+    """A KPI of the loaded catalogue: its file's fields and the items its formulas use (see load.py).
+
+    `items` is filled by the loader from the item catalogue, never read from the KPI file, in the order the
+    questionnaire asks them (load.questionnaire_order).
+    """
+
+    items: tuple[Item, ...] = Field(min_length=1)
+
+    @field_validator("items")
+    @classmethod
+    def _unique_items(cls, items: tuple[Item, ...]) -> tuple[Item, ...]:
+        codes = [i.code for i in items]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"item codes must be unique within a KPI, got {codes}")
+        return items
 
     def item(self, code: str) -> Item:
         return next(i for i in self.items if i.code == code)
