@@ -152,6 +152,14 @@ def load_series_facts(
     for row in numeric_rollups.to_dict("records"):
         stats = {s: float(row[s]) for s in NUMERIC_STATISTICS if _is_number(row[s])}
         stats_of.setdefault((row["kpi_id"], row["series"]), {})[(row["group_type"], row["group_code"])] = stats
+    # The groups a categorical series has rows for. A group can have participants and no row at all (its
+    # only members were blocked by the quality gate, so they have no KPI values): such a group has
+    # nothing to publish or withhold, so decisions are taken only over the rows that exist.
+    level_groups: dict[tuple[str, str], set[GroupKey]] = {}
+    for kpi_id, row_series, group_type, group_code in rollups.loc[
+        rollups["kpi_id"].isin(list(levels)), ["kpi_id", "series", "group_type", "group_code"]
+    ].itertuples(index=False):
+        level_groups.setdefault((kpi_id, split_level_series(str(row_series))[0]), set()).add((group_type, group_code))
 
     facts = []
     for (kpi_id, series), rows in values.groupby(["kpi_id", "series"], sort=True):
@@ -166,7 +174,7 @@ def load_series_facts(
         }
         kpi_levels = tuple(levels[kpi_id]) if kpi_id in levels else None
         statistics = {} if kpi_levels else stats_of.get((kpi_id, series), {})
-        group_keys = sorted(members_of) if kpi_levels else sorted(statistics)
+        group_keys = sorted(level_groups.get((kpi_id, series), set())) if kpi_levels else sorted(statistics)
         groups = {g: tuple(sorted(members_of.get(g, set()) & reporters.keys())) for g in group_keys}
         facts.append(SeriesFacts(kpi_id, series, reporters, groups, statistics, kpi_levels))
     return facts
