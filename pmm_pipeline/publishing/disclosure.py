@@ -765,6 +765,10 @@ def tier_rollups(rollups: pd.DataFrame, withheld: pd.DataFrame, tier: str) -> pd
     out = rollups[PUBLISHED_ROLLUP_COLUMNS].sort_values(key).reset_index(drop=True)
     position = {k: i for i, k in enumerate(zip(*(out[c] for c in key), strict=True))}
     entries: dict[int, list[tuple[str, str]]] = {}
+    # A statistic the rollups could not represent (`not_finite`) is NULL in every tier already; its reason stays.
+    for row, given in enumerate(out["suppression_reason"]):
+        if isinstance(given, str) and given:
+            entries[row] = [tuple(entry.split(":", 1)) for entry in given.split(";") if ":" in entry]
     mine = withheld[withheld["tier"] == tier]
     for *row_key, statistic, reason in zip(*(mine[c] for c in (*key, "statistic", "reason")), strict=True):
         row = position.get(tuple(row_key))
