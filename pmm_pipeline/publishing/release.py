@@ -284,7 +284,7 @@ def identical_tables(frames: Mapping[str, pd.DataFrame]) -> list[list[str]]:
 
 def _check_changes(tier_dir: Path, frames: dict[str, pd.DataFrame]) -> list[str]:
     """changes.json must say of this release's rows exactly what its tables hold (nothing else slips in)."""
-    from pmm_pipeline.publishing.diff import KEYS, comparable, diff_table
+    from pmm_pipeline.publishing.diff import KEYS, SUPPRESSION, comparable, diff_table
 
     path = tier_dir / CHANGES_FILE
     if not path.exists():
@@ -312,9 +312,14 @@ def _check_changes(tier_dir: Path, frames: dict[str, pd.DataFrame]) -> list[str]
             row = shown.get(key)
             if row is None or any(row[c] != v for c, v in entry.get("after", {}).items()):
                 problems.append(f"{path}: {table} row {key} changed in changes.json is not as in the release")
+            # An earlier figure of a column that holds none now (withheld, or gone) is not the tier's to show.
+            elif any(row.get(c) is None for c in entry.get("before", {}) if c not in SUPPRESSION):
+                problems.append(f"{path}: {table} row {key} quotes an earlier figure the release withholds now")
         for entry in changes.get("removed", []):
             if tuple(entry.get(k) for k in KEYS[table]) in shown:
                 problems.append(f"{path}: {table} row removed in changes.json is still in the release")
+            if set(entry) - set(KEYS[table]):
+                problems.append(f"{path}: {table} row removed in changes.json quotes more than its key")
     return problems
 
 
