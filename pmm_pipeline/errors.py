@@ -23,3 +23,7 @@ class CorruptWarehouseError(PermanentError):
 
 class DiskFullError(PermanentError):
     """A write failed because the file system has no room left."""
+
+
+class ReleaseRecordError(PermanentError):
+    """A file of the record of earlier releases (published/<cycle>/record/) is unreadable or altered."""
