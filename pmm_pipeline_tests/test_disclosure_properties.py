@@ -246,7 +246,7 @@ def test_no_hidden_level_can_be_deduced_from_level_counts(case):
 # --- coalitions (the attacker model's k, PMM_COALITION_SIZE) ------------------------------------------------
 
 
-@settings(max_examples=120, **PROPERTY_SETTINGS)
+@settings(max_examples=80, **PROPERTY_SETTINGS)
 @given(numeric_universes(), st.sampled_from([1, 2]))
 def test_no_coalition_of_up_to_k_members_recovers_a_hidden_value(case, coalition):
     """With k, a mean needs no hidden contributor or at least k + 2, and k colluding members' values are known."""
@@ -256,7 +256,7 @@ def test_no_coalition_of_up_to_k_members_recovers_a_hidden_value(case, coalition
         attack_numeric(universe, tables, audience, coalition)
 
 
-@settings(max_examples=80, **PROPERTY_SETTINGS)
+@settings(max_examples=60, **PROPERTY_SETTINGS)
 @given(categorical_universes(), st.sampled_from([1, 2]))
 def test_no_coalition_of_up_to_k_members_deduces_a_hidden_level(case, coalition):
     universe, min_group_size = case
@@ -299,7 +299,7 @@ def release_histories(draw):
     return states, draw(st.integers(2, 3))
 
 
-@settings(max_examples=60, **PROPERTY_SETTINGS)
+@settings(max_examples=40, **PROPERTY_SETTINGS)
 @given(release_histories())
 def test_no_sequence_of_re_releases_reveals_a_hidden_value(case):
     """An attacker holding every earlier release (and every value any of them showed) solves the union of their

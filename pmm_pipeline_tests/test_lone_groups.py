@@ -45,3 +45,41 @@ def test_the_run_succeeds_and_every_tier_is_released(blocked_lone_member):
     for tier in ("public", "wco", "secretariat"):
         manifest = json.loads((settings.layout.published_dir("2023") / tier / "manifest.json").read_text())
         assert manifest["tier"] == tier
+
+
+def test_every_release_is_on_record_outside_the_served_folders_and_a_rerun_adds_nothing(blocked_lone_member):
+    settings, _ = blocked_lone_member
+    published = settings.layout.published_dir("2023")
+    records = {tier: sorted((published / "record" / tier).iterdir()) for tier in ("public", "wco")}
+    assert all(len(files) == 1 for files in records.values())
+    for tier in ("public", "wco", "secretariat"):  # the record holds hidden values: never in a served folder
+        assert not [p for p in (published / tier).rglob("*") if "record" in p.parts]
+    record = json.loads(records["public"][0].read_text())
+    rate = next(s for s in record["series"] if s["kpi_id"] == "electronic_declaration_rate")
+    assert rate["values"]["DEU"][2] == "wco" and "DEU" not in rate["shown"]  # hidden from public, on record
+    before = {p.name: p.read_bytes() for p in (published / "public").iterdir() if p.name.endswith(".csv")}
+    assert run_cycle_in_process(settings, "2023").success
+    assert {tier: sorted((published / "record" / tier).iterdir()) for tier in ("public", "wco")} == records
+    assert {p.name: p.read_bytes() for p in (published / "public").iterdir() if p.name.endswith(".csv")} == before
+
+
+def test_an_altered_record_stops_the_release_naming_the_file(blocked_lone_member, tmp_path):
+    settings, _ = blocked_lone_member
+    data = tmp_path / "data"
+    shutil.copytree(settings.data_dir, data)
+    altered = settings_for(data)
+    path = next((altered.layout.published_dir("2023") / "record" / "public").iterdir())
+    path.write_text(path.read_text().replace('"DEU":[', '"DEU":[1.5,'))
+    result = run_cycle_in_process(altered, "2023")
+    assert not result.success
+    failures = [e for e in result.all_events if e.is_step_failure]
+    assert failures and all(path.name in error_text(e.step_failure_data.error) for e in failures)
+
+
+def error_text(error) -> str:
+    """An error and every cause of it (Dagster wraps what the step raised)."""
+    text = ""
+    while error is not None:
+        text += error.message
+        error = error.cause
+    return text
