@@ -89,7 +89,9 @@ def categorical_universes(draw):
     return Universe(members, statistics=(), levels=levels), draw(st.integers(1, 3))
 
 
-def publish(universe: Universe, min_group_size: int, coalition: int = 1) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+def publish(
+    universe: Universe, min_group_size: int, coalition: int = 1
+) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     facts = universe.facts()
     frame = withheld_frame(control_disclosure(facts, min_group_size, coalition), CYCLE)
     tables = {t: (tier_kpi_values(universe.values, t), tier_rollups(universe.rollups, frame, t)) for t in TIERS}

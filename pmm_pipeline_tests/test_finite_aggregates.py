@@ -27,7 +27,8 @@ KPI = "electronic_declaration_rate"  # a ratio KPI: mean, median, min, max and t
 
 
 def rollups_of(catalogue, rows: list[tuple[str, float, float, float]]) -> pd.DataFrame:
-    """rollup.rollups of one cycle whose members (all in one region) have these (member, value, numerator, denominator)."""
+    """rollup.rollups of one cycle whose members (all in one region) have these (member, value, numerator,
+    denominator)."""
     conn = duckdb.connect()
     conn.execute("CREATE SCHEMA staging; CREATE SCHEMA kpi")
     conn.execute(

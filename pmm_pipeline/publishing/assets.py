@@ -149,7 +149,9 @@ def build_publishing_assets(
             truth = load_truth(conn, cycle_id, levels_of(cycle_id), history)
         # Deciding takes seconds (linear and integer programs): done without holding the warehouse.
         frame = withheld_frame(
-            control_disclosure(truth.facts, disclosure_policy.min_group_size, coalition=disclosure_policy.coalition_size),
+            control_disclosure(
+                truth.facts, disclosure_policy.min_group_size, coalition=disclosure_policy.coalition_size
+            ),
             cycle_id,
         )
         with warehouse.get_connection() as conn:

@@ -553,9 +553,9 @@ def _coalition_hitting(alternatives: Sequence[frozenset[int]], owners: np.ndarra
                        coalition: int) -> tuple[int, ...] | None:
     """A coalition of up to `coalition` members (not the attacked one) that every alternative moves, if any.
 
-    Such a coalition cannot tell those alternatives from the truth... the other way round: it knows its own
-    levels, so it rules out every alternative that moves one of them; it deduces the attacked level when it
-    rules out all of them.
+    A coalition knows its own levels, so it rules out every alternative that moves one of them; it
+    deduces the attacked level when no alternative is left. A coalition returned here rules out every
+    alternative found so far: the caller then looks for one that keeps the coalition's levels.
     """
     moved = [{int(owners[j]) for j in alt} - {attacked} for alt in alternatives]
     if any(not m for m in moved):
@@ -1287,7 +1287,8 @@ def audit_tiers(
             key = (series.kpi_id, series.series)
             shown = None
             if seen.shown is not None:  # what the tables show and the member allows (a leak is a finding above)
-                shown = {m for m in seen.shown.get(key, set()) if m in series.reporters and seen.visible(series, m, audience)}
+                shown = {m for m in seen.shown.get(key, set())
+                         if m in series.reporters and seen.visible(series, m, audience)}
             if series.is_categorical:
                 findings += _audit_level_counts(audience, series, seen.level_counts.get(key, set()), shown, coalition)
             else:
