@@ -133,3 +133,12 @@ def test_changes_json_shows_a_withdrawn_row_by_its_key_and_no_figure_withheld_no
                     now = rows.loc[(entry["group_type"], entry["group_code"])]
                     assert all(now[c] is not None and now[c] == now[c] for c in entry["before"]
                                if c not in ("suppressed", "suppression_reason"))
+
+
+def test_releases_of_another_cycle_of_the_same_reporting_year_count_and_other_years_do_not(tmp_path):
+    release_sequence([universe(BASE)], tmp_path / "other_cycle")  # its records say reporting year 2022
+    earlier = read_history([tmp_path / "this_cycle", tmp_path / "other_cycle"], 2022)
+    facts = with_history(universe([*BASE, A]).facts(), earlier)
+    assert ("public", "X", "mean", EARLIER_RELEASE) in {
+        (w.tier, w.group_code, w.statistic, w.reason) for w in control_disclosure(facts, 3)}
+    assert read_history([tmp_path / "other_cycle"], 2024) == {}  # another year: other variables

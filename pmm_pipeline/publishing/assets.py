@@ -161,7 +161,8 @@ def build_publishing_assets(
         metadata["by_tier_and_reason"] = dg.MetadataValue.md(markdown_table(by_reason))
         metadata["min_group_size"] = dg.MetadataValue.int(disclosure_policy.min_group_size)
         metadata["coalition_size"] = dg.MetadataValue.int(disclosure_policy.coalition_size)
-        metadata["earlier_releases"] = dg.MetadataValue.int(len({id(r) for rs in history.values() for r in rs}))
+        # How many (series, earlier release) pairs disclosure control took as known to the readers.
+        metadata["earlier_series_releases"] = dg.MetadataValue.int(sum(len(r) for r in history.values()))
         return dg.MaterializeResult(metadata=metadata)
 
     assets: list[dg.AssetsDefinition] = [withheld]

@@ -368,18 +368,51 @@ def _components(rows: np.ndarray) -> np.ndarray:
     return np.array([find(i) for i in range(k)])
 
 
-def _coalitions_with_projectors(
-    rows: np.ndarray, owners: np.ndarray, coalition: int, among: set[int]
+def _coalitions_bounds_may_pin(
+    rows: np.ndarray, owners: np.ndarray, coalition: int, among: set[int], signs: np.ndarray
 ) -> Iterable[tuple[tuple[int, ...], np.ndarray]]:
-    """(members, projector of the row space with their columns known) for every coalition of up to
-    `coalition` members drawn from `among`, the empty one first."""
+    """(members, projector of the row space with their columns known) for every coalition of up to `coalition`
+    members drawn from `among` (the empty one included) for which bounds may pin a value.
+
+    d = (I - P) s is a feasible direction that moves every tight value outside the coalition off its
+    bound when s_j d_j > 0 for each such j; then nothing is pinned and no LP is needed. The last member
+    of a coalition is tried for all one-column members at once: with r = (I - P) e_i,
+    d' = d - r (r . s) / (1 - P[i, i]).
+    """
     basis = _row_space_basis(rows)
     columns_of = {int(u): np.flatnonzero(owners == u) for u in sorted(among)}
     units = sorted(columns_of)
+    tight = signs != 0
+
+    def may_pin(direction: np.ndarray, known: np.ndarray) -> bool:
+        outside = tight & ~known
+        return outside.sum() >= 2 and not np.all(signs[outside] * direction[outside] > TOLERANCE)
 
     def visit(projector: np.ndarray, members: tuple[int, ...], after: int):
-        yield members, projector
+        known = np.isin(owners, members)
+        direction = signs - projector @ signs
+        if may_pin(direction, known):
+            yield members, projector
         if len(members) == coalition:
+            return
+        later = units[after:]
+        if len(members) + 1 == coalition:
+            singles = [u for u in later if len(columns_of[u]) == 1]
+            if singles:
+                cols = np.array([columns_of[u][0] for u in singles])
+                residual = 1 - projector[cols, cols]
+                r = -projector[:, cols]
+                r[cols, np.arange(len(cols))] += 1.0
+                safe = np.where(residual > TOLERANCE, residual, np.inf)
+                moved = direction[:, None] - r * (r.T @ signs)[None, :] / safe[None, :]
+                for j, u in enumerate(singles):
+                    also = known.copy()
+                    also[cols[j]] = True
+                    if may_pin(moved[:, j], also):
+                        yield (*members, u), _with_known(projector, [cols[j]])
+            later = [u for u in later if len(columns_of[u]) > 1]
+            for u in later:
+                yield from visit(_with_known(projector, columns_of[u]), (*members, u), len(units))
             return
         for i in range(after, len(units)):
             yield from visit(_with_known(projector, columns_of[units[i]]), (*members, units[i]), i + 1)
@@ -406,14 +439,9 @@ def _solved_with_bounds(
         int(owners[i]) for i in range(k)
         if (components[tight_all] == components[i]).sum() - (signs[i] != 0) >= 2
     }
-    for members, projector in _coalitions_with_projectors(rows, owners, coalition, among):
+    for members, _ in _coalitions_bounds_may_pin(rows, owners, coalition, among, signs):
         known_columns = np.flatnonzero(np.isin(owners, members))
         tight = np.array([j for j in tight_all if j not in known_columns], dtype=int)
-        if len(tight) < 2:
-            continue
-        direction = signs - projector @ signs
-        if np.all(signs[tight] * direction[tight] > TOLERANCE):
-            continue
         known = np.vstack([rows, np.eye(k)[known_columns]]) if len(known_columns) else rows
         null_space = _null_space_basis(known)
         if null_space.shape[1] == 0:
