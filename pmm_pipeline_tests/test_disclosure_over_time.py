@@ -142,3 +142,24 @@ def test_releases_of_another_cycle_of_the_same_reporting_year_count_and_other_ye
     assert ("public", "X", "mean", EARLIER_RELEASE) in {
         (w.tier, w.group_code, w.statistic, w.reason) for w in control_disclosure(facts, 3)}
     assert read_history([tmp_path / "other_cycle"], 2024) == {}  # another year: other variables
+
+
+def test_the_coalition_size_is_a_setting_from_one_to_three():
+    from pmm_pipeline.settings import Settings
+
+    assert Settings.from_env({}).coalition_size == 1
+    assert Settings.from_env({"PMM_COALITION_SIZE": "2"}).coalition_size == 2
+    for bad in ("0", "4", "two"):
+        with pytest.raises(ValueError, match="PMM_COALITION_SIZE"):
+            Settings.from_env({"PMM_COALITION_SIZE": bad})
+
+
+def test_with_k_two_a_group_needs_four_hidden_contributors(tmp_path):
+    # X holds three hidden values: enough against one insider, not against two pooling theirs.
+    facts = universe(BASE).facts()
+    one = {(w.tier, w.group_code, w.statistic) for w in control_disclosure(facts, 3, coalition=1)}
+    two = {(w.tier, w.group_code, w.statistic) for w in control_disclosure(facts, 3, coalition=2)}
+    assert ("public", "X", "mean") not in one and ("public", "X", "mean") in two
+    four = {(w.tier, w.group_code, w.statistic)
+            for w in control_disclosure(universe([*BASE, A]).facts(), 3, coalition=2)}
+    assert ("public", "X", "mean") not in four
