@@ -54,7 +54,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "warehouse": Warehouse(
                 database=str(settings.layout.warehouse_path), memory_limit=settings.warehouse_memory_limit
             ),
-            "disclosure_policy": DisclosurePolicy(min_group_size=settings.min_group_size),
+            "disclosure_policy": DisclosurePolicy(
+                min_group_size=settings.min_group_size, coalition_size=settings.coalition_size
+            ),
             "sql_target": SqlPublicationTarget.from_setting(settings.publish_sql_url),
         },
     )

@@ -30,6 +30,10 @@ class DiskFullError(PermanentError):
     """A write failed because the file system has no room left."""
 
 
+class ReleaseRecordError(PermanentError):
+    """A file of the record of earlier releases (published/<cycle>/record/) is unreadable or altered."""
+
+
 def is_systemic(err: BaseException) -> bool:
     """True when the fault is the installation's, not one file's: a permanent error, a full or read-only disk.
 

@@ -39,6 +39,7 @@ class Settings:
     cycles_file: Path
     intake_limits: IntakeLimits = DEFAULT_LIMITS  # PMM_MAX_FILE_BYTES, PMM_MAX_ROWS, ...: see _intake_limits
     min_group_size: int = 3  # PMM_MIN_GROUP_SIZE: fewest reporting members behind a published group statistic
+    coalition_size: int = 1  # PMM_COALITION_SIZE: k, the most members an attack pools (README, Disclosure tiers)
     publish_sql_url: str | None = None  # PMM_PUBLISH_SQL_URL: SQLAlchemy URL releases are also copied to (prod)
     # PMM_WAREHOUSE_MEMORY_LIMIT: DuckDB's memory_limit on every warehouse connection (e.g. 1GiB, 4GB, 50%)
     warehouse_memory_limit: str = DEFAULT_WAREHOUSE_MEMORY_LIMIT
@@ -55,6 +56,7 @@ class Settings:
             cycles_file=Path(env.get("PMM_CYCLES_FILE") or reference_dir / "cycles.yaml").resolve(),
             intake_limits=_intake_limits(env),
             min_group_size=_min_group_size(env),
+            coalition_size=_coalition_size(env),
             publish_sql_url=env.get(PUBLISH_SQL_URL_VAR) or None,
             warehouse_memory_limit=_warehouse_memory_limit(env),
             ui_url=_ui_url(env),
@@ -83,6 +85,14 @@ def _min_group_size(env: Mapping[str, str]) -> int:
     text = env.get("PMM_MIN_GROUP_SIZE") or "3"
     if not text.strip().isdigit() or int(text) < 1:
         raise ValueError(f"PMM_MIN_GROUP_SIZE must be a positive whole number, got {text!r}")
+    return int(text)
+
+
+def _coalition_size(env: Mapping[str, str]) -> int:
+    text = env.get("PMM_COALITION_SIZE") or "1"
+    # Above 3 the attack analysis (every coalition of k members) grows too costly to run on every release.
+    if not text.strip().isdigit() or not 1 <= int(text) <= 3:
+        raise ValueError(f"PMM_COALITION_SIZE must be 1, 2 or 3, got {text!r}")
     return int(text)
 
 

@@ -367,10 +367,12 @@ WITHHELD = Table(
         C("tier", "VARCHAR", "public, wco or secretariat"),
         C("kpi_id", "VARCHAR", "KPI id"),
         C("series", "VARCHAR", "series as in rollup.rollups (for categorical KPIs the level row)"),
-        C("group_type", "VARCHAR", "global, region, income_group, landlocked or admin_type"),
-        C("group_code", "VARCHAR", "code of the group"),
-        C("statistic", "VARCHAR", "mean, median, min, max, pooled, or level_counts (a categorical row's count, share)"),
-        C("reason", "VARCHAR", "min_group_size, hidden_member, differencing or complementary (README: Disclosure tiers)"),
+        C("group_type", "VARCHAR", "global, region, income_group, landlocked or admin_type; member for a member value"),
+        C("group_code", "VARCHAR", "code of the group (of the member, for a withheld member value)"),
+        C("statistic", "VARCHAR", "mean, median, min, max, pooled, level_counts (a categorical row's count, share),"
+          " or value (a member's value left out of the tier's kpi_values)"),
+        C("reason", "VARCHAR", "min_group_size, hidden_member, differencing, complementary or earlier_release"
+          " (README: Disclosure tiers)"),
     ),
 )
 

@@ -12,6 +12,7 @@ what a tier's readers get (the tier's tables and every lower tier's), knows whic
 - for level counts, by enumerating every assignment of levels to the hidden members.
 """
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -29,6 +30,7 @@ from pmm_pipeline.publishing.disclosure import (
     tier_rollups,
     withheld_frame,
 )
+from pmm_pipeline_tests.disclosure_history import recover, release_sequence
 from pmm_pipeline_tests.disclosure_universe import CYCLE, M, Universe
 
 PROPERTY_SETTINGS = {
@@ -87,16 +89,18 @@ def categorical_universes(draw):
     return Universe(members, statistics=(), levels=levels), draw(st.integers(1, 3))
 
 
-def publish(universe: Universe, min_group_size: int) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+def publish(
+    universe: Universe, min_group_size: int, coalition: int = 1
+) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     facts = universe.facts()
-    frame = withheld_frame(control_disclosure(facts, min_group_size), CYCLE)
+    frame = withheld_frame(control_disclosure(facts, min_group_size, coalition), CYCLE)
     tables = {t: (tier_kpi_values(universe.values, t), tier_rollups(universe.rollups, frame, t)) for t in TIERS}
     given_tables = [
         PublishedTable(t, f"{t}/{kind}", kind, f)
         for t, pair in tables.items()
         for kind, f in zip(("kpi_values", "rollups"), pair, strict=True)
     ]
-    findings = audit_tiers(given_tables, facts, universe.values, universe.rollups, min_group_size)
+    findings = audit_tiers(given_tables, facts, universe.values, universe.rollups, min_group_size, coalition)
     assert findings == [], [f.describe() for f in findings]
     return tables
 
@@ -129,7 +133,12 @@ def range_by_lp(rows, rhs, lower, upper, k, h, fixed: dict[int, float]) -> float
     return ends[1] - ends[0]
 
 
-def attack_numeric(universe: Universe, tables, audience: str) -> None:
+def coalitions(k: int, size: int, coalition: int) -> list[tuple[int, ...]]:
+    """Every coalition of up to `coalition` of the `k` hidden members (the empty one: an outside reader)."""
+    return [c for n in range(min(coalition, size) + 1) for c in itertools.combinations(range(k), n)]
+
+
+def attack_numeric(universe: Universe, tables, audience: str, coalition: int = 1) -> None:
     members = {m.code: m for m in universe.members}
     # The reader's own copy of what it sees: kpi rows only of members visible to it.
     shown = pd.concat([tables[t][0] for t in TIERS[: rank_of(audience) + 1]])
@@ -165,17 +174,17 @@ def attack_numeric(universe: Universe, tables, audience: str) -> None:
     lower = min(m.value for m in universe.members if m.status == "reported")
     upper = max(m.value for m in universe.members if m.status == "reported")
     on_bounds = sum(1 for v in truth if v in (lower, upper))
-    for insider in [None, *range(len(hidden))]:
-        known = rows_a if insider is None else np.vstack([rows_a, np.eye(len(hidden))[insider]])
+    for insiders in coalitions(len(hidden), len(hidden), coalition):
+        known = np.vstack([rows_a, np.eye(len(hidden))[list(insiders)]]) if insiders else rows_a
         for h in range(len(hidden)):
-            if h == insider:
+            if h in insiders:
                 continue
-            assert not in_row_space(known, np.eye(len(hidden))[h]), (audience, hidden[h].code, insider)
+            assert not in_row_space(known, np.eye(len(hidden))[h]), (audience, hidden[h].code, insiders)
             # With fewer than two hidden values on the range's ends, the bounds cannot pin anything.
             if on_bounds >= 2 and lower < upper:
-                fixed = {} if insider is None else {insider: truth[insider]}
+                fixed = {i: truth[i] for i in insiders}
                 width = range_by_lp(rows_a, rhs_a, lower, upper, len(hidden), h, fixed)
-                assert width > 1e-7, (audience, hidden[h].code, insider, "pinned by bounds")
+                assert width > 1e-7, (audience, hidden[h].code, insiders, "pinned by bounds")
 
 
 @settings(max_examples=600, **PROPERTY_SETTINGS)
@@ -194,7 +203,7 @@ def test_no_hidden_value_can_be_recovered_from_numeric_figures(case):
         attack_numeric(universe, tables, audience)
 
 
-def attack_levels(universe: Universe, tables, audience: str) -> None:
+def attack_levels(universe: Universe, tables, audience: str, coalition: int = 1) -> None:
     assert universe.levels is not None
     hidden = [m for m in universe.members if m.status == "reported" and not sees(m.disclosure, audience)]
     if not hidden:
@@ -218,11 +227,13 @@ def attack_levels(universe: Universe, tables, audience: str) -> None:
         consistent &= ((assignments == level) & mask).sum(axis=1) == count
     possible = assignments[consistent]
     assert (possible == truth).all(axis=1).any()  # the truth is among them
-    for insider in [None, *range(len(hidden))]:
-        mine = possible if insider is None else possible[possible[:, insider] == truth[insider]]
+    for insiders in coalitions(len(hidden), len(hidden), coalition):
+        mine = possible
+        for i in insiders:
+            mine = mine[mine[:, i] == truth[i]]
         for h in range(len(hidden)):
-            if h != insider:
-                assert len(set(mine[:, h])) > 1, (audience, hidden[h].code, "deduced by", insider)
+            if h not in insiders:
+                assert len(set(mine[:, h])) > 1, (audience, hidden[h].code, "deduced by", insiders)
 
 
 @settings(max_examples=400, **PROPERTY_SETTINGS)
@@ -232,3 +243,75 @@ def test_no_hidden_level_can_be_deduced_from_level_counts(case):
     tables = publish(universe, min_group_size)
     for audience in AUDIENCES:
         attack_levels(universe, tables, audience)
+
+
+# --- coalitions (the attacker model's k, PMM_COALITION_SIZE) ------------------------------------------------
+
+
+@settings(max_examples=80, **PROPERTY_SETTINGS)
+@given(numeric_universes(), st.sampled_from([1, 2]))
+def test_no_coalition_of_up_to_k_members_recovers_a_hidden_value(case, coalition):
+    """With k, a mean needs no hidden contributor or at least k + 2, and k colluding members' values are known."""
+    universe, min_group_size = case
+    tables = publish(universe, min_group_size, coalition)
+    for audience in AUDIENCES:
+        attack_numeric(universe, tables, audience, coalition)
+
+
+@settings(max_examples=60, **PROPERTY_SETTINGS)
+@given(categorical_universes(), st.sampled_from([1, 2]))
+def test_no_coalition_of_up_to_k_members_deduces_a_hidden_level(case, coalition):
+    universe, min_group_size = case
+    tables = publish(universe, min_group_size, coalition)
+    for audience in AUDIENCES:
+        attack_levels(universe, tables, audience, coalition)
+
+
+# --- re-releases: resubmissions, withdrawals and choice changes, with every earlier release held ---------------
+
+
+@st.composite
+def release_histories(draw):
+    """A first state of 4-9 members, then 1-3 further states, each changing a few members at random."""
+    n = draw(st.integers(4, 9))
+    grid = st.integers(0, 200).map(lambda x: x / 2)
+    members = [
+        M(f"M{i:02d}", {"region": draw(st.sampled_from(REGIONS[:2])), "income_group": draw(st.sampled_from(INCOMES))},
+          draw(st.sampled_from(TIERS)), draw(grid))
+        for i in range(n)
+    ]
+    states = [members]
+    for _ in range(draw(st.integers(1, 3))):
+        current = list(states[-1])
+        for _ in range(draw(st.integers(1, 3))):
+            i = draw(st.integers(0, n - 1))
+            change = draw(st.sampled_from(["resubmit", "withdraw", "come back", "choice"]))
+            m = current[i]
+            if change == "resubmit":
+                current[i] = dataclasses.replace(m, value=draw(grid), status="reported")
+            elif change == "withdraw":
+                current[i] = dataclasses.replace(m, value=None, status=draw(st.sampled_from(["not_available",
+                                                                                            "missing"])))
+            elif change == "come back":
+                current[i] = dataclasses.replace(m, value=m.value if m.value is not None else draw(grid),
+                                                 status="reported")
+            else:
+                current[i] = dataclasses.replace(m, disclosure=draw(st.sampled_from(TIERS)))
+        states.append(current)
+    return states, draw(st.integers(2, 3))
+
+
+@settings(max_examples=40, **PROPERTY_SETTINGS)
+@given(release_histories())
+def test_no_sequence_of_re_releases_reveals_a_hidden_value(case):
+    """An attacker holding every earlier release (and every value any of them showed) solves the union of their
+    means, as an outsider and as any one member, and finds no value hidden when it was released or now."""
+    import tempfile
+    from pathlib import Path
+
+    states, min_group_size = case
+    universes = [Universe(s, statistics=("mean",)) for s in states]
+    with tempfile.TemporaryDirectory() as folder:
+        releases = release_sequence(universes, Path(folder), min_group_size)
+    for audience in AUDIENCES:
+        assert recover(universes, releases, audience, coalition=1) == set()

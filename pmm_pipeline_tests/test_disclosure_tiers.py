@@ -164,7 +164,7 @@ def run_without_disclosure_control(tmp_path_factory):
     shutil.copytree(FIXTURES / "cycle_2023" / "landing", data_dir / "landing" / "2023")
     settings = settings_for(data_dir)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("pmm_pipeline.publishing.assets.control_disclosure", lambda facts, min_group_size: [])
+        patch.setattr("pmm_pipeline.publishing.assets.control_disclosure", lambda facts, min_group_size, **_: [])
         result = run_cycle_in_process(settings, "2023")
     return settings, result
 

@@ -365,8 +365,10 @@ def test_chromium_draws_a_chart_per_kpi_series_of_the_released_public_report(rel
             assert f"{s.id}: {s.formula}" in section, (kpi_id, s.id)
         rules = set(re.findall(r"<li><code>([a-z_]+)</code> \(", section))
         numeric = kpi.shape.value != "categorical"
-        assert rules == ({"min_group_size", "hidden_member", "differencing", "complementary"} if numeric
-                         else {"min_group_size", "differencing", "complementary"}), kpi_id
+        # Issue 16 added earlier_release (disclosure over time) and not_finite (a statistic beyond a double).
+        assert rules == ({"min_group_size", "hidden_member", "differencing", "complementary", "earlier_release",
+                          "not_finite"} if numeric
+                         else {"min_group_size", "differencing", "complementary", "earlier_release"}), kpi_id
         shown = set(re.findall(r"\b[A-Z]{3}\b", section)) & MEMBERS_WITH_VALUES
         assert shown <= VISIBLE_IN_PUBLIC.get(kpi_id, set()), (kpi_id, shown)
     assert not set(re.findall(r"\b(?:DEU|UGA)\b", page))  # hidden from public readers in every KPI

@@ -85,14 +85,17 @@ def test_changes_json_lists_values_changed_rows_added_and_removed_and_suppressio
     assert changes["previous_release"]["run_id"] == "run-1"
     values = changes["tables"]["kpi_values"]
     assert [(r["member_code"], r["value"]) for r in values["added"]] == [("DEU", 75.0)]
-    assert [(r["member_code"], r["value"]) for r in values["removed"]] == [("FRA", 100.0)]
+    # Issue 16: a row that left the tier is listed by its key alone, never with its earlier values.
+    assert values["removed"] == [{"member_code": "FRA", "kpi_id": "k", "series": "total"}]
     assert [(r["member_code"], r["before"], r["after"]) for r in values["changed"]] == [
         ("KEN", {"value": 95.0}, {"value": 90.0})
     ]
     rollups = changes["tables"]["rollups"]
     assert rollups["suppressions_changed"] == [{"kpi_id": "k", "series": "total", "group_type": "global",
                                                 "group_code": "all", "before": None, "after": "mean:differencing"}]
-    assert rollups["changed"][0]["before"] == {"mean": 97.5, "suppressed": False, "suppression_reason": None}
+    # Issue 16: the mean withheld now is named as changed but its earlier figure is not quoted.
+    assert rollups["changed"][0]["columns"] == ["mean", "suppressed", "suppression_reason"]
+    assert rollups["changed"][0]["before"] == {"suppressed": False, "suppression_reason": None}
     assert changes["summary"]["kpi_values"] == {"added": 1, "removed": 1, "changed": 1}
     _, problems = read_release_files(tier_dir)
     assert problems == []

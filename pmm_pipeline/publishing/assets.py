@@ -23,6 +23,7 @@ from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
 from pmm_pipeline.provenance import catalogue_digest, code_version
 from pmm_pipeline.publishing.disclosure import (
+    AUDITED_TIERS,
     TIERS,
     Finding,
     PublishedTable,
@@ -37,6 +38,7 @@ from pmm_pipeline.publishing.disclosure import (
 )
 from pmm_pipeline.publishing.outputs import build_reader_outputs
 from pmm_pipeline.publishing.policy import DisclosurePolicy
+from pmm_pipeline.publishing.record import read_history, release_record, with_history, write_record
 from pmm_pipeline.publishing.release import (
     ReleaseInfo,
     ReleaseRefusedError,
@@ -88,7 +90,17 @@ class CycleTruth:
     facts: list[SeriesFacts]
 
 
-def load_truth(conn: duckdb.DuckDBPyConnection, cycle_id: str, levels: dict[str, tuple[str, ...]]) -> CycleTruth:
+def earlier_releases(storage: PmmStorage, reference: Reference, cycle_id: str) -> dict:
+    """Every release recorded for this cycle and the other cycles of its reporting year (publishing/record.py)."""
+    year = reference.cycles.get(cycle_id).reporting_year
+    cycles = [c.id for c in reference.cycles.cycles if c.reporting_year == year]
+    return read_history([storage.layout.published_dir(c) for c in sorted(cycles)], year)
+
+
+def load_truth(
+    conn: duckdb.DuckDBPyConnection, cycle_id: str, levels: dict[str, tuple[str, ...]], history: dict | None = None
+) -> CycleTruth:
+    """The cycle's unsuppressed facts; with `history`, every earlier release of each series is attached to it."""
     require_tables(conn, cycle_id, [KPI_VALUES, ROLLUPS], with_rows=[PARTICIPATION])
     # Sorted here: the KPI stage writes its rows unsorted, and disclosure decisions must not depend on that order.
     values = conn.execute(
@@ -96,7 +108,8 @@ def load_truth(conn: duckdb.DuckDBPyConnection, cycle_id: str, levels: dict[str,
     ).df()
     rollups = conn.execute("SELECT * FROM rollup.rollups WHERE cycle = ?", [cycle_id]).df()
     memberships = conn.execute(MEMBERSHIPS_SQL, {"cycle": cycle_id}).df()
-    return CycleTruth(values, rollups, load_series_facts(values, memberships, rollups, levels))
+    facts = load_series_facts(values, memberships, rollups, levels)
+    return CycleTruth(values, rollups, with_history(facts, history or {}))
 
 
 def findings_metadata(findings: Sequence[Finding]) -> dict[str, dg.MetadataValue]:
@@ -127,19 +140,29 @@ def build_publishing_assets(
         owners=table_spec(WITHHELD).owners,
     )
     def withheld(
-        context: dg.AssetExecutionContext, warehouse: Warehouse, disclosure_policy: DisclosurePolicy
+        context: dg.AssetExecutionContext, warehouse: Warehouse, storage: PmmStorage,
+        disclosure_policy: DisclosurePolicy,
     ) -> dg.MaterializeResult:
         cycle_id = context.partition_key
+        history = earlier_releases(storage, reference, cycle_id)
         with warehouse.get_connection() as conn:
-            truth = load_truth(conn, cycle_id, levels_of(cycle_id))
+            truth = load_truth(conn, cycle_id, levels_of(cycle_id), history)
         # Deciding takes seconds (linear and integer programs): done without holding the warehouse.
-        frame = withheld_frame(control_disclosure(truth.facts, disclosure_policy.min_group_size), cycle_id)
+        frame = withheld_frame(
+            control_disclosure(
+                truth.facts, disclosure_policy.min_group_size, coalition=disclosure_policy.coalition_size
+            ),
+            cycle_id,
+        )
         with warehouse.get_connection() as conn:
             replace_cycle_rows(conn, WITHHELD, cycle_id, frame)
             metadata = written_table_metadata(conn, WITHHELD, cycle_id)
         by_reason = frame.groupby(["tier", "reason"]).size().rename("statistics").reset_index()
         metadata["by_tier_and_reason"] = dg.MetadataValue.md(markdown_table(by_reason))
         metadata["min_group_size"] = dg.MetadataValue.int(disclosure_policy.min_group_size)
+        metadata["coalition_size"] = dg.MetadataValue.int(disclosure_policy.coalition_size)
+        # How many (series, earlier release) pairs disclosure control took as known to the readers.
+        metadata["earlier_series_releases"] = dg.MetadataValue.int(sum(len(r) for r in history.values()))
         return dg.MaterializeResult(metadata=metadata)
 
     assets: list[dg.AssetsDefinition] = [withheld]
@@ -188,13 +211,17 @@ def _build_tier_assets(
         description=f"Selects what the {tier} tier may see into its own schema: the values its readers may see and"
         " the group statistics with disclosure.withheld applied; audited before anything is released.",
     )
-    def publish_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, disclosure_policy: DisclosurePolicy):
+    def publish_tables(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, storage: PmmStorage,
+        disclosure_policy: DisclosurePolicy,
+    ):
         cycle_id = context.partition_key
+        history = earlier_releases(storage, reference, cycle_id)
         with warehouse.get_connection() as conn:
             require_tables(conn, cycle_id, [WITHHELD])
-            truth = load_truth(conn, cycle_id, levels_of(cycle_id))
+            truth = load_truth(conn, cycle_id, levels_of(cycle_id), history)
             withheld = conn.execute("SELECT * FROM disclosure.withheld WHERE cycle = ?", [cycle_id]).df()
-            replace_cycle_rows(conn, kpi_table, cycle_id, tier_kpi_values(truth.values, tier))
+            replace_cycle_rows(conn, kpi_table, cycle_id, tier_kpi_values(truth.values, tier, withheld))
             replace_cycle_rows(conn, rollup_table, cycle_id, tier_rollups(truth.rollups, withheld, tier))
             for table in (kpi_table, rollup_table):
                 yield dg.MaterializeResult(asset_key=table.key, metadata=written_table_metadata(conn, table, cycle_id))
@@ -203,7 +230,8 @@ def _build_tier_assets(
                 for t in TIERS[: tier_rank(tier) + 1]
                 for table in published_tables(t)[:2]
             ]
-        findings = audit_tiers(published, truth.facts, truth.values, truth.rollups, disclosure_policy.min_group_size)
+        findings = audit_tiers(published, truth.facts, truth.values, truth.rollups, disclosure_policy.min_group_size,
+                               disclosure_policy.coalition_size)
         findings = [f for f in findings if f.audience == tier]  # the lower tiers' own checks cover their readers
         for check, asset_key, mine in (
             (VALUES_CHECK, kpi_table.key, [f for f in findings if f.source == kpi_table.qualified]),
@@ -234,8 +262,11 @@ def _build_tier_assets(
         disclosure_policy: DisclosurePolicy,
     ) -> dg.MaterializeResult:
         cycle = reference.cycles.get(context.partition_key)
+        # Read again here: the lower tiers' releases of this run are on record by now (they add nothing the
+        # audit does not read in their files anyway), and a record altered on disk stops the release.
+        history = earlier_releases(storage, reference, cycle.id)
         with warehouse.get_connection() as conn:
-            truth = load_truth(conn, cycle.id, levels_of(cycle.id))
+            truth = load_truth(conn, cycle.id, levels_of(cycle.id), history)
             tables = {
                 table.name: conn.execute(
                     f"SELECT * FROM {table.qualified} WHERE cycle = ? ORDER BY ALL", [cycle.id]
@@ -271,7 +302,8 @@ def _build_tier_assets(
                     if table_kind(name) not in (kpi_table.name, rollup_table.name)
                 ]
             findings = audit_tiers(
-                published, truth.facts, truth.values, truth.rollups, disclosure_policy.min_group_size
+                published, truth.facts, truth.values, truth.rollups, disclosure_policy.min_group_size,
+                disclosure_policy.coalition_size,
             )
             # Every file its readers get, the lower tiers' too (they may have changed since their release).
             return problems + [f.describe() for f in findings]
@@ -283,8 +315,15 @@ def _build_tier_assets(
         extras = build_reader_outputs(
             cycle, tier, catalogue, reference, completeness, disclosure_policy.min_group_size
         )
+        def put_on_record(_building) -> None:
+            """What this release shows, kept for every later release's disclosure control (publishing/record.py)."""
+            if tier in AUDITED_TIERS:
+                write_record(published_dir, tier,
+                             release_record(truth.facts, tables, tier, cycle.id, cycle.reporting_year))
+
         try:
-            manifest = write_release(tier_dir, tables, info, verify=audit_files, extras=extras)
+            manifest = write_release(tier_dir, tables, info, verify=audit_files, extras=extras,
+                                     before_switch=put_on_record)
         except ReleaseRefusedError as refused:
             raise dg.Failure(
                 description=str(refused),

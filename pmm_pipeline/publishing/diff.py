@@ -1,8 +1,10 @@
 """What changed in a tier's release against the tier's previous release: `changes.json` beside the data.
 
 Both sides are the tier's own published tables (the previous release as read back from its folder,
-the new one as about to be switched in), so a tier's changes mention nothing its readers could not
-already see in one release or the other.
+the new one as about to be switched in), and the file shows only what the tier may show now: a row
+that left the tier (its member withdrew an answer, or chose a narrower tier) is listed by its key
+alone, and a changed row gives its earlier figure only for the columns that still hold a figure (a
+statistic withheld now, or a value gone, is named among the changed columns, never quoted).
 """
 
 from collections.abc import Mapping
@@ -50,7 +52,8 @@ def diff_table(old: pd.DataFrame | None, new: pd.DataFrame, table: str) -> dict:
 
     changes: dict[str, list] = {
         "added": [{**keyed(k), **after[k]} for k in sorted(after.keys() - before.keys(), key=str)],
-        "removed": [{**keyed(k), **before[k]} for k in sorted(before.keys() - after.keys(), key=str)],
+        # By key only: the row's earlier figures are not the tier's to show any more.
+        "removed": [keyed(k) for k in sorted(before.keys() - after.keys(), key=str)],
         "changed": [],
     }
     if table == "rollups":
@@ -62,7 +65,8 @@ def diff_table(old: pd.DataFrame | None, new: pd.DataFrame, table: str) -> dict:
         changes["changed"].append({
             **keyed(k),
             "columns": differs,
-            "before": {c: before[k][c] for c in differs},
+            # An earlier figure only where the column still holds one now (withheld now = not quoted).
+            "before": {c: before[k][c] for c in differs if after[k][c] is not None or c in SUPPRESSION},
             "after": {c: after[k][c] for c in differs},
         })
         if table == "rollups" and any(c in SUPPRESSION for c in differs):

@@ -28,6 +28,7 @@ level counts by integer programming (is there another assignment of levels givin
 Everything here is plain functions over DataFrames and numpy arrays; the assets wire it to Dagster.
 """
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -44,7 +45,9 @@ MIN_GROUP_SIZE = "min_group_size"
 HIDDEN_MEMBER = "hidden_member"
 DIFFERENCING = "differencing"
 COMPLEMENTARY = "complementary"
-REASONS = (MIN_GROUP_SIZE, HIDDEN_MEMBER, DIFFERENCING, COMPLEMENTARY)
+EARLIER_RELEASE = "earlier_release"
+NOT_FINITE = "not_finite"  # set by the rollups themselves (rollups/compute.py), never by disclosure control
+REASONS = (MIN_GROUP_SIZE, HIDDEN_MEMBER, DIFFERENCING, COMPLEMENTARY, EARLIER_RELEASE, NOT_FINITE)
 
 NUMERIC_STATISTICS = ("mean", "median", "min", "max", "pooled")
 LINEAR_STATISTICS = ("mean", "pooled")
@@ -84,6 +87,26 @@ class Reporter:
     level: str | None = None
 
 
+@dataclass(frozen=True)
+class EarlierRelease:
+    """What one earlier release of a series (this cycle's or another cycle's of the same reporting year) gave the
+    readers of one tier: linear equations over the members' values in force at that release.
+
+    A value is a variable identified by (member, KPI, series, reporting year, value): a member whose value is
+    the same in two releases contributes the same variable to both; a corrected value is a new variable.
+    """
+
+    tier: str
+    values: Mapping[str, tuple[float, str | None, str]]  # member -> (value, level, disclosure) at that release
+    shown: frozenset[str]  # members whose value that tier's kpi_values showed
+    sums: tuple[tuple[str, ...], ...] = ()  # reporting members of each group whose mean or pooled ratio it showed
+    counts: tuple[tuple[str, ...], ...] = ()  # categorical: reporting members of each group whose counts it showed
+
+    def variable(self, member: str) -> tuple[str, object]:
+        value, level, _ = self.values[member]
+        return (member, level if level is not None else value)
+
+
 @dataclass
 class SeriesFacts:
     """Everything disclosure control needs about one KPI series of a cycle."""
@@ -94,6 +117,12 @@ class SeriesFacts:
     groups: dict[GroupKey, tuple[str, ...]]  # reporting members of each group
     statistics: dict[GroupKey, dict[str, float]] = field(default_factory=dict)  # numeric: true, non-null
     levels: tuple[str, ...] | None = None  # categorical KPIs: the level codes
+    history: tuple[EarlierRelease, ...] = ()  # every earlier release of the series, of every tier
+
+    def variable(self, member: str) -> tuple[str, object]:
+        """The variable of a member's value in force now (see EarlierRelease)."""
+        reporter = self.reporters[member]
+        return (member, reporter.level if self.is_categorical else reporter.value)
 
     @property
     def is_categorical(self) -> bool:
@@ -152,6 +181,14 @@ def load_series_facts(
     for row in numeric_rollups.to_dict("records"):
         stats = {s: float(row[s]) for s in NUMERIC_STATISTICS if _is_number(row[s])}
         stats_of.setdefault((row["kpi_id"], row["series"]), {})[(row["group_type"], row["group_code"])] = stats
+    # The groups a categorical series has rows for. A group can have participants and no row at all (its
+    # only members were blocked by the quality gate, so they have no KPI values): such a group has
+    # nothing to publish or withhold, so decisions are taken only over the rows that exist.
+    level_groups: dict[tuple[str, str], set[GroupKey]] = {}
+    for kpi_id, row_series, group_type, group_code in rollups.loc[
+        rollups["kpi_id"].isin(list(levels)), ["kpi_id", "series", "group_type", "group_code"]
+    ].itertuples(index=False):
+        level_groups.setdefault((kpi_id, split_level_series(str(row_series))[0]), set()).add((group_type, group_code))
 
     facts = []
     for (kpi_id, series), rows in values.groupby(["kpi_id", "series"], sort=True):
@@ -166,7 +203,7 @@ def load_series_facts(
         }
         kpi_levels = tuple(levels[kpi_id]) if kpi_id in levels else None
         statistics = {} if kpi_levels else stats_of.get((kpi_id, series), {})
-        group_keys = sorted(members_of) if kpi_levels else sorted(statistics)
+        group_keys = sorted(level_groups.get((kpi_id, series), set())) if kpi_levels else sorted(statistics)
         groups = {g: tuple(sorted(members_of.get(g, set()) & reporters.keys())) for g in group_keys}
         facts.append(SeriesFacts(kpi_id, series, reporters, groups, statistics, kpi_levels))
     return facts
@@ -204,24 +241,67 @@ def _null_space_basis(rows: np.ndarray) -> np.ndarray:
     return vt[rank:].T
 
 
-def _solved_by_equations(rows: np.ndarray) -> np.ndarray:
-    """Columns determined by the equations for an outside reader or for a reader knowing one other column.
+def _owners_of(n: int, owners: Sequence[int] | np.ndarray | None) -> np.ndarray:
+    """Who knows each column: by default every column is its own member's (one value each)."""
+    return np.arange(n) if owners is None else np.asarray(owners, dtype=int)
 
-    With P the projector on the row space, column h is determined iff P[h,h] = 1. A reader who
-    knows column i adds e_i to the row space: P' = P + r r^T / |r|^2 with r = (I - P) e_i, so
-    P'[h,h] = P[h,h] + P[h,i]^2 / (1 - P[i,i]).
+
+def _with_known(projector: np.ndarray, columns: Iterable[int]) -> np.ndarray:
+    """The projector on the row space once the reader also knows these columns.
+
+    Knowing column i adds e_i to the row space: P' = P + r r^T / |r|^2 with r = (I - P) e_i, and
+    |r|^2 = 1 - P[i, i] (I - P is a projector too).
     """
-    k = rows.shape[1]
+    for c in columns:
+        r = -projector[:, c].copy()
+        r[c] += 1.0
+        if r[c] > TOLERANCE:
+            projector = projector + np.outer(r, r) / r[c]
+    return projector
+
+
+def _solved_by_equations(rows: np.ndarray, owners: Sequence[int] | None = None, coalition: int = 1) -> np.ndarray:
+    """Columns determined by the equations for an outside reader or a coalition of up to `coalition` members.
+
+    With P the projector on the row space, column h is determined iff P[h,h] = 1. Each member of a
+    coalition knows its own columns (`owners[j]` is the member of column j: a member has one column
+    per value of its on record, e.g. a value and its later correction); a coalition never counts as
+    determining its own columns. Coalitions are visited depth first, the last member added to all
+    the coalitions of one branch at once: P'[h,h] = P[h,h] + P[h,i]^2 / (1 - P[i,i]) for a one-column
+    member i (so coalitions of one cost O(n^2), of two O(n^3)).
+    """
+    n = rows.shape[1]
+    owners = _owners_of(n, owners)
     basis = _row_space_basis(rows)
     projector = basis.T @ basis
-    diagonal = np.diag(projector)
-    solved = diagonal >= 1 - TOLERANCE
-    residual = 1 - diagonal
-    insiders = residual > TOLERANCE
-    if k > 1 and insiders.any():
-        with_insider = diagonal[:, None] + projector[:, insiders] ** 2 / residual[None, insiders]
-        with_insider[np.arange(k)[:, None] == np.flatnonzero(insiders)[None, :]] = 0
-        solved |= (with_insider >= 1 - TOLERANCE).any(axis=1)
+    solved = np.diag(projector) >= 1 - TOLERANCE
+    if coalition < 1 or n < 2:
+        return solved
+    columns_of = {int(u): np.flatnonzero(owners == u) for u in np.unique(owners)}
+    units = sorted(columns_of)
+    single = np.array([columns_of[u][0] for u in units if len(columns_of[u]) == 1], dtype=int)
+    differ = owners[:, None] != owners[None, :]
+
+    def visit(projector: np.ndarray, members: tuple[int, ...], left: int) -> None:
+        nonlocal solved
+        free = ~np.isin(owners, members)
+        diagonal = np.diag(projector)
+        solved |= free & (diagonal >= 1 - TOLERANCE)
+        if left == 0 or solved[free].all():
+            return
+        residual = 1 - diagonal
+        if left == 1 and single.size:
+            cols = single[(residual[single] > TOLERANCE) & ~np.isin(owners[single], members)]
+            if cols.size:
+                gain = diagonal[:, None] + projector[:, cols] ** 2 / residual[None, cols]
+                solved |= free & ((gain >= 1 - TOLERANCE) & differ[:, cols]).any(axis=1)
+        after = units.index(members[-1]) + 1 if members else 0
+        for u in units[after:] if left > 1 else [u for u in units if len(columns_of[u]) > 1]:
+            if u in members or (residual[columns_of[u]] <= TOLERANCE).all():
+                continue  # what the member knows is known to everyone already: it adds nothing
+            visit(_with_known(projector, columns_of[u]), (*members, u), left - 1)
+
+    visit(projector, (), coalition)
     return solved
 
 
@@ -288,50 +368,81 @@ def _components(rows: np.ndarray) -> np.ndarray:
     return np.array([find(i) for i in range(k)])
 
 
-def _all_bounds_loose(rows: np.ndarray, signs: np.ndarray) -> np.ndarray:
-    """For an outside reader (entry 0) and each insider i (entry i + 1): no tight bound can be implicit.
+def _coalitions_bounds_may_pin(
+    rows: np.ndarray, owners: np.ndarray, coalition: int, among: set[int], signs: np.ndarray
+) -> Iterable[tuple[tuple[int, ...], np.ndarray]]:
+    """(members, projector of the row space with their columns known) for every coalition of up to `coalition`
+    members drawn from `among` (the empty one included) for which bounds may pin a value.
 
-    d = (I - P) s is a feasible direction that moves every tight value off its bound when
-    s_j d_j > 0 for each tight j; then nothing is pinned by bounds and no LP is needed. A reader
-    knowing column i has P' = P + r r^T / |r|^2 with r = (I - P) e_i.
+    d = (I - P) s is a feasible direction that moves every tight value outside the coalition off its
+    bound when s_j d_j > 0 for each such j; then nothing is pinned and no LP is needed. The last member
+    of a coalition is tried for all one-column members at once: with r = (I - P) e_i,
+    d' = d - r (r . s) / (1 - P[i, i]).
+    """
+    basis = _row_space_basis(rows)
+    columns_of = {int(u): np.flatnonzero(owners == u) for u in sorted(among)}
+    units = sorted(columns_of)
+    tight = signs != 0
+
+    def may_pin(direction: np.ndarray, known: np.ndarray) -> bool:
+        outside = tight & ~known
+        return outside.sum() >= 2 and not np.all(signs[outside] * direction[outside] > TOLERANCE)
+
+    def visit(projector: np.ndarray, members: tuple[int, ...], after: int):
+        known = np.isin(owners, members)
+        direction = signs - projector @ signs
+        if may_pin(direction, known):
+            yield members, projector
+        if len(members) == coalition:
+            return
+        later = units[after:]
+        if len(members) + 1 == coalition:
+            singles = [u for u in later if len(columns_of[u]) == 1]
+            if singles:
+                cols = np.array([columns_of[u][0] for u in singles])
+                residual = 1 - projector[cols, cols]
+                r = -projector[:, cols]
+                r[cols, np.arange(len(cols))] += 1.0
+                safe = np.where(residual > TOLERANCE, residual, np.inf)
+                moved = direction[:, None] - r * (r.T @ signs)[None, :] / safe[None, :]
+                for j, u in enumerate(singles):
+                    also = known.copy()
+                    also[cols[j]] = True
+                    if may_pin(moved[:, j], also):
+                        yield (*members, u), _with_known(projector, [cols[j]])
+            later = [u for u in later if len(columns_of[u]) > 1]
+            for u in later:
+                yield from visit(_with_known(projector, columns_of[u]), (*members, u), len(units))
+            return
+        for i in range(after, len(units)):
+            yield from visit(_with_known(projector, columns_of[units[i]]), (*members, units[i]), i + 1)
+
+    yield from visit(basis.T @ basis, (), 0)
+
+
+def _solved_with_bounds(
+    rows: np.ndarray, signs: np.ndarray, owners: Sequence[int] | None = None, coalition: int = 1
+) -> np.ndarray:
+    """Columns pinned once bounds that are tight at the true values are taken into account, for an outside
+    reader or a coalition of up to `coalition` members knowing their own columns.
+
+    d = (I - P) s is a feasible direction that moves every tight value off its bound when s_j d_j > 0
+    for each tight j outside the coalition; then nothing is pinned by bounds and no LP is needed.
     """
     k = rows.shape[1]
-    basis = _row_space_basis(rows)
-    projector = basis.T @ basis
-    tight = signs != 0
-    ps = projector @ signs
-    loose = np.zeros(k + 1, dtype=bool)
-    loose[0] = bool(np.all(signs[tight] * (signs - ps)[tight] > TOLERANCE))
-    residual = 1 - np.diag(projector)
-    for i in range(k):
-        if residual[i] <= TOLERANCE:  # column i is determined by the equations: knowing it adds nothing
-            loose[i + 1] = loose[0]
-            continue
-        r = np.eye(k)[i] - projector[:, i]
-        d = signs - ps - r * (r @ signs) / residual[i]
-        others = tight.copy()
-        others[i] = False
-        loose[i + 1] = bool(np.all(signs[others] * d[others] > TOLERANCE))
-    return loose
-
-
-def _solved_with_bounds(rows: np.ndarray, signs: np.ndarray) -> np.ndarray:
-    """Columns pinned once bounds that are tight at the true values are taken into account."""
-    k = rows.shape[1]
+    owners = _owners_of(k, owners)
     solved = np.zeros(k, dtype=bool)
     components = _components(rows)
     tight_all = np.flatnonzero(signs)
-    loose = _all_bounds_loose(rows, signs)
-    insiders: list[int | None] = [None] if not loose[0] else []
-    insiders += [
-        i for i in range(k)
-        if not loose[i + 1] and (components[tight_all] == components[i]).sum() - (signs[i] != 0) >= 2
-    ]
-    for insider in insiders:
-        known = rows if insider is None else np.vstack([rows, np.eye(k)[insider]])
-        tight = np.array([j for j in tight_all if j != insider], dtype=int)
-        if len(tight) < 2:
-            continue
+    # A member can only matter in a component that holds at least two tight values besides its own.
+    among = {
+        int(owners[i]) for i in range(k)
+        if (components[tight_all] == components[i]).sum() - (signs[i] != 0) >= 2
+    }
+    for members, _ in _coalitions_bounds_may_pin(rows, owners, coalition, among, signs):
+        known_columns = np.flatnonzero(np.isin(owners, members))
+        tight = np.array([j for j in tight_all if j not in known_columns], dtype=int)
+        known = np.vstack([rows, np.eye(k)[known_columns]]) if len(known_columns) else rows
         null_space = _null_space_basis(known)
         if null_space.shape[1] == 0:
             continue
@@ -340,26 +451,32 @@ def _solved_with_bounds(rows: np.ndarray, signs: np.ndarray) -> np.ndarray:
             continue
         basis = _row_space_basis(np.vstack([known, np.eye(k)[pinned]]))
         newly = np.einsum("ij,ij->j", basis, basis) >= 1 - TOLERANCE
-        if insider is not None:
-            newly[insider] = False
+        newly[known_columns] = False
         solved |= newly
     return solved
 
 
 def solvable_values(
-    rows: np.ndarray, values: np.ndarray, lower: float | None = None, upper: float | None = None
+    rows: np.ndarray,
+    values: np.ndarray,
+    lower: float | None = None,
+    upper: float | None = None,
+    owners: Sequence[int] | None = None,
+    coalition: int = 1,
 ) -> np.ndarray:
     """Which hidden values (the columns of `rows`, true values `values`) a reader can solve for.
 
     `rows` holds one published linear equation per row (coefficients on the hidden values; the
     visible part is known to the reader). `lower`/`upper` is the true range of the whole series.
+    The reader is an outsider or a coalition of up to `coalition` members, each knowing its own
+    columns (`owners`: the member of each column; by default one column each).
     """
     rows = np.asarray(rows, dtype=float).reshape(-1, len(values))
-    solved = _solved_by_equations(rows)
+    solved = _solved_by_equations(rows, owners, coalition)
     if lower is not None and upper is not None and rows.shape[0]:
         for signs in _tight_sign_alternatives(np.asarray(values, dtype=float), lower, upper):
             if np.count_nonzero(signs) >= 2 and not solved.all():
-                solved |= _solved_with_bounds(rows, signs)
+                solved |= _solved_with_bounds(rows, signs, owners, coalition)
     return solved
 
 
@@ -399,12 +516,12 @@ class _LevelAlternatives:
         self.objective[self.truth] = -1  # fewest changes: the smallest alternative is the most telling
         self.found: list[frozenset[int]] = found
 
-    def find(self, moved: int, kept: int | None) -> frozenset[int] | None:
-        """Members whose level differs in an alternative where `moved` changes level and `kept` does not."""
+    def find(self, moved: int, kept: Iterable[int] = ()) -> frozenset[int] | None:
+        """Members whose level differs in an alternative where `moved` changes level and those `kept` do not."""
         lower, upper = np.zeros(self.k * self.q), np.ones(self.k * self.q)
         upper[self.truth[moved]] = 0
-        if kept is not None:
-            lower[self.truth[kept]] = 1
+        for column in kept:
+            lower[self.truth[column]] = 1
         result = self._milp(
             self.objective,
             integrality=np.ones(self.k * self.q),
@@ -434,11 +551,14 @@ def solvable_levels(
     n_levels: int,
     among: Iterable[int] | None = None,
     found: list[frozenset[int]] | None = None,
+    owners: Sequence[int] | None = None,
+    coalition: int = 1,
 ) -> np.ndarray:
     """Which hidden members' levels (true level indices `levels`) a reader can deduce from the counts.
 
     Deduced means: every assignment of levels giving the same counts, for an outside reader or for
-    a reader who is one of the hidden members, gives the member its true level. `among` limits
+    a coalition of up to `coalition` members (each knowing its own columns: `owners[j]` is the member
+    of column j, one column each by default), gives the member its true level. `among` limits
     the members examined (the others are reported as not solved). `found` collects the sets of
     members that change level together in the alternatives found; pass the same list again for a
     subset of the counts (an alternative stays one when counts are withdrawn) to save work. Answers
@@ -446,13 +566,35 @@ def solvable_levels(
     ever saves solver calls, never changes an answer.
     """
     levels = np.asarray(levels, dtype=int)
+    owners_array = _owners_of(len(levels), owners)
     among = None if among is None else sorted(int(h) for h in among)
-    key = (tuple(counts), levels.tobytes(), n_levels, None if among is None else tuple(among))
+    key = (tuple(counts), levels.tobytes(), n_levels, None if among is None else tuple(among),
+           owners_array.tobytes(), coalition)
     if key not in _SOLVED_LEVELS:
         if len(_SOLVED_LEVELS) >= _SOLVED_LEVELS_KEPT:
             _SOLVED_LEVELS.clear()
-        _SOLVED_LEVELS[key] = _solve_levels(counts, levels, n_levels, among, found)
+        _SOLVED_LEVELS[key] = _solve_levels(counts, levels, n_levels, among, found, owners_array, coalition)
     return _SOLVED_LEVELS[key].copy()
+
+
+def _coalition_hitting(alternatives: Sequence[frozenset[int]], owners: np.ndarray, attacked: int,
+                       coalition: int) -> tuple[int, ...] | None:
+    """A coalition of up to `coalition` members (not the attacked one) that every alternative moves, if any.
+
+    A coalition knows its own levels, so it rules out every alternative that moves one of them; it
+    deduces the attacked level when no alternative is left. A coalition returned here rules out every
+    alternative found so far: the caller then looks for one that keeps the coalition's levels.
+    """
+    moved = [{int(owners[j]) for j in alt} - {attacked} for alt in alternatives]
+    if any(not m for m in moved):
+        return None  # an alternative moving no one else: no coalition rules it out
+    universe = sorted(set().union(*moved))
+    for size in range(1, coalition + 1):
+        for members in itertools.combinations(universe, size):
+            chosen = set(members)
+            if all(m & chosen for m in moved):
+                return members
+    return None
 
 
 def _solve_levels(
@@ -461,6 +603,8 @@ def _solve_levels(
     n_levels: int,
     among: Iterable[int] | None,
     found: list[frozenset[int]] | None,
+    owners: np.ndarray,
+    coalition: int,
 ) -> np.ndarray:
     k = len(levels)
     solved = np.zeros(k, dtype=bool)
@@ -481,9 +625,10 @@ def _solve_levels(
         if not cell:
             continue  # in no published count: nothing to deduce from
         mates = by_cell[cell]
-        # Two members of the same cell at other levels can each swap with h: enough against any single insider.
-        others = sum(1 for j in mates if levels[j] != levels[h])
-        if others >= 2:
+        # A swap of levels with a member of the same cell keeps every count. A mate of h's own member (its
+        # other value) can always swap with it; otherwise a coalition must hold every mate at another level.
+        others = {int(owners[j]) for j in mates if levels[j] != levels[h]}
+        if int(owners[h]) in others or len(others) > coalition:
             continue
         if all(group_size[g] == len(mates) for g in cell):
             # h's groups hold no one but its cell: swaps within the cell are the only alternatives.
@@ -492,19 +637,17 @@ def _solve_levels(
         alternatives = alternatives or _LevelAlternatives(counts, levels, n_levels, [] if found is None else found)
         relevant = [c for c in alternatives.found if h in c]
         if not relevant:
-            first = alternatives.find(h, None)
+            first = alternatives.find(h)
             if first is None:
                 solved[h] = True
                 continue
             relevant = [first]
-        blocking = set.intersection(*(set(c) - {h} for c in relevant))
-        while blocking:
-            insider = min(blocking)
-            alternative = alternatives.find(h, insider)
+        while (members := _coalition_hitting(relevant, owners, int(owners[h]), coalition)) is not None:
+            alternative = alternatives.find(h, np.flatnonzero(np.isin(owners, members)))
             if alternative is None:
                 solved[h] = True
                 break
-            blocking &= set(alternative) - {h}
+            relevant.append(alternative)
     return solved
 
 
@@ -550,44 +693,129 @@ def _keep_rank(group: GroupKey) -> int:
     return KEEP_ORDER.index(group[0]) + 1 if group[0] in KEEP_ORDER else 0
 
 
-def _value_bounds(facts: SeriesFacts) -> tuple[float, float]:
-    values = [r.value for r in facts.reporters.values()]
-    return min(values), max(values)
+VALUE = "value"  # the statistic of a withheld member value: group ("member", member code)
+MEMBER_ROW = "member"
 
 
-def _indicator_rows(facts: SeriesFacts, hidden: list[str], groups: Sequence[GroupKey]) -> np.ndarray:
-    index = {m: i for i, m in enumerate(hidden)}
-    rows = np.zeros((len(groups), len(hidden)))
-    for row, group in enumerate(groups):
-        rows[row, [index[m] for m in facts.groups[group] if m in index]] = 1.0
-    return rows
+def _member_key(member: str) -> GroupKey:
+    return (MEMBER_ROW, member)
+
+
+def withheld_values(decisions: "_Decisions", tier: str) -> set[str]:
+    return {g[1] for (t, g, s) in decisions.reasons if t == tier and s == VALUE}
+
+
+class _Unknowns:
+    """The values a tier's readers do not know, over the release being decided and every earlier one.
+
+    A reader of `audience` knows every value shown by its tier and the lower tiers, now (`shown`, by
+    default every member whose choice allows the tier) or in an earlier release: such a variable is a
+    constant, whatever the member's choice is now (a release cannot be taken back). Every other
+    variable is a column; it is a target (must not be determined) when the member's choice hid it from
+    the tier, now or at an earlier release. `owners` is the member of each column: a member knows all
+    its own values (a coalition member knows its old and its corrected value).
+    """
+
+    def __init__(self, facts: SeriesFacts, audience: str, shown: Iterable[str] | None, history: bool):
+        if shown is None:
+            shown = [m for m, r in facts.reporters.items() if visible_in(r.disclosure, audience)]
+        self.earlier = [r for r in facts.history if tier_rank(r.tier) <= tier_rank(audience)] if history else []
+        known = {r.variable(m) for r in self.earlier for m in r.shown if m in r.values}
+        known |= {facts.variable(m) for m in shown if m in facts.reporters}
+        self.index: dict[tuple[str, object], int] = {}
+        self.labels: list[str] = []
+        self.values: list[float] = []
+        self.levels: list[int] = []
+        targets: list[bool] = []
+
+        def column(variable: tuple[str, object], value: float, disclosure: str) -> int | None:
+            if variable in known:
+                return None
+            if variable not in self.index:
+                self.index[variable] = len(self.labels)
+                self.labels.append(variable[0])
+                self.values.append(value)
+                if facts.levels is not None:
+                    self.levels.append(facts.levels.index(variable[1]) if variable[1] in facts.levels else 0)
+                targets.append(False)
+            position = self.index[variable]
+            targets[position] = targets[position] or not visible_in(disclosure, audience)
+            return position
+
+        self.current = {
+            m: column(facts.variable(m), r.value, r.disclosure) for m, r in sorted(facts.reporters.items())
+        }
+        self.earlier_columns = [
+            {m: column(r.variable(m), v, d) for m, (v, _, d) in sorted(r.values.items())} for r in self.earlier
+        ]
+        self.targets = np.array(targets, dtype=bool)
+        member_ids = {m: i for i, m in enumerate(sorted(set(self.labels)))}
+        self.owners = np.array([member_ids[m] for m in self.labels], dtype=int)
+        everything = [r.value for r in facts.reporters.values()] + [
+            v for r in self.earlier for v, _, _ in r.values.values()
+        ]
+        self.lower, self.upper = (min(everything), max(everything)) if everything else (0.0, 0.0)
+
+    @property
+    def size(self) -> int:
+        return len(self.labels)
+
+    def current_row(self, members: Iterable[str]) -> np.ndarray:
+        row = np.zeros(self.size)
+        row[[c for m in members if (c := self.current.get(m)) is not None]] = 1.0
+        return row
+
+    def earlier_rows(self) -> np.ndarray:
+        rows = []
+        for release, columns in zip(self.earlier, self.earlier_columns, strict=True):
+            for members in release.sums:
+                row = np.zeros(self.size)
+                row[[c for m in members if (c := columns.get(m)) is not None]] = 1.0
+                rows.append(row)
+        return np.array(rows).reshape(len(rows), self.size)
 
 
 class _NumericSystem:
-    """The linear equations that a series' published means and pooled ratios make over its hidden values.
+    """The linear equations that a series' published means and pooled ratios make over the unknown values.
 
     A group's mean gives the sum of its members' values; its pooled ratio gives the sums of their
-    numerators and denominators. Either way a reader learns a sum over the group's hidden
+    numerators and denominators. Either way a reader learns a sum over the group's unknown
     reporters, so a group is one equation (one row of indicators), published if either figure is.
     Denominators are not assumed known to the reader: they are members' answers, never published.
+    With `history`, the equations of every earlier release the tier's readers read are always there.
     """
 
-    def __init__(self, facts: SeriesFacts, hidden: list[str]):
-        self.facts, self.hidden = facts, hidden
-        self.values = np.array([facts.reporters[m].value for m in hidden])
-        self.lower, self.upper = _value_bounds(facts)
+    def __init__(self, facts: SeriesFacts, audience: str, coalition: int = 1,
+                 shown: Iterable[str] | None = None, history: bool = True):
+        self.facts, self.coalition = facts, coalition
+        self.unknowns = _Unknowns(facts, audience, shown, history)
+        self.hidden = self.unknowns.labels
+        self.values = np.array(self.unknowns.values, dtype=float)
+        self.base = self.unknowns.earlier_rows()
         self._rows: dict[GroupKey, np.ndarray] = {}
 
     def row(self, group: GroupKey) -> np.ndarray:
         if group not in self._rows:
-            self._rows[group] = _indicator_rows(self.facts, self.hidden, [group])[0]
+            self._rows[group] = self.unknowns.current_row(self.facts.groups[group])
         return self._rows[group]
 
     def solved(self, groups: Sequence[GroupKey], with_bounds: bool = True) -> np.ndarray:
-        rows = np.array([self.row(g) for g in groups]).reshape(len(groups), len(self.hidden))
+        """The targets a reader (or coalition) determines from the earlier releases and these groups' figures."""
+        n = self.unknowns.size
+        if n == 0:
+            return np.zeros(0, dtype=bool)
+        rows = np.vstack([self.base, np.array([self.row(g) for g in groups]).reshape(len(groups), n)])
+        owners = self.unknowns.owners
         if not with_bounds:
-            return _solved_by_equations(rows)
-        return solvable_values(rows, self.values, self.lower, self.upper)
+            solved = _solved_by_equations(rows, owners, self.coalition)
+        else:
+            solved = solvable_values(rows, self.values, self.unknowns.lower, self.unknowns.upper, owners,
+                                     self.coalition)
+        return solved & self.unknowns.targets
+
+    def solved_variables(self, groups: Sequence[GroupKey]) -> set[tuple[str, object]]:
+        solved = self.solved(groups)
+        return {v for v, i in self.unknowns.index.items() if solved[i]}
 
 
 def _cheapest_to_withhold(system: _NumericSystem, groups: list[GroupKey]) -> GroupKey:
@@ -600,7 +828,7 @@ def _cheapest_to_withhold(system: _NumericSystem, groups: list[GroupKey]) -> Gro
     return min(groups, key=lambda g: (relief[g] <= 0, _keep_rank(g), -relief[g], g))
 
 
-def _control_numeric(facts: SeriesFacts, min_group_size: int) -> _Decisions:
+def _control_numeric(facts: SeriesFacts, min_group_size: int, coalition: int = 1) -> _Decisions:
     decisions = _Decisions()
     for tier in TIERS:
         for group, stats in facts.statistics.items():
@@ -624,11 +852,12 @@ def _control_numeric(facts: SeriesFacts, min_group_size: int) -> _Decisions:
         for statistic in linear[group]:
             decisions.withhold_up_to(up_to, group, statistic, reason)
 
+    # This release on its own first, exactly as if nothing had been released before: a re-run on the same
+    # inputs then decides the same, and earlier releases can only ever withhold more (below).
     for tier in AUDITED_TIERS:
-        hidden = facts.hidden(tier)
-        if not hidden:
+        system = _NumericSystem(facts, tier, coalition, history=False)
+        if not system.unknowns.targets.any():
             continue
-        system = _NumericSystem(facts, hidden)
         for group in linear:
             if seen(tier, group) and system.solved([group]).any():
                 withhold(group, DIFFERENCING, tier)
@@ -640,41 +869,114 @@ def _control_numeric(facts: SeriesFacts, min_group_size: int) -> _Decisions:
             # grouping involves groups that do not contain the exposed member at all).
             group = _cheapest_to_withhold(system, published)
             withhold(group, DIFFERENCING if system.solved([group]).any() else COMPLEMENTARY, tier)
+    if facts.history:
+        _control_over_time(facts, decisions, coalition, lambda tier: [g for g in linear if seen(tier, g)],
+                           lambda group, tier: withhold(group, EARLIER_RELEASE, tier), _NumericSystem,
+                           _cheapest_to_withhold)
     return decisions
 
 
-def _level_counts(facts: SeriesFacts, hidden: list[str], groups: Iterable[GroupKey]) -> list[LevelCount]:
-    assert facts.levels is not None
-    index = {m: i for i, m in enumerate(hidden)}
-    counts = []
-    for group in groups:
-        members = tuple(index[m] for m in facts.groups[group] if m in index)
-        if members:
-            counts += [LevelCount(group, members, lv) for lv in range(len(facts.levels))]
-    return counts
+def _control_over_time(facts, decisions, coalition, published_groups, withhold_group, system_class, cheapest):
+    """Withhold from this release whatever, with every earlier release its readers hold, would determine a target.
+
+    What the earlier releases determine on their own is past mending and not counted. A variable
+    that earlier equations would determine once a value shown now is known (a member that chose a
+    wider tier, whose value sits in an earlier sum with hidden ones) is protected by withholding that
+    value from the tier (statistic `value`); otherwise the least useful group figure goes.
+    """
+    for tier in AUDITED_TIERS:
+        while True:
+            shown = {m for m, r in facts.reporters.items() if visible_in(r.disclosure, tier)}
+            shown -= withheld_values(decisions, tier)
+            system = system_class(facts, tier, coalition, shown)
+            if system.unknowns.size == 0:
+                break
+            past = system_class(facts, tier, coalition, shown=[]).solved_variables([])
+            groups = published_groups(tier)
+            exposed = system.solved_variables(groups) - past
+            if not exposed:
+                break
+            newly_shown = system.solved_variables([]) - past
+            if newly_shown:  # the values shown now are the key: withhold the one that protects most
+                earlier = {r.variable(m) for r in system.unknowns.earlier for m in r.shown if m in r.values}
+                candidates = sorted(m for m in shown if facts.variable(m) not in earlier)
+
+                def relief(member: str, shown: set[str] = shown) -> int:
+                    fewer = system_class(facts, tier, coalition, shown - {member})
+                    return len(newly_shown - fewer.solved_variables([]))
+
+                member = min(candidates, key=lambda m: (-relief(m), m))
+                for t in TIERS[: tier_rank(tier) + 1]:
+                    decisions.withhold(t, _member_key(member), VALUE, EARLIER_RELEASE)
+                continue
+            withhold_group(cheapest(system, groups), tier)
+    # An order statistic held by a withheld value would show it.
+    for tier in AUDITED_TIERS:
+        hidden_now = withheld_values(decisions, tier)
+        if not hidden_now or facts.is_categorical:
+            continue
+        for group, stats in facts.statistics.items():
+            for statistic in ORDER_STATISTICS:
+                if statistic in stats and facts.holders(group, statistic) & hidden_now:
+                    decisions.withhold(tier, group, statistic, HIDDEN_MEMBER)
 
 
-def _hidden_levels(facts: SeriesFacts, hidden: list[str]) -> np.ndarray:
-    assert facts.levels is not None
-    return np.array([facts.levels.index(facts.reporters[m].level) for m in hidden], dtype=int)
+class _LevelSystem:
+    """The level counts a series' published rows make over the unknown levels (categorical KPIs), with every
+    earlier release's counts when `history` (see _Unknowns)."""
+
+    def __init__(self, facts: SeriesFacts, audience: str, coalition: int = 1,
+                 shown: Iterable[str] | None = None, history: bool = True):
+        assert facts.levels is not None
+        self.facts, self.coalition = facts, coalition
+        self.unknowns = _Unknowns(facts, audience, shown, history)
+        self.hidden = self.unknowns.labels
+        self.levels = np.array(self.unknowns.levels, dtype=int)
+        self.base: list[LevelCount] = []
+        for i, (release, columns) in enumerate(zip(self.unknowns.earlier, self.unknowns.earlier_columns,
+                                                   strict=True)):
+            for j, members in enumerate(release.counts):
+                cols = tuple(c for m in members if (c := columns.get(m)) is not None)
+                if cols:
+                    self.base += [LevelCount(("earlier", i, j), cols, lv) for lv in range(len(facts.levels))]
+
+    def counts(self, groups: Iterable[GroupKey]) -> list[LevelCount]:
+        assert self.facts.levels is not None
+        out = list(self.base)
+        for group in groups:
+            members = tuple(c for m in self.facts.groups[group] if (c := self.unknowns.current.get(m)) is not None)
+            if members:
+                out += [LevelCount(group, members, lv) for lv in range(len(self.facts.levels))]
+        return out
+
+    def solved(self, groups: Iterable[GroupKey], among: Iterable[int] | None = None,
+               found: list[frozenset[int]] | None = None) -> np.ndarray:
+        assert self.facts.levels is not None
+        if self.unknowns.size == 0:
+            return np.zeros(0, dtype=bool)
+        solved = solvable_levels(self.counts(groups), self.levels, len(self.facts.levels), among, found,
+                                 self.unknowns.owners, self.coalition)
+        return solved & self.unknowns.targets
+
+    def solved_variables(self, groups: Iterable[GroupKey]) -> set[tuple[str, object]]:
+        solved = self.solved(list(groups))
+        return {v for v, i in self.unknowns.index.items() if solved[i]}
 
 
-def _control_categorical(facts: SeriesFacts, min_group_size: int) -> _Decisions:
+def _control_categorical(facts: SeriesFacts, min_group_size: int, coalition: int = 1) -> _Decisions:
     assert facts.levels is not None
     decisions = _Decisions()
     for tier in TIERS:
         for group, members in facts.groups.items():
             if len(members) < min_group_size:
                 decisions.withhold(tier, group, LEVEL_COUNTS, MIN_GROUP_SIZE)
-    n_levels = len(facts.levels)
     for tier in AUDITED_TIERS:
-        hidden = facts.hidden(tier)
-        if not hidden:
+        system = _LevelSystem(facts, tier, coalition, history=False)
+        if not system.unknowns.targets.any():
             continue
-        levels = _hidden_levels(facts, hidden)
 
-        def solved_alone(group: GroupKey, hidden: list[str] = hidden, levels: np.ndarray = levels) -> bool:
-            return bool(solvable_levels(_level_counts(facts, hidden, [group]), levels, n_levels).any())
+        def solved_alone(group: GroupKey, system: _LevelSystem = system) -> bool:
+            return bool(system.solved([group]).any())
 
         for group in sorted(facts.groups):
             if decisions.seen_by(tier, group, LEVEL_COUNTS) and solved_alone(group):
@@ -683,47 +985,67 @@ def _control_categorical(facts: SeriesFacts, min_group_size: int) -> _Decisions:
         found: list[frozenset[int]] = []  # alternatives stay valid as counts are withdrawn: shared across rounds
         while True:
             seen = [g for g in sorted(facts.groups) if decisions.seen_by(tier, g, LEVEL_COUNTS)]
-            solved = solvable_levels(_level_counts(facts, hidden, seen), levels, n_levels, among, found)
+            solved = system.solved(seen, among, found)
             if not solved.any():
                 break
             among = np.flatnonzero(solved)  # removing counts never makes another level deducible
-            group = _cheapest_count_to_withhold(facts, hidden, seen, solved)
+            group = _cheapest_count_to_withhold(system, seen, solved)
             decisions.withhold_up_to(tier, group, LEVEL_COUNTS, DIFFERENCING if solved_alone(group) else COMPLEMENTARY)
+    if facts.history:
+        _control_over_time(
+            facts, decisions, coalition,
+            lambda tier: [g for g in sorted(facts.groups) if decisions.seen_by(tier, g, LEVEL_COUNTS)],
+            lambda group, tier: decisions.withhold_up_to(tier, group, LEVEL_COUNTS, EARLIER_RELEASE),
+            _LevelSystem,
+            lambda system, groups: _cheapest_count_to_withhold(system, groups, system.solved(groups)),
+        )
     return decisions
 
 
-def _cheapest_count_to_withhold(
-    facts: SeriesFacts, hidden: list[str], seen: list[GroupKey], solved: np.ndarray
-) -> GroupKey:
+def _cheapest_count_to_withhold(system: _LevelSystem, seen: list[GroupKey], solved: np.ndarray) -> GroupKey:
     """The group whose counts to withhold next: one that breaks a linear combination exposing a member, the least
     useful first (trying each candidate with integer programs would be too slow); else the least useful group
     holding an exposed member."""
-    rows = _indicator_rows(facts, hidden, seen)
-    exposed = int(_solved_by_equations(rows)[solved].sum())
+    facts = system.facts
+    n = system.unknowns.size
+    base = np.array([np.isin(np.arange(n), c.members) for c in system.base if c.level == 0], dtype=float)
+    base = base.reshape(len(base), n)
+    rows = np.array([system.unknowns.current_row(facts.groups[g]) for g in seen]).reshape(len(seen), n)
+    owners, k = system.unknowns.owners, system.coalition
+    exposed = int(_solved_by_equations(np.vstack([base, rows]), owners, k)[solved].sum())
     relief = {
-        g: exposed - int(_solved_by_equations(np.delete(rows, i, axis=0))[solved].sum()) for i, g in enumerate(seen)
+        g: exposed - int(_solved_by_equations(np.vstack([base, np.delete(rows, i, axis=0)]), owners, k)[solved].sum())
+        for i, g in enumerate(seen)
     }
     if max(relief.values(), default=0) > 0:
         return min((g for g in seen if relief[g] > 0), key=lambda g: (_keep_rank(g), -relief[g], g))
-    members = {hidden[i] for i in np.flatnonzero(solved)}
-    holding = [g for g in seen if members & set(facts.groups[g])]
+    members = {system.hidden[i] for i in np.flatnonzero(solved)}
+    holding = [g for g in seen if members & set(facts.groups[g])] or seen
     return min(holding, key=lambda g: (_keep_rank(g), -len(members & set(facts.groups[g])), g))
 
 
-def control_disclosure(facts: Sequence[SeriesFacts], min_group_size: int) -> list[Withheld]:
-    """Every statistic withheld from every tier, decided for all tiers together (readers see lower tiers)."""
+def control_disclosure(facts: Sequence[SeriesFacts], min_group_size: int, coalition: int = 1) -> list[Withheld]:
+    """Every statistic withheld from every tier, decided for all tiers together (readers see lower tiers).
+
+    `coalition` is the attacker model's k: an outside reader, or up to k members pooling what they know.
+    A member value withheld from a tier (over time, see _control_over_time) is statistic `value` of group
+    ("member", member code).
+    """
     withheld = []
     for series in facts:
         if series.is_categorical:
             assert series.levels is not None
-            decisions = _control_categorical(series, min_group_size)
+            decisions = _control_categorical(series, min_group_size, coalition)
             for (tier, group, statistic), reason in decisions.reasons.items():
+                if statistic == VALUE:
+                    withheld.append(Withheld(tier, series.kpi_id, series.series, *group, statistic, reason))
+                    continue
                 withheld += [
                     Withheld(tier, series.kpi_id, series.rollup_series(level), *group, statistic, reason)
                     for level in series.levels
                 ]
         else:
-            decisions = _control_numeric(series, min_group_size)
+            decisions = _control_numeric(series, min_group_size, coalition)
             withheld += [
                 Withheld(tier, series.kpi_id, series.series, *group, statistic, reason)
                 for (tier, group, statistic), reason in decisions.reasons.items()
@@ -740,10 +1062,16 @@ def withheld_frame(withheld: Sequence[Withheld], cycle: str) -> pd.DataFrame:
 # --- the tiers' tables --------------------------------------------------------------------------
 
 
-def tier_kpi_values(values: pd.DataFrame, tier: str) -> pd.DataFrame:
-    """The contract's kpi_values rows a tier may show: only members whose choice allows the tier."""
+def tier_kpi_values(values: pd.DataFrame, tier: str, withheld: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The contract's kpi_values rows a tier may show: only members whose choice allows the tier, less the values
+    `withheld` from it (statistic `value`: with an earlier release they would reveal a hidden value)."""
     # Every choice is visible in the secretariat tier, even one it does not know (that means secretariat).
     visible = values["disclosure"].isin([d for d in TIERS if visible_in(d, tier)]) | (tier == TIERS[-1])
+    if withheld is not None and len(withheld):
+        mine = withheld[(withheld["tier"] == tier) & (withheld["statistic"] == VALUE)]
+        gone = set(zip(mine["group_code"], mine["kpi_id"], mine["series"], strict=True))
+        keys = zip(values["member_code"], values["kpi_id"], values["series"], strict=True)
+        visible &= np.array([k not in gone for k in keys], dtype=bool)
     return values.loc[visible, PUBLISHED_KPI_COLUMNS].sort_values(["kpi_id", "series", "member_code"])
 
 
@@ -757,7 +1085,11 @@ def tier_rollups(rollups: pd.DataFrame, withheld: pd.DataFrame, tier: str) -> pd
     out = rollups[PUBLISHED_ROLLUP_COLUMNS].sort_values(key).reset_index(drop=True)
     position = {k: i for i, k in enumerate(zip(*(out[c] for c in key), strict=True))}
     entries: dict[int, list[tuple[str, str]]] = {}
-    mine = withheld[withheld["tier"] == tier]
+    # A statistic the rollups could not represent (`not_finite`) is NULL in every tier already; its reason stays.
+    for row, given in enumerate(out["suppression_reason"]):
+        if isinstance(given, str) and given:
+            entries[row] = [tuple(entry.split(":", 1)) for entry in given.split(";") if ":" in entry]
+    mine = withheld[(withheld["tier"] == tier) & (withheld["statistic"] != VALUE)]  # values: tier_kpi_values
     for *row_key, statistic, reason in zip(*(mine[c] for c in (*key, "statistic", "reason")), strict=True):
         row = position.get(tuple(row_key))
         if row is None:
@@ -865,6 +1197,15 @@ class _Seen:
     findings: list[Finding] = field(default_factory=list)
     equations: dict[tuple[str, str], set[tuple[GroupKey, str]]] = field(default_factory=dict)
     level_counts: dict[tuple[str, str], set[tuple[GroupKey, str]]] = field(default_factory=dict)
+    # Members whose value the readable kpi_values tables show, per series: what the reader knows of this release.
+    shown: dict[tuple[str, str], set[str]] | None = None
+
+    def visible(self, facts: SeriesFacts, member: str, audience: str) -> bool:
+        if self.shown is None:  # no kpi_values table to go by: what the member's choice allows
+            return visible_in(facts.reporters[member].disclosure, audience)
+        # A value shown against its member's choice is a finding of its own; it still counts as hidden here.
+        return member in self.shown.get((facts.kpi_id, facts.series), set()) and visible_in(
+            facts.reporters[member].disclosure, audience)
 
 
 def _audit_rollup_cells(
@@ -926,7 +1267,7 @@ def _audit_rollup_cells(
                 find(f"{statistic} of a group of {contributors} (< {min_group_size}) reporting members", **cell)
             if statistic in ORDER_STATISTICS:
                 for member in sorted(facts.holders(group, statistic)):
-                    if not visible_in(facts.reporters[member].disclosure, audience):
+                    if not seen.visible(facts, member, audience):
                         seen.findings.append(Finding(
                             audience, table.source, f"{statistic} is the value of a member hidden from {audience}"
                             " readers", member_code=member, **cell,
@@ -941,12 +1282,16 @@ def audit_tiers(
     values: pd.DataFrame,
     rollups: pd.DataFrame,
     min_group_size: int,
+    coalition: int = 1,
 ) -> list[Finding]:
     """Every way the published tables show a reader something hidden from it, for each audience.
 
-    An audience reads the tables of its own tier and of every lower tier. `facts`, `values` and
-    `rollups` are the truth (from kpi.kpi_values and rollup.rollups). Besides the disclosure rules,
-    every published figure must be the true one: a number the audit cannot explain is a finding.
+    An audience reads the tables of its own tier and of every lower tier, and every earlier release
+    in the facts' history. `facts`, `values` and `rollups` are the truth (from kpi.kpi_values and
+    rollup.rollups). Besides the disclosure rules, every published figure must be the true one: a
+    number the audit cannot explain is a finding. A hidden value that the earlier releases alone
+    already determine is past mending and not a finding of this release. The reader is an outsider
+    or a coalition of up to `coalition` members.
     """
     findings: list[Finding] = []
     facts_by_key = {(f.kpi_id, f.series): f for f in facts}
@@ -957,53 +1302,79 @@ def audit_tiers(
         readable = [t for t in tables if tier_rank(t.tier) <= tier_rank(audience)]
         if not any(t.tier == audience for t in readable):
             continue
-        seen = _Seen()
+        seen = _Seen(shown=_shown_values(readable))
         for table in readable:
             if table.kind == "kpi_values" and table.tier == audience:
                 seen.findings += _audit_kpi_values(audience, table, values)
             elif table.kind == "rollups":
                 _audit_rollup_cells(audience, table, facts_by_key, true_rows, min_group_size, seen)
         findings += seen.findings
-        for series_key, equations in sorted(seen.equations.items()):
-            findings += _audit_equations(audience, facts_by_key[series_key], sorted(equations))
-        for series_key, counts in sorted(seen.level_counts.items()):
-            findings += _audit_level_counts(audience, facts_by_key[series_key], counts)
+        if audience not in AUDITED_TIERS:
+            continue
+        for series in facts:
+            key = (series.kpi_id, series.series)
+            shown = None
+            if seen.shown is not None:  # what the tables show and the member allows (a leak is a finding above)
+                shown = {m for m in seen.shown.get(key, set())
+                         if m in series.reporters and seen.visible(series, m, audience)}
+            if series.is_categorical:
+                findings += _audit_level_counts(audience, series, seen.level_counts.get(key, set()), shown, coalition)
+            else:
+                findings += _audit_equations(audience, series, sorted(seen.equations.get(key, set())), shown,
+                                             coalition)
     return findings
 
 
-def _audit_equations(audience: str, facts: SeriesFacts, equations: list[tuple[GroupKey, str]]) -> list[Finding]:
-    hidden = facts.hidden(audience)
-    if not hidden:
+def _shown_values(tables: Sequence[PublishedTable]) -> dict[tuple[str, str], set[str]] | None:
+    """Members with a reported value in the readable kpi_values tables, per series (None: no such table)."""
+    frames = [t.frame for t in tables if t.kind == "kpi_values"]
+    if not frames:
+        return None
+    shown: dict[tuple[str, str], set[str]] = {}
+    for frame in frames:
+        if not {"kpi_id", "series", "member_code", "status"} <= set(frame.columns):
+            continue
+        reported = frame[frame["status"] == "reported"]
+        for kpi_id, series, member in zip(reported["kpi_id"], reported["series"], reported["member_code"],
+                                          strict=True):
+            shown.setdefault((str(kpi_id), str(series)), set()).add(str(member))
+    return shown
+
+
+def _new_exposures(system, groups, facts: SeriesFacts, audience: str, coalition: int) -> list[str]:
+    """Members whose targets this release's figures determine, beyond what earlier releases determine alone."""
+    past = type(system)(facts, audience, coalition, shown=[]).solved_variables([]) if facts.history else set()
+    current = {facts.variable(m) for m in facts.reporters}
+    return sorted({m if (m, v) in current else f"{m} (earlier value)"
+                   for m, v in system.solved_variables(groups) - past})
+
+
+def _audit_equations(audience: str, facts: SeriesFacts, equations: list[tuple[GroupKey, str]],
+                     shown: set[str] | None = None, coalition: int = 1) -> list[Finding]:
+    system = _NumericSystem(facts, audience, coalition, shown)
+    if not system.unknowns.targets.any() or not (equations or facts.history):
         return []
-    system = _NumericSystem(facts, hidden)
     groups = sorted({g for g, _ in equations})
-    findings = []
-    for i in np.flatnonzero(system.solved(groups)):
-        used = [f"{s} of {'/'.join(g)}" for g, s in equations if system.row(g)[i]]
-        findings.append(Finding(
-            audience, "published means and pooled ratios",
-            f"hidden value can be solved for from {', '.join(used)} and the visible values",
-            facts.kpi_id, facts.series, member_code=hidden[i],
-        ))
-    return findings
-
-
-def _audit_level_counts(audience: str, facts: SeriesFacts, published: set[tuple[GroupKey, str]]) -> list[Finding]:
-    assert facts.levels is not None
-    hidden = facts.hidden(audience)
-    if not hidden:
-        return []
-    index = {m: i for i, m in enumerate(hidden)}
-    counts = [
-        LevelCount(group, members, facts.levels.index(level))
-        for group, level in sorted(published)
-        if (members := tuple(index[m] for m in facts.groups[group] if m in index))
-    ]
-    solved = solvable_levels(counts, _hidden_levels(facts, hidden), len(facts.levels))
+    used = ", ".join(f"{s} of {'/'.join(g)}" for g, s in equations) or "no figure of this release"
     return [
-        Finding(audience, "published level counts", "hidden level can be deduced from the published counts",
-                facts.kpi_id, facts.series, member_code=hidden[i])
-        for i in np.flatnonzero(solved)
+        Finding(audience, "published means and pooled ratios",
+                f"hidden value can be solved for from {used}, the visible values and the earlier releases",
+                facts.kpi_id, facts.series, member_code=member)
+        for member in _new_exposures(system, groups, facts, audience, coalition)
+    ]
+
+
+def _audit_level_counts(audience: str, facts: SeriesFacts, published: set[tuple[GroupKey, str]],
+                        shown: set[str] | None = None, coalition: int = 1) -> list[Finding]:
+    assert facts.levels is not None
+    system = _LevelSystem(facts, audience, coalition, shown)
+    if not system.unknowns.targets.any() or not (published or facts.history):
+        return []
+    groups = sorted({g for g, _ in published})
+    return [
+        Finding(audience, "published level counts", "hidden level can be deduced from the published counts"
+                " and the earlier releases", facts.kpi_id, facts.series, member_code=member)
+        for member in _new_exposures(system, groups, facts, audience, coalition)
     ]
 
 

@@ -84,7 +84,9 @@ ABOUT = {
         "Group statistics are over the members that reported (n of N participating). An empty statistic with"
         " Withheld = TRUE was withheld by disclosure control; Why withheld lists statistic:reason"
         " (min_group_size: too few members; hidden_member: it would show a value hidden from this tier;"
-        " differencing and complementary: with other published figures it would reveal one).",
+        " differencing and complementary: with other published figures it would reveal one;"
+        " earlier_release: with the figures of earlier releases it would reveal one; not_finite: too large to be"
+        " represented).",
     ],
     "fr": [
         "Mécanisme de mesure de la performance de l'OMD : résultats publiés du cycle {cycle}, niveau {tier}.",
@@ -94,7 +96,9 @@ ABOUT = {
         "Les statistiques de groupe portent sur les membres ayant répondu (n sur N participants). Une statistique"
         " vide avec Masqué = VRAI a été masquée par le contrôle de la diffusion ; Motif du masquage donne"
         " statistique:motif (min_group_size : trop peu de membres ; hidden_member : elle montrerait une valeur"
-        " cachée à ce niveau ; differencing et complementary : avec d'autres chiffres publiés elle en révélerait une).",
+        " cachée à ce niveau ; differencing et complementary : avec d'autres chiffres publiés elle en révélerait une ;"
+        " earlier_release : avec les chiffres des publications antérieures elle en révélerait une ; not_finite :"
+        " trop grande pour être représentée).",
     ],
     "es": [
         "Mecanismo de Medición del Desempeño de la OMA: resultados publicados del ciclo {cycle}, nivel {tier}.",
@@ -104,7 +108,9 @@ ABOUT = {
         "Las estadísticas de grupo se calculan sobre los miembros que respondieron (n de N participantes). Una"
         " estadística vacía con Ocultado = VERDADERO fue ocultada por el control de divulgación; Motivo da"
         " estadística:motivo (min_group_size: muy pocos miembros; hidden_member: mostraría un valor oculto en este"
-        " nivel; differencing y complementary: con otras cifras publicadas revelaría uno).",
+        " nivel; differencing y complementary: con otras cifras publicadas revelaría uno;"
+        " earlier_release: con las cifras de publicaciones anteriores revelaría uno; not_finite: demasiado grande"
+        " para representarse).",
     ],
 }
 DISPLAY_FORMAT = "#,##0.0"
@@ -277,7 +283,9 @@ STATISTICS = ("mean", "median", "min", "max", "pooled")
 # SDMX cross-domain code lists CL_OBS_STATUS and CL_CONF_STATUS.
 OBS_STATUS = {"reported": "A", "not_applicable": "M", "missing": "O", "undefined": "M"}
 CONF_BY_DISCLOSURE = {"public": "F", "wco": "N", "secretariat": "C"}
-CONF_BY_REASON = {"min_group_size": "A", "hidden_member": "C", "differencing": "S", "complementary": "S"}
+CONF_BY_REASON = {"min_group_size": "A", "hidden_member": "C", "differencing": "S", "complementary": "S",
+                  # not confidential: the statistic exists but is beyond the range of a double
+                  "not_finite": "F", "earlier_release": "S"}
 
 
 def sdmx_name(table: str) -> str:

@@ -84,6 +84,7 @@ def write_release(
     info: ReleaseInfo,
     verify: Callable[[Path], Sequence[str]] | None = None,
     extras: Callable[[Path, dict[str, pd.DataFrame]], dict[str, int]] | None = None,
+    before_switch: Callable[[Path], None] | None = None,
 ) -> dict:
     """Write every table as CSV and Parquet, `extras`' files, `changes.json` and `manifest.json`, replacing `tier_dir` whole.
 
@@ -91,6 +92,8 @@ def write_release(
     their row counts by name. `changes.json` says what changed against the release in place.
     `verify` gets the folder of the built release before it is switched in and returns its
     problems; any problem raises ReleaseRefusedError and leaves the release in place untouched.
+    `before_switch` runs once the release passed `verify`, just before it is switched in (the record
+    of what the release shows is written there: see publishing/record.py).
     """
     tier_dir.parent.mkdir(parents=True, exist_ok=True)
     # Runs release outside the warehouse's turn, so two may release one tier at once: they take turns
@@ -99,10 +102,10 @@ def write_release(
     with (tier_dir.parent / f".{tier_dir.name}.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         recover_folder(tier_dir)
-        return _write_release(tier_dir, tables, info, verify, extras)
+        return _write_release(tier_dir, tables, info, verify, extras, before_switch)
 
 
-def _write_release(tier_dir, tables, info, verify, extras) -> dict:
+def _write_release(tier_dir, tables, info, verify, extras, before_switch) -> dict:
     from pmm_pipeline.publishing.diff import diff_release
 
     building = building_folder(tier_dir, info.run_id)
@@ -136,6 +139,12 @@ def _write_release(tier_dir, tables, info, verify, extras) -> dict:
     if problems:
         shutil.rmtree(building)
         raise ReleaseRefusedError(tier_dir, problems)
+    if before_switch is not None:
+        try:
+            before_switch(building)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
     switch_folder_in(building, tier_dir)
     return manifest
 
@@ -284,7 +293,7 @@ def identical_tables(frames: Mapping[str, pd.DataFrame]) -> list[list[str]]:
 
 def _check_changes(tier_dir: Path, frames: dict[str, pd.DataFrame]) -> list[str]:
     """changes.json must say of this release's rows exactly what its tables hold (nothing else slips in)."""
-    from pmm_pipeline.publishing.diff import KEYS, comparable, diff_table
+    from pmm_pipeline.publishing.diff import KEYS, SUPPRESSION, comparable, diff_table
 
     path = tier_dir / CHANGES_FILE
     if not path.exists():
@@ -312,9 +321,14 @@ def _check_changes(tier_dir: Path, frames: dict[str, pd.DataFrame]) -> list[str]
             row = shown.get(key)
             if row is None or any(row[c] != v for c, v in entry.get("after", {}).items()):
                 problems.append(f"{path}: {table} row {key} changed in changes.json is not as in the release")
+            # An earlier figure of a column that holds none now (withheld, or gone) is not the tier's to show.
+            elif any(row.get(c) is None for c in entry.get("before", {}) if c not in SUPPRESSION):
+                problems.append(f"{path}: {table} row {key} quotes an earlier figure the release withholds now")
         for entry in changes.get("removed", []):
             if tuple(entry.get(k) for k in KEYS[table]) in shown:
                 problems.append(f"{path}: {table} row removed in changes.json is still in the release")
+            if set(entry) - set(KEYS[table]):
+                problems.append(f"{path}: {table} row removed in changes.json quotes more than its key")
     return problems
 
 

@@ -27,6 +27,8 @@ SUPPRESSION_RULES = {
     "hidden_member": "a minimum, maximum or median would be the value of a member hidden from this tier",
     "differencing": "a mean, pooled ratio or level count would, with the values shown, reveal a hidden value",
     "complementary": "with other published figures (e.g. global minus the other regions) it would reveal one",
+    "earlier_release": "with the figures of earlier releases of the same reporting year it would reveal one",
+    "not_finite": "it is too large to be represented as a number",
 }
 # The statistics each rule can withhold (README, Disclosure tiers): a KPI's methodology lists the rules
 # that apply to the statistics it publishes.
@@ -35,6 +37,8 @@ RULE_STATISTICS = {
     "hidden_member": ("median", "min", "max"),
     "differencing": ("mean", "pooled", "level_counts"),
     "complementary": ("mean", "pooled", "level_counts"),
+    "earlier_release": ("mean", "pooled", "level_counts"),
+    "not_finite": ("mean", "median", "pooled"),
 }
 CSS = """
 body { font-family: Georgia, 'Times New Roman', serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;

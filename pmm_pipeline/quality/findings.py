@@ -133,10 +133,11 @@ MESSAGES: dict[str, Message] = {
         + (f" (a revision of {r['revision_pct']:+.2f}%)" if pd.notna(r["revision_pct"]) else "")
         + ". If the figure was revised, say why in a comment on that answer; otherwise give the earlier figure."
     ),
+    # Never the median, the number of peers nor the ratio to the median: they are computed over values the
+    # member's tier may not show (see GROUP_FIGURES), and members read these messages.
     "value_near_peer_median": lambda r, c: (
-        f"{c.kpi(r['kpi_id'], r['series'])} is {c.quantity(r['kpi_id'], r['kpi_value'])},"
-        f" {_times(r['kpi_value'] / r['peer_median'])} the median {c.quantity(r['kpi_id'], r['peer_median'])}"
-        f" of the {r['n_peers']} members of your region that report it."
+        f"{c.kpi(r['kpi_id'], r['series'])} is {c.quantity(r['kpi_id'], r['kpi_value'])}, far from the median"
+        " of the members of your region that report it."
         f" Check the figures behind it for {r['year']}, starting with {c.item(r['item'])}. {EXPLAIN}"
     ),
     "magnitude_consistent_with_history": lambda r, c: (
@@ -147,6 +148,19 @@ MESSAGES: dict[str, Message] = {
         f" percentage): check the unit. {EXPLAIN}"
     ),
 }
+
+
+# Figures of a comparison that are statistics over other members (the peer rule's region median, spread,
+# count and the member's distance to them). Members read finding messages (feedback reports, the platform's
+# verdicts), and these figures are computed over values hidden from them, so no message ever receives them:
+# build_findings removes them from what a message is written from. They stay in the asset checks' metadata,
+# which only operators read.
+GROUP_FIGURES = frozenset({"n_peers", "peer_median", "peer_spread_factor", "robust_z", "log_median", "log_spread"})
+
+
+def member_facing(details: Mapping[str, Any]) -> dict[str, Any]:
+    """What a message may be written from: the comparison's row without its group figures."""
+    return {k: v for k, v in details.items() if k not in GROUP_FIGURES}
 
 
 def _place(answer: Mapping[str, Any]) -> str:
@@ -220,7 +234,7 @@ def build_findings(
                 "item": v.item,
                 "year": v.year,
                 "value": None if value is None or pd.isna(value) else float(value),
-                "message": MESSAGES[v.check](v.details, context),
+                "message": MESSAGES[v.check](member_facing(v.details), context),
                 "is_justified": has_comment,
                 "justification": comment.strip() if has_comment else None,
                 "source_file": answer.get("source_file") or submission.get("file_name"),
