@@ -106,11 +106,12 @@ def freeze_scenario(tmp_path_factory):
     snapshot("first intake after closing")
 
     # 2. Those files were in fact first seen during the window; then a resubmission arrives late.
-    # Receipt times live in the receipt ledger beside the archive (not in the warehouse): rewrite them there.
+    # Receipt times live in the receipt ledger beside the archive (not in the warehouse): rewrite them there,
+    # to a day after every file's own submission date (a file dated after its receipt is bad_timestamp).
     ledger = settings.layout.archive_dir / "receipts" / "2023.jsonl"
     lines = [json.loads(line) for line in ledger.read_text().splitlines()]
     for line in lines:
-        line["at" if line["kind"] == "first_intake" else "received_at"] = "2024-01-15T10:00:00+00:00"
+        line["at" if line["kind"] == "first_intake" else "received_at"] = "2024-03-20T10:00:00+00:00"
     ledger.write_text("".join(json.dumps(line) + "\n" for line in lines))
     shutil.copy(FIXTURE_LANDING / "KEN_v2.json", landing / "KEN_v2.json")
     run_job(settings, "collection_job", "2023", instance, {"pmm/as_of": "2024-03-25"})

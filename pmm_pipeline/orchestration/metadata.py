@@ -23,7 +23,9 @@ MAX_JSON_STRING = 500  # one string inside a JSON value
 MAX_JSON_DEPTH = 8
 MAX_TABLE_ROWS = 50  # records of a table value
 MAX_CELL_CHARS = 200  # one cell of a markdown preview
-MAX_EVENT_BYTES = 64 * 1024  # all metadata of one event, serialized as Dagster stores it
+# All metadata of one event, serialized as Dagster stores it: room for an audit failure's few hundred
+# findings (what an engineer needs whole), yet 200 times less than the 54 MB one hostile file once made.
+MAX_EVENT_BYTES = 256 * 1024
 CUT_NOTE_KEY = "pmm/metadata_cut"
 
 # Characters that make markdown text into a table cell break, a link, an image, inline code or HTML.

@@ -177,7 +177,7 @@ def verify_warehouse(path: Path | str, memory_limit: str | None = DEFAULT_WAREHO
     """Raise CorruptWarehouseError naming the file when the warehouse cannot be read; nothing if it is absent.
 
     Cheap, so every run can afford it before any step writes: DuckDB opens the file (header, catalog,
-    write-ahead log), the file must be as long as its own header says, and every table's row count is
+    write-ahead log), the file must be long enough for the blocks its header says are in use, and every table's row count is
     read (row-group metadata, not the data).
     """
     path = Path(path)
@@ -188,10 +188,12 @@ def verify_warehouse(path: Path | str, memory_limit: str | None = DEFAULT_WAREHO
             f"the warehouse {path} is not a file: move it aside so that the next run creates the warehouse"
         )
     with open_warehouse(path, holder="warehouse check", memory_limit=memory_limit) as conn:
-        block_size, total_blocks = conn.execute(
-            "SELECT block_size, total_blocks FROM pragma_database_size() WHERE database_name = current_database()"
+        # Used blocks, not total: DuckDB may cut free blocks off the end of the file while still counting
+        # them (seen under overlapping runs), so only a file too short for the blocks in use is truncated.
+        block_size, used_blocks = conn.execute(
+            "SELECT block_size, used_blocks FROM pragma_database_size() WHERE database_name = current_database()"
         ).fetchall()[0]
-        expected = DUCKDB_HEADER_BYTES + int(block_size) * int(total_blocks)
+        expected = DUCKDB_HEADER_BYTES + int(block_size) * int(used_blocks)
         actual = path.stat().st_size
         if actual < expected:
             raise corrupt_warehouse_error(
