@@ -113,6 +113,10 @@ def freeze_scenario(tmp_path_factory):
     for line in lines:
         line["at" if line["kind"] == "first_intake" else "received_at"] = "2024-03-20T10:00:00+00:00"
     ledger.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    # The warehouse's copy of those receipts is faked alike: a ledger disagreeing with it stops the intake.
+    with open_warehouse(settings.layout.warehouse_path) as conn:
+        conn.execute("UPDATE raw.received_files SET received_at = ? WHERE cycle = '2023'",
+                     [dt.datetime(2024, 3, 20, 10, tzinfo=dt.UTC)])
     shutil.copy(FIXTURE_LANDING / "KEN_v2.json", landing / "KEN_v2.json")
     run_job(settings, "collection_job", "2023", instance, {"pmm/as_of": "2024-03-25"})
     snapshot("late file")

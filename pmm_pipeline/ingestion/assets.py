@@ -19,6 +19,7 @@ from pmm_pipeline.ingestion.intake import (
 from pmm_pipeline.ingestion.receipts import (
     WAREHOUSE_RECEIPTS_SQL,
     append_to_ledger,
+    check_ledger_covers_warehouse,
     ledger_path,
     ledger_updates,
     read_ledger,
@@ -88,11 +89,11 @@ def build_ingestion_assets(
         layout = storage.layout
         ledger = ledger_path(layout.archive_dir, cycle_id)
         state = read_ledger(ledger)
-        warehouse_rows: list[dict] = []
-        if state.first_intake_at is None and not state.receipts:  # no ledger yet: take over the warehouse's
-            with warehouse.get_connection() as conn:
-                create_tables(conn, [RECEIVED_FILES, SUBMISSIONS, REJECTIONS])
-                warehouse_rows = conn.execute(WAREHOUSE_RECEIPTS_SQL, [cycle_id]).df().to_dict("records")
+        with warehouse.get_connection() as conn:
+            create_tables(conn, [RECEIVED_FILES, SUBMISSIONS, REJECTIONS])
+            warehouse_rows = conn.execute(WAREHOUSE_RECEIPTS_SQL, [cycle_id]).df().to_dict("records")
+        # No ledger yet: the warehouse's receipts are taken over; else the warehouse may hold none it lacks.
+        check_ledger_covers_warehouse(state, warehouse_rows, ledger)
         earlier, migrated, first_intake_at = record_for_intake(state, warehouse_rows, layout.archive_dir)
         now = dt.datetime.now(dt.UTC)
         limits = storage.intake_limits

@@ -234,6 +234,47 @@ ORDER BY f.received_at, f.file_name
 """
 
 
+def _same_moment(a: object, b: dt.datetime) -> bool:
+    try:
+        return a is not None and abs((a - b).total_seconds()) < 1e-6
+    except (TypeError, ValueError):
+        return False
+
+
+def check_ledger_covers_warehouse(state: LedgerState, warehouse_rows: Iterable[Mapping], path: Path) -> None:
+    """Raise if the warehouse holds a receipt that the ledger lacks or dates otherwise.
+
+    The ledger is appended (durably) before the raw tables are written, so every archived version in
+    raw.received_files is in the ledger with the same receipt time, whatever was killed when. A ledger
+    that lacks one was damaged after the fact: its end cut (read_ledger takes a cut last line for an
+    append a crash tore), a line removed, a receipt time changed, or the file restored from an older
+    backup. Used as it is, it would let a version leave the record, or be received anew and frozen
+    out, without a word: the intake stops instead, naming the ledger and the files.
+    """
+    if state.first_intake_at is None and not state.receipts:
+        return  # no ledger yet: the warehouse's receipts are taken over (record_for_intake)
+    wrong = []
+    for row in warehouse_rows:
+        row = {k: (None if _missing(v) else v) for k, v in dict(row).items()}
+        if not row.get("sha256"):
+            continue
+        receipt = state.receipts.get((row["sha256"], row["file_name"]))
+        if receipt is None:
+            wrong.append(f"{row['file_name']!r} (sha256 {row['sha256']}) is not in it")
+        elif not _same_moment(row.get("received_at"), receipt.received_at):
+            wrong.append(
+                f"{row['file_name']!r} (sha256 {row['sha256']}) was received at {row.get('received_at')}, the"
+                f" ledger says {receipt.received_at.isoformat()}"
+            )
+    if wrong:
+        shown = "; ".join(wrong[:10]) + (f"; and {len(wrong) - 10} more" if len(wrong) > 10 else "")
+        raise ArchiveIntegrityError(
+            f"receipt ledger {path} disagrees with the warehouse's raw.received_files: {shown}. The ledger was"
+            " cut short, edited or restored from an older backup. Restore it from a backup; or, if the warehouse"
+            " is right, move the ledger aside and the next run takes the warehouse's receipts over"
+        )
+
+
 def record_for_intake(
     state: LedgerState, warehouse_rows: Iterable[Mapping], archive_dir: Path
 ) -> tuple[dict[tuple[str | None, str], Receipt], list[Receipt], dt.datetime | None]:
