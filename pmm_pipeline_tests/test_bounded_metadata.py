@@ -66,7 +66,8 @@ def test_bounding_twice_changes_nothing():
 
 
 def test_many_medium_values_are_omitted_largest_first_until_the_event_fits():
-    metadata = {f"preview_{i}": dg.MetadataValue.md("z" * (MAX_MARKDOWN_CHARS - 200)) for i in range(10)}
+    medium = MAX_MARKDOWN_CHARS - 200
+    metadata = {f"preview_{i}": dg.MetadataValue.md("z" * medium) for i in range(MAX_EVENT_BYTES // medium + 2)}
     metadata["small"] = dg.MetadataValue.int(1)
     bounded = bound_metadata(metadata)
     assert event_bytes(bounded) <= MAX_EVENT_BYTES

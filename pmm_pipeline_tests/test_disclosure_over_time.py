@@ -14,7 +14,7 @@ import pytest
 from pmm_pipeline.errors import ReleaseRecordError
 from pmm_pipeline.publishing.diff import diff_release
 from pmm_pipeline.publishing.disclosure import EARLIER_RELEASE, control_disclosure
-from pmm_pipeline.publishing.record import RECORD_DIR, read_history, with_history
+from pmm_pipeline.publishing.record import INDEX_FILE, RECORD_DIR, read_history, with_history, write_record
 from pmm_pipeline_tests.disclosure_history import recover, release_sequence
 from pmm_pipeline_tests.disclosure_universe import M, Universe
 
@@ -106,12 +106,12 @@ def test_a_rerun_on_the_same_inputs_decides_the_same_and_adds_no_record(tmp_path
     releases = release_sequence([universe(s) for s in states], tmp_path)
     for tier in ("public", "wco"):
         assert releases[0][tier]["rollups"].equals(releases[1][tier]["rollups"])
-        assert len(list((tmp_path / RECORD_DIR / tier).iterdir())) == 1
+        assert len(list((tmp_path / RECORD_DIR / tier).glob("*.json"))) == 1
 
 
 def test_an_altered_record_stops_disclosure_with_the_file_named(tmp_path):
     release_sequence([universe(BASE)], tmp_path)
-    path = next((tmp_path / RECORD_DIR / "public").iterdir())
+    path = next((tmp_path / RECORD_DIR / "public").glob("*.json"))
     record = json.loads(path.read_text())
     record["series"][0]["values"]["B"][0] = 21.0
     path.write_text(json.dumps(record))
@@ -163,3 +163,41 @@ def test_with_k_two_a_group_needs_four_hidden_contributors(tmp_path):
     four = {(w.tier, w.group_code, w.statistic)
             for w in control_disclosure(universe([*BASE, A]).facts(), 3, coalition=2)}
     assert ("public", "X", "mean") not in four
+
+
+def test_a_removed_record_or_index_line_stops_disclosure_with_the_file_named(tmp_path):
+    # Deleting what a tier released must not go unseen: a later release could reveal what it hid.
+    release_sequence([universe(BASE), universe([*BASE, A])], tmp_path)
+    folder = tmp_path / RECORD_DIR / "public"
+    index = folder / INDEX_FILE
+    lines = index.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 2 == len(list(folder.glob("*.json")))
+    first = json.loads(lines[0])["record"]
+
+    (folder / f"{first}.json").rename(tmp_path / "aside.json")
+    with pytest.raises(ReleaseRecordError, match=f"{first}.json.*is missing"):
+        read_history([tmp_path], 2022)
+    (tmp_path / "aside.json").rename(folder / f"{first}.json")
+
+    index.write_bytes(lines[1])  # the first line removed, and its file with it
+    (folder / f"{first}.json").unlink()
+    with pytest.raises(ReleaseRecordError, match="line 1 does not follow"):
+        read_history([tmp_path], 2022)
+
+    index.unlink()
+    with pytest.raises(ReleaseRecordError, match="index of the earlier releases' records is missing"):
+        read_history([tmp_path], 2022)
+
+
+def test_a_record_left_unlisted_by_a_killed_run_still_counts_and_is_listed_next(tmp_path):
+    release_sequence([universe(BASE), universe([*BASE, A])], tmp_path)
+    folder = tmp_path / RECORD_DIR / "public"
+    index = folder / INDEX_FILE
+    whole = index.read_bytes()
+    before = read_history([tmp_path], 2022)
+    first, second = whole.splitlines(keepends=True)
+    index.write_bytes(first + second[:20])  # killed while the second record's line was appended
+    assert read_history([tmp_path], 2022) == before  # the unlisted record still counts as released
+    newest = json.loads(second)["record"]
+    write_record(tmp_path, "public", json.loads((folder / f"{newest}.json").read_text()))
+    assert index.read_bytes().endswith(second) and read_history([tmp_path], 2022) == before

@@ -17,17 +17,25 @@ file, and a file altered on disk is detected (its bytes no longer hash to its na
 release with an error naming it. A run killed between the record and the switch leaves a record of
 a release no reader saw: counted as released all the same, which can only ever withhold more. The
 warehouse is not involved: a warehouse rebuilt from the archive finds the same record.
+
+A file removed from the record must not go unseen either (a later release could then reveal what the
+removed one hid), so each tier's folder has an append-only `index.jsonl`: one line per record file in
+the order written, each line naming the record and the SHA-256 of the line before it. A record listed
+but missing, a line removed or altered (the chain breaks) or an index missing beside record files is an
+error naming the file. A record file present but not yet listed (a run killed between writing it and
+appending its line) is counted and listed by the next release.
 """
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from pmm_pipeline.errors import ReleaseRecordError
-from pmm_pipeline.files import write_atomically
+from pmm_pipeline.files import append_durably, write_atomically
 from pmm_pipeline.publishing.disclosure import (
     AUDITED_TIERS,
     EarlierRelease,
@@ -36,6 +44,7 @@ from pmm_pipeline.publishing.disclosure import (
 )
 
 RECORD_DIR = "record"
+INDEX_FILE = "index.jsonl"
 FORMAT = "pmm-disclosure-record"
 
 
@@ -81,13 +90,76 @@ def release_record(facts: Sequence[SeriesFacts], tables: Mapping[str, pd.DataFra
 
 
 def write_record(published_dir: Path, tier: str, record: dict) -> Path:
-    """Store one release's record (idempotent: the same content is the same file)."""
+    """Store one release's record and list it in the tier's index (idempotent: the same content is the same file)."""
     data = (json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n").encode()
     digest = hashlib.sha256(data).hexdigest()
-    path = published_dir / RECORD_DIR / tier / f"{digest}.json"
+    folder = published_dir / RECORD_DIR / tier
+    if not (folder / INDEX_FILE).exists() and not _record_files(folder):
+        append_durably(folder / INDEX_FILE, b"")  # the index comes first: a record file never stands without one
+    listed = _read_index(folder)
+    path = folder / f"{digest}.json"
     if not (path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == digest):
         write_atomically(path, data)
+    for unlisted in sorted(_record_files(folder) - set(listed)):  # this one, and any a killed run left unlisted
+        _append_to_index(folder, unlisted, listed)
+        listed.append(unlisted)
     return path
+
+
+def _record_files(folder: Path) -> set[str]:
+    return {p.stem for p in folder.glob("*.json")}
+
+
+def _line_digest(line: bytes) -> str:
+    return hashlib.sha256(line).hexdigest()
+
+
+def _append_to_index(folder: Path, digest: str, listed: Sequence[str]) -> None:
+    index = folder / INDEX_FILE
+    data = index.read_bytes()
+    if data and not data.endswith(b"\n"):  # a line torn by a crash mid-append: cut off, its record is re-listed
+        os.truncate(index, data.rfind(b"\n") + 1)
+    lines = data.splitlines()[: len(listed)]
+    previous = _line_digest(lines[-1]) if lines else None
+    line = json.dumps({"record": digest, "previous": previous}, sort_keys=True, separators=(",", ":"))
+    append_durably(folder / INDEX_FILE, line.encode() + b"\n")
+
+
+def _read_index(folder: Path) -> list[str]:
+    """The record files listed in the tier's index, in order, after checking the chain of its lines."""
+    index = folder / INDEX_FILE
+    if not index.exists():
+        if _record_files(folder):
+            raise ReleaseRecordError(
+                f"{index}: the index of the earlier releases' records is missing beside {folder}'s record files."
+                " Restore it from a backup: without it, a removed record would go unseen."
+            )
+        return []
+    data = index.read_bytes()
+    lines = data.splitlines()
+    listed: list[str] = []
+    previous = None
+    for number, line in enumerate(lines, start=1):
+        try:
+            entry = json.loads(line)
+            digest, link = entry["record"], entry["previous"]
+        except (ValueError, KeyError, TypeError):
+            if number == len(lines) and not data.endswith(b"\n"):
+                break  # a last line cut short by a crash while it was appended: its record is unlisted
+            raise ReleaseRecordError(f"{index}: line {number} is not an entry of the index") from None
+        if link != previous:
+            raise ReleaseRecordError(
+                f"{index}: line {number} does not follow the line before it (a line was removed or altered)."
+                " Restore the record from a backup: a later release could reveal what a removed one hid."
+            )
+        if not (folder / f"{digest}.json").exists():
+            raise ReleaseRecordError(
+                f"{folder / (digest + '.json')}: the record of an earlier release listed in {index} is missing."
+                " Restore it from a backup: without it, a release could reveal what that one hid."
+            )
+        listed.append(digest)
+        previous = _line_digest(line)
+    return listed
 
 
 def read_history(published_dirs: Iterable[Path], reporting_year: int) -> dict[tuple[str, str], list[EarlierRelease]]:
@@ -98,7 +170,9 @@ def read_history(published_dirs: Iterable[Path], reporting_year: int) -> dict[tu
             folder = published_dir / RECORD_DIR / tier
             if not folder.is_dir():
                 continue
-            for path in sorted(folder.glob("*.json")):
+            listed = _read_index(folder)
+            unlisted = sorted(_record_files(folder) - set(listed))  # left by a killed run: counted all the same
+            for path in [folder / f"{digest}.json" for digest in [*listed, *unlisted]]:
                 record = _read(path)
                 try:
                     if record["reporting_year"] != reporting_year or record["tier"] != tier:
