@@ -216,12 +216,14 @@ def test_cycle_defaults_to_the_files_own(capsys, monkeypatch, tmp_path):
     other = _write(tmp_path / "KEN_2025.json", "KEN", cycle="2025", answers=[])
     _, out, _ = _run(capsys, monkeypatch, tmp_path / "data", str(other), "--json")
     document = json.loads(out)
-    assert document["cycle"] == "2025" and document["cycle_stated_in_file"] is True
+    assert document["cycle"] == "2025" and document["cycle_from"] == "file"
     assert document["reason_code"] != "cycle_mismatch"
 
     unknown = _write(tmp_path / "KEN_1999.json", "KEN", cycle="1999")
     _, out, _ = _run(capsys, monkeypatch, tmp_path / "data", str(unknown))
     assert "'1999'" in out and "--cycle" in out and "cycle_mismatch" in out
+    _, out, _ = _run(capsys, monkeypatch, tmp_path / "data", str(unknown), "--json", "--cycle", "2023")
+    assert json.loads(out)["cycle_from"] == "option"
 
 
 def test_words_are_the_members_language_by_default(capsys, monkeypatch, tmp_path):

@@ -44,6 +44,7 @@ from pmm_pipeline.ingestion.intake import (
     _Delivered,
     _read_delivered,
     intake_frames,
+    RAW_TABLES,
     write_raw_tables,
 )
 from pmm_pipeline.ingestion.limits import IntakeLimits, display_name
@@ -52,7 +53,7 @@ from pmm_pipeline.quality.gate import evaluate_quality, load_gate_inputs
 from pmm_pipeline.reference.load import Reference
 from pmm_pipeline.reference.models import Cycle
 from pmm_pipeline.staging.select import PARTICIPATION_SQL, STAGED_ANSWERS_SQL, membership_frame
-from pmm_pipeline.tables import PARTICIPATION, STAGED_ANSWERS, create_tables, replace_cycle_rows_from_sql
+from pmm_pipeline.tables import FINDINGS, PARTICIPATION, STAGED_ANSWERS, create_tables, replace_cycle_rows_from_sql
 
 FORMAT = "pmm-self-check"
 FORMAT_VERSION = 1
@@ -218,7 +219,7 @@ class SelfCheck:
     findings: pd.DataFrame  # quality.findings rows of the rules judged offline
     collecting: bool
     stated_cycle: Any = None
-    cycle_was_stated: bool = True
+    cycle_from: str = "file"  # "option" (--cycle), "file" (the cycle it states) or "default" (it states none known)
     limits: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(OFFLINE_LIMITS))
 
     @property
@@ -246,8 +247,6 @@ class SelfCheck:
 def _gate_findings(frames: dict[str, pd.DataFrame], reference: Reference, catalogue: Catalogue, cycle: Cycle):
     """The quality gate on the file alone: raw tables, staging and gate run as in the pipeline, in memory."""
     with duckdb.connect() as conn:  # in memory: the only warehouse this touches is its own, gone afterwards
-        from pmm_pipeline.ingestion.intake import RAW_TABLES
-
         create_tables(conn, list(RAW_TABLES.values()))
         write_raw_tables(conn, cycle.id, frames)
         conn.register("_members_in_force", membership_frame(reference, cycle))
@@ -302,13 +301,11 @@ def check_file(
         findings=findings,
         collecting=cycle.is_collecting_on(reference.cycles.local_day(now)),
         stated_cycle=stated,
-        cycle_was_stated=bool(cycle_id) or (isinstance(stated, str) and stated.strip() == cycle.id),
+        cycle_from="option" if cycle_id else "file" if isinstance(stated, str) and stated.strip() == cycle.id else "default",
     )
 
 
 def _empty_findings() -> pd.DataFrame:
-    from pmm_pipeline.tables import FINDINGS
-
     return pd.DataFrame(columns=FINDINGS.column_names)
 
 
@@ -363,7 +360,7 @@ def as_document(check: SelfCheck, lang: str) -> dict[str, Any]:
         "sha256": check.sha256,
         "size_bytes": check.size_bytes,
         "cycle": check.cycle.id,
-        "cycle_stated_in_file": check.cycle_was_stated,
+        "cycle_from": check.cycle_from,
         "member": check.member_code,
         "language": lang,
         "checked_at": check.checked_at.isoformat(),
@@ -385,7 +382,7 @@ def render_text(check: SelfCheck, lang: str) -> str:
     """What a person reads: the verdict, every problem and finding with its place, and what was not checked."""
     words, headings = WORDS[lang], HEADINGS[lang]
     lines = [words["heading"].format(file=check.file_name, cycle=check.cycle.id)]
-    if not check.cycle_was_stated:
+    if check.cycle_from == "default":
         lines.append(words["unknown_cycle"].format(given=repr(check.stated_cycle), cycle=check.cycle.id))
     lines.append(f"  {words['member']}: {check.member_code or '?'}   {words['sha256']}: {check.sha256}")
     if check.accepted:
