@@ -230,6 +230,41 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from pmm_pipeline.ingestion.self_check import (
+        SelfCheckError,
+        as_document,
+        check_file,
+        feedback_workbook,
+        member_language,
+        render_text,
+    )
+
+    reference = load_reference(settings.reference_dir, settings.cycles_file)
+    cycle_id = _cycle_of(settings, args.cycle)[1].id if args.cycle else None
+    output = Path(args.output) if args.output else None
+    if output is not None and output.suffix.lower() != ".xlsx":
+        raise CommandError(f"--output {output} must end with .xlsx")
+    catalogue = load_catalogue(settings.specs_dir)
+    try:
+        check = check_file(Path(args.file), reference, catalogue, settings.intake_limits, cycle_id)
+    except SelfCheckError as err:
+        raise CommandError(str(err)) from None
+    lang = args.lang or member_language(reference, check.member_code)
+    if output is not None:
+        try:
+            output.write_bytes(feedback_workbook(check, reference, catalogue, lang))
+        except OSError as err:
+            raise CommandError(f"cannot write {output}: {err.strerror}") from None
+    if args.json:
+        print(json.dumps(as_document(check, lang), indent=2, ensure_ascii=False))
+    else:
+        print(render_text(check, lang))
+        if output is not None:
+            print(f"feedback report written to {output}")
+    return check.exit_status
+
+
 # --- the parser ---------------------------------------------------------------------------------------
 class PmmArgumentParser(argparse.ArgumentParser):
     """argparse with the contract's one-line errors and near-miss suggestions for every choice."""
@@ -382,6 +417,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", type=float, default=STATUS_WAIT_S, metavar="SECONDS",
         help="how long to wait for a run that holds the warehouse",
     )
+
+    validate = _add_command(
+        commands, "validate", "check one file offline as the intake and the quality gate would, before sending it",
+        ("pmm validate KEN_2023.xlsx", "pmm validate KEN_2023.json --lang fr",
+         "pmm validate KEN_2023.csv --cycle 2023 --output feedback_KEN.xlsx", "pmm validate KEN_2023.json --json"),
+        cmd_validate,
+        "Runs the intake's checks and the quality rules that need only this member's answers on FILE, offline,"
+        " and prints the verdict (accepted, or rejected with its reason), every problem with its place in the file"
+        " and every quality finding, in the words of the member's feedback report. Rules that compare with other"
+        " members or earlier cycles are listed as not checked. Nothing is sent, archived or recorded. Exit status"
+        " 0 when the file would be accepted with no blocking finding, 1 when it would be rejected or blocked.",
+    )
+    validate.add_argument("file", metavar="FILE", help="the submission file: .json, .xlsx, .csv (or .tsv, .txt)")
+    validate.add_argument(
+        "--cycle", default=None, help=CYCLE_HELP + "; default: the cycle the file names, when a configured one"
+    )
+    validate.add_argument(
+        "--lang", type=_language, default=None,
+        help="en, fr or es (default: the questionnaire language of the member the file names, else en)",
+    )
+    validate.add_argument("--output", default=None, metavar="F.xlsx",
+                          help="also write the member's Excel feedback report for this file")
+    validate.add_argument("--json", action="store_true", help="print one JSON document (format pmm-self-check)")
 
     listing = _add_command(
         commands, "list", "list the cycles, members or KPIs other commands accept",
