@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CYCLE ?= 2023
 # The Dagster UI's port, one setting: `make dev` serves on it and `pmm run` prints links to it (the
-# default is pmm_pipeline/settings.py's DEFAULT_UI_PORT; a test keeps the two equal).
+# default is pmm_pipeline/core/settings.py's DEFAULT_UI_PORT; a test keeps the two equal).
 export PMM_UI_PORT ?= 3000
 
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home

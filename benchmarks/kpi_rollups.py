@@ -29,13 +29,13 @@ import pandas as pd
 
 from sqlglot import exp
 
-from pmm_pipeline.catalogue.formula import Formula, ItemRef
-from pmm_pipeline.catalogue.load import Catalogue
-from pmm_pipeline.kpis.compile import render_kpi_values_sql
-from pmm_pipeline.reference.load import Reference
-from pmm_pipeline.rollups.compute import render_rollups_sql
-from pmm_pipeline.staging.select import membership_frame
-from pmm_pipeline.tables import (
+from pmm_pipeline.specs.catalogue.formula import Formula, ItemRef
+from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.stages.kpis.compile import render_kpi_values_sql
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.stages.rollups.compute import render_rollups_sql
+from pmm_pipeline.stages.staging.select import membership_frame
+from pmm_pipeline.warehouse.tables import (
     ADMITTED_ANSWERS,
     DISCLOSURE,
     FINDINGS,

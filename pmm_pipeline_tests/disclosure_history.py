@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pmm_pipeline.publishing.disclosure import (
+from pmm_pipeline.stages.disclosure.control import (
     AUDITED_TIERS,
     TIERS,
     PublishedTable,
@@ -25,7 +25,7 @@ from pmm_pipeline.publishing.disclosure import (
     tier_rollups,
     withheld_frame,
 )
-from pmm_pipeline.publishing.record import read_history, release_record, with_history, write_record
+from pmm_pipeline.stages.disclosure.record import read_history, release_record, with_history, write_record
 from pmm_pipeline_tests.disclosure_universe import CYCLE, Universe
 
 AUDIENCES = ("public", "wco")

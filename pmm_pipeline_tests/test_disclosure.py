@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pmm_pipeline.publishing.disclosure import (
+from pmm_pipeline.stages.disclosure.control import (
     TIERS,
     LevelCount,
     PublishedTable,
@@ -22,8 +22,8 @@ from pmm_pipeline.publishing.disclosure import (
     visible_in,
     withheld_frame,
 )
-from pmm_pipeline.publishing.release import ReleaseInfo, ReleaseRefusedError, read_release_files, write_release
-from pmm_pipeline.settings import Settings
+from pmm_pipeline.stages.publishing.release import ReleaseInfo, ReleaseRefusedError, read_release_files, write_release
+from pmm_pipeline.core.settings import Settings
 from pmm_pipeline_tests.disclosure_universe import CYCLE, KPI, M, Universe
 
 ALL = ("mean", "median", "min", "max", "pooled")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pmm_pipeline.publishing.disclosure import (
+from pmm_pipeline.stages.disclosure.control import (
     TIERS,
     PublishedTable,
     audit_tiers,
@@ -21,7 +21,7 @@ from pmm_pipeline.publishing.disclosure import (
     tier_rollups,
     withheld_frame,
 )
-from pmm_pipeline.rollups.compute import NOT_FINITE, render_rollups_sql
+from pmm_pipeline.stages.rollups.compute import NOT_FINITE, render_rollups_sql
 
 KPI = "electronic_declaration_rate"  # a ratio KPI: mean, median, min, max and the pooled ratio
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pmm_pipeline.errors import DISK_FULL_ERRNOS, CorruptWarehouseError, DiskFullError, PermanentError
+from pmm_pipeline.core.errors import DISK_FULL_ERRNOS, CorruptWarehouseError, DiskFullError, PermanentError
 from pmm_pipeline.orchestration.metadata import MAX_TEXT_CHARS, bound_metadata, cut_text, one_line
 
 MAX_RETRIES_TAG = "dagster/max_retries"  # read by Dagster when a run fails: 0 means no run retry

@@ -4,7 +4,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from pmm_pipeline.settings import CHECKOUT_DIR
+from pmm_pipeline.core.settings import CHECKOUT_DIR
 
 # The pool of every step that opens the DuckDB warehouse.
 WAREHOUSE_POOL = "warehouse"

@@ -1,0 +1,1 @@
+"""The warehouse's table declarations; no Dagster, no stage."""
