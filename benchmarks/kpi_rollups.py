@@ -12,7 +12,7 @@ the figures compare the computations, not the write paths: the pipeline into kpi
 rollup.rollups exactly as its assets do, the others into bench_sql.* and bench_pandas.*.
 
 Neither baseline keeps a copy of the KPIs: both read the catalogue, so a new KPI file needs no edit here.
-pandas evaluates every formula's parsed tree itself (node by node on columns, not through kpis/compile.py),
+pandas evaluates every formula's parsed tree itself (node by node on columns, not through stages/kpis/compile.py),
 whatever its shape. The hand-written DuckDB query knows four forms of formula (k * a[T] / b[T],
 k * (a[T] - a[T-1]) / a[T-1], a[T], a level) and is compared on the KPIs whose formulas all have one of them.
 """

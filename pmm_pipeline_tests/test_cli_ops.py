@@ -568,7 +568,7 @@ def test_settings_replace_keeps_the_ui_url():
 
 @pytest.mark.parametrize("quiet", [False, True])
 def test_run_shows_progress_unless_quiet_and_ends_with_the_link(quiet, tmp_path, monkeypatch, capsys):
-    from pmm_pipeline.orchestration import run as run_module
+    from pmm_pipeline.app import run as run_module
 
     seen = {}
 

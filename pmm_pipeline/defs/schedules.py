@@ -6,7 +6,7 @@ runs at its `run_at` time):
 - `daily_collection_schedule`: every day of the window (and of a reopening), take in what arrived
   and list the members who have not submitted yet;
 - `closing_freeze_schedule`: the day after the window, a last intake and the final collection
-  status; from then on a newly arriving file is recorded and kept but not used (ingestion/freeze.py);
+  status; from then on a newly arriving file is recorded and kept but not used (stages/ingestion/freeze.py);
 - `publication_release_schedule`: on `publication_date`, the whole cycle and its release.
 Cron expressions cannot say a year, so each schedule ticks on the configured month and day and its
 evaluation keeps only the cycles whose date is that very day; other ticks are skipped with a reason.

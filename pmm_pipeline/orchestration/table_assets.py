@@ -1,7 +1,7 @@
 """Builders shared by every stage: an AssetSpec from a table declaration, and the metadata of a written table.
 
 Every table asset shows, on its definition and on each materialization, its column schema (tables.py)
-and column lineage (lineage/columns.py); each materialization adds its row count and a preview.
+and column lineage (orchestration/column_lineage.py); each materialization adds its row count and a preview.
 """
 
 from collections.abc import Sequence

@@ -2,7 +2,7 @@
 
 With no URL (the embedded default) publishing to SQL does nothing: the release folders are the
 only output. With e.g. `postgresql+psycopg://pmm_publisher@db/pmm` each tier's release is copied
-into that database too (publishing/sql_publish.py). Which it is, is configuration only.
+into that database too (stages/publishing/sql_publish.py). Which it is, is configuration only.
 
 The Dagster UI shows every resource's settings to everyone who opens it, so a password never goes
 into them: give a password-less URL and let libpq find the password (PGPASSWORD, ~/.pgpass,

@@ -1,6 +1,6 @@
 """`pmm status --cycle C`: where a cycle stands, read from the warehouse, as text for people and JSON for programs.
 
-The figures are those of the collection status (collection/status.py, the `collection.completeness`
+The figures are those of the collection status (stages/collection/status.py, the `collection.completeness`
 asset): a member is *expected* when in force for the cycle, *received* when it has an accepted
 version (late ones included), *used* when a version of it is in use, *outstanding* when nothing of
 it was accepted. They are computed here from the tables they are built from (staging, raw, quality),

@@ -8,7 +8,7 @@ or the demo) has no earlier state to freeze: what that first intake finds stands
 at closing, still counted late; anything first seen after that intake is frozen out.
 
 The receipt times and the first intake come from the receipt ledger beside the archive
-(ingestion/receipts.py), not from the warehouse: a warehouse rebuilt from the archive freezes the
+(stages/ingestion/receipts.py), not from the warehouse: a warehouse rebuilt from the archive freezes the
 same versions.
 
 A version whose archived copy is damaged (raw.submissions.archive_state not `intact`) keeps its

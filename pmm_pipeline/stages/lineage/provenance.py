@@ -30,7 +30,7 @@ def formula_refs(kpis: Sequence[KpiSpec], catalogue: Catalogue) -> pd.DataFrame:
 
 
 # The answers of a value are the admitted answers of the version the value was computed from; a
-# flagged rule is a warning finding on that (item, year), as for kpi_values.flags (kpis/compile.py).
+# flagged rule is a warning finding on that (item, year), as for kpi_values.flags (stages/kpis/compile.py).
 PROVENANCE_SQL = """
 SELECT
     v.cycle, v.reporting_year, v.member_code, v.kpi_id, v.series,
