@@ -27,7 +27,8 @@ demo: $(STAMP)  ## write sample submissions for CYCLE (default 2023), run the wh
 	$(BIN)/pmm run --cycle $(CYCLE)
 	@echo "Dagster UI with this run: make dev, then open http://127.0.0.1:$(PMM_UI_PORT)"
 
-test: $(STAMP) browser  ## run the whole test suite offline (the UI tests included)
+test: $(STAMP) browser  ## check the direction of imports, then run the whole test suite offline (the UI tests included)
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/python -m pytest
 
 # The UI test opens the asset graph in headless Chromium. Installed from the distribution's

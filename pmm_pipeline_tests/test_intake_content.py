@@ -18,7 +18,7 @@ import yaml
 from pmm_pipeline.specs.catalogue.models import TYPE_BOUNDS, ItemType
 from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.stages.ingestion.intake import ReceivedFile, intake_frames, quarantine, read_file, take_in_cycle
-from pmm_pipeline.stages.ingestion.limits import DEFAULT_LIMITS, IntakeLimits
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.stages.ingestion.submission import Problem
 from pmm_pipeline.stages.ingestion.text import normalise, printable, quote
 from pmm_pipeline.stages.ingestion.validate import CLOCK_TOLERANCE

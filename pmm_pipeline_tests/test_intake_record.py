@@ -31,7 +31,7 @@ from pmm_pipeline.stages.ingestion.intake import (
     take_in_cycle,
     write_raw_tables,
 )
-from pmm_pipeline.stages.ingestion.limits import DEFAULT_LIMITS
+from pmm_pipeline.core.settings import DEFAULT_LIMITS
 from pmm_pipeline.stages.ingestion.receipts import (
     Receipt,
     append_to_ledger,

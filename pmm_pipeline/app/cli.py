@@ -6,15 +6,13 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import get_args
 
 from pmm_pipeline.specs.catalogue.load import CatalogueError, load_catalogue, validate_catalogue
 from pmm_pipeline.core.choices import LIST_ALL_UP_TO, UnknownChoice, choose, describe_unknown, nearest
 from pmm_pipeline.specs.reference.load import Reference, ReferenceError, load_reference
-from pmm_pipeline.specs.reference.models import Language
+from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.core.settings import Settings
 
-LANGUAGES: tuple[str, ...] = get_args(Language)
 # A catalogue of PMM v1 size (51 KPIs) is too long to list in an error; the shipped one is listed whole.
 KPIS_LISTED_UP_TO = 30
 STATUS_WAIT_S = 60.0
@@ -186,7 +184,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"pmm status: the warehouse is in use ({holder}); waiting up to {args.wait:.0f} s", file=sys.stderr)
 
     try:
-        # Read-only and short: the warehouse's turn (taken by every reader and writer, resources/warehouse.py) is
+        # Read-only and short: the warehouse's turn (taken by every reader and writer, orchestration/resources/warehouse.py) is
         # held just for these few queries, so a run waiting for it is not kept waiting.
         with warehouse_turn(path, args.wait, "pmm status", on_wait=say_who):
             conn = duckdb.connect(str(path), read_only=True, config={"memory_limit": settings.warehouse_memory_limit})

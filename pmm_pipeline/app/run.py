@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from pmm_pipeline.core.vocabulary import TIERS
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.core.errors import PermanentError
 from pmm_pipeline.defs.jobs import CYCLE_JOB
 from pmm_pipeline.orchestration.metadata import one_line
 from pmm_pipeline.orchestration.tags import CYCLE_TAG, PROCESS_TAG
-from pmm_pipeline.stages.disclosure.control import TIERS, summarize_withheld
+from pmm_pipeline.stages.disclosure.control import summarize_withheld
 from pmm_pipeline.orchestration.resources.warehouse import open_warehouse, verify_warehouse
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.warehouse.tables import WITHHELD, published_tables
@@ -119,7 +120,7 @@ def run_cycle(
     """Materialize every asset of the cycle in one in-process run stored in the Dagster instance.
 
     `on_event` is called with each event of the run as the instance stores it (the command line's
-    progress, orchestration/progress.py).
+    progress, app/progress.py).
     """
     defs = build_definitions(settings)
     job = defs.resolve_job_def(CYCLE_JOB)

@@ -1,12 +1,9 @@
-"""What a release records about how it was made: the code version and the catalogue's exact content."""
+"""What a release records about the code that made it: the package version and the git commit."""
 
 import functools
-import hashlib
 import subprocess
 from importlib import metadata
 from pathlib import Path
-
-from pmm_pipeline.specs.catalogue.load import Catalogue
 
 CHECKOUT_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -28,11 +25,3 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return version
     return f"{version}+{commit}" if commit else version
-
-
-def catalogue_digest(catalogue: Catalogue) -> str:
-    """SHA-256 over the spec files' names and bytes (KPIs and items): any edit to a rule gives a new digest."""
-    digest = hashlib.sha256()
-    for name, path in catalogue.source_files():
-        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()

@@ -6,11 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from pmm_pipeline.stages.ingestion.limits import DEFAULT_LIMITS, IntakeLimits
-from pmm_pipeline.specs.reference.load import PACKAGED_REFERENCE_DIR
-
 CHECKOUT_DIR = Path(__file__).resolve().parent.parent.parent
-# Read here, and also by Dagster when a run starts if the URL holds a password (resources/sql_target.py).
+# The reference data shipped with the package (members, groups, cycles): PMM_REFERENCE_DIR's default.
+PACKAGED_REFERENCE_DIR = Path(__file__).resolve().parent.parent / "specs" / "reference"
+# Read here, and also by Dagster when a run starts if the URL holds a password (orchestration/resources/sql_target.py).
 PUBLISH_SQL_URL_VAR = "PMM_PUBLISH_SQL_URL"
 
 
@@ -29,6 +28,35 @@ _MEMORY_LIMIT = re.compile(r"(?P<amount>\d+(\.\d+)?)\s*([KMGT](i?B)?|%)", re.IGN
 # The Dagster UI's port: `make dev` serves on PMM_UI_PORT (the Makefile exports it with this default) and `pmm run`
 # prints links to it; PMM_UI_URL replaces the whole address where the UI is served elsewhere (the prod profile).
 DEFAULT_UI_PORT = 3000
+
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    """How big and how complex a received file may be (PMM_MAX_* settings; see README, Settings)."""
+
+    max_file_bytes: int = 20 * MIB
+    max_uncompressed_bytes: int = 16 * MIB  # sum of the declared sizes of a workbook's parts
+    max_compression_ratio: int = 100  # per part larger than RATIO_FLOOR_BYTES
+    max_zip_entries: int = 1000
+    max_sheets: int = 20
+    max_rows: int = 10_000  # rows of a sheet or CSV file, answers of a JSON file
+    max_columns: int = 50
+    max_file_name_length: int = 200
+    max_files_per_run: int = 1000  # new landing files taken in by one run; the rest wait for the next
+    # Non-empty cells read from a workbook: a full flat export (10 columns of max_rows rows) is
+    # 100 000; openpyxl reads ~100 000 cells a second, so this also bounds the time of one file.
+    max_cells: int = 200_000
+    # Problems listed for one file; readers stop reading once there are more (a file with 10 000
+    # broken rows gets 100 messages and one saying the list was cut, not a 40 MB reason file).
+    max_problems: int = 100
+    # Characters of any one text value (a comment, a contact field, a code): over it, text_too_long.
+    max_text_length: int = 2000
+
+
+DEFAULT_LIMITS = IntakeLimits()
 
 
 @dataclass(frozen=True)

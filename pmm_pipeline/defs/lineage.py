@@ -6,7 +6,8 @@ from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.stages.lineage.provenance import formula_refs, write_provenance
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.table_assets import require_tables, table_spec, written_table_metadata
-from pmm_pipeline.core.provenance import catalogue_digest, code_version
+from pmm_pipeline.core.provenance import code_version
+from pmm_pipeline.specs.catalogue.load import catalogue_digest
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.warehouse.tables import ADMITTED_ANSWERS, FINDINGS, KPI_VALUES, PROVENANCE, SUBMISSIONS

@@ -17,14 +17,15 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from pmm_pipeline.core.vocabulary import TIERS
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
-from pmm_pipeline.core.provenance import catalogue_digest, code_version
+from pmm_pipeline.core.provenance import code_version
+from pmm_pipeline.specs.catalogue.load import catalogue_digest
 from pmm_pipeline.stages.disclosure.control import (
     AUDITED_TIERS,
-    TIERS,
     Finding,
     PublishedTable,
     SeriesFacts,
@@ -76,7 +77,7 @@ MAX_FINDINGS_LISTED = 1000
 
 
 def categorical_levels(kpis: Sequence[KpiSpec], catalogue: Catalogue) -> dict[str, tuple[str, ...]]:
-    """Level codes of each categorical KPI, as rollups/compute.py rolls them up."""
+    """Level codes of each categorical KPI, as stages/rollups/compute.py rolls them up."""
     items = {k.id: k.item(catalogue.formulas[(k.id, k.series[0].id)].refs[0].item) for k in kpis}
     return {k.id: tuple(lv.code for lv in items[k.id].answer_levels) for k in kpis if k.shape == Shape.categorical}
 
@@ -91,7 +92,7 @@ class CycleTruth:
 
 
 def earlier_releases(storage: PmmStorage, reference: Reference, cycle_id: str) -> dict:
-    """Every release recorded for this cycle and the other cycles of its reporting year (publishing/record.py)."""
+    """Every release recorded for this cycle and the other cycles of its reporting year (stages/disclosure/record.py)."""
     year = reference.cycles.get(cycle_id).reporting_year
     cycles = [c.id for c in reference.cycles.cycles if c.reporting_year == year]
     return read_history([storage.layout.published_dir(c) for c in sorted(cycles)], year)
@@ -316,7 +317,7 @@ def _build_tier_assets(
             cycle, tier, catalogue, reference, completeness, disclosure_policy.min_group_size
         )
         def put_on_record(_building) -> None:
-            """What this release shows, kept for every later release's disclosure control (publishing/record.py)."""
+            """What this release shows, kept for every later release's disclosure control (stages/disclosure/record.py)."""
             if tier in AUDITED_TIERS:
                 write_record(published_dir, tier,
                              release_record(truth.facts, tables, tier, cycle.id, cycle.reporting_year))

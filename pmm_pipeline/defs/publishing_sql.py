@@ -13,10 +13,10 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from pmm_pipeline.core.vocabulary import TIERS
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.table_assets import require_tables
-from pmm_pipeline.stages.disclosure.control import TIERS
 from pmm_pipeline.stages.publishing.sql_publish import SqlTable, target_schema
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.orchestration.resources.sql_target import SqlPublicationTarget

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from pmm_pipeline.core.vocabulary import DEFAULT_DISCLOSURE
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
@@ -45,7 +46,7 @@ def build_staging_assets(
                 conn.unregister("_members_in_force")
             replace_cycle_rows_from_sql(conn, STAGED_ANSWERS, cycle.id, STAGED_ANSWERS_SQL, {"cycle": cycle.id})
             replace_cycle_rows_from_sql(
-                conn, DISCLOSURE, cycle.id, DISCLOSURE_SQL, {"cycle": cycle.id, "kpi_ids": kpi_ids}
+                conn, DISCLOSURE, cycle.id, DISCLOSURE_SQL, {"cycle": cycle.id, "kpi_ids": kpi_ids, "default_disclosure": DEFAULT_DISCLOSURE}
             )
             participating, in_force = conn.execute(
                 "SELECT count(*) FILTER (WHERE is_participating), count(*) FROM staging.participation WHERE cycle = ?",

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from pmm_pipeline.stages.disclosure.control import TIERS
+from pmm_pipeline.core.vocabulary import TIERS
 from pmm_pipeline.warehouse.tables import (
     ADMITTED_ANSWERS,
     COMPLETENESS,

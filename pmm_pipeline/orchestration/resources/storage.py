@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pmm_pipeline.stages.ingestion.limits import DEFAULT_LIMITS, IntakeLimits
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.core.settings import DataLayout
 
 

@@ -9,6 +9,7 @@ The catalogue is two kinds of file, each thing declared once:
   item catalogue, so a KPI sharing an item with another cannot declare it differently.
 """
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -292,3 +293,11 @@ def load_catalogue(specs_dir: Path) -> Catalogue:
     if problems:
         raise CatalogueError(problems)
     return catalogue
+
+
+def catalogue_digest(catalogue: Catalogue) -> str:
+    """SHA-256 over the spec files' names and bytes (KPIs and items): any edit to a rule gives a new digest."""
+    digest = hashlib.sha256()
+    for name, path in catalogue.source_files():
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()

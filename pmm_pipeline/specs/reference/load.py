@@ -9,9 +9,10 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from pmm_pipeline.specs.reference.models import GROUP_TYPES, Cycle, CyclesConfig, Group, Membership
+from pmm_pipeline.core.settings import PACKAGED_REFERENCE_DIR
+from pmm_pipeline.core.vocabulary import GROUP_TYPES
+from pmm_pipeline.specs.reference.models import Cycle, CyclesConfig, Group, Membership
 
-PACKAGED_REFERENCE_DIR = Path(__file__).resolve().parent
 
 
 class ReferenceError(ValueError):

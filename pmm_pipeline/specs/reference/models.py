@@ -2,14 +2,12 @@
 
 import datetime as dt
 import zoneinfo
-from typing import Literal
 
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-GROUP_TYPES = ("global", "region", "income_group", "landlocked", "admin_type")
-GroupType = Literal["global", "region", "income_group", "landlocked", "admin_type"]
-Language = Literal["en", "fr", "es"]
+from pmm_pipeline.core.vocabulary import GroupType, Language
+
 EUROPEAN_UNION = "EUU"
 
 

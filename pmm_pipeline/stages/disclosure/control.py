@@ -35,9 +35,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from pmm_pipeline.core.vocabulary import DEFAULT_DISCLOSURE, TIERS
 from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 
-TIERS = ("public", "wco", "secretariat")
 # The secretariat sees every value, so only the lower tiers have readers to protect values from.
 AUDITED_TIERS = TIERS[:-1]
 
@@ -46,7 +46,7 @@ HIDDEN_MEMBER = "hidden_member"
 DIFFERENCING = "differencing"
 COMPLEMENTARY = "complementary"
 EARLIER_RELEASE = "earlier_release"
-NOT_FINITE = "not_finite"  # set by the rollups themselves (rollups/compute.py), never by disclosure control
+NOT_FINITE = "not_finite"  # set by the rollups themselves (stages/rollups/compute.py), never by disclosure control
 REASONS = (MIN_GROUP_SIZE, HIDDEN_MEMBER, DIFFERENCING, COMPLEMENTARY, EARLIER_RELEASE, NOT_FINITE)
 
 NUMERIC_STATISTICS = ("mean", "median", "min", "max", "pooled")
@@ -70,7 +70,7 @@ def tier_rank(tier: str) -> int:
 
 def visible_in(disclosure: str | None, tier: str) -> bool:
     """Whether a value with this disclosure choice may appear in `tier` (unknown or missing = secretariat)."""
-    choice = disclosure if disclosure in TIERS else "secretariat"
+    choice = disclosure if disclosure in TIERS else DEFAULT_DISCLOSURE
     return tier_rank(tier) >= tier_rank(choice)
 
 
@@ -129,7 +129,7 @@ class SeriesFacts:
         return self.levels is not None
 
     def rollup_series(self, level: str) -> str:
-        """The `series` of a categorical level row in rollup.rollups (see rollups/compute.py)."""
+        """The `series` of a categorical level row in rollup.rollups (see stages/rollups/compute.py)."""
         return level if self.series == "total" else f"{self.series}:{level}"
 
     def hidden(self, tier: str) -> list[str]:

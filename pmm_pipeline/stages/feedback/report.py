@@ -19,7 +19,7 @@ import xlsxwriter
 
 from pmm_pipeline.specs.catalogue.models import Item
 from pmm_pipeline.stages.feedback.texts import HEADINGS, PROBLEMS
-from pmm_pipeline.stages.publishing.release import neutralize_spreadsheet_text
+from pmm_pipeline.stages.publishing.cells import neutralize_spreadsheet_text
 
 SEVERITY_ORDER = {"blocking": 0, "warning": 1}
 PROBLEM_COLUMNS = (

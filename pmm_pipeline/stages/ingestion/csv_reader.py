@@ -10,7 +10,7 @@ import csv
 import io
 
 from pmm_pipeline.stages.ingestion.flat import REQUIRED_COLUMNS, FlatRow, flat_columns, parse_flat_rows
-from pmm_pipeline.stages.ingestion.limits import DEFAULT_LIMITS, IntakeLimits
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.stages.ingestion.text import quote
 from pmm_pipeline.stages.ingestion.submission import Location, ParsedSubmission, ProblemList, RejectedFile
 

@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pmm_pipeline.core.vocabulary import ANSWER_STATUSES, TIERS
 from pmm_pipeline.stages.ingestion.submission import (
-    ANSWER_STATUSES,
-    DISCLOSURE_LEVELS,
     Location,
     ParsedSubmission,
     Problem,
@@ -153,7 +152,7 @@ def parse_flat_rows(
             if kpi in disclosure:
                 problems.append(Problem("bad_disclosure", f"disclosure of {quote(kpi)} is given twice", where))
             elif cell("disclosure") is not None:
-                disclosure[kpi] = read_choice(cell("disclosure"), DISCLOSURE_LEVELS)
+                disclosure[kpi] = read_choice(cell("disclosure"), TIERS)
                 disclosure_locations[kpi] = where
         else:
             problems.append(Problem("bad_structure", "a row without an item or a kpi", row.location_of(0)))

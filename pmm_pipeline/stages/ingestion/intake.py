@@ -2,11 +2,11 @@
 
 Nothing in the landing folder is modified. Every file is read once through a descriptor opened
 without following links, hashed, and copied to the content-addressed archive from the bytes that were
-read (ingestion/archive.py); then it is checked and either becomes a submission version or goes to
+read (stages/ingestion/archive.py); then it is checked and either becomes a submission version or goes to
 quarantine with a machine-readable reason. Each file is taken in on its own: whatever fails for one
 file (reading, archiving, quarantining, a fault nobody foresaw) rejects that file with a reason and
 the others go on. Versions received on earlier runs come back from the archive, verified against
-their hash; when the receipt ledger (ingestion/receipts.py) records them, with the receipt times it
+their hash; when the receipt ledger (stages/ingestion/receipts.py) records them, with the receipt times it
 recorded.
 """
 
@@ -41,9 +41,8 @@ from pmm_pipeline.stages.ingestion.archive import (
 from pmm_pipeline.stages.ingestion.csv_reader import read_csv_submission
 from pmm_pipeline.stages.ingestion.freeze import VERSION_USE_COLUMNS, InputDeadline, mark_versions_in_use
 from pmm_pipeline.stages.ingestion.json_reader import read_json_submission
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.stages.ingestion.limits import (
-    DEFAULT_LIMITS,
-    IntakeLimits,
     check_file_name,
     check_macro_suffix,
     display_name,
@@ -641,7 +640,7 @@ def intake_frames(
     """The raw tables' rows for a cycle: received files, submission versions, answers, choices, rejections.
 
     With the cycle's `deadline`, versions first seen after the inputs were frozen are kept but not used
-    (see ingestion/freeze.py); `first_intake_at` is the cycle's first intake as the ledger records it
+    (see stages/ingestion/freeze.py); `first_intake_at` is the cycle's first intake as the ledger records it
     (default: the earliest receipt taken in). A version whose archived copy is damaged keeps its place
     and number, and is never used.
     """

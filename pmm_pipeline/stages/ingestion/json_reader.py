@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from pmm_pipeline.stages.ingestion.limits import DEFAULT_LIMITS, IntakeLimits
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.stages.ingestion.numbers import InexactNumber, exact_float
 from pmm_pipeline.stages.ingestion.submission import (
     Location,

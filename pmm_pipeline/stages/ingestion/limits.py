@@ -11,12 +11,11 @@ import io
 import re
 import unicodedata
 import zipfile
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, MIB, IntakeLimits
 from pmm_pipeline.stages.ingestion.submission import Problem, RejectedFile
 
-MIB = 1024 * 1024
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # compound file: encrypted OOXML or legacy .xls
 # The stream names of an encrypted OOXML package, as UTF-16LE directory entries of the OLE file.
 ENCRYPTION_STREAMS = ("EncryptedPackage".encode("utf-16-le"), "EncryptionInfo".encode("utf-16-le"))
@@ -28,30 +27,6 @@ DTD_MARKERS = tuple(
 SCAN_CHUNK = 256 * 1024
 
 
-@dataclass(frozen=True)
-class IntakeLimits:
-    """How big and how complex a received file may be (PMM_MAX_* settings; see README, Settings)."""
-
-    max_file_bytes: int = 20 * MIB
-    max_uncompressed_bytes: int = 16 * MIB  # sum of the declared sizes of a workbook's parts
-    max_compression_ratio: int = 100  # per part larger than RATIO_FLOOR_BYTES
-    max_zip_entries: int = 1000
-    max_sheets: int = 20
-    max_rows: int = 10_000  # rows of a sheet or CSV file, answers of a JSON file
-    max_columns: int = 50
-    max_file_name_length: int = 200
-    max_files_per_run: int = 1000  # new landing files taken in by one run; the rest wait for the next
-    # Non-empty cells read from a workbook: a full flat export (10 columns of max_rows rows) is
-    # 100 000; openpyxl reads ~100 000 cells a second, so this also bounds the time of one file.
-    max_cells: int = 200_000
-    # Problems listed for one file; readers stop reading once there are more (a file with 10 000
-    # broken rows gets 100 messages and one saying the list was cut, not a 40 MB reason file).
-    max_problems: int = 100
-    # Characters of any one text value (a comment, a contact field, a code): over it, text_too_long.
-    max_text_length: int = 2000
-
-
-DEFAULT_LIMITS = IntakeLimits()
 RATIO_FLOOR_BYTES = MIB  # small parts compress well and are harmless whatever their ratio
 
 

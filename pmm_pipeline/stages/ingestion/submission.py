@@ -9,9 +9,6 @@ from typing import Any
 
 from pmm_pipeline.stages.ingestion.text import MESSAGE_LENGTH, SHOWN_LENGTH, printable, quote
 
-ANSWER_STATUSES = ("reported", "not_applicable", "not_available")
-DISCLOSURE_LEVELS = ("public", "wco", "secretariat")
-DEFAULT_DISCLOSURE = "secretariat"
 FORMAT_NAME = "pmm-submission"
 FORMAT_VERSION = 1
 

@@ -2,7 +2,7 @@
 
 Every reader's output passes here, so what any file of any format may hold is decided here once:
 its text (normalised, or refused when it cannot be stored: text.py), its numbers (finite, exact,
-within the plausible bounds of the item's type: catalogue/models.py, TYPE_BOUNDS), its
+within the plausible bounds of the item's type: specs/catalogue/models.py, TYPE_BOUNDS), its
 `submitted_at` (between the opening of the collection and the file's receipt), at least one
 answer, and at most PMM_MAX_PROBLEMS problems listed.
 """
@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pmm_pipeline.core.vocabulary import ANSWER_STATUSES, TIERS
 from pmm_pipeline.specs.catalogue.models import Item, ItemType
-from pmm_pipeline.stages.ingestion.limits import DEFAULT_LIMITS, IntakeLimits
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.stages.ingestion.numbers import (
     DECIMAL_MARK,
     InexactNumber,
@@ -25,8 +26,6 @@ from pmm_pipeline.stages.ingestion.numbers import (
     parse_number_text,
 )
 from pmm_pipeline.stages.ingestion.submission import (
-    ANSWER_STATUSES,
-    DISCLOSURE_LEVELS,
     FORMAT_NAME,
     FORMAT_VERSION,
     Answer,
@@ -417,11 +416,11 @@ def validate_submission(
             if kpi_id not in ctx.kpi_ids:
                 message = f"disclosure names unknown KPI {quote(kpi_id)}"
                 problems.append(Problem("unknown_kpi", message, where, value=level))
-            elif level not in DISCLOSURE_LEVELS:
+            elif level not in TIERS:
                 problems.append(
                     Problem(
                         "bad_disclosure",
-                        f"disclosure {quote(level)} of {kpi_id} is not one of {', '.join(DISCLOSURE_LEVELS)}",
+                        f"disclosure {quote(level)} of {kpi_id} is not one of {', '.join(TIERS)}",
                         where,
                         value=level,
                     )

@@ -21,12 +21,12 @@ from openpyxl.worksheet import _read_only, _reader
 from openpyxl.worksheet.dimensions import SheetDimension
 from openpyxl.xml.functions import iterparse
 
+from pmm_pipeline.core.vocabulary import ANSWER_STATUSES, TIERS
 from pmm_pipeline.stages.ingestion.flat import FlatRow, as_year, clean, is_flat_header, parse_flat_rows, timestamp_text
-from pmm_pipeline.stages.ingestion.limits import DEFAULT_LIMITS, IntakeLimits, check_office_container
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
+from pmm_pipeline.stages.ingestion.limits import check_office_container
 from pmm_pipeline.stages.ingestion.numbers import PercentOfOne
 from pmm_pipeline.stages.ingestion.submission import (
-    ANSWER_STATUSES,
-    DISCLOSURE_LEVELS,
     Location,
     ParsedSubmission,
     Problem,
@@ -340,7 +340,7 @@ def _read_questionnaire_sheets(
         if kpi in disclosure:
             problems.append(Problem("bad_disclosure", f"disclosure of {quote(kpi)} is given twice", where))
             continue
-        disclosure[str(kpi)] = read_choice(choice, DISCLOSURE_LEVELS)
+        disclosure[str(kpi)] = read_choice(choice, TIERS)
         locations[str(kpi)] = where
 
     return ParsedSubmission(

@@ -28,6 +28,7 @@ answers (item, year) its formula reads.
 
 from dataclasses import dataclass
 
+from pmm_pipeline.core.vocabulary import DEFAULT_DISCLOSURE
 from pmm_pipeline.specs.catalogue.formula import Formula, ItemRef, render_sql
 from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
 
@@ -69,6 +70,7 @@ def render_kpi_values_sql(
         "series_kpis": [k.id for k, _ in all_series],
         "series_ids": [s.id for _, s in all_series],
         "reporting_year": reporting_year,
+        "default_disclosure": DEFAULT_DISCLOSURE,
     }
     pivot_columns = [
         f"{aggregate}(CASE WHEN ref = {i} THEN {field} END) AS {name}{i}"
@@ -167,7 +169,7 @@ SELECT
     c.member_code, c.kpi_id, c.series,
     CASE WHEN c.status = 'reported' THEN c.raw_value END AS value,
     c.status,
-    coalesce(c.disclosure, 'secretariat') AS disclosure,
+    coalesce(c.disclosure, $default_disclosure) AS disclosure,
     coalesce(vf.flags, '') AS flags,
     CASE WHEN c.status = 'reported' THEN c.numerator END AS numerator,
     CASE WHEN c.status = 'reported' THEN c.denominator END AS denominator,

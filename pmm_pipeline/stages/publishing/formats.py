@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.stages.disclosure.control import LEVEL_COUNTS
-from pmm_pipeline.stages.publishing.release import neutralize_spreadsheet_text, undo_neutralization
+from pmm_pipeline.stages.publishing.cells import neutralize_spreadsheet_text, undo_neutralization
 from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 
-LANGUAGES = ("en", "fr", "es")
 TABLE_COLUMNS = {"kpi_values": PUBLISHED_KPI_COLUMNS, "rollups": PUBLISHED_ROLLUP_COLUMNS}
 INTEGER_COLUMNS = {"reporting_year", "n_reporting", "n_participating"}
 NUMBER_COLUMNS = {"value", "mean", "median", "min", "max", "pooled"}

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.stages.publishing.formats import (
-    LANGUAGES,
     KpiLabels,
     excel_name,
     sdmx_name,

@@ -20,20 +20,12 @@ from pathlib import Path
 import pandas as pd
 
 from pmm_pipeline.core.files import building_folder, recover_folder, switch_folder_in
+from pmm_pipeline.stages.publishing import formats, report
+from pmm_pipeline.stages.publishing.cells import neutralize_spreadsheet_text, undo_neutralization
+from pmm_pipeline.stages.publishing.diff import KEYS, SUPPRESSION, comparable, diff_release, diff_table
+from pmm_pipeline.stages.publishing.formats import typed_table
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 CHANGES_FILE = "changes.json"
-
-
-def neutralize_spreadsheet_text(value: object) -> object:
-    """Prefix text that a spreadsheet would execute as a formula with `'`; numbers are left as they are.
-
-    Text that already starts with quotes before a trigger gets one more, so that undo_neutralization
-    gives back exactly what was written ("'=x" stays "'=x", it does not become "=x").
-    """
-    if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -93,7 +85,7 @@ def write_release(
     `verify` gets the folder of the built release before it is switched in and returns its
     problems; any problem raises ReleaseRefusedError and leaves the release in place untouched.
     `before_switch` runs once the release passed `verify`, just before it is switched in (the record
-    of what the release shows is written there: see publishing/record.py).
+    of what the release shows is written there: see stages/disclosure/record.py).
     """
     tier_dir.parent.mkdir(parents=True, exist_ok=True)
     # Runs release outside the warehouse's turn, so two may release one tier at once: they take turns
@@ -106,8 +98,6 @@ def write_release(
 
 
 def _write_release(tier_dir, tables, info, verify, extras, before_switch) -> dict:
-    from pmm_pipeline.stages.publishing.diff import diff_release
-
     building = building_folder(tier_dir, info.run_id)
     if building.exists():
         shutil.rmtree(building)
@@ -167,13 +157,6 @@ def read_table_file(path: Path) -> pd.DataFrame:
         if frame[column].dtype == object:
             frame[column] = frame[column].map(undo_neutralization)
     return frame
-
-
-def undo_neutralization(value: object) -> object:
-    """The text as it was before neutralize_spreadsheet_text."""
-    if isinstance(value, str) and value.startswith("'") and value.lstrip("'").startswith(FORMULA_TRIGGERS):
-        return value[1:]
-    return value
 
 
 def table_kind(name: str) -> str:
@@ -244,8 +227,6 @@ def _read_back(name: str, path: Path, digest: str) -> tuple[dict[str, pd.DataFra
 
 
 def _parse_release_file(name: str, path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    from pmm_pipeline.stages.publishing import formats, report
-
     try:
         if name.endswith(".sdmx.csv"):
             return {name: formats.read_sdmx_csv(path)[1]}, []
@@ -269,7 +250,6 @@ def identical_tables(frames: Mapping[str, pd.DataFrame]) -> list[list[str]]:
     Auditing one frame of a group audits them all. Frames are compared cell by cell in the contract's
     types, numbers to the last bit; a frame that does not take those types stands alone.
     """
-    from pmm_pipeline.stages.publishing.formats import typed_table
 
     groups: list[tuple[str, pd.DataFrame | None, list[str]]] = []
     for name, frame in frames.items():
@@ -293,7 +273,6 @@ def identical_tables(frames: Mapping[str, pd.DataFrame]) -> list[list[str]]:
 
 def _check_changes(tier_dir: Path, frames: dict[str, pd.DataFrame]) -> list[str]:
     """changes.json must say of this release's rows exactly what its tables hold (nothing else slips in)."""
-    from pmm_pipeline.stages.publishing.diff import KEYS, SUPPRESSION, comparable, diff_table
 
     path = tier_dir / CHANGES_FILE
     if not path.exists():

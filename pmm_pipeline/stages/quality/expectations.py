@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from pmm_pipeline.specs.catalogue.models import Item, ItemType
-from pmm_pipeline.stages.ingestion.submission import ANSWER_STATUSES
+from pmm_pipeline.core.vocabulary import ANSWER_STATUSES
 from pmm_pipeline.specs.reference.models import Cycle
 
 ANSWERS_BATCH = "answers"

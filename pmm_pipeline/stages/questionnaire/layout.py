@@ -11,13 +11,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.catalogue.models import Item
 from pmm_pipeline.specs.reference.models import Cycle
 
 TEMPLATE_FORMAT = "pmm-questionnaire"
 TEMPLATE_VERSION = 1  # raise when the layout changes in a way an older reader would misread
-LANGUAGES = ("en", "fr", "es")
 META_SHEET = "_pmm"  # very hidden: the stamp (A:B) and the choice lists (D onward)
 
 # Column keys of the answers and disclosure sheets, in their order in the template.

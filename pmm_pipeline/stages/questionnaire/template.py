@@ -16,12 +16,11 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.catalogue.models import Item, ItemType
-from pmm_pipeline.stages.ingestion.submission import ANSWER_STATUSES, DISCLOSURE_LEVELS
+from pmm_pipeline.core.vocabulary import ANSWER_STATUSES, LANGUAGES, TIERS
 from pmm_pipeline.stages.questionnaire.layout import (
     ANSWER_COLUMNS,
     COVER_KEY_PREFIX,
     DISCLOSURE_COLUMNS,
-    LANGUAGES,
     META_SHEET,
     TEXTS,
     QuestionnairePlan,
@@ -120,7 +119,7 @@ def _choice_lists(plan: QuestionnairePlan, lang: str) -> dict[str, list[str]]:
     """The labels of every drop-down list: statuses, disclosure tiers, and each level item's levels."""
     lists = {
         "status": [choice_label(c, lang) for c in ANSWER_STATUSES],
-        "disclosure": [choice_label(c, lang) for c in DISCLOSURE_LEVELS],
+        "disclosure": [choice_label(c, lang) for c in TIERS],
     }
     for row in plan.rows:
         if row.item.is_categorical:

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from pmm_pipeline.core.vocabulary import DEFAULT_DISCLOSURE
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle
 
@@ -57,7 +58,7 @@ ORDER BY a.member_code, a.item, a.year
 # Every participating member gets a row for every KPI of the cycle: an unstated choice is secretariat.
 DISCLOSURE_SQL = """
 WITH kpis AS (SELECT unnest($kpi_ids) AS kpi_id)
-SELECT p.cycle, p.member_code, k.kpi_id, coalesce(d.disclosure, 'secretariat') AS disclosure
+SELECT p.cycle, p.member_code, k.kpi_id, coalesce(d.disclosure, $default_disclosure) AS disclosure
 FROM staging.participation AS p
 CROSS JOIN kpis AS k
 LEFT JOIN raw.disclosure_choices AS d
