@@ -62,7 +62,7 @@ def _open_warehouse(path, memory_limit_setting: bool = True):
 
     `memory_limit_setting=False`: DuckDB's own default (80 % of the machine's memory), for comparison.
     """
-    from pmm_pipeline.orchestration.resources.warehouse import open_warehouse
+    from pmm_pipeline.warehouse.connection import open_warehouse
     from pmm_pipeline.core.settings import Settings
 
     limit = Settings.from_env().warehouse_memory_limit if memory_limit_setting else None

@@ -44,6 +44,8 @@ from pmm_pipeline.warehouse.tables import (
     PARTICIPATION,
     ROLLUPS,
     Table,
+)
+from pmm_pipeline.warehouse.writes import (
     create_tables,
     replace_cycle_rows,
     replace_cycle_rows_from_sql,

@@ -22,7 +22,7 @@ from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.stages.ingestion.intake import read_submission
 from pmm_pipeline.stages.quality.gate import GateInputs, empty_history, evaluate_quality, write_gate_outcome
 from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.orchestration.resources.warehouse import open_warehouse
+from pmm_pipeline.warehouse.connection import open_warehouse
 from pmm_pipeline.stages.sample.generate import (
     build_sample_documents,
     inject_quality_defects,

@@ -24,7 +24,7 @@ from benchmarks.validation import every_member_answering, gate_inputs
 from pmm_pipeline.specs.catalogue.formula import parse_formula
 from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.orchestration.resources.warehouse import open_warehouse
+from pmm_pipeline.warehouse.connection import open_warehouse
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline_tests.conftest import settings_for
 

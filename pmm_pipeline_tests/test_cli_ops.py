@@ -24,7 +24,13 @@ import pytest
 
 from pmm_pipeline.core.choices import LIST_ALL_UP_TO, UnknownChoice, choose, edit_distance, nearest
 from pmm_pipeline.app.cli import build_parser, main
-from pmm_pipeline.stages.collection.cycle_status import WarehouseRows, build_status, cycle_state, printable, render_status
+from pmm_pipeline.stages.collection.cycle_status import (
+    WarehouseRows,
+    build_status,
+    cycle_state,
+    printable,
+    render_status,
+)
 from pmm_pipeline.app.progress import StepProgress, run_url
 from pmm_pipeline.core.provenance import code_version
 from pmm_pipeline.specs.reference.models import CollectionWindow, Cycle
@@ -476,7 +482,7 @@ def test_status_wait_must_be_seconds(wait, in_data_dir, capsys):
 
 
 def test_status_waits_for_a_run_holding_the_warehouse_then_says_who(in_data_dir, capsys):
-    from pmm_pipeline.orchestration.resources.warehouse import warehouse_turn
+    from pmm_pipeline.warehouse.connection import warehouse_turn
 
     settings = in_data_dir
     holding, release = threading.Event(), threading.Event()

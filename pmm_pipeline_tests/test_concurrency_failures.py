@@ -11,7 +11,8 @@ import pytest
 
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.orchestration.instance import ensure_dagster_home
-from pmm_pipeline.orchestration.resources.warehouse import Warehouse, WarehouseBusyError, open_warehouse
+from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.warehouse.connection import WarehouseBusyError, open_warehouse
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.warehouse.tables import COMPLETENESS, OUTSTANDING_MEMBERS
 from pmm_pipeline_tests.conftest import FIXTURES, settings_for

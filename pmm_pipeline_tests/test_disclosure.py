@@ -22,7 +22,8 @@ from pmm_pipeline.stages.disclosure.control import (
     visible_in,
     withheld_frame,
 )
-from pmm_pipeline.stages.publishing.release import ReleaseInfo, ReleaseRefusedError, read_release_files, write_release
+from pmm_pipeline.stages.publishing.release import ReleaseInfo, ReleaseRefusedError, write_release
+from pmm_pipeline.stages.publishing.readback import read_release_files
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline_tests.disclosure_universe import CYCLE, KPI, M, Universe
 

@@ -27,7 +27,8 @@ from pmm_pipeline.stages.publishing.formats import (
     write_json,
     write_sdmx_csv,
 )
-from pmm_pipeline.stages.publishing.release import read_release_files, read_table_file, table_kind, write_csv
+from pmm_pipeline.stages.publishing.release import write_csv
+from pmm_pipeline.stages.publishing.readback import read_release_files, read_table_file, table_kind
 from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 
 COLUMNS = {"kpi_values": PUBLISHED_KPI_COLUMNS, "rollups": PUBLISHED_ROLLUP_COLUMNS}
@@ -444,7 +445,7 @@ def test_sdmx_marks_a_withheld_level_share_confidential_not_missing(tmp_path: Pa
 def test_every_exact_format_reads_back_bit_for_bit_as_the_parquet_file(released):
     """CSV, JSON, SDMX-CSV and the report carry unrounded doubles: read back, they equal Parquet to the last bit
     (so the release guard audits them as one table); Excel keeps 16 significant digits, as Excel does."""
-    from pmm_pipeline.stages.publishing.release import identical_tables
+    from pmm_pipeline.stages.publishing.readback import identical_tables
 
     _, folders = released
     for tier in TIERS:

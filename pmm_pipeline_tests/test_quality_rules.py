@@ -327,7 +327,7 @@ def test_a_blocked_member_found_among_the_admitted_is_an_error_of_the_gate(seede
 
     from pmm_pipeline.defs.quality import build_rule_check_result
     from pmm_pipeline.stages.quality.gate import members_wrongly_admitted, write_gate_outcome
-    from pmm_pipeline.orchestration.resources.warehouse import open_warehouse
+    from pmm_pipeline.warehouse.connection import open_warehouse
 
     outcome, members, _ = seeded
     blocked = members["values_within_range"]

@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from pmm_pipeline.stages.disclosure.control import TIERS
-from pmm_pipeline.stages.publishing.release import ReleaseInfo, read_release_files, sha256_file, write_release
+from pmm_pipeline.stages.publishing.release import ReleaseInfo, sha256_file, write_release
+from pmm_pipeline.stages.publishing.readback import read_release_files
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for

@@ -17,7 +17,8 @@ from pmm_pipeline.core.errors import ArchiveIntegrityError, CorruptWarehouseErro
 from pmm_pipeline.orchestration.failures import MAX_RETRIES_TAG, as_failure, guard_compute
 from pmm_pipeline.orchestration.policies import apply_asset_policies
 from pmm_pipeline.app.run import describe_failures, run_cycle
-from pmm_pipeline.orchestration.resources.warehouse import Warehouse, WarehouseBusyError, open_warehouse, verify_warehouse
+from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.warehouse.connection import WarehouseBusyError, open_warehouse, verify_warehouse
 from pmm_pipeline_tests.conftest import FIXTURES, settings_for
 
 ENOSPC_TEXT = os.strerror(errno.ENOSPC)

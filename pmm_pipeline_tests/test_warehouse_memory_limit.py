@@ -4,7 +4,7 @@ import duckdb
 import pytest
 
 from pmm_pipeline.definitions import build_definitions
-from pmm_pipeline.orchestration.resources.warehouse import open_warehouse
+from pmm_pipeline.warehouse.connection import open_warehouse
 from pmm_pipeline.core.settings import Settings
 
 

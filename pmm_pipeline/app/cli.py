@@ -147,7 +147,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
     from pmm_pipeline.stages.lineage.trace import TraceError, load_trace, render_trace
-    from pmm_pipeline.orchestration.resources.warehouse import open_warehouse
+    from pmm_pipeline.warehouse.connection import open_warehouse
 
     reference, cycle = _cycle_of(settings, args.cycle)
     member = _member_of(reference, args.member)
@@ -170,7 +170,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     import duckdb
 
     from pmm_pipeline.stages.collection.cycle_status import CycleNotRun, build_status, read_status_rows, render_status
-    from pmm_pipeline.orchestration.resources.warehouse import WarehouseBusyError, warehouse_turn
+    from pmm_pipeline.warehouse.connection import WarehouseBusyError, warehouse_turn
 
     reference, cycle = _cycle_of(settings, args.cycle)
     if not args.wait >= 0:  # also refuses nan

@@ -12,10 +12,10 @@ from pmm_pipeline.core.vocabulary import TIERS
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.core.errors import PermanentError
 from pmm_pipeline.defs.jobs import CYCLE_JOB
-from pmm_pipeline.orchestration.metadata import one_line
+from pmm_pipeline.core.text import one_line
 from pmm_pipeline.orchestration.tags import CYCLE_TAG, PROCESS_TAG
 from pmm_pipeline.stages.disclosure.control import summarize_withheld
-from pmm_pipeline.orchestration.resources.warehouse import open_warehouse, verify_warehouse
+from pmm_pipeline.warehouse.connection import open_warehouse, verify_warehouse
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.warehouse.tables import WITHHELD, published_tables
 

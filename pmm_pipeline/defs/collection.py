@@ -24,9 +24,8 @@ from pmm_pipeline.warehouse.tables import (
     QUESTIONNAIRES,
     REJECTIONS,
     SUBMISSIONS,
-    replace_cycle_rows,
-    replace_cycle_rows_from_sql,
 )
+from pmm_pipeline.warehouse.writes import replace_cycle_rows, replace_cycle_rows_from_sql
 
 HEADLINE_FIGURES = (
     "members_expected",

@@ -17,7 +17,8 @@ from pmm_pipeline.stages.publishing.release import sha256_file
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
-from pmm_pipeline.warehouse.tables import FEEDBACK_REPORTS, REJECTIONS, SUBMISSION_HISTORY, replace_cycle_rows
+from pmm_pipeline.warehouse.tables import FEEDBACK_REPORTS, REJECTIONS, SUBMISSION_HISTORY
+from pmm_pipeline.warehouse.writes import replace_cycle_rows
 
 # Built by the quality gate; read when it exists, so feedback works with or without it.
 FINDINGS_KEY = dg.AssetKey(["quality", "findings"])

@@ -38,10 +38,8 @@ from pmm_pipeline.warehouse.tables import (
     SUBMISSION_CHANGES,
     SUBMISSION_HISTORY,
     SUBMISSIONS,
-    create_tables,
-    replace_cycle_rows,
-    replace_cycle_rows_from_sql,
 )
+from pmm_pipeline.warehouse.writes import create_tables, replace_cycle_rows, replace_cycle_rows_from_sql
 
 ARCHIVE_CHECK = "archive_copies_intact"
 LISTED_DAMAGED = 100  # rows of the check's metadata table; the count says how many there are in all

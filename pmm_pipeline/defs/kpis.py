@@ -17,8 +17,8 @@ from pmm_pipeline.warehouse.tables import (
     MEMBER_SUMMARY,
     PARTICIPATION,
     Table,
-    replace_cycle_rows_from_sql,
 )
+from pmm_pipeline.warehouse.writes import replace_cycle_rows_from_sql
 
 # The quality gate's outputs: only admitted answers and members, and the findings behind each value's flags.
 KPI_INPUTS = [ADMITTED_ANSWERS.key, MEMBER_SUMMARY.key, FINDINGS.key, PARTICIPATION.key, DISCLOSURE.key]

@@ -40,28 +40,14 @@ from pmm_pipeline.stages.disclosure.control import (
 from pmm_pipeline.stages.publishing.outputs import build_reader_outputs
 from pmm_pipeline.orchestration.resources.disclosure_policy import DisclosurePolicy
 from pmm_pipeline.stages.disclosure.record import read_history, release_record, with_history, write_record
-from pmm_pipeline.stages.publishing.release import (
-    ReleaseInfo,
-    ReleaseRefusedError,
-    identical_tables,
-    read_release_files,
-    sha256_file,
-    table_kind,
-    write_release,
-)
+from pmm_pipeline.stages.publishing.release import ReleaseInfo, ReleaseRefusedError, sha256_file, write_release
+from pmm_pipeline.stages.publishing.readback import identical_tables, read_release_files, table_kind
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.stages.rollups.compute import GROUPS_CTE
-from pmm_pipeline.warehouse.tables import (
-    KPI_VALUES,
-    PARTICIPATION,
-    ROLLUPS,
-    WITHHELD,
-    append_rows,
-    published_tables,
-    replace_cycle_rows,
-)
+from pmm_pipeline.warehouse.tables import KPI_VALUES, PARTICIPATION, ROLLUPS, WITHHELD, published_tables
+from pmm_pipeline.warehouse.writes import append_rows, replace_cycle_rows
 
 MEMBERSHIPS_SQL = f"""
 WITH participants AS (

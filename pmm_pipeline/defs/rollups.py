@@ -8,7 +8,8 @@ from pmm_pipeline.orchestration.table_assets import table_spec, written_table_me
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.stages.rollups.compute import render_rollups_sql
-from pmm_pipeline.warehouse.tables import KPI_VALUES, PARTICIPATION, ROLLUPS, replace_cycle_rows_from_sql
+from pmm_pipeline.warehouse.tables import KPI_VALUES, PARTICIPATION, ROLLUPS
+from pmm_pipeline.warehouse.writes import replace_cycle_rows_from_sql
 
 
 def build_rollup_assets(

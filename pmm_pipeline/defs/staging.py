@@ -16,8 +16,8 @@ from pmm_pipeline.warehouse.tables import (
     RAW_DISCLOSURE,
     STAGED_ANSWERS,
     SUBMISSIONS,
-    replace_cycle_rows_from_sql,
 )
+from pmm_pipeline.warehouse.writes import replace_cycle_rows_from_sql
 
 
 def build_staging_assets(

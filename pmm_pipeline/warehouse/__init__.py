@@ -1,1 +1,1 @@
-"""The warehouse's table declarations; no Dagster, no stage."""
+"""The warehouse: its table declarations, the writes that follow them, the DuckDB file's connections; no Dagster."""

@@ -52,14 +52,8 @@ from pmm_pipeline.stages.ingestion.receipts import Receipt
 from pmm_pipeline.stages.ingestion.submission import ParsedSubmission, Problem, ProblemList, RejectedFile, Submission
 from pmm_pipeline.stages.ingestion.validate import ValidationContext, validate_submission
 from pmm_pipeline.stages.ingestion.xlsx_reader import read_xlsx_submission
-from pmm_pipeline.warehouse.tables import (
-    RAW_ANSWERS,
-    RAW_DISCLOSURE,
-    RECEIVED_FILES,
-    REJECTIONS,
-    SUBMISSIONS,
-    replace_cycle_rows_of_tables,
-)
+from pmm_pipeline.warehouse.tables import RAW_ANSWERS, RAW_DISCLOSURE, RECEIVED_FILES, REJECTIONS, SUBMISSIONS
+from pmm_pipeline.warehouse.writes import replace_cycle_rows_of_tables
 
 Reader = Callable[[bytes, IntakeLimits], ParsedSubmission]
 READERS: dict[str, Reader] = {

@@ -7,7 +7,8 @@ import pandas as pd
 
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.catalogue.models import KpiSpec
-from pmm_pipeline.warehouse.tables import PROVENANCE, replace_cycle_rows_from_sql
+from pmm_pipeline.warehouse.tables import PROVENANCE
+from pmm_pipeline.warehouse.writes import replace_cycle_rows_from_sql
 
 
 def formula_refs(kpis: Sequence[KpiSpec], catalogue: Catalogue) -> pd.DataFrame:

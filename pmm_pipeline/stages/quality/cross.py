@@ -17,7 +17,12 @@ import pandas as pd
 
 from pmm_pipeline.specs.catalogue.formula import Formula, ItemRef, render_sql
 from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
-from pmm_pipeline.stages.quality.rules import MAD_SCALE, MAGNITUDE_FACTOR, PEER_MIN_SPREAD_FACTOR, REVISION_TOLERANCE_PCT
+from pmm_pipeline.stages.quality.rules import (
+    MAD_SCALE,
+    MAGNITUDE_FACTOR,
+    PEER_MIN_SPREAD_FACTOR,
+    REVISION_TOLERANCE_PCT,
+)
 from pmm_pipeline.specs.reference.models import Cycle
 
 CANDIDATES = "_quality_candidates"

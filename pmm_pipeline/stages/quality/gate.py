@@ -32,7 +32,8 @@ from pmm_pipeline.stages.quality.findings import (
 from pmm_pipeline.stages.quality.frames import expected_answers, prepare_answers, required_answers
 from pmm_pipeline.stages.quality.rules import RULES, Rule, Severity, severity_for
 from pmm_pipeline.specs.reference.models import Cycle, CyclesConfig
-from pmm_pipeline.warehouse.tables import ADMITTED_ANSWERS, FINDINGS, MEMBER_SUMMARY, STAGED_ANSWERS, replace_cycle_rows_of_tables
+from pmm_pipeline.warehouse.tables import ADMITTED_ANSWERS, FINDINGS, MEMBER_SUMMARY, STAGED_ANSWERS
+from pmm_pipeline.warehouse.writes import replace_cycle_rows_of_tables
 
 SUBMISSION_COLUMNS = ["member_code", "submission_id", "file_name", "region_code"]
 
