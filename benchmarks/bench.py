@@ -115,7 +115,7 @@ def worker_validate(args: dict) -> dict:
     from benchmarks.kpi_rollups import CYCLE
     from benchmarks.validation import gate_inputs
     from pmm_pipeline.stages.quality.gate import evaluate_quality, write_gate_outcome
-    from pmm_pipeline.stages.sample.generate import inject_quality_defects
+    from pmm_pipeline.stages.sample.defects import inject_quality_defects
 
     reference, catalogue = _context()
     cycle = reference.cycles.get(CYCLE)

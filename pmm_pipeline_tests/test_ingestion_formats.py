@@ -326,7 +326,8 @@ def test_flat_export_saved_as_xlsx(world):
 
 def test_sample_writes_every_format_and_each_ingests(world, tmp_path):
     from pmm_pipeline.stages.ingestion.intake import take_in_cycle
-    from pmm_pipeline.stages.sample.generate import build_sample_documents, generate_sample, latest_documents
+    from pmm_pipeline.stages.sample.generate import generate_sample
+    from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents
 
     reference, catalogue, ctx = world
     generate_sample(

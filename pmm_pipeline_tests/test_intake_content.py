@@ -24,7 +24,7 @@ from pmm_pipeline.stages.ingestion.text import normalise, printable, quote
 from pmm_pipeline.stages.ingestion.validate import CLOCK_TOLERANCE
 from pmm_pipeline.stages.questionnaire.template import render_questionnaire
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
-from pmm_pipeline.stages.sample.generate import build_sample_documents, render_json
+from pmm_pipeline.stages.sample.documents import build_sample_documents, render_json
 from pmm_pipeline.core.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cycle_2023"

@@ -26,7 +26,7 @@ from pmm_pipeline.stages.quality.frames import expected_answers, prepare_answers
 from pmm_pipeline.stages.quality.gate import GateInputs, GateOutcome, empty_history, evaluate_quality
 from pmm_pipeline.stages.quality.rules import RULES, RULES_BY_ID
 from pmm_pipeline.specs.reference.load import Reference
-from pmm_pipeline.stages.sample.generate import build_sample_documents, latest_documents, render_json
+from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents, render_json
 from pmm_pipeline.stages.staging.select import membership_frame
 from pmm_pipeline.warehouse.tables import FINDINGS, MEMBER_SUMMARY, STAGED_ANSWERS
 
