@@ -21,15 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from pmm_pipeline.stages.disclosure.control import (
-    TIERS,
-    PublishedTable,
-    audit_tiers,
-    control_disclosure,
-    tier_kpi_values,
-    tier_rollups,
-    withheld_frame,
-)
+from pmm_pipeline.stages.disclosure.control import TIERS, control_disclosure, withheld_frame
+from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
+from pmm_pipeline.stages.disclosure.audit import PublishedTable, audit_tiers
 from pmm_pipeline_tests.disclosure_history import recover, release_sequence
 from pmm_pipeline_tests.disclosure_universe import CYCLE, M, Universe
 

@@ -24,19 +24,10 @@ from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
 from pmm_pipeline.core.provenance import code_version
 from pmm_pipeline.specs.catalogue.load import catalogue_digest
-from pmm_pipeline.stages.disclosure.control import (
-    AUDITED_TIERS,
-    Finding,
-    PublishedTable,
-    SeriesFacts,
-    audit_tiers,
-    control_disclosure,
-    load_series_facts,
-    tier_kpi_values,
-    tier_rank,
-    tier_rollups,
-    withheld_frame,
-)
+from pmm_pipeline.stages.disclosure.control import control_disclosure, withheld_frame
+from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
+from pmm_pipeline.stages.disclosure.audit import Finding, PublishedTable, audit_tiers
+from pmm_pipeline.stages.disclosure.facts import AUDITED_TIERS, SeriesFacts, load_series_facts, tier_rank
 from pmm_pipeline.stages.publishing.outputs import build_reader_outputs
 from pmm_pipeline.orchestration.resources.disclosure_policy import DisclosurePolicy
 from pmm_pipeline.stages.disclosure.record import read_history, release_record, with_history, write_record

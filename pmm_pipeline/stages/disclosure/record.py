@@ -28,12 +28,7 @@ import pandas as pd
 
 from pmm_pipeline.core.errors import ReleaseRecordError
 from pmm_pipeline.core.files import write_atomically
-from pmm_pipeline.stages.disclosure.control import (
-    AUDITED_TIERS,
-    EarlierRelease,
-    SeriesFacts,
-    split_level_series,
-)
+from pmm_pipeline.stages.disclosure.facts import AUDITED_TIERS, EarlierRelease, SeriesFacts, split_level_series
 
 RECORD_DIR = "record"
 FORMAT = "pmm-disclosure-record"

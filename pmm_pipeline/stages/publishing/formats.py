@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from pmm_pipeline.core.vocabulary import LANGUAGES
-from pmm_pipeline.stages.disclosure.control import LEVEL_COUNTS
+from pmm_pipeline.stages.disclosure.facts import LEVEL_COUNTS
 from pmm_pipeline.stages.publishing.cells import neutralize_spreadsheet_text, undo_neutralization
 from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 
