@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CYCLE ?= 2023
 # The Dagster UI's port, one setting: `make dev` serves on it and `pmm run` prints links to it (the
-# default is pmm_pipeline/settings.py's DEFAULT_UI_PORT; a test keeps the two equal).
+# default is pmm_pipeline/core/settings.py's DEFAULT_UI_PORT; a test keeps the two equal).
 export PMM_UI_PORT ?= 3000
 
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
@@ -29,7 +29,8 @@ demo: $(STAMP)  ## write sample submissions for CYCLE (default 2023), run the wh
 	$(BIN)/pmm run --cycle $(CYCLE)
 	@echo "Dagster UI with this run: make dev, then open http://127.0.0.1:$(PMM_UI_PORT)"
 
-test: $(STAMP) browser docs  ## build the docs (strict) and run the whole test suite offline (the UI tests included)
+test: $(STAMP) browser docs  ## check the direction of imports, build the docs (strict), then run the whole test suite offline
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/python -m pytest
 
 # --strict turns every warning into a failure: a broken link or anchor, a page missing from the nav

@@ -49,9 +49,9 @@ TARGETS = {
 
 
 def _context():
-    from pmm_pipeline.catalogue.load import load_catalogue
-    from pmm_pipeline.reference.load import load_reference
-    from pmm_pipeline.settings import Settings
+    from pmm_pipeline.specs.catalogue.load import load_catalogue
+    from pmm_pipeline.specs.reference.load import load_reference
+    from pmm_pipeline.core.settings import Settings
 
     settings = Settings.from_env({})  # the shipped catalogue and reference data, whatever the environment says
     return load_reference(settings.reference_dir, settings.cycles_file), load_catalogue(settings.specs_dir)
@@ -62,8 +62,8 @@ def _open_warehouse(path, memory_limit_setting: bool = True):
 
     `memory_limit_setting=False`: DuckDB's own default (80 % of the machine's memory), for comparison.
     """
-    from pmm_pipeline.resources.warehouse import open_warehouse
-    from pmm_pipeline.settings import Settings
+    from pmm_pipeline.warehouse.connection import open_warehouse
+    from pmm_pipeline.core.settings import Settings
 
     limit = Settings.from_env().warehouse_memory_limit if memory_limit_setting else None
     return open_warehouse(path, memory_limit=limit)
@@ -79,7 +79,7 @@ def _documents(reference, catalogue):
 def worker_baseline(_args: dict) -> dict:
     """Imports what every worker imports and stops: the floor under every peak memory figure."""
     import benchmarks.kpi_rollups  # noqa: F401
-    from pmm_pipeline.ingestion import intake  # noqa: F401
+    from pmm_pipeline.stages.ingestion import intake  # noqa: F401
 
     _context()
     return {}
@@ -89,9 +89,9 @@ def worker_ingest(args: dict) -> dict:
     """Reads every member's submission in one format with the intake's read_file (parse and validate)."""
     from benchmarks.kpi_rollups import CYCLE
     from benchmarks.xlsx_parsing import timed
-    from pmm_pipeline.ingestion.assets import validation_context
-    from pmm_pipeline.sample.formats import SampleContext
-    from pmm_pipeline.sample.generate import WRITERS
+    from pmm_pipeline.defs.ingestion import validation_context
+    from pmm_pipeline.stages.sample.formats import SampleContext
+    from pmm_pipeline.stages.sample.generate import WRITERS
 
     reference, catalogue = _context()
     ctx = validation_context(reference, catalogue, CYCLE)
@@ -114,8 +114,8 @@ def worker_validate(args: dict) -> dict:
     """The quality gate on the cycle's staged answers (5 % of members with a seeded defect), as validation.py."""
     from benchmarks.kpi_rollups import CYCLE
     from benchmarks.validation import gate_inputs
-    from pmm_pipeline.quality.gate import evaluate_quality, write_gate_outcome
-    from pmm_pipeline.sample.generate import inject_quality_defects
+    from pmm_pipeline.stages.quality.gate import evaluate_quality, write_gate_outcome
+    from pmm_pipeline.stages.sample.defects import inject_quality_defects
 
     reference, catalogue = _context()
     cycle = reference.cycles.get(CYCLE)
@@ -152,7 +152,7 @@ def worker_seed(args: dict) -> dict:
     """A warehouse holding the KPI stage's inputs at a size: the cycle, 100 copies, or 10^7 answer rows."""
     from benchmarks.kpi_rollups import CYCLE, scale_inputs, seed_inputs
     from benchmarks.validation import gate_inputs
-    from pmm_pipeline.tables import ADMITTED_ANSWERS
+    from pmm_pipeline.warehouse.tables import ADMITTED_ANSWERS
 
     reference, catalogue = _context()
     answers = gate_inputs(reference, catalogue, CYCLE, _documents(reference, catalogue)).answers
@@ -201,8 +201,8 @@ def worker_check(args: dict) -> dict:
 def worker_landing(args: dict) -> dict:
     """Every member's submission in landing/<cycle>/, the formats taken in turn (as `pmm sample` writes them)."""
     from benchmarks.kpi_rollups import CYCLE
-    from pmm_pipeline.sample.formats import SampleContext
-    from pmm_pipeline.sample.generate import write_sample
+    from pmm_pipeline.stages.sample.formats import SampleContext
+    from pmm_pipeline.stages.sample.generate import write_sample
 
     reference, catalogue = _context()
     landing = Path(args["data_dir"]) / "landing" / CYCLE
@@ -663,7 +663,7 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="parts to leave out: ingestion,validation,stage,full_cycle")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args()
-    from pmm_pipeline.settings import Settings
+    from pmm_pipeline.core.settings import Settings
 
     skip = set(filter(None, args.skip.split(",")))
     started = time.perf_counter()

@@ -12,7 +12,7 @@ the figures compare the computations, not the write paths: the pipeline into kpi
 rollup.rollups exactly as its assets do, the others into bench_sql.* and bench_pandas.*.
 
 Neither baseline keeps a copy of the KPIs: both read the catalogue, so a new KPI file needs no edit here.
-pandas evaluates every formula's parsed tree itself (node by node on columns, not through kpis/compile.py),
+pandas evaluates every formula's parsed tree itself (node by node on columns, not through stages/kpis/compile.py),
 whatever its shape. The hand-written DuckDB query knows four forms of formula (k * a[T] / b[T],
 k * (a[T] - a[T-1]) / a[T-1], a[T], a level) and is compared on the KPIs whose formulas all have one of them.
 """
@@ -29,13 +29,13 @@ import pandas as pd
 
 from sqlglot import exp
 
-from pmm_pipeline.catalogue.formula import Formula, ItemRef
-from pmm_pipeline.catalogue.load import Catalogue
-from pmm_pipeline.kpis.compile import render_kpi_values_sql
-from pmm_pipeline.reference.load import Reference
-from pmm_pipeline.rollups.compute import render_rollups_sql
-from pmm_pipeline.staging.select import membership_frame
-from pmm_pipeline.tables import (
+from pmm_pipeline.specs.catalogue.formula import Formula, ItemRef
+from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.stages.kpis.compile import render_kpi_values_sql
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.stages.rollups.compute import render_rollups_sql
+from pmm_pipeline.stages.staging.select import membership_frame
+from pmm_pipeline.warehouse.tables import (
     ADMITTED_ANSWERS,
     DISCLOSURE,
     FINDINGS,
@@ -44,6 +44,8 @@ from pmm_pipeline.tables import (
     PARTICIPATION,
     ROLLUPS,
     Table,
+)
+from pmm_pipeline.warehouse.writes import (
     create_tables,
     replace_cycle_rows,
     replace_cycle_rows_from_sql,

@@ -17,21 +17,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from pmm_pipeline.catalogue.load import load_catalogue
-from pmm_pipeline.ingestion.assets import validation_context
-from pmm_pipeline.ingestion.intake import read_submission
-from pmm_pipeline.quality.gate import GateInputs, empty_history, evaluate_quality, write_gate_outcome
-from pmm_pipeline.reference.load import load_reference
-from pmm_pipeline.resources.warehouse import open_warehouse
-from pmm_pipeline.sample.generate import (
-    build_sample_documents,
-    inject_quality_defects,
-    latest_documents,
-    render_json,
-)
-from pmm_pipeline.settings import Settings
-from pmm_pipeline.staging.select import membership_frame
-from pmm_pipeline.tables import STAGED_ANSWERS
+from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.defs.ingestion import validation_context
+from pmm_pipeline.stages.ingestion.intake import read_submission
+from pmm_pipeline.stages.quality.gate import GateInputs, empty_history, evaluate_quality, write_gate_outcome
+from pmm_pipeline.specs.reference.load import load_reference
+from pmm_pipeline.warehouse.connection import open_warehouse
+from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents, render_json
+from pmm_pipeline.stages.sample.defects import inject_quality_defects
+from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.stages.staging.select import membership_frame
+from pmm_pipeline.warehouse.tables import STAGED_ANSWERS
 
 
 def every_member_answering(reference, catalogue, cycle_id: str) -> list[dict]:

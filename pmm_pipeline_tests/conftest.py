@@ -10,9 +10,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pmm_pipeline.catalogue.load import Catalogue, load_catalogue
-from pmm_pipeline.reference.load import Reference, load_reference
-from pmm_pipeline.settings import Settings
+from pmm_pipeline.specs.catalogue.load import Catalogue, load_catalogue
+from pmm_pipeline.specs.reference.load import Reference, load_reference
+from pmm_pipeline.core.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -61,7 +61,7 @@ def settings_for(data_dir: Path) -> Settings:
 
 def run_cycle_in_process(settings: Settings, cycle: str, instance: dg.DagsterInstance | None = None):
     from pmm_pipeline.definitions import build_definitions
-    from pmm_pipeline.orchestration.jobs import CYCLE_JOB
+    from pmm_pipeline.defs.jobs import CYCLE_JOB
 
     job = build_definitions(settings).resolve_job_def(CYCLE_JOB)
     return job.execute_in_process(

@@ -15,17 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pmm_pipeline.publishing.disclosure import (
-    AUDITED_TIERS,
-    TIERS,
-    PublishedTable,
-    audit_tiers,
-    control_disclosure,
-    tier_kpi_values,
-    tier_rollups,
-    withheld_frame,
-)
-from pmm_pipeline.publishing.record import read_history, release_record, with_history, write_record
+from pmm_pipeline.stages.disclosure.control import TIERS, control_disclosure, withheld_frame
+from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
+from pmm_pipeline.stages.disclosure.audit import PublishedTable, audit_tiers
+from pmm_pipeline.stages.disclosure.facts import AUDITED_TIERS
+from pmm_pipeline.stages.disclosure.record import read_history, release_record, with_history, write_record
 from pmm_pipeline_tests.disclosure_universe import CYCLE, Universe
 
 AUDIENCES = ("public", "wco")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pmm_pipeline.publishing.disclosure import load_series_facts
+from pmm_pipeline.stages.disclosure.facts import load_series_facts
 
 KPI = "kpi_x"
 CYCLE = "2023"

@@ -21,11 +21,11 @@ from benchmarks.kpi_rollups import (
     seed_inputs,
 )
 from benchmarks.validation import every_member_answering, gate_inputs
-from pmm_pipeline.catalogue.formula import parse_formula
-from pmm_pipeline.catalogue.load import load_catalogue
-from pmm_pipeline.reference.load import load_reference
-from pmm_pipeline.resources.warehouse import open_warehouse
-from pmm_pipeline.settings import Settings
+from pmm_pipeline.specs.catalogue.formula import parse_formula
+from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.specs.reference.load import load_reference
+from pmm_pipeline.warehouse.connection import open_warehouse
+from pmm_pipeline.core.settings import Settings
 from pmm_pipeline_tests.conftest import settings_for
 
 SPECS = Settings.from_env({}).specs_dir

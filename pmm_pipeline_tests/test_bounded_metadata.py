@@ -12,10 +12,10 @@ from pmm_pipeline.orchestration.metadata import (
     MAX_EVENT_BYTES,
     MAX_JSON_ITEMS,
     MAX_MARKDOWN_CHARS,
-    MAX_TEXT_CHARS,
     bound_metadata,
     escape_markdown,
 )
+from pmm_pipeline.core.text import MAX_TEXT_CHARS
 from pmm_pipeline.orchestration.policies import apply_asset_policies
 from pmm_pipeline.orchestration.table_assets import markdown_table
 

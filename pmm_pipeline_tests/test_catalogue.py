@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from pmm_pipeline.catalogue.formula import parse_formula
-from pmm_pipeline.catalogue.load import CatalogueError, load_catalogue, questionnaire_order, validate_catalogue
-from pmm_pipeline.catalogue.models import Shape
-from pmm_pipeline.cli import main
-from pmm_pipeline.provenance import catalogue_digest
+from pmm_pipeline.specs.catalogue.formula import parse_formula
+from pmm_pipeline.specs.catalogue.load import CatalogueError, load_catalogue, questionnaire_order, validate_catalogue
+from pmm_pipeline.specs.catalogue.models import Shape
+from pmm_pipeline.app.cli import main
+from pmm_pipeline.specs.catalogue.load import catalogue_digest
 
 SPECS = Path(__file__).resolve().parents[1] / "kpi_specs"
 CONFIRMED_ITEMS = {

@@ -22,13 +22,19 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pmm_pipeline.choices import LIST_ALL_UP_TO, UnknownChoice, choose, edit_distance, nearest
-from pmm_pipeline.cli import build_parser, main
-from pmm_pipeline.collection.cycle_status import WarehouseRows, build_status, cycle_state, printable, render_status
-from pmm_pipeline.orchestration.progress import StepProgress, run_url
-from pmm_pipeline.provenance import code_version
-from pmm_pipeline.reference.models import CollectionWindow, Cycle
-from pmm_pipeline.settings import DEFAULT_UI_PORT, Settings
+from pmm_pipeline.core.choices import LIST_ALL_UP_TO, UnknownChoice, choose, edit_distance, nearest
+from pmm_pipeline.app.cli import build_parser, main
+from pmm_pipeline.stages.collection.cycle_status import (
+    WarehouseRows,
+    build_status,
+    cycle_state,
+    printable,
+    render_status,
+)
+from pmm_pipeline.app.progress import StepProgress, run_url
+from pmm_pipeline.core.provenance import code_version
+from pmm_pipeline.specs.reference.models import CollectionWindow, Cycle
+from pmm_pipeline.core.settings import DEFAULT_UI_PORT, Settings
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for
 
 PMM = str(Path(sys.executable).parent / "pmm")
@@ -308,7 +314,7 @@ def test_progress_is_flushed_as_it_goes():
 
 def test_run_cycle_reports_every_step_of_the_cycle_job(fixture_cycle_with_problems):
     settings, _ = fixture_cycle_with_problems
-    from pmm_pipeline.orchestration.run import run_cycle
+    from pmm_pipeline.app.run import run_cycle
 
     out = io.StringIO()
     progress = StepProgress(out)
@@ -476,7 +482,7 @@ def test_status_wait_must_be_seconds(wait, in_data_dir, capsys):
 
 
 def test_status_waits_for_a_run_holding_the_warehouse_then_says_who(in_data_dir, capsys):
-    from pmm_pipeline.resources.warehouse import warehouse_turn
+    from pmm_pipeline.warehouse.connection import warehouse_turn
 
     settings = in_data_dir
     holding, release = threading.Event(), threading.Event()
@@ -527,7 +533,7 @@ def test_list_members_of_a_cycle_with_region_and_language(reference, capsys):
 
 
 def test_list_members_without_a_cycle_are_those_in_force_that_day(reference):
-    from pmm_pipeline.listing import list_members
+    from pmm_pipeline.app.listing import list_members
 
     today = _day("2026-06-01")
     rows = list_members(reference, None, today)
@@ -568,7 +574,7 @@ def test_settings_replace_keeps_the_ui_url():
 
 @pytest.mark.parametrize("quiet", [False, True])
 def test_run_shows_progress_unless_quiet_and_ends_with_the_link(quiet, tmp_path, monkeypatch, capsys):
-    from pmm_pipeline.orchestration import run as run_module
+    from pmm_pipeline.app import run as run_module
 
     seen = {}
 

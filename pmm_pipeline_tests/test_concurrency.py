@@ -22,12 +22,12 @@ import dagster as dg
 import pytest
 import yaml
 
-from pmm_pipeline.catalogue.load import load_catalogue
+from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.orchestration.instance import ensure_dagster_home
-from pmm_pipeline.reference.load import load_reference
-from pmm_pipeline.resources.warehouse import open_warehouse
-from pmm_pipeline.sample.generate import generate_sample
+from pmm_pipeline.specs.reference.load import load_reference
+from pmm_pipeline.warehouse.connection import open_warehouse
+from pmm_pipeline.stages.sample.generate import generate_sample
 from pmm_pipeline_tests.conftest import FIXTURES, settings_for
 
 ROUNDS = 10
@@ -47,7 +47,7 @@ def _start_worker(env: dict[str, str]) -> None:
 
 def _load_definitions(barrier) -> int:
     """Load the code location and resolve the jobs once per worker; the barrier gives each worker one."""
-    from pmm_pipeline.settings import Settings
+    from pmm_pipeline.core.settings import Settings
 
     defs = build_definitions(Settings.from_env())
     job = defs.resolve_job_def("cycle_job")

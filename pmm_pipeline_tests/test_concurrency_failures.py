@@ -11,15 +11,16 @@ import pytest
 
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.orchestration.instance import ensure_dagster_home
-from pmm_pipeline.resources.warehouse import Warehouse, WarehouseBusyError, open_warehouse
-from pmm_pipeline.settings import Settings
-from pmm_pipeline.tables import COMPLETENESS, OUTSTANDING_MEMBERS
+from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.warehouse.connection import WarehouseBusyError, open_warehouse
+from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.warehouse.tables import COMPLETENESS, OUTSTANDING_MEMBERS
 from pmm_pipeline_tests.conftest import FIXTURES, settings_for
 
 # A process that holds the warehouse until told to go (a line on its stdin).
 HOLD_PIPELINE_TURN = """
 import sys
-from pmm_pipeline.resources.warehouse import warehouse_turn
+from pmm_pipeline.orchestration.resources.warehouse import warehouse_turn
 with warehouse_turn(sys.argv[1], holder="run 0a1b2c3d"):
     print("holding", flush=True)
     sys.stdin.readline()

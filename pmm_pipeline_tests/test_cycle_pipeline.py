@@ -95,7 +95,7 @@ def test_non_participants_have_no_kpi_rows(fixture_cycle):
 
 
 def test_every_kpi_of_the_cycle_has_a_row_per_member_and_series(fixture_cycle):
-    from pmm_pipeline.catalogue.load import load_catalogue
+    from pmm_pipeline.specs.catalogue.load import load_catalogue
 
     settings, _ = fixture_cycle
     catalogue = load_catalogue(settings.specs_dir)
@@ -138,7 +138,7 @@ def test_groups_without_participants_have_no_rollup_rows(fixture_cycle):
 
 
 def test_secretariat_release_matches_the_warehouse(fixture_cycle):
-    from pmm_pipeline.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
+    from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 
     settings, result = fixture_cycle
     tier_dir = settings.layout.published_dir("2023") / "secretariat"

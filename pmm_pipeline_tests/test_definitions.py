@@ -15,9 +15,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pmm_pipeline.catalogue.load import Catalogue, load_catalogue
+from pmm_pipeline.specs.catalogue.load import Catalogue, load_catalogue
 from pmm_pipeline.definitions import build_definitions
-from pmm_pipeline.settings import Settings
+from pmm_pipeline.core.settings import Settings
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
 CHECKOUT = Path(__file__).resolve().parents[1]

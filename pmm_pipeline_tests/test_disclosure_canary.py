@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pmm_pipeline.catalogue.load import load_catalogue
-from pmm_pipeline.orchestration.run import run_cycle
-from pmm_pipeline.reference.load import load_reference
-from pmm_pipeline.sample.generate import build_sample_documents, write_sample
+from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.app.run import run_cycle
+from pmm_pipeline.specs.reference.load import load_reference
+from pmm_pipeline.stages.sample.generate import write_sample
+from pmm_pipeline.stages.sample.documents import build_sample_documents
 from pmm_pipeline_tests.conftest import settings_for
 
 CYCLE, YEAR = "2025", 2024

@@ -11,10 +11,10 @@ from dataclasses import replace
 
 import pytest
 
-from pmm_pipeline.errors import ReleaseRecordError
-from pmm_pipeline.publishing.diff import diff_release
-from pmm_pipeline.publishing.disclosure import EARLIER_RELEASE, control_disclosure
-from pmm_pipeline.publishing.record import INDEX_FILE, RECORD_DIR, read_history, with_history, write_record
+from pmm_pipeline.core.errors import ReleaseRecordError
+from pmm_pipeline.stages.publishing.diff import diff_release
+from pmm_pipeline.stages.disclosure.control import EARLIER_RELEASE, control_disclosure
+from pmm_pipeline.stages.disclosure.record import INDEX_FILE, RECORD_DIR, read_history, with_history, write_record
 from pmm_pipeline_tests.disclosure_history import recover, release_sequence
 from pmm_pipeline_tests.disclosure_universe import M, Universe
 
@@ -145,7 +145,7 @@ def test_releases_of_another_cycle_of_the_same_reporting_year_count_and_other_ye
 
 
 def test_the_coalition_size_is_a_setting_from_one_to_three():
-    from pmm_pipeline.settings import Settings
+    from pmm_pipeline.core.settings import Settings
 
     assert Settings.from_env({}).coalition_size == 1
     assert Settings.from_env({"PMM_COALITION_SIZE": "2"}).coalition_size == 2

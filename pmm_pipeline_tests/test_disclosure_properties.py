@@ -1,6 +1,6 @@
 """Property tests: over random groups, values and disclosure choices, no tier's figures give away a hidden value.
 
-The attacker here is written independently of pmm_pipeline.publishing.disclosure: it reads only
+The attacker here is written independently of pmm_pipeline.stages.disclosure.control: it reads only
 what a tier's readers get (the tier's tables and every lower tier's), knows which members reported
 (n_reporting is published) and their groups, and tries to recover each hidden value
 - by solving the linear system of the published means and pooled ratios (numpy least squares: a
@@ -21,15 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from pmm_pipeline.publishing.disclosure import (
-    TIERS,
-    PublishedTable,
-    audit_tiers,
-    control_disclosure,
-    tier_kpi_values,
-    tier_rollups,
-    withheld_frame,
-)
+from pmm_pipeline.stages.disclosure.control import TIERS, control_disclosure, withheld_frame
+from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
+from pmm_pipeline.stages.disclosure.audit import PublishedTable, audit_tiers
 from pmm_pipeline_tests.disclosure_history import recover, release_sequence
 from pmm_pipeline_tests.disclosure_universe import CYCLE, M, Universe
 

@@ -1,6 +1,6 @@
 """The three tiers through Dagster, on the hand-made cycle 2023 fixture: contents worked out by hand, checks, guard.
 
-Fixture facts used below (fixtures/cycle_2023, pmm_pipeline/reference/members.csv):
+Fixture facts used below (fixtures/cycle_2023, pmm_pipeline/specs/reference/members.csv):
 KEN (ESA, lower_middle, not landlocked, revenue_authority), UGA (ESA, low, landlocked,
 revenue_authority), FRA and DEU (EUR, high, not landlocked, customs).
 electronic_declaration_rate: KEN 95 public, FRA 100 public, DEU 75 wco, UGA undefined (secretariat).
@@ -14,9 +14,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pmm_pipeline.orchestration.run import summarize_cycle
-from pmm_pipeline.publishing.disclosure import TIERS
-from pmm_pipeline.publishing.release import sha256_file
+from pmm_pipeline.app.run import summarize_cycle
+from pmm_pipeline.stages.disclosure.control import TIERS
+from pmm_pipeline.stages.publishing.release import sha256_file
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for
 
 CHECKS = ("shows_only_values_its_readers_may_see", "reveals_no_hidden_value")
@@ -129,7 +129,7 @@ def test_run_summary_reports_what_was_withheld_per_tier(fixture_cycle):
 def test_release_guard_refuses_when_a_lower_tier_file_shows_a_hidden_value(fixture_cycle):
     """A blocking check stops only its own run: the release step audits the files themselves."""
     from pmm_pipeline.definitions import build_definitions
-    from pmm_pipeline.orchestration.jobs import CYCLE_JOB
+    from pmm_pipeline.defs.jobs import CYCLE_JOB
 
     settings, _ = fixture_cycle
     public_csv = settings.layout.published_dir("2023") / "public" / "kpi_values.csv"
@@ -164,7 +164,7 @@ def run_without_disclosure_control(tmp_path_factory):
     shutil.copytree(FIXTURES / "cycle_2023" / "landing", data_dir / "landing" / "2023")
     settings = settings_for(data_dir)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("pmm_pipeline.publishing.assets.control_disclosure", lambda facts, min_group_size, **_: [])
+        patch.setattr("pmm_pipeline.defs.publishing.control_disclosure", lambda facts, min_group_size, **_: [])
         result = run_cycle_in_process(settings, "2023")
     return settings, result
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from pmm_pipeline import files
-from pmm_pipeline.feedback.assets import write_feedback_folder
+from pmm_pipeline.core import files
+from pmm_pipeline.stages.feedback.members import write_feedback_folder
 
 
 def folder_with(path: Path, content: dict[str, str]) -> Path:

@@ -11,17 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pmm_pipeline.publishing.disclosure import (
-    TIERS,
-    PublishedTable,
-    audit_tiers,
-    control_disclosure,
-    load_series_facts,
-    tier_kpi_values,
-    tier_rollups,
-    withheld_frame,
-)
-from pmm_pipeline.rollups.compute import NOT_FINITE, render_rollups_sql
+from pmm_pipeline.stages.disclosure.control import TIERS, control_disclosure, withheld_frame
+from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
+from pmm_pipeline.stages.disclosure.audit import PublishedTable, audit_tiers
+from pmm_pipeline.stages.disclosure.facts import load_series_facts
+from pmm_pipeline.stages.rollups.compute import NOT_FINITE, render_rollups_sql
 
 KPI = "electronic_declaration_rate"  # a ratio KPI: mean, median, min, max and the pooled ratio
 

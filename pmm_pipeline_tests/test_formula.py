@@ -5,7 +5,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from pmm_pipeline.catalogue.formula import FormulaError, ItemRef, parse_formula, render_sql
+from pmm_pipeline.specs.catalogue.formula import FormulaError, ItemRef, parse_formula, render_sql
 
 
 def test_references_are_items_with_year_offsets():

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from pmm_pipeline.catalogue.load import load_catalogue
-from pmm_pipeline.ingestion.assets import validation_context
-from pmm_pipeline.ingestion.intake import intake_frames, read_submission, take_in_cycle
-from pmm_pipeline.reference.load import load_reference
-from pmm_pipeline.settings import Settings
+from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.defs.ingestion import validation_context
+from pmm_pipeline.stages.ingestion.intake import intake_frames, read_submission, take_in_cycle
+from pmm_pipeline.specs.reference.load import load_reference
+from pmm_pipeline.core.settings import Settings
 
 GOOD = {
     "format": "pmm-submission",

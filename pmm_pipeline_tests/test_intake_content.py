@@ -15,17 +15,17 @@ import openpyxl
 import pytest
 import yaml
 
-from pmm_pipeline.catalogue.models import TYPE_BOUNDS, ItemType
-from pmm_pipeline.ingestion.assets import validation_context
-from pmm_pipeline.ingestion.intake import ReceivedFile, intake_frames, quarantine, read_file, take_in_cycle
-from pmm_pipeline.ingestion.limits import DEFAULT_LIMITS, IntakeLimits
-from pmm_pipeline.ingestion.submission import Problem
-from pmm_pipeline.ingestion.text import normalise, printable, quote
-from pmm_pipeline.ingestion.validate import CLOCK_TOLERANCE
-from pmm_pipeline.questionnaire.template import render_questionnaire
-from pmm_pipeline.resources.storage import PmmStorage
-from pmm_pipeline.sample.generate import build_sample_documents, render_json
-from pmm_pipeline.settings import Settings
+from pmm_pipeline.specs.catalogue.models import TYPE_BOUNDS, ItemType
+from pmm_pipeline.defs.ingestion import validation_context
+from pmm_pipeline.stages.ingestion.intake import ReceivedFile, intake_frames, quarantine, read_file, take_in_cycle
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
+from pmm_pipeline.stages.ingestion.submission import Problem
+from pmm_pipeline.stages.ingestion.text import normalise, printable, quote
+from pmm_pipeline.stages.ingestion.validate import CLOCK_TOLERANCE
+from pmm_pipeline.stages.questionnaire.template import render_questionnaire
+from pmm_pipeline.orchestration.resources.storage import PmmStorage
+from pmm_pipeline.stages.sample.documents import build_sample_documents, render_json
+from pmm_pipeline.core.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cycle_2023"
 RECEIVED = dt.datetime(2024, 2, 1, 12, 0, tzinfo=dt.UTC)  # a receipt time inside cycle 2023's collection
@@ -624,7 +624,7 @@ def test_a_questionnaire_rejected_while_read_is_credited_to_its_stamp(ctx, templ
 from hypothesis import HealthCheck, given, settings  # noqa: E402 - kept beside the property tests that use them
 from hypothesis import strategies as st  # noqa: E402
 
-from pmm_pipeline.ingestion.text import first_unstorable  # noqa: E402
+from pmm_pipeline.stages.ingestion.text import first_unstorable  # noqa: E402
 
 ANY_TEXT = st.one_of(
     st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=20),  # mostly storable text

@@ -17,12 +17,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pmm_pipeline.errors import ArchiveIntegrityError
-from pmm_pipeline.ingestion import intake
-from pmm_pipeline.ingestion.archive import DamagedCopyError, read_archived, write_verified
-from pmm_pipeline.ingestion.assets import validation_context
-from pmm_pipeline.ingestion.freeze import input_deadline
-from pmm_pipeline.ingestion.intake import (
+from pmm_pipeline.core.errors import ArchiveIntegrityError
+from pmm_pipeline.stages.ingestion import intake
+from pmm_pipeline.stages.ingestion.archive import DamagedCopyError, read_archived, write_verified
+from pmm_pipeline.defs.ingestion import validation_context
+from pmm_pipeline.stages.ingestion.freeze import input_deadline
+from pmm_pipeline.stages.ingestion.intake import (
     MAX_PROBLEMS_RECORDED,
     ReceivedFile,
     intake_frames,
@@ -31,8 +31,8 @@ from pmm_pipeline.ingestion.intake import (
     take_in_cycle,
     write_raw_tables,
 )
-from pmm_pipeline.ingestion.limits import DEFAULT_LIMITS
-from pmm_pipeline.ingestion.receipts import (
+from pmm_pipeline.core.settings import DEFAULT_LIMITS
+from pmm_pipeline.stages.ingestion.receipts import (
     Receipt,
     append_to_ledger,
     ledger_path,
@@ -40,7 +40,7 @@ from pmm_pipeline.ingestion.receipts import (
     read_ledger,
     record_for_intake,
 )
-from pmm_pipeline.ingestion.submission import Problem
+from pmm_pipeline.stages.ingestion.submission import Problem
 
 FIXTURE_LANDING = Path(__file__).parent / "fixtures" / "cycle_2023" / "landing"
 T0 = dt.datetime(2024, 1, 10, 12, tzinfo=dt.UTC)
@@ -595,7 +595,7 @@ def test_a_damaged_copy_fails_the_archive_check_naming_it_and_the_others_are_pub
 
 
 def test_the_new_reason_codes_speak_to_members_in_their_three_languages():
-    from pmm_pipeline.feedback.texts import HEADINGS, PROBLEMS
+    from pmm_pipeline.stages.feedback.texts import HEADINGS, PROBLEMS
 
     for code in ("intake_failed", "archive_corrupt", "archive_missing"):
         assert set(PROBLEMS[code]) == {"en", "fr", "es"}

@@ -36,7 +36,7 @@ def test_runs_of_dead_pmm_run_processes_are_failed_and_living_or_foreign_ones_le
     import subprocess
     import sys
 
-    from pmm_pipeline.orchestration.run import fail_abandoned_runs
+    from pmm_pipeline.app.run import fail_abandoned_runs
     from pmm_pipeline.orchestration.tags import PROCESS_TAG
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

@@ -25,14 +25,14 @@ import sqlalchemy as sa
 from dagster._core.utils import make_new_run_id
 
 from pmm_pipeline.definitions import build_definitions
-from pmm_pipeline.publishing.disclosure import TIERS
-from pmm_pipeline.publishing.release import read_table_file
-from pmm_pipeline.publishing.sql_assets import SECRETARIAT_EXTRAS, sql_release_key, tier_copies
-from pmm_pipeline.publishing.sql_publish import SqlTable, read_cycle, target_schema
-from pmm_pipeline.resources.sql_target import SqlPublicationTarget
-from pmm_pipeline.resources.warehouse import open_warehouse
-from pmm_pipeline.settings import CHECKOUT_DIR, Settings
-from pmm_pipeline.tables import published_tables
+from pmm_pipeline.stages.disclosure.control import TIERS
+from pmm_pipeline.stages.publishing.readback import read_table_file
+from pmm_pipeline.defs.publishing_sql import SECRETARIAT_EXTRAS, sql_release_key, tier_copies
+from pmm_pipeline.stages.publishing.sql_publish import SqlTable, read_cycle, target_schema
+from pmm_pipeline.orchestration.resources.sql_target import SqlPublicationTarget
+from pmm_pipeline.warehouse.connection import open_warehouse
+from pmm_pipeline.core.settings import CHECKOUT_DIR, Settings
+from pmm_pipeline.warehouse.tables import published_tables
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, stop_process_group
 from pmm_pipeline_tests.postgres_server import PostgresUnavailableError, free_port, running_postgres
 

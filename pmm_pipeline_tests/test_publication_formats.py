@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from pysdmx.io import read_sdmx
 
-from pmm_pipeline.publishing.disclosure import TIERS
-from pmm_pipeline.publishing.formats import (
+from pmm_pipeline.stages.disclosure.control import TIERS
+from pmm_pipeline.stages.publishing.formats import (
     LANGUAGES,
     KpiLabels,
     read_excel,
@@ -27,8 +27,9 @@ from pmm_pipeline.publishing.formats import (
     write_json,
     write_sdmx_csv,
 )
-from pmm_pipeline.publishing.release import read_release_files, read_table_file, table_kind, write_csv
-from pmm_pipeline.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
+from pmm_pipeline.stages.publishing.release import write_csv
+from pmm_pipeline.stages.publishing.readback import read_release_files, read_table_file, table_kind
+from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 
 COLUMNS = {"kpi_values": PUBLISHED_KPI_COLUMNS, "rollups": PUBLISHED_ROLLUP_COLUMNS}
 KEYS = {"kpi_values": ["kpi_id", "series", "member_code"], "rollups": ["kpi_id", "series", "group_type", "group_code"]}
@@ -139,7 +140,7 @@ def test_excel_workbooks_keep_numbers_as_numbers_in_three_languages(released):
 def test_pmm_trace_prints_the_chain_down_to_the_place_in_the_file(released, monkeypatch, capsys):
     import hashlib
 
-    from pmm_pipeline.cli import main
+    from pmm_pipeline.app.cli import main
     from pmm_pipeline_tests.conftest import FIXTURES
 
     settings, _ = released
@@ -221,7 +222,7 @@ def test_text_that_would_execute_is_neutralized_in_csv_excel_and_sdmx(tmp_path: 
 def test_the_release_guard_refuses_files_it_cannot_read_or_that_disagree(released, tmp_path: Path):
     import shutil
 
-    from pmm_pipeline.publishing.release import sha256_file
+    from pmm_pipeline.stages.publishing.release import sha256_file
 
     _, folders = released
     copy = tmp_path / "public"
@@ -258,7 +259,7 @@ def test_json_keeps_every_digit(tmp_path: Path):
 
 def declared_tables() -> dict[str, list[str]]:
     """Every table declared in tables.py (the tiers' copies too): qualified name -> columns."""
-    from pmm_pipeline import tables
+    from pmm_pipeline.warehouse import tables
 
     declared = [t for t in vars(tables).values() if isinstance(t, tables.Table)]
     declared += [t for tier in TIERS for t in tables.published_tables(tier)]
@@ -333,7 +334,7 @@ def test_chromium_draws_a_chart_per_kpi_series_of_the_released_public_report(rel
     """The report as released from the run's public tables: drawn, with methodology, coverage, no hidden member."""
     import html
 
-    from pmm_pipeline.catalogue.load import load_catalogue
+    from pmm_pipeline.specs.catalogue.load import load_catalogue
     from pmm_pipeline_tests.test_report import ARTIFACTS, CHROMIUM_FLAGS, chromium
 
     settings, folders = released
@@ -444,7 +445,7 @@ def test_sdmx_marks_a_withheld_level_share_confidential_not_missing(tmp_path: Pa
 def test_every_exact_format_reads_back_bit_for_bit_as_the_parquet_file(released):
     """CSV, JSON, SDMX-CSV and the report carry unrounded doubles: read back, they equal Parquet to the last bit
     (so the release guard audits them as one table); Excel keeps 16 significant digits, as Excel does."""
-    from pmm_pipeline.publishing.release import identical_tables
+    from pmm_pipeline.stages.publishing.readback import identical_tables
 
     _, folders = released
     for tier in TIERS:

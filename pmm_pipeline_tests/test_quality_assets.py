@@ -11,10 +11,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pmm_pipeline.catalogue.load import load_catalogue
-from pmm_pipeline.quality.rules import RULES
-from pmm_pipeline.reference.load import load_reference
-from pmm_pipeline.sample.generate import build_sample_documents, inject_quality_defects, write_sample
+from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.stages.quality.rules import RULES
+from pmm_pipeline.specs.reference.load import load_reference
+from pmm_pipeline.stages.sample.generate import write_sample
+from pmm_pipeline.stages.sample.documents import build_sample_documents
+from pmm_pipeline.stages.sample.defects import inject_quality_defects
 from pmm_pipeline_tests.conftest import run_cycle_in_process, settings_for
 
 CYCLE = "2023"

@@ -11,24 +11,24 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from pmm_pipeline.catalogue.load import Catalogue
-from pmm_pipeline.catalogue.models import KPI_QUALITY_RULES
-from pmm_pipeline.ingestion.assets import validation_context
-from pmm_pipeline.ingestion.intake import read_submission
-from pmm_pipeline.quality.expectations import (
+from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.catalogue.models import KPI_QUALITY_RULES
+from pmm_pipeline.defs.ingestion import validation_context
+from pmm_pipeline.stages.ingestion.intake import read_submission
+from pmm_pipeline.stages.quality.expectations import (
     ANSWERS_BATCH,
     EXPECTED_BATCH,
     QualityGateError,
     plan_expectations,
     run_expectations,
 )
-from pmm_pipeline.quality.frames import expected_answers, prepare_answers, required_answers
-from pmm_pipeline.quality.gate import GateInputs, GateOutcome, empty_history, evaluate_quality
-from pmm_pipeline.quality.rules import RULES, RULES_BY_ID
-from pmm_pipeline.reference.load import Reference
-from pmm_pipeline.sample.generate import build_sample_documents, latest_documents, render_json
-from pmm_pipeline.staging.select import membership_frame
-from pmm_pipeline.tables import FINDINGS, MEMBER_SUMMARY, STAGED_ANSWERS
+from pmm_pipeline.stages.quality.frames import expected_answers, prepare_answers, required_answers
+from pmm_pipeline.stages.quality.gate import GateInputs, GateOutcome, empty_history, evaluate_quality
+from pmm_pipeline.stages.quality.rules import RULES, RULES_BY_ID
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents, render_json
+from pmm_pipeline.stages.staging.select import membership_frame
+from pmm_pipeline.warehouse.tables import FINDINGS, MEMBER_SUMMARY, STAGED_ANSWERS
 
 CYCLE = "2023"
 T, T1 = 2022, 2021
@@ -325,9 +325,9 @@ def test_answers_outside_the_participants_latest_submissions_are_unknown(baselin
 def test_a_blocked_member_found_among_the_admitted_is_an_error_of_the_gate(seeded, tmp_path):
     import dagster as dg
 
-    from pmm_pipeline.quality.assets import build_rule_check_result
-    from pmm_pipeline.quality.gate import members_wrongly_admitted, write_gate_outcome
-    from pmm_pipeline.resources.warehouse import open_warehouse
+    from pmm_pipeline.defs.quality import build_rule_check_result
+    from pmm_pipeline.stages.quality.gate import members_wrongly_admitted, write_gate_outcome
+    from pmm_pipeline.warehouse.connection import open_warehouse
 
     outcome, members, _ = seeded
     blocked = members["values_within_range"]

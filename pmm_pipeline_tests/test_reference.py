@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pmm_pipeline.reference.load import PACKAGED_REFERENCE_DIR, ReferenceError, load_cycles, load_reference
+from pmm_pipeline.specs.reference.load import PACKAGED_REFERENCE_DIR, ReferenceError, load_cycles, load_reference
 
 
 def test_shipped_reference(reference):

@@ -16,10 +16,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from pmm_pipeline.publishing.disclosure import TIERS
-from pmm_pipeline.publishing.release import ReleaseInfo, read_release_files, sha256_file, write_release
-from pmm_pipeline.settings import Settings
-from pmm_pipeline.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
+from pmm_pipeline.stages.disclosure.control import TIERS
+from pmm_pipeline.stages.publishing.release import ReleaseInfo, sha256_file, write_release
+from pmm_pipeline.stages.publishing.readback import read_release_files
+from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for
 
 METADATA_FILES = {"manifest.json", "changes.json"}  # where the run id and time belong
@@ -114,8 +115,8 @@ CHILD = """
 import os, signal, sys
 from pathlib import Path
 import pandas as pd
-from pmm_pipeline import files
-from pmm_pipeline.publishing import release
+from pmm_pipeline.core import files
+from pmm_pipeline.stages.publishing import release
 sys.path.insert(0, {tests!r})
 from test_release_reproducible import kpi_rows, rollup_rows, info
 
@@ -151,7 +152,7 @@ def test_sigkill_during_a_release_leaves_the_previous_one_readable_and_a_rerun_c
     if point == "between_renames_without_atomic_exchange":
         # Without an atomic exchange the old release was renamed aside; the next release puts it back first.
         assert not tier_dir.exists()
-        from pmm_pipeline.files import recover_folder
+        from pmm_pipeline.core.files import recover_folder
         recover_folder(tier_dir)
     frames, problems = read_release_files(tier_dir)
     assert problems == []

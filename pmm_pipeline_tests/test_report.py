@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pmm_pipeline.catalogue.load import load_catalogue
-from pmm_pipeline.publishing.report import ReportContext, read_report, render_report
-from pmm_pipeline.settings import Settings
-from pmm_pipeline.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
+from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.stages.publishing.report import ReportContext, read_report, render_report
+from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_FLAGS = [

@@ -12,12 +12,13 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pmm_pipeline.cli import main
-from pmm_pipeline.errors import ArchiveIntegrityError, CorruptWarehouseError, DiskFullError
+from pmm_pipeline.app.cli import main
+from pmm_pipeline.core.errors import ArchiveIntegrityError, CorruptWarehouseError, DiskFullError
 from pmm_pipeline.orchestration.failures import MAX_RETRIES_TAG, as_failure, guard_compute
 from pmm_pipeline.orchestration.policies import apply_asset_policies
-from pmm_pipeline.orchestration.run import describe_failures, run_cycle
-from pmm_pipeline.resources.warehouse import Warehouse, WarehouseBusyError, open_warehouse, verify_warehouse
+from pmm_pipeline.app.run import describe_failures, run_cycle
+from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.warehouse.connection import WarehouseBusyError, open_warehouse, verify_warehouse
 from pmm_pipeline_tests.conftest import FIXTURES, settings_for
 
 ENOSPC_TEXT = os.strerror(errno.ENOSPC)
@@ -347,7 +348,7 @@ def test_a_full_disk_under_the_release_folder_fails_publication_naming_the_file(
 
 def test_a_full_disk_under_the_warehouse_names_the_warehouse(cycle_data, monkeypatch):
     # DuckDB writes in C: its words on a full disk (seen on a tmpfs) are raised where a table is written.
-    import pmm_pipeline.ingestion.assets as ingestion
+    import pmm_pipeline.defs.ingestion as ingestion
 
     path = cycle_data.layout.warehouse_path
 
@@ -363,7 +364,7 @@ def test_a_full_disk_under_the_warehouse_names_the_warehouse(cycle_data, monkeyp
 
 def test_a_failed_error_check_makes_pmm_run_fail(cycle_data, monkeypatch, capsys):
     # Any ERROR check: here the quality gate's own promise (no blocked member admitted) is made to fail.
-    import pmm_pipeline.quality.assets as quality
+    import pmm_pipeline.defs.quality as quality
 
     monkeypatch.setattr(quality, "members_wrongly_admitted", lambda conn, cycle: {"known_codes": ["KEN"]})
     assert main(["run", "--cycle", "2023"]) == 1

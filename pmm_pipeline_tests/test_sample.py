@@ -8,22 +8,14 @@ from typing import Any
 
 import pytest
 
-from pmm_pipeline.catalogue.load import Catalogue
-from pmm_pipeline.ingestion.intake import read_submission, take_in_cycle
-from pmm_pipeline.ingestion.json_reader import read_json_submission
-from pmm_pipeline.ingestion.validate import ValidationContext, validate_submission
-from pmm_pipeline.reference.load import Reference
-from pmm_pipeline.sample.generate import (
-    ERROR_KINDS,
-    WRITERS,
-    build_sample_documents,
-    corrupt_documents,
-    generate_sample,
-    latest_documents,
-    parse_timestamp,
-    render_json,
-    write_sample,
-)
+from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.stages.ingestion.intake import read_submission, take_in_cycle
+from pmm_pipeline.stages.ingestion.json_reader import read_json_submission
+from pmm_pipeline.stages.ingestion.validate import ValidationContext, validate_submission
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.stages.sample.generate import WRITERS, generate_sample, write_sample
+from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents, parse_timestamp, render_json
+from pmm_pipeline.stages.sample.broken import ERROR_KINDS, corrupt_documents
 
 CYCLES = ("2023", "2025")
 

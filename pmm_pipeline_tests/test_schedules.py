@@ -1,6 +1,6 @@
 """The cycle calendar: schedule ticks at the configured dates of cycles 2023 and 2025 give the expected runs.
 
-Every date below is copied by hand from pmm_pipeline/reference/cycles.yaml (or from the cycles file
+Every date below is copied by hand from pmm_pipeline/specs/reference/cycles.yaml (or from the cycles file
 written in the test), never computed by the code under test.
 """
 
@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from pmm_pipeline.definitions import build_definitions
-from pmm_pipeline.ingestion.freeze import input_deadline, mark_versions_in_use
-from pmm_pipeline.reference.load import ReferenceError, load_cycles
-from pmm_pipeline.settings import Settings
+from pmm_pipeline.stages.ingestion.freeze import input_deadline, mark_versions_in_use
+from pmm_pipeline.specs.reference.load import ReferenceError, load_cycles
+from pmm_pipeline.core.settings import Settings
 
 UTC = dt.UTC
 

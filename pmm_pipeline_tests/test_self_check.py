@@ -15,13 +15,13 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from pmm_pipeline.cli import main
-from pmm_pipeline.feedback.texts import HEADINGS, PROBLEMS
-from pmm_pipeline.ingestion.assets import validation_context
-from pmm_pipeline.ingestion.intake import intake_frames, take_in_cycle
-from pmm_pipeline.ingestion.limits import DEFAULT_LIMITS, IntakeLimits
-from pmm_pipeline.ingestion.self_check import OFFLINE_LIMITS, WORDS, check_file
-from pmm_pipeline.tables import FINDINGS
+from pmm_pipeline.app.cli import main
+from pmm_pipeline.stages.feedback.texts import HEADINGS, PROBLEMS
+from pmm_pipeline.defs.ingestion import validation_context
+from pmm_pipeline.stages.ingestion.intake import intake_frames, take_in_cycle
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
+from pmm_pipeline.app.self_check import OFFLINE_LIMITS, WORDS, check_file
+from pmm_pipeline.warehouse.tables import FINDINGS
 from pmm_pipeline_tests.conftest import FIXTURES
 from pmm_pipeline_tests.test_hostile_files import DOCUMENT, LIMITS, build_corpus
 

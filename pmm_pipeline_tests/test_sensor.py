@@ -6,10 +6,10 @@ import os
 import dagster as dg
 import pytest
 
-from pmm_pipeline.orchestration.jobs import COLLECTION_JOB
-from pmm_pipeline.orchestration.sensors import LANDING_SENSOR, build_landing_file_sensor
+from pmm_pipeline.defs.jobs import COLLECTION_JOB
+from pmm_pipeline.defs.sensors import LANDING_SENSOR, build_landing_file_sensor
 from pmm_pipeline.orchestration.tags import CYCLE_TAG, MEMBER_TAG, SOURCE_FILE_TAG
-from pmm_pipeline.resources.storage import PmmStorage
+from pmm_pipeline.orchestration.resources.storage import PmmStorage
 
 KNOWN = frozenset({"KEN", "UGA", "FRA"})
 
@@ -108,7 +108,7 @@ def test_sensor_is_in_the_code_location(tmp_path):
     from dataclasses import replace
 
     from pmm_pipeline.definitions import build_definitions
-    from pmm_pipeline.settings import Settings
+    from pmm_pipeline.core.settings import Settings
 
     defs = build_definitions(replace(Settings.from_env({}), data_dir=tmp_path))
     assert defs.resolve_sensor_def(LANDING_SENSOR).job_name == COLLECTION_JOB

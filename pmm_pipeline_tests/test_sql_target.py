@@ -3,7 +3,7 @@
 import dagster as dg
 import pytest
 
-from pmm_pipeline.resources.sql_target import SqlPublicationTarget
+from pmm_pipeline.orchestration.resources.sql_target import SqlPublicationTarget
 
 SECRET = "s3cret-Value"
 

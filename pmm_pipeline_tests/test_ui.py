@@ -21,11 +21,11 @@ import dagster as dg
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
-from pmm_pipeline.catalogue.load import load_catalogue
+from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.orchestration.instance import ensure_dagster_home
-from pmm_pipeline.reference.load import load_reference
-from pmm_pipeline.sample.generate import generate_sample
+from pmm_pipeline.specs.reference.load import load_reference
+from pmm_pipeline.stages.sample.generate import generate_sample
 from pmm_pipeline_tests.conftest import settings_for, stop_process_group
 
 CHECKOUT = Path(__file__).resolve().parents[1]

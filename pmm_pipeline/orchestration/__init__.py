@@ -1,0 +1,1 @@
+"""Reusable Dagster builders: the table-asset factory, policies, failures, metadata, resources, instance."""

@@ -13,88 +13,24 @@ orchestration/policies.py), which does two things to whatever the step's code do
 import errno
 import functools
 import inspect
-import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import dagster as dg
 
-from pmm_pipeline.errors import DISK_FULL_ERRNOS, CorruptWarehouseError, DiskFullError, PermanentError
-from pmm_pipeline.orchestration.metadata import MAX_TEXT_CHARS, bound_metadata, cut_text, one_line
+from pmm_pipeline.core.causes import cause_chain, disk_full_error, is_corrupt_duckdb, is_duckdb_error, path_in
+from pmm_pipeline.core.errors import PermanentError
+from pmm_pipeline.core.text import MAX_TEXT_CHARS, cut_text, one_line
+from pmm_pipeline.orchestration.metadata import bound_metadata
 
 MAX_RETRIES_TAG = "dagster/max_retries"  # read by Dagster when a run fails: 0 means no run retry
 MAX_DESCRIPTION_CHARS = 1_000
 MAX_CAUSE_CHARS = 4_000  # an exception message kept in the event log beside the failure
 
-DISK_FULL_TEXTS = ("no space left on device", "disk quota exceeded", "file too large", "not enough space on the disk")
-# DuckDB's words for a database file it cannot trust (seen with duckdb 2.0: random bytes, a
-# truncated file, a flipped block, a WAL that does not replay).
-CORRUPT_DUCKDB_TEXTS = (
-    "not a valid duckdb database file",
-    "corrupt database file",
-    "could not read enough bytes from file",
-    "does not match stored checksum",
-    "replaying wal",
-    "failed to deserialize",
-)
 TRANSIENT_ERRNOS = frozenset({
     errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.ETIMEDOUT, errno.ECONNRESET, errno.ECONNREFUSED,
     errno.ECONNABORTED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETXTBSY, errno.ESTALE,
 })
 LOCK_TEXTS = ("could not set lock", "conflicting lock")
-_QUOTED_PATH = re.compile(r'"(/[^"]+)"')
-
-
-def _chain(err: BaseException) -> Iterator[BaseException]:
-    """The exception and the ones it was raised from or while handling, outermost first."""
-    seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        yield err
-        err = err.__cause__ or (None if err.__suppress_context__ else err.__context__)
-
-
-def _is_duckdb(err: BaseException) -> bool:
-    return type(err).__module__.split(".")[0] in ("duckdb", "_duckdb")
-
-
-def _path_in(err: BaseException) -> str | None:
-    filename = getattr(err, "filename", None)
-    if filename:
-        return str(filename)
-    match = _QUOTED_PATH.search(str(err))
-    return match.group(1) if match else None
-
-
-def disk_full_error(err: BaseException, what: str = "") -> DiskFullError | None:
-    """A DiskFullError naming the file (or `what` was written), if `err` or its cause is a write on a full disk."""
-    for cause in _chain(err):
-        if isinstance(cause, DiskFullError):
-            return cause
-        full = isinstance(cause, OSError) and cause.errno in DISK_FULL_ERRNOS
-        full = full or any(text in str(cause).lower() for text in DISK_FULL_TEXTS)
-        if full:
-            path = _path_in(cause)
-            where = f"writing {what or path or 'a file'}"
-            folder = str(Path(path).parent) if path else "PMM_DATA_DIR"
-            return DiskFullError(
-                f"disk full while {where} ({one_line(str(cause), 300)}): free space on that disk (df -h {folder})"
-                " or move PMM_DATA_DIR to a larger one, then run `pmm run` again"
-            )
-    return None
-
-
-def corrupt_warehouse_error(path: Path | str, err: BaseException) -> CorruptWarehouseError:
-    """The one message for a warehouse file DuckDB cannot read: what is wrong, and the two ways out."""
-    return CorruptWarehouseError(
-        f"the warehouse {path} is corrupt ({one_line(str(err), 300)}): restore it from a backup, or move it"
-        f" aside (mv {path} {path}.corrupt, and its .wal file if any) so that the next run rebuilds it from the"
-        " archive"
-    )
-
-
-def is_corrupt_duckdb(err: BaseException) -> bool:
-    return any(_is_duckdb(c) and any(t in str(c).lower() for t in CORRUPT_DUCKDB_TEXTS) for c in _chain(err))
 
 
 def permanent_cause(err: BaseException) -> PermanentError | None:
@@ -102,19 +38,19 @@ def permanent_cause(err: BaseException) -> PermanentError | None:
     full = disk_full_error(err)
     if full is not None:
         return full
-    for cause in _chain(err):
+    for cause in cause_chain(err):
         if isinstance(cause, PermanentError):
             return cause
-    for cause in _chain(err):
-        if _is_duckdb(cause) and is_corrupt_duckdb(cause):
-            path = _path_in(cause) or "(a DuckDB file)"
+    for cause in cause_chain(err):
+        if is_duckdb_error(cause) and is_corrupt_duckdb(cause):
+            path = path_in(cause) or "(a DuckDB file)"
             return PermanentError(f"the DuckDB file {path} is corrupt ({one_line(str(cause), 300)})")
     return None
 
 
 def is_transient(err: BaseException) -> bool:
     """Whether running the step again may pass: busy, locked, timed out, disconnected, short of memory."""
-    for cause in _chain(err):
+    for cause in cause_chain(err):
         if isinstance(cause, dg.Failure):
             return cause.allow_retries
         if isinstance(cause, (TimeoutError, ConnectionError, InterruptedError, BlockingIOError)):
@@ -122,7 +58,7 @@ def is_transient(err: BaseException) -> bool:
         if isinstance(cause, OSError) and cause.errno in TRANSIENT_ERRNOS:
             return True
         name = type(cause).__name__
-        if _is_duckdb(cause) and (
+        if is_duckdb_error(cause) and (
             name in ("TransactionException", "OutOfMemoryException", "HTTPException")
             or any(t in str(cause).lower() for t in LOCK_TEXTS)
         ):

@@ -4,7 +4,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from pmm_pipeline.settings import CHECKOUT_DIR
+from pmm_pipeline.core.settings import CHECKOUT_DIR
 
 # The pool of every step that opens the DuckDB warehouse.
 WAREHOUSE_POOL = "warehouse"
@@ -16,7 +16,7 @@ WAREHOUSE_POOL = "warehouse"
 # while another warehouse run is in progress, shown as "blocked by pool warehouse" in the UI; run
 # granularity because a step-level wait polls with backoff of up to 15 s, idling the warehouse.
 # Runs executed in process (`pmm run`, tests) skip the queue: the warehouse resource makes them
-# take turns (resources/warehouse.py), so nothing can collide either way. A run whose process died
+# take turns (orchestration/resources/warehouse.py), so nothing can collide either way. A run whose process died
 # is retried from the failed step; a failed step is retried by its job's retry policy when a retry
 # can help. A run that failed for a cause no retry can fix (a full disk, a corrupt warehouse) is
 # tagged dagster/max_retries=0 where it fails (orchestration/failures.py), so run retries skip it.

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-MAX_TEXT_CHARS = 4_000  # a text, path or url value; an error or check description
+from pmm_pipeline.core.text import MAX_TEXT_CHARS, cut_text, one_line
+
 MAX_MARKDOWN_CHARS = 16_000  # a markdown value (a table preview of some dozens of rows)
 MAX_JSON_ITEMS = 500  # entries of one JSON list or object (every member fits: 186)
 MAX_JSON_STRING = 500  # one string inside a JSON value
@@ -34,22 +35,6 @@ _MARKDOWN_ESCAPES = {
     "\\": "\\\\", "|": "\\|", "[": "\\[", "]": "\\]", "!": "\\!", "`": "\\`",
     "<": "&lt;", ">": "&gt;", "&": "&amp;",
 }
-_LINE_BREAKS = ("\r\n", "\r", "\n", "\u2028", "\u2029", "\x0b", "\x0c", "\x85")
-
-
-def cut_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
-    """`text` if short enough, else its start and a note of how much was cut."""
-    if len(text) <= limit:
-        return text
-    note = f" … [cut: {len(text) - limit:,} more characters of {len(text):,}]"
-    return text[: max(0, limit - len(note))] + note
-
-
-def one_line(text: str, limit: int = MAX_TEXT_CHARS) -> str:
-    """`text` on one line (line breaks become spaces), cut to `limit`."""
-    for brk in _LINE_BREAKS:
-        text = text.replace(brk, " ")
-    return cut_text(text.strip(), limit)
 
 
 def escape_markdown(text: str) -> str:

@@ -1,7 +1,7 @@
 """Builders shared by every stage: an AssetSpec from a table declaration, and the metadata of a written table.
 
 Every table asset shows, on its definition and on each materialization, its column schema (tables.py)
-and column lineage (lineage/columns.py); each materialization adds its row count and a preview.
+and column lineage (orchestration/column_lineage.py); each materialization adds its row count and a preview.
 """
 
 from collections.abc import Sequence
@@ -9,9 +9,9 @@ from collections.abc import Sequence
 import dagster as dg
 import duckdb
 
-from pmm_pipeline.lineage.columns import Lineage, build_column_lineage, column_lineage_of
+from pmm_pipeline.orchestration.column_lineage import Lineage, build_column_lineage, column_lineage_of
 from pmm_pipeline.orchestration.metadata import MAX_TABLE_ROWS, bound_metadata, markdown_cell
-from pmm_pipeline.tables import Table
+from pmm_pipeline.warehouse.tables import Table
 
 OWNER = "team:pmm-secretariat-data"
 

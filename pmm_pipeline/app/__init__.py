@@ -1,0 +1,1 @@
+"""The applications on top: the command line and `pmm run`."""

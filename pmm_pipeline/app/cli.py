@@ -1,0 +1,485 @@
+"""The `pmm` command: sample data, run a cycle through Dagster, follow where a cycle stands, check the KPI catalogue."""
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from pmm_pipeline.specs.catalogue.load import CatalogueError, load_catalogue, validate_catalogue
+from pmm_pipeline.core.choices import LIST_ALL_UP_TO, UnknownChoice, choose, describe_unknown, nearest
+from pmm_pipeline.specs.reference.load import Reference, ReferenceError, load_reference
+from pmm_pipeline.core.vocabulary import LANGUAGES
+from pmm_pipeline.core.settings import Settings
+
+# A catalogue of PMM v1 size (51 KPIs) is too long to list in an error; the shipped one is listed whole.
+KPIS_LISTED_UP_TO = 30
+STATUS_WAIT_S = 60.0
+
+
+class CommandError(Exception):
+    """A problem with the arguments or the input, reported as one line and exit status 2."""
+
+
+# --- forgiving ids: case ignored, near misses suggested (pmm_pipeline/core/choices.py) ---------------------
+def _cycle_of(settings: Settings, given: str):
+    reference = load_reference(settings.reference_dir, settings.cycles_file)
+    cycle_id = choose("cycle", given, reference.cycles.ids, hint="see `pmm list cycles`")
+    return reference, reference.cycles.get(cycle_id)
+
+
+def _member_of(reference: Reference, given: str) -> str:
+    return choose("member", given, sorted(reference.known_member_codes()), hint="see `pmm list members`")
+
+
+def _kpi_of(catalogue, given: str, cycle=None) -> str:
+    known = [k.id for k in catalogue.kpis_for_version(cycle.catalogue_version)] if cycle else list(catalogue.kpis)
+    return choose("KPI", given, known, hint="see `pmm list kpis`", list_all_up_to=KPIS_LISTED_UP_TO)
+
+
+def _language(text: str) -> str:
+    """argparse type of --lang: en, fr or es in any case."""
+    try:
+        return choose("language", text, LANGUAGES)
+    except UnknownChoice as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
+
+
+def _today(reference: Reference, as_of: dt.date | None) -> dt.date:
+    return as_of or reference.cycles.local_day(dt.datetime.now(dt.UTC))
+
+
+# --- commands -----------------------------------------------------------------------------------------
+def cmd_specs_check(args: argparse.Namespace, settings: Settings) -> int:
+    specs_dir = Path(args.dir) if args.dir else settings.specs_dir
+    catalogue, problems = validate_catalogue(specs_dir)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} error(s) in the KPI catalogue {specs_dir}", file=sys.stderr)
+        return 1
+    items = {i for k in catalogue.kpis.values() for i in k.items}
+    print(f"{specs_dir}: {len(catalogue.kpis)} KPIs, {len(items)} items, all valid")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
+    from pmm_pipeline.stages.sample.generate import WRITERS, generate_sample
+
+    reference, cycle = _cycle_of(settings, args.cycle)
+    catalogue = load_catalogue(settings.specs_dir)
+    formats = tuple(choose("format", f, WRITERS) for f in args.format.split(",") if f.strip())
+    if args.members is not None and args.members < 1:
+        raise CommandError("--members must be at least 1")
+    if not 0 <= args.error_share <= 1:
+        raise CommandError("--error-share must be between 0 and 1")
+    if not 0 <= args.quality_defect_share <= 1:
+        raise CommandError("--quality-defect-share must be between 0 and 1")
+    try:
+        summary = generate_sample(
+            reference=reference,
+            catalogue=catalogue,
+            cycle_id=cycle.id,
+            landing_dir=settings.layout.landing_dir(cycle.id),
+            members=args.members,
+            seed=args.seed,
+            formats=formats,
+            error_share=args.error_share,
+            quality_defect_share=args.quality_defect_share,
+        )
+    except ValueError as err:
+        raise CommandError(str(err)) from None
+    print(summary)
+    print(f"written to {settings.layout.landing_dir(cycle.id)}")
+    return 0
+
+
+def cmd_template(args: argparse.Namespace, settings: Settings) -> int:
+    from pmm_pipeline.stages.questionnaire.template import QuestionnaireError, render_questionnaire
+
+    reference, cycle = _cycle_of(settings, args.cycle)
+    member = _member_of(reference, args.member)
+    output = Path(args.output)
+    if output.suffix.lower() != ".xlsx":
+        raise CommandError(f"--output {output} must end with .xlsx")
+    try:
+        data = render_questionnaire(load_catalogue(settings.specs_dir), reference, cycle.id, member, args.lang)
+    except QuestionnaireError as err:
+        raise CommandError(str(err)) from None
+    try:
+        output.write_bytes(data)
+    except OSError as err:
+        raise CommandError(f"cannot write {output}: {err.strerror}") from None
+    print(f"questionnaire of {member} for cycle {cycle.id} written to {output}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from pmm_pipeline.orchestration.instance import ensure_dagster_home
+    from pmm_pipeline.app.progress import StepProgress, run_url
+    from pmm_pipeline.app.run import run_cycle
+
+    _, cycle = _cycle_of(settings, args.cycle)
+    ensure_dagster_home()
+    # Progress goes to standard error, where Dagster's console logger writes its warnings: one stream keeps
+    # them in order; standard output keeps the summary alone for whoever reads it.
+    progress = None if args.quiet else StepProgress(sys.stderr, ui_url=settings.ui_url)
+    try:
+        outcome = run_cycle(settings, cycle.id, on_event=progress)
+    finally:
+        if progress is not None:
+            progress.finish()
+    print(outcome.describe())
+    print(f"  run in the Dagster UI: {run_url(settings.ui_url, outcome.run_id)}")
+    # Each failed step or ERROR check on its own line: what failed, the file or table, what to do.
+    for failure in outcome.failures:
+        print(f"pmm: error: cycle {cycle.id}: {failure}", file=sys.stderr)
+    return 0 if outcome.success else 1
+
+
+def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
+    from pmm_pipeline.stages.lineage.trace import TraceError, load_trace, render_trace
+    from pmm_pipeline.warehouse.connection import open_warehouse
+
+    reference, cycle = _cycle_of(settings, args.cycle)
+    member = _member_of(reference, args.member)
+    catalogue = load_catalogue(settings.specs_dir)
+    kpi = _kpi_of(catalogue, args.kpi)
+    if not settings.layout.warehouse_path.exists():
+        raise CommandError(f"no warehouse at {settings.layout.warehouse_path}: run the cycle first")
+    try:
+        with open_warehouse(
+            settings.layout.warehouse_path, holder="pmm trace", memory_limit=settings.warehouse_memory_limit
+        ) as conn:
+            rows = load_trace(conn, cycle.id, member, kpi)
+    except TraceError as err:
+        raise CommandError(str(err)) from None
+    print(render_trace(rows, catalogue.kpis[kpi].names.en))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    import duckdb
+
+    from pmm_pipeline.stages.collection.cycle_status import CycleNotRun, build_status, read_status_rows, render_status
+    from pmm_pipeline.warehouse.connection import WarehouseBusyError, warehouse_turn
+
+    reference, cycle = _cycle_of(settings, args.cycle)
+    if not args.wait >= 0:  # also refuses nan
+        raise CommandError("--wait must be a number of seconds, 0 or more")
+    path = settings.layout.warehouse_path
+    never_run = f"cycle {cycle.id} has not been run yet: run `pmm run --cycle {cycle.id}` first"
+    if not path.exists():
+        raise CommandError(f"{never_run} (no warehouse at {path})")
+
+    def say_who(holder: str) -> None:
+        print(f"pmm status: the warehouse is in use ({holder}); waiting up to {args.wait:.0f} s", file=sys.stderr)
+
+    try:
+        # Read-only and short: the warehouse's turn (taken by every reader and writer, orchestration/resources/warehouse.py) is
+        # held just for these few queries, so a run waiting for it is not kept waiting.
+        with warehouse_turn(path, args.wait, "pmm status", on_wait=say_who):
+            conn = duckdb.connect(str(path), read_only=True, config={"memory_limit": settings.warehouse_memory_limit})
+            try:
+                rows = read_status_rows(conn, cycle.id)
+            finally:
+                conn.close()
+    except CycleNotRun:
+        raise CommandError(f"{never_run} (the warehouse {path} holds nothing of it)") from None
+    except WarehouseBusyError as err:
+        raise CommandError(str(err)) from None
+    except (duckdb.Error, OSError) as err:
+        raise CommandError(f"cannot read the warehouse {path}: {str(err).splitlines()[0]}") from None
+    status = build_status(reference, cycle, rows, _today(reference, args.as_of), str(path))
+    print(json.dumps(status, indent=2, ensure_ascii=False) if args.json else render_status(status))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from pmm_pipeline.app.listing import (
+        CYCLE_COLUMNS,
+        KPI_COLUMNS,
+        MEMBER_COLUMNS,
+        list_cycles,
+        list_kpis,
+        list_members,
+        render_table,
+    )
+
+    reference = load_reference(settings.reference_dir, settings.cycles_file)
+    cycle = _cycle_of(settings, args.cycle)[1] if args.cycle else None
+    today = _today(reference, None)
+    if args.what == "cycles":
+        rows, columns = list_cycles(reference, today), CYCLE_COLUMNS
+    elif args.what == "members":
+        rows, columns = list_members(reference, cycle, today), MEMBER_COLUMNS
+    else:
+        catalogue = load_catalogue(settings.specs_dir)
+        rows, columns = list_kpis(catalogue, cycle.catalogue_version if cycle else None), KPI_COLUMNS
+    print(json.dumps(rows, indent=2, ensure_ascii=False) if args.json else render_table(rows, columns))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from pmm_pipeline.app.self_check import (
+        SelfCheckError,
+        as_document,
+        check_file,
+        feedback_workbook,
+        member_language,
+        render_text,
+    )
+
+    reference = load_reference(settings.reference_dir, settings.cycles_file)
+    cycle_id = _cycle_of(settings, args.cycle)[1].id if args.cycle else None
+    output = Path(args.output) if args.output else None
+    if output is not None and output.suffix.lower() != ".xlsx":
+        raise CommandError(f"--output {output} must end with .xlsx")
+    catalogue = load_catalogue(settings.specs_dir)
+    try:
+        check = check_file(Path(args.file), reference, catalogue, settings.intake_limits, cycle_id)
+    except SelfCheckError as err:
+        raise CommandError(str(err)) from None
+    lang = args.lang or member_language(reference, check.member_code)
+    if output is not None:
+        try:
+            output.write_bytes(feedback_workbook(check, reference, catalogue, lang))
+        except OSError as err:
+            raise CommandError(f"cannot write {output}: {err.strerror}") from None
+    if args.json:
+        print(json.dumps(as_document(check, lang), indent=2, ensure_ascii=False))
+    else:
+        print(render_text(check, lang))
+        if output is not None:
+            print(f"feedback report written to {output}")
+    return check.exit_status
+
+
+# --- the parser ---------------------------------------------------------------------------------------
+class PmmArgumentParser(argparse.ArgumentParser):
+    """argparse with the contract's one-line errors and near-miss suggestions for every choice."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+    def _check_value(self, action, value):  # argparse's hook for `choices`, used by commands and list kinds
+        if action.choices is not None and value not in action.choices:
+            known = list(action.choices)
+            kind = "command" if isinstance(action, argparse._SubParsersAction) else CHOICE_KINDS.get(action.dest)
+            listed = known if len(known) <= LIST_ALL_UP_TO else []
+            message = describe_unknown(kind or action.dest, str(value), nearest(str(value), known), listed, None)
+            raise argparse.ArgumentError(None, message)
+
+
+# What a positional choice is called in its error message.
+CHOICE_KINDS = {"what": "list"}
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Examples (epilogs) keep their lines; options show their defaults."""
+
+
+class _VersionAction(argparse.Action):
+    """--version, computed only when asked (the code version may ask git)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):  # noqa: A002
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())  # on standard output, like --help, for programs that read it
+        parser.exit(0)
+
+
+def version_text() -> str:
+    """The package version and the code version every manifest and provenance row records."""
+    from importlib import metadata
+
+    from pmm_pipeline.core.provenance import code_version
+
+    try:
+        package = metadata.version("pmm_pipeline")
+    except metadata.PackageNotFoundError:
+        package = "unknown"
+    return f"pmm {package} (code version {code_version()}, as recorded in manifests and lineage)"
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _add_command(commands, name: str, help_text: str, examples: Iterable[str], handler, description: str = ""):
+    parser = commands.add_parser(
+        name, help=help_text, description=description or help_text, epilog=_examples(*examples),
+        formatter_class=_Formatter,
+    )
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+CYCLE_HELP = "cycle id from cycles.yaml, e.g. 2023 (`pmm list cycles`)"
+MEMBER_HELP = "member code, any case, e.g. KEN or ken (`pmm list members`)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = PmmArgumentParser(
+        prog="pmm", description=__doc__, formatter_class=_Formatter,
+        epilog=_examples(
+            "pmm sample --cycle 2023 --members 20 --seed 1",
+            "pmm run --cycle 2023",
+            "pmm status --cycle 2023",
+            "pmm list kpis --cycle 2025",
+            "pmm <command> --help      (every command's options and examples)",
+        ),
+    )
+    parser.add_argument("--version", action=_VersionAction, help="print the package and code version, then exit")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    sample = _add_command(
+        commands, "sample", "write realistic synthetic submissions into landing/<cycle>/",
+        ("pmm sample --cycle 2023", "pmm sample --cycle 2023 --members 30 --seed 7 --format json,xlsx,csv",
+         "pmm sample --cycle 2025 --error-share 0.1 --quality-defect-share 0.05"),
+        cmd_sample,
+    )
+    sample.add_argument("--cycle", required=True, help=CYCLE_HELP)
+    sample.add_argument("--members", type=int, default=None, help="how many members (default: all in force)")
+    sample.add_argument("--seed", type=int, default=0, help="random seed: the same seed writes the same files")
+    sample.add_argument("--format", default="json", help="comma-separated formats, any of json, xlsx, csv")
+    sample.add_argument(
+        "--error-share", type=float, default=0.0,
+        help="share (0 to 1) of members that also send one bad file of each kind",
+    )
+    sample.add_argument(
+        "--quality-defect-share", type=float, default=0.0,
+        help="share (0 to 1) of participating members whose latest submission gets one quality defect"
+        " (caught by the gate)",
+    )
+
+    run = _add_command(
+        commands, "run", "materialize every asset of a cycle through Dagster, showing each step",
+        ("pmm run --cycle 2023", "pmm run --cycle 2023 --quiet > summary.txt"),
+        cmd_run,
+        "Materializes every asset of the cycle in one Dagster run recorded in DAGSTER_HOME. Each step is shown"
+        " on standard error as it starts and ends ([n/N] step ... seconds); the summary and the run's address"
+        " in the Dagster UI (PMM_UI_URL, or port PMM_UI_PORT of `make dev`) are printed on standard output."
+        " Exit status 0 only if the run succeeded.",
+    )
+    run.add_argument("--cycle", required=True, help=CYCLE_HELP)
+    run.add_argument("--quiet", action="store_true", help="do not show the steps; print only the summary")
+
+    template = _add_command(
+        commands, "template", "write a member's Excel questionnaire for a cycle",
+        ("pmm template --cycle 2023 --member KEN --output KEN_2023.xlsx",
+         "pmm template --cycle 2023 --member sen --lang fr --output SEN_2023.xlsx"),
+        cmd_template,
+    )
+    template.add_argument("--cycle", required=True, help=CYCLE_HELP)
+    template.add_argument("--member", required=True, help=MEMBER_HELP)
+    template.add_argument(
+        "--lang", type=_language, default=None, help="en, fr or es (default: the member's language in members.csv)"
+    )
+    template.add_argument("--output", required=True, help="the .xlsx file to write")
+
+    trace = _add_command(
+        commands, "trace", "print how a published value was derived, down to the file and cell",
+        ("pmm trace --cycle 2023 --member KEN --kpi aeo_count_variation",
+         "pmm trace --cycle 2023 --member ken --kpi electronic_declaration_rate"),
+        cmd_trace,
+    )
+    trace.add_argument("--cycle", required=True, help=CYCLE_HELP)
+    trace.add_argument("--member", required=True, help=MEMBER_HELP)
+    trace.add_argument("--kpi", required=True, help="KPI id, e.g. electronic_declaration_rate (`pmm list kpis`)")
+
+    status = _add_command(
+        commands, "status", "where a cycle stands: dates, state, who is outstanding, blocked or rejected",
+        ("pmm status --cycle 2023", "pmm status --cycle 2025 --json", "pmm status --cycle 2023 --as-of 2024-02-01"),
+        cmd_status,
+        "The cycle's dates and state (not yet open, open, reopened, closed), then per WCO region the members"
+        " expected, received, used and outstanding (with their codes), the members blocked by the quality gate"
+        " with the blocking rules, and the files rejected by reason. Read from the warehouse (read-only).",
+    )
+    status.add_argument("--cycle", required=True, help=CYCLE_HELP)
+    status.add_argument("--json", action="store_true", help="print one JSON document (format pmm-cycle-status)")
+    status.add_argument(
+        "--as-of", type=_day, default=None, metavar="YYYY-MM-DD",
+        help="judge the cycle's state on this day instead of today (in the calendar's time zone)",
+    )
+    status.add_argument(
+        "--wait", type=float, default=STATUS_WAIT_S, metavar="SECONDS",
+        help="how long to wait for a run that holds the warehouse",
+    )
+
+    validate = _add_command(
+        commands, "validate", "check one file offline as the intake and the quality gate would, before sending it",
+        ("pmm validate KEN_2023.xlsx", "pmm validate KEN_2023.json --lang fr",
+         "pmm validate KEN_2023.csv --cycle 2023 --output feedback_KEN.xlsx", "pmm validate KEN_2023.json --json"),
+        cmd_validate,
+        "Runs the intake's checks and the quality rules that need only this member's answers on FILE, offline,"
+        " and prints the verdict (accepted, or rejected with its reason), every problem with its place in the file"
+        " and every quality finding, in the words of the member's feedback report. Rules that compare with other"
+        " members or earlier cycles are listed as not checked. Nothing is sent, archived or recorded. Exit status"
+        " 0 when the file would be accepted with no blocking finding, 1 when it would be rejected or blocked.",
+    )
+    validate.add_argument("file", metavar="FILE", help="the submission file: .json, .xlsx, .csv (or .tsv, .txt)")
+    validate.add_argument(
+        "--cycle", default=None, help=CYCLE_HELP + "; default: the cycle the file names, when a configured one"
+    )
+    validate.add_argument(
+        "--lang", type=_language, default=None,
+        help="en, fr or es (default: the questionnaire language of the member the file names, else en)",
+    )
+    validate.add_argument("--output", default=None, metavar="F.xlsx",
+                          help="also write the member's Excel feedback report for this file")
+    validate.add_argument("--json", action="store_true", help="print one JSON document (format pmm-self-check)")
+
+    listing = _add_command(
+        commands, "list", "list the cycles, members or KPIs other commands accept",
+        ("pmm list cycles", "pmm list members --cycle 2023", "pmm list kpis --cycle 2025 --json"),
+        cmd_list,
+        "cycles: each configured cycle with its dates, catalogue version and state today. members: code, name,"
+        " WCO region and questionnaire language of the members in force today (or for --cycle). kpis: id,"
+        " shape, series and name of every KPI of the catalogue (or of the catalogue version of --cycle).",
+    )
+    listing.add_argument("what", choices=("cycles", "members", "kpis"), metavar="cycles|members|kpis",
+                         help="what to list")
+    listing.add_argument("--cycle", default=None, help="members in force for this cycle; KPIs of its catalogue version")
+    listing.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+
+    specs = _add_command(
+        commands, "specs", "KPI catalogue commands", ("pmm specs check", "pmm specs check path/to/kpi_specs"),
+        None,
+    )
+    specs_commands = specs.add_subparsers(dest="specs_command", required=True, metavar="command")
+    check = _add_command(
+        specs_commands, "check", "validate a KPI catalogue and report every error with its file",
+        ("pmm specs check", "pmm specs check path/to/kpi_specs"),
+        cmd_specs_check,
+    )
+    check.add_argument("dir", nargs="?", default=None, help="the catalogue folder (default: PMM_KPI_SPECS_DIR)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ValueError as err:  # a PMM_ setting that cannot be used
+        print(f"pmm: error: {err}", file=sys.stderr)
+        return 2
+    try:
+        return args.handler(args, settings)
+    except (CommandError, ReferenceError, UnknownChoice, CatalogueError) as err:
+        print(f"pmm: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

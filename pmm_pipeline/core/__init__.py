@@ -1,0 +1,1 @@
+"""Leaves: the shared vocabulary, errors, files, settings and code version; no Dagster, no stage, no spec."""

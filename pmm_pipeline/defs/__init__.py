@@ -1,0 +1,1 @@
+"""The concrete Dagster definitions per asset group, and the jobs, schedules and sensors."""

@@ -1,0 +1,63 @@
+"""Dagster wiring of member feedback: after each run, one validation report per member with problems."""
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.stages.feedback.members import build_member_reports, load_cycle_problems, write_feedback_folder
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
+from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
+from pmm_pipeline.stages.publishing.release import sha256_file
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.orchestration.resources.storage import PmmStorage
+from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.warehouse.tables import FEEDBACK_REPORTS, REJECTIONS, SUBMISSION_HISTORY
+from pmm_pipeline.warehouse.writes import replace_cycle_rows
+
+# Built by the quality gate; read when it exists, so feedback works with or without it.
+FINDINGS_KEY = dg.AssetKey(["quality", "findings"])
+
+
+def build_feedback_assets(
+    reference: Reference, catalogue: Catalogue, partitions: dg.PartitionsDefinition
+) -> list[dg.AssetsDefinition]:
+    spec = table_spec(FEEDBACK_REPORTS)
+
+    @dg.asset(
+        key=FEEDBACK_REPORTS.key,
+        description=f"Writes published/<cycle>/feedback/<member>/feedback_<member>_<cycle>.xlsx for every member with"
+        f" a rejected file or a quality finding, in the member's language. {FEEDBACK_REPORTS.row}",
+        group_name=FEEDBACK_REPORTS.schema,
+        deps=[REJECTIONS.key, SUBMISSION_HISTORY.key, FINDINGS_KEY],
+        partitions_def=partitions,
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb", "excel"},
+        owners=spec.owners,
+        metadata=spec.metadata,
+    )
+    def member_reports(context: dg.AssetExecutionContext, storage: PmmStorage, warehouse: Warehouse):
+        cycle = reference.cycles.get(context.partition_key)
+        with warehouse.get_connection() as conn:
+            problems = load_cycle_problems(conn, cycle.id)
+        memberships = {
+            m.member_code: m for m in reference.memberships
+        }  # any row: a rejected member may be out of force
+        memberships.update(reference.members_in_force(cycle))
+        items = catalogue.items_for_version(cycle.catalogue_version)
+        feedback_dir = storage.layout.published_dir(cycle.id) / "feedback"
+        today = dt.datetime.now(dt.UTC).date()
+        reports, rows = build_member_reports(problems, memberships, items, feedback_dir, cycle.id, today)
+        write_feedback_folder(feedback_dir, reports, context.run_id)
+        table = pd.DataFrame(rows, columns=[c for c in FEEDBACK_REPORTS.column_names if c != "sha256"])
+        table["sha256"] = [sha256_file(Path(p)) for p in table["path"]]
+        with warehouse.get_connection() as conn:
+            replace_cycle_rows(conn, FEEDBACK_REPORTS, cycle.id, table)
+            metadata = written_table_metadata(conn, FEEDBACK_REPORTS, cycle.id)
+        metadata["feedback_dir"] = dg.MetadataValue.path(str(feedback_dir))
+        metadata["members_with_reports"] = dg.MetadataValue.json(sorted(table["member_code"]))
+        return dg.MaterializeResult(metadata=metadata)
+
+    return [member_reports]

@@ -1,0 +1,185 @@
+"""Dagster wiring of ingestion: the landing folder of a cycle into the raw tables."""
+
+import datetime as dt
+
+import dagster as dg
+
+from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.stages.ingestion.freeze import input_deadline, members_on_hold
+from pmm_pipeline.stages.ingestion.history import SUBMISSION_HISTORY_SQL, answer_changes
+from pmm_pipeline.stages.ingestion.intake import (
+    RAW_TABLES,
+    damaged_copies,
+    damaged_copies_description,
+    intake_frames,
+    intake_log_lines,
+    take_in_cycle,
+    write_raw_tables,
+)
+from pmm_pipeline.stages.ingestion.receipts import (
+    WAREHOUSE_RECEIPTS_SQL,
+    append_to_ledger,
+    check_ledger_covers_warehouse,
+    ledger_path,
+    ledger_updates,
+    read_ledger,
+    record_for_intake,
+)
+from pmm_pipeline.stages.ingestion.validate import ValidationContext
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
+from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
+from pmm_pipeline.stages.questionnaire.layout import plan_questionnaire
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.orchestration.resources.storage import PmmStorage
+from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.warehouse.tables import (
+    RAW_ANSWERS,
+    RECEIVED_FILES,
+    REJECTIONS,
+    SUBMISSION_CHANGES,
+    SUBMISSION_HISTORY,
+    SUBMISSIONS,
+)
+from pmm_pipeline.warehouse.writes import create_tables, replace_cycle_rows, replace_cycle_rows_from_sql
+
+ARCHIVE_CHECK = "archive_copies_intact"
+LISTED_DAMAGED = 100  # rows of the check's metadata table; the count says how many there are in all
+
+
+def validation_context(reference: Reference, catalogue: Catalogue, cycle_id: str) -> ValidationContext:
+    cycle = reference.cycles.get(cycle_id)
+    return ValidationContext(
+        cycle=cycle,
+        members_in_force=frozenset(reference.members_in_force(cycle)),
+        known_members=frozenset(reference.known_member_codes()),
+        items=catalogue.items_for_version(cycle.catalogue_version),
+        kpi_ids=frozenset(k.id for k in catalogue.kpis_for_version(cycle.catalogue_version)),
+        member_languages={code: m.language for code, m in reference.members_in_force(cycle).items()},
+        questionnaire_digest=plan_questionnaire(catalogue, cycle).digest,
+        timezone=reference.cycles.tz,
+    )
+
+
+def build_ingestion_assets(
+    reference: Reference, catalogue: Catalogue, partitions: dg.PartitionsDefinition
+) -> list[dg.AssetsDefinition]:
+    @dg.multi_asset(
+        name="take_in_landing_files",
+        specs=[table_spec(t) for t in RAW_TABLES.values()],
+        check_specs=[
+            dg.AssetCheckSpec(
+                ARCHIVE_CHECK,
+                asset=RECEIVED_FILES.key,
+                blocking=False,  # one damaged copy must not stop the other members' publication
+                description="Every archived copy read back in this intake still hashes to the SHA-256 it is stored"
+                " under; a copy altered or gone is listed here (its version is kept on record, not used).",
+            )
+        ],
+        partitions_def=partitions,
+        pool=WAREHOUSE_POOL,
+        description="Archives every file of landing/<cycle>/ by SHA-256 (earlier versions are read back from the"
+        " archive and verified), records each receipt in archive/receipts/<cycle>.jsonl, reads and checks each"
+        " file, and records accepted submission versions, their answers and choices, or the rejection and"
+        " quarantined copy.",
+    )
+    def take_in_landing_files(context: dg.AssetExecutionContext, storage: PmmStorage, warehouse: Warehouse):
+        cycle_id = context.partition_key
+        layout = storage.layout
+        ledger = ledger_path(layout.archive_dir, cycle_id)
+        state = read_ledger(ledger)
+        with warehouse.get_connection() as conn:
+            create_tables(conn, [RECEIVED_FILES, SUBMISSIONS, REJECTIONS])
+            warehouse_rows = conn.execute(WAREHOUSE_RECEIPTS_SQL, [cycle_id]).df().to_dict("records")
+        # No ledger yet: the warehouse's receipts are taken over; else the warehouse may hold none it lacks.
+        check_ledger_covers_warehouse(state, warehouse_rows, ledger)
+        earlier, migrated, first_intake_at = record_for_intake(state, warehouse_rows, layout.archive_dir)
+        now = dt.datetime.now(dt.UTC)
+        limits = storage.intake_limits
+        result = take_in_cycle(
+            landing_dir=layout.landing_dir(cycle_id),
+            archive_dir=layout.archive_dir,
+            quarantine_dir=layout.quarantine_dir(cycle_id),
+            ctx=validation_context(reference, catalogue, cycle_id),
+            previously_received={},
+            now=now,
+            limits=limits,
+            earlier=earlier,
+        )
+        first_intake_at = first_intake_at or now
+        # On disk before the raw tables: receipt times and the freeze never depend on the warehouse alone.
+        append_to_ledger(ledger, ledger_updates(state, [*migrated, *result.receipts], first_intake_at))
+        frames = intake_frames(
+            result, cycle_id, deadline=input_deadline(reference.cycles, cycle_id), first_intake_at=first_intake_at
+        )
+        for line in intake_log_lines(frames["rejections"]):
+            context.log.warning(line)
+        if result.deferred:
+            context.log.warning(
+                f"{len(result.deferred)} new file(s) left in landing for the next run: at most"
+                f" {limits.max_files_per_run} new files are taken in per run (PMM_MAX_FILES_PER_RUN)"
+            )
+        damaged = damaged_copies(result)
+        on_hold = members_on_hold(frames["submissions"])
+        description = damaged_copies_description(damaged, on_hold) if len(damaged) else None
+        if description:
+            context.log.error(description)
+        with warehouse.get_connection() as conn:
+            write_raw_tables(conn, cycle_id, frames)
+            for name, table in RAW_TABLES.items():
+                metadata = written_table_metadata(conn, table, cycle_id)
+                if name == "rejections":
+                    metadata["rejected_by_reason"] = dg.MetadataValue.json(
+                        frames["rejections"]["reason_code"].value_counts().sort_index().to_dict()
+                    )
+                    metadata["quarantine_dir"] = dg.MetadataValue.path(str(layout.quarantine_dir(cycle_id)))
+                if name == "received_files":
+                    metadata["files_deferred"] = dg.MetadataValue.int(len(result.deferred))
+                    if result.deferred:
+                        metadata["files_deferred_why"] = dg.MetadataValue.text(
+                            f"at most {limits.max_files_per_run} new landing files are taken in per run"
+                            " (PMM_MAX_FILES_PER_RUN); the others stay in landing for the next run"
+                        )
+                    metadata["damaged_copies"] = dg.MetadataValue.int(len(damaged))
+                    metadata["archive_copies_repaired"] = dg.MetadataValue.json(result.repaired[:LISTED_DAMAGED])
+                    metadata["receipt_ledger"] = dg.MetadataValue.path(str(ledger))
+                yield dg.MaterializeResult(asset_key=table.key, metadata=metadata)
+        yield dg.AssetCheckResult(
+            asset_key=RECEIVED_FILES.key,
+            check_name=ARCHIVE_CHECK,
+            passed=damaged.empty,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=description,
+            metadata={
+                "damaged_copies": dg.MetadataValue.int(len(damaged)),
+                "members_on_hold": dg.MetadataValue.json(on_hold),
+                "copies": dg.MetadataValue.json(damaged.head(LISTED_DAMAGED).to_dict("records")),
+            },
+        )
+
+    @dg.multi_asset(
+        name="record_submission_history",
+        specs=[
+            table_spec(SUBMISSION_CHANGES, deps=[SUBMISSIONS.key, RAW_ANSWERS.key]),
+            table_spec(SUBMISSION_HISTORY, deps=[RECEIVED_FILES.key, SUBMISSIONS.key, REJECTIONS.key, SUBMISSION_CHANGES.key]),
+        ],
+        partitions_def=partitions,
+        pool=WAREHOUSE_POOL,
+        description="Compares each accepted version of a member with the one before it, answer by answer, and lists"
+        " every file received with who sent it, when, and what became of it.",
+    )
+    def record_submission_history(context: dg.AssetExecutionContext, warehouse: Warehouse):
+        cycle_id = context.partition_key
+        with warehouse.get_connection() as conn:
+            # A version whose archived copy is damaged has no answers to compare: it is skipped, not "all removed".
+            submissions = conn.execute(
+                "SELECT member_code, submission_id, version FROM raw.submissions"
+                " WHERE cycle = ? AND coalesce(archive_state, 'intact') = 'intact'",
+                [cycle_id],
+            ).df()
+            answers = conn.execute("SELECT * FROM raw.answers WHERE cycle = ?", [cycle_id]).df()
+            replace_cycle_rows(conn, SUBMISSION_CHANGES, cycle_id, answer_changes(submissions, answers, cycle_id))
+            replace_cycle_rows_from_sql(conn, SUBMISSION_HISTORY, cycle_id, SUBMISSION_HISTORY_SQL, {"cycle": cycle_id})
+            for table in (SUBMISSION_CHANGES, SUBMISSION_HISTORY):
+                yield dg.MaterializeResult(asset_key=table.key, metadata=written_table_metadata(conn, table, cycle_id))
+
+    return [take_in_landing_files, record_submission_history]

@@ -1,0 +1,346 @@
+"""Dagster wiring of publication: disclosure control, each tier's tables (blocking audit), each tier's release folder.
+
+    disclosure.withheld ──► publish_public.{kpi_values,rollups} ──► publish_public.releases
+                        ├─► publish_wco.{...} (after public)     ──► publish_wco.releases (after public's)
+                        └─► publish_secretariat.{...} (after wco) ─► publish_secretariat.releases (after wco's)
+
+A tier's tables carry blocking checks that audit them together with the lower tiers' tables; its
+release audits the files it is about to switch in together with the lower tiers' released files,
+and refuses to switch in if anything is found (a blocking check stops only the run it is in).
+"""
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from pmm_pipeline.core.vocabulary import TIERS
+from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
+from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
+from pmm_pipeline.core.provenance import code_version
+from pmm_pipeline.specs.catalogue.load import catalogue_digest
+from pmm_pipeline.stages.disclosure.control import control_disclosure, withheld_frame
+from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
+from pmm_pipeline.stages.disclosure.audit import Finding, PublishedTable, audit_tiers
+from pmm_pipeline.stages.disclosure.facts import AUDITED_TIERS, SeriesFacts, load_series_facts, tier_rank
+from pmm_pipeline.stages.publishing.outputs import build_reader_outputs
+from pmm_pipeline.orchestration.resources.disclosure_policy import DisclosurePolicy
+from pmm_pipeline.stages.disclosure.record import read_history, release_record, with_history, write_record
+from pmm_pipeline.stages.publishing.release import ReleaseInfo, ReleaseRefusedError, sha256_file, write_release
+from pmm_pipeline.stages.publishing.readback import identical_tables, read_release_files, table_kind
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.orchestration.resources.storage import PmmStorage
+from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.stages.rollups.compute import GROUPS_CTE
+from pmm_pipeline.warehouse.tables import KPI_VALUES, PARTICIPATION, ROLLUPS, WITHHELD, published_tables
+from pmm_pipeline.warehouse.writes import append_rows, replace_cycle_rows
+
+MEMBERSHIPS_SQL = f"""
+WITH participants AS (
+    SELECT * FROM staging.participation WHERE cycle = $cycle AND is_participating
+),
+{GROUPS_CTE.strip()}
+SELECT member_code, group_type, group_code FROM groups
+"""
+VALUES_CHECK = "shows_only_values_its_readers_may_see"
+ROLLUPS_CHECK = "reveals_no_hidden_value"
+MAX_FINDINGS_SHOWN = 50  # as a table in the UI
+MAX_FINDINGS_LISTED = 1000
+
+
+def categorical_levels(kpis: Sequence[KpiSpec], catalogue: Catalogue) -> dict[str, tuple[str, ...]]:
+    """Level codes of each categorical KPI, as stages/rollups/compute.py rolls them up."""
+    items = {k.id: k.item(catalogue.formulas[(k.id, k.series[0].id)].refs[0].item) for k in kpis}
+    return {k.id: tuple(lv.code for lv in items[k.id].answer_levels) for k in kpis if k.shape == Shape.categorical}
+
+
+@dataclass(frozen=True)
+class CycleTruth:
+    """The unsuppressed facts of a cycle that disclosure control decides on and the audit checks against."""
+
+    values: pd.DataFrame
+    rollups: pd.DataFrame
+    facts: list[SeriesFacts]
+
+
+def earlier_releases(storage: PmmStorage, reference: Reference, cycle_id: str) -> dict:
+    """Every release recorded for this cycle and the other cycles of its reporting year (stages/disclosure/record.py)."""
+    year = reference.cycles.get(cycle_id).reporting_year
+    cycles = [c.id for c in reference.cycles.cycles if c.reporting_year == year]
+    return read_history([storage.layout.published_dir(c) for c in sorted(cycles)], year)
+
+
+def load_truth(
+    conn: duckdb.DuckDBPyConnection, cycle_id: str, levels: dict[str, tuple[str, ...]], history: dict | None = None
+) -> CycleTruth:
+    """The cycle's unsuppressed facts; with `history`, every earlier release of each series is attached to it."""
+    require_tables(conn, cycle_id, [KPI_VALUES, ROLLUPS], with_rows=[PARTICIPATION])
+    # Sorted here: the KPI stage writes its rows unsorted, and disclosure decisions must not depend on that order.
+    values = conn.execute(
+        "SELECT * FROM kpi.kpi_values WHERE cycle = ? ORDER BY kpi_id, series, member_code", [cycle_id]
+    ).df()
+    rollups = conn.execute("SELECT * FROM rollup.rollups WHERE cycle = ?", [cycle_id]).df()
+    memberships = conn.execute(MEMBERSHIPS_SQL, {"cycle": cycle_id}).df()
+    facts = load_series_facts(values, memberships, rollups, levels)
+    return CycleTruth(values, rollups, with_history(facts, history or {}))
+
+
+def findings_metadata(findings: Sequence[Finding]) -> dict[str, dg.MetadataValue]:
+    shown = pd.DataFrame([f.__dict__ for f in findings[:MAX_FINDINGS_SHOWN]])
+    return {
+        "findings": dg.MetadataValue.int(len(findings)),
+        "offending_cells": dg.MetadataValue.md(markdown_table(shown)),
+        "all_findings": dg.MetadataValue.json([f.describe() for f in findings[:MAX_FINDINGS_LISTED]]),
+    }
+
+
+def build_publishing_assets(
+    reference: Reference, catalogue: Catalogue, partitions: dg.PartitionsDefinition
+) -> list[dg.AssetsDefinition]:
+    def levels_of(cycle_id: str) -> dict[str, tuple[str, ...]]:
+        version = reference.cycles.get(cycle_id).catalogue_version
+        return categorical_levels(catalogue.kpis_for_version(version), catalogue)
+
+    @dg.asset(
+        key=WITHHELD.key,
+        description=WITHHELD.row,
+        group_name=WITHHELD.schema,
+        deps=[KPI_VALUES.key, ROLLUPS.key, PARTICIPATION.key],
+        partitions_def=partitions,
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb"},
+        metadata=table_spec(WITHHELD).metadata,
+        owners=table_spec(WITHHELD).owners,
+    )
+    def withheld(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, storage: PmmStorage,
+        disclosure_policy: DisclosurePolicy,
+    ) -> dg.MaterializeResult:
+        cycle_id = context.partition_key
+        history = earlier_releases(storage, reference, cycle_id)
+        with warehouse.get_connection() as conn:
+            truth = load_truth(conn, cycle_id, levels_of(cycle_id), history)
+        # Deciding takes seconds (linear and integer programs): done without holding the warehouse.
+        frame = withheld_frame(
+            control_disclosure(
+                truth.facts, disclosure_policy.min_group_size, coalition=disclosure_policy.coalition_size
+            ),
+            cycle_id,
+        )
+        with warehouse.get_connection() as conn:
+            replace_cycle_rows(conn, WITHHELD, cycle_id, frame)
+            metadata = written_table_metadata(conn, WITHHELD, cycle_id)
+        by_reason = frame.groupby(["tier", "reason"]).size().rename("statistics").reset_index()
+        metadata["by_tier_and_reason"] = dg.MetadataValue.md(markdown_table(by_reason))
+        metadata["min_group_size"] = dg.MetadataValue.int(disclosure_policy.min_group_size)
+        metadata["coalition_size"] = dg.MetadataValue.int(disclosure_policy.coalition_size)
+        # How many (series, earlier release) pairs disclosure control took as known to the readers.
+        metadata["earlier_series_releases"] = dg.MetadataValue.int(sum(len(r) for r in history.values()))
+        return dg.MaterializeResult(metadata=metadata)
+
+    assets: list[dg.AssetsDefinition] = [withheld]
+    for tier in TIERS:
+        assets += _build_tier_assets(tier, reference, catalogue, partitions, levels_of)
+    return assets
+
+
+def _build_tier_assets(
+    tier: str,
+    reference: Reference,
+    catalogue: Catalogue,
+    partitions: dg.PartitionsDefinition,
+    levels_of: Callable[[str], dict[str, tuple[str, ...]]],
+) -> list[dg.AssetsDefinition]:
+    """The tier's tables (with their blocking checks) and its release."""
+    kpi_table, rollup_table, release_table = published_tables(tier)
+    lower = [published_tables(t) for t in TIERS[: tier_rank(tier)]]
+    # The tables of a tier are audited with the lower tiers' tables, which must be written first.
+    lower_tables = [key for k, r, _ in lower[-1:] for key in (k.key, r.key)]
+    lower_release = [r.key for _, _, r in lower[-1:]]
+
+    @dg.multi_asset(
+        name=f"publish_{tier}_tables",
+        specs=[
+            table_spec(kpi_table, deps=[KPI_VALUES.key, *lower_tables]),
+            table_spec(rollup_table, deps=[ROLLUPS.key, WITHHELD.key, *lower_tables]),
+        ],
+        check_specs=[
+            dg.AssetCheckSpec(
+                VALUES_CHECK,
+                asset=kpi_table.key,
+                blocking=True,
+                description=f"Every row is a value its member allows in the {tier} tier, equal to the computed one.",
+            ),
+            dg.AssetCheckSpec(
+                ROLLUPS_CHECK,
+                asset=rollup_table.key,
+                blocking=True,
+                description=f"No figure of the {tier} tier or a lower one shows or lets a {tier} reader solve for a"
+                " value hidden from it (group sizes, order statistics, differencing, level counts).",
+            ),
+        ],
+        partitions_def=partitions,
+        pool=WAREHOUSE_POOL,
+        description=f"Selects what the {tier} tier may see into its own schema: the values its readers may see and"
+        " the group statistics with disclosure.withheld applied; audited before anything is released.",
+    )
+    def publish_tables(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, storage: PmmStorage,
+        disclosure_policy: DisclosurePolicy,
+    ):
+        cycle_id = context.partition_key
+        history = earlier_releases(storage, reference, cycle_id)
+        with warehouse.get_connection() as conn:
+            require_tables(conn, cycle_id, [WITHHELD])
+            truth = load_truth(conn, cycle_id, levels_of(cycle_id), history)
+            withheld = conn.execute("SELECT * FROM disclosure.withheld WHERE cycle = ?", [cycle_id]).df()
+            replace_cycle_rows(conn, kpi_table, cycle_id, tier_kpi_values(truth.values, tier, withheld))
+            replace_cycle_rows(conn, rollup_table, cycle_id, tier_rollups(truth.rollups, withheld, tier))
+            for table in (kpi_table, rollup_table):
+                yield dg.MaterializeResult(asset_key=table.key, metadata=written_table_metadata(conn, table, cycle_id))
+            published = [
+                PublishedTable(t, table.qualified, table.name, _read_cycle_rows(conn, table, cycle_id))
+                for t in TIERS[: tier_rank(tier) + 1]
+                for table in published_tables(t)[:2]
+            ]
+        findings = audit_tiers(published, truth.facts, truth.values, truth.rollups, disclosure_policy.min_group_size,
+                               disclosure_policy.coalition_size)
+        findings = [f for f in findings if f.audience == tier]  # the lower tiers' own checks cover their readers
+        for check, asset_key, mine in (
+            (VALUES_CHECK, kpi_table.key, [f for f in findings if f.source == kpi_table.qualified]),
+            (ROLLUPS_CHECK, rollup_table.key, [f for f in findings if f.source != kpi_table.qualified]),
+        ):
+            yield dg.AssetCheckResult(
+                asset_key=asset_key, check_name=check, passed=not mine, metadata=findings_metadata(mine)
+            )
+
+    @dg.asset(
+        key=release_table.key,
+        description=f"Writes published/<cycle>/{tier}/ (kpi_values and rollups as CSV, Parquet, JSON, SDMX-CSV and"
+        " Excel in en/fr/es, the HTML report, changes.json against the previous release, manifest.json)"
+        f" after auditing those very files with the lower tiers' released files, and logs the release;"
+        f" {release_table.row}",
+        group_name=release_table.schema,
+        deps=[kpi_table.key, rollup_table.key, *lower_release],
+        partitions_def=partitions,
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb", "csv", "parquet"},
+        owners=table_spec(release_table).owners,
+        metadata=table_spec(release_table).metadata,
+    )
+    def release(
+        context: dg.AssetExecutionContext,
+        storage: PmmStorage,
+        warehouse: Warehouse,
+        disclosure_policy: DisclosurePolicy,
+    ) -> dg.MaterializeResult:
+        cycle = reference.cycles.get(context.partition_key)
+        # Read again here: the lower tiers' releases of this run are on record by now (they add nothing the
+        # audit does not read in their files anyway), and a record altered on disk stops the release.
+        history = earlier_releases(storage, reference, cycle.id)
+        with warehouse.get_connection() as conn:
+            truth = load_truth(conn, cycle.id, levels_of(cycle.id), history)
+            tables = {
+                table.name: conn.execute(
+                    f"SELECT * FROM {table.qualified} WHERE cycle = ? ORDER BY ALL", [cycle.id]
+                ).df()
+                for table in (kpi_table, rollup_table)
+            }
+        info = ReleaseInfo(
+            cycle=cycle.id,
+            tier=tier,
+            run_id=context.run_id,
+            code_version=code_version(),
+            catalogue_version=cycle.catalogue_version,
+            catalogue_digest=catalogue_digest(catalogue),
+            created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        )
+        published_dir = storage.layout.published_dir(cycle.id)
+
+        def audit_files(building) -> list[str]:
+            """The release's own files and the lower tiers' released files, as readers will get them."""
+            folders = {t: published_dir / t for t in TIERS[: tier_rank(tier)]} | {tier: building}
+            problems: list[str] = []
+            published: list[PublishedTable] = []
+            for t, folder in folders.items():
+                frames, amiss = read_release_files(folder)
+                problems += amiss
+                # Files that read back as the same table are audited once, named together.
+                published += [
+                    PublishedTable(t, f"{t}/{' = '.join(names)}", table_kind(names[0]), frames[names[0]])
+                    for names in identical_tables(frames)
+                ]
+                problems += [
+                    f"{folder}/{name}: not a table of the contract" for name in frames
+                    if table_kind(name) not in (kpi_table.name, rollup_table.name)
+                ]
+            findings = audit_tiers(
+                published, truth.facts, truth.values, truth.rollups, disclosure_policy.min_group_size,
+                disclosure_policy.coalition_size,
+            )
+            # Every file its readers get, the lower tiers' too (they may have changed since their release).
+            return problems + [f.describe() for f in findings]
+
+        tier_dir = published_dir / tier
+        with warehouse.get_connection() as conn:
+            # The report's coverage table; the warehouse may predate the collection stage.
+            completeness = _read_optional(conn, "collection.completeness", cycle.id)
+        extras = build_reader_outputs(
+            cycle, tier, catalogue, reference, completeness, disclosure_policy.min_group_size
+        )
+        def put_on_record(_building) -> None:
+            """What this release shows, kept for every later release's disclosure control (stages/disclosure/record.py)."""
+            if tier in AUDITED_TIERS:
+                write_record(published_dir, tier,
+                             release_record(truth.facts, tables, tier, cycle.id, cycle.reporting_year))
+
+        try:
+            manifest = write_release(tier_dir, tables, info, verify=audit_files, extras=extras,
+                                     before_switch=put_on_record)
+        except ReleaseRefusedError as refused:
+            raise dg.Failure(
+                description=str(refused),
+                metadata={"problems": dg.MetadataValue.json(refused.problems[:MAX_FINDINGS_SHOWN])},
+                allow_retries=False,
+            ) from None
+        log_row = pd.DataFrame(
+            [
+                {
+                    "cycle": cycle.id,
+                    "run_id": context.run_id,
+                    "released_at": dt.datetime.now(dt.UTC),
+                    "path": str(tier_dir),
+                    "manifest_sha256": sha256_file(tier_dir / "manifest.json"),
+                    "code_version": info.code_version,
+                    "catalogue_digest": info.catalogue_digest,
+                }
+            ]
+        )
+        with warehouse.get_connection() as conn:
+            append_rows(conn, release_table, log_row)
+            metadata = written_table_metadata(conn, release_table, cycle.id)
+        metadata["release_dir"] = dg.MetadataValue.path(str(tier_dir))
+        metadata["files"] = dg.MetadataValue.json(manifest["files"])
+        lower_dirs = [f"published/{cycle.id}/{t}" for t in TIERS[: tier_rank(tier)]]
+        metadata["audited_with"] = dg.MetadataValue.json(lower_dirs)
+        return dg.MaterializeResult(metadata=metadata)
+
+    return [publish_tables, release]
+
+
+def _read_cycle_rows(conn: duckdb.DuckDBPyConnection, table, cycle_id: str) -> pd.DataFrame:
+    return conn.execute(f"SELECT * FROM {table.qualified} WHERE cycle = ?", [cycle_id]).df()
+
+
+def _read_optional(conn: duckdb.DuckDBPyConnection, qualified: str, cycle_id: str) -> pd.DataFrame | None:
+    schema, name = qualified.split(".")
+    exists = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+    ).fetchall()[0][0]
+    return conn.execute(f"SELECT * FROM {qualified} WHERE cycle = ? ORDER BY ALL", [cycle_id]).df() if exists else None
+

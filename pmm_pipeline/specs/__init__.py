@@ -1,0 +1,1 @@
+"""Validated data files: the KPI catalogue and the reference data (members, groups, cycles); import core only."""

@@ -1,0 +1,823 @@
+"""Taking in a cycle's landing folder: archive every file by hash, read and check it, quarantine rejects.
+
+Nothing in the landing folder is modified. Every file is read once through a descriptor opened
+without following links, hashed, and copied to the content-addressed archive from the bytes that were
+read (stages/ingestion/archive.py); then it is checked and either becomes a submission version or goes to
+quarantine with a machine-readable reason. Each file is taken in on its own: whatever fails for one
+file (reading, archiving, quarantining, a fault nobody foresaw) rejects that file with a reason and
+the others go on. Versions received on earlier runs come back from the archive, verified against
+their hash; when the receipt ledger (stages/ingestion/receipts.py) records them, with the receipt times it
+recorded.
+"""
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from pmm_pipeline.core.errors import is_systemic
+from pmm_pipeline.stages.ingestion.archive import (
+    HEAD_SUFFIX,
+    READ_BLOCK,
+    DamagedCopyError,
+    archive_bytes,  # noqa: F401 - part of this module's interface (tests, callers)
+    locate_copy,
+    read_archived,
+    safe_suffix,  # noqa: F401 - part of this module's interface
+    sha256_of,
+    store_copy,
+    write_verified,
+)
+from pmm_pipeline.stages.ingestion.csv_reader import read_csv_submission
+from pmm_pipeline.stages.ingestion.freeze import VERSION_USE_COLUMNS, InputDeadline, mark_versions_in_use
+from pmm_pipeline.stages.ingestion.json_reader import read_json_submission
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
+from pmm_pipeline.stages.ingestion.limits import (
+    check_file_name,
+    check_macro_suffix,
+    display_name,
+    file_name_member,
+)
+from pmm_pipeline.stages.ingestion.receipts import Receipt
+from pmm_pipeline.stages.ingestion.submission import ParsedSubmission, Problem, ProblemList, RejectedFile, Submission
+from pmm_pipeline.stages.ingestion.validate import ValidationContext, validate_submission
+from pmm_pipeline.stages.ingestion.xlsx_reader import read_xlsx_submission
+from pmm_pipeline.warehouse.tables import RAW_ANSWERS, RAW_DISCLOSURE, RECEIVED_FILES, REJECTIONS, SUBMISSIONS
+from pmm_pipeline.warehouse.writes import replace_cycle_rows_of_tables
+
+Reader = Callable[[bytes, IntakeLimits], ParsedSubmission]
+READERS: dict[str, Reader] = {
+    ".json": read_json_submission,
+    ".xlsx": read_xlsx_submission,
+    ".csv": read_csv_submission,
+    ".tsv": read_csv_submission,
+    ".txt": read_csv_submission,  # Excel's "Unicode text" export: UTF-16, tab-delimited
+}
+DEFAULT_MAX_FILE_BYTES = DEFAULT_LIMITS.max_file_bytes
+# What one rejection may put on record: a file with 36 000 problems must not make a 45 MB reason file,
+# a 54 MB log event or a row nobody can read. The counts of what was left out are recorded.
+MAX_PROBLEMS_RECORDED = 200
+MAX_PROBLEMS_IN_MESSAGE = 10
+MAX_PROBLEM_MESSAGE_CHARS = 500
+MAX_LOGGED_REJECTIONS = 50
+# Versions are ordered by submitted_at, which readers accept only up to the receipt time (plus a small
+# clock tolerance): bounded again here, so that no date stated in a file can outrank what came after it.
+ORDER_CLOCK_BOUND = dt.timedelta(days=1)
+ARCHIVE_INTACT = "intact"
+
+
+def storable_text(text: str) -> str:
+    """`text` with lone surrogates (undecodable bytes of a name, `\\ud800` escapes) escaped: UTF-8 can hold it."""
+    if not isinstance(text, str):
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return "".join(
+            (f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else f"\\u{ord(c):04x}")
+            if 0xD800 <= ord(c) <= 0xDFFF
+            else c
+            for c in text
+        )
+
+
+@dataclass(frozen=True)
+class ReceivedFile:
+    """One file version seen in the landing folder (a file name and the hash of its bytes).
+
+    A landing entry that is no regular file (a link, a folder) has no hash and no archived copy.
+    """
+
+    sha256: str | None
+    file_name: str
+    size_bytes: int
+    received_at: dt.datetime
+    archive_path: str | None
+
+
+def _bounded(problem: Problem) -> Problem:
+    message = storable_text(problem.message)
+    if len(message) > MAX_PROBLEM_MESSAGE_CHARS:
+        message = message[: MAX_PROBLEM_MESSAGE_CHARS - 20] + f" ... ({len(message)} characters)"
+    value = problem.value
+    if isinstance(value, str):
+        value = storable_text(value)[:MAX_PROBLEM_MESSAGE_CHARS]
+    item = storable_text(problem.item)[:MAX_PROBLEM_MESSAGE_CHARS] if isinstance(problem.item, str) else problem.item
+    return dataclasses.replace(problem, message=message, value=value, item=item)
+
+
+def bounded_problems(problems: list[Problem]) -> tuple[list[Problem], int]:
+    """The problems recorded for a file (each message bounded and storable), and how many were left out."""
+    kept = [_bounded(p) for p in problems[:MAX_PROBLEMS_RECORDED]]
+    return kept, max(len(problems) - MAX_PROBLEMS_RECORDED, 0)
+
+
+def problems_message(problems: list[Problem]) -> str:
+    """One line for people: the first problems in words, and how many more there are."""
+    shown = [_bounded(p).message for p in problems[:MAX_PROBLEMS_IN_MESSAGE]]
+    more = len(problems) - len(shown)
+    return "; ".join(shown) + (f"; and {more} more problem(s), listed in the reason file" if more > 0 else "")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    received: ReceivedFile  # sha256 and archive_path are None for a landing entry that is no regular file
+    problems: list[Problem]
+    quarantine_path: str | None
+    member_code: str | None = None  # who sent it, when its content says
+
+    @property
+    def reason_code(self) -> str:
+        return self.problems[0].code
+
+    @property
+    def message(self) -> str:
+        return problems_message(self.problems)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    received: ReceivedFile
+    submission: Submission
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A file with exactly the bytes of one received before it: recorded, not read again."""
+
+    received: ReceivedFile
+    original: ReceivedFile
+    member_code: str | None = None  # the member the original's content names
+
+
+@dataclass(frozen=True)
+class DamagedCopy:
+    """A version on record whose archived copy is gone or altered: kept on record as such, never used."""
+
+    received: ReceivedFile
+    error: DamagedCopyError
+    record: Receipt  # what the record says of the version (member, submitted_at, outcome when last read)
+
+    @property
+    def state(self) -> str:
+        return self.error.state
+
+    @property
+    def message(self) -> str:
+        found = "missing" if self.error.found is None else f"found {self.error.found}"
+        return storable_text(
+            f"the archived copy of {self.received.file_name} (sha256 {self.received.sha256}) at {self.error.path}"
+            f" is damaged: expected {self.error.expected}, {found}; the version is kept on record but not used."
+            " Restore the copy from a backup, or have the member send the file again"
+        )
+
+
+@dataclass
+class IntakeResult:
+    received: list[ReceivedFile] = field(default_factory=list)
+    accepted: list[Accepted] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+    damaged: list[DamagedCopy] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)  # new landing files left for the next run (files per run cap)
+    repaired: list[str] = field(default_factory=list)  # archived copies found damaged and rewritten from landing
+    receipts: list[Receipt] = field(default_factory=list)  # every version taken in, as the ledger records it
+
+
+@dataclass(frozen=True)
+class ReadOutcome:
+    submission: Submission | None
+    problems: list[Problem]
+    member_code: str | None  # the member the content names, when a known one (never from the file name alone)
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    from pmm_pipeline.core.files import write_atomically
+
+    try:
+        if path.read_bytes() == data:
+            return
+    except OSError:
+        pass
+    write_atomically(path, data)
+
+
+def is_skipped(name: str) -> bool:
+    """Hidden files and Office lock files (`~$x.xlsx`): uploads in progress, never submissions."""
+    return name.startswith((".", "~$"))
+
+
+def landing_entries(landing_dir: Path) -> list[Path]:
+    """Every entry of the landing folder in name order, except hidden and lock files."""
+    if not landing_dir.is_dir():
+        return []
+    return sorted(p for p in landing_dir.iterdir() if not is_skipped(p.name))
+
+
+def _listed(problems: list[Problem], cap: int) -> list[Problem]:
+    """At most `cap` problems, then the one saying the rest were not listed (the reader's, or a new one)."""
+    summaries = [p for p in problems if p.code == "too_many_problems"]
+    listed = ProblemList(cap, (p for p in problems if p.code != "too_many_problems"))
+    if not listed.overflowed and not summaries:
+        return list(listed)
+    return [*listed, summaries[0] if summaries else listed.listed()[-1]]
+
+
+def read_file(
+    file_name: str,
+    data: bytes,
+    ctx: ValidationContext,
+    limits: IntakeLimits = DEFAULT_LIMITS,
+    *,
+    received_at: dt.datetime | None = None,
+) -> ReadOutcome:
+    """Check one file's name and bytes, read and validate them; never raises for bad content.
+
+    Every problem found is reported (up to PMM_MAX_PROBLEMS), the file name's first; a file name
+    that starts with a member code (`KEN_...`) must name the member the content is from. The file
+    is credited to the member its content names, when that is a known member code, and never to
+    the member of its name alone: anyone can name a file `KEN_...`. `received_at` is when the file
+    arrived (a `submitted_at` later than it is refused); None skips that check.
+    """
+    problems: list[Problem] = []
+    name_problem = check_file_name(file_name, limits)
+    if name_problem is not None:
+        problems.append(name_problem)
+    name_member = file_name_member(file_name, ctx.known_members)
+    if not data:
+        return ReadOutcome(None, problems + [Problem("empty_file", "the file is empty")], None)
+    if len(data) > limits.max_file_bytes:
+        message = f"the file has {len(data)} bytes, over the limit of {limits.max_file_bytes}"
+        return ReadOutcome(None, problems + [Problem("file_too_large", message)], None)
+    macro_problem = check_macro_suffix(file_name)
+    reader = READERS.get(Path(file_name).suffix.lower())
+    if macro_problem is not None or reader is None:
+        known = ", ".join(sorted(READERS))
+        unsupported = Problem(
+            "unsupported_format", f"files ending {Path(file_name).suffix or '(none)'} are not read; send {known}"
+        )
+        return ReadOutcome(None, problems + [macro_problem or unsupported], None)
+
+    def known_member(member: object) -> str | None:
+        return member if isinstance(member, str) and member in ctx.known_members else None
+
+    try:
+        parsed = reader(data, limits)
+        submission, found = validate_submission(parsed, ctx, limits, received_at=received_at)
+    except RejectedFile as rejected:
+        return ReadOutcome(None, problems + [rejected.problem], known_member(rejected.member))
+    except Exception as err:  # nothing a member sends may crash the run: an unforeseen failure is a rejection
+        suffix = Path(file_name).suffix
+        message = f"the file could not be read ({type(err).__name__}); send it again as a valid {suffix}"
+        return ReadOutcome(None, problems + [Problem("unreadable_file", message)], None)
+    problems += found
+    content_member = known_member(parsed.member.strip() if isinstance(parsed.member, str) else parsed.member)
+    if name_member and content_member and name_member != content_member:
+        problems.append(
+            Problem(
+                "member_mismatch",
+                f"the file name says {name_member} but the file is a submission of {content_member}",
+            )
+        )
+    problems = _listed(problems, limits.max_problems)
+    return ReadOutcome(None if problems else submission, problems, content_member)
+
+
+def read_submission(
+    file_name: str,
+    data: bytes,
+    ctx: ValidationContext,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    *,
+    received_at: dt.datetime | None = None,
+) -> tuple[Submission | None, list[Problem]]:
+    """Read and check one file's bytes with the default limits (and `max_bytes`); never raises for bad content."""
+    limits = dataclasses.replace(DEFAULT_LIMITS, max_file_bytes=max_bytes)
+    outcome = read_file(file_name, data, ctx, limits, received_at=received_at)
+    return outcome.submission, outcome.problems
+
+
+def quarantine(
+    data: bytes | None,
+    received: ReceivedFile,
+    problems: list[Problem],
+    quarantine_dir: Path,
+    linked_copy: Path | None = None,
+) -> Path:
+    """Copy a rejected file with a `.reason.json` beside it (code, message, the problems, how many were left out).
+
+    Without `data` (an entry that is no regular file, or a file too large to hold in memory), only the
+    reason is written, and `linked_copy` (the archive's bounded record of a too large file) is linked
+    beside it.
+    """
+    prefix = received.sha256[:16] if received.sha256 else "not-a-file"
+    stem = f"{prefix}_{re.sub(r'[^A-Za-z0-9._-]', '_', received.file_name)[:100]}"
+    path = quarantine_dir / stem
+    if data is not None:
+        write_verified(path, data, sha256_of(data))
+    elif linked_copy is not None and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(linked_copy, path)
+        except OSError:
+            shutil.copyfile(linked_copy, path)
+    kept, left_out = bounded_problems(problems)
+    reason = {
+        "file": storable_text(received.file_name),
+        "sha256": received.sha256,
+        "received_at": received.received_at.isoformat(),
+        "reason_code": problems[0].code,
+        "message": problems_message(problems),
+        "problems": [p.as_dict() for p in kept],
+        "problems_left_out": left_out,
+    }
+    _write_if_changed(quarantine_dir / f"{stem}.reason.json", json.dumps(reason, indent=2).encode())
+    return path
+
+
+@dataclass(frozen=True)
+class _Delivered:
+    """A landing entry opened safely: its bytes (or its first bytes, when over the size limit) and their hash."""
+
+    path: Path
+    name: str  # display_name of the entry: what tables, logs and reports show
+    sha256: str | None
+    size: int
+    data: bytes | None  # every byte of the file; None when over the size limit
+    not_a_file: str | None = None  # what the entry is instead (a symbolic link, a folder, a hard link, ...)
+    file_name: str = ""  # the name it was delivered under (readers look at its suffix)
+    head: bytes = b""  # the bytes archived: all of them, or the first max_file_bytes of a larger file
+
+
+def _open_entry(path: Path, limits: IntakeLimits) -> _Delivered:
+    """Read a regular file through one descriptor, without following links or blocking on pipes.
+
+    Everything the archive stores and everything read is what this descriptor gave, hashed as it was
+    read: the file is never opened again by name, so a file swapped in meanwhile cannot be stored
+    under another's hash. A file with several names (a hard link, perhaps to a file outside landing)
+    is refused before any of its bytes is read.
+    """
+    name = display_name(path.name)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        kind = "a symbolic link" if path.is_symlink() else "not readable"
+        return _Delivered(path, name, None, 0, None, kind)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            return _Delivered(path, name, None, 0, None, kind)
+        if info.st_nlink > 1:
+            kind = f"a hard link (the same file has {info.st_nlink} names, some perhaps outside the landing folder)"
+            return _Delivered(path, name, None, 0, None, kind)
+        digest = hashlib.sha256()
+        head = bytearray()
+        size = 0
+        while block := os.read(fd, READ_BLOCK):
+            digest.update(block)
+            size += len(block)
+            room = limits.max_file_bytes - len(head)
+            if room > 0:
+                head += block[:room]
+    finally:
+        os.close(fd)
+    data = bytes(head) if size <= limits.max_file_bytes else None
+    return _Delivered(path, name, digest.hexdigest(), size, data, head=bytes(head))
+
+
+def _arrival_order(paths: Iterable[Path]) -> list[Path]:
+    """Oldest entries first (then by name): when a run cannot take every new file, the earliest go first."""
+
+    def when(path: Path) -> int:
+        try:
+            return path.lstat().st_mtime_ns
+        except OSError:
+            return 0
+
+    return sorted(paths, key=lambda p: (when(p), p.name))
+
+
+def _legacy_record(
+    previously_received: Mapping[tuple[str, str], dt.datetime],
+    archived_earlier: Mapping[tuple[str, str], str] | None,
+    archive_dir: Path,
+) -> dict[tuple[str | None, str], Receipt]:
+    """Receipts from the older arguments: receipt times, and archived copies of versions no longer in landing."""
+    record = {}
+    for (sha, name), at in previously_received.items():
+        path = (archived_earlier or {}).get((sha, name))
+        relative = _relative(Path(path), archive_dir) if path else None
+        record[(sha, name)] = Receipt(sha, name, 0, at, relative)
+    return record
+
+
+def _relative(path: Path, archive_dir: Path) -> str:
+    try:
+        return path.relative_to(archive_dir).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _failure(err: BaseException) -> str:
+    return storable_text(f"{type(err).__name__}: {err}")[:MAX_PROBLEM_MESSAGE_CHARS]
+
+
+def take_in_cycle(
+    landing_dir: Path,
+    archive_dir: Path,
+    quarantine_dir: Path,
+    ctx: ValidationContext,
+    previously_received: Mapping[tuple[str, str], dt.datetime],
+    now: dt.datetime,
+    limits: IntakeLimits = DEFAULT_LIMITS,
+    archived_earlier: Mapping[tuple[str, str], str] | None = None,
+    *,
+    earlier: Mapping[tuple[str | None, str], Receipt] | None = None,
+) -> IntakeResult:
+    """Archive, read and check every file of a cycle's landing folder, and every version received before.
+
+    `earlier` holds the receipts on record (the ledger): a version keeps the receipt time recorded when
+    it was first seen, and a version no longer in the landing folder is read back from its archived
+    copy, verified against its hash; a copy that is gone or altered is kept on record as damaged
+    (`IntakeResult.damaged`), never used and never silently dropped. Without `earlier`, the older
+    `previously_received` (receipt times) and `archived_earlier` (copies) arguments say the same.
+
+    Files are taken in the order they were first received (then by name): a file with the bytes of an
+    earlier one is a duplicate, recorded but not read again. At most `limits.max_files_per_run` landing
+    files not on record yet are taken in; the others are left in landing for the next run
+    (`IntakeResult.deferred`). Any failure while taking in one file rejects that file alone.
+    """
+    record = dict(earlier) if earlier is not None else _legacy_record(previously_received, archived_earlier, archive_dir)
+    result = IntakeResult()
+    known_names = {name for _, name in record}
+    delivered: list[tuple[ReceivedFile, _Delivered]] = []
+    taken_new = 0
+    for path in _arrival_order(landing_entries(landing_dir)):
+        name = display_name(path.name)
+        if taken_new >= limits.max_files_per_run and name not in known_names:
+            result.deferred.append(name)  # never opened: a flood of new names costs nothing beyond the cap
+            continue
+        try:
+            entry = _open_entry(path, limits)
+        except Exception as err:  # noqa: BLE001 - one file's fault never stops the others
+            if is_systemic(err):
+                raise
+            _reject_alone(result, ReceivedFile(None, name, 0, now, None), err, quarantine_dir)
+            continue
+        previous = record.get((entry.sha256, name))
+        if previous is None:
+            if taken_new >= limits.max_files_per_run:
+                result.deferred.append(name)
+                continue
+            taken_new += 1
+        received_at = previous.received_at if previous else now
+        if entry.sha256 is None:
+            received = ReceivedFile(None, name, 0, received_at, None)
+            problem = Problem(
+                "not_a_regular_file",
+                f"{name!r} is {entry.not_a_file}, not a file; put the file itself in the landing folder",
+            )
+            try:
+                where = str(quarantine(None, received, [problem], quarantine_dir))
+            except Exception:  # noqa: BLE001 - the rejection is recorded even where its reason file cannot be
+                where = None
+            result.rejected.append(Rejection(received, [problem], where, None))
+            result.receipts.append(Receipt(None, name, 0, received_at, None, outcome="rejected"))
+            continue
+        try:
+            stored = store_copy(entry.head, entry.sha256, entry.size, archive_dir, path.name)
+        except Exception as err:  # noqa: BLE001 - this file waits in landing for the next run
+            if is_systemic(err):
+                raise
+            received = ReceivedFile(entry.sha256, name, entry.size, received_at, None)
+            _reject_alone(result, received, err, quarantine_dir, data=None)
+            continue
+        if stored.repaired:
+            result.repaired.append(name)
+        received = ReceivedFile(entry.sha256, name, entry.size, received_at, str(stored.path))
+        result.received.append(received)
+        delivered.append((received, dataclasses.replace(entry, file_name=path.name)))
+
+    in_landing = {(r.sha256, r.file_name) for r, _ in delivered}
+    for key, receipt in sorted(record.items(), key=lambda kv: (kv[1].received_at, kv[0][1], kv[0][0] or "")):
+        if receipt.sha256 is None or key in in_landing:
+            continue
+        copy_path = (
+            archive_dir / receipt.archive_path
+            if receipt.archive_path and not Path(receipt.archive_path).is_absolute()
+            else Path(receipt.archive_path) if receipt.archive_path
+            else locate_copy(archive_dir, receipt.sha256, receipt.file_name)
+        )
+        received = ReceivedFile(receipt.sha256, receipt.file_name, receipt.size_bytes, receipt.received_at, str(copy_path))
+        try:
+            copy = read_archived(copy_path, receipt.sha256, limits.max_file_bytes)
+        except DamagedCopyError as err:
+            result.received.append(received)
+            result.damaged.append(DamagedCopy(received, err, receipt))
+            continue
+        except OSError as err:  # a copy that cannot be read cannot be trusted either
+            damaged = DamagedCopyError(copy_path, receipt.sha256, "unreadable", f" ({err.strerror})")
+            result.received.append(received)
+            result.damaged.append(DamagedCopy(received, damaged, receipt))
+            continue
+        received = dataclasses.replace(received, size_bytes=copy.size)
+        result.received.append(received)
+        delivered.append(
+            (received, _Delivered(copy_path, receipt.file_name, receipt.sha256, copy.size, copy.data, file_name=receipt.file_name))
+        )
+
+    first_of: dict[str, tuple[ReceivedFile, str | None]] = {}
+    for received, entry in sorted(delivered, key=lambda d: (d[0].received_at, d[0].file_name)):
+        relative = _relative(Path(received.archive_path), archive_dir)
+        base = Receipt(received.sha256, received.file_name, received.size_bytes, received.received_at, relative)
+        if received.sha256 in first_of and entry.size > 0:  # two empty files are two empty files, not a copy
+            original, member = first_of[received.sha256]
+            result.duplicates.append(Duplicate(received, original, member))
+            result.receipts.append(dataclasses.replace(base, outcome="duplicate", member_code=member))
+            continue  # the same bytes under another name: one submission version, not two
+        try:
+            outcome = _read_delivered(entry, received, ctx, limits)
+        except Exception as err:  # noqa: BLE001 - read_file never raises for content; this is a fault of ours
+            if is_systemic(err):
+                raise
+            message = f"the file could not be read ({_failure(err)}); send it again if this stays"
+            outcome = ReadOutcome(None, [Problem("unreadable_file", message)], None)
+        first_of[received.sha256] = (received, outcome.member_code)
+        if outcome.submission is None:
+            linked = Path(received.archive_path).with_name(f"{received.sha256}{HEAD_SUFFIX}") if entry.data is None else None
+            problems = outcome.problems
+            try:
+                where = str(quarantine(entry.data, received, problems, quarantine_dir, linked))
+            except Exception as err:  # noqa: BLE001 - still rejected and recorded, without a quarantined copy
+                where = None
+                problems = problems + [Problem("intake_failed", f"the quarantined copy could not be written ({_failure(err)})")]
+            result.rejected.append(Rejection(received, problems, where, outcome.member_code))
+            result.receipts.append(dataclasses.replace(base, outcome="rejected", member_code=outcome.member_code))
+        else:
+            s = outcome.submission
+            result.accepted.append(Accepted(received, s))
+            result.receipts.append(
+                dataclasses.replace(
+                    base, outcome="accepted", member_code=s.member_code, submitted_at=s.submitted_at,
+                    n_answers=len(s.answers), format=s.format,
+                )
+            )
+    return result
+
+
+def _read_delivered(entry: _Delivered, received: ReceivedFile, ctx: ValidationContext, limits: IntakeLimits) -> ReadOutcome:
+    if entry.data is None:
+        # Nothing of it is read: it names no member (the file name alone credits nobody).
+        message = f"the file has {entry.size} bytes, over the limit of {limits.max_file_bytes}"
+        return ReadOutcome(None, [Problem("file_too_large", message)], None)
+    # The recorded receipt time, not now: a version read back from the archive is judged as when it came.
+    return read_file(entry.file_name, entry.data, ctx, limits, received_at=received.received_at)
+
+
+def _reject_alone(
+    result: IntakeResult, received: ReceivedFile, err: BaseException, quarantine_dir: Path, data: bytes | None = None
+) -> None:
+    """Record a file that could not be taken in (it stays in landing and is tried again on the next run)."""
+    problem = Problem(
+        "intake_failed",
+        f"the file could not be taken in ({_failure(err)}); it stays in the landing folder and is tried again"
+        " on the next run",
+    )
+    try:
+        where = str(quarantine(data, received, [problem], quarantine_dir))
+    except Exception:  # noqa: BLE001 - e.g. the same full disk: the row in raw.rejections still says why
+        where = None
+    if received.sha256:  # its hash is known: it shows among the files received, with no archived copy
+        result.received.append(received)
+    result.rejected.append(Rejection(received, [problem], where, None))
+
+
+def _sent_by(contact: Mapping[str, str]) -> str | None:
+    """`Name <e-mail>` of the contact person a questionnaire names, or what of it is given."""
+    name, email = contact.get("contact_name"), contact.get("contact_email")
+    if name and email:
+        return f"{name} <{email}>"
+    return name or email
+
+
+def ordering_time(submitted_at: dt.datetime, received_at: dt.datetime) -> dt.datetime:
+    """When a version counts as submitted for ordering: its stated time, never beyond its receipt (+ tolerance)."""
+    return min(submitted_at, received_at + ORDER_CLOCK_BOUND)
+
+
+def _storable_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every text of a frame as UTF-8 can hold it (DuckDB refuses lone surrogates, and so would the whole step)."""
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].map(storable_text)
+    return frame
+
+
+def intake_frames(
+    result: IntakeResult,
+    cycle: str,
+    deadline: InputDeadline | None = None,
+    first_intake_at: dt.datetime | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The raw tables' rows for a cycle: received files, submission versions, answers, choices, rejections.
+
+    With the cycle's `deadline`, versions first seen after the inputs were frozen are kept but not used
+    (see stages/ingestion/freeze.py); `first_intake_at` is the cycle's first intake as the ledger records it
+    (default: the earliest receipt taken in). A version whose archived copy is damaged keeps its place
+    and number, and is never used.
+    """
+    accepted_hashes = {a.received.sha256 for a in result.accepted}
+    rejected_hashes = {r.received.sha256 for r in result.rejected}
+    duplicates = {(d.received.sha256, d.received.file_name) for d in result.duplicates}
+    damaged = {(d.received.sha256, d.received.file_name): d for d in result.damaged}
+
+    def outcome(r: ReceivedFile) -> str:
+        if (r.sha256, r.file_name) in damaged:
+            return damaged[(r.sha256, r.file_name)].state
+        if (r.sha256, r.file_name) in duplicates:
+            return "duplicate"
+        return "accepted" if r.sha256 in accepted_hashes else "rejected" if r.sha256 in rejected_hashes else "unread"
+
+    received = pd.DataFrame(
+        [
+            {"cycle": cycle, **{k: getattr(r, k) for k in ("sha256", "file_name", "size_bytes", "received_at", "archive_path")}, "outcome": outcome(r)}
+            for r in result.received
+        ],
+        columns=RECEIVED_FILES.column_names,
+    )
+
+    # A damaged version that was accepted when last read keeps its place among the member's versions.
+    versions_in_order = [
+        (a.submission.member_code, a.submission.submitted_at, a.received, a, None) for a in result.accepted
+    ] + [
+        (d.record.member_code, d.record.submitted_at, d.received, None, d)
+        for d in result.damaged
+        if d.record.outcome == "accepted" and d.record.member_code and d.record.submitted_at
+    ]
+    versions_in_order.sort(
+        key=lambda v: (v[0], ordering_time(v[1], v[2].received_at), v[2].received_at, v[2].sha256, v[2].file_name)
+    )
+    versions: dict[str, int] = {}
+    submission_rows, answer_rows, choice_rows = [], [], []
+    for member, submitted_at, rec, a, d in versions_in_order:
+        versions[member] = versions.get(member, 0) + 1
+        s = a.submission if a else None
+        submission_rows.append(
+            {
+                "cycle": cycle,
+                "submission_id": rec.sha256,
+                "member_code": member,
+                "submitted_at": submitted_at,
+                "received_at": rec.received_at,
+                "file_name": rec.file_name,
+                "format": s.format if s else d.record.format,
+                "archive_path": rec.archive_path,
+                "n_answers": len(s.answers) if s else d.record.n_answers,
+                "sent_by": _sent_by(s.contact) if s else None,
+                "version": versions[member],
+                "archive_state": ARCHIVE_INTACT if s else d.state,
+            }
+        )
+        if s is None:
+            continue
+        for ans in s.answers:
+            answer_rows.append(
+                {
+                    "cycle": cycle,
+                    "submission_id": rec.sha256,
+                    "member_code": member,
+                    "item": ans.item,
+                    "year": ans.year,
+                    "value": ans.value,
+                    "value_text": ans.value_text,
+                    "status": ans.status,
+                    "comment": ans.comment,
+                    "source_file": rec.file_name,
+                    "source_pointer": ans.location.pointer,
+                    "source_sheet": ans.location.sheet,
+                    "source_cell": ans.location.cell,
+                    "source_line": ans.location.line,
+                }
+            )
+        for kpi_id, level in sorted(s.disclosure.items()):
+            choice_rows.append(
+                {"cycle": cycle, "submission_id": rec.sha256, "member_code": member, "kpi_id": kpi_id, "disclosure": level}
+            )
+    if first_intake_at is None:
+        first_intake_at = min((r.received_at for r in result.received), default=None)
+    submissions = mark_versions_in_use(
+        pd.DataFrame(submission_rows, columns=[c for c in SUBMISSIONS.column_names if c not in VERSION_USE_COLUMNS]),
+        first_intake_at=first_intake_at,
+        deadline=deadline,
+    )
+
+    def rejection_row(rec: ReceivedFile, problems: list[Problem], where: str | None, member: str | None) -> dict:
+        kept, left_out = bounded_problems(problems)
+        listed = [p.as_dict() for p in kept] + (
+            [{"code": "problems_left_out", "message": f"{left_out} more problem(s) not listed"}] if left_out else []
+        )
+        return {
+            "cycle": cycle,
+            "sha256": rec.sha256,
+            "file_name": rec.file_name,
+            "received_at": rec.received_at,
+            "reason_code": problems[0].code,
+            "message": problems_message(problems),
+            "problems": json.dumps(listed),
+            "quarantine_path": where,
+            "member_code": member,
+        }
+
+    rejection_rows = [rejection_row(r.received, r.problems, r.quarantine_path, r.member_code) for r in result.rejected]
+    for d in result.duplicates:
+        # Recorded so that the sender hears of it; the bytes are those of the original, already archived.
+        problem = Problem(
+            "duplicate_file",
+            f"exactly the same bytes as {d.original.file_name}, received {d.original.received_at:%Y-%m-%d %H:%M} UTC;"
+            " it was not read again",
+        )
+        rejection_rows.append(rejection_row(d.received, [problem], None, d.member_code))
+    for d in result.damaged:
+        # On record, loud, and told to the member named by the content when it was read: it must be sent again.
+        rejection_rows.append(rejection_row(d.received, [Problem(d.state, d.message)], None, d.record.member_code))
+    rejections = pd.DataFrame(rejection_rows, columns=REJECTIONS.column_names)
+    frames = {
+        "received_files": received,
+        "submissions": submissions,
+        "answers": pd.DataFrame(answer_rows, columns=RAW_ANSWERS.column_names).astype(
+            {"value": "float64", "year": "int64", "source_line": "Int64"}
+        ),
+        "disclosure_choices": pd.DataFrame(choice_rows, columns=RAW_DISCLOSURE.column_names),
+        "rejections": rejections,
+    }
+    return {name: _storable_frame(frame) for name, frame in frames.items()}
+
+
+RAW_TABLES = {
+    "received_files": RECEIVED_FILES,
+    "submissions": SUBMISSIONS,
+    "answers": RAW_ANSWERS,
+    "disclosure_choices": RAW_DISCLOSURE,
+    "rejections": REJECTIONS,
+}
+
+
+def write_raw_tables(conn: duckdb.DuckDBPyConnection, cycle: str, frames: Mapping[str, pd.DataFrame]) -> None:
+    """Replace the cycle's rows of the five raw tables in one transaction: all of them, or none."""
+    replace_cycle_rows_of_tables(conn, cycle, [(table, frames[name]) for name, table in RAW_TABLES.items()])
+
+
+def damaged_copies(result: IntakeResult) -> pd.DataFrame:
+    """One row per version on record whose archived copy is gone or altered (what the asset check lists)."""
+    rows = [
+        {
+            "file_name": d.received.file_name,
+            "sha256": d.received.sha256,
+            "outcome": d.state,
+            "expected_sha256": d.error.expected,
+            "found_sha256": d.error.found or "missing",
+            "archive_path": str(d.error.path),
+            "member_code": d.record.member_code,
+            "received_at": d.received.received_at.isoformat(),
+        }
+        for d in result.damaged
+    ]
+    columns = ["file_name", "sha256", "outcome", "expected_sha256", "found_sha256", "archive_path", "member_code", "received_at"]
+    return _storable_frame(pd.DataFrame(rows, columns=columns))
+
+
+def damaged_copies_description(damaged: pd.DataFrame, members_on_hold: list[str], listed: int = 20) -> str:
+    """What the failed check says: which files, what is wrong with each, and what to do."""
+    names = [
+        f"{row.file_name} (sha256 {row.sha256}: {'missing' if row.found_sha256 == 'missing' else 'found ' + row.found_sha256})"
+        for row in damaged.head(listed).itertuples()
+    ]
+    more = f" and {len(damaged) - listed} more" if len(damaged) > listed else ""
+    hold = f" Members on hold (no version used until then): {', '.join(members_on_hold)}." if members_on_hold else ""
+    return (
+        f"{len(damaged)} archived cop{'y is' if len(damaged) == 1 else 'ies are'} missing or altered: {'; '.join(names)}{more}."
+        " These versions are kept on record but not used." + hold + " Restore each copy from a backup to its"
+        " archive path (listed in this check's metadata), or have the member send the file again."
+    )
+
+
+def intake_log_lines(rejections: pd.DataFrame, limit: int = MAX_LOGGED_REJECTIONS) -> list[str]:
+    """Operator log lines for the rejections (storable, bounded in number: raw.rejections has them all)."""
+    lines = [
+        f"rejected {row.file_name}: [{row.reason_code}] {row.message}" for row in rejections.head(limit).itertuples()
+    ]
+    if len(rejections) > limit:
+        lines.append(f"... and {len(rejections) - limit} more rejection(s): see raw.rejections")
+    return lines

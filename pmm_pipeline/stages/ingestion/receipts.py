@@ -1,0 +1,300 @@
+"""The receipt ledger: when each file version of a cycle was first seen, kept beside the archive.
+
+`archive/receipts/<cycle>.jsonl` is append-only and flushed to disk before the raw tables are written.
+Its first line records the cycle's first intake; each later line is a receipt: a file version (SHA-256
+and file name) with when it was first seen, its size and archived copy, and what its content said when
+it was read (member, submitted_at, outcome, answers, format). A version is received once: its first
+line fixes its receipt time for good; a later line for the same version only updates what was read
+(e.g. the catalogue changed and a file once rejected is now accepted).
+
+The freeze of a cycle (which versions came too late) and the order of versions derive from these
+receipt times and contents, so a warehouse rebuilt from the archive and this ledger reproduces the same
+versions, the same frozen-out files and the same releases. The warehouse's raw.received_files is read
+only to bring receipts of a warehouse older than the ledger into it.
+"""
+
+import datetime as dt
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from pmm_pipeline.core.errors import ArchiveIntegrityError
+from pmm_pipeline.core.files import append_durably
+
+LEDGER_FORMAT = "pmm-receipts"
+_SHA = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One file version received for a cycle (sha256 None for a landing entry that is no regular file)."""
+
+    sha256: str | None
+    file_name: str
+    size_bytes: int
+    received_at: dt.datetime
+    archive_path: str | None  # relative to the archive folder, posix separators
+    outcome: str | None = None  # accepted, rejected or duplicate when last read
+    member_code: str | None = None  # the member its content names (None when it names no known member)
+    submitted_at: dt.datetime | None = None  # as its content states it, when accepted
+    n_answers: int | None = None
+    format: str | None = None
+
+    @property
+    def key(self) -> tuple[str | None, str]:
+        return (self.sha256, self.file_name)
+
+    @property
+    def facts(self) -> tuple:
+        """What reading the content found: the part of a receipt that a later reading may update."""
+        return (self.outcome, self.member_code, self.submitted_at, self.n_answers, self.format)
+
+
+@dataclass
+class LedgerState:
+    first_intake_at: dt.datetime | None = None
+    receipts: dict[tuple[str | None, str], Receipt] = field(default_factory=dict)
+
+
+def ledger_path(archive_dir: Path, cycle: str) -> Path:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", cycle):
+        raise ValueError(f"cycle id {cycle!r} cannot name a receipt ledger")
+    return archive_dir / "receipts" / f"{cycle}.jsonl"
+
+
+def _time(text: object) -> dt.datetime | None:
+    if text is None:
+        return None
+    moment = dt.datetime.fromisoformat(str(text))
+    if moment.tzinfo is None:
+        raise ValueError("a receipt time without time zone")
+    return moment
+
+
+def _receipt_from_line(line: dict) -> Receipt:
+    sha = line.get("sha256")
+    if sha is not None and not (isinstance(sha, str) and _SHA.fullmatch(sha)):
+        raise ValueError("sha256 is not a SHA-256")
+    if not isinstance(line.get("file_name"), str) or not isinstance(line.get("size_bytes"), int):
+        raise ValueError("file_name or size_bytes missing")
+    n_answers = line.get("n_answers")
+    return Receipt(
+        sha256=sha,
+        file_name=line["file_name"],
+        size_bytes=line["size_bytes"],
+        received_at=_time(line["received_at"]),
+        archive_path=line.get("archive_path"),
+        outcome=line.get("outcome"),
+        member_code=line.get("member_code"),
+        submitted_at=_time(line.get("submitted_at")),
+        n_answers=n_answers if isinstance(n_answers, int) else None,
+        format=line.get("file_format"),
+    )
+
+
+def read_ledger(path: Path) -> LedgerState:
+    """The ledger's receipts; a last line cut short by a crash is ignored, any other damage raises.
+
+    A damaged line in the middle is an ArchiveIntegrityError: receipt times and the freeze would
+    otherwise change silently.
+    """
+    state = LedgerState()
+    if not path.exists():
+        return state
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            line = json.loads(text)
+            if not isinstance(line, dict) or line.get("format") != LEDGER_FORMAT:
+                raise ValueError("not a receipt line")
+            if line.get("kind") == "first_intake":
+                state.first_intake_at = state.first_intake_at or _time(line["at"])
+                continue
+            receipt = _receipt_from_line(line)
+        except (ValueError, KeyError, TypeError) as err:
+            if number == len(lines):  # the torn end of an append that a crash interrupted
+                break
+            raise ArchiveIntegrityError(
+                f"receipt ledger {path}, line {number}, is damaged ({err}); restore the file from a backup"
+            ) from None
+        earlier = state.receipts.get(receipt.key)
+        # The first line of a version fixes when it was received and where it is kept; later ones what was read.
+        state.receipts[receipt.key] = (
+            receipt
+            if earlier is None
+            else replace(
+                earlier,
+                outcome=receipt.outcome,
+                member_code=receipt.member_code,
+                submitted_at=receipt.submitted_at,
+                n_answers=receipt.n_answers,
+                format=receipt.format,
+            )
+        )
+    return state
+
+
+def encode_receipt(receipt: Receipt) -> bytes:
+    line = {
+        "format": LEDGER_FORMAT,
+        "kind": "receipt",
+        "sha256": receipt.sha256,
+        "file_name": receipt.file_name,
+        "size_bytes": receipt.size_bytes,
+        "received_at": receipt.received_at.isoformat(),
+        "archive_path": receipt.archive_path,
+        "outcome": receipt.outcome,
+        "member_code": receipt.member_code,
+        "submitted_at": receipt.submitted_at.isoformat() if receipt.submitted_at else None,
+        "n_answers": receipt.n_answers,
+        "file_format": receipt.format,
+    }
+    # ensure_ascii: a name holding a lone surrogate is written as an escape, never as bytes that are not UTF-8.
+    return json.dumps(line, ensure_ascii=True, sort_keys=True).encode("ascii") + b"\n"
+
+
+def ledger_updates(
+    state: LedgerState, receipts: Iterable[Receipt], first_intake_at: dt.datetime
+) -> list[bytes]:
+    """The lines to append: the first intake if not on record, new versions, and changed readings."""
+    lines = []
+    if state.first_intake_at is None:
+        lines.append(
+            json.dumps({"format": LEDGER_FORMAT, "kind": "first_intake", "at": first_intake_at.isoformat()}).encode()
+            + b"\n"
+        )
+    seen = dict(state.receipts)
+    for receipt in receipts:
+        known = seen.get(receipt.key)
+        if known is None or known.facts != receipt.facts:
+            lines.append(encode_receipt(receipt))
+            seen[receipt.key] = receipt
+    return lines
+
+
+def append_to_ledger(path: Path, lines: list[bytes]) -> None:
+    """Append lines durably; a last line torn by a crash (never completed, so never relied on) is cut off first."""
+    if not lines:
+        return
+    if path.exists():
+        raw = path.read_bytes()
+        if raw and not raw.endswith(b"\n"):
+            os.truncate(path, raw.rfind(b"\n") + 1)
+    append_durably(path, b"".join(lines))
+
+
+def _missing(value: object) -> bool:
+    try:
+        return value is None or bool(value != value)  # NaN, NaT
+    except (TypeError, ValueError):
+        return False
+
+
+def receipts_from_warehouse(
+    rows: Iterable[Mapping], relative_archive_path
+) -> dict[tuple[str | None, str], Receipt]:
+    """Receipts of a warehouse written before the ledger existed (raw.received_files joined to raw.submissions)."""
+    receipts = {}
+    for row in rows:
+        row = {k: (None if _missing(v) else v) for k, v in dict(row).items()}
+        sha = row["sha256"]
+        if not sha:
+            continue
+        receipt = Receipt(
+            sha256=sha,
+            file_name=row["file_name"],
+            size_bytes=int(row["size_bytes"] or 0),
+            received_at=row["received_at"],
+            archive_path=relative_archive_path(sha, row["file_name"], row.get("archive_path")),
+            outcome=row.get("outcome"),
+            member_code=row.get("member_code"),
+            submitted_at=row.get("submitted_at"),
+            n_answers=int(row["n_answers"]) if row.get("n_answers") is not None else None,
+            format=row.get("format"),
+        )
+        receipts.setdefault(receipt.key, receipt)
+    return receipts
+
+
+# Receipts of a warehouse older than the ledger: every archived file version with what was read of it.
+WAREHOUSE_RECEIPTS_SQL = """
+SELECT f.sha256, f.file_name, f.size_bytes, f.received_at, f.archive_path, f.outcome,
+       coalesce(s.member_code, r.member_code) AS member_code, s.submitted_at, s.n_answers, s.format
+FROM raw.received_files AS f
+LEFT JOIN raw.submissions AS s ON s.cycle = f.cycle AND s.submission_id = f.sha256 AND s.file_name = f.file_name
+LEFT JOIN raw.rejections AS r ON r.cycle = f.cycle AND r.sha256 = f.sha256 AND r.file_name = f.file_name
+WHERE f.cycle = ? AND f.sha256 IS NOT NULL AND f.archive_path IS NOT NULL
+ORDER BY f.received_at, f.file_name
+"""
+
+
+def _same_moment(a: object, b: dt.datetime) -> bool:
+    try:
+        return a is not None and abs((a - b).total_seconds()) < 1e-6
+    except (TypeError, ValueError):
+        return False
+
+
+def check_ledger_covers_warehouse(state: LedgerState, warehouse_rows: Iterable[Mapping], path: Path) -> None:
+    """Raise if the warehouse holds a receipt that the ledger lacks or dates otherwise.
+
+    The ledger is appended (durably) before the raw tables are written, so every archived version in
+    raw.received_files is in the ledger with the same receipt time, whatever was killed when. A ledger
+    that lacks one was damaged after the fact: its end cut (read_ledger takes a cut last line for an
+    append a crash tore), a line removed, a receipt time changed, or the file restored from an older
+    backup. Used as it is, it would let a version leave the record, or be received anew and frozen
+    out, without a word: the intake stops instead, naming the ledger and the files.
+    """
+    if state.first_intake_at is None and not state.receipts:
+        return  # no ledger yet: the warehouse's receipts are taken over (record_for_intake)
+    wrong = []
+    for row in warehouse_rows:
+        row = {k: (None if _missing(v) else v) for k, v in dict(row).items()}
+        if not row.get("sha256"):
+            continue
+        receipt = state.receipts.get((row["sha256"], row["file_name"]))
+        if receipt is None:
+            wrong.append(f"{row['file_name']!r} (sha256 {row['sha256']}) is not in it")
+        elif not _same_moment(row.get("received_at"), receipt.received_at):
+            wrong.append(
+                f"{row['file_name']!r} (sha256 {row['sha256']}) was received at {row.get('received_at')}, the"
+                f" ledger says {receipt.received_at.isoformat()}"
+            )
+    if wrong:
+        shown = "; ".join(wrong[:10]) + (f"; and {len(wrong) - 10} more" if len(wrong) > 10 else "")
+        raise ArchiveIntegrityError(
+            f"receipt ledger {path} disagrees with the warehouse's raw.received_files: {shown}. The ledger was"
+            " cut short, edited or restored from an older backup. Restore it from a backup; or, if the warehouse"
+            " is right, move the ledger aside and the next run takes the warehouse's receipts over"
+        )
+
+
+def record_for_intake(
+    state: LedgerState, warehouse_rows: Iterable[Mapping], archive_dir: Path
+) -> tuple[dict[tuple[str | None, str], Receipt], list[Receipt], dt.datetime | None]:
+    """The receipts an intake starts from, those to bring into the ledger, and the cycle's first intake.
+
+    The ledger is the record. Only when there is no ledger yet (a warehouse made before it) are the
+    warehouse's receipts taken over, once, with the earliest of them as the first intake.
+    """
+    if state.first_intake_at is not None or state.receipts:
+        first = state.first_intake_at or min(r.received_at for r in state.receipts.values())
+        return dict(state.receipts), [], first
+
+    def relative(sha: str, name: str, path: object) -> str:
+        from pmm_pipeline.stages.ingestion.archive import locate_copy
+
+        try:
+            return Path(str(path)).relative_to(archive_dir).as_posix()
+        except ValueError:  # the data folder moved since: the copy is where its hash puts it
+            return locate_copy(archive_dir, sha, name).relative_to(archive_dir).as_posix()
+
+    migrated = receipts_from_warehouse(warehouse_rows, relative)
+    first = min((r.received_at for r in migrated.values()), default=None)
+    return migrated, list(migrated.values()), first

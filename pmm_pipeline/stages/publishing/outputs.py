@@ -1,0 +1,57 @@
+"""The reader formats of a tier's release (JSON, SDMX-CSV, Excel in three languages, the HTML report), as one writer."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from pmm_pipeline.core.vocabulary import LANGUAGES
+from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.stages.publishing.formats import (
+    KpiLabels,
+    excel_name,
+    sdmx_name,
+    write_excel,
+    write_json,
+    write_sdmx_csv,
+)
+from pmm_pipeline.stages.publishing.report import REPORT_FILE, ReportContext, render_report
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.specs.reference.models import Cycle
+
+
+def build_reader_outputs(
+    cycle: Cycle,
+    tier: str,
+    catalogue: Catalogue,
+    reference: Reference,
+    completeness: pd.DataFrame | None,
+    min_group_size: int,
+) -> Callable[[Path, dict[str, pd.DataFrame]], dict[str, int]]:
+    """The `extras` of write_release: writes every reader format of the tier's tables, returns rows per file."""
+    kpis = catalogue.kpis_for_version(cycle.catalogue_version)
+    labels = {k.id: KpiLabels(names={lang: getattr(k.names, lang) for lang in LANGUAGES}, unit=k.unit) for k in kpis}
+    context = ReportContext(
+        cycle=cycle.id,
+        reporting_year=cycle.reporting_year,
+        tier=tier,
+        kpis=kpis,
+        group_names={(str(g.group_type), g.group_code): g.name_en for g in reference.groups},
+        min_group_size=min_group_size,
+        completeness=completeness,
+    )
+
+    def write(folder: Path, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
+        rows: dict[str, int] = {}
+        for name, frame in sorted(tables.items()):
+            write_json(frame, folder / f"{name}.json", name)
+            write_sdmx_csv(frame, folder / sdmx_name(name), name, cycle.reporting_year)
+            rows[f"{name}.json"] = rows[sdmx_name(name)] = len(frame)
+        for lang in LANGUAGES:
+            write_excel(tables, folder / excel_name(lang), lang, cycle.id, tier, labels)
+            rows[excel_name(lang)] = sum(len(f) for f in tables.values())
+        (folder / REPORT_FILE).write_text(render_report(tables, context), encoding="utf-8")
+        rows[REPORT_FILE] = sum(len(f) for f in tables.values())
+        return rows
+
+    return write

@@ -1,0 +1,255 @@
+"""The per-answer rules as Great Expectations suites generated from the catalogue, run on pandas frames.
+
+`plan_expectations` is pure: it says which expectation checks what, with parameters taken from the catalogue
+and the cycle. `run_expectations` imports Great Expectations (≈3 s) only when called, validates each frame in
+an ephemeral context, writes the Data Docs of the run when asked, and returns the failing row ids per
+expectation. An exception inside a result means the gate could not judge the data: it is raised as
+QualityGateError, never read as a data failure.
+"""
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pmm_pipeline.specs.catalogue.models import Item, ItemType
+from pmm_pipeline.core.vocabulary import ANSWER_STATUSES
+from pmm_pipeline.specs.reference.models import Cycle
+
+ANSWERS_BATCH = "answers"
+EXPECTED_BATCH = "expected_answers"
+DOCS_SITE = "pmm_quality"
+
+
+class QualityGateError(RuntimeError):
+    """The gate itself failed (e.g. Great Expectations raised): nothing may be admitted on its word."""
+
+
+@dataclass(frozen=True)
+class PlannedExpectation:
+    """One expectation: a Great Expectations class name and its arguments, tied to the rule it enforces.
+
+    `where` restricts the rows checked: column -> value (equality) or list of values (membership).
+    """
+
+    batch: str
+    rule: str
+    check: str  # which part of the rule, keys the message a finding gets
+    expectation: str
+    kwargs: Mapping[str, Any]
+    description: str
+    where: Mapping[str, Any] = field(default_factory=dict)
+
+
+def plan_expectations(cycle: Cycle, items: dict[str, Item]) -> list[PlannedExpectation]:
+    """The per-answer suites of a cycle, from its catalogue version's items (see frames.prepare_answers)."""
+    levels = sorted(f"{code}:{level.code}" for code, item in items.items() for level in item.answer_levels)
+    categorical = sorted(code for code, item in items.items() if item.is_categorical)
+    counts = sorted(code for code, item in items.items() if item.type == ItemType.count)
+    parts = sorted(f"{code} ≤ {item.part_of}" for code, item in items.items() if item.part_of)
+    bounds = sorted(
+        f"{code} [{'' if item.min is None else f'{item.min:g}'}, {'' if item.max is None else f'{item.max:g}'}]"
+        for code, item in items.items()
+        if not item.is_categorical
+    )
+    a, e = ANSWERS_BATCH, EXPECTED_BATCH
+    plan = [
+        PlannedExpectation(a, "known_codes", "not_a_participant", "ExpectColumnPairValuesToBeEqual",
+                           {"column_A": "submission_id", "column_B": "latest_submission_id",
+                            "ignore_row_if": "neither"},
+                           f"The answer is of the latest submission of a member participating in cycle {cycle.id}."),
+        PlannedExpectation(a, "known_codes", "unknown_item", "ExpectColumnValuesToBeInSet",
+                           {"column": "item", "value_set": sorted(items)},
+                           f"The item is in catalogue version {cycle.catalogue_version}."),
+        PlannedExpectation(a, "known_codes", "year_outside_cycle", "ExpectColumnValuesToBeInSet",
+                           {"column": "year", "value_set": list(cycle.years)},
+                           f"The year is T-1 or T of cycle {cycle.id}: {cycle.years[0]} or {cycle.years[1]}."),
+        PlannedExpectation(a, "known_codes", "unknown_status", "ExpectColumnValuesToBeInSet",
+                           {"column": "status", "value_set": list(ANSWER_STATUSES)},
+                           "The status is reported, not_applicable or not_available."),
+        PlannedExpectation(a, "known_codes", "unknown_level", "ExpectColumnValuesToBeInSet",
+                           {"column": "item_level", "value_set": levels},
+                           "A level answer is one of its item's levels (item:level): " + ", ".join(levels) + "."),
+        PlannedExpectation(a, "one_answer_per_item_year", "duplicate_answer", "ExpectCompoundColumnsToBeUnique",
+                           {"column_list": ["member_code", "item", "year"]},
+                           "Each member answers each item once per year."),
+        PlannedExpectation(a, "values_match_item_type", "reported_without_value", "ExpectColumnValuesToNotBeNull",
+                           {"column": "value"}, "A reported answer carries a value.", {"status": "reported"}),
+        PlannedExpectation(a, "values_match_item_type", "value_with_other_status", "ExpectColumnValuesToBeNull",
+                           {"column": "value"}, "A not_applicable or not_available answer carries no value.",
+                           {"status": ["not_applicable", "not_available"]}),
+        PlannedExpectation(a, "values_match_item_type", "count_not_whole", "ExpectColumnValuesToBeBetween",
+                           {"column": "count_fraction", "min_value": 0, "max_value": 0},
+                           "Counts are whole numbers: " + ", ".join(counts) + "."),
+        PlannedExpectation(a, "values_within_range", "below_minimum", "ExpectColumnPairValuesAToBeGreaterThanB",
+                           {"column_A": "value", "column_B": "min_allowed", "or_equal": True,
+                            "ignore_row_if": "either_value_is_missing"},
+                           "Values are within their item's range [min, max]: " + "; ".join(bounds) + "."),
+        PlannedExpectation(a, "values_within_range", "above_maximum", "ExpectColumnPairValuesAToBeGreaterThanB",
+                           {"column_A": "max_allowed", "column_B": "value", "or_equal": True,
+                            "ignore_row_if": "either_value_is_missing"},
+                           "Values are at most their item's max (percent items at most 100)."),
+        PlannedExpectation(a, "part_not_above_whole", "part_above_whole", "ExpectColumnPairValuesAToBeGreaterThanB",
+                           {"column_A": "whole_value", "column_B": "value", "or_equal": True,
+                            "ignore_row_if": "either_value_is_missing"},
+                           "A part is not above its whole for the same year: " + "; ".join(parts) + "."),
+        PlannedExpectation(e, "required_items_present", "missing_answer", "ExpectColumnValuesToNotBeNull",
+                           {"column": "status"},
+                           "Every item a KPI's formula uses is answered, with a value or a status.",
+                           {"rule": "required_items_present"}),
+        PlannedExpectation(e, "variation_years_present", "missing_previous_year", "ExpectColumnValuesToNotBeNull",
+                           {"column": "status"},
+                           f"Variation KPIs have their items answered for T-1 ({cycle.years[0]}) too.",
+                           {"rule": "variation_years_present"}),
+    ]
+    if categorical:
+        plan.append(
+            PlannedExpectation(a, "values_match_item_type", "level_missing", "ExpectColumnValuesToNotBeNull",
+                               {"column": "value_text"}, "A reported level or yes/no answer names its level.",
+                               {"status": "reported", "item": categorical})
+        )
+    return plan
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    planned: PlannedExpectation
+    rows_checked: int
+    failing_row_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ExpectationsReport:
+    outcomes: list[ExpectationOutcome]
+    docs_index: Path | None
+
+
+def _condition(where: Mapping[str, Any]):
+    from great_expectations.expectations.row_conditions import Column
+
+    condition = None
+    for column, wanted in where.items():
+        term = Column(column).is_in(wanted) if isinstance(wanted, list) else Column(column) == wanted
+        condition = term if condition is None else condition & term
+    return condition
+
+
+def _context(docs_dir: Path | None):
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    sites = {}
+    if docs_dir is not None:
+        sites[DOCS_SITE] = {
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        progress_bars=ProgressBarsConfig(globally=False),
+        analytics_enabled=False,
+        data_docs_sites=sites,
+    )
+    return gx.get_context(project_config=config, mode="ephemeral")
+
+
+def _raised_exception(result) -> str | None:
+    """The message of an exception GX caught while evaluating an expectation, if any."""
+    info = result.exception_info or {}
+    # One entry for the expectation, or one per metric keyed by metric id.
+    entries = [info] if "raised_exception" in info else list(info.values())
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("raised_exception"):
+            return str(entry.get("exception_message") or "an exception without a message")
+    return None
+
+
+def _columns_used(planned: list[PlannedExpectation]) -> list[str]:
+    used = {"row_id"}
+    for p in planned:
+        used |= {p.kwargs[k] for k in ("column", "column_A", "column_B") if k in p.kwargs}
+        used |= set(p.kwargs.get("column_list", ())) | set(p.where)
+    return sorted(used)
+
+
+def run_expectations(
+    plan: list[PlannedExpectation],
+    batches: Mapping[str, pd.DataFrame],
+    suite_prefix: str,
+    docs_dir: Path | None = None,
+    run_name: str = "run",
+) -> ExpectationsReport:
+    """Validate each batch against its planned expectations; failing rows are identified by `row_id`."""
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    context = _context(docs_dir)
+    source = context.data_sources.add_pandas("pmm")
+    run_id = RunIdentifier(run_name=run_name)
+    by_key: dict[str, PlannedExpectation] = {}
+    outcomes: list[ExpectationOutcome] = []
+    for batch_name, frame in batches.items():
+        planned = [p for p in plan if p.batch == batch_name]
+        if not planned:
+            continue
+        suite = context.suites.add(gx.ExpectationSuite(name=f"{suite_prefix}_{batch_name}"))
+        for p in planned:
+            key = f"{p.rule}/{p.check}"
+            by_key[key] = p
+            expectation_class = getattr(gx.expectations, p.expectation)
+            suite.add_expectation(
+                expectation_class(
+                    **p.kwargs,
+                    row_condition=_condition(p.where) if p.where else None,
+                    meta={"pmm_key": key},
+                    description=f"**{p.rule}**: {p.description}",
+                )
+            )
+        batch = source.add_dataframe_asset(batch_name).add_batch_definition_whole_dataframe("whole")
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{suite_prefix}_{batch_name}", data=batch, suite=suite)
+        )
+        # GX copies its batch for every metric: hand it only the columns the expectations read.
+        slim = frame[[c for c in _columns_used(planned) if c in frame.columns]]
+        result = definition.run(
+            batch_parameters={"dataframe": slim},
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_id"]},
+            run_id=run_id,
+        )
+        unanswered = {f"{p.rule}/{p.check}" for p in planned}
+        errors = []
+        for r in result.results:
+            key = r.expectation_config.meta["pmm_key"]
+            unanswered.discard(key)
+            if (message := _raised_exception(r)) is not None:
+                errors.append(f"{key}: {message}")
+                continue
+            unexpected = r.result.get("unexpected_index_list")
+            if not r.success and unexpected is None:
+                errors.append(f"{key}: failed without naming its rows")
+                continue
+            ids = tuple(sorted(int(row["row_id"]) for row in unexpected or []))
+            if r.success != (not ids):
+                errors.append(f"{key}: success={r.success} but {len(ids)} failing row(s)")
+                continue
+            outcomes.append(ExpectationOutcome(by_key[key], int(r.result.get("element_count", 0)), ids))
+        errors += [f"{key}: no result" for key in sorted(unanswered)]
+        if errors:
+            raise QualityGateError(
+                f"Great Expectations could not judge batch {batch_name!r}: " + "; ".join(errors)
+            )
+    docs_index = None
+    if docs_dir is not None:
+        context.build_data_docs(site_names=[DOCS_SITE])
+        docs_index = Path(docs_dir) / "index.html"
+    return ExpectationsReport(outcomes=outcomes, docs_index=docs_index)
+
