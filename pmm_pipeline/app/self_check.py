@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.stages.feedback.report import (
     FeedbackRow,
@@ -59,7 +60,6 @@ from pmm_pipeline.warehouse.writes import create_tables, replace_cycle_rows_from
 
 FORMAT = "pmm-self-check"
 FORMAT_VERSION = 1
-LANGUAGES = ("en", "fr", "es")
 
 # Rule id -> what it would need that one file does not have. `not_checked`: no finding of it is given;
 # `file_only`: judged on the file's own figures only, the comparison with earlier cycles left out.
