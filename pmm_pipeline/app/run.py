@@ -91,7 +91,7 @@ def summarize_cycle(settings: Settings, cycle: str) -> dict[str, object]:
 
 
 def _disclosure_summary(conn, cycle: str) -> dict[str, str]:
-    """Per tier: statistics withheld by reason, and regional means still published (README, Disclosure tiers)."""
+    """Per tier: statistics withheld by reason, and regional means still published (docs/auditors.md, "Disclosure tiers")."""
     tables = conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
     existing = {f"{schema}.{name}" for schema, name in tables}
     if WITHHELD.qualified not in existing:

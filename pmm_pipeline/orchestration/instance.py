@@ -21,7 +21,7 @@ WAREHOUSE_POOL = "warehouse"
 # can help. A run that failed for a cause no retry can fix (a full disk, a corrupt warehouse) is
 # tagged dagster/max_retries=0 where it fails (orchestration/failures.py), so run retries skip it.
 INSTANCE_SETTINGS = """\
-# Written by pmm_pipeline when missing; edit freely (see README, "Concurrency").
+# Written by pmm_pipeline when missing; edit freely (see docs/operators.md, "Concurrency").
 telemetry:
   enabled: false
 nux:
@@ -39,7 +39,7 @@ run_retries:
 # Files written by earlier versions, replaced when found unchanged.
 EARLIER_INSTANCE_SETTINGS = (
     """\
-# Written by pmm_pipeline when missing; edit freely (see README, "Dagster instance").
+# Written by pmm_pipeline when missing; edit freely (see docs/operators.md, "Dagster instance").
 telemetry:
   enabled: false
 """,

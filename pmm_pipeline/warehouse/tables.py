@@ -273,7 +273,7 @@ FINDINGS = Table(
         C("cycle", "VARCHAR", "cycle id"),
         C("member_code", "VARCHAR", "member"),
         C("submission_id", "VARCHAR", "SHA-256 of the submission file (the member's latest accepted version)"),
-        C("rule", "VARCHAR", "id of the rule violated, e.g. part_not_above_whole (see README, Quality gate)"),
+        C("rule", "VARCHAR", "id of the rule violated, e.g. part_not_above_whole (see docs/operators.md, Quality gate)"),
         C("severity", "VARCHAR", "blocking (the member's submission is kept out of the KPIs) or warning"),
         C("kpi_id", "VARCHAR", "the KPI the finding concerns, when the rule is about one KPI"),
         C("item", "VARCHAR", "questionnaire item of the answer"),
@@ -368,7 +368,7 @@ WITHHELD = Table(
         C("statistic", "VARCHAR", "mean, median, min, max, pooled, level_counts (a categorical row's count, share),"
           " or value (a member's value left out of the tier's kpi_values)"),
         C("reason", "VARCHAR", "min_group_size, hidden_member, differencing, complementary or earlier_release"
-          " (README: Disclosure tiers)"),
+          " (docs/auditors.md, Disclosure tiers)"),
     ),
 )
 

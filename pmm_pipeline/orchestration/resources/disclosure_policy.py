@@ -5,7 +5,7 @@ from pydantic import Field
 
 
 class DisclosurePolicy(dg.ConfigurableResource):
-    """How disclosure control decides what each tier may publish (README, "Disclosure tiers")."""
+    """How disclosure control decides what each tier may publish (docs/auditors.md, "Disclosure tiers")."""
 
     min_group_size: int = Field(
         default=3, ge=1, description="fewest reporting members behind a published group statistic (PMM_MIN_GROUP_SIZE)"

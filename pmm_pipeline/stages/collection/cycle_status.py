@@ -18,7 +18,7 @@ import duckdb
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle, CyclesConfig
 
-# Version of the JSON document `pmm status --json` prints (README, Command line); bumped on any change
+# Version of the JSON document `pmm status --json` prints (docs/operators.md, "Command line"); bumped on any change
 # that could break a program reading it.
 STATUS_FORMAT_VERSION = 1
 # Outstanding member codes per line of the text status (12 codes), so that a line fits 100 columns.

@@ -30,7 +30,7 @@ SUPPRESSION_RULES = {
     "earlier_release": "with the figures of earlier releases of the same reporting year it would reveal one",
     "not_finite": "it is too large to be represented as a number",
 }
-# The statistics each rule can withhold (README, Disclosure tiers): a KPI's methodology lists the rules
+# The statistics each rule can withhold (docs/auditors.md, "Disclosure tiers"): a KPI's methodology lists the rules
 # that apply to the statistics it publishes.
 RULE_STATISTICS = {
     "min_group_size": ("mean", "median", "min", "max", "pooled", "level_counts"),

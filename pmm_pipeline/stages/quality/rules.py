@@ -34,7 +34,7 @@ class Rule:
     id: str
     severity: Severity
     engine: Engine
-    holds_when: str  # shown as the Dagster check description and in the README
+    holds_when: str  # shown as the Dagster check description and in docs/operators.md
 
     @property
     def is_blocking(self) -> bool:
