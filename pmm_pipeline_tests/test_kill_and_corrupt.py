@@ -21,8 +21,8 @@ import duckdb
 import pytest
 import yaml
 
-from pmm_pipeline.ingestion.receipts import ledger_path, read_ledger
-from pmm_pipeline.settings import Settings
+from pmm_pipeline.stages.ingestion.receipts import ledger_path, read_ledger
+from pmm_pipeline.core.settings import Settings
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process
 from pmm_pipeline_tests.test_release_reproducible import (
     FRA_V2,
@@ -37,14 +37,14 @@ SUBMISSION_COLUMNS = "member_code, submission_id, file_name, version, submitted_
 # Each patch runs in the child before `pmm run`; `die()` SIGKILLs the child's whole process at that point.
 CHILD = """
 import os, signal, sys
-from pmm_pipeline.ingestion import intake, receipts
-from pmm_pipeline import tables
+from pmm_pipeline.stages.ingestion import intake, receipts
+from pmm_pipeline.warehouse import writes
 
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
 {patch}
-from pmm_pipeline.cli import main
+from pmm_pipeline.app.cli import main
 sys.exit(main(["run", "--cycle", "2023"]))
 """
 KILL_AT = {
@@ -68,7 +68,7 @@ receipts.append_durably = append_then_die
 """,
     # Some raw tables' rows of this run are deleted and inserted, the transaction not committed.
     "inside_the_raw_tables_transaction": """
-replace = tables.replace_cycle_rows_of_tables
+replace = writes.replace_cycle_rows_of_tables
 class DieOnSecondInsert:
     def __init__(self, conn):
         self.conn, self.inserts = conn, 0
@@ -206,8 +206,8 @@ def test_a_corrupted_record_is_reproduced_or_stops_with_an_error_naming_the_file
 def test_a_ledger_lacking_or_redating_a_receipt_of_the_warehouse_is_an_error_naming_both(tmp_path):
     import datetime as dt
 
-    from pmm_pipeline.errors import ArchiveIntegrityError
-    from pmm_pipeline.ingestion.receipts import (
+    from pmm_pipeline.core.errors import ArchiveIntegrityError
+    from pmm_pipeline.stages.ingestion.receipts import (
         Receipt,
         append_to_ledger,
         check_ledger_covers_warehouse,
