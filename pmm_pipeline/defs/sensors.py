@@ -22,10 +22,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from pmm_pipeline.orchestration.resources.storage import PmmStorage
+from pmm_pipeline.orchestration.tags import CYCLE_TAG, MEMBER_TAG, SOURCE_FILE_TAG
 from pmm_pipeline.stages.ingestion.intake import is_skipped
 from pmm_pipeline.stages.ingestion.limits import display_name, file_name_member
-from pmm_pipeline.orchestration.tags import CYCLE_TAG, MEMBER_TAG, SOURCE_FILE_TAG
-from pmm_pipeline.orchestration.resources.storage import PmmStorage
 
 LANDING_SENSOR = "landing_file_sensor"
 CURSOR_VERSION = 1

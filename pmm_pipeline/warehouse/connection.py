@@ -27,7 +27,6 @@ from pmm_pipeline.core.causes import corrupt_warehouse_error, disk_full_error, i
 from pmm_pipeline.core.errors import CorruptWarehouseError
 from pmm_pipeline.core.settings import DEFAULT_WAREHOUSE_MEMORY_LIMIT
 
-
 LOCK_MESSAGES = ("could not set lock", "conflicting lock")
 DEFAULT_TIMEOUT_S = 300.0
 # DuckDB's file header and its two database headers come before the first block (duckdb 2.0).

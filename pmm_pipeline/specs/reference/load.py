@@ -14,7 +14,6 @@ from pmm_pipeline.core.vocabulary import GROUP_TYPES
 from pmm_pipeline.specs.reference.models import Cycle, CyclesConfig, Group, Membership
 
 
-
 class ReferenceError(ValueError):
     """Reference data that cannot be used; the message names the file and the problem."""
 
@@ -72,14 +71,10 @@ def load_memberships(path: Path, groups: list[Group]) -> list[Membership]:
         for group_type in GROUP_TYPES:
             code = membership.group_code(group_type)
             if (group_type, code) not in known:
-                raise ReferenceError(
-                    f"{path}, line {line}: {group_type} {code!r} is not in the groups file"
-                )
+                raise ReferenceError(f"{path}, line {line}: {group_type} {code!r} is not in the groups file")
         for other in memberships:
             if other.member_code == membership.member_code and _overlap(other, membership):
-                raise ReferenceError(
-                    f"{path}, line {line}: {membership.member_code} has overlapping validity dates"
-                )
+                raise ReferenceError(f"{path}, line {line}: {membership.member_code} has overlapping validity dates")
         memberships.append(membership)
     return memberships
 
