@@ -126,7 +126,8 @@ def test_asset_keys_are_schema_dot_table_and_group_is_the_layer():
 def test_asset_graph_matches_snapshot():
     expected = json.loads(SNAPSHOT.read_text())
     assert shipped_rest() == expected, (
-        "the asset graph changed; if intended, regenerate the snapshot: .venv/bin/python -m pmm_pipeline_tests.test_definitions"
+        "the asset graph changed; if intended, regenerate the snapshot:"
+        " .venv/bin/python -m pmm_pipeline_tests.test_definitions"
     )
 
 

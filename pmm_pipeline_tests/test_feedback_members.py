@@ -1,4 +1,6 @@
-"""Feedback reports built as plain data, without Dagster: who gets one, what its row says, how the folder is replaced."""
+"""Feedback reports built as plain data, without Dagster: who gets one, what its row says, how the
+folder is replaced.
+"""
 
 import datetime as dt
 import json

@@ -1,4 +1,6 @@
-"""A corpus of malformed and hostile files, made here: none crashes intake, each is staged or quarantined with its reason."""
+"""A corpus of malformed and hostile files, made here: none crashes intake, each is staged or
+quarantined with its reason.
+"""
 
 import copy
 import datetime as dt

@@ -82,7 +82,9 @@ BAD_FILES = {
     "unknown_level": mutated(lambda d: d["answers"][4].update(value="mostly")),
     "unknown_kpi": mutated(lambda d: d["disclosure"].update(made_up_kpi="public")),
     "bad_disclosure": mutated(lambda d: d["disclosure"].update(electronic_declaration_rate="everyone")),
-    "nan_value": b'{"format": "pmm-submission", "answers": [{"item": "declarations_total", "year": 2022, "value": NaN}]}',
+    "nan_value": (
+        b'{"format": "pmm-submission", "answers": [{"item": "declarations_total", "year": 2022, "value": NaN}]}'
+    ),
 }
 EXPECTED_CODES = {
     "not_json_encoding": "not_json",

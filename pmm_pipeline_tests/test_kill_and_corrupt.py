@@ -8,8 +8,6 @@ file of the release record altered): each next run either reproduces the record 
 naming the damaged file, never a silent change.
 """
 
-import json
-import os
 import shutil
 import signal
 import subprocess

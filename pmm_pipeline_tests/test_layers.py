@@ -90,7 +90,10 @@ def test_every_kpi_value_status_has_its_labels_and_sdmx_code():
 
 
 def test_default_disclosure_is_bound_not_spelled_in_sql():
-    """The default disclosure reaches SQL as a parameter; a tier name written in the SQL would be a second definition."""
+    """The default disclosure reaches SQL as a parameter.
+
+    A tier name written in the SQL would be a second definition.
+    """
     from pmm_pipeline.stages.kpis import compile as kpis_compile
     from pmm_pipeline.stages.staging import select
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pmm_pipeline.specs.reference.load import PACKAGED_REFERENCE_DIR, ReferenceError, load_cycles, load_reference
+from pmm_pipeline.core.settings import PACKAGED_REFERENCE_DIR
+from pmm_pipeline.specs.reference.load import ReferenceError, load_cycles, load_reference
 
 
 def test_shipped_reference(reference):

@@ -14,7 +14,7 @@ import pytest
 
 from pmm_pipeline.app.cli import main
 from pmm_pipeline.app.run import describe_failures, run_cycle
-from pmm_pipeline.core.errors import ArchiveIntegrityError, CorruptWarehouseError, DiskFullError
+from pmm_pipeline.core.errors import ArchiveIntegrityError, CorruptWarehouseError
 from pmm_pipeline.orchestration.failures import MAX_RETRIES_TAG, as_failure, guard_compute
 from pmm_pipeline.orchestration.policies import apply_asset_policies
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
@@ -94,7 +94,10 @@ def test_a_huge_message_is_cut_before_it_reaches_the_event_log():
 # --- through Dagster: the policy that wraps every asset and check ----------------------------------
 
 
-def _job(assets, retry=dg.RetryPolicy(max_retries=2)):
+_TWO_RETRIES = dg.RetryPolicy(max_retries=2)
+
+
+def _job(assets, retry=_TWO_RETRIES):
     defs = dg.Definitions(
         assets=apply_asset_policies(assets),
         jobs=[

@@ -184,8 +184,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"pmm status: the warehouse is in use ({holder}); waiting up to {args.wait:.0f} s", file=sys.stderr)
 
     try:
-        # Read-only and short: the warehouse's turn (taken by every reader and writer, orchestration/resources/warehouse.py) is
-        # held just for these few queries, so a run waiting for it is not kept waiting.
+        # Read-only and short: the warehouse's turn (taken by every reader and writer,
+        # orchestration/resources/warehouse.py) is held just for these few queries, so a run waiting for it is not kept
+        # waiting.
         with warehouse_turn(path, args.wait, "pmm status", on_wait=say_who):
             conn = duckdb.connect(str(path), read_only=True, config={"memory_limit": settings.warehouse_memory_limit})
             try:

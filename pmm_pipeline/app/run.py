@@ -57,7 +57,9 @@ def summarize_cycle(settings: Settings, cycle: str) -> dict[str, object]:
         "submission versions accepted": "SELECT count(*) FROM raw.submissions WHERE cycle = $cycle",
         "files rejected": "SELECT count(*) FROM raw.rejections WHERE cycle = $cycle",
         "members in force": "SELECT count(*) FROM staging.participation WHERE cycle = $cycle",
-        "members ingested (participating)": "SELECT count(*) FROM staging.participation WHERE cycle = $cycle AND is_participating",
+        "members ingested (participating)": (
+            "SELECT count(*) FROM staging.participation WHERE cycle = $cycle AND is_participating"
+        ),
         "KPIs computed": "SELECT count(DISTINCT kpi_id) FROM kpi.kpi_values WHERE cycle = $cycle",
         "KPI values reported": "SELECT count(*) FROM kpi.kpi_values WHERE cycle = $cycle AND status = 'reported'",
         "rollup rows": "SELECT count(*) FROM rollup.rollups WHERE cycle = $cycle",
@@ -95,7 +97,10 @@ def summarize_cycle(settings: Settings, cycle: str) -> dict[str, object]:
 
 
 def _disclosure_summary(conn, cycle: str) -> dict[str, str]:
-    """Per tier: statistics withheld by reason, and regional means still published (docs/auditors.md, "Disclosure tiers")."""
+    """Per tier: statistics withheld by reason, and regional means still published.
+
+    Explained in docs/auditors.md, "Disclosure tiers".
+    """
     tables = conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
     existing = {f"{schema}.{name}" for schema, name in tables}
     if WITHHELD.qualified not in existing:

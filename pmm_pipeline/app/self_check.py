@@ -22,7 +22,6 @@ import duckdb
 import pandas as pd
 
 from pmm_pipeline.core.settings import IntakeLimits
-from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference

@@ -68,7 +68,10 @@ class CycleTruth:
 
 
 def earlier_releases(storage: PmmStorage, reference: Reference, cycle_id: str) -> dict:
-    """Every release recorded for this cycle and the other cycles of its reporting year (stages/disclosure/record.py)."""
+    """Every release recorded for this cycle and the other cycles of its reporting year.
+
+    The record is written by stages/disclosure/record.py.
+    """
     year = reference.cycles.get(cycle_id).reporting_year
     cycles = [c.id for c in reference.cycles.cycles if c.reporting_year == year]
     return read_history([storage.layout.published_dir(c) for c in sorted(cycles)], year)
@@ -307,7 +310,10 @@ def _build_tier_assets(
         extras = build_reader_outputs(cycle, tier, catalogue, reference, completeness, disclosure_policy.min_group_size)
 
         def put_on_record(_building) -> None:
-            """What this release shows, kept for every later release's disclosure control (stages/disclosure/record.py)."""
+            """What this release shows, kept for every later release's disclosure control.
+
+            The record's format is stages/disclosure/record.py's.
+            """
             if tier in AUDITED_TIERS:
                 write_record(
                     published_dir, tier, release_record(truth.facts, tables, tier, cycle.id, cycle.reporting_year)

@@ -1,4 +1,5 @@
-"""The landing sensor: a new or changed file in landing/<cycle>/ launches one collection run of its cycle per file version.
+"""The landing sensor: a new or changed file in landing/<cycle>/ launches one collection run of its
+cycle per file version.
 
 The cursor is JSON: for every cycle, every landing entry seen with its size, modification time
 and SHA-256. An entry whose size and time are unchanged is not read again; one whose bytes are
@@ -182,7 +183,8 @@ def build_landing_file_sensor(
         job_name=job_name,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.STOPPED,
-        description="Launches the cycle's collection run (intake, quality gate, feedback; no publication) once for every new or changed file in landing/<cycle>/, tagged with"
+        description="Launches the cycle's collection run (intake, quality gate, feedback; no publication) once for"
+        " every new or changed file in landing/<cycle>/, tagged with"
         " the cycle, the member (when the file name or a JSON file's head says) and the file name.",
     )
     def landing_file_sensor(context: dg.SensorEvaluationContext, storage: PmmStorage):

@@ -169,8 +169,8 @@ def verify_warehouse(path: Path | str, memory_limit: str | None = DEFAULT_WAREHO
     """Raise CorruptWarehouseError naming the file when the warehouse cannot be read; nothing if it is absent.
 
     Cheap, so every run can afford it before any step writes: DuckDB opens the file (header, catalog,
-    write-ahead log), the file must be long enough for the blocks its header says are in use, and every table's row count is
-    read (row-group metadata, not the data).
+    write-ahead log), the file must be long enough for the blocks its header says are in use, and every
+    table's row count is read (row-group metadata, not the data).
     """
     path = Path(path)
     if not path.exists():

@@ -158,7 +158,8 @@ class Rollup(Strict):
     )
 
 
-# Quality-gate rules whose findings name a KPI, so a KPI may change their severity (pmm_pipeline/stages/quality/rules.py).
+# Quality-gate rules whose findings name a KPI, so a KPI may change their severity
+# (pmm_pipeline/stages/quality/rules.py).
 KpiQualityRule = Literal[
     "required_items_present", "variation_years_present", "yoy_change_within_band", "value_near_peer_median"
 ]

@@ -9,7 +9,6 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from pmm_pipeline.core.settings import PACKAGED_REFERENCE_DIR
 from pmm_pipeline.core.vocabulary import GROUP_TYPES
 from pmm_pipeline.specs.reference.models import Cycle, CyclesConfig, Group, Membership
 

@@ -317,7 +317,9 @@ def _control_over_time(facts, decisions, coalition, published_groups, withhold_g
                 earlier = {r.variable(m) for r in system.unknowns.earlier for m in r.shown if m in r.values}
                 candidates = sorted(m for m in shown if facts.variable(m) not in earlier)
 
-                def relief(member: str, shown: set[str] = shown) -> int:
+                def relief(
+                    member: str, shown: set[str] = shown, tier: str = tier, newly_shown: set = newly_shown
+                ) -> int:
                     fewer = system_class(facts, tier, coalition, shown - {member})
                     return len(newly_shown - fewer.solved_variables([]))
 

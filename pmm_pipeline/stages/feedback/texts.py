@@ -180,7 +180,8 @@ PROBLEMS: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "fr": (
             "Le nom et le contenu du fichier désignent des Membres différents",
-            "Vérifiez que vous avez envoyé votre propre questionnaire ; renommez le fichier ou utilisez celui qui vous a été remis.",
+            "Vérifiez que vous avez envoyé votre propre questionnaire ; renommez le fichier ou utilisez celui qui"
+            " vous a été remis.",
         ),
         "es": (
             "El nombre y el contenido del archivo indican Miembros distintos",
@@ -213,7 +214,8 @@ PROBLEMS: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "fr": (
             "Structure du questionnaire modifiée",
-            "Ne renommez pas les feuilles et ne modifiez pas les cellules grises ; remplissez une copie neuve du questionnaire.",
+            "Ne renommez pas les feuilles et ne modifiez pas les cellules grises ; remplissez une copie neuve du"
+            " questionnaire.",
         ),
         "es": (
             "Estructura del cuestionario modificada",
@@ -520,11 +522,13 @@ PROBLEMS["intake_failed"] = {
     ),
     "fr": (
         "Fichier pas encore pris en compte",
-        "Rien à faire : le fichier sera repris au prochain traitement. Si cela persiste, contactez le Secrétariat de l'OMD.",
+        "Rien à faire : le fichier sera repris au prochain traitement. Si cela persiste, contactez le Secrétariat"
+        " de l'OMD.",
     ),
     "es": (
         "Archivo aún no incorporado",
-        "Nada que hacer: el archivo se volverá a procesar en la próxima ejecución. Si persiste, póngase en contacto con la Secretaría de la OMA.",
+        "Nada que hacer: el archivo se volverá a procesar en la próxima ejecución. Si persiste, póngase en contacto"
+        " con la Secretaría de la OMA.",
     ),
 }
 PROBLEMS["archive_corrupt"] = {

@@ -840,13 +840,15 @@ def damaged_copies(result: IntakeResult) -> pd.DataFrame:
 def damaged_copies_description(damaged: pd.DataFrame, members_on_hold: list[str], listed: int = 20) -> str:
     """What the failed check says: which files, what is wrong with each, and what to do."""
     names = [
-        f"{row.file_name} (sha256 {row.sha256}: {'missing' if row.found_sha256 == 'missing' else 'found ' + row.found_sha256})"
+        f"{row.file_name} (sha256 {row.sha256}: "
+        f"{'missing' if row.found_sha256 == 'missing' else 'found ' + row.found_sha256})"
         for row in damaged.head(listed).itertuples()
     ]
     more = f" and {len(damaged) - listed} more" if len(damaged) > listed else ""
     hold = f" Members on hold (no version used until then): {', '.join(members_on_hold)}." if members_on_hold else ""
     return (
-        f"{len(damaged)} archived cop{'y is' if len(damaged) == 1 else 'ies are'} missing or altered: {'; '.join(names)}{more}."
+        f"{len(damaged)} archived cop{'y is' if len(damaged) == 1 else 'ies are'} missing or altered:"
+        f" {'; '.join(names)}{more}."
         " These versions are kept on record but not used." + hold + " Restore each copy from a backup to its"
         " archive path (listed in this check's metadata), or have the member send the file again."
     )

@@ -1,4 +1,5 @@
-"""Reading a filled Excel questionnaire (`pmm template`), or a flat export saved as .xlsx, with the cell of every answer.
+"""Reading a filled Excel questionnaire (`pmm template`), or a flat export saved as .xlsx, with the
+cell of every answer.
 
 The container is checked first (limits.py). openpyxl then reads it in read-only (streaming) mode,
 with defusedxml refusing entities. Cells are read as written (formulas as formulas); from a

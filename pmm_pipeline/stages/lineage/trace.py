@@ -74,7 +74,8 @@ def render_trace(rows: pd.DataFrame, kpi_name: str = "") -> str:
             flagged = [r for r in str(row.rules_flagged or "").split(";") if r]
             if flagged:
                 lines.append(
-                    f"      quality: flagged by {', '.join(flagged)}; passed the other {len(RULES) - len(flagged)} rules"
+                    f"      quality: flagged by {', '.join(flagged)};"
+                    f" passed the other {len(RULES) - len(flagged)} rules"
                 )
             else:
                 lines.append(f"      quality: passed all {len(RULES)} rules")
