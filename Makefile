@@ -29,8 +29,10 @@ demo: $(STAMP)  ## write sample submissions for CYCLE (default 2023), run the wh
 	$(BIN)/pmm run --cycle $(CYCLE)
 	@echo "Dagster UI with this run: make dev, then open http://127.0.0.1:$(PMM_UI_PORT)"
 
-test: $(STAMP) browser docs  ## check the direction of imports, build the docs (strict), then run the whole test suite offline
+test: $(STAMP) browser docs  ## check imports' direction, lint and formatting, build the docs (strict), then run the whole test suite offline
 	$(BIN)/lint-imports --no-cache --no-logo
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 # --strict turns every warning into a failure: a broken link or anchor, a page missing from the nav

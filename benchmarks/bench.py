@@ -49,9 +49,9 @@ TARGETS = {
 
 
 def _context():
+    from pmm_pipeline.core.settings import Settings
     from pmm_pipeline.specs.catalogue.load import load_catalogue
     from pmm_pipeline.specs.reference.load import load_reference
-    from pmm_pipeline.core.settings import Settings
 
     settings = Settings.from_env({})  # the shipped catalogue and reference data, whatever the environment says
     return load_reference(settings.reference_dir, settings.cycles_file), load_catalogue(settings.specs_dir)
@@ -62,8 +62,8 @@ def _open_warehouse(path, memory_limit_setting: bool = True):
 
     `memory_limit_setting=False`: DuckDB's own default (80 % of the machine's memory), for comparison.
     """
-    from pmm_pipeline.warehouse.connection import open_warehouse
     from pmm_pipeline.core.settings import Settings
+    from pmm_pipeline.warehouse.connection import open_warehouse
 
     limit = Settings.from_env().warehouse_memory_limit if memory_limit_setting else None
     return open_warehouse(path, memory_limit=limit)

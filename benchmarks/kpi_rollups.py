@@ -26,13 +26,12 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
-
 from sqlglot import exp
 
 from pmm_pipeline.specs.catalogue.formula import Formula, ItemRef
 from pmm_pipeline.specs.catalogue.load import Catalogue
-from pmm_pipeline.stages.kpis.compile import render_kpi_values_sql
 from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.stages.kpis.compile import render_kpi_values_sql
 from pmm_pipeline.stages.rollups.compute import render_rollups_sql
 from pmm_pipeline.stages.staging.select import membership_frame
 from pmm_pipeline.warehouse.tables import (

@@ -17,16 +17,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.defs.ingestion import validation_context
+from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.stages.ingestion.intake import read_submission
 from pmm_pipeline.stages.quality.gate import GateInputs, empty_history, evaluate_quality, write_gate_outcome
-from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.warehouse.connection import open_warehouse
-from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents, render_json
 from pmm_pipeline.stages.sample.defects import inject_quality_defects
-from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents, render_json
 from pmm_pipeline.stages.staging.select import membership_frame
+from pmm_pipeline.warehouse.connection import open_warehouse
 from pmm_pipeline.warehouse.tables import STAGED_ANSWERS
 
 
@@ -57,10 +57,21 @@ def gate_inputs(reference, catalogue, cycle_id: str, documents: list[dict]) -> G
         )
         answers += [
             {
-                "cycle": cycle_id, "member_code": member, "item": a.item, "year": a.year, "value": a.value,
-                "value_text": a.value_text, "status": a.status, "comment": a.comment, "submission_id": sha,
-                "version": 1, "source_file": f"{member}.json", "source_pointer": a.location.pointer,
-                "source_sheet": None, "source_cell": None, "source_line": None,
+                "cycle": cycle_id,
+                "member_code": member,
+                "item": a.item,
+                "year": a.year,
+                "value": a.value,
+                "value_text": a.value_text,
+                "status": a.status,
+                "comment": a.comment,
+                "submission_id": sha,
+                "version": 1,
+                "source_file": f"{member}.json",
+                "source_pointer": a.location.pointer,
+                "source_sheet": None,
+                "source_cell": None,
+                "source_line": None,
             }
             for a in submission.answers
         ]
@@ -73,6 +84,7 @@ def gate_inputs(reference, catalogue, cycle_id: str, documents: list[dict]) -> G
 
 def scaled(inputs: GateInputs, factor: int) -> GateInputs:
     """The same answers under `factor` member codes per member (same regions): a table `factor` times larger."""
+
     def copies(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.concat(
             [frame.assign(member_code=frame.member_code + f"~{k:03d}") for k in range(factor)], ignore_index=True

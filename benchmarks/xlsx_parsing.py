@@ -10,13 +10,13 @@ import argparse
 import statistics
 import time
 
-from pmm_pipeline.specs.catalogue.load import load_catalogue
-from pmm_pipeline.defs.ingestion import validation_context
-from pmm_pipeline.stages.ingestion.intake import read_file
-from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.stages.sample.formats import SampleContext, csv_writer, xlsx_writer
-from pmm_pipeline.stages.sample.documents import build_sample_documents, render_json
 from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.defs.ingestion import validation_context
+from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.specs.reference.load import load_reference
+from pmm_pipeline.stages.ingestion.intake import read_file
+from pmm_pipeline.stages.sample.documents import build_sample_documents, render_json
+from pmm_pipeline.stages.sample.formats import SampleContext, csv_writer, xlsx_writer
 
 
 def timed(name: str, data: bytes, ctx, repeat: int) -> list[float]:

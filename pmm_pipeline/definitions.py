@@ -2,27 +2,27 @@
 
 import dagster as dg
 
-from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.defs.collection import build_collection_assets
 from pmm_pipeline.defs.feedback import build_feedback_assets
 from pmm_pipeline.defs.ingestion import build_ingestion_assets
+from pmm_pipeline.defs.jobs import COLLECTION_JOB, build_cycle_partitions, build_jobs
 from pmm_pipeline.defs.kpis import build_kpi_assets
 from pmm_pipeline.defs.lineage import build_lineage_assets
-from pmm_pipeline.defs.jobs import COLLECTION_JOB, build_cycle_partitions, build_jobs
-from pmm_pipeline.orchestration.policies import apply_asset_policies
-from pmm_pipeline.defs.schedules import build_calendar_schedules
-from pmm_pipeline.defs.sensors import build_landing_file_sensor
 from pmm_pipeline.defs.publishing import build_publishing_assets
-from pmm_pipeline.orchestration.resources.disclosure_policy import DisclosurePolicy
 from pmm_pipeline.defs.publishing_sql import build_sql_publication_assets
 from pmm_pipeline.defs.quality import build_quality_assets
-from pmm_pipeline.specs.reference.load import load_reference
+from pmm_pipeline.defs.rollups import build_rollup_assets
+from pmm_pipeline.defs.schedules import build_calendar_schedules
+from pmm_pipeline.defs.sensors import build_landing_file_sensor
+from pmm_pipeline.defs.staging import build_staging_assets
+from pmm_pipeline.orchestration.policies import apply_asset_policies
+from pmm_pipeline.orchestration.resources.disclosure_policy import DisclosurePolicy
 from pmm_pipeline.orchestration.resources.sql_target import SqlPublicationTarget
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
-from pmm_pipeline.defs.rollups import build_rollup_assets
-from pmm_pipeline.core.settings import Settings
-from pmm_pipeline.defs.staging import build_staging_assets
+from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.specs.reference.load import load_reference
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

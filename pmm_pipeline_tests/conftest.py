@@ -10,9 +10,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.specs.catalogue.load import Catalogue, load_catalogue
 from pmm_pipeline.specs.reference.load import Reference, load_reference
-from pmm_pipeline.core.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pmm_pipeline.stages.disclosure.control import TIERS, control_disclosure, withheld_frame
-from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
 from pmm_pipeline.stages.disclosure.audit import PublishedTable, audit_tiers
+from pmm_pipeline.stages.disclosure.control import TIERS, control_disclosure, withheld_frame
 from pmm_pipeline.stages.disclosure.facts import AUDITED_TIERS
 from pmm_pipeline.stages.disclosure.record import read_history, release_record, with_history, write_record
+from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
 from pmm_pipeline_tests.disclosure_universe import CYCLE, Universe
 
 AUDIENCES = ("public", "wco")
@@ -29,16 +29,19 @@ def sees(disclosure: str, audience: str) -> bool:
     return TIERS.index(audience) >= TIERS.index(disclosure)
 
 
-def release_sequence(states: list[Universe], folder: Path, min_group_size: int = 3, coalition: int = 1,
-                     history: bool = True) -> list[dict[str, dict[str, pd.DataFrame]]]:
+def release_sequence(
+    states: list[Universe], folder: Path, min_group_size: int = 3, coalition: int = 1, history: bool = True
+) -> list[dict[str, dict[str, pd.DataFrame]]]:
     """The tiers' tables of each release (tier -> kpi_values, rollups); every release passes the audit."""
     releases = []
     for state in states:
         earlier = read_history([folder], 2022) if history else {}
         facts = with_history(state.facts(), earlier)
         frame = withheld_frame(control_disclosure(facts, min_group_size, coalition), CYCLE)
-        tables = {t: {"kpi_values": tier_kpi_values(state.values, t, frame),
-                      "rollups": tier_rollups(state.rollups, frame, t)} for t in TIERS}
+        tables = {
+            t: {"kpi_values": tier_kpi_values(state.values, t, frame), "rollups": tier_rollups(state.rollups, frame, t)}
+            for t in TIERS
+        }
         given = [PublishedTable(t, f"{t}/{k}", k, f) for t, pair in tables.items() for k, f in pair.items()]
         findings = audit_tiers(given, facts, state.values, state.rollups, min_group_size, coalition)
         assert findings == [], [f.describe() for f in findings]
@@ -96,4 +99,3 @@ def in_row_space(rows: np.ndarray, target: np.ndarray) -> bool:
         return False
     weights, *_ = np.linalg.lstsq(rows.T, target, rcond=None)
     return bool(np.allclose(rows.T @ weights, target, atol=1e-7))
-

@@ -85,9 +85,19 @@ class Universe:
         rows = []
         for (group_type, group_code), members in sorted(self.groups().items()):
             reporting = [m for m in members if self._reported(m)]
-            base = {"cycle": CYCLE, "kpi_id": KPI, "group_type": group_type, "group_code": group_code,
-                    "n_participating": len(members), "median": None, "min": None, "max": None, "pooled": None,
-                    "suppressed": False, "suppression_reason": None}
+            base = {
+                "cycle": CYCLE,
+                "kpi_id": KPI,
+                "group_type": group_type,
+                "group_code": group_code,
+                "n_participating": len(members),
+                "median": None,
+                "min": None,
+                "max": None,
+                "pooled": None,
+                "suppressed": False,
+                "suppression_reason": None,
+            }
             if self.levels:
                 for level in self.levels:
                     count = sum(1 for m in reporting if m.level == level)
@@ -102,8 +112,9 @@ class Universe:
                     "median": float(np.median(values)),
                     "min": float(values.min()),
                     "max": float(values.max()),
-                    "pooled": float(sum(m.value * m.denominator for m in reporting)
-                                    / sum(m.denominator for m in reporting)),
+                    "pooled": float(
+                        sum(m.value * m.denominator for m in reporting) / sum(m.denominator for m in reporting)
+                    ),
                 }
             stats = {k: (v if k in self.statistics else None) for k, v in stats.items()}
             rows.append({**base, **stats, "series": "total", "n_reporting": len(reporting)})

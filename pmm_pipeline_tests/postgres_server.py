@@ -116,14 +116,35 @@ def running_postgres() -> Iterator[PostgresServer]:
     pg_ctl = [*runner, str(bin_dir / "pg_ctl"), "-D", str(data)]
     try:
         subprocess.run(
-            [*runner, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-             "--no-sync"],
-            check=True, capture_output=True,
+            [
+                *runner,
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
         )
         subprocess.run(
-            [*pg_ctl, "-l", str(log), "-w", "-t", "60", "start",
-             "-o", f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"],
-            check=True, capture_output=True,
+            [
+                *pg_ctl,
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "60",
+                "start",
+                "-o",
+                f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off",
+            ],
+            check=True,
+            capture_output=True,
         )
         yield PostgresServer("127.0.0.1", port, "postgres")
     except subprocess.CalledProcessError as failed:

@@ -11,8 +11,8 @@ import pytest
 
 from benchmarks.kpi_rollups import (
     CYCLE,
-    _hand_form,
     RUNNERS,
+    _hand_form,
     compared_kpis,
     cycle_series,
     differences,
@@ -21,11 +21,11 @@ from benchmarks.kpi_rollups import (
     seed_inputs,
 )
 from benchmarks.validation import every_member_answering, gate_inputs
+from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.specs.catalogue.formula import parse_formula
 from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.warehouse.connection import open_warehouse
-from pmm_pipeline.core.settings import Settings
 from pmm_pipeline_tests.conftest import settings_for
 
 SPECS = Settings.from_env({}).specs_dir
@@ -56,12 +56,21 @@ def computed(shipped):
 # a compound denominator, functions, a division inside least() (a zero denominator there is skipped, as SQL skips
 # NULL), a negation and a number alone as numerator.
 NEW_KPIS = {
-    "import_share_of_trade": ("ratio", "100 * import_value_total[T] / (import_value_total[T] + export_value_total[T])",
-                              "[mean, median, min, max, pooled]"),
-    "declarations_change_size": ("value", "abs(declarations_total[T] - declarations_total[T-1])"
-                                 " / greatest(declarations_total[T-1], 1)", "[mean, median]"),
-    "capped_inspection_rate": ("value", "least(100 * declarations_physical_inspection[T] / declarations_total[T], 50)",
-                               "[mean, max]"),
+    "import_share_of_trade": (
+        "ratio",
+        "100 * import_value_total[T] / (import_value_total[T] + export_value_total[T])",
+        "[mean, median, min, max, pooled]",
+    ),
+    "declarations_change_size": (
+        "value",
+        "abs(declarations_total[T] - declarations_total[T-1]) / greatest(declarations_total[T-1], 1)",
+        "[mean, median]",
+    ),
+    "capped_inspection_rate": (
+        "value",
+        "least(100 * declarations_physical_inspection[T] / declarations_total[T], 50)",
+        "[mean, max]",
+    ),
     "staff_per_declaration": ("value", "-(1 / declarations_total[T]) * -staff_total[T]", "[median, min]"),
     "electronic_share_again": ("ratio", "declarations_electronic[T] / declarations_total[T]", "[mean]"),
 }
@@ -136,13 +145,18 @@ def test_new_kpis_need_no_edit_of_the_benchmark(computed_with_new_kpis):
         assert differences(conn, "pandas") == []
         assert differences(conn, "duckdb", compared_kpis("duckdb", catalogue, reference)) == []
         # The new KPIs reached every status they can, so the equality above covers their paths.
-        statuses = dict(conn.execute(
-            "SELECT kpi_id, list(DISTINCT status ORDER BY status) FROM kpi.kpi_values"
-            " WHERE cycle = ? AND list_contains(?, kpi_id) GROUP BY kpi_id", [CYCLE, list(NEW_KPIS)]
-        ).fetchall())
+        statuses = dict(
+            conn.execute(
+                "SELECT kpi_id, list(DISTINCT status ORDER BY status) FROM kpi.kpi_values"
+                " WHERE cycle = ? AND list_contains(?, kpi_id) GROUP BY kpi_id",
+                [CYCLE, list(NEW_KPIS)],
+            ).fetchall()
+        )
         pooled = conn.execute(
             "SELECT count(*) FROM rollup.rollups WHERE cycle = ? AND kpi_id = 'import_share_of_trade'"
-            " AND pooled IS NOT NULL", [CYCLE]).fetchall()[0][0]
+            " AND pooled IS NOT NULL",
+            [CYCLE],
+        ).fetchall()[0][0]
     assert set(statuses) == set(NEW_KPIS)
     assert all({"reported", "missing"} <= set(found) for found in statuses.values())
     assert "undefined" in statuses["staff_per_declaration"]  # 1 / 0 declarations

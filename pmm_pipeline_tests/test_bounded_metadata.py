@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from pmm_pipeline.core.text import MAX_TEXT_CHARS
 from pmm_pipeline.orchestration.metadata import (
     CUT_NOTE_KEY,
     MAX_EVENT_BYTES,
@@ -15,7 +16,6 @@ from pmm_pipeline.orchestration.metadata import (
     bound_metadata,
     escape_markdown,
 )
-from pmm_pipeline.core.text import MAX_TEXT_CHARS
 from pmm_pipeline.orchestration.policies import apply_asset_policies
 from pmm_pipeline.orchestration.table_assets import markdown_table
 
@@ -24,19 +24,23 @@ PROBLEMS = [{"code": "formula_cell", "message": f"cell B{i} holds a formula", "p
 
 
 def event_bytes(metadata) -> int:
-    return sum(len(k) + len(dg.serialize_value(dg.MetadataValue.text(v) if isinstance(v, str) else v))
-               for k, v in metadata.items())
+    return sum(
+        len(k) + len(dg.serialize_value(dg.MetadataValue.text(v) if isinstance(v, str) else v))
+        for k, v in metadata.items()
+    )
 
 
 def test_a_huge_comment_and_36k_problems_stay_under_the_cap_with_a_note():
-    bounded = bound_metadata({
-        "comment": COMMENT,
-        "comment_md": dg.MetadataValue.md(COMMENT),
-        "comment_text": dg.MetadataValue.text(COMMENT),
-        "problems": dg.MetadataValue.json(PROBLEMS),
-        "raw_problems": PROBLEMS,
-        "dagster/row_count": dg.MetadataValue.int(36_000),
-    })
+    bounded = bound_metadata(
+        {
+            "comment": COMMENT,
+            "comment_md": dg.MetadataValue.md(COMMENT),
+            "comment_text": dg.MetadataValue.text(COMMENT),
+            "problems": dg.MetadataValue.json(PROBLEMS),
+            "raw_problems": PROBLEMS,
+            "dagster/row_count": dg.MetadataValue.int(36_000),
+        }
+    )
     assert event_bytes(bounded) <= MAX_EVENT_BYTES
     assert len(bounded["comment_text"].value) <= MAX_TEXT_CHARS
     assert bounded["dagster/row_count"].value == 36_000  # small values are kept as they are
@@ -46,11 +50,14 @@ def test_a_huge_comment_and_36k_problems_stay_under_the_cap_with_a_note():
 
 
 def test_each_kind_of_value_is_cut_to_its_own_limit_and_says_so_in_place():
-    bounded = bound_metadata({
-        "text": dg.MetadataValue.text("x" * 10_000),
-        "md": dg.MetadataValue.md("| a |\n|---|\n" + "| row |\n" * 10_000),
-        "json": dg.MetadataValue.json({"members": list(range(2_000)), "message": "y" * 5_000}),
-    }, max_bytes=10 * MAX_EVENT_BYTES)
+    bounded = bound_metadata(
+        {
+            "text": dg.MetadataValue.text("x" * 10_000),
+            "md": dg.MetadataValue.md("| a |\n|---|\n" + "| row |\n" * 10_000),
+            "json": dg.MetadataValue.json({"members": list(range(2_000)), "message": "y" * 5_000}),
+        },
+        max_bytes=10 * MAX_EVENT_BYTES,
+    )
     assert len(bounded["text"].value) <= MAX_TEXT_CHARS and "cut:" in bounded["text"].value
     md = bounded["md"].value
     assert len(md) <= MAX_MARKDOWN_CHARS and md.splitlines()[-1].startswith("… [cut:")
@@ -72,14 +79,17 @@ def test_many_medium_values_are_omitted_largest_first_until_the_event_fits():
     bounded = bound_metadata(metadata)
     assert event_bytes(bounded) <= MAX_EVENT_BYTES
     omitted = [
-        k for k, v in bounded.items()
+        k
+        for k, v in bounded.items()
         if k != CUT_NOTE_KEY and isinstance(v, dg.TextMetadataValue) and v.value.startswith("(omitted")
     ]
     assert omitted and all(k in bounded[CUT_NOTE_KEY].value for k in omitted)
     assert bounded["small"].value == 1
 
 
-HOSTILE = "ok | fake cell\nnew row [click](http://evil.example) ![pixel](http://evil.example/p.png) <img src=x> `code` \\|"
+HOSTILE = (
+    "ok | fake cell\nnew row [click](http://evil.example) ![pixel](http://evil.example/p.png) <img src=x> `code` \\|"
+)
 
 
 def test_member_text_in_a_markdown_preview_renders_as_text():
@@ -133,7 +143,11 @@ def test_every_step_result_is_bounded_by_the_guard(events_of):
     materialization = next(e for e in events if e.dagster_event and e.dagster_event.is_step_materialization)
     metadata = materialization.dagster_event.step_materialization_data.materialization.metadata
     assert event_bytes(metadata) <= MAX_EVENT_BYTES and CUT_NOTE_KEY in metadata
-    check = next(e for e in events if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    check = next(
+        e
+        for e in events
+        if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    )
     evaluation = check.dagster_event.event_specific_data
     assert event_bytes(evaluation.metadata) <= MAX_EVENT_BYTES and len(evaluation.description) <= MAX_TEXT_CHARS
     assert sum(len(e.message or "") for e in events) < 1_000_000
@@ -146,6 +160,8 @@ def test_a_failure_carrying_huge_metadata_is_bounded_too(events_of):
 
     result, events = events_of(refused)
     assert not result.success
-    [failure] = [e for e in events if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE]
+    [failure] = [
+        e for e in events if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE
+    ]
     user = failure.dagster_event.step_failure_data.user_failure_data
     assert len(user.description) <= MAX_TEXT_CHARS and event_bytes(user.metadata) <= MAX_EVENT_BYTES

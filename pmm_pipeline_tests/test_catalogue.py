@@ -9,19 +9,38 @@ from pathlib import Path
 
 import pytest
 
-from pmm_pipeline.specs.catalogue.formula import parse_formula
-from pmm_pipeline.specs.catalogue.load import CatalogueError, load_catalogue, questionnaire_order, validate_catalogue
-from pmm_pipeline.specs.catalogue.models import Shape
 from pmm_pipeline.app.cli import main
-from pmm_pipeline.specs.catalogue.load import catalogue_digest
+from pmm_pipeline.specs.catalogue.formula import parse_formula
+from pmm_pipeline.specs.catalogue.load import (
+    CatalogueError,
+    catalogue_digest,
+    load_catalogue,
+    questionnaire_order,
+    validate_catalogue,
+)
+from pmm_pipeline.specs.catalogue.models import Shape
 
 SPECS = Path(__file__).resolve().parents[1] / "kpi_specs"
 CONFIRMED_ITEMS = {
-    "declarations_total", "declarations_electronic", "aeo_count", "import_value_total", "import_value_aeo",
-    "export_value_total", "export_value_aeo", "import_shipments_total", "import_shipments_ecommerce",
-    "export_shipments_total", "export_shipments_ecommerce", "rfi_count", "alcohol_seizures",
-    "data_elements_total", "data_elements_wco_dm", "pca_controls_total", "pca_controls_with_findings",
-    "drug_controls_total", "drug_controls_with_seizure",
+    "declarations_total",
+    "declarations_electronic",
+    "aeo_count",
+    "import_value_total",
+    "import_value_aeo",
+    "export_value_total",
+    "export_value_aeo",
+    "import_shipments_total",
+    "import_shipments_ecommerce",
+    "export_shipments_total",
+    "export_shipments_ecommerce",
+    "rfi_count",
+    "alcohol_seizures",
+    "data_elements_total",
+    "data_elements_wco_dm",
+    "pca_controls_total",
+    "pca_controls_with_findings",
+    "drug_controls_total",
+    "drug_controls_with_seizure",
 }
 CONFIRMED_FORMULAS = {
     ("electronic_declaration_rate", "total"): "100 * declarations_electronic[T] / declarations_total[T]",
@@ -31,7 +50,10 @@ CONFIRMED_FORMULAS = {
     ("ecommerce_shipment_share", "import"): "100 * import_shipments_ecommerce[T] / import_shipments_total[T]",
     ("ecommerce_shipment_share", "export"): "100 * export_shipments_ecommerce[T] / export_shipments_total[T]",
     ("rfi_variation", "total"): "100 * (rfi_count[T] - rfi_count[T-1]) / rfi_count[T-1]",
-    ("alcohol_seizure_variation", "total"): "100 * (alcohol_seizures[T] - alcohol_seizures[T-1]) / alcohol_seizures[T-1]",
+    (
+        "alcohol_seizure_variation",
+        "total",
+    ): "100 * (alcohol_seizures[T] - alcohol_seizures[T-1]) / alcohol_seizures[T-1]",
     ("data_standardization", "total"): "100 * data_elements_wco_dm[T] / data_elements_total[T]",
     ("pca_effectiveness", "total"): "100 * pca_controls_with_findings[T] / pca_controls_total[T]",
     ("drug_control_effectiveness", "total"): "100 * drug_controls_with_seizure[T] / drug_controls_total[T]",
@@ -53,14 +75,16 @@ def test_shipped_catalogue_is_complete():
     assert any(k.shape == Shape.categorical for k in catalogue.kpis.values())
 
 
-
 VALID = (SPECS / "pca_effectiveness.yaml").read_text()
 PART = (SPECS / "items" / "pca_controls_with_findings.yaml").read_text()
 RATIO = "100 * pca_controls_with_findings[T] / pca_controls_total[T]"
 # A KPI that the shipped catalogue does not have, using only items it declares: needs no other file.
-NEW_KPI = VALID.replace("id: pca_effectiveness", "id: customs_revenue_per_staff").replace(
-    "shape: ratio", "shape: value").replace(RATIO, "customs_revenue_total[T] / staff_total[T]").replace(
-    "statistics: [mean, median, min, max, pooled]", "statistics: [mean, median]")
+NEW_KPI = (
+    VALID.replace("id: pca_effectiveness", "id: customs_revenue_per_staff")
+    .replace("shape: ratio", "shape: value")
+    .replace(RATIO, "customs_revenue_total[T] / staff_total[T]")
+    .replace("statistics: [mean, median, min, max, pooled]", "statistics: [mean, median]")
+)
 
 
 def write_spec(folder: Path, name: str, text: str) -> None:
@@ -88,10 +112,20 @@ def specs_copy(tmp_path) -> Path:
 @pytest.fixture
 def broken_catalogue(specs_copy):
     folder = specs_copy
-    write_spec(folder, "unknown_item_kpi", VALID.replace("id: pca_effectiveness", "id: unknown_item_kpi")
-               .replace("pca_controls_with_findings[T]", "pca_controls_with_result[T]"))
-    write_spec(folder, "syntax_error_kpi", VALID.replace("id: pca_effectiveness", "id: syntax_error_kpi")
-               .replace("100 * pca_controls_with_findings[T] /", "100 * (pca_controls_with_findings[T] /"))
+    write_spec(
+        folder,
+        "unknown_item_kpi",
+        VALID.replace("id: pca_effectiveness", "id: unknown_item_kpi").replace(
+            "pca_controls_with_findings[T]", "pca_controls_with_result[T]"
+        ),
+    )
+    write_spec(
+        folder,
+        "syntax_error_kpi",
+        VALID.replace("id: pca_effectiveness", "id: syntax_error_kpi").replace(
+            "100 * pca_controls_with_findings[T] /", "100 * (pca_controls_with_findings[T] /"
+        ),
+    )
     # Same id in a second file (also a stem mismatch).
     write_spec(folder, "pca_effectiveness_copy", VALID)
     # The same item declared a second time, in a .yml beside its .yaml.
@@ -107,13 +141,20 @@ def test_check_reports_every_error_with_its_file(broken_catalogue):
     assert any("unknown item(s) pca_controls_with_result" in m for m in found["unknown_item_kpi.yaml"])
     assert any("syntax error" in m for m in found["syntax_error_kpi.yaml"])
     assert any("duplicate id 'pca_effectiveness'" in m for m in found["pca_effectiveness_copy.yaml"])
-    assert any("duplicate item 'pca_controls_total'" in m and "pca_controls_total.yaml" in m
-               for m in found["pca_controls_total.yml"])
+    assert any(
+        "duplicate item 'pca_controls_total'" in m and "pca_controls_total.yaml" in m
+        for m in found["pca_controls_total.yml"]
+    )
     assert found["pca_controls_with_findings.yaml"] == [
         "item pca_controls_with_findings: part_of unknown item pca_audits"
     ]
-    assert set(found) == {"unknown_item_kpi.yaml", "syntax_error_kpi.yaml", "pca_effectiveness_copy.yaml",
-                          "pca_controls_total.yml", "pca_controls_with_findings.yaml"}
+    assert set(found) == {
+        "unknown_item_kpi.yaml",
+        "syntax_error_kpi.yaml",
+        "pca_effectiveness_copy.yaml",
+        "pca_controls_total.yml",
+        "pca_controls_with_findings.yaml",
+    }
     with pytest.raises(CatalogueError):
         load_catalogue(broken_catalogue)
 
@@ -121,8 +162,13 @@ def test_check_reports_every_error_with_its_file(broken_catalogue):
 def test_specs_check_command(broken_catalogue, capsys):
     assert main(["specs", "check", str(broken_catalogue)]) == 1
     err = capsys.readouterr().err
-    for name in ("unknown_item_kpi.yaml", "syntax_error_kpi.yaml", "pca_effectiveness_copy.yaml",
-                 "items/pca_controls_total.yml", "items/pca_controls_with_findings.yaml"):
+    for name in (
+        "unknown_item_kpi.yaml",
+        "syntax_error_kpi.yaml",
+        "pca_effectiveness_copy.yaml",
+        "items/pca_controls_total.yml",
+        "items/pca_controls_with_findings.yaml",
+    ):
         assert name in err
     assert main(["specs", "check", str(SPECS)]) == 0
 
@@ -156,8 +202,10 @@ def test_each_invalid_spec_names_its_file(specs_copy, change, fragment):
     "change,fragment",
     [
         (("part_of: pca_controls_total", "part_of: nothing_here"), "part_of unknown item nothing_here"),
-        (("part_of: pca_controls_total", "part_of: pca_controls_with_findings"),
-         "part_of forms a cycle: pca_controls_with_findings -> pca_controls_with_findings"),
+        (
+            ("part_of: pca_controls_total", "part_of: pca_controls_with_findings"),
+            "part_of forms a cycle: pca_controls_with_findings -> pca_controls_with_findings",
+        ),
         (("part_of: pca_controls_total", "part_of: risk_management_level"), "part_of needs numeric items"),
         (("unit: controls", "unit: audits"), "part_of pca_controls_total counts 'controls', not 'audits'"),
         (("type: count", "type: count\nweight: 2"), "weight: Extra inputs are not permitted"),
@@ -239,8 +287,11 @@ def test_an_item_edit_reaches_every_kpi_using_it_and_the_digest(specs_copy):
 
 
 def test_the_questionnaire_asks_a_whole_before_its_parts():
-    formulas = [parse_formula("100 * (a[T] + b[T]) / c[T]"), parse_formula("100 * (d[T] - d[T-1]) / d[T-1]"),
-                parse_formula("a[T] - e[T]")]
+    formulas = [
+        parse_formula("100 * (a[T] + b[T]) / c[T]"),
+        parse_formula("100 * (d[T] - d[T-1]) / d[T-1]"),
+        parse_formula("a[T] - e[T]"),
+    ]
     assert questionnaire_order(formulas) == ["c", "a", "b", "d", "e"]
 
 
@@ -251,7 +302,11 @@ def test_shipped_kpis_list_each_whole_before_its_part(catalogue):
             if item.part_of in codes:
                 assert codes.index(item.part_of) < i, (kpi.id, codes)
     assert [i.code for i in catalogue.kpis["aeo_trade_share"].items] == [
-        "import_value_total", "import_value_aeo", "export_value_total", "export_value_aeo"]
+        "import_value_total",
+        "import_value_aeo",
+        "export_value_total",
+        "export_value_aeo",
+    ]
 
 
 def test_a_new_kpi_on_existing_items_is_one_file(specs_copy):

@@ -85,6 +85,8 @@ def test_bad_arguments_give_one_line_errors(env, args, fragment):
 def test_run_fails_with_exit_1_when_the_pipeline_fails(tmp_path, env):
     blocked = tmp_path / "not_a_folder"
     blocked.write_text("a file where the data folder should be")
-    done = pmm("run", "--cycle", "2023", env={**env, "PMM_DATA_DIR": str(blocked), "DAGSTER_HOME": str(tmp_path / "dh")})
+    done = pmm(
+        "run", "--cycle", "2023", env={**env, "PMM_DATA_DIR": str(blocked), "DAGSTER_HOME": str(tmp_path / "dh")}
+    )
     assert done.returncode == 1
     assert "FAILED" in done.stdout and "failure:" in done.stdout

@@ -22,8 +22,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pmm_pipeline.core.choices import LIST_ALL_UP_TO, UnknownChoice, choose, edit_distance, nearest
 from pmm_pipeline.app.cli import build_parser, main
+from pmm_pipeline.app.progress import StepProgress, run_url
+from pmm_pipeline.core.choices import LIST_ALL_UP_TO, UnknownChoice, choose, edit_distance, nearest
+from pmm_pipeline.core.provenance import code_version
+from pmm_pipeline.core.settings import DEFAULT_UI_PORT, Settings
+from pmm_pipeline.specs.reference.models import CollectionWindow, Cycle
 from pmm_pipeline.stages.collection.cycle_status import (
     WarehouseRows,
     build_status,
@@ -31,10 +35,6 @@ from pmm_pipeline.stages.collection.cycle_status import (
     printable,
     render_status,
 )
-from pmm_pipeline.app.progress import StepProgress, run_url
-from pmm_pipeline.core.provenance import code_version
-from pmm_pipeline.specs.reference.models import CollectionWindow, Cycle
-from pmm_pipeline.core.settings import DEFAULT_UI_PORT, Settings
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for
 
 PMM = str(Path(sys.executable).parent / "pmm")
@@ -77,12 +77,23 @@ def test_ids_differing_only_in_case_need_the_exact_spelling():
 
 def test_a_part_of_an_id_finds_the_ids_containing_it():
     assert set(nearest("electronic", ["electronic_declaration_rate", "electronic_payment_rate", "aeo_count"])) == {
-        "electronic_declaration_rate", "electronic_payment_rate"}
+        "electronic_declaration_rate",
+        "electronic_payment_rate",
+    }
     assert nearest("", ["a"]) == []
 
 
-@pytest.mark.parametrize("a,b,distance", [("KEN", "KNE", 1), ("KEN", "KEN", 0), ("KEN", "MNE", 2), ("", "ab", 2),
-                                          ("abc", "acb", 1), ("kitten", "sitting", 3)])
+@pytest.mark.parametrize(
+    "a,b,distance",
+    [
+        ("KEN", "KNE", 1),
+        ("KEN", "KEN", 0),
+        ("KEN", "MNE", 2),
+        ("", "ab", 2),
+        ("abc", "acb", 1),
+        ("kitten", "sitting", 3),
+    ],
+)
 def test_edit_distance_counts_a_swap_as_one(a, b, distance):
     assert edit_distance(a, b) == distance
 
@@ -120,8 +131,10 @@ def test_every_command_and_option_has_help_and_every_command_an_example():
         (["lsit", "cycles"], "unknown command 'lsit' (did you mean list?)"),
         (["list", "cycle"], "unknown list 'cycle' (did you mean cycles?)"),
         (["specs", "chek"], "unknown command 'chek' (did you mean check?)"),
-        (["template", "--cycle", "2023", "--member", "KEN", "--lang", "de", "--output", "x.xlsx"],
-         "unknown language 'de'; known: en, es, fr"),
+        (
+            ["template", "--cycle", "2023", "--member", "KEN", "--lang", "de", "--output", "x.xlsx"],
+            "unknown language 'de'; known: en, es, fr",
+        ),
         (["status", "--cycle", "2023", "--as-of", "yesterday"], "is not a date"),
         (["run"], "--cycle"),
     ],
@@ -148,10 +161,14 @@ def test_the_language_is_case_insensitive(tmp_path, capsys):
     [
         (["sample", "--cycle", "2023", "--format", "json,jsno"], "unknown format 'jsno' (did you mean json?)"),
         (["sample", "--cycle", "2O23"], "unknown cycle '2O23' (did you mean 2023?); known: 2023, 2025"),
-        (["template", "--cycle", "2023", "--member", "KNE", "--output", "x.xlsx"],
-         "unknown member 'KNE' (did you mean KEN"),
-        (["trace", "--cycle", "2023", "--member", "KEN", "--kpi", "electronic_declaration_rat"],
-         "(did you mean electronic_declaration_rate"),
+        (
+            ["template", "--cycle", "2023", "--member", "KNE", "--output", "x.xlsx"],
+            "unknown member 'KNE' (did you mean KEN",
+        ),
+        (
+            ["trace", "--cycle", "2023", "--member", "KEN", "--kpi", "electronic_declaration_rat"],
+            "(did you mean electronic_declaration_rate",
+        ),
         (["sample", "--cycle", "2023", "--quality-defect-share", "3"], "--quality-defect-share"),
     ],
 )
@@ -187,7 +204,8 @@ def test_ui_url_comes_from_pmm_ui_port_or_pmm_ui_url():
     assert Settings.from_env({}).ui_url == f"http://127.0.0.1:{DEFAULT_UI_PORT}"
     assert Settings.from_env({"PMM_UI_PORT": "3999"}).ui_url == "http://127.0.0.1:3999"
     assert Settings.from_env({"PMM_UI_URL": "https://dagster.example.org/pmm/"}).ui_url == (
-        "https://dagster.example.org/pmm")
+        "https://dagster.example.org/pmm"
+    )
     for bad in ({"PMM_UI_PORT": "0"}, {"PMM_UI_PORT": "http"}, {"PMM_UI_URL": "javascript:alert(1)"}):
         with pytest.raises(ValueError, match="PMM_UI_"):
             Settings.from_env(bad)
@@ -198,7 +216,7 @@ def test_make_dev_serves_on_the_port_pmm_run_links_to():
     makefile = (CHECKOUT / "Makefile").read_text()
     default = re.search(r"^export PMM_UI_PORT \?= (\d+)$", makefile, re.MULTILINE)
     assert default and int(default[1]) == DEFAULT_UI_PORT
-    dev = makefile[makefile.index("\ndev:"):]
+    dev = makefile[makefile.index("\ndev:") :]
     assert "-p $(PMM_UI_PORT)" in dev.split("\n\n")[0]
     assert "$(PORT)" not in makefile  # no second port setting
 
@@ -246,7 +264,9 @@ def _run_with(listener) -> tuple[str, dg.ExecuteInProcessResult]:
     run_id = str(uuid.uuid4())
     instance.add_event_listener(run_id, listener)
     result = demo_job.execute_in_process(
-        instance=instance, run_id=run_id, raise_on_error=False,
+        instance=instance,
+        run_id=run_id,
+        raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
     )
     return run_id, result
@@ -274,8 +294,13 @@ def test_progress_shows_each_step_as_it_starts_and_ends():
     assert re.search(r"\] retried_once ... failed after \d+\.\d s, will be retried\n", text)
     assert re.search(r"\] retried_once \(attempt 2\) ... \d+\.\d s\n", text)
     assert re.search(r"\] fails ... FAILED after \d+\.\d s\n", text)
-    assert progress.ended == {"warn_first": "succeeded", "yields_nothing": "succeeded", "after_nothing": "skipped",
-                              "retried_once": "succeeded", "fails": "failed"}
+    assert progress.ended == {
+        "warn_first": "succeeded",
+        "yields_nothing": "succeeded",
+        "after_nothing": "skipped",
+        "retried_once": "succeeded",
+        "fails": "failed",
+    }
     assert text.endswith("\n")
 
 
@@ -296,7 +321,10 @@ def test_progress_that_cannot_write_never_fails_the_run():
     progress.finish()
     assert progress.broken
     assert {e.step_key for e in result.all_events if e.is_step_success} == {
-        "warn_first", "yields_nothing", "retried_once"}
+        "warn_first",
+        "yields_nothing",
+        "retried_once",
+    }
 
 
 def test_progress_is_flushed_as_it_goes():
@@ -334,8 +362,13 @@ def _day(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-CYCLE = Cycle(id="x", reporting_year=2022, collection=CollectionWindow(opens=_day("2024-01-10"),
-              closes=_day("2024-03-31")), publication_date=_day("2025-01-15"), catalogue_version="1.0")
+CYCLE = Cycle(
+    id="x",
+    reporting_year=2022,
+    collection=CollectionWindow(opens=_day("2024-01-10"), closes=_day("2024-03-31")),
+    publication_date=_day("2025-01-15"),
+    catalogue_version="1.0",
+)
 
 
 @pytest.mark.parametrize(
@@ -357,10 +390,15 @@ def test_cycle_state(cycle, day, state):
 # ITA sends electronic declarations above all declarations (blocked by the gate); a file with a terminal escape
 # sequence in its name is rejected, and its name must not act on the terminal of whoever reads the status.
 BLOCKED = {
-    "format": "pmm-submission", "format_version": 1, "member": "ITA", "cycle": "2023",
+    "format": "pmm-submission",
+    "format_version": 1,
+    "member": "ITA",
+    "cycle": "2023",
     "submitted_at": "2024-02-01T10:00:00Z",
-    "answers": [{"item": "declarations_total", "year": 2022, "value": 100},
-                {"item": "declarations_electronic", "year": 2022, "value": 150}],
+    "answers": [
+        {"item": "declarations_total", "year": 2022, "value": 100},
+        {"item": "declarations_electronic", "year": 2022, "value": 150},
+    ],
 }
 HOSTILE_NAME = "ITA_\x1b[31mred.json"
 
@@ -409,18 +447,30 @@ def test_status_json_agrees_with_the_collection_status_and_the_gate(in_data_dir,
     }
     groups = [*status["regions"], status["total"]]
     assert {g["group_code"]: (g["expected"], g["received"], g["used"], g["outstanding"]) for g in groups} == (
-        completeness)
-    outstanding = {m for (m,) in _warehouse(
-        settings, "SELECT member_code FROM collection.outstanding_members WHERE cycle = '2023'")}
+        completeness
+    )
+    outstanding = {
+        m
+        for (m,) in _warehouse(settings, "SELECT member_code FROM collection.outstanding_members WHERE cycle = '2023'")
+    }
     assert {m for g in status["regions"] for m in g["outstanding_members"]} == outstanding
     assert all(len(g["outstanding_members"]) == g["outstanding"] for g in groups)
     # Blocked: the gate's members, with the rules of their blocking findings.
-    blocked = {m for (m,) in _warehouse(
-        settings, "SELECT member_code FROM quality.member_summary WHERE cycle = '2023' AND NOT is_admitted")}
+    blocked = {
+        m
+        for (m,) in _warehouse(
+            settings, "SELECT member_code FROM quality.member_summary WHERE cycle = '2023' AND NOT is_admitted"
+        )
+    }
     assert "ITA" in blocked and {b["member"] for b in status["blocked"]} == blocked
     ita = next(b for b in status["blocked"] if b["member"] == "ITA")
-    rules = {r for (r,) in _warehouse(settings, "SELECT rule FROM quality.findings WHERE cycle = '2023'"
-                                      " AND member_code = 'ITA' AND severity = 'blocking'")}
+    rules = {
+        r
+        for (r,) in _warehouse(
+            settings,
+            "SELECT rule FROM quality.findings WHERE cycle = '2023' AND member_code = 'ITA' AND severity = 'blocking'",
+        )
+    }
     assert set(ita["rules"]) == rules and rules and ita["region"] == "EUR"
     # Rejected files, by reason, as raw.rejections has them.
     rejected = _warehouse(settings, "SELECT reason_code, file_name FROM raw.rejections WHERE cycle = '2023'")
@@ -434,8 +484,13 @@ def test_status_text_for_a_person(in_data_dir, capsys):
     out = capsys.readouterr().out
     assert out.startswith("cycle 2023 (reporting year 2022, catalogue 1.0): closed on 2026-01-01")
     assert re.search(r"^  all +\d+ +\d+ +\d+ +\d+$", out, re.MULTILINE)
-    rules = {r for (r,) in _warehouse(in_data_dir, "SELECT rule FROM quality.findings WHERE cycle = '2023'"
-                                      " AND member_code = 'ITA' AND severity = 'blocking'")}
+    rules = {
+        r
+        for (r,) in _warehouse(
+            in_data_dir,
+            "SELECT rule FROM quality.findings WHERE cycle = '2023' AND member_code = 'ITA' AND severity = 'blocking'",
+        )
+    }
     line = next(line for line in out.splitlines() if line.startswith("    ITA: "))
     assert rules and all(rule in line for rule in rules)
     assert "\x1b" not in out and "ITA_" in out
@@ -443,7 +498,8 @@ def test_status_text_for_a_person(in_data_dir, capsys):
 
 def test_text_from_files_cannot_act_on_the_terminal(reference):
     rows = WarehouseRows(
-        members=[("ITA", "EUR", True)], received={"ITA"},
+        members=[("ITA", "EUR", True)],
+        received={"ITA"},
         blocking=[("ITA", "part_not_above_whole", "declarations_electronic\x1b]0;owned\x07", 2022, "m")],
         rejections=[("not_json", "ITA_\x1b[31mred\r\n.json", "ITA")],
     )
@@ -529,7 +585,8 @@ def test_list_members_of_a_cycle_with_region_and_language(reference, capsys):
     rows = json.loads(capsys.readouterr().out)
     in_force = reference.members_in_force(cycle)
     assert {r["code"]: (r["region"], r["language"]) for r in rows} == {
-        code: (m.region_code, m.language) for code, m in in_force.items()}
+        code: (m.region_code, m.language) for code, m in in_force.items()
+    }
 
 
 def test_list_members_without_a_cycle_are_those_in_force_that_day(reference):

@@ -22,12 +22,12 @@ import dagster as dg
 import pytest
 import yaml
 
-from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.orchestration.instance import ensure_dagster_home
+from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.warehouse.connection import open_warehouse
 from pmm_pipeline.stages.sample.generate import generate_sample
+from pmm_pipeline.warehouse.connection import open_warehouse
 from pmm_pipeline_tests.conftest import FIXTURES, settings_for
 
 ROUNDS = 10

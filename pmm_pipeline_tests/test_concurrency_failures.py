@@ -9,11 +9,11 @@ import dagster as dg
 import duckdb
 import pytest
 
+from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.orchestration.instance import ensure_dagster_home
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.warehouse.connection import WarehouseBusyError, open_warehouse
-from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.warehouse.tables import COMPLETENESS, OUTSTANDING_MEMBERS
 from pmm_pipeline_tests.conftest import FIXTURES, settings_for
 
@@ -101,10 +101,7 @@ def cycle_job_from_env() -> dg.JobDefinition:
 
 
 def steps_started(instance: dg.DagsterInstance, run_id: str) -> set[str]:
-    return {
-        e.dagster_event.step_key
-        for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
-    }
+    return {e.dagster_event.step_key for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)}
 
 
 def test_a_failed_run_is_re_executed_from_the_failed_step_after_the_fix(tmp_path, monkeypatch):

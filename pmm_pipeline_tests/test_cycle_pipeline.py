@@ -31,9 +31,13 @@ def test_run_succeeds(fixture_cycle):
 
 def test_participation_and_versions(fixture_cycle):
     settings, _ = fixture_cycle
-    participation = query(settings, "SELECT member_code FROM staging.participation WHERE cycle = '2023' AND is_participating")
+    participation = query(
+        settings, "SELECT member_code FROM staging.participation WHERE cycle = '2023' AND is_participating"
+    )
     assert sorted(participation.member_code) == EXPECTED["participating"]
-    versions = query(settings, "SELECT member_code, file_name, version, is_latest FROM raw.submissions ORDER BY member_code, version")
+    versions = query(
+        settings, "SELECT member_code, file_name, version, is_latest FROM raw.submissions ORDER BY member_code, version"
+    )
     for member, files in EXPECTED["versions"].items():
         rows = versions[versions.member_code == member]
         assert list(rows.file_name) == files
@@ -46,7 +50,9 @@ def test_rejected_files_are_quarantined_with_reason(fixture_cycle):
     rejections = query(settings, "SELECT file_name, reason_code, quarantine_path FROM raw.rejections")
     assert dict(zip(rejections.file_name, rejections.reason_code, strict=True)) == EXPECTED["rejections"]
     for row in rejections.itertuples():
-        reason = json.loads((settings.layout.quarantine_dir("2023") / (row.quarantine_path.split("/")[-1] + ".reason.json")).read_text())
+        reason = json.loads(
+            (settings.layout.quarantine_dir("2023") / (row.quarantine_path.split("/")[-1] + ".reason.json")).read_text()
+        )
         assert reason["reason_code"] == row.reason_code
         assert reason["file"] == row.file_name
         assert reason["problems"] and all(p["message"] for p in reason["problems"])
@@ -100,7 +106,9 @@ def test_every_kpi_of_the_cycle_has_a_row_per_member_and_series(fixture_cycle):
     settings, _ = fixture_cycle
     catalogue = load_catalogue(settings.specs_dir)
     series = [(k.id, s.id) for k in catalogue.kpis_for_version("1.0") for s in k.series]
-    counts = query(settings, "SELECT kpi_id, series, count(*) AS n FROM kpi.kpi_values WHERE cycle = '2023' GROUP BY ALL")
+    counts = query(
+        settings, "SELECT kpi_id, series, count(*) AS n FROM kpi.kpi_values WHERE cycle = '2023' GROUP BY ALL"
+    )
     assert sorted(zip(counts.kpi_id, counts.series, strict=True)) == sorted(series)
     assert set(counts.n) == {len(EXPECTED["participating"])}
 
@@ -159,10 +167,14 @@ def test_secretariat_release_matches_the_warehouse(fixture_cycle):
 def test_rerun_gives_identical_data_and_keeps_receipt_times(fixture_cycle):
     settings, _ = fixture_cycle
     tier_dir = settings.layout.published_dir("2023") / "secretariat"
-    before_files = {p.name: p.read_bytes() for p in tier_dir.iterdir() if p.name not in ("manifest.json", "changes.json")}
+    before_files = {
+        p.name: p.read_bytes() for p in tier_dir.iterdir() if p.name not in ("manifest.json", "changes.json")
+    }
     before_received = query(settings, "SELECT sha256, file_name, received_at FROM raw.received_files ORDER BY ALL")
     assert run_cycle_in_process(settings, "2023").success
-    after_files = {p.name: p.read_bytes() for p in tier_dir.iterdir() if p.name not in ("manifest.json", "changes.json")}
+    after_files = {
+        p.name: p.read_bytes() for p in tier_dir.iterdir() if p.name not in ("manifest.json", "changes.json")
+    }
     assert after_files == before_files
     after_received = query(settings, "SELECT sha256, file_name, received_at FROM raw.received_files ORDER BY ALL")
     pd.testing.assert_frame_equal(before_received, after_received)
@@ -181,7 +193,9 @@ def test_a_file_removed_from_landing_stays_on_record(tmp_path):
     (landing / "KEN_v2.json").unlink()
     (landing / "BRA.json").unlink()
     assert run_cycle_in_process(settings, "2023").success
-    versions = query(settings, "SELECT file_name, is_latest FROM raw.submissions WHERE member_code = 'KEN' ORDER BY version")
+    versions = query(
+        settings, "SELECT file_name, is_latest FROM raw.submissions WHERE member_code = 'KEN' ORDER BY version"
+    )
     assert list(versions.file_name) == ["KEN_v1.json", "KEN_v2.json"] and list(versions.is_latest) == [False, True]
     rejected = query(settings, "SELECT file_name FROM raw.rejections WHERE cycle = '2023'")
     assert "BRA.json" in set(rejected.file_name)

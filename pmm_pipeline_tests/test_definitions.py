@@ -15,9 +15,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pmm_pipeline.specs.catalogue.load import Catalogue, load_catalogue
-from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.definitions import build_definitions
+from pmm_pipeline.specs.catalogue.load import Catalogue, load_catalogue
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
 CHECKOUT = Path(__file__).resolve().parents[1]
@@ -99,8 +99,9 @@ def catalogue_with_a_new_kpi(tmp_path) -> Settings:
     text = (specs / "pca_effectiveness.yaml").read_text()
     (specs / "customs_revenue_per_staff.yaml").write_text(
         text.replace("id: pca_effectiveness", "id: customs_revenue_per_staff")
-        .replace("100 * pca_controls_with_findings[T] / pca_controls_total[T]", 
-                 "customs_revenue_total[T] / staff_total[T]")
+        .replace(
+            "100 * pca_controls_with_findings[T] / pca_controls_total[T]", "customs_revenue_total[T] / staff_total[T]"
+        )
         .replace("shape: ratio", "shape: value")
         .replace("[mean, median, min, max, pooled]", "[mean, median, min, max]")
     )
@@ -125,7 +126,8 @@ def test_asset_keys_are_schema_dot_table_and_group_is_the_layer():
 def test_asset_graph_matches_snapshot():
     expected = json.loads(SNAPSHOT.read_text())
     assert shipped_rest() == expected, (
-        "the asset graph changed; if intended, regenerate the snapshot: .venv/bin/python -m pmm_pipeline_tests.test_definitions"
+        "the asset graph changed; if intended, regenerate the snapshot:"
+        " .venv/bin/python -m pmm_pipeline_tests.test_definitions"
     )
 
 
@@ -134,7 +136,11 @@ def test_dagster_cli_validates_the_workspace(tmp_path):
     dagster = Path(sys.executable).parent / "dagster"
     done = subprocess.run(
         [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=CHECKOUT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=CHECKOUT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 

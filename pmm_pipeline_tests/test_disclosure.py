@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pmm_pipeline.stages.disclosure.control import TIERS, control_disclosure, withheld_frame
-from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
-from pmm_pipeline.stages.disclosure.audit import PublishedTable, audit_tiers
-from pmm_pipeline.stages.disclosure.solving import LevelCount, solvable_levels, solvable_values
-from pmm_pipeline.stages.disclosure.facts import visible_in
-from pmm_pipeline.stages.publishing.release import ReleaseInfo, ReleaseRefusedError, write_release
-from pmm_pipeline.stages.publishing.readback import read_release_files
 from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.stages.disclosure.audit import PublishedTable, audit_tiers
+from pmm_pipeline.stages.disclosure.control import TIERS, control_disclosure, withheld_frame
+from pmm_pipeline.stages.disclosure.facts import visible_in
+from pmm_pipeline.stages.disclosure.solving import LevelCount, solvable_levels, solvable_values
+from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
+from pmm_pipeline.stages.publishing.readback import read_release_files
+from pmm_pipeline.stages.publishing.release import ReleaseInfo, ReleaseRefusedError, write_release
 from pmm_pipeline_tests.disclosure_universe import CYCLE, KPI, M, Universe
 
 ALL = ("mean", "median", "min", "max", "pooled")
@@ -44,14 +44,16 @@ def test_visibility_is_nested_and_unknown_choices_are_secretariat():
 
 # A: one hidden member per group, a pair of hidden members (a member knows its own value), a small
 # group, order statistics held by hidden members, and a wco figure forcing the public one out.
-SCENARIO_A = Universe([
-    M("A", {"region": "R1", "income_group": "I1"}, "public", 10),
-    M("B", {"region": "R1", "income_group": "I2"}, "public", 20),
-    M("C", {"region": "R1", "income_group": "I2"}, "secretariat", 30),
-    M("D", {"region": "R2", "income_group": "I1"}, "public", 40),
-    M("E", {"region": "R2", "income_group": "I2"}, "wco", 50),
-    M("F", {"region": "R2", "income_group": "I2"}, "wco", 60),
-])
+SCENARIO_A = Universe(
+    [
+        M("A", {"region": "R1", "income_group": "I1"}, "public", 10),
+        M("B", {"region": "R1", "income_group": "I2"}, "public", 20),
+        M("C", {"region": "R1", "income_group": "I2"}, "secretariat", 30),
+        M("D", {"region": "R2", "income_group": "I1"}, "public", 40),
+        M("E", {"region": "R2", "income_group": "I2"}, "wco", 50),
+        M("F", {"region": "R2", "income_group": "I2"}, "wco", 60),
+    ]
+)
 
 
 def test_scenario_a_each_rule_with_its_reason():
@@ -59,7 +61,8 @@ def test_scenario_a_each_rule_with_its_reason():
     small = stats("income_group:I1", ALL, "min_group_size")  # A and D only
     assert withheld["public"] == small | {
         # R1 = A, B, C: C alone hidden, and C holds the max.
-        *stats("region:R1", ("mean", "pooled"), "differencing"), ("region:R1", "max", "hidden_member"),
+        *stats("region:R1", ("mean", "pooled"), "differencing"),
+        ("region:R1", "max", "hidden_member"),
         # R2 = D, E, F: E and F hidden, so E knowing its own value would get F's; median E, max F.
         *stats("region:R2", ("mean", "pooled"), "differencing"),
         *stats("region:R2", ("median", "max"), "hidden_member"),
@@ -71,9 +74,12 @@ def test_scenario_a_each_rule_with_its_reason():
         *stats("global:all", ("median", "max"), "hidden_member"),  # median (C + D) / 2, max F
     }
     assert withheld["wco"] == small | {
-        *stats("region:R1", ("mean", "pooled"), "differencing"), ("region:R1", "max", "hidden_member"),
-        *stats("income_group:I2", ("mean", "pooled"), "differencing"), ("income_group:I2", "median", "hidden_member"),
-        *stats("global:all", ("mean", "pooled"), "differencing"), ("global:all", "median", "hidden_member"),
+        *stats("region:R1", ("mean", "pooled"), "differencing"),
+        ("region:R1", "max", "hidden_member"),
+        *stats("income_group:I2", ("mean", "pooled"), "differencing"),
+        ("income_group:I2", "median", "hidden_member"),
+        *stats("global:all", ("mean", "pooled"), "differencing"),
+        ("global:all", "median", "hidden_member"),
     }
     assert withheld["secretariat"] == small
 
@@ -95,25 +101,34 @@ def test_scenario_a_tier_tables():
 
 
 def test_hidden_rows_are_left_out_whatever_their_status():
-    universe = Universe([
-        M("A", {"region": "R1"}, "public", 10),
-        M("B", {"region": "R1"}, "wco", status="not_applicable"),
-        M("C", {"region": "R1"}, "secretariat", status="undefined"),
-    ])
+    universe = Universe(
+        [
+            M("A", {"region": "R1"}, "public", 10),
+            M("B", {"region": "R1"}, "wco", status="not_applicable"),
+            M("C", {"region": "R1"}, "secretariat", status="undefined"),
+        ]
+    )
     public = tier_kpi_values(universe.values, "public")
     assert list(public.member_code) == ["A"]
     assert list(tier_kpi_values(universe.values, "wco").status) == ["reported", "not_applicable"]
 
 
 def test_global_minus_the_other_regions_needs_a_complementary_suppression():
-    universe = Universe([
-        M("A", {"region": "R1"}, "public", 1), M("B", {"region": "R1"}, "public", 2),
-        M("C", {"region": "R1"}, "wco", 3),
-        M("D", {"region": "R2"}, "wco", 4), M("E", {"region": "R2"}, "wco", 5), M("F", {"region": "R2"}, "wco", 6),
-        M("G", {"region": "R2"}, "public", 7),
-        M("H", {"region": "R3"}, "public", 8), M("I", {"region": "R3"}, "public", 9),
-        M("J", {"region": "R3"}, "public", 10),
-    ], statistics=("mean",))
+    universe = Universe(
+        [
+            M("A", {"region": "R1"}, "public", 1),
+            M("B", {"region": "R1"}, "public", 2),
+            M("C", {"region": "R1"}, "wco", 3),
+            M("D", {"region": "R2"}, "wco", 4),
+            M("E", {"region": "R2"}, "wco", 5),
+            M("F", {"region": "R2"}, "wco", 6),
+            M("G", {"region": "R2"}, "public", 7),
+            M("H", {"region": "R3"}, "public", 8),
+            M("I", {"region": "R3"}, "public", 9),
+            M("J", {"region": "R3"}, "public", 10),
+        ],
+        statistics=("mean",),
+    )
     withheld = withheld_by_tier(universe)
     # R1 has C alone hidden. R2 (D, E, F hidden) is safe alone, but global - R2 - R3 = R1 again:
     # R2 goes (a region before the global mean, and removing R3, all visible, would not help).
@@ -122,16 +137,19 @@ def test_global_minus_the_other_regions_needs_a_complementary_suppression():
 
 
 def test_two_groupings_differing_by_one_hidden_member():
-    universe = Universe([
-        M("A", {"region": "R1", "income_group": "I1"}, "public", 1),
-        M("B", {"region": "R1", "income_group": "I1"}, "wco", 2),
-        M("C", {"region": "R1", "income_group": "I1"}, "wco", 3),
-        M("D", {"region": "R1", "income_group": "I1"}, "wco", 4),
-        M("E", {"region": "R2", "income_group": "I1"}, "wco", 5),
-        M("F", {"region": "R2", "income_group": "I2"}, "public", 6),
-        M("G", {"region": "R2", "income_group": "I2"}, "public", 7),
-        M("H", {"region": "R2", "income_group": "I2"}, "public", 8),
-    ], statistics=("mean",))
+    universe = Universe(
+        [
+            M("A", {"region": "R1", "income_group": "I1"}, "public", 1),
+            M("B", {"region": "R1", "income_group": "I1"}, "wco", 2),
+            M("C", {"region": "R1", "income_group": "I1"}, "wco", 3),
+            M("D", {"region": "R1", "income_group": "I1"}, "wco", 4),
+            M("E", {"region": "R2", "income_group": "I1"}, "wco", 5),
+            M("F", {"region": "R2", "income_group": "I2"}, "public", 6),
+            M("G", {"region": "R2", "income_group": "I2"}, "public", 7),
+            M("H", {"region": "R2", "income_group": "I2"}, "public", 8),
+        ],
+        statistics=("mean",),
+    )
     withheld = withheld_by_tier(universe)
     # R2 has E alone hidden. I1 - R1 = E as well; global equals I1 over the hidden members, so only
     # withholding R1 breaks both I1 - R1 and global - R1.
@@ -139,26 +157,38 @@ def test_two_groupings_differing_by_one_hidden_member():
 
 
 def test_an_order_statistic_tied_with_a_hidden_value_is_that_members_value_too():
-    universe = Universe([
-        M("A", {"region": "R1"}, "public", 10), M("B", {"region": "R1"}, "secretariat", 10),
-        M("C", {"region": "R1"}, "public", 20), M("D", {"region": "R1"}, "public", 30),
-    ], statistics=("median", "min", "max"))
+    universe = Universe(
+        [
+            M("A", {"region": "R1"}, "public", 10),
+            M("B", {"region": "R1"}, "secretariat", 10),
+            M("C", {"region": "R1"}, "public", 20),
+            M("D", {"region": "R1"}, "public", 30),
+        ],
+        statistics=("median", "min", "max"),
+    )
     withheld = withheld_by_tier(universe)
     # min 10 is A's and B's; the median of four is (10 + 20) / 2, B's value again. max is D's alone.
-    expected = stats("region:R1", ("median", "min"), "hidden_member") | stats("global:all", ("median", "min"),
-                                                                              "hidden_member")
+    expected = stats("region:R1", ("median", "min"), "hidden_member") | stats(
+        "global:all", ("median", "min"), "hidden_member"
+    )
     assert withheld["public"] == withheld["wco"] == expected
 
 
 @pytest.mark.parametrize(("d_value", "expected"), [(100, "differencing"), (99, None)])
 def test_hidden_values_pinned_by_the_range_of_the_series(d_value, expected):
-    universe = Universe([
-        M("A", {"region": "R1"}, "public", 50), M("B", {"region": "R1"}, "public", 60),
-        M("C", {"region": "R1"}, "secretariat", 100), M("D", {"region": "R1"}, "secretariat", d_value),
-        M("E", {"region": "R1"}, "secretariat", 70),
-        M("F", {"region": "R2"}, "public", 20), M("G", {"region": "R2"}, "public", 30),
-        M("H", {"region": "R2"}, "public", 40),
-    ], statistics=("mean",))
+    universe = Universe(
+        [
+            M("A", {"region": "R1"}, "public", 50),
+            M("B", {"region": "R1"}, "public", 60),
+            M("C", {"region": "R1"}, "secretariat", 100),
+            M("D", {"region": "R1"}, "secretariat", d_value),
+            M("E", {"region": "R1"}, "secretariat", 70),
+            M("F", {"region": "R2"}, "public", 20),
+            M("G", {"region": "R2"}, "public", 30),
+            M("H", {"region": "R2"}, "public", 40),
+        ],
+        statistics=("mean",),
+    )
     withheld = withheld_by_tier(universe)
     # E knows its own value, so it learns C + D; with C and D both at the series' top value 100, the
     # sum 200 leaves one solution. With D at 99 the sum 199 leaves C and D anywhere in [99, 100].
@@ -168,14 +198,23 @@ def test_hidden_values_pinned_by_the_range_of_the_series(d_value, expected):
         assert withheld["public"] == set()
 
 
-CATEGORICAL = Universe([
-    M("A", {"region": "R1"}, "public", level="yes"), M("B", {"region": "R1"}, "wco", level="yes"),
-    M("C", {"region": "R1"}, "wco", level="no"), M("D", {"region": "R1"}, "public", level="no"),
-    M("E", {"region": "R2"}, "public", level="yes"), M("F", {"region": "R2"}, "public", level="yes"),
-    M("G", {"region": "R2"}, "public", level="no"),
-    M("H", {"region": "R3"}, "wco", level="yes"), M("I", {"region": "R3"}, "wco", level="no"),
-    M("J", {"region": "R3"}, "wco", level="yes"), M("K", {"region": "R3"}, "wco", level="no"),
-], statistics=(), levels=("no", "yes"))
+CATEGORICAL = Universe(
+    [
+        M("A", {"region": "R1"}, "public", level="yes"),
+        M("B", {"region": "R1"}, "wco", level="yes"),
+        M("C", {"region": "R1"}, "wco", level="no"),
+        M("D", {"region": "R1"}, "public", level="no"),
+        M("E", {"region": "R2"}, "public", level="yes"),
+        M("F", {"region": "R2"}, "public", level="yes"),
+        M("G", {"region": "R2"}, "public", level="no"),
+        M("H", {"region": "R3"}, "wco", level="yes"),
+        M("I", {"region": "R3"}, "wco", level="no"),
+        M("J", {"region": "R3"}, "wco", level="yes"),
+        M("K", {"region": "R3"}, "wco", level="no"),
+    ],
+    statistics=(),
+    levels=("no", "yes"),
+)
 
 
 def test_categorical_level_counts():
@@ -184,7 +223,8 @@ def test_categorical_level_counts():
     # safe even for one of them. Global = R1 + R2 + R3, so global - R3 - R2 gives R1's counts again:
     # R3 goes (a region before the global figure; R2, all visible, would not help).
     assert withheld["public"] == {
-        ("region:R1", "level_counts", "differencing"), ("region:R3", "level_counts", "complementary")
+        ("region:R1", "level_counts", "differencing"),
+        ("region:R3", "level_counts", "complementary"),
     }
     assert withheld["wco"] == set()
     frame = withheld_frame(control_disclosure(CATEGORICAL.facts(), 3), CYCLE)
@@ -297,8 +337,9 @@ def test_release_is_refused_and_the_old_one_kept_when_the_check_finds_problems(t
 
 def test_read_release_files_reports_what_cannot_be_audited(tmp_path):
     tier_dir = tmp_path / "public"
-    write_release(tier_dir, {"kpi_values": pd.DataFrame({"flags": ["-x", ""], "cycle": [CYCLE, CYCLE]})},
-                  release_info("run-1"))
+    write_release(
+        tier_dir, {"kpi_values": pd.DataFrame({"flags": ["-x", ""], "cycle": [CYCLE, CYCLE]})}, release_info("run-1")
+    )
     frames, problems = read_release_files(tier_dir)
     assert problems == []
     assert frames["kpi_values.csv"]["flags"].tolist()[0] == "-x"  # spreadsheet neutralization undone
@@ -324,10 +365,12 @@ def test_min_group_size_setting():
 
 
 def test_min_group_size_is_applied_in_every_tier():
-    universe = Universe([M(c, {"region": "R1"}, "public", v) for c, v in (("A", 1), ("B", 2), ("C", 3))],
-                        statistics=("mean", "min"))
+    universe = Universe(
+        [M(c, {"region": "R1"}, "public", v) for c, v in (("A", 1), ("B", 2), ("C", 3))], statistics=("mean", "min")
+    )
     assert withheld_by_tier(universe, min_group_size=3)["public"] == set()
     for tier, got in withheld_by_tier(universe, min_group_size=4).items():
         assert got == stats("region:R1", ("mean", "min"), "min_group_size") | stats(
-            "global:all", ("mean", "min"), "min_group_size"), tier
+            "global:all", ("mean", "min"), "min_group_size"
+        ), tier
     assert KPI == "kpi_x"

@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.app.run import run_cycle
+from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.stages.sample.generate import write_sample
 from pmm_pipeline.stages.sample.documents import build_sample_documents
+from pmm_pipeline.stages.sample.generate import write_sample
 from pmm_pipeline_tests.conftest import settings_for
 
 CYCLE, YEAR = "2025", 2024
@@ -67,8 +67,9 @@ def hidden_canaries(canaries, choice, tier: str) -> dict[str, float]:
 def test_the_cycle_ran_and_the_canaries_are_the_computed_values(canary_cycle):
     settings, outcome, canaries, _ = canary_cycle
     assert outcome.success, outcome.failures
-    values = warehouse(settings, f"SELECT member_code, value FROM kpi.kpi_values WHERE kpi_id = '{KPI}'"
-                                 " AND status = 'reported'")
+    values = warehouse(
+        settings, f"SELECT member_code, value FROM kpi.kpi_values WHERE kpi_id = '{KPI}' AND status = 'reported'"
+    )
     computed = dict(zip(values.member_code, values.value, strict=True))
     assert len(canaries) >= 20
     assert all(computed[m] == v for m, v in canaries.items())  # the canaries really went through the pipeline
@@ -114,12 +115,18 @@ def test_no_canary_can_be_reconstructed_from_the_published_figures(canary_cycle,
     visible = pd.read_parquet(settings.layout.published_dir(CYCLE) / tier / "kpi_values.parquet")
     visible = dict(zip(visible.member_code[visible.kpi_id == KPI], visible.value[visible.kpi_id == KPI], strict=True))
     # Who reported, and in which groups, is known to the reader (n_reporting is published).
-    reported = warehouse(settings, f"SELECT member_code FROM kpi.kpi_values WHERE kpi_id = '{KPI}'"
-                                   " AND status = 'reported'")
+    reported = warehouse(
+        settings, f"SELECT member_code FROM kpi.kpi_values WHERE kpi_id = '{KPI}' AND status = 'reported'"
+    )
     reporting = set(reported.member_code)
     groups = warehouse(settings, f"SELECT * FROM staging.participation WHERE cycle = '{CYCLE}' AND is_participating")
-    column = {"global": None, "region": "region_code", "income_group": "income_group", "landlocked": "landlocked",
-              "admin_type": "admin_type"}
+    column = {
+        "global": None,
+        "region": "region_code",
+        "income_group": "income_group",
+        "landlocked": "landlocked",
+        "admin_type": "admin_type",
+    }
 
     def members_of(group_type: str, group_code: str) -> set[str]:
         chosen = groups if column[group_type] is None else groups[groups[column[group_type]] == group_code]

@@ -12,9 +12,9 @@ from dataclasses import replace
 import pytest
 
 from pmm_pipeline.core.errors import ReleaseRecordError
-from pmm_pipeline.stages.publishing.diff import diff_release
 from pmm_pipeline.stages.disclosure.control import EARLIER_RELEASE, control_disclosure
 from pmm_pipeline.stages.disclosure.record import INDEX_FILE, RECORD_DIR, read_history, with_history, write_record
+from pmm_pipeline.stages.publishing.diff import diff_release
 from pmm_pipeline_tests.disclosure_history import recover, release_sequence
 from pmm_pipeline_tests.disclosure_universe import M, Universe
 
@@ -25,9 +25,14 @@ def member(code, region, disclosure, value, status="reported"):
 
 # Region X: three secretariat-only values and two public ones; region Y: three public values.
 BASE = [
-    member("B", "X", "secretariat", 20.0), member("C", "X", "secretariat", 35.0),
-    member("D", "X", "secretariat", 50.0), member("E", "X", "public", 40.0), member("F", "X", "public", 60.0),
-    member("G", "Y", "public", 10.0), member("H", "Y", "public", 30.0), member("I", "Y", "public", 70.0),
+    member("B", "X", "secretariat", 20.0),
+    member("C", "X", "secretariat", 35.0),
+    member("D", "X", "secretariat", 50.0),
+    member("E", "X", "public", 40.0),
+    member("F", "X", "public", 60.0),
+    member("G", "Y", "public", 10.0),
+    member("H", "Y", "public", 30.0),
+    member("I", "Y", "public", 70.0),
 ]
 A = member("A", "X", "secretariat", 45.0)
 
@@ -125,14 +130,18 @@ def test_changes_json_shows_a_withdrawn_row_by_its_key_and_no_figure_withheld_no
     for tier in ("public", "wco"):
         changes = diff_release(releases[0][tier], releases[1][tier], None)
         for table in changes["tables"].values():
-            assert all(set(r) <= {"member_code", "kpi_id", "series", "group_type", "group_code"}
-                       for r in table["removed"])
+            assert all(
+                set(r) <= {"member_code", "kpi_id", "series", "group_type", "group_code"} for r in table["removed"]
+            )
             rows = releases[1][tier]["rollups"].set_index(["group_type", "group_code"])
             for entry in table["changed"]:
                 if "group_type" in entry:
                     now = rows.loc[(entry["group_type"], entry["group_code"])]
-                    assert all(now[c] is not None and now[c] == now[c] for c in entry["before"]
-                               if c not in ("suppressed", "suppression_reason"))
+                    assert all(
+                        now[c] is not None and now[c] == now[c]
+                        for c in entry["before"]
+                        if c not in ("suppressed", "suppression_reason")
+                    )
 
 
 def test_releases_of_another_cycle_of_the_same_reporting_year_count_and_other_years_do_not(tmp_path):
@@ -140,7 +149,8 @@ def test_releases_of_another_cycle_of_the_same_reporting_year_count_and_other_ye
     earlier = read_history([tmp_path / "this_cycle", tmp_path / "other_cycle"], 2022)
     facts = with_history(universe([*BASE, A]).facts(), earlier)
     assert ("public", "X", "mean", EARLIER_RELEASE) in {
-        (w.tier, w.group_code, w.statistic, w.reason) for w in control_disclosure(facts, 3)}
+        (w.tier, w.group_code, w.statistic, w.reason) for w in control_disclosure(facts, 3)
+    }
     assert read_history([tmp_path / "other_cycle"], 2024) == {}  # another year: other variables
 
 
@@ -160,8 +170,9 @@ def test_with_k_two_a_group_needs_four_hidden_contributors(tmp_path):
     one = {(w.tier, w.group_code, w.statistic) for w in control_disclosure(facts, 3, coalition=1)}
     two = {(w.tier, w.group_code, w.statistic) for w in control_disclosure(facts, 3, coalition=2)}
     assert ("public", "X", "mean") not in one and ("public", "X", "mean") in two
-    four = {(w.tier, w.group_code, w.statistic)
-            for w in control_disclosure(universe([*BASE, A]).facts(), 3, coalition=2)}
+    four = {
+        (w.tier, w.group_code, w.statistic) for w in control_disclosure(universe([*BASE, A]).facts(), 3, coalition=2)
+    }
     assert ("public", "X", "mean") not in four
 
 

@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
+from pmm_pipeline.stages.disclosure.audit import PublishedTable, audit_tiers
 from pmm_pipeline.stages.disclosure.control import TIERS, control_disclosure, withheld_frame
 from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
-from pmm_pipeline.stages.disclosure.audit import PublishedTable, audit_tiers
 from pmm_pipeline_tests.disclosure_history import recover, release_sequence
 from pmm_pipeline_tests.disclosure_universe import CYCLE, M, Universe
 
@@ -120,8 +120,9 @@ def range_by_lp(rows, rhs, lower, upper, k, h, fixed: dict[int, float]) -> float
     for sign in (1.0, -1.0):
         objective = np.zeros(k)
         objective[h] = sign
-        result = linprog(objective, A_eq=rows if len(rows) else None, b_eq=rhs if len(rows) else None,
-                         bounds=bounds, method="highs")
+        result = linprog(
+            objective, A_eq=rows if len(rows) else None, b_eq=rhs if len(rows) else None, bounds=bounds, method="highs"
+        )
         assert result.status == 0, result.message
         ends.append(result.x[h])
     return ends[1] - ends[0]
@@ -270,8 +271,12 @@ def release_histories(draw):
     n = draw(st.integers(4, 9))
     grid = st.integers(0, 200).map(lambda x: x / 2)
     members = [
-        M(f"M{i:02d}", {"region": draw(st.sampled_from(REGIONS[:2])), "income_group": draw(st.sampled_from(INCOMES))},
-          draw(st.sampled_from(TIERS)), draw(grid))
+        M(
+            f"M{i:02d}",
+            {"region": draw(st.sampled_from(REGIONS[:2])), "income_group": draw(st.sampled_from(INCOMES))},
+            draw(st.sampled_from(TIERS)),
+            draw(grid),
+        )
         for i in range(n)
     ]
     states = [members]
@@ -284,11 +289,13 @@ def release_histories(draw):
             if change == "resubmit":
                 current[i] = dataclasses.replace(m, value=draw(grid), status="reported")
             elif change == "withdraw":
-                current[i] = dataclasses.replace(m, value=None, status=draw(st.sampled_from(["not_available",
-                                                                                            "missing"])))
+                current[i] = dataclasses.replace(
+                    m, value=None, status=draw(st.sampled_from(["not_available", "missing"]))
+                )
             elif change == "come back":
-                current[i] = dataclasses.replace(m, value=m.value if m.value is not None else draw(grid),
-                                                 status="reported")
+                current[i] = dataclasses.replace(
+                    m, value=m.value if m.value is not None else draw(grid), status="reported"
+                )
             else:
                 current[i] = dataclasses.replace(m, disclosure=draw(st.sampled_from(TIERS)))
         states.append(current)

@@ -32,8 +32,12 @@ def published(settings, tier: str, name: str) -> pd.DataFrame:
 
 
 def row(rollups: pd.DataFrame, kpi: str, series: str, group_type: str, group_code: str) -> dict:
-    match = rollups[(rollups.kpi_id == kpi) & (rollups.series == series) & (rollups.group_type == group_type)
-                    & (rollups.group_code == group_code)]
+    match = rollups[
+        (rollups.kpi_id == kpi)
+        & (rollups.series == series)
+        & (rollups.group_type == group_type)
+        & (rollups.group_code == group_code)
+    ]
     assert len(match) == 1
     return match.iloc[0].to_dict()
 
@@ -41,9 +45,7 @@ def row(rollups: pd.DataFrame, kpi: str, series: str, group_type: str, group_cod
 def test_run_succeeds_with_every_disclosure_check_passing(fixture_cycle):
     _, result = fixture_cycle
     assert result.success
-    evaluations = {
-        (e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()
-    }
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     for tier in TIERS:
         assert evaluations[(f"publish_{tier}/kpi_values", CHECKS[0])] is True
         assert evaluations[(f"publish_{tier}/rollups", CHECKS[1])] is True
@@ -54,7 +56,9 @@ def test_member_values_appear_only_where_their_choice_allows(fixture_cycle):
     kpi = "kpi_id == 'electronic_declaration_rate'"
     members = {tier: sorted(published(settings, tier, "kpi_values").query(kpi).member_code) for tier in TIERS}
     assert members == {
-        "public": ["FRA", "KEN"], "wco": ["DEU", "FRA", "KEN"], "secretariat": ["DEU", "FRA", "KEN", "UGA"]
+        "public": ["FRA", "KEN"],
+        "wco": ["DEU", "FRA", "KEN"],
+        "secretariat": ["DEU", "FRA", "KEN", "UGA"],
     }
     # No choice at all for single_window_implementation: secretariat only.
     assert not published(settings, "wco", "kpi_values").query("kpi_id == 'single_window_implementation'").size
@@ -67,17 +71,28 @@ def test_public_rollups_of_a_group_with_one_hidden_member(fixture_cycle):
     # give DEU's value, the min is DEU's; the median is KEN's, the max FRA's.
     for group in (("global", "all"), ("landlocked", "not_landlocked")):  # the same three members
         g = row(public, "electronic_declaration_rate", "total", *group)
-        assert (g["n_reporting"], g["n_participating"], g["median"], g["max"]) == (3, 4 if group[0] == "global" else 3,
-                                                                                    95.0, 100.0)
+        assert (g["n_reporting"], g["n_participating"], g["median"], g["max"]) == (
+            3,
+            4 if group[0] == "global" else 3,
+            95.0,
+            100.0,
+        )
         assert pd.isna(g["mean"]) and pd.isna(g["min"]) and pd.isna(g["pooled"]) and g["suppressed"]
         assert g["suppression_reason"] == "mean:differencing;min:hidden_member;pooled:differencing"
         w = row(wco, "electronic_declaration_rate", "total", *group)
         assert (w["mean"], w["median"], w["min"], w["max"], w["pooled"], w["suppressed"]) == (
-            90.0, 95.0, 75.0, 100.0, 85.0, False)
+            90.0,
+            95.0,
+            75.0,
+            100.0,
+            85.0,
+            False,
+        )
     eur = row(public, "electronic_declaration_rate", "total", "region", "EUR")  # FRA and DEU only
     assert eur["n_reporting"] == 2 and pd.isna(eur["mean"]) and pd.isna(eur["max"])
-    assert eur["suppression_reason"] == ";".join(f"{s}:min_group_size" for s in ("mean", "median", "min", "max",
-                                                                                   "pooled"))
+    assert eur["suppression_reason"] == ";".join(
+        f"{s}:min_group_size" for s in ("mean", "median", "min", "max", "pooled")
+    )
 
 
 def test_categorical_counts_of_the_fixture(fixture_cycle):
@@ -86,8 +101,10 @@ def test_categorical_counts_of_the_fixture(fixture_cycle):
         rollups = published(settings, tier, "rollups")
         # Global: 2 fully, 1 partially, 1 not implemented, all four hidden: no one (not even one of
         # them) can tell another's level.
-        counts = {lv: row(rollups, "single_window_implementation", lv, "global", "all")["n_reporting"]
-                  for lv in ("fully_implemented", "partially_implemented", "not_implemented")}
+        counts = {
+            lv: row(rollups, "single_window_implementation", lv, "global", "all")["n_reporting"]
+            for lv in ("fully_implemented", "partially_implemented", "not_implemented")
+        }
         assert counts == {"fully_implemented": 2, "partially_implemented": 1, "not_implemented": 1}
         # Not landlocked = KEN, FRA (fully) and DEU (not implemented): DEU would learn the other two.
         coastal = row(rollups, "single_window_implementation", "fully_implemented", "landlocked", "not_landlocked")
@@ -103,9 +120,20 @@ def test_each_tier_folder_is_self_contained(fixture_cycle):
         assert manifest["tier"] == tier and manifest["run_id"] == result.run_id
         names = sorted(p.name for p in tier_dir.iterdir())
         assert names == [
-            "changes.json", "kpi_values.csv", "kpi_values.json", "kpi_values.parquet", "kpi_values.sdmx.csv",
-            "manifest.json", "report.html", "rollups.csv", "rollups.json", "rollups.parquet", "rollups.sdmx.csv",
-            "tables_en.xlsx", "tables_es.xlsx", "tables_fr.xlsx",
+            "changes.json",
+            "kpi_values.csv",
+            "kpi_values.json",
+            "kpi_values.parquet",
+            "kpi_values.sdmx.csv",
+            "manifest.json",
+            "report.html",
+            "rollups.csv",
+            "rollups.json",
+            "rollups.parquet",
+            "rollups.sdmx.csv",
+            "tables_en.xlsx",
+            "tables_es.xlsx",
+            "tables_fr.xlsx",
         ]
         for name, entry in manifest["files"].items():
             assert sha256_file(tier_dir / name) == entry["sha256"]
@@ -142,7 +170,9 @@ def test_release_guard_refuses_when_a_lower_tier_file_shows_a_hidden_value(fixtu
     try:
         job = build_definitions(settings).resolve_job_def(CYCLE_JOB)
         result = job.execute_in_process(
-            partition_key="2023", instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+            partition_key="2023",
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
             asset_selection=[dg.AssetKey(["publish_wco", "releases"])],
         )
         assert not result.success
@@ -174,17 +204,25 @@ def test_blocking_checks_stop_a_release_that_would_leak(run_without_disclosure_c
     assert not result.success
     failed = {
         (e.asset_key.to_user_string(), e.check_name): e.metadata
-        for e in result.get_asset_check_evaluations() if not e.passed
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
     }
     metadata = failed[("publish_public/rollups", "reveals_no_hidden_value")]
     findings = metadata["all_findings"].value
     assert metadata["findings"].value == len(findings) > 0 and "| member_code |" in metadata["offending_cells"].value
     # Global and not-landlocked: KEN, FRA, DEU with DEU hidden (see the module docstring).
     for group in ("global/all", "landlocked/not_landlocked"):
-        assert any(f"electronic_declaration_rate total {group} min DEU: min is the value of a member hidden" in f
-                   for f in findings)
-    assert any(f.startswith("[public readers] published means and pooled ratios: electronic_declaration_rate total"
-                            " DEU: hidden value can be solved for") for f in findings)
+        assert any(
+            f"electronic_declaration_rate total {group} min DEU: min is the value of a member hidden" in f
+            for f in findings
+        )
+    assert any(
+        f.startswith(
+            "[public readers] published means and pooled ratios: electronic_declaration_rate total"
+            " DEU: hidden value can be solved for"
+        )
+        for f in findings
+    )
     assert ("publish_public/kpi_values", "shows_only_values_its_readers_may_see") not in failed
     assert not (settings.layout.published_dir("2023") / "public").exists()
     assert not (settings.layout.published_dir("2023") / "wco").exists()

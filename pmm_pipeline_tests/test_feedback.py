@@ -10,8 +10,8 @@ import openpyxl
 import pytest
 
 from pmm_pipeline.specs.catalogue.load import load_catalogue
-from pmm_pipeline.stages.questionnaire.template import render_questionnaire
 from pmm_pipeline.specs.reference.load import load_reference
+from pmm_pipeline.stages.questionnaire.template import render_questionnaire
 from pmm_pipeline_tests.conftest import run_cycle_in_process, settings_for
 
 MEMBERS = ("KEN", "FRA", "ARG", "UGA", "DEU")

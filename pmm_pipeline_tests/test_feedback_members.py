@@ -1,4 +1,6 @@
-"""Feedback reports built as plain data, without Dagster: who gets one, what its row says, how the folder is replaced."""
+"""Feedback reports built as plain data, without Dagster: who gets one, what its row says, how the
+folder is replaced.
+"""
 
 import datetime as dt
 import json
@@ -15,15 +17,30 @@ HISTORY_COLUMNS = ["member_code", "file_name", "received_at", "outcome", "versio
 def problems(rejected: list[str], found: list[str]) -> CycleProblems:
     rejections = pd.DataFrame(
         [
-            {"member_code": m, "file_name": f"{m}_2023.json", "reason_code": "not_json", "message": "is not valid JSON",
-             "problems": json.dumps([{"code": "not_json", "message": "is not valid JSON"}])}
+            {
+                "member_code": m,
+                "file_name": f"{m}_2023.json",
+                "reason_code": "not_json",
+                "message": "is not valid JSON",
+                "problems": json.dumps([{"code": "not_json", "message": "is not valid JSON"}]),
+            }
             for m in rejected
         ],
         columns=["member_code", "file_name", "reason_code", "message", "problems"],
     )
     findings = pd.DataFrame(
-        [{"member_code": m, "rule": "values_within_range", "severity": "warning", "item": "aeo_count", "year": 2022,
-          "value": "-1", "message": "below the item's range"} for m in found],
+        [
+            {
+                "member_code": m,
+                "rule": "values_within_range",
+                "severity": "warning",
+                "item": "aeo_count",
+                "year": 2022,
+                "value": "-1",
+                "message": "below the item's range",
+            }
+            for m in found
+        ],
         columns=["member_code", "rule", "severity", "item", "year", "value", "message"],
     )
     return CycleProblems(rejections, findings, pd.DataFrame(columns=HISTORY_COLUMNS))
@@ -47,8 +64,12 @@ def test_one_report_per_known_member_with_problems(reference, catalogue, tmp_pat
 def test_no_problems_no_report(reference, catalogue, tmp_path):
     cycle = reference.cycles.get("2023")
     reports, rows = build_member_reports(
-        problems([], []), reference.members_in_force(cycle), catalogue.items_for_version(cycle.catalogue_version),
-        tmp_path, "2023", dt.date(2024, 2, 1),
+        problems([], []),
+        reference.members_in_force(cycle),
+        catalogue.items_for_version(cycle.catalogue_version),
+        tmp_path,
+        "2023",
+        dt.date(2024, 2, 1),
     )
     assert reports == {} and rows == []
 

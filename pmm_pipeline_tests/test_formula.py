@@ -74,6 +74,7 @@ numbers = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False).map(lambda x
 def expressions(draw, depth=0):
     """A random formula over a[T], b[T], c[T-1] with the Python value it must compute."""
     env = {"a[T]": draw(numbers), "b[T]": draw(numbers), "c[T-1]": draw(numbers)}
+
     def build(level):
         if level > 2 or draw(st.booleans()):
             leaf = draw(st.sampled_from([*env, "literal"]))
@@ -93,6 +94,7 @@ def expressions(draw, depth=0):
         else:
             value = {"+": left + right, "-": left - right, "*": left * right}[op]
         return f"({left_src} {op} {right_src})", value
+
     source, value = build(0)
     return source, env, value
 

@@ -1,4 +1,6 @@
-"""A corpus of malformed and hostile files, made here: none crashes intake, each is staged or quarantined with its reason."""
+"""A corpus of malformed and hostile files, made here: none crashes intake, each is staged or
+quarantined with its reason.
+"""
 
 import copy
 import datetime as dt
@@ -14,15 +16,14 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.core.settings import IntakeLimits, Settings
 from pmm_pipeline.defs.ingestion import validation_context
+from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.stages.ingestion.intake import intake_frames, read_file, take_in_cycle
-from pmm_pipeline.core.settings import IntakeLimits
 from pmm_pipeline.stages.ingestion.limits import display_name
 from pmm_pipeline.stages.questionnaire.layout import stamp_checksum
 from pmm_pipeline.stages.questionnaire.template import render_questionnaire
-from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.core.settings import Settings
 
 MB = 1024 * 1024
 LIMITS = IntakeLimits(max_file_bytes=2 * MB)  # small enough to test "too large" cheaply; other limits default

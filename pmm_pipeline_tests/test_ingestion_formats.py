@@ -8,13 +8,13 @@ import json
 import openpyxl
 import pytest
 
-from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.defs.ingestion import validation_context
+from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.stages.ingestion.intake import read_file
 from pmm_pipeline.stages.ingestion.numbers import NotANumber, parse_number_text
 from pmm_pipeline.stages.questionnaire.template import render_questionnaire
-from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.core.settings import Settings
 
 # Members of each questionnaire language in the shipped members.csv (checked in test_members_languages).
 MEMBERS = {"en": ["KEN", "GBR"], "fr": ["FRA", "SEN"], "es": ["ARG", "ESP"]}
@@ -326,8 +326,8 @@ def test_flat_export_saved_as_xlsx(world):
 
 def test_sample_writes_every_format_and_each_ingests(world, tmp_path):
     from pmm_pipeline.stages.ingestion.intake import take_in_cycle
-    from pmm_pipeline.stages.sample.generate import generate_sample
     from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents
+    from pmm_pipeline.stages.sample.generate import generate_sample
 
     reference, catalogue, ctx = world
     generate_sample(

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from pmm_pipeline.specs.catalogue.load import load_catalogue
-from pmm_pipeline.defs.ingestion import validation_context
-from pmm_pipeline.stages.ingestion.intake import intake_frames, read_submission, take_in_cycle
-from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.defs.ingestion import validation_context
+from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.specs.reference.load import load_reference
+from pmm_pipeline.stages.ingestion.intake import intake_frames, read_submission, take_in_cycle
 
 GOOD = {
     "format": "pmm-submission",
@@ -59,7 +59,7 @@ def test_good_submission_is_accepted(ctx):
 
 
 BAD_FILES = {
-    "not_json": b"{\"format\": \"pmm-submission\", ",
+    "not_json": b'{"format": "pmm-submission", ',
     "empty_file": b"",
     "not_json_encoding": b"\xff\xfe\x00garbage",
     "duplicate_keys": b'{"member": "KEN", "member": "UGA"}',
@@ -82,7 +82,9 @@ BAD_FILES = {
     "unknown_level": mutated(lambda d: d["answers"][4].update(value="mostly")),
     "unknown_kpi": mutated(lambda d: d["disclosure"].update(made_up_kpi="public")),
     "bad_disclosure": mutated(lambda d: d["disclosure"].update(electronic_declaration_rate="everyone")),
-    "nan_value": b'{"format": "pmm-submission", "answers": [{"item": "declarations_total", "year": 2022, "value": NaN}]}',
+    "nan_value": (
+        b'{"format": "pmm-submission", "answers": [{"item": "declarations_total", "year": 2022, "value": NaN}]}'
+    ),
 }
 EXPECTED_CODES = {
     "not_json_encoding": "not_json",

@@ -15,17 +15,16 @@ import openpyxl
 import pytest
 import yaml
 
-from pmm_pipeline.specs.catalogue.models import TYPE_BOUNDS, ItemType
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits, Settings
 from pmm_pipeline.defs.ingestion import validation_context
+from pmm_pipeline.orchestration.resources.storage import PmmStorage
+from pmm_pipeline.specs.catalogue.models import TYPE_BOUNDS, ItemType
 from pmm_pipeline.stages.ingestion.intake import ReceivedFile, intake_frames, quarantine, read_file, take_in_cycle
-from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.stages.ingestion.submission import Problem
 from pmm_pipeline.stages.ingestion.text import normalise, printable, quote
 from pmm_pipeline.stages.ingestion.validate import CLOCK_TOLERANCE
 from pmm_pipeline.stages.questionnaire.template import render_questionnaire
-from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.stages.sample.documents import build_sample_documents, render_json
-from pmm_pipeline.core.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cycle_2023"
 RECEIVED = dt.datetime(2024, 2, 1, 12, 0, tzinfo=dt.UTC)  # a receipt time inside cycle 2023's collection

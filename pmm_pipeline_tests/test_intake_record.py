@@ -18,9 +18,10 @@ import duckdb
 import pytest
 
 from pmm_pipeline.core.errors import ArchiveIntegrityError
+from pmm_pipeline.core.settings import DEFAULT_LIMITS
+from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.stages.ingestion import intake
 from pmm_pipeline.stages.ingestion.archive import DamagedCopyError, read_archived, write_verified
-from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.stages.ingestion.freeze import input_deadline
 from pmm_pipeline.stages.ingestion.intake import (
     MAX_PROBLEMS_RECORDED,
@@ -31,7 +32,6 @@ from pmm_pipeline.stages.ingestion.intake import (
     take_in_cycle,
     write_raw_tables,
 )
-from pmm_pipeline.core.settings import DEFAULT_LIMITS
 from pmm_pipeline.stages.ingestion.receipts import (
     Receipt,
     append_to_ledger,
@@ -74,9 +74,7 @@ class Folders:
         return path
 
     def take_in(self, ctx, now=T0, limits=DEFAULT_LIMITS, earlier=None):
-        return take_in_cycle(
-            self.landing, self.archive, self.quarantine, ctx, {}, now, limits, earlier=earlier or {}
-        )
+        return take_in_cycle(self.landing, self.archive, self.quarantine, ctx, {}, now, limits, earlier=earlier or {})
 
 
 def record_of(result) -> dict:
@@ -274,7 +272,10 @@ def test_a_missing_copy_keeps_the_version_on_record_as_missing(tmp_path, ctx):
     assert len(result.received) == len(intact.received)  # nothing leaves the record
     assert [(d.received.file_name, d.state) for d in result.damaged] == [("KEN_v2.json", "archive_missing")]
     subs = intake_frames(result, "2023")["submissions"].set_index("file_name")
-    assert list(subs.sort_values("version").loc[lambda s: s.member_code == "KEN"].index) == ["KEN_v1.json", "KEN_v2.json"]
+    assert list(subs.sort_values("version").loc[lambda s: s.member_code == "KEN"].index) == [
+        "KEN_v1.json",
+        "KEN_v2.json",
+    ]
     assert not subs.loc[subs.member_code == "KEN", "is_latest"].any()
     message = intake_frames(result, "2023")["rejections"].set_index("file_name").loc["KEN_v2.json", "message"]
     assert "missing" in message and "KEN_v2.json" in message
@@ -376,8 +377,9 @@ def test_a_hard_link_is_refused_without_reading_it(tmp_path, ctx):
     (rejection,) = result.rejected
     assert rejection.reason_code == "not_a_regular_file" and "hard link" in rejection.message
     assert rejection.member_code is None and rejection.received.sha256 is None
-    everything = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and p != outside
-                          and not p.samefile(outside))
+    everything = b"".join(
+        p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and p != outside and not p.samefile(outside)
+    )
     assert b"SECRET-LINE" not in everything and "SECRET" not in rejection.message
 
 
@@ -412,9 +414,20 @@ def test_a_damaged_line_inside_the_ledger_is_an_error_naming_it(tmp_path):
 
 
 def test_the_ledger_takes_over_a_warehouse_older_than_it_once(tmp_path):
-    rows = [{"sha256": "b" * 64, "file_name": "KEN.json", "size_bytes": 5, "received_at": T0,
-             "archive_path": str(tmp_path / "bb" / ("b" * 64 + ".json")), "outcome": "accepted",
-             "member_code": "KEN", "submitted_at": T0, "n_answers": 3, "format": "json"}]
+    rows = [
+        {
+            "sha256": "b" * 64,
+            "file_name": "KEN.json",
+            "size_bytes": 5,
+            "received_at": T0,
+            "archive_path": str(tmp_path / "bb" / ("b" * 64 + ".json")),
+            "outcome": "accepted",
+            "member_code": "KEN",
+            "submitted_at": T0,
+            "n_answers": 3,
+            "format": "json",
+        }
+    ]
     earlier, migrated, first = record_for_intake(read_ledger(ledger_path(tmp_path, "2023")), rows, tmp_path)
     assert first == T0 and [r.archive_path for r in migrated] == [f"bb/{'b' * 64}.json"]
     assert earlier[("b" * 64, "KEN.json")].member_code == "KEN"
@@ -574,9 +587,7 @@ def test_a_damaged_copy_fails_the_archive_check_naming_it_and_the_others_are_pub
 
     settings, landing = _pipeline(tmp_path)
     assert run_cycle_in_process(settings, "2023").success
-    ((copy_path,),) = _query(
-        settings, "SELECT archive_path FROM raw.received_files WHERE file_name = 'KEN_v2.json'"
-    )
+    ((copy_path,),) = _query(settings, "SELECT archive_path FROM raw.received_files WHERE file_name = 'KEN_v2.json'")
     copy = Path(copy_path)
     copy.write_bytes(copy.read_bytes().replace(b"950", b"123"))
     for path in landing.iterdir():

@@ -8,8 +8,6 @@ file of the release record altered): each next run either reproduces the record 
 naming the damaged file, never a silent change.
 """
 
-import json
-import os
 import shutil
 import signal
 import subprocess
@@ -21,8 +19,8 @@ import duckdb
 import pytest
 import yaml
 
-from pmm_pipeline.stages.ingestion.receipts import ledger_path, read_ledger
 from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.stages.ingestion.receipts import ledger_path, read_ledger
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process
 from pmm_pipeline_tests.test_release_reproducible import (
     FRA_V2,
@@ -32,8 +30,10 @@ from pmm_pipeline_tests.test_release_reproducible import (
 )
 
 # Columns of the record that a run decides; received_at and archive_path depend on when and where it ran.
-SUBMISSION_COLUMNS = "member_code, submission_id, file_name, version, submitted_at, n_answers, is_latest, is_late," \
+SUBMISSION_COLUMNS = (
+    "member_code, submission_id, file_name, version, submitted_at, n_answers, is_latest, is_late,"
     " is_frozen_out, archive_state"
+)
 # Each patch runs in the child before `pmm run`; `die()` SIGKILLs the child's whole process at that point.
 CHILD = """
 import os, signal, sys
@@ -88,8 +88,9 @@ intake.replace_cycle_rows_of_tables = lambda conn, cycle, rows: replace(DieOnSec
 def pmm_run(root: Path, patch: str = "") -> subprocess.CompletedProcess:
     script = textwrap.dedent(CHILD).format(patch=textwrap.dedent(patch))
     env = {**workspace(root), "PYTHONPATH": str(Path(__file__).parent.parent)}
-    return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600,
-                          start_new_session=True)
+    return subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600, start_new_session=True
+    )
 
 
 def recorded(root: Path) -> dict:
@@ -102,11 +103,14 @@ def recorded(root: Path) -> dict:
             "SELECT file_name, sha256, outcome FROM raw.received_files WHERE cycle = '2023' ORDER BY file_name"
         ).fetchall()
         answers = conn.execute(
-            "SELECT member_code, submission_id, item, year, value FROM raw.answers WHERE cycle = '2023'"
-            " ORDER BY ALL"
+            "SELECT member_code, submission_id, item, year, value FROM raw.answers WHERE cycle = '2023' ORDER BY ALL"
         ).fetchall()
-    return {"submissions": submissions, "received_files": files, "answers": answers,
-            "published": release_hashes(root / "data" / "published" / "2023")}
+    return {
+        "submissions": submissions,
+        "received_files": files,
+        "answers": answers,
+        "published": release_hashes(root / "data" / "published" / "2023"),
+    }
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,7 @@ from pmm_pipeline.stages.publishing.formats import OBS_STATUS, STATUS_LABELS
 PACKAGE_DIR = Path(pmm_pipeline.__file__).parent
 CHECKOUT_DIR = PACKAGE_DIR.parent
 VOCABULARY_FILE = PACKAGE_DIR / "core" / "vocabulary.py"
-WORDS = {
-    name: value for name, value in vars(vocabulary).items() if isinstance(value, tuple) and name.isupper()
-}
+WORDS = {name: value for name, value in vars(vocabulary).items() if isinstance(value, tuple) and name.isupper()}
 
 
 def contracts() -> list[dict]:
@@ -45,8 +43,10 @@ def test_import_contracts_have_no_exception_list():
 def literal_tuples(tree: ast.AST):
     """Every tuple, list or set of string constants in a module (a Literal["..", ..] subscript holds a tuple)."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.Tuple | ast.List | ast.Set) and node.elts and all(
-            isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts
+        if (
+            isinstance(node, ast.Tuple | ast.List | ast.Set)
+            and node.elts
+            and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts)
         ):
             yield node.lineno, tuple(e.value for e in node.elts)
 
@@ -90,7 +90,10 @@ def test_every_kpi_value_status_has_its_labels_and_sdmx_code():
 
 
 def test_default_disclosure_is_bound_not_spelled_in_sql():
-    """The default disclosure reaches SQL as a parameter; a tier name written in the SQL would be a second definition."""
+    """The default disclosure reaches SQL as a parameter.
+
+    A tier name written in the SQL would be a second definition.
+    """
     from pmm_pipeline.stages.kpis import compile as kpis_compile
     from pmm_pipeline.stages.staging import select
 

@@ -22,10 +22,12 @@ def blocked_lone_member(tmp_path_factory):
     shutil.copytree(LANDING, data_dir / "landing" / "2023")
     uga = data_dir / "landing" / "2023" / "UGA.json"
     # A part above its whole is a blocking finding: UGA is not admitted.
-    uga.write_text(uga.read_text().replace(
-        '{"item": "declarations_electronic", "year": 2022, "value": 0}',
-        '{"item": "declarations_electronic", "year": 2022, "value": 5}',
-    ))
+    uga.write_text(
+        uga.read_text().replace(
+            '{"item": "declarations_electronic", "year": 2022, "value": 0}',
+            '{"item": "declarations_electronic", "year": 2022, "value": 5}',
+        )
+    )
     settings = settings_for(data_dir)
     return settings, run_cycle_in_process(settings, "2023")
 
@@ -61,4 +63,3 @@ def test_every_release_is_on_record_outside_the_served_folders_and_a_rerun_adds_
     assert run_cycle_in_process(settings, "2023").success
     assert {tier: sorted((published / "record" / tier).glob("*.json")) for tier in ("public", "wco")} == records
     assert {p.name: p.read_bytes() for p in (published / "public").iterdir() if p.name.endswith(".csv")} == before
-

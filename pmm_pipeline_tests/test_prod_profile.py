@@ -24,14 +24,14 @@ import pytest
 import sqlalchemy as sa
 from dagster._core.utils import make_new_run_id
 
+from pmm_pipeline.core.settings import CHECKOUT_DIR, Settings
 from pmm_pipeline.definitions import build_definitions
+from pmm_pipeline.defs.publishing_sql import SECRETARIAT_EXTRAS, sql_release_key, tier_copies
+from pmm_pipeline.orchestration.resources.sql_target import SqlPublicationTarget
 from pmm_pipeline.stages.disclosure.control import TIERS
 from pmm_pipeline.stages.publishing.readback import read_table_file
-from pmm_pipeline.defs.publishing_sql import SECRETARIAT_EXTRAS, sql_release_key, tier_copies
 from pmm_pipeline.stages.publishing.sql_publish import SqlTable, read_cycle, target_schema
-from pmm_pipeline.orchestration.resources.sql_target import SqlPublicationTarget
 from pmm_pipeline.warehouse.connection import open_warehouse
-from pmm_pipeline.core.settings import CHECKOUT_DIR, Settings
 from pmm_pipeline.warehouse.tables import published_tables
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, stop_process_group
 from pmm_pipeline_tests.postgres_server import PostgresUnavailableError, free_port, running_postgres
@@ -48,8 +48,13 @@ READABLE = {
     "secretariat": {"pmm_public", "pmm_wco", "pmm_secretariat", "pmm_quality", "pmm_collection"},
 }
 PUBLISHED = [
-    ("pmm_public", "kpi_values"), ("pmm_public", "rollups"), ("pmm_wco", "kpi_values"), ("pmm_wco", "rollups"),
-    ("pmm_secretariat", "kpi_values"), ("pmm_secretariat", "rollups"), ("pmm_quality", "member_summary"),
+    ("pmm_public", "kpi_values"),
+    ("pmm_public", "rollups"),
+    ("pmm_wco", "kpi_values"),
+    ("pmm_wco", "rollups"),
+    ("pmm_secretariat", "kpi_values"),
+    ("pmm_secretariat", "rollups"),
+    ("pmm_quality", "member_summary"),
     ("pmm_collection", "completeness"),
 ]
 # The publisher's password in PMM_PUBLISH_SQL_URL (the test server trusts local connections and ignores it).
@@ -219,8 +224,10 @@ def test_each_tiers_tables_in_the_database_equal_its_released_files(prod_cycle):
                     sorted_frame(in_db), sorted_frame(released), check_dtype=False, check_exact=True
                 )
         with open_warehouse(settings.layout.warehouse_path) as conn:
-            extras = {t.name: conn.execute(f"SELECT * FROM {t.qualified} WHERE cycle = ?", [CYCLE]).df()
-                      for t, _ in SECRETARIAT_EXTRAS}
+            extras = {
+                t.name: conn.execute(f"SELECT * FROM {t.qualified} WHERE cycle = ?", [CYCLE]).df()
+                for t, _ in SECRETARIAT_EXTRAS
+            }
         for table, schema in SECRETARIAT_EXTRAS:
             in_db = read_cycle(engine, schema, table.name, CYCLE)
             assert len(in_db) > 0
@@ -312,8 +319,9 @@ def test_republishing_is_idempotent_and_a_failed_publication_changes_nothing(pro
         written = target.publish(CYCLE, tables)
         assert written == {f"{t.schema}.{t.declared.name}": len(t.rows) for t in tables}
         for t in tables:
-            pd.testing.assert_frame_equal(sorted_frame(read_cycle(engine, t.schema, t.declared.name, CYCLE)),
-                                          before[t.declared.name])
+            pd.testing.assert_frame_equal(
+                sorted_frame(read_cycle(engine, t.schema, t.declared.name, CYCLE)), before[t.declared.name]
+            )
 
         # The second table cannot be written (a column is missing), after the first one was replaced by no rows
         # in the same transaction: the database must still hold the whole previous release.
@@ -324,8 +332,9 @@ def test_republishing_is_idempotent_and_a_failed_publication_changes_nothing(pro
         with pytest.raises(ValueError, match="lack declared columns"):
             target.publish(CYCLE, broken)
         for t in tables:
-            pd.testing.assert_frame_equal(sorted_frame(read_cycle(engine, t.schema, t.declared.name, CYCLE)),
-                                          before[t.declared.name])
+            pd.testing.assert_frame_equal(
+                sorted_frame(read_cycle(engine, t.schema, t.declared.name, CYCLE)), before[t.declared.name]
+            )
     finally:
         engine.dispose()
 
@@ -363,12 +372,28 @@ def test_two_runs_submitted_at_once_are_dequeued_by_the_daemon_one_after_the_oth
 
     port = free_port()
     # The module's prod_instance fixture has put PMM_DAGSTER_PG_* into the environment.
-    env = {**os.environ, "DAGSTER_HOME": prod_instance.root_directory, "DAGSTER_DISABLE_TELEMETRY": "1",
-           "PMM_CODE_SERVER_HOST": "127.0.0.1", "PMM_CODE_SERVER_PORT": str(port)}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": prod_instance.root_directory,
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "PMM_CODE_SERVER_HOST": "127.0.0.1",
+        "PMM_CODE_SERVER_PORT": str(port),
+    }
     bin_dir = Path(sys.executable).parent
     workspace = DEPLOY / "workspace.yaml"
-    code_server = [bin_dir / "dagster", "code-server", "start", "-h", "127.0.0.1", "-p", str(port),
-                   "-f", QUEUE_PROBE_LOCATION, "--location-name", "pmm_pipeline"]
+    code_server = [
+        bin_dir / "dagster",
+        "code-server",
+        "start",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-f",
+        QUEUE_PROBE_LOCATION,
+        "--location-name",
+        "pmm_pipeline",
+    ]
     with service(code_server, env, tmp_path / "code_server.log") as server:
         client = DagsterGrpcClient(host="127.0.0.1", port=port)
 
@@ -379,12 +404,21 @@ def test_two_runs_submitted_at_once_are_dequeued_by_the_daemon_one_after_the_oth
         until(serving, "the code location server")
         # The deployment step of the README: without it the daemon's first pass over queued runs of a pool it
         # has not seen yet dequeues them all (it reads the configured pools before applying default_limit).
-        subprocess.run([bin_dir / "dagster", "instance", "concurrency", "set", "warehouse", "1"], env=env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [bin_dir / "dagster", "instance", "concurrency", "set", "warehouse", "1"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         run_ids = [make_new_run_id() for _ in range(2)]
         launches = [
-            subprocess.Popen([bin_dir / "dagster", "job", "launch", "-w", workspace, "-j", "queue_probe_job",
-                              "--run-id", run_id], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [bin_dir / "dagster", "job", "launch", "-w", workspace, "-j", "queue_probe_job", "--run-id", run_id],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             for run_id in run_ids
         ]
         for launch in launches:
@@ -395,8 +429,13 @@ def test_two_runs_submitted_at_once_are_dequeued_by_the_daemon_one_after_the_oth
         finished = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
         daemon_log = tmp_path / "daemon.log"
         with service([bin_dir / "dagster-daemon", "run", "-w", workspace], env, daemon_log) as daemon:
-            until(lambda: {prod_instance.get_run_by_id(run_id).status for run_id in run_ids} <= finished
-                  or daemon.poll() is not None, "both runs finished")
+            until(
+                lambda: (
+                    {prod_instance.get_run_by_id(run_id).status for run_id in run_ids} <= finished
+                    or daemon.poll() is not None
+                ),
+                "both runs finished",
+            )
     statuses = [prod_instance.get_run_by_id(run_id).status for run_id in run_ids]
     assert statuses == [dg.DagsterRunStatus.SUCCESS] * 2, daemon_log.read_text()[-3000:]
 
@@ -418,7 +457,10 @@ def until(condition, what: str, timeout: float = 300) -> None:
 
 def event_times(instance, run_id) -> dict[str, float]:
     """When each run lifecycle event of the run was stored (seconds since the epoch)."""
-    kinds = {dg.DagsterEventType.RUN_ENQUEUED, dg.DagsterEventType.RUN_STARTING,
-             dg.DagsterEventType.RUN_START, dg.DagsterEventType.RUN_SUCCESS}
-    return {entry.dagster_event.event_type.name: entry.timestamp
-            for entry in instance.all_logs(run_id, of_type=kinds)}
+    kinds = {
+        dg.DagsterEventType.RUN_ENQUEUED,
+        dg.DagsterEventType.RUN_STARTING,
+        dg.DagsterEventType.RUN_START,
+        dg.DagsterEventType.RUN_SUCCESS,
+    }
+    return {entry.dagster_event.event_type.name: entry.timestamp for entry in instance.all_logs(run_id, of_type=kinds)}

@@ -27,16 +27,23 @@ from pmm_pipeline.stages.publishing.formats import (
     write_json,
     write_sdmx_csv,
 )
-from pmm_pipeline.stages.publishing.release import write_csv
 from pmm_pipeline.stages.publishing.readback import read_release_files, read_table_file, table_kind
+from pmm_pipeline.stages.publishing.release import write_csv
 from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 
 COLUMNS = {"kpi_values": PUBLISHED_KPI_COLUMNS, "rollups": PUBLISHED_ROLLUP_COLUMNS}
 KEYS = {"kpi_values": ["kpi_id", "series", "member_code"], "rollups": ["kpi_id", "series", "group_type", "group_code"]}
 READER_FILES = {
-    "kpi_values.csv", "kpi_values.parquet", "kpi_values.json", "kpi_values.sdmx.csv",
-    "rollups.csv", "rollups.parquet", "rollups.json", "rollups.sdmx.csv",
-    "report.html#kpi_values", "report.html#rollups",
+    "kpi_values.csv",
+    "kpi_values.parquet",
+    "kpi_values.json",
+    "kpi_values.sdmx.csv",
+    "rollups.csv",
+    "rollups.parquet",
+    "rollups.json",
+    "rollups.sdmx.csv",
+    "report.html#kpi_values",
+    "report.html#rollups",
     *(f"tables_{lang}.xlsx#{t}" for lang in LANGUAGES for t in ("kpi_values", "rollups")),
 }
 
@@ -52,8 +59,17 @@ def normalized(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     frame = frame.where(frame.notna(), None)
     if "flags" in frame:
         frame["flags"] = frame["flags"].map(lambda v: v or "")  # an empty CSV cell and "" are both "no flags"
-    for column in ("value", "mean", "median", "min", "max", "pooled", "n_reporting", "n_participating",
-                   "reporting_year"):
+    for column in (
+        "value",
+        "mean",
+        "median",
+        "min",
+        "max",
+        "pooled",
+        "n_reporting",
+        "n_participating",
+        "reporting_year",
+    ):
         if column in frame:
             frame[column] = frame[column].map(lambda v: None if v is None else float(v))
     if "suppressed" in frame:
@@ -111,8 +127,9 @@ def test_sdmx_csv_passes_pysdmx_parsing_with_status_and_confidentiality_codes(re
     assert by_stat["MEDIAN"] == ("95.0", "A", "F")
     assert by_stat["MIN"] == (None, "A", "C")  # hidden_member: primary confidentiality
     assert by_stat["MEAN"] == (None, "A", "S")  # differencing: secondary confidentiality
-    eur = rollups[(rollups.KPI == "electronic_declaration_rate") & (rollups.REF_AREA == "EUR")
-                  & (rollups.STATISTIC == "MEAN")].iloc[0]
+    eur = rollups[
+        (rollups.KPI == "electronic_declaration_rate") & (rollups.REF_AREA == "EUR") & (rollups.STATISTIC == "MEAN")
+    ].iloc[0]
     assert (eur.CONF_STATUS, eur.N_REPORTING, eur.N_PARTICIPATING) == ("A", "2", "2")  # small count
 
 
@@ -127,7 +144,9 @@ def test_excel_workbooks_keep_numbers_as_numbers_in_three_languages(released):
         header = [c.value for c in sheet[1]]
         assert headers[lang] in header
         rows = [dict(zip(header, (c for c in r), strict=True)) for r in sheet.iter_rows(min_row=2)]
-        ken = next(r for r in rows if r[header[2]].value == "KEN" and r[header[3]].value == "electronic_declaration_rate")
+        ken = next(
+            r for r in rows if r[header[2]].value == "KEN" and r[header[3]].value == "electronic_declaration_rate"
+        )
         cell = ken[headers[lang]]
         assert cell.data_type == "n" and cell.value == 95.0 and cell.number_format == "#,##0.0"
         if lang in names:
@@ -193,19 +212,36 @@ def test_provenance_has_one_row_per_value_and_answer(released):
     assert n_valued == n_values
 
 
-MALICIOUS = "=HYPERLINK(\"http://evil.example\",\"click\")"
+MALICIOUS = '=HYPERLINK("http://evil.example","click")'
 
 
 def test_text_that_would_execute_is_neutralized_in_csv_excel_and_sdmx(tmp_path: Path):
-    values = pd.DataFrame([{
-        "cycle": "2023", "reporting_year": 2022, "member_code": "KEN", "kpi_id": "k", "series": "total",
-        "value": -12.5, "status": "reported", "disclosure": "public", "flags": MALICIOUS,
-    }])
+    values = pd.DataFrame(
+        [
+            {
+                "cycle": "2023",
+                "reporting_year": 2022,
+                "member_code": "KEN",
+                "kpi_id": "k",
+                "series": "total",
+                "value": -12.5,
+                "status": "reported",
+                "disclosure": "public",
+                "flags": MALICIOUS,
+            }
+        ]
+    )
     rollups = pd.DataFrame(columns=PUBLISHED_ROLLUP_COLUMNS)
     write_csv(values, tmp_path / "kpi_values.csv")
     assert "'=HYPERLINK" in (tmp_path / "kpi_values.csv").read_text()
-    write_excel({"kpi_values": values, "rollups": rollups}, tmp_path / "tables_en.xlsx", "en", "2023", "public",
-                {"k": KpiLabels({"en": "+cmd|' /C calc'!A0", "fr": "k", "es": "k"}, "%")})
+    write_excel(
+        {"kpi_values": values, "rollups": rollups},
+        tmp_path / "tables_en.xlsx",
+        "en",
+        "2023",
+        "public",
+        {"k": KpiLabels({"en": "+cmd|' /C calc'!A0", "fr": "k", "es": "k"}, "%")},
+    )
     sheet = openpyxl.load_workbook(tmp_path / "tables_en.xlsx")["KPI values"]
     cells = {sheet.cell(1, c).value: sheet.cell(2, c) for c in range(1, sheet.max_column + 1)}
     assert cells["Quality flags"].data_type == "s" and cells["Quality flags"].value == "'" + MALICIOUS
@@ -237,8 +273,9 @@ def test_the_release_guard_refuses_files_it_cannot_read_or_that_disagree(release
     (copy / "notes.txt").write_text("x")
     manifest["files"]["notes.txt"] = {"sha256": sha256_file(copy / "notes.txt"), "rows": 0}
     changes = json.loads((copy / "changes.json").read_text())
-    changes["tables"]["kpi_values"]["added"].append({"member_code": "DEU", "kpi_id": "electronic_declaration_rate",
-                                                     "series": "total", "value": 75.0})
+    changes["tables"]["kpi_values"]["added"].append(
+        {"member_code": "DEU", "kpi_id": "electronic_declaration_rate", "series": "total", "value": 75.0}
+    )
     (copy / "changes.json").write_text(json.dumps(changes))
     (copy / "manifest.json").write_text(json.dumps(manifest))
     frames, problems = read_release_files(copy)
@@ -248,10 +285,21 @@ def test_the_release_guard_refuses_files_it_cannot_read_or_that_disagree(release
 
 
 def test_json_keeps_every_digit(tmp_path: Path):
-    frame = pd.DataFrame([{
-        "cycle": "2023", "reporting_year": 2022, "member_code": "KEN", "kpi_id": "k", "series": "total",
-        "value": 1 / 3, "status": "reported", "disclosure": "public", "flags": "",
-    }])
+    frame = pd.DataFrame(
+        [
+            {
+                "cycle": "2023",
+                "reporting_year": 2022,
+                "member_code": "KEN",
+                "kpi_id": "k",
+                "series": "total",
+                "value": 1 / 3,
+                "status": "reported",
+                "disclosure": "public",
+                "flags": "",
+            }
+        ]
+    )
     write_json(frame, tmp_path / "kpi_values.json", "kpi_values")
     document = json.loads((tmp_path / "kpi_values.json").read_text())
     assert document["rows"][0]["value"] == 1 / 3
@@ -276,7 +324,8 @@ def test_every_table_materialization_carries_row_count_schema_lineage_and_previe
     # cycle's opening job, not the cycle job (their asset uses the same written_table_metadata).
     table_assets = {k for k in graph.get_all_asset_keys() if k.path[-1] != "sql_release"}
     materialized = {
-        e.asset_key: e.materialization.metadata for e in result.get_asset_materialization_events()
+        e.asset_key: e.materialization.metadata
+        for e in result.get_asset_materialization_events()
         if e.asset_key in table_assets
     }
     assert set(materialized) == table_assets - {dg_key("collection.questionnaires")}
@@ -303,14 +352,18 @@ def test_every_table_materialization_carries_row_count_schema_lineage_and_previe
             for dep in deps:
                 assert dep.asset_key in upstream, (name, column, dep)
                 assert dep.column_name in columns_of[".".join(dep.asset_key.path)], (name, column, dep)
+
     # Spot checks written by hand from the SQL and code of each stage.
     def deps(name: str, column: str) -> set[str]:
         lineage = materialized[dg_key(name)]["dagster/column_lineage"].column_lineage.deps_by_column
         return {f"{'.'.join(d.asset_key.path)}.{d.column_name}" for d in lineage[column]}
 
     assert deps("kpi.kpi_values", "flags") == {"quality.findings.rule", "quality.findings.severity"}
-    assert deps("publish_public.rollups", "mean") == {"rollup.rollups.mean", "disclosure.withheld.statistic",
-                                                      "disclosure.withheld.reason"}
+    assert deps("publish_public.rollups", "mean") == {
+        "rollup.rollups.mean",
+        "disclosure.withheld.statistic",
+        "disclosure.withheld.reason",
+    }
     assert deps("lineage.provenance", "source_cell") == {"quality.admitted_answers.source_cell"}
     assert deps("kpi.electronic_declaration_rate", "value") == {"kpi.kpi_values.value"}
     assert deps("staging.answers", "version") == {"raw.submissions.version"}
@@ -341,8 +394,16 @@ def test_chromium_draws_a_chart_per_kpi_series_of_the_released_public_report(rel
     report = folders["public"] / "report.html"
     browser = chromium()
     dom = subprocess.run(
-        [browser, *CHROMIUM_FLAGS, f"--user-data-dir={report.parent.parent / '.chromium-dom'}", "--dump-dom",
-         report.as_uri()], capture_output=True, text=True, timeout=180,
+        [
+            browser,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={report.parent.parent / '.chromium-dom'}",
+            "--dump-dom",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
     ).stdout
     # What a reader of the page sees, without the inlined plotly.js (its code is not the report's text).
     text = report.read_text()
@@ -360,16 +421,19 @@ def test_chromium_draws_a_chart_per_kpi_series_of_the_released_public_report(rel
         series = sorted(set(rollups[rollups.kpi_id == kpi_id].series))
         charts = re.findall(r'<div id="chart-[^"]+" class="chart[^"]*"[^>]*>(.*?)</div>\s*<script', drawn[kpi_id], re.S)
         assert len(charts) == len(series), kpi_id
-        assert all('class="main-svg"' in chart and ('class="point"' in chart or "class=\"bars\"" in chart)
-                   for chart in charts), f"{kpi_id}: a chart was not drawn"
+        assert all(
+            'class="main-svg"' in chart and ('class="point"' in chart or 'class="bars"' in chart) for chart in charts
+        ), f"{kpi_id}: a chart was not drawn"
         for s in kpi.series:
             assert f"{s.id}: {s.formula}" in section, (kpi_id, s.id)
         rules = set(re.findall(r"<li><code>([a-z_]+)</code> \(", section))
         numeric = kpi.shape.value != "categorical"
         # Issue 16 added earlier_release (disclosure over time) and not_finite (a statistic beyond a double).
-        assert rules == ({"min_group_size", "hidden_member", "differencing", "complementary", "earlier_release",
-                          "not_finite"} if numeric
-                         else {"min_group_size", "differencing", "complementary", "earlier_release"}), kpi_id
+        assert rules == (
+            {"min_group_size", "hidden_member", "differencing", "complementary", "earlier_release", "not_finite"}
+            if numeric
+            else {"min_group_size", "differencing", "complementary", "earlier_release"}
+        ), kpi_id
         shown = set(re.findall(r"\b[A-Z]{3}\b", section)) & MEMBERS_WITH_VALUES
         assert shown <= VISIBLE_IN_PUBLIC.get(kpi_id, set()), (kpi_id, shown)
     assert not set(re.findall(r"\b(?:DEU|UGA)\b", page))  # hidden from public readers in every KPI
@@ -382,24 +446,52 @@ def test_chromium_draws_a_chart_per_kpi_series_of_the_released_public_report(rel
     shot = ARTIFACTS / "report_public.png"
     shot.unlink(missing_ok=True)
     subprocess.run(
-        [browser, *CHROMIUM_FLAGS, f"--user-data-dir={report.parent.parent / '.chromium-shot'}",
-         "--window-size=1200,1600", f"--screenshot={shot}", report.as_uri()],
-        capture_output=True, timeout=180,
+        [
+            browser,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={report.parent.parent / '.chromium-shot'}",
+            "--window-size=1200,1600",
+            f"--screenshot={shot}",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        timeout=180,
     )
     assert shot.exists() and shot.stat().st_size > 10_000
 
 
 # (text, as written to CSV and Excel): a formula trigger, after any quotes, gets one more quote in front.
-@pytest.mark.parametrize(("text", "written_text"), [
-    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"), ("\tcmd", "'\tcmd"),
-    ("\rcmd", "'\rcmd"), ("'=already quoted", "''=already quoted"), ("''+twice", "'''+twice"),
-    ("'plain quote", "'plain quote"), ("plain", "plain"),
-])
+@pytest.mark.parametrize(
+    ("text", "written_text"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tcmd", "'\tcmd"),
+        ("\rcmd", "'\rcmd"),
+        ("'=already quoted", "''=already quoted"),
+        ("''+twice", "'''+twice"),
+        ("'plain quote", "'plain quote"),
+        ("plain", "plain"),
+    ],
+)
 def test_neutralized_text_reads_back_exactly_and_numbers_stay_numbers(tmp_path: Path, text: str, written_text: str):
-    values = pd.DataFrame([{
-        "cycle": "2023", "reporting_year": 2022, "member_code": "KEN", "kpi_id": "k", "series": "total",
-        "value": -0.5, "status": "reported", "disclosure": "public", "flags": text,
-    }])
+    values = pd.DataFrame(
+        [
+            {
+                "cycle": "2023",
+                "reporting_year": 2022,
+                "member_code": "KEN",
+                "kpi_id": "k",
+                "series": "total",
+                "value": -0.5,
+                "status": "reported",
+                "disclosure": "public",
+                "flags": text,
+            }
+        ]
+    )
     rollups = pd.DataFrame(columns=PUBLISHED_ROLLUP_COLUMNS)
     write_csv(values, tmp_path / "kpi_values.csv")
     write_excel({"kpi_values": values, "rollups": rollups}, tmp_path / "tables_en.xlsx", "en", "2023", "public", {})
@@ -425,14 +517,59 @@ def test_neutralized_text_reads_back_exactly_and_numbers_stay_numbers(tmp_path: 
 
 
 def test_sdmx_marks_a_withheld_level_share_confidential_not_missing(tmp_path: Path):
-    rollups = pd.DataFrame([
-        ("2023", "single_window_implementation", "fully_implemented", "region", "ESA", None, 5, None, None, None,
-         None, None, True, "level_counts:differencing"),
-        ("2023", "single_window_implementation", "fully_implemented", "region", "EUR", None, 2, None, None, None,
-         None, None, True, "level_counts:min_group_size"),
-        ("2023", "single_window_implementation", "partially", "global", "all", 4, 9, 50.0, None, None, None, None,
-         False, None),
-    ], columns=PUBLISHED_ROLLUP_COLUMNS)
+    rollups = pd.DataFrame(
+        [
+            (
+                "2023",
+                "single_window_implementation",
+                "fully_implemented",
+                "region",
+                "ESA",
+                None,
+                5,
+                None,
+                None,
+                None,
+                None,
+                None,
+                True,
+                "level_counts:differencing",
+            ),
+            (
+                "2023",
+                "single_window_implementation",
+                "fully_implemented",
+                "region",
+                "EUR",
+                None,
+                2,
+                None,
+                None,
+                None,
+                None,
+                None,
+                True,
+                "level_counts:min_group_size",
+            ),
+            (
+                "2023",
+                "single_window_implementation",
+                "partially",
+                "global",
+                "all",
+                4,
+                9,
+                50.0,
+                None,
+                None,
+                None,
+                None,
+                False,
+                None,
+            ),
+        ],
+        columns=PUBLISHED_ROLLUP_COLUMNS,
+    )
     write_sdmx_csv(rollups, tmp_path / "rollups.sdmx.csv", "rollups", 2022)
     obs = read_sdmx((tmp_path / "rollups.sdmx.csv").read_text()).data[0].data
     codes = {(r.REF_AREA, r.STATISTIC): (r.OBS_VALUE or None, r.OBS_STATUS, r.CONF_STATUS) for r in obs.itertuples()}

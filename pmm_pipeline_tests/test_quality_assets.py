@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from pmm_pipeline.specs.catalogue.load import load_catalogue
-from pmm_pipeline.stages.quality.rules import RULES
 from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.stages.sample.generate import write_sample
-from pmm_pipeline.stages.sample.documents import build_sample_documents
+from pmm_pipeline.stages.quality.rules import RULES
 from pmm_pipeline.stages.sample.defects import inject_quality_defects
+from pmm_pipeline.stages.sample.documents import build_sample_documents
+from pmm_pipeline.stages.sample.generate import write_sample
 from pmm_pipeline_tests.conftest import run_cycle_in_process, settings_for
 
 CYCLE = "2023"
@@ -51,8 +51,13 @@ def test_the_run_succeeds_and_every_kind_of_defect_was_seeded(defective_cycle):
     assert result.success
     assert len(seeded) >= 12  # a tenth of ~125 participants
     assert {rule for _, rule in seeded} == {
-        "values_within_range", "values_match_item_type", "part_not_above_whole", "required_items_present",
-        "variation_years_present", "yoy_change_within_band", "magnitude_consistent_with_history",
+        "values_within_range",
+        "values_match_item_type",
+        "part_not_above_whole",
+        "required_items_present",
+        "variation_years_present",
+        "yoy_change_within_band",
+        "magnitude_consistent_with_history",
         "value_near_peer_median",
     }
 

@@ -11,9 +11,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.catalogue.models import KPI_QUALITY_RULES
-from pmm_pipeline.defs.ingestion import validation_context
+from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.ingestion.intake import read_submission
 from pmm_pipeline.stages.quality.expectations import (
     ANSWERS_BATCH,
@@ -25,7 +26,6 @@ from pmm_pipeline.stages.quality.expectations import (
 from pmm_pipeline.stages.quality.frames import expected_answers, prepare_answers, required_answers
 from pmm_pipeline.stages.quality.gate import GateInputs, GateOutcome, empty_history, evaluate_quality
 from pmm_pipeline.stages.quality.rules import RULES, RULES_BY_ID
-from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents, render_json
 from pmm_pipeline.stages.staging.select import membership_frame
 from pmm_pipeline.warehouse.tables import FINDINGS, MEMBER_SUMMARY, STAGED_ANSWERS
@@ -46,15 +46,29 @@ def baseline(reference: Reference, catalogue: Catalogue) -> GateInputs:
         submission, problems = read_submission(f"{member}.json", data, ctx)
         assert submission is not None, problems
         sha = hashlib.sha256(data).hexdigest()
-        submissions.append({"member_code": member, "submission_id": sha, "file_name": f"{member}.json",
-                            "region_code": regions[member]})
+        submissions.append(
+            {"member_code": member, "submission_id": sha, "file_name": f"{member}.json", "region_code": regions[member]}
+        )
         for a in submission.answers:
-            answers.append({
-                "cycle": CYCLE, "member_code": member, "item": a.item, "year": a.year, "value": a.value,
-                "value_text": a.value_text, "status": a.status, "comment": a.comment, "submission_id": sha,
-                "version": 1, "source_file": f"{member}.json", "source_pointer": a.location.pointer,
-                "source_sheet": None, "source_cell": None, "source_line": None,
-            })
+            answers.append(
+                {
+                    "cycle": CYCLE,
+                    "member_code": member,
+                    "item": a.item,
+                    "year": a.year,
+                    "value": a.value,
+                    "value_text": a.value_text,
+                    "status": a.status,
+                    "comment": a.comment,
+                    "submission_id": sha,
+                    "version": 1,
+                    "source_file": f"{member}.json",
+                    "source_pointer": a.location.pointer,
+                    "source_sheet": None,
+                    "source_cell": None,
+                    "source_line": None,
+                }
+            )
     return GateInputs(
         answers=pd.DataFrame(answers, columns=STAGED_ANSWERS.column_names).astype({"source_line": "Int64"}),
         submissions=pd.DataFrame(submissions),
@@ -105,7 +119,8 @@ class Seeder:
 
     def inputs_with(self, history: pd.DataFrame | None = None) -> GateInputs:
         return dataclasses.replace(
-            self.inputs, answers=self.answers.reset_index(drop=True),
+            self.inputs,
+            answers=self.answers.reset_index(drop=True),
             history=self.inputs.history if history is None else history,
         )
 
@@ -144,8 +159,16 @@ def seeded(baseline: GateInputs, reference: Reference, catalogue: Catalogue):
     s.duplicate(m["one_answer_per_item_year"], "declarations_total", T)
 
     history = pd.DataFrame(
-        [{"cycle": "2021", "cycle_rank": 1, "member_code": m["t_minus_1_matches_earlier_cycle"], "item": "aeo_count",
-          "year": T1, "value": previous}]
+        [
+            {
+                "cycle": "2021",
+                "cycle_rank": 1,
+                "member_code": m["t_minus_1_matches_earlier_cycle"],
+                "item": "aeo_count",
+                "year": T1,
+                "value": previous,
+            }
+        ]
     )
     outcome = evaluate(s.inputs_with(history), reference, catalogue)
     # (rule, severity, KPI, item, year) of each expected finding, by hand.
@@ -173,7 +196,8 @@ def test_the_valid_cycle_passes_every_expectation_on_the_pandas_route(baseline, 
     batches = {
         ANSWERS_BATCH: prepare_answers(baseline.answers, items, baseline.submissions),
         EXPECTED_BATCH: expected_answers(
-            baseline.answers, members,
+            baseline.answers,
+            members,
             required_answers(catalogue.kpis_for_version(cycle.catalogue_version), catalogue.formulas, cycle),
         ),
     }
@@ -193,16 +217,23 @@ def test_every_rule_catches_its_seeded_defect_with_its_severity(seeded):
         found = findings[findings.rule == rule]
         assert set(found.member_code) == {members[rule]}, rule
         actual = [
-            (f.severity, None if pd.isna(f.kpi_id) else f.kpi_id, f.item, int(f.year))
-            for f in found.itertuples()
+            (f.severity, None if pd.isna(f.kpi_id) else f.kpi_id, f.item, int(f.year)) for f in found.itertuples()
         ]
         assert actual == rows, rule
 
 
 def test_blocking_findings_keep_the_member_out_and_warnings_do_not(seeded, baseline):
     outcome, members, _ = seeded
-    blocked = {members[r] for r in ("known_codes", "one_answer_per_item_year", "values_match_item_type",
-                                    "values_within_range", "part_not_above_whole")}
+    blocked = {
+        members[r]
+        for r in (
+            "known_codes",
+            "one_answer_per_item_year",
+            "values_match_item_type",
+            "values_within_range",
+            "part_not_above_whole",
+        )
+    }
     assert set(outcome.blocked_members) == blocked
     assert set(outcome.admitted_answers.member_code) == set(baseline.submissions.member_code) - blocked
     summary = outcome.member_summary.set_index("member_code")
@@ -299,7 +330,10 @@ def test_every_rule_is_declared_once_with_a_severity():
     assert len(RULES_BY_ID) == len(RULES)
     assert set(KPI_QUALITY_RULES) <= set(RULES_BY_ID)
     assert {r.id for r in RULES if r.is_blocking} == {
-        "known_codes", "one_answer_per_item_year", "values_match_item_type", "values_within_range",
+        "known_codes",
+        "one_answer_per_item_year",
+        "values_match_item_type",
+        "values_within_range",
         "part_not_above_whole",
     }
 

@@ -5,12 +5,12 @@ import io
 import openpyxl
 import pytest
 
-from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.app.cli import main
+from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.stages.questionnaire.layout import plan_questionnaire, stamp_checksum
 from pmm_pipeline.stages.questionnaire.template import QuestionnaireError, render_questionnaire
-from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.core.settings import Settings
 
 # Cycle 2023 (catalogue 1.0): items needed at T-1 because a variation formula uses them at [T-1].
 T_MINUS_1_ITEMS = {"aeo_count", "rfi_count", "alcohol_seizures", "customs_revenue_total"}

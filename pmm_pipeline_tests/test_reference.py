@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pmm_pipeline.specs.reference.load import PACKAGED_REFERENCE_DIR, ReferenceError, load_cycles, load_reference
+from pmm_pipeline.core.settings import PACKAGED_REFERENCE_DIR
+from pmm_pipeline.specs.reference.load import ReferenceError, load_cycles, load_reference
 
 
 def test_shipped_reference(reference):
@@ -44,7 +45,10 @@ def copy_reference(tmp_path: Path) -> Path:
     "row_change,fragment",
     [
         (("KEN,Kenya", "KXX,Kenya"), "not an ISO 3166-1 alpha-3"),
-        ((",ESA,lower_middle,false,revenue_authority,en,", ",ESX,lower_middle,false,revenue_authority,en,"), "region 'ESX'"),
+        (
+            (",ESA,lower_middle,false,revenue_authority,en,", ",ESX,lower_middle,false,revenue_authority,en,"),
+            "region 'ESX'",
+        ),
         ((",revenue_authority,en,2000-01-01,", ",revenue_authority,en,2000-13-01,"), "valid_from"),
         ((",revenue_authority,en,2000-01-01,", ",revenue_authority,de,2000-01-01,"), "language"),
     ],
@@ -76,14 +80,23 @@ def test_overlapping_memberships_are_refused(tmp_path):
     "text,fragment",
     [
         ("cycles: []", "at least 1"),
-        ("cycles:\n  - {id: '2023', reporting_year: 2022, collection: {opens: 2024-01-01, closes: 2023-01-01},"
-         " publication_date: 2025-01-01, catalogue_version: '1.0'}", "closes is before"),
-        ("cycles:\n  - {id: '2023', reporting_year: 2022, collection: {opens: 2023-01-01, closes: 2023-02-01},"
-         " publication_date: 2025-01-01, catalogue_version: '1.0', cadence: yearly}", "Extra inputs"),
-        ("cycles:\n  - {id: 'x', reporting_year: 2022, collection: {opens: 2023-01-01, closes: 2023-02-01},"
-         " publication_date: 2025-01-01, catalogue_version: '1.0'}\n"
-         "  - {id: 'x', reporting_year: 2023, collection: {opens: 2023-01-01, closes: 2023-02-01},"
-         " publication_date: 2025-01-01, catalogue_version: '1.0'}", "duplicate cycle id"),
+        (
+            "cycles:\n  - {id: '2023', reporting_year: 2022, collection: {opens: 2024-01-01, closes: 2023-01-01},"
+            " publication_date: 2025-01-01, catalogue_version: '1.0'}",
+            "closes is before",
+        ),
+        (
+            "cycles:\n  - {id: '2023', reporting_year: 2022, collection: {opens: 2023-01-01, closes: 2023-02-01},"
+            " publication_date: 2025-01-01, catalogue_version: '1.0', cadence: yearly}",
+            "Extra inputs",
+        ),
+        (
+            "cycles:\n  - {id: 'x', reporting_year: 2022, collection: {opens: 2023-01-01, closes: 2023-02-01},"
+            " publication_date: 2025-01-01, catalogue_version: '1.0'}\n"
+            "  - {id: 'x', reporting_year: 2023, collection: {opens: 2023-01-01, closes: 2023-02-01},"
+            " publication_date: 2025-01-01, catalogue_version: '1.0'}",
+            "duplicate cycle id",
+        ),
         ("cycles: [", "not valid YAML"),
     ],
 )

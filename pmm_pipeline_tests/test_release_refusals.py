@@ -6,8 +6,8 @@ import pytest
 
 from pmm_pipeline.stages.ingestion.intake import archive_bytes
 from pmm_pipeline.stages.publishing.formats import read_excel, write_excel
-from pmm_pipeline.stages.publishing.release import ReleaseRefusedError, write_release
 from pmm_pipeline.stages.publishing.readback import read_release_files
+from pmm_pipeline.stages.publishing.release import ReleaseRefusedError, write_release
 from pmm_pipeline_tests.test_release_reproducible import info, kpi_rows, rollup_rows
 
 
@@ -20,8 +20,12 @@ def test_a_format_that_cannot_hold_a_table_refuses_the_release_and_leaves_the_pr
         raise ValueError(f"{folder / 'kpi_values.sdmx.csv'}: text with a carriage return cannot be written")
 
     with pytest.raises(ReleaseRefusedError, match="kpi_values.sdmx.csv: text with a carriage return"):
-        write_release(tier_dir, {"kpi_values": kpi_rows({"KEN": 50.0}), "rollups": rollup_rows(1.0, None)},
-                      info("run-2"), extras=extras)
+        write_release(
+            tier_dir,
+            {"kpi_values": kpi_rows({"KEN": 50.0}), "rollups": rollup_rows(1.0, None)},
+            info("run-2"),
+            extras=extras,
+        )
 
     assert {p.name: p.read_bytes() for p in tier_dir.iterdir()} == before
     assert sorted(p.name for p in tier_dir.parent.iterdir()) == [".public.lock", "public"]  # no half-built folder

@@ -10,15 +10,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.stages.publishing.report import ReportContext, read_report, render_report
-from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--virtual-time-budget=20000",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--virtual-time-budget=20000",
 ]
 
 
@@ -34,18 +40,52 @@ def chromium() -> str:
 
 
 def tables() -> dict[str, pd.DataFrame]:
-    values = pd.DataFrame([
-        ("2023", 2022, "KEN", "electronic_declaration_rate", "total", 95.0, "reported", "public", ""),
-        ("2023", 2022, "FRA", "electronic_declaration_rate", "total", 100.0, "reported", "public", ""),
-        ("2023", 2022, "KEN", "aeo_trade_share", "import", 25.0, "reported", "public", ""),
-    ], columns=PUBLISHED_KPI_COLUMNS)
-    rollups = pd.DataFrame([
-        ("2023", "electronic_declaration_rate", "total", "global", "all", 3, 4, None, 95.0, None, 100.0, None, True,
-         "mean:differencing;min:hidden_member;pooled:differencing"),
-        ("2023", "electronic_declaration_rate", "total", "region", "ESA", 3, 3, 87.5, 95.0, 80.0, 100.0, 88.0, False,
-         None),
-        ("2023", "aeo_trade_share", "import", "global", "all", 3, 4, 30.0, 25.0, 20.0, 45.0, 28.0, False, None),
-    ], columns=PUBLISHED_ROLLUP_COLUMNS)
+    values = pd.DataFrame(
+        [
+            ("2023", 2022, "KEN", "electronic_declaration_rate", "total", 95.0, "reported", "public", ""),
+            ("2023", 2022, "FRA", "electronic_declaration_rate", "total", 100.0, "reported", "public", ""),
+            ("2023", 2022, "KEN", "aeo_trade_share", "import", 25.0, "reported", "public", ""),
+        ],
+        columns=PUBLISHED_KPI_COLUMNS,
+    )
+    rollups = pd.DataFrame(
+        [
+            (
+                "2023",
+                "electronic_declaration_rate",
+                "total",
+                "global",
+                "all",
+                3,
+                4,
+                None,
+                95.0,
+                None,
+                100.0,
+                None,
+                True,
+                "mean:differencing;min:hidden_member;pooled:differencing",
+            ),
+            (
+                "2023",
+                "electronic_declaration_rate",
+                "total",
+                "region",
+                "ESA",
+                3,
+                3,
+                87.5,
+                95.0,
+                80.0,
+                100.0,
+                88.0,
+                False,
+                None,
+            ),
+            ("2023", "aeo_trade_share", "import", "global", "all", 3, 4, 30.0, 25.0, 20.0, 45.0, 28.0, False, None),
+        ],
+        columns=PUBLISHED_ROLLUP_COLUMNS,
+    )
     return {"kpi_values": values, "rollups": rollups}
 
 
@@ -54,9 +94,13 @@ def report(tmp_path_factory) -> Path:
     settings = Settings.from_env({})
     catalogue = load_catalogue(settings.specs_dir)
     context = ReportContext(
-        cycle="2023", reporting_year=2022, tier="public", kpis=catalogue.kpis_for_version("1.0"),
+        cycle="2023",
+        reporting_year=2022,
+        tier="public",
+        kpis=catalogue.kpis_for_version("1.0"),
         group_names={("global", "all"): "All members", ("region", "ESA"): "East and Southern Africa"},
-        min_group_size=3, completeness=None,
+        min_group_size=3,
+        completeness=None,
     )
     path = tmp_path_factory.mktemp("report") / "report.html"
     path.write_text(render_report(tables(), context), encoding="utf-8")
@@ -66,7 +110,7 @@ def report(tmp_path_factory) -> Path:
 def test_report_is_self_contained_and_reads_back_as_its_tables(report: Path):
     text = report.read_text()
     assert "cdn" not in text.lower().split("<script>", 1)[0]  # nothing fetched by the head
-    assert '<script src=' not in text and "<link" not in text
+    assert "<script src=" not in text and "<link" not in text
     assert "@media print" in text
     assert "100 * declarations_electronic[T] / declarations_total[T]" in text  # methodology from the spec
     assert "n=3 of N=4 (withheld)" in text

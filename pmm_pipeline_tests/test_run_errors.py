@@ -13,10 +13,10 @@ import duckdb
 import pytest
 
 from pmm_pipeline.app.cli import main
-from pmm_pipeline.core.errors import ArchiveIntegrityError, CorruptWarehouseError, DiskFullError
+from pmm_pipeline.app.run import describe_failures, run_cycle
+from pmm_pipeline.core.errors import ArchiveIntegrityError, CorruptWarehouseError
 from pmm_pipeline.orchestration.failures import MAX_RETRIES_TAG, as_failure, guard_compute
 from pmm_pipeline.orchestration.policies import apply_asset_policies
-from pmm_pipeline.app.run import describe_failures, run_cycle
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.warehouse.connection import WarehouseBusyError, open_warehouse, verify_warehouse
 from pmm_pipeline_tests.conftest import FIXTURES, settings_for
@@ -33,8 +33,10 @@ ENOSPC_TEXT = os.strerror(errno.ENOSPC)
         (OSError(errno.ENOSPC, ENOSPC_TEXT, "/data/archive/ab/cd.json"), ["disk full", "/data/archive/ab/cd.json"]),
         (OSError(errno.EDQUOT, os.strerror(errno.EDQUOT), "/data/published/x.csv"), ["disk full", "/data/published"]),
         # DuckDB's own words on a full disk (seen on a 1 MiB tmpfs with duckdb 2.0).
-        (duckdb.IOException(f'IO Error: Could not write file "/d/warehouse.duckdb": {ENOSPC_TEXT}'),
-         ["disk full", "/d/warehouse.duckdb"]),
+        (
+            duckdb.IOException(f'IO Error: Could not write file "/d/warehouse.duckdb": {ENOSPC_TEXT}'),
+            ["disk full", "/d/warehouse.duckdb"],
+        ),
         # pyarrow and others wrap the OSError: the cause behind still decides.
         (RuntimeError("could not write the release"), ["disk full"]),
         (ArchiveIntegrityError("archive copy archive/ab/abcd of KEN.json no longer hashes to abcd"), ["KEN.json"]),
@@ -92,10 +94,17 @@ def test_a_huge_message_is_cut_before_it_reaches_the_event_log():
 # --- through Dagster: the policy that wraps every asset and check ----------------------------------
 
 
-def _job(assets, retry=dg.RetryPolicy(max_retries=2)):
+_TWO_RETRIES = dg.RetryPolicy(max_retries=2)
+
+
+def _job(assets, retry=_TWO_RETRIES):
     defs = dg.Definitions(
         assets=apply_asset_policies(assets),
-        jobs=[dg.define_asset_job("j", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor, op_retry_policy=retry)],
+        jobs=[
+            dg.define_asset_job(
+                "j", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor, op_retry_policy=retry
+            )
+        ],
     )
     return defs.resolve_job_def("j")
 
@@ -146,7 +155,9 @@ def test_a_failed_error_check_is_reported_with_its_description():
     def raw_files():
         yield dg.MaterializeResult()
         yield dg.AssetCheckResult(
-            check_name="archive_copies_intact", passed=False, severity=dg.AssetCheckSeverity.ERROR,
+            check_name="archive_copies_intact",
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
             description="archive/ab/abcd (KEN_2023.json) no longer hashes to abcd",
         )
 
@@ -319,9 +330,11 @@ class _FullUnder:
 def _run(settings):
     with dg.instance_for_test() as instance:
         outcome = run_cycle(settings, "2023", instance=instance)
-        retried = [
-            e for e in instance.all_logs(outcome.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY)
-        ] if outcome.run_id else []
+        retried = (
+            [e for e in instance.all_logs(outcome.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY)]
+            if outcome.run_id
+            else []
+        )
     return outcome, retried
 
 

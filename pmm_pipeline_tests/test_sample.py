@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.ingestion.intake import read_submission, take_in_cycle
 from pmm_pipeline.stages.ingestion.json_reader import read_json_submission
 from pmm_pipeline.stages.ingestion.validate import ValidationContext, validate_submission
-from pmm_pipeline.specs.reference.load import Reference
-from pmm_pipeline.stages.sample.generate import WRITERS, generate_sample, write_sample
-from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents, parse_timestamp, render_json
 from pmm_pipeline.stages.sample.broken import ERROR_KINDS, corrupt_documents
+from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents, parse_timestamp, render_json
+from pmm_pipeline.stages.sample.generate import WRITERS, generate_sample, write_sample
 
 CYCLES = ("2023", "2025")
 
@@ -201,9 +201,7 @@ def test_every_erroneous_file_is_rejected_with_its_expected_reason(
     reference: Reference, catalogue: Catalogue, documents: dict[str, list[dict[str, Any]]], cycle_id: str
 ) -> None:
     ctx = context(reference, catalogue, cycle_id)
-    erroneous = corrupt_documents(
-        documents[cycle_id], reference, catalogue, cycle_id, error_share=0.25, seed=7
-    )
+    erroneous = corrupt_documents(documents[cycle_id], reference, catalogue, cycle_id, error_share=0.25, seed=7)
     latest = latest_documents(documents[cycle_id])
     assert {bad.expected_reason for bad in erroneous} == set(ERROR_KINDS)
     assert len({bad.member for bad in erroneous}) == len(erroneous) == round(0.25 * len(latest))
@@ -251,9 +249,7 @@ def test_formats_without_a_writer_are_refused_before_anything_is_written(
     reference: Reference, catalogue: Catalogue, tmp_path: Path
 ) -> None:
     with pytest.raises(ValueError, match="unknown format 'parquet'; choose from json, xlsx, csv"):
-        generate_sample(
-            reference, catalogue, "2023", tmp_path / "landing", members=5, formats=("json", "parquet")
-        )
+        generate_sample(reference, catalogue, "2023", tmp_path / "landing", members=5, formats=("json", "parquet"))
     assert not (tmp_path / "landing").exists()
 
 

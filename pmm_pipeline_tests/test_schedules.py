@@ -11,10 +11,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from pmm_pipeline.definitions import build_definitions
-from pmm_pipeline.stages.ingestion.freeze import input_deadline, mark_versions_in_use
-from pmm_pipeline.specs.reference.load import ReferenceError, load_cycles
 from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.definitions import build_definitions
+from pmm_pipeline.specs.reference.load import ReferenceError, load_cycles
+from pmm_pipeline.stages.ingestion.freeze import input_deadline, mark_versions_in_use
 
 UTC = dt.UTC
 

@@ -15,11 +15,11 @@ import dagster as dg
 import pytest
 import yaml
 
-from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.definitions import build_definitions
+from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.warehouse.connection import open_warehouse
 from pmm_pipeline.stages.sample.generate import generate_sample
+from pmm_pipeline.warehouse.connection import open_warehouse
 from pmm_pipeline_tests.conftest import FIXTURES, settings_for
 
 FIXTURE_LANDING = FIXTURES / "cycle_2023" / "landing"
@@ -115,8 +115,10 @@ def freeze_scenario(tmp_path_factory):
     ledger.write_text("".join(json.dumps(line) + "\n" for line in lines))
     # The warehouse's copy of those receipts is faked alike: a ledger disagreeing with it stops the intake.
     with open_warehouse(settings.layout.warehouse_path) as conn:
-        conn.execute("UPDATE raw.received_files SET received_at = ? WHERE cycle = '2023'",
-                     [dt.datetime(2024, 3, 20, 10, tzinfo=dt.UTC)])
+        conn.execute(
+            "UPDATE raw.received_files SET received_at = ? WHERE cycle = '2023'",
+            [dt.datetime(2024, 3, 20, 10, tzinfo=dt.UTC)],
+        )
     shutil.copy(FIXTURE_LANDING / "KEN_v2.json", landing / "KEN_v2.json")
     run_job(settings, "collection_job", "2023", instance, {"pmm/as_of": "2024-03-25"})
     snapshot("late file")
@@ -223,8 +225,12 @@ def calendar_runs(tmp_path_factory):
             partition_key=request.partition_key, tags=request.tags, instance=instance, raise_on_error=False
         )
         assert result.success, (name, [e.message for e in result.all_events if e.is_failure])
-        runs[name] = (result, rows(settings, "SELECT listed_on, days_left FROM collection.outstanding_members LIMIT 1")
-                      if request.job_name == "collection_job" else None)
+        runs[name] = (
+            result,
+            rows(settings, "SELECT listed_on, days_left FROM collection.outstanding_members LIMIT 1")
+            if request.job_name == "collection_job"
+            else None,
+        )
     yield settings, runs
 
 

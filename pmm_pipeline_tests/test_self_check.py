@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 
 from pmm_pipeline.app.cli import main
-from pmm_pipeline.stages.feedback.texts import HEADINGS, PROBLEMS
-from pmm_pipeline.defs.ingestion import validation_context
-from pmm_pipeline.stages.ingestion.intake import intake_frames, take_in_cycle
-from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.app.self_check import OFFLINE_LIMITS, WORDS, check_file
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
+from pmm_pipeline.defs.ingestion import validation_context
+from pmm_pipeline.stages.feedback.texts import HEADINGS, PROBLEMS
+from pmm_pipeline.stages.ingestion.intake import intake_frames, take_in_cycle
 from pmm_pipeline.warehouse.tables import FINDINGS
 from pmm_pipeline_tests.conftest import FIXTURES
 from pmm_pipeline_tests.test_hostile_files import DOCUMENT, LIMITS, build_corpus
@@ -81,9 +81,7 @@ def test_problems_are_those_of_an_intake_of_the_same_file(which, reference, cata
 
 
 def _findings_of(conn, member: str) -> pd.DataFrame:
-    return conn.execute(
-        "SELECT * FROM quality.findings WHERE cycle = '2023' AND member_code = ?", [member]
-    ).df()
+    return conn.execute("SELECT * FROM quality.findings WHERE cycle = '2023' AND member_code = ?", [member]).df()
 
 
 def _comparable(findings: pd.DataFrame) -> list[dict]:
@@ -161,9 +159,12 @@ def test_exit_status_says_accepted_rejected_or_blocked(capsys, monkeypatch, tmp_
 
     # a part above its whole: accepted by the intake, blocked by the gate (part_not_above_whole)
     blocked = _write(
-        tmp_path / "KEN_blocked.json", "KEN",
-        answers=[{"item": "declarations_total", "year": 2022, "value": 100},
-                 {"item": "declarations_electronic", "year": 2022, "value": 900}],
+        tmp_path / "KEN_blocked.json",
+        "KEN",
+        answers=[
+            {"item": "declarations_total", "year": 2022, "value": 100},
+            {"item": "declarations_electronic", "year": 2022, "value": 900},
+        ],
     )
     code, out, _ = _run(capsys, monkeypatch, tmp_path / "data", str(blocked), "--json")
     document = json.loads(out)
@@ -247,9 +248,12 @@ def test_every_word_exists_in_three_languages():
 
 def test_output_is_the_members_feedback_report(capsys, monkeypatch, tmp_path):
     blocked = _write(
-        tmp_path / "FRA_blocked.json", "FRA",
-        answers=[{"item": "declarations_total", "year": 2022, "value": 100},
-                 {"item": "declarations_electronic", "year": 2022, "value": 900}],
+        tmp_path / "FRA_blocked.json",
+        "FRA",
+        answers=[
+            {"item": "declarations_total", "year": 2022, "value": 100},
+            {"item": "declarations_electronic", "year": 2022, "value": 900},
+        ],
     )
     output = tmp_path / "feedback.xlsx"
     code, out, _ = _run(capsys, monkeypatch, tmp_path / "data", str(blocked), "--output", str(output), "--json")

@@ -8,8 +8,8 @@ import pytest
 
 from pmm_pipeline.defs.jobs import COLLECTION_JOB
 from pmm_pipeline.defs.sensors import LANDING_SENSOR, build_landing_file_sensor
-from pmm_pipeline.orchestration.tags import CYCLE_TAG, MEMBER_TAG, SOURCE_FILE_TAG
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
+from pmm_pipeline.orchestration.tags import CYCLE_TAG, MEMBER_TAG, SOURCE_FILE_TAG
 
 KNOWN = frozenset({"KEN", "UGA", "FRA"})
 
@@ -107,8 +107,8 @@ def test_unreadable_cursor_starts_over(landing):
 def test_sensor_is_in_the_code_location(tmp_path):
     from dataclasses import replace
 
-    from pmm_pipeline.definitions import build_definitions
     from pmm_pipeline.core.settings import Settings
+    from pmm_pipeline.definitions import build_definitions
 
     defs = build_definitions(replace(Settings.from_env({}), data_dir=tmp_path))
     assert defs.resolve_sensor_def(LANDING_SENSOR).job_name == COLLECTION_JOB

@@ -9,8 +9,8 @@ import pytest
 
 from pmm_pipeline.defs.jobs import COLLECTION_JOB
 from pmm_pipeline.defs.sensors import build_landing_file_sensor, read_landing_file
-from pmm_pipeline.orchestration.tags import MEMBER_TAG, SOURCE_FILE_TAG
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
+from pmm_pipeline.orchestration.tags import MEMBER_TAG, SOURCE_FILE_TAG
 
 KNOWN = frozenset({"KEN", "UGA", "FRA"})
 GOOD = b'{"format": "pmm-submission", "member": "UGA", "cycle": "2023"}'

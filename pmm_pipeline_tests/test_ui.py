@@ -21,9 +21,9 @@ import dagster as dg
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
-from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.orchestration.instance import ensure_dagster_home
+from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.stages.sample.generate import generate_sample
 from pmm_pipeline_tests.conftest import settings_for, stop_process_group
@@ -98,7 +98,11 @@ def dagster_ui(tmp_path_factory):
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=CHECKOUT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=CHECKOUT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         started = time.monotonic()
@@ -134,7 +138,10 @@ def test_a_cycle_run_launched_over_graphql_succeeds_with_its_checks(dagster_ui):
     run_id = client.submit_job_execution("cycle_job", repository_location_name=LOCATION, tags=tags)
     status = wait_for(
         lambda: (s := client.get_run_status(run_id)) in TERMINAL and s,
-        dagster_ui["process"], dagster_ui["log"], f"end of run {run_id}", timeout_s=600,
+        dagster_ui["process"],
+        dagster_ui["log"],
+        f"end of run {run_id}",
+        timeout_s=600,
     )
     print(f"run {run_id} launched over GraphQL ended {status.value} after {time.monotonic() - started:.1f} s")
     assert status == dg.DagsterRunStatus.SUCCESS
@@ -172,15 +179,27 @@ def chromium() -> str | None:
 def headless(browser: str, url: str, output: list[str], profile: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [
-            browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-extensions", "--no-first-run", "--no-default-browser-check",
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--no-first-run",
+            "--no-default-browser-check",
             # Only the local server is reachable: any other host name fails to resolve.
             "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-            f"--user-data-dir={profile}", "--window-size=1600,2400", "--virtual-time-budget=10000",
-            *output, url,
+            f"--user-data-dir={profile}",
+            "--window-size=1600,2400",
+            "--virtual-time-budget=10000",
+            *output,
+            url,
         ],
-        capture_output=True, timeout=300,
+        capture_output=True,
+        timeout=300,
     )
 
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.orchestration.table_assets import OWNER
-from pmm_pipeline.core.settings import Settings
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pmm_pipeline"
 

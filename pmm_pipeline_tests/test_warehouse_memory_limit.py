@@ -3,9 +3,9 @@
 import duckdb
 import pytest
 
+from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.warehouse.connection import open_warehouse
-from pmm_pipeline.core.settings import Settings
 
 
 def memory_limit_of(conn) -> str:

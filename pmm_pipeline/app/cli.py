@@ -7,11 +7,11 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from pmm_pipeline.specs.catalogue.load import CatalogueError, load_catalogue, validate_catalogue
 from pmm_pipeline.core.choices import LIST_ALL_UP_TO, UnknownChoice, choose, describe_unknown, nearest
-from pmm_pipeline.specs.reference.load import Reference, ReferenceError, load_reference
-from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.core.vocabulary import LANGUAGES
+from pmm_pipeline.specs.catalogue.load import CatalogueError, load_catalogue, validate_catalogue
+from pmm_pipeline.specs.reference.load import Reference, ReferenceError, load_reference
 
 # A catalogue of PMM v1 size (51 KPIs) is too long to list in an error; the shipped one is listed whole.
 KPIS_LISTED_UP_TO = 30
@@ -123,9 +123,9 @@ def cmd_template(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from pmm_pipeline.orchestration.instance import ensure_dagster_home
     from pmm_pipeline.app.progress import StepProgress, run_url
     from pmm_pipeline.app.run import run_cycle
+    from pmm_pipeline.orchestration.instance import ensure_dagster_home
 
     _, cycle = _cycle_of(settings, args.cycle)
     ensure_dagster_home()
@@ -184,8 +184,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"pmm status: the warehouse is in use ({holder}); waiting up to {args.wait:.0f} s", file=sys.stderr)
 
     try:
-        # Read-only and short: the warehouse's turn (taken by every reader and writer, orchestration/resources/warehouse.py) is
-        # held just for these few queries, so a run waiting for it is not kept waiting.
+        # Read-only and short: the warehouse's turn (taken by every reader and writer,
+        # orchestration/resources/warehouse.py) is held just for these few queries, so a run waiting for it is not kept
+        # waiting.
         with warehouse_turn(path, args.wait, "pmm status", on_wait=say_who):
             conn = duckdb.connect(str(path), read_only=True, config={"memory_limit": settings.warehouse_memory_limit})
             try:
@@ -317,7 +318,10 @@ def _examples(*lines: str) -> str:
 
 def _add_command(commands, name: str, help_text: str, examples: Iterable[str], handler, description: str = ""):
     parser = commands.add_parser(
-        name, help=help_text, description=description or help_text, epilog=_examples(*examples),
+        name,
+        help=help_text,
+        description=description or help_text,
+        epilog=_examples(*examples),
         formatter_class=_Formatter,
     )
     parser.set_defaults(handler=handler)
@@ -330,7 +334,9 @@ MEMBER_HELP = "member code, any case, e.g. KEN or ken (`pmm list members`)"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = PmmArgumentParser(
-        prog="pmm", description=__doc__, formatter_class=_Formatter,
+        prog="pmm",
+        description=__doc__,
+        formatter_class=_Formatter,
         epilog=_examples(
             "pmm sample --cycle 2023 --members 20 --seed 1",
             "pmm run --cycle 2023",
@@ -343,9 +349,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     sample = _add_command(
-        commands, "sample", "write realistic synthetic submissions into landing/<cycle>/",
-        ("pmm sample --cycle 2023", "pmm sample --cycle 2023 --members 30 --seed 7 --format json,xlsx,csv",
-         "pmm sample --cycle 2025 --error-share 0.1 --quality-defect-share 0.05"),
+        commands,
+        "sample",
+        "write realistic synthetic submissions into landing/<cycle>/",
+        (
+            "pmm sample --cycle 2023",
+            "pmm sample --cycle 2023 --members 30 --seed 7 --format json,xlsx,csv",
+            "pmm sample --cycle 2025 --error-share 0.1 --quality-defect-share 0.05",
+        ),
         cmd_sample,
     )
     sample.add_argument("--cycle", required=True, help=CYCLE_HELP)
@@ -353,17 +364,23 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0, help="random seed: the same seed writes the same files")
     sample.add_argument("--format", default="json", help="comma-separated formats, any of json, xlsx, csv")
     sample.add_argument(
-        "--error-share", type=float, default=0.0,
+        "--error-share",
+        type=float,
+        default=0.0,
         help="share (0 to 1) of members that also send one bad file of each kind",
     )
     sample.add_argument(
-        "--quality-defect-share", type=float, default=0.0,
+        "--quality-defect-share",
+        type=float,
+        default=0.0,
         help="share (0 to 1) of participating members whose latest submission gets one quality defect"
         " (caught by the gate)",
     )
 
     run = _add_command(
-        commands, "run", "materialize every asset of a cycle through Dagster, showing each step",
+        commands,
+        "run",
+        "materialize every asset of a cycle through Dagster, showing each step",
         ("pmm run --cycle 2023", "pmm run --cycle 2023 --quiet > summary.txt"),
         cmd_run,
         "Materializes every asset of the cycle in one Dagster run recorded in DAGSTER_HOME. Each step is shown"
@@ -375,9 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="do not show the steps; print only the summary")
 
     template = _add_command(
-        commands, "template", "write a member's Excel questionnaire for a cycle",
-        ("pmm template --cycle 2023 --member KEN --output KEN_2023.xlsx",
-         "pmm template --cycle 2023 --member sen --lang fr --output SEN_2023.xlsx"),
+        commands,
+        "template",
+        "write a member's Excel questionnaire for a cycle",
+        (
+            "pmm template --cycle 2023 --member KEN --output KEN_2023.xlsx",
+            "pmm template --cycle 2023 --member sen --lang fr --output SEN_2023.xlsx",
+        ),
         cmd_template,
     )
     template.add_argument("--cycle", required=True, help=CYCLE_HELP)
@@ -388,9 +409,13 @@ def build_parser() -> argparse.ArgumentParser:
     template.add_argument("--output", required=True, help="the .xlsx file to write")
 
     trace = _add_command(
-        commands, "trace", "print how a published value was derived, down to the file and cell",
-        ("pmm trace --cycle 2023 --member KEN --kpi aeo_count_variation",
-         "pmm trace --cycle 2023 --member ken --kpi electronic_declaration_rate"),
+        commands,
+        "trace",
+        "print how a published value was derived, down to the file and cell",
+        (
+            "pmm trace --cycle 2023 --member KEN --kpi aeo_count_variation",
+            "pmm trace --cycle 2023 --member ken --kpi electronic_declaration_rate",
+        ),
         cmd_trace,
     )
     trace.add_argument("--cycle", required=True, help=CYCLE_HELP)
@@ -398,7 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--kpi", required=True, help="KPI id, e.g. electronic_declaration_rate (`pmm list kpis`)")
 
     status = _add_command(
-        commands, "status", "where a cycle stands: dates, state, who is outstanding, blocked or rejected",
+        commands,
+        "status",
+        "where a cycle stands: dates, state, who is outstanding, blocked or rejected",
         ("pmm status --cycle 2023", "pmm status --cycle 2025 --json", "pmm status --cycle 2023 --as-of 2024-02-01"),
         cmd_status,
         "The cycle's dates and state (not yet open, open, reopened, closed), then per WCO region the members"
@@ -408,18 +435,30 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--cycle", required=True, help=CYCLE_HELP)
     status.add_argument("--json", action="store_true", help="print one JSON document (format pmm-cycle-status)")
     status.add_argument(
-        "--as-of", type=_day, default=None, metavar="YYYY-MM-DD",
+        "--as-of",
+        type=_day,
+        default=None,
+        metavar="YYYY-MM-DD",
         help="judge the cycle's state on this day instead of today (in the calendar's time zone)",
     )
     status.add_argument(
-        "--wait", type=float, default=STATUS_WAIT_S, metavar="SECONDS",
+        "--wait",
+        type=float,
+        default=STATUS_WAIT_S,
+        metavar="SECONDS",
         help="how long to wait for a run that holds the warehouse",
     )
 
     validate = _add_command(
-        commands, "validate", "check one file offline as the intake and the quality gate would, before sending it",
-        ("pmm validate KEN_2023.xlsx", "pmm validate KEN_2023.json --lang fr",
-         "pmm validate KEN_2023.csv --cycle 2023 --output feedback_KEN.xlsx", "pmm validate KEN_2023.json --json"),
+        commands,
+        "validate",
+        "check one file offline as the intake and the quality gate would, before sending it",
+        (
+            "pmm validate KEN_2023.xlsx",
+            "pmm validate KEN_2023.json --lang fr",
+            "pmm validate KEN_2023.csv --cycle 2023 --output feedback_KEN.xlsx",
+            "pmm validate KEN_2023.json --json",
+        ),
         cmd_validate,
         "Runs the intake's checks and the quality rules that need only this member's answers on FILE, offline,"
         " and prints the verdict (accepted, or rejected with its reason), every problem with its place in the file"
@@ -432,33 +471,44 @@ def build_parser() -> argparse.ArgumentParser:
         "--cycle", default=None, help=CYCLE_HELP + "; default: the cycle the file names, when a configured one"
     )
     validate.add_argument(
-        "--lang", type=_language, default=None,
+        "--lang",
+        type=_language,
+        default=None,
         help="en, fr or es (default: the questionnaire language of the member the file names, else en)",
     )
-    validate.add_argument("--output", default=None, metavar="F.xlsx",
-                          help="also write the member's Excel feedback report for this file")
+    validate.add_argument(
+        "--output", default=None, metavar="F.xlsx", help="also write the member's Excel feedback report for this file"
+    )
     validate.add_argument("--json", action="store_true", help="print one JSON document (format pmm-self-check)")
 
     listing = _add_command(
-        commands, "list", "list the cycles, members or KPIs other commands accept",
+        commands,
+        "list",
+        "list the cycles, members or KPIs other commands accept",
         ("pmm list cycles", "pmm list members --cycle 2023", "pmm list kpis --cycle 2025 --json"),
         cmd_list,
         "cycles: each configured cycle with its dates, catalogue version and state today. members: code, name,"
         " WCO region and questionnaire language of the members in force today (or for --cycle). kpis: id,"
         " shape, series and name of every KPI of the catalogue (or of the catalogue version of --cycle).",
     )
-    listing.add_argument("what", choices=("cycles", "members", "kpis"), metavar="cycles|members|kpis",
-                         help="what to list")
+    listing.add_argument(
+        "what", choices=("cycles", "members", "kpis"), metavar="cycles|members|kpis", help="what to list"
+    )
     listing.add_argument("--cycle", default=None, help="members in force for this cycle; KPIs of its catalogue version")
     listing.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
 
     specs = _add_command(
-        commands, "specs", "KPI catalogue commands", ("pmm specs check", "pmm specs check path/to/kpi_specs"),
+        commands,
+        "specs",
+        "KPI catalogue commands",
+        ("pmm specs check", "pmm specs check path/to/kpi_specs"),
         None,
     )
     specs_commands = specs.add_subparsers(dest="specs_command", required=True, metavar="command")
     check = _add_command(
-        specs_commands, "check", "validate a KPI catalogue and report every error with its file",
+        specs_commands,
+        "check",
+        "validate a KPI catalogue and report every error with its file",
         ("pmm specs check", "pmm specs check path/to/kpi_specs"),
         cmd_specs_check,
     )

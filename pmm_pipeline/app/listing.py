@@ -8,12 +8,20 @@ import datetime as dt
 from typing import Any
 
 from pmm_pipeline.specs.catalogue.load import Catalogue
-from pmm_pipeline.stages.collection.cycle_status import cycle_state, printable
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle
+from pmm_pipeline.stages.collection.cycle_status import cycle_state, printable
 
-CYCLE_COLUMNS = ("id", "reporting_year", "opens", "closes", "reopened_until", "publication_date",
-                 "catalogue_version", "state")
+CYCLE_COLUMNS = (
+    "id",
+    "reporting_year",
+    "opens",
+    "closes",
+    "reopened_until",
+    "publication_date",
+    "catalogue_version",
+    "state",
+)
 MEMBER_COLUMNS = ("code", "name", "region", "language")
 KPI_COLUMNS = ("id", "shape", "series", "dimension", "status", "introduced_in", "name")
 

@@ -8,22 +8,27 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from pmm_pipeline.core.errors import PermanentError
+from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.core.text import one_line
 from pmm_pipeline.core.vocabulary import TIERS
 from pmm_pipeline.definitions import build_definitions
-from pmm_pipeline.core.errors import PermanentError
 from pmm_pipeline.defs.jobs import CYCLE_JOB
-from pmm_pipeline.core.text import one_line
 from pmm_pipeline.orchestration.tags import CYCLE_TAG, PROCESS_TAG
 from pmm_pipeline.stages.disclosure.control import summarize_withheld
 from pmm_pipeline.warehouse.connection import open_warehouse, verify_warehouse
-from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.warehouse.tables import WITHHELD, published_tables
 
 PARENT_RUN_ID_TAG = "dagster/parent_run_id"  # Dagster's tag on a re-execution of another run
 MAX_FAILURE_CHARS = 1_000
 # Dagster's own wrappers around the error a step raised: the operator needs what is inside them.
-WRAPPER_ERRORS = ("RetryRequestedFromPolicy", "RetryRequested", "DagsterExecutionStepExecutionError",
-                  "DagsterResourceFunctionError", "DagsterUserCodeExecutionError")
+WRAPPER_ERRORS = (
+    "RetryRequestedFromPolicy",
+    "RetryRequested",
+    "DagsterExecutionStepExecutionError",
+    "DagsterResourceFunctionError",
+    "DagsterUserCodeExecutionError",
+)
 
 
 @dataclass
@@ -52,8 +57,9 @@ def summarize_cycle(settings: Settings, cycle: str) -> dict[str, object]:
         "submission versions accepted": "SELECT count(*) FROM raw.submissions WHERE cycle = $cycle",
         "files rejected": "SELECT count(*) FROM raw.rejections WHERE cycle = $cycle",
         "members in force": "SELECT count(*) FROM staging.participation WHERE cycle = $cycle",
-        "members ingested (participating)":
-            "SELECT count(*) FROM staging.participation WHERE cycle = $cycle AND is_participating",
+        "members ingested (participating)": (
+            "SELECT count(*) FROM staging.participation WHERE cycle = $cycle AND is_participating"
+        ),
         "KPIs computed": "SELECT count(DISTINCT kpi_id) FROM kpi.kpi_values WHERE cycle = $cycle",
         "KPI values reported": "SELECT count(*) FROM kpi.kpi_values WHERE cycle = $cycle AND status = 'reported'",
         "rollup rows": "SELECT count(*) FROM rollup.rollups WHERE cycle = $cycle",
@@ -91,7 +97,10 @@ def summarize_cycle(settings: Settings, cycle: str) -> dict[str, object]:
 
 
 def _disclosure_summary(conn, cycle: str) -> dict[str, str]:
-    """Per tier: statistics withheld by reason, and regional means still published (docs/auditors.md, "Disclosure tiers")."""
+    """Per tier: statistics withheld by reason, and regional means still published.
+
+    Explained in docs/auditors.md, "Disclosure tiers".
+    """
     tables = conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
     existing = {f"{schema}.{name}" for schema, name in tables}
     if WITHHELD.qualified not in existing:
@@ -103,7 +112,8 @@ def _disclosure_summary(conn, cycle: str) -> dict[str, str]:
         if (table := published_tables(tier)[1]).qualified in existing
     }
     categorical = [
-        kpi for (kpi,) in conn.execute(
+        kpi
+        for (kpi,) in conn.execute(
             "SELECT DISTINCT kpi_id FROM kpi.kpi_values WHERE cycle = ? AND level_code IS NOT NULL", [cycle]
         ).fetchall()
     ]

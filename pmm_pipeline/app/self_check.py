@@ -21,8 +21,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from pmm_pipeline.core.vocabulary import LANGUAGES
+from pmm_pipeline.core.settings import IntakeLimits
+from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.specs.reference.models import Cycle
 from pmm_pipeline.stages.feedback.report import (
     FeedbackRow,
     FileLine,
@@ -35,8 +38,8 @@ from pmm_pipeline.stages.feedback.report import (
 )
 from pmm_pipeline.stages.feedback.texts import HEADINGS
 from pmm_pipeline.stages.ingestion.archive import READ_BLOCK
-from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.stages.ingestion.intake import (
+    RAW_TABLES,
     READERS,
     Accepted,
     IntakeResult,
@@ -45,15 +48,11 @@ from pmm_pipeline.stages.ingestion.intake import (
     _Delivered,
     _read_delivered,
     intake_frames,
-    RAW_TABLES,
     write_raw_tables,
 )
-from pmm_pipeline.core.settings import IntakeLimits
 from pmm_pipeline.stages.ingestion.limits import display_name
 from pmm_pipeline.stages.quality.findings import _place
 from pmm_pipeline.stages.quality.gate import evaluate_quality, load_gate_inputs
-from pmm_pipeline.specs.reference.load import Reference
-from pmm_pipeline.specs.reference.models import Cycle
 from pmm_pipeline.stages.staging.select import PARTICIPATION_SQL, STAGED_ANSWERS_SQL, membership_frame
 from pmm_pipeline.warehouse.tables import FINDINGS, PARTICIPATION, STAGED_ANSWERS
 from pmm_pipeline.warehouse.writes import create_tables, replace_cycle_rows_from_sql
@@ -73,17 +72,21 @@ OFFLINE_LIMITS: dict[str, tuple[str, str]] = {
 WORDS: dict[str, dict[str, str]] = {
     "en": {
         "heading": "Self-check of {file} for cycle {cycle} (offline: nothing was sent or recorded)",
-        "member": "Member", "sha256": "SHA-256",
+        "member": "Member",
+        "sha256": "SHA-256",
         "accepted": "Verdict: the file would be accepted",
         "rejected": "Verdict: the file would be rejected ({reason}: {title})",
         "admitted": "Quality gate: your answers would be admitted ({blocking} blocking, {warnings} warning(s))",
         "blocked": "Quality gate: your answers would be kept out of the results ({blocking} blocking, {warnings}"
         " warning(s))",
         "not_run": "Quality gate: not run, the file is rejected first",
-        "problems": "Problems in the file ({n})", "findings": "Quality findings ({n})", "none": "none",
+        "problems": "Problems in the file ({n})",
+        "findings": "Quality findings ({n})",
+        "none": "none",
         "not_checked": "Not checked offline: {rule} (it needs {needs})",
         "file_only": "Checked within this file only: {rule} (the comparison with {needs} is not made offline)",
-        "peers": "the other members of your region", "history": "your submissions of earlier cycles",
+        "peers": "the other members of your region",
+        "history": "your submissions of earlier cycles",
         "also": "Also not checked offline: whether the same file was sent before (it would be recorded as a"
         " duplicate).",
         "closed": "Cycle {cycle} is not collecting today (collection {opens} to {last}): a file sent now may be kept"
@@ -94,7 +97,8 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "fr": {
         "heading": "Auto-contrôle de {file} pour le cycle {cycle} (hors ligne : rien n'a été envoyé ni enregistré)",
-        "member": "Membre", "sha256": "SHA-256",
+        "member": "Membre",
+        "sha256": "SHA-256",
         "accepted": "Verdict : le fichier serait accepté",
         "rejected": "Verdict : le fichier serait rejeté ({reason} : {title})",
         "admitted": "Contrôle de qualité : vos réponses seraient admises ({blocking} bloquant(s), {warnings}"
@@ -102,11 +106,14 @@ WORDS: dict[str, dict[str, str]] = {
         "blocked": "Contrôle de qualité : vos réponses seraient écartées des résultats ({blocking} bloquant(s),"
         " {warnings} avertissement(s))",
         "not_run": "Contrôle de qualité : non effectué, le fichier est rejeté avant",
-        "problems": "Problèmes dans le fichier ({n})", "findings": "Constats de qualité ({n})", "none": "aucun",
+        "problems": "Problèmes dans le fichier ({n})",
+        "findings": "Constats de qualité ({n})",
+        "none": "aucun",
         "not_checked": "Non vérifié hors ligne : {rule} (il faut {needs})",
         "file_only": "Vérifié dans ce fichier seulement : {rule} (la comparaison avec {needs} n'est pas faite hors"
         " ligne)",
-        "peers": "les autres membres de votre région", "history": "vos soumissions des cycles précédents",
+        "peers": "les autres membres de votre région",
+        "history": "vos soumissions des cycles précédents",
         "also": "Également non vérifié hors ligne : si le même fichier a déjà été envoyé (il serait enregistré"
         " comme doublon).",
         "closed": "Le cycle {cycle} ne collecte pas aujourd'hui (collecte du {opens} au {last}) : un fichier envoyé"
@@ -117,7 +124,8 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "es": {
         "heading": "Autocontrol de {file} para el ciclo {cycle} (sin conexión: no se envió ni registró nada)",
-        "member": "Miembro", "sha256": "SHA-256",
+        "member": "Miembro",
+        "sha256": "SHA-256",
         "accepted": "Veredicto: el archivo sería aceptado",
         "rejected": "Veredicto: el archivo sería rechazado ({reason}: {title})",
         "admitted": "Control de calidad: sus respuestas serían admitidas ({blocking} bloqueante(s), {warnings}"
@@ -125,13 +133,15 @@ WORDS: dict[str, dict[str, str]] = {
         "blocked": "Control de calidad: sus respuestas quedarían fuera de los resultados ({blocking}"
         " bloqueante(s), {warnings} advertencia(s))",
         "not_run": "Control de calidad: no realizado, el archivo se rechaza antes",
-        "problems": "Problemas en el archivo ({n})", "findings": "Hallazgos de calidad ({n})", "none": "ninguno",
+        "problems": "Problemas en el archivo ({n})",
+        "findings": "Hallazgos de calidad ({n})",
+        "none": "ninguno",
         "not_checked": "No verificado sin conexión: {rule} (necesita {needs})",
         "file_only": "Verificado solo dentro de este archivo: {rule} (la comparación con {needs} no se hace sin"
         " conexión)",
-        "peers": "los demás miembros de su región", "history": "sus envíos de ciclos anteriores",
-        "also": "Tampoco se verifica sin conexión si el mismo archivo ya se envió (se registraría como"
-        " duplicado).",
+        "peers": "los demás miembros de su región",
+        "history": "sus envíos de ciclos anteriores",
+        "also": "Tampoco se verifica sin conexión si el mismo archivo ya se envió (se registraría como duplicado).",
         "closed": "El ciclo {cycle} no recoge datos hoy (recogida del {opens} al {last}): un archivo enviado ahora"
         " puede quedar registrado sin usarse, salvo que se reabra el ciclo.",
         "outcome": "Verificado sin conexión, no enviado",
@@ -288,8 +298,7 @@ def check_file(
         result = IntakeResult(received=[received], accepted=[Accepted(received, outcome.submission)])
     frames = intake_frames(result, cycle.id)
     findings = (
-        _gate_findings(frames, reference, catalogue, cycle) if outcome.submission is not None
-        else _empty_findings()
+        _gate_findings(frames, reference, catalogue, cycle) if outcome.submission is not None else _empty_findings()
     )
     member = outcome.submission.member_code if outcome.submission is not None else outcome.member_code
     return SelfCheck(
@@ -303,7 +312,11 @@ def check_file(
         findings=findings,
         collecting=cycle.is_collecting_on(reference.cycles.local_day(now)),
         stated_cycle=stated,
-        cycle_from="option" if cycle_id else "file" if isinstance(stated, str) and stated.strip() == cycle.id else "default",
+        cycle_from="option"
+        if cycle_id
+        else "file"
+        if isinstance(stated, str) and stated.strip() == cycle.id
+        else "default",
     )
 
 
@@ -338,9 +351,19 @@ def as_document(check: SelfCheck, lang: str) -> dict[str, Any]:
         title, action = problem_words(row, lang)
         problems.append(
             {
-                "code": row.code, "message": row.details, "place": place(row, "en"), "sheet": row.sheet,
-                "cell": row.cell, "line": row.line, "pointer": row.pointer, "item": row.item, "year": row.year,
-                "value": _plain(row.value), "severity": row.severity, "title": title, "what_to_do": action,
+                "code": row.code,
+                "message": row.details,
+                "place": place(row, "en"),
+                "sheet": row.sheet,
+                "cell": row.cell,
+                "line": row.line,
+                "pointer": row.pointer,
+                "item": row.item,
+                "year": row.year,
+                "value": _plain(row.value),
+                "severity": row.severity,
+                "title": title,
+                "what_to_do": action,
             }
         )
     findings = []
@@ -349,10 +372,17 @@ def as_document(check: SelfCheck, lang: str) -> dict[str, Any]:
         title, action = problem_words(row, lang)
         findings.append(
             {
-                "rule": finding["rule"], "severity": finding["severity"], "item": _plain(finding["item"]),
-                "year": _plain(finding["year"]), "kpi_id": _plain(finding["kpi_id"]),
-                "value": _plain(finding["value"]), "message": finding["message"], "place": _place(finding),
-                "justification": _plain(finding["justification"]), "title": title, "what_to_do": action,
+                "rule": finding["rule"],
+                "severity": finding["severity"],
+                "item": _plain(finding["item"]),
+                "year": _plain(finding["year"]),
+                "kpi_id": _plain(finding["kpi_id"]),
+                "value": _plain(finding["value"]),
+                "message": finding["message"],
+                "place": _place(finding),
+                "justification": _plain(finding["justification"]),
+                "title": title,
+                "what_to_do": action,
             }
         )
     return {
@@ -374,7 +404,8 @@ def as_document(check: SelfCheck, lang: str) -> dict[str, Any]:
         "findings": findings,
         "not_checked_offline": [
             {"rule": rule, "needs": needs, "checked": kind} for rule, (kind, needs) in check.limits.items()
-        ] + [{"rule": "duplicate_file", "needs": "history", "checked": "not_checked"}],
+        ]
+        + [{"rule": "duplicate_file", "needs": "history", "checked": "not_checked"}],
         "collecting_today": check.collecting,
         "exit_status": check.exit_status,
     }
@@ -410,7 +441,8 @@ def render_text(check: SelfCheck, lang: str) -> str:
             about = " ".join(str(x) for x in (row.item, row.year) if x is not None)
             lines.append(
                 f"  [{headings.get(row.severity, row.severity)}] {place(row, lang)}"
-                + (f" | {about}" if about else "") + f" | {row.code}: {title}"
+                + (f" | {about}" if about else "")
+                + f" | {row.code}: {title}"
             )
             lines.append(f"      {headings['details']}: {row.details}")
             lines.append(f"      {headings['what_to_do']}: {action}")
@@ -437,6 +469,12 @@ def feedback_workbook(check: SelfCheck, reference: Reference, catalogue: Catalog
     name = memberships[member].name(lang) if member in memberships else member
     line = FileLine(check.file_name, check.checked_at, WORDS[lang]["outcome"], None, False, check.reason_code)
     return render_feedback(
-        member, name, check.cycle.id, lang, check.rows(), [line],
-        catalogue.items_for_version(check.cycle.catalogue_version), check.checked_at.date(),
+        member,
+        name,
+        check.cycle.id,
+        lang,
+        check.rows(),
+        [line],
+        catalogue.items_for_version(check.cycle.catalogue_version),
+        check.checked_at.date(),
     )

@@ -23,7 +23,11 @@ class UnknownChoice(ValueError):
 
 
 def describe_unknown(
-    kind: str, given: str, suggestions: list[str], known: list[str], hint: str | None,
+    kind: str,
+    given: str,
+    suggestions: list[str],
+    known: list[str],
+    hint: str | None,
     list_all_up_to: int = LIST_ALL_UP_TO,
 ) -> str:
     """`unknown member 'KNE' (did you mean KEN?); see ...` or `...; known: 2023, 2025`, on one line."""

@@ -20,7 +20,10 @@ def code_version() -> str:
     try:
         commit = subprocess.run(
             ["git", "-C", str(CHECKOUT_DIR), "describe", "--always", "--dirty", "--abbrev=12"],
-            capture_output=True, text=True, timeout=5, check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return version

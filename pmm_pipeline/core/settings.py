@@ -67,7 +67,9 @@ class Settings:
     cycles_file: Path
     intake_limits: IntakeLimits = DEFAULT_LIMITS  # PMM_MAX_FILE_BYTES, PMM_MAX_ROWS, ...: see _intake_limits
     min_group_size: int = 3  # PMM_MIN_GROUP_SIZE: fewest reporting members behind a published group statistic
-    coalition_size: int = 1  # PMM_COALITION_SIZE: k, the most members an attack pools (docs/auditors.md, "Disclosure tiers")
+    coalition_size: int = (
+        1  # PMM_COALITION_SIZE: k, the most members an attack pools (docs/auditors.md, "Disclosure tiers")
+    )
     publish_sql_url: str | None = None  # PMM_PUBLISH_SQL_URL: SQLAlchemy URL releases are also copied to (prod)
     # PMM_WAREHOUSE_MEMORY_LIMIT: DuckDB's memory_limit on every warehouse connection (e.g. 1GiB, 4GB, 50%)
     warehouse_memory_limit: str = DEFAULT_WAREHOUSE_MEMORY_LIMIT

@@ -6,16 +6,16 @@ import hashlib
 import dagster as dg
 import pandas as pd
 
-from pmm_pipeline.specs.catalogue.load import Catalogue
-from pmm_pipeline.stages.collection.status import COMPLETENESS_SQL, OUTSTANDING_MEMBERS_SQL
 from pmm_pipeline.core.files import write_atomically
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
-from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
-from pmm_pipeline.orchestration.tags import AS_OF_TAG
-from pmm_pipeline.stages.questionnaire.template import render_questionnaire
-from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
+from pmm_pipeline.orchestration.tags import AS_OF_TAG
+from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.stages.collection.status import COMPLETENESS_SQL, OUTSTANDING_MEMBERS_SQL
+from pmm_pipeline.stages.questionnaire.template import render_questionnaire
 from pmm_pipeline.warehouse.tables import (
     COMPLETENESS,
     KPI_VALUES,

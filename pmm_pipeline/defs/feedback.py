@@ -6,14 +6,14 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from pmm_pipeline.specs.catalogue.load import Catalogue
-from pmm_pipeline.stages.feedback.members import build_member_reports, load_cycle_problems, write_feedback_folder
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
-from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
-from pmm_pipeline.stages.publishing.release import sha256_file
-from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
+from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.stages.feedback.members import build_member_reports, load_cycle_problems, write_feedback_folder
+from pmm_pipeline.stages.publishing.release import sha256_file
 from pmm_pipeline.warehouse.tables import FEEDBACK_REPORTS, REJECTIONS, SUBMISSION_HISTORY
 from pmm_pipeline.warehouse.writes import replace_cycle_rows
 

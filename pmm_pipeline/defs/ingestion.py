@@ -4,7 +4,12 @@ import datetime as dt
 
 import dagster as dg
 
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
+from pmm_pipeline.orchestration.resources.storage import PmmStorage
+from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
 from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.ingestion.freeze import input_deadline, members_on_hold
 from pmm_pipeline.stages.ingestion.history import SUBMISSION_HISTORY_SQL, answer_changes
 from pmm_pipeline.stages.ingestion.intake import (
@@ -26,12 +31,7 @@ from pmm_pipeline.stages.ingestion.receipts import (
     record_for_intake,
 )
 from pmm_pipeline.stages.ingestion.validate import ValidationContext
-from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
-from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
 from pmm_pipeline.stages.questionnaire.layout import plan_questionnaire
-from pmm_pipeline.specs.reference.load import Reference
-from pmm_pipeline.orchestration.resources.storage import PmmStorage
-from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.warehouse.tables import (
     RAW_ANSWERS,
     RECEIVED_FILES,
@@ -160,7 +160,9 @@ def build_ingestion_assets(
         name="record_submission_history",
         specs=[
             table_spec(SUBMISSION_CHANGES, deps=[SUBMISSIONS.key, RAW_ANSWERS.key]),
-            table_spec(SUBMISSION_HISTORY, deps=[RECEIVED_FILES.key, SUBMISSIONS.key, REJECTIONS.key, SUBMISSION_CHANGES.key]),
+            table_spec(
+                SUBMISSION_HISTORY, deps=[RECEIVED_FILES.key, SUBMISSIONS.key, REJECTIONS.key, SUBMISSION_CHANGES.key]
+            ),
         ],
         partitions_def=partitions,
         pool=WAREHOUSE_POOL,

@@ -15,9 +15,7 @@ QUESTIONNAIRES_JOB = "questionnaires_job"
 # check (orchestration/failures.py, applied in policies.py) turns every other failure (a full disk, a
 # corrupt warehouse or archive copy, a bug) into dg.Failure(allow_retries=False), which this policy
 # does not retry. A failed run can be re-executed from the failed step (docs/operators.md, "Failures and re-runs").
-STEP_RETRY_POLICY = dg.RetryPolicy(
-    max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
+STEP_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
 def build_cycle_partitions(cycles: CyclesConfig) -> dg.StaticPartitionsDefinition:

@@ -2,13 +2,13 @@
 
 import dagster as dg
 
-from pmm_pipeline.specs.catalogue.load import Catalogue
-from pmm_pipeline.stages.kpis.compile import render_kpi_values_sql
 from pmm_pipeline.orchestration.column_lineage import build_column_lineage, same
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
-from pmm_pipeline.orchestration.table_assets import OWNER, column_schema, table_spec, written_table_metadata
-from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.orchestration.table_assets import OWNER, column_schema, table_spec, written_table_metadata
+from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.stages.kpis.compile import render_kpi_values_sql
 from pmm_pipeline.warehouse.tables import (
     ADMITTED_ANSWERS,
     DISCLOSURE,
@@ -68,10 +68,15 @@ def build_kpi_assets(
         kpis = catalogue.kpis_for_version(cycle.catalogue_version)
         compiled = render_kpi_values_sql(kpis, catalogue.formulas, cycle.reporting_year)
         with warehouse.get_connection() as conn:
-            replace_cycle_rows_from_sql(conn, KPI_VALUES, cycle.id, compiled.sql, {**compiled.params, "cycle": cycle.id})
-            yield dg.MaterializeResult(asset_key=KPI_VALUES.key, metadata=written_table_metadata(conn, KPI_VALUES, cycle.id))
+            replace_cycle_rows_from_sql(
+                conn, KPI_VALUES, cycle.id, compiled.sql, {**compiled.params, "cycle": cycle.id}
+            )
+            yield dg.MaterializeResult(
+                asset_key=KPI_VALUES.key, metadata=written_table_metadata(conn, KPI_VALUES, cycle.id)
+            )
             counts = conn.execute(
-                "SELECT kpi_id, status, count(*) FROM kpi.kpi_values WHERE cycle = ? GROUP BY ALL ORDER BY ALL", [cycle.id]
+                "SELECT kpi_id, status, count(*) FROM kpi.kpi_values WHERE cycle = ? GROUP BY ALL ORDER BY ALL",
+                [cycle.id],
             ).fetchall()
             for kpi_id in sorted(catalogue.kpis):
                 # kpi_id is a validated snake_case identifier (KpiSpec.id), safe as a view name and literal.

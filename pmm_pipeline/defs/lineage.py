@@ -2,14 +2,13 @@
 
 import dagster as dg
 
-from pmm_pipeline.specs.catalogue.load import Catalogue
-from pmm_pipeline.stages.lineage.provenance import formula_refs, write_provenance
-from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
-from pmm_pipeline.orchestration.table_assets import require_tables, table_spec, written_table_metadata
 from pmm_pipeline.core.provenance import code_version
-from pmm_pipeline.specs.catalogue.load import catalogue_digest
-from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.orchestration.table_assets import require_tables, table_spec, written_table_metadata
+from pmm_pipeline.specs.catalogue.load import Catalogue, catalogue_digest
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.stages.lineage.provenance import formula_refs, write_provenance
 from pmm_pipeline.warehouse.tables import ADMITTED_ANSWERS, FINDINGS, KPI_VALUES, PROVENANCE, SUBMISSIONS
 
 
@@ -36,7 +35,12 @@ def build_lineage_assets(
         with warehouse.get_connection() as conn:
             require_tables(conn, cycle.id, [KPI_VALUES, ADMITTED_ANSWERS, SUBMISSIONS, FINDINGS])
             write_provenance(
-                conn, cycle.id, refs, context.run_id, code_version(), cycle.catalogue_version,
+                conn,
+                cycle.id,
+                refs,
+                context.run_id,
+                code_version(),
+                cycle.catalogue_version,
                 catalogue_digest(catalogue),
             )
             return dg.MaterializeResult(metadata=written_table_metadata(conn, PROVENANCE, cycle.id))

@@ -17,25 +17,24 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from pmm_pipeline.core.vocabulary import TIERS
-from pmm_pipeline.specs.catalogue.load import Catalogue
-from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
-from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
-from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
 from pmm_pipeline.core.provenance import code_version
-from pmm_pipeline.specs.catalogue.load import catalogue_digest
-from pmm_pipeline.stages.disclosure.control import control_disclosure, withheld_frame
-from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
-from pmm_pipeline.stages.disclosure.audit import Finding, PublishedTable, audit_tiers
-from pmm_pipeline.stages.disclosure.facts import AUDITED_TIERS, SeriesFacts, load_series_facts, tier_rank
-from pmm_pipeline.stages.publishing.outputs import build_reader_outputs
+from pmm_pipeline.core.vocabulary import TIERS
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.disclosure_policy import DisclosurePolicy
-from pmm_pipeline.stages.disclosure.record import read_history, release_record, with_history, write_record
-from pmm_pipeline.stages.publishing.release import ReleaseInfo, ReleaseRefusedError, sha256_file, write_release
-from pmm_pipeline.stages.publishing.readback import identical_tables, read_release_files, table_kind
-from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
+from pmm_pipeline.specs.catalogue.load import Catalogue, catalogue_digest
+from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.stages.disclosure.audit import Finding, PublishedTable, audit_tiers
+from pmm_pipeline.stages.disclosure.control import control_disclosure, withheld_frame
+from pmm_pipeline.stages.disclosure.facts import AUDITED_TIERS, SeriesFacts, load_series_facts, tier_rank
+from pmm_pipeline.stages.disclosure.record import read_history, release_record, with_history, write_record
+from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
+from pmm_pipeline.stages.publishing.outputs import build_reader_outputs
+from pmm_pipeline.stages.publishing.readback import identical_tables, read_release_files, table_kind
+from pmm_pipeline.stages.publishing.release import ReleaseInfo, ReleaseRefusedError, sha256_file, write_release
 from pmm_pipeline.stages.rollups.compute import GROUPS_CTE
 from pmm_pipeline.warehouse.tables import KPI_VALUES, PARTICIPATION, ROLLUPS, WITHHELD, published_tables
 from pmm_pipeline.warehouse.writes import append_rows, replace_cycle_rows
@@ -69,7 +68,10 @@ class CycleTruth:
 
 
 def earlier_releases(storage: PmmStorage, reference: Reference, cycle_id: str) -> dict:
-    """Every release recorded for this cycle and the other cycles of its reporting year (stages/disclosure/record.py)."""
+    """Every release recorded for this cycle and the other cycles of its reporting year.
+
+    The record is written by stages/disclosure/record.py.
+    """
     year = reference.cycles.get(cycle_id).reporting_year
     cycles = [c.id for c in reference.cycles.cycles if c.reporting_year == year]
     return read_history([storage.layout.published_dir(c) for c in sorted(cycles)], year)
@@ -118,7 +120,9 @@ def build_publishing_assets(
         owners=table_spec(WITHHELD).owners,
     )
     def withheld(
-        context: dg.AssetExecutionContext, warehouse: Warehouse, storage: PmmStorage,
+        context: dg.AssetExecutionContext,
+        warehouse: Warehouse,
+        storage: PmmStorage,
         disclosure_policy: DisclosurePolicy,
     ) -> dg.MaterializeResult:
         cycle_id = context.partition_key
@@ -190,7 +194,9 @@ def _build_tier_assets(
         " the group statistics with disclosure.withheld applied; audited before anything is released.",
     )
     def publish_tables(
-        context: dg.AssetExecutionContext, warehouse: Warehouse, storage: PmmStorage,
+        context: dg.AssetExecutionContext,
+        warehouse: Warehouse,
+        storage: PmmStorage,
         disclosure_policy: DisclosurePolicy,
     ):
         cycle_id = context.partition_key
@@ -208,8 +214,14 @@ def _build_tier_assets(
                 for t in TIERS[: tier_rank(tier) + 1]
                 for table in published_tables(t)[:2]
             ]
-        findings = audit_tiers(published, truth.facts, truth.values, truth.rollups, disclosure_policy.min_group_size,
-                               disclosure_policy.coalition_size)
+        findings = audit_tiers(
+            published,
+            truth.facts,
+            truth.values,
+            truth.rollups,
+            disclosure_policy.min_group_size,
+            disclosure_policy.coalition_size,
+        )
         findings = [f for f in findings if f.audience == tier]  # the lower tiers' own checks cover their readers
         for check, asset_key, mine in (
             (VALUES_CHECK, kpi_table.key, [f for f in findings if f.source == kpi_table.qualified]),
@@ -276,11 +288,16 @@ def _build_tier_assets(
                     for names in identical_tables(frames)
                 ]
                 problems += [
-                    f"{folder}/{name}: not a table of the contract" for name in frames
+                    f"{folder}/{name}: not a table of the contract"
+                    for name in frames
                     if table_kind(name) not in (kpi_table.name, rollup_table.name)
                 ]
             findings = audit_tiers(
-                published, truth.facts, truth.values, truth.rollups, disclosure_policy.min_group_size,
+                published,
+                truth.facts,
+                truth.values,
+                truth.rollups,
+                disclosure_policy.min_group_size,
                 disclosure_policy.coalition_size,
             )
             # Every file its readers get, the lower tiers' too (they may have changed since their release).
@@ -290,18 +307,22 @@ def _build_tier_assets(
         with warehouse.get_connection() as conn:
             # The report's coverage table; the warehouse may predate the collection stage.
             completeness = _read_optional(conn, "collection.completeness", cycle.id)
-        extras = build_reader_outputs(
-            cycle, tier, catalogue, reference, completeness, disclosure_policy.min_group_size
-        )
+        extras = build_reader_outputs(cycle, tier, catalogue, reference, completeness, disclosure_policy.min_group_size)
+
         def put_on_record(_building) -> None:
-            """What this release shows, kept for every later release's disclosure control (stages/disclosure/record.py)."""
+            """What this release shows, kept for every later release's disclosure control.
+
+            The record's format is stages/disclosure/record.py's.
+            """
             if tier in AUDITED_TIERS:
-                write_record(published_dir, tier,
-                             release_record(truth.facts, tables, tier, cycle.id, cycle.reporting_year))
+                write_record(
+                    published_dir, tier, release_record(truth.facts, tables, tier, cycle.id, cycle.reporting_year)
+                )
 
         try:
-            manifest = write_release(tier_dir, tables, info, verify=audit_files, extras=extras,
-                                     before_switch=put_on_record)
+            manifest = write_release(
+                tier_dir, tables, info, verify=audit_files, extras=extras, before_switch=put_on_record
+            )
         except ReleaseRefusedError as refused:
             raise dg.Failure(
                 description=str(refused),
@@ -343,4 +364,3 @@ def _read_optional(conn: duckdb.DuckDBPyConnection, qualified: str, cycle_id: st
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
     ).fetchall()[0][0]
     return conn.execute(f"SELECT * FROM {qualified} WHERE cycle = ? ORDER BY ALL", [cycle_id]).df() if exists else None
-

@@ -14,13 +14,13 @@ import duckdb
 import pandas as pd
 
 from pmm_pipeline.core.vocabulary import TIERS
-from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
-from pmm_pipeline.orchestration.table_assets import require_tables
-from pmm_pipeline.stages.publishing.sql_publish import SqlTable, target_schema
-from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.orchestration.resources.sql_target import SqlPublicationTarget
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.orchestration.table_assets import require_tables
+from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.stages.publishing.sql_publish import SqlTable, target_schema
 from pmm_pipeline.warehouse.tables import COMPLETENESS, MEMBER_SUMMARY, Table, published_tables
 
 SQL_RELEASE = "sql_release"
@@ -68,9 +68,7 @@ def _build_tier_asset(tier: str, partitions: dg.PartitionsDefinition) -> dg.Asse
         cycle_id = context.partition_key
         with warehouse.get_connection() as conn:
             require_tables(conn, cycle_id, [table for table, _ in copies])
-            tables = [
-                SqlTable(table, schema, _cycle_rows(conn, table, cycle_id)) for table, schema in copies
-            ]
+            tables = [SqlTable(table, schema, _cycle_rows(conn, table, cycle_id)) for table, schema in copies]
         written = sql_target.publish(cycle_id, tables)
         context.log.info(f"copied {sum(written.values())} rows of cycle {cycle_id} to {sql_target.display_url()}")
         return dg.MaterializeResult(

@@ -4,10 +4,13 @@ and report every rule as an asset check on quality.admitted_answers."""
 import dagster as dg
 import pandas as pd
 
-from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.metadata import bound_metadata
+from pmm_pipeline.orchestration.resources.storage import PmmStorage
+from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
+from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.quality.expectations import QualityGateError
 from pmm_pipeline.stages.quality.gate import (
     GateOutcome,
@@ -18,9 +21,6 @@ from pmm_pipeline.stages.quality.gate import (
     write_gate_outcome,
 )
 from pmm_pipeline.stages.quality.rules import RULES, Rule
-from pmm_pipeline.specs.reference.load import Reference
-from pmm_pipeline.orchestration.resources.storage import PmmStorage
-from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.warehouse.tables import (
     ADMITTED_ANSWERS,
     FINDINGS,
@@ -43,9 +43,7 @@ def _counts(series: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in series.value_counts().sort_index().items()}
 
 
-def build_rule_check_result(
-    rule: Rule, outcome: GateOutcome, wrongly_admitted: list[str]
-) -> dg.AssetCheckResult:
+def build_rule_check_result(rule: Rule, outcome: GateOutcome, wrongly_admitted: list[str]) -> dg.AssetCheckResult:
     """The check named after the rule: passes when nothing of the cycle violates it."""
     findings = outcome.findings
     own = findings[findings["rule"] == rule.id]
@@ -70,8 +68,11 @@ def build_rule_check_result(
         # The gate broke its own promise: bad data reached admitted_answers. An error, not a data finding.
         metadata["members_wrongly_admitted"] = dg.MetadataValue.json(wrongly_admitted)
         return dg.AssetCheckResult(
-            check_name=rule.id, asset_key=ADMITTED_ANSWERS.key, passed=False,
-            severity=dg.AssetCheckSeverity.ERROR, metadata=bound_metadata(metadata),
+            check_name=rule.id,
+            asset_key=ADMITTED_ANSWERS.key,
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=bound_metadata(metadata),
             description=f"members with a blocking {rule.id} finding were admitted",
         )
     return dg.AssetCheckResult(

@@ -2,11 +2,11 @@
 
 import dagster as dg
 
-from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
-from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
-from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
+from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.rollups.compute import render_rollups_sql
 from pmm_pipeline.warehouse.tables import KPI_VALUES, PARTICIPATION, ROLLUPS
 from pmm_pipeline.warehouse.writes import replace_cycle_rows_from_sql

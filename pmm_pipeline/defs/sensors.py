@@ -1,4 +1,5 @@
-"""The landing sensor: a new or changed file in landing/<cycle>/ launches one collection run of its cycle per file version.
+"""The landing sensor: a new or changed file in landing/<cycle>/ launches one collection run of its
+cycle per file version.
 
 The cursor is JSON: for every cycle, every landing entry seen with its size, modification time
 and SHA-256. An entry whose size and time are unchanged is not read again; one whose bytes are
@@ -22,10 +23,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from pmm_pipeline.orchestration.resources.storage import PmmStorage
+from pmm_pipeline.orchestration.tags import CYCLE_TAG, MEMBER_TAG, SOURCE_FILE_TAG
 from pmm_pipeline.stages.ingestion.intake import is_skipped
 from pmm_pipeline.stages.ingestion.limits import display_name, file_name_member
-from pmm_pipeline.orchestration.tags import CYCLE_TAG, MEMBER_TAG, SOURCE_FILE_TAG
-from pmm_pipeline.orchestration.resources.storage import PmmStorage
 
 LANDING_SENSOR = "landing_file_sensor"
 CURSOR_VERSION = 1
@@ -182,7 +183,8 @@ def build_landing_file_sensor(
         job_name=job_name,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.STOPPED,
-        description="Launches the cycle's collection run (intake, quality gate, feedback; no publication) once for every new or changed file in landing/<cycle>/, tagged with"
+        description="Launches the cycle's collection run (intake, quality gate, feedback; no publication) once for"
+        " every new or changed file in landing/<cycle>/, tagged with"
         " the cycle, the member (when the file name or a JSON file's head says) and the file name.",
     )
     def landing_file_sensor(context: dg.SensorEvaluationContext, storage: PmmStorage):

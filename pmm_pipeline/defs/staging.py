@@ -3,11 +3,11 @@
 import dagster as dg
 
 from pmm_pipeline.core.vocabulary import DEFAULT_DISCLOSURE
-from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
-from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
-from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
+from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.staging.select import DISCLOSURE_SQL, PARTICIPATION_SQL, STAGED_ANSWERS_SQL, membership_frame
 from pmm_pipeline.warehouse.tables import (
     DISCLOSURE,
@@ -46,7 +46,11 @@ def build_staging_assets(
                 conn.unregister("_members_in_force")
             replace_cycle_rows_from_sql(conn, STAGED_ANSWERS, cycle.id, STAGED_ANSWERS_SQL, {"cycle": cycle.id})
             replace_cycle_rows_from_sql(
-                conn, DISCLOSURE, cycle.id, DISCLOSURE_SQL, {"cycle": cycle.id, "kpi_ids": kpi_ids, "default_disclosure": DEFAULT_DISCLOSURE}
+                conn,
+                DISCLOSURE,
+                cycle.id,
+                DISCLOSURE_SQL,
+                {"cycle": cycle.id, "kpi_ids": kpi_ids, "default_disclosure": DEFAULT_DISCLOSURE},
             )
             participating, in_force = conn.execute(
                 "SELECT count(*) FILTER (WHERE is_participating), count(*) FROM staging.participation WHERE cycle = ?",

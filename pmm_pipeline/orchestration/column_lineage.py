@@ -100,8 +100,9 @@ COLUMN_LINEAGE: dict[str, Lineage] = {
         "disclosure": of(RAW_DISCLOSURE, "disclosure"),
     },
     FINDINGS.qualified: {
-        **same(STAGED_ANSWERS, ["cycle", "member_code", "submission_id", "item", "year", "value",
-                                *SOURCE_COLUMN_NAMES]),
+        **same(
+            STAGED_ANSWERS, ["cycle", "member_code", "submission_id", "item", "year", "value", *SOURCE_COLUMN_NAMES]
+        ),
         **{c: of(STAGED_ANSWERS, "value", "value_text", "status") for c in ("rule", "severity", "message")},
         "is_justified": of(STAGED_ANSWERS, "comment"),
         "justification": of(STAGED_ANSWERS, "comment"),

@@ -26,10 +26,21 @@ MAX_RETRIES_TAG = "dagster/max_retries"  # read by Dagster when a run fails: 0 m
 MAX_DESCRIPTION_CHARS = 1_000
 MAX_CAUSE_CHARS = 4_000  # an exception message kept in the event log beside the failure
 
-TRANSIENT_ERRNOS = frozenset({
-    errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.ETIMEDOUT, errno.ECONNRESET, errno.ECONNREFUSED,
-    errno.ECONNABORTED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETXTBSY, errno.ESTALE,
-})
+TRANSIENT_ERRNOS = frozenset(
+    {
+        errno.EAGAIN,
+        errno.EBUSY,
+        errno.EINTR,
+        errno.ETIMEDOUT,
+        errno.ECONNRESET,
+        errno.ECONNREFUSED,
+        errno.ECONNABORTED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ETXTBSY,
+        errno.ESTALE,
+    }
+)
 LOCK_TEXTS = ("could not set lock", "conflicting lock")
 
 

@@ -32,8 +32,15 @@ CUT_NOTE_KEY = "pmm/metadata_cut"
 # Characters that make markdown text into a table cell break, a link, an image, inline code or HTML.
 # (Emphasis marks are left alone: codes such as member_code stay readable, and emphasis hides nothing.)
 _MARKDOWN_ESCAPES = {
-    "\\": "\\\\", "|": "\\|", "[": "\\[", "]": "\\]", "!": "\\!", "`": "\\`",
-    "<": "&lt;", ">": "&gt;", "&": "&amp;",
+    "\\": "\\\\",
+    "|": "\\|",
+    "[": "\\[",
+    "]": "\\]",
+    "!": "\\!",
+    "`": "\\`",
+    "<": "&lt;",
+    ">": "&gt;",
+    "&": "&amp;",
 }
 
 
@@ -45,7 +52,11 @@ def escape_markdown(text: str) -> str:
 
 def markdown_cell(value, limit: int = MAX_CELL_CHARS) -> str:
     """One cell of a markdown table: cut first (so escapes are never split), then escaped."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ in ("NAType", "NaTType"):
+    if (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or type(value).__name__ in ("NAType", "NaTType")
+    ):
         return ""
     return escape_markdown(cut_text(str(value), limit))
 
@@ -90,7 +101,10 @@ def _bound_json(value, cuts: list[str], depth: int = 0):
             return [_bound_json(v, cuts, depth + 1) for v in items]
         kept = MAX_JSON_ITEMS - 1
         cuts.append(f"{kept} of {len(items):,} items")
-        return [*(_bound_json(v, cuts, depth + 1) for v in items[:kept]), f"… cut: {len(items) - kept:,} more items of {len(items):,}"]
+        return [
+            *(_bound_json(v, cuts, depth + 1) for v in items[:kept]),
+            f"… cut: {len(items) - kept:,} more items of {len(items):,}",
+        ]
     if hasattr(value, "item"):  # numpy scalars (GX results, pandas)
         return _bound_json(value.item(), cuts, depth)
     return _bound_json(str(value), cuts, depth)

@@ -72,14 +72,16 @@ def written_table_metadata(
     preview = conn.execute(
         f"SELECT * FROM {table.qualified} WHERE cycle = ? ORDER BY ALL LIMIT {int(preview_rows)}", [cycle]
     ).df()
-    return bound_metadata({
-        "dagster/row_count": dg.MetadataValue.int(int(count)),
-        "dagster/column_schema": dg.MetadataValue.table_schema(column_schema(table)),
-        "dagster/column_lineage": dg.MetadataValue.column_lineage(
-            column_lineage_of(table) if lineage is None else build_column_lineage(lineage)
-        ),
-        "preview": dg.MetadataValue.md(markdown_table(preview)),
-    })
+    return bound_metadata(
+        {
+            "dagster/row_count": dg.MetadataValue.int(int(count)),
+            "dagster/column_schema": dg.MetadataValue.table_schema(column_schema(table)),
+            "dagster/column_lineage": dg.MetadataValue.column_lineage(
+                column_lineage_of(table) if lineage is None else build_column_lineage(lineage)
+            ),
+            "preview": dg.MetadataValue.md(markdown_table(preview)),
+        }
+    )
 
 
 def markdown_table(frame, max_rows: int = MAX_TABLE_ROWS) -> str:
@@ -89,8 +91,7 @@ def markdown_table(frame, max_rows: int = MAX_TABLE_ROWS) -> str:
     header = "| " + " | ".join(markdown_cell(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
     body = [
-        "| " + " | ".join(markdown_cell(v) for v in row) + " |"
-        for row in frame.head(max_rows).itertuples(index=False)
+        "| " + " | ".join(markdown_cell(v) for v in row) + " |" for row in frame.head(max_rows).itertuples(index=False)
     ]
     if len(frame) > max_rows:
         body.append(f"\n… {len(frame) - max_rows:,} more rows not shown")

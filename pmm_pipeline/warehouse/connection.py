@@ -27,7 +27,6 @@ from pmm_pipeline.core.causes import corrupt_warehouse_error, disk_full_error, i
 from pmm_pipeline.core.errors import CorruptWarehouseError
 from pmm_pipeline.core.settings import DEFAULT_WAREHOUSE_MEMORY_LIMIT
 
-
 LOCK_MESSAGES = ("could not set lock", "conflicting lock")
 DEFAULT_TIMEOUT_S = 300.0
 # DuckDB's file header and its two database headers come before the first block (duckdb 2.0).
@@ -170,8 +169,8 @@ def verify_warehouse(path: Path | str, memory_limit: str | None = DEFAULT_WAREHO
     """Raise CorruptWarehouseError naming the file when the warehouse cannot be read; nothing if it is absent.
 
     Cheap, so every run can afford it before any step writes: DuckDB opens the file (header, catalog,
-    write-ahead log), the file must be long enough for the blocks its header says are in use, and every table's row count is
-    read (row-group metadata, not the data).
+    write-ahead log), the file must be long enough for the blocks its header says are in use, and every
+    table's row count is read (row-group metadata, not the data).
     """
     path = Path(path)
     if not path.exists():

@@ -143,7 +143,11 @@ REJECTIONS = Table(
         C("received_at", "TIMESTAMPTZ", "when the file was first seen"),
         C("reason_code", "VARCHAR", "code of the first problem, e.g. not_json, unknown_item"),
         C("message", "VARCHAR", "every problem found, in words"),
-        C("problems", "VARCHAR", "every problem as JSON (code, message, location, sheet, cell, line, item, year, value)"),
+        C(
+            "problems",
+            "VARCHAR",
+            "every problem as JSON (code, message, location, sheet, cell, line, item, year, value)",
+        ),
         C(
             "quarantine_path",
             "VARCHAR",
@@ -273,7 +277,11 @@ FINDINGS = Table(
         C("cycle", "VARCHAR", "cycle id"),
         C("member_code", "VARCHAR", "member"),
         C("submission_id", "VARCHAR", "SHA-256 of the submission file (the member's latest accepted version)"),
-        C("rule", "VARCHAR", "id of the rule violated, e.g. part_not_above_whole (see docs/operators.md, Quality gate)"),
+        C(
+            "rule",
+            "VARCHAR",
+            "id of the rule violated, e.g. part_not_above_whole (see docs/operators.md, Quality gate)",
+        ),
         C("severity", "VARCHAR", "blocking (the member's submission is kept out of the KPIs) or warning"),
         C("kpi_id", "VARCHAR", "the KPI the finding concerns, when the rule is about one KPI"),
         C("item", "VARCHAR", "questionnaire item of the answer"),
@@ -365,10 +373,18 @@ WITHHELD = Table(
         C("series", "VARCHAR", "series as in rollup.rollups (for categorical KPIs the level row)"),
         C("group_type", "VARCHAR", "global, region, income_group, landlocked or admin_type; member for a member value"),
         C("group_code", "VARCHAR", "code of the group (of the member, for a withheld member value)"),
-        C("statistic", "VARCHAR", "mean, median, min, max, pooled, level_counts (a categorical row's count, share),"
-          " or value (a member's value left out of the tier's kpi_values)"),
-        C("reason", "VARCHAR", "min_group_size, hidden_member, differencing, complementary or earlier_release"
-          " (docs/auditors.md, Disclosure tiers)"),
+        C(
+            "statistic",
+            "VARCHAR",
+            "mean, median, min, max, pooled, level_counts (a categorical row's count, share),"
+            " or value (a member's value left out of the tier's kpi_values)",
+        ),
+        C(
+            "reason",
+            "VARCHAR",
+            "min_group_size, hidden_member, differencing, complementary or earlier_release"
+            " (docs/auditors.md, Disclosure tiers)",
+        ),
     ),
 )
 
@@ -383,7 +399,11 @@ COMPLETENESS = Table(
         C("group_code", "VARCHAR", "all, or the WCO region code"),
         C("members_expected", "INTEGER", "members in force for the cycle"),
         C("members_received", "INTEGER", "members with at least one accepted submission version (late ones included)"),
-        C("members_received_on_time", "INTEGER", "members with an accepted version first seen before the collection closed"),
+        C(
+            "members_received_on_time",
+            "INTEGER",
+            "members with an accepted version first seen before the collection closed",
+        ),
         C("members_participating", "INTEGER", "members whose submission the cycle uses (a version not frozen out)"),
         C("members_outstanding", "INTEGER", "members expected that sent no accepted submission"),
         C("versions_late", "INTEGER", "accepted versions first seen after the collection closed"),
@@ -470,9 +490,7 @@ def published_tables(tier: str) -> tuple[Table, Table, Table]:
         f"One KPI series value of a member in a cycle as published to the {tier} tier (contract columns).",
         tuple(c for c in KPI_VALUES.columns if c.name in PUBLISHED_KPI_COLUMNS),
     )
-    rollups = Table(
-        schema, "rollups", f"One group statistic row as published to the {tier} tier.", ROLLUPS.columns
-    )
+    rollups = Table(schema, "rollups", f"One group statistic row as published to the {tier} tier.", ROLLUPS.columns)
     releases = Table(
         schema,
         "releases",
@@ -491,6 +509,14 @@ def published_tables(tier: str) -> tuple[Table, Table, Table]:
 
 
 PUBLISHED_KPI_COLUMNS = [
-    "cycle", "reporting_year", "member_code", "kpi_id", "series", "value", "status", "disclosure", "flags",
+    "cycle",
+    "reporting_year",
+    "member_code",
+    "kpi_id",
+    "series",
+    "value",
+    "status",
+    "disclosure",
+    "flags",
 ]
 PUBLISHED_ROLLUP_COLUMNS = ROLLUPS.column_names

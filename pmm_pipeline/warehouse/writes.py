@@ -18,9 +18,7 @@ def create_tables(conn: duckdb.DuckDBPyConnection, tables: Sequence[Table]) -> N
             conn.execute(f"ALTER TABLE {table.qualified} ADD COLUMN IF NOT EXISTS {column.name} {column.type}")
 
 
-def replace_cycle_rows(
-    conn: duckdb.DuckDBPyConnection, table: Table, cycle: str, rows: pd.DataFrame
-) -> int:
+def replace_cycle_rows(conn: duckdb.DuckDBPyConnection, table: Table, cycle: str, rows: pd.DataFrame) -> int:
     """Replace the cycle's rows of a table with `rows` in one transaction; returns the row count.
 
     `rows` is registered under a private name (never found by DuckDB's replacement scan) and
@@ -86,9 +84,7 @@ def replace_cycle_rows_from_sql(
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(f"DELETE FROM {table.qualified} WHERE cycle = $cycle", {"cycle": cycle})
-        conn.execute(
-            f"INSERT INTO {table.qualified} ({', '.join(table.column_names)}) {select_sql}", params
-        )
+        conn.execute(f"INSERT INTO {table.qualified} ({', '.join(table.column_names)}) {select_sql}", params)
         count = conn.execute(
             f"SELECT count(*) FROM {table.qualified} WHERE cycle = $cycle", {"cycle": cycle}
         ).fetchall()[0][0]

@@ -11,7 +11,9 @@ class DisclosurePolicy(dg.ConfigurableResource):
         default=3, ge=1, description="fewest reporting members behind a published group statistic (PMM_MIN_GROUP_SIZE)"
     )
     coalition_size: int = Field(
-        default=1, ge=1, le=3,
+        default=1,
+        ge=1,
+        le=3,
         description="the attacker model's k: how many members may pool what they know against another's hidden value"
         " (PMM_COALITION_SIZE)",
     )

@@ -16,8 +16,8 @@ import dagster as dg
 import sqlalchemy as sa
 from pydantic import Field
 
-from pmm_pipeline.stages.publishing.sql_publish import SqlTable, publish_cycle
 from pmm_pipeline.core.settings import PUBLISH_SQL_URL_VAR, publish_sql_url_in_environment
+from pmm_pipeline.stages.publishing.sql_publish import SqlTable, publish_cycle
 
 # Query parameters of a URL that libpq reads as secrets.
 SECRET_QUERY_KEYS = ("password", "passfile", "sslpassword")

@@ -4,8 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
-from pmm_pipeline.core.settings import DataLayout
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, DataLayout, IntakeLimits
 
 
 class PmmStorage(dg.ConfigurableResource):

@@ -43,6 +43,7 @@ class Warehouse(DuckDBResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if context.run_id:
             self._holder = f"run {context.run_id}"
+
         def say_who(other: str) -> None:
             if context.log is not None:
                 context.log.info(f"waiting for the warehouse: in use by {other}")

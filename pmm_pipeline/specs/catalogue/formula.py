@@ -67,9 +67,7 @@ def _unparen(node: exp.Expression) -> exp.Expression:
 def _year_offset(index: exp.Expression, source: str) -> int:
     text = index.sql(dialect="duckdb").replace(" ", "")
     if text not in YEAR_OFFSETS:
-        raise FormulaError(
-            f"year offset [{index.sql()}] in {source!r} is not allowed; use [T] or [T-1]"
-        )
+        raise FormulaError(f"year offset [{index.sql()}] in {source!r} is not allowed; use [T] or [T-1]")
     return YEAR_OFFSETS[text]
 
 
@@ -89,9 +87,7 @@ def _check_node(node: exp.Expression, source: str, refs: list[ItemRef]) -> None:
             raise FormulaError(f"text literal {node.sql()} in {source!r} is not allowed")
         return
     if isinstance(node, exp.Column):
-        raise FormulaError(
-            f"{node.sql()!r} in {source!r} has no year: write {node.name}[T] or {node.name}[T-1]"
-        )
+        raise FormulaError(f"{node.sql()!r} in {source!r} has no year: write {node.name}[T] or {node.name}[T-1]")
     allowed = ", ".join(sorted(ALLOWED_FUNCTIONS.values()))
     if isinstance(node, exp.Anonymous):
         raise FormulaError(f"unknown function {node.name}() in {source!r}; functions allowed: {allowed}")

@@ -83,7 +83,9 @@ def _mapping_without_repeats(loader: _UniqueKeyLoader, node: yaml.MappingNode, d
             continue
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} appears twice in one mapping (line {key_node.start_mark.line + 1})",
+                None,
+                None,
+                f"key {key!r} appears twice in one mapping (line {key_node.start_mark.line + 1})",
                 key_node.start_mark,
             )
         seen.add(key)
@@ -220,9 +222,7 @@ def _check_formulas(
         categorical_refs = [r for r in f.refs if items[r.item].is_categorical]
         if spec.shape == Shape.categorical:
             if len(f.refs) != 1 or not categorical_refs or f.refs[0].offset != 0:
-                problem(
-                    f"series {series_id}: a categorical KPI's formula is one level item at [T]"
-                )
+                problem(f"series {series_id}: a categorical KPI's formula is one level item at [T]")
         elif categorical_refs:
             problem(f"series {series_id}: level item {categorical_refs[0].item} in arithmetic")
         if spec.shape == Shape.ratio and f.ratio_parts() is None:

@@ -158,7 +158,8 @@ class Rollup(Strict):
     )
 
 
-# Quality-gate rules whose findings name a KPI, so a KPI may change their severity (pmm_pipeline/stages/quality/rules.py).
+# Quality-gate rules whose findings name a KPI, so a KPI may change their severity
+# (pmm_pipeline/stages/quality/rules.py).
 KpiQualityRule = Literal[
     "required_items_present", "variation_years_present", "yoy_change_within_band", "value_near_peer_median"
 ]
@@ -168,9 +169,7 @@ KPI_QUALITY_RULES: tuple[str, ...] = get_args(KpiQualityRule)
 class QualityRules(Strict):
     """Per-KPI quality settings read by the quality gate."""
 
-    max_yoy_change_pct: float | None = Field(
-        default=None, gt=0, description="flag |T vs T-1 change| above this, in %"
-    )
+    max_yoy_change_pct: float | None = Field(default=None, gt=0, description="flag |T vs T-1 change| above this, in %")
     peer_max_mads: float | None = Field(
         default=5.0,
         gt=0,
@@ -206,12 +205,8 @@ class KpiFile(Strict):
     rollup: Rollup = Rollup()
     quality: QualityRules = QualityRules()
     status: Literal["confirmed", "provisional"]
-    introduced_in: str = Field(
-        default="1.0", pattern=VERSION, description="first catalogue version with this KPI"
-    )
-    retired_in: str | None = Field(
-        default=None, pattern=VERSION, description="first catalogue version without it"
-    )
+    introduced_in: str = Field(default="1.0", pattern=VERSION, description="first catalogue version with this KPI")
+    retired_in: str | None = Field(default=None, pattern=VERSION, description="first catalogue version without it")
     description: Labels | None = None
 
     @field_validator("series")
@@ -232,6 +227,7 @@ class KpiFile(Strict):
         if Statistic.pooled in stats and self.shape != Shape.ratio:
             raise ValueError("the pooled statistic is defined for ratio KPIs only")
         return self
+
 
 class KpiSpec(KpiFile):
     """A KPI of the loaded catalogue: its file's fields and the items its formulas use (see load.py).

@@ -9,10 +9,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from pmm_pipeline.core.settings import PACKAGED_REFERENCE_DIR
 from pmm_pipeline.core.vocabulary import GROUP_TYPES
 from pmm_pipeline.specs.reference.models import Cycle, CyclesConfig, Group, Membership
-
 
 
 class ReferenceError(ValueError):
@@ -72,14 +70,10 @@ def load_memberships(path: Path, groups: list[Group]) -> list[Membership]:
         for group_type in GROUP_TYPES:
             code = membership.group_code(group_type)
             if (group_type, code) not in known:
-                raise ReferenceError(
-                    f"{path}, line {line}: {group_type} {code!r} is not in the groups file"
-                )
+                raise ReferenceError(f"{path}, line {line}: {group_type} {code!r} is not in the groups file")
         for other in memberships:
             if other.member_code == membership.member_code and _overlap(other, membership):
-                raise ReferenceError(
-                    f"{path}, line {line}: {membership.member_code} has overlapping validity dates"
-                )
+                raise ReferenceError(f"{path}, line {line}: {membership.member_code} has overlapping validity dates")
         memberships.append(membership)
     return memberships
 

@@ -83,7 +83,8 @@ def read_status_rows(conn: duckdb.DuckDBPyConnection, cycle_id: str) -> Warehous
     received = set()
     if "raw.submissions" in tables:
         received = {
-            m for (m,) in conn.execute(
+            m
+            for (m,) in conn.execute(
                 "SELECT DISTINCT member_code FROM raw.submissions WHERE cycle = $cycle", params
             ).fetchall()
         }
@@ -133,8 +134,12 @@ def build_status(
         for member, rule, item, year, message in rows.blocking:
             by_member.setdefault(member, []).append({"rule": rule, "item": item, "year": year, "message": message})
         blocked = [
-            {"member": member, "region": region_of.get(member), "rules": sorted({f["rule"] for f in findings}),
-             "findings": findings}
+            {
+                "member": member,
+                "region": region_of.get(member),
+                "rules": sorted({f["rule"] for f in findings}),
+                "findings": findings,
+            }
             for member, findings in sorted(by_member.items())
         ]
     by_reason: dict[str, list[dict[str, str | None]]] = {}

@@ -83,10 +83,14 @@ def _audit_kpi_values(audience: str, table: PublishedTable, values: pd.DataFrame
         if true is None:
             findings.append(Finding(audience, table.source, "row of no computed KPI value", **where))
         elif not visible_in(true["disclosure"], table.tier):
-            findings.append(Finding(
-                audience, table.source,
-                f"value disclosed by the member to {true['disclosure']} only, shown in the {table.tier} tier", **where,
-            ))
+            findings.append(
+                Finding(
+                    audience,
+                    table.source,
+                    f"value disclosed by the member to {true['disclosure']} only, shown in the {table.tier} tier",
+                    **where,
+                )
+            )
         else:
             if key in seen:
                 findings.append(Finding(audience, table.source, "row appears twice", **where))
@@ -114,12 +118,17 @@ class _Seen:
             return visible_in(facts.reporters[member].disclosure, audience)
         # A value shown against its member's choice is a finding of its own; it still counts as hidden here.
         return member in self.shown.get((facts.kpi_id, facts.series), set()) and visible_in(
-            facts.reporters[member].disclosure, audience)
+            facts.reporters[member].disclosure, audience
+        )
 
 
 def _audit_rollup_cells(
-    audience: str, table: PublishedTable, facts_by_key: Mapping[tuple[str, str], SeriesFacts],
-    true_rows: Mapping[tuple, dict], min_group_size: int, seen: _Seen,
+    audience: str,
+    table: PublishedTable,
+    facts_by_key: Mapping[tuple[str, str], SeriesFacts],
+    true_rows: Mapping[tuple, dict],
+    min_group_size: int,
+    seen: _Seen,
 ) -> None:
     """Check every published cell of a rollups table; note the equations and counts it gives the reader."""
     report = table.tier == audience  # a lower tier's cells were checked for its own readers already
@@ -159,8 +168,11 @@ def _audit_rollup_cells(
                     find(f"{column} of a categorical KPI", statistic=column, **where)
             if shown and level in (facts.levels or ()):
                 if contributors < min_group_size:
-                    find(f"level count of a group of {contributors} (< {min_group_size}) members",
-                         statistic=LEVEL_COUNTS, **where)
+                    find(
+                        f"level count of a group of {contributors} (< {min_group_size}) members",
+                        statistic=LEVEL_COUNTS,
+                        **where,
+                    )
                 seen.level_counts.setdefault(series_key, set()).add((group, level))
             continue
         if not _missing(row["n_reporting"]) and not _same(row["n_reporting"], true["n_reporting"]):
@@ -177,10 +189,15 @@ def _audit_rollup_cells(
             if statistic in ORDER_STATISTICS:
                 for member in sorted(facts.holders(group, statistic)):
                     if not seen.visible(facts, member, audience):
-                        seen.findings.append(Finding(
-                            audience, table.source, f"{statistic} is the value of a member hidden from {audience}"
-                            " readers", member_code=member, **cell,
-                        ))
+                        seen.findings.append(
+                            Finding(
+                                audience,
+                                table.source,
+                                f"{statistic} is the value of a member hidden from {audience} readers",
+                                member_code=member,
+                                **cell,
+                            )
+                        )
             else:
                 seen.equations.setdefault(series_key, set()).add((group, statistic))
 
@@ -204,9 +221,7 @@ def audit_tiers(
     """
     findings: list[Finding] = []
     facts_by_key = {(f.kpi_id, f.series): f for f in facts}
-    true_rows = {
-        (r["kpi_id"], r["series"], r["group_type"], r["group_code"]): r for r in rollups.to_dict("records")
-    }
+    true_rows = {(r["kpi_id"], r["series"], r["group_type"], r["group_code"]): r for r in rollups.to_dict("records")}
     for audience in TIERS:
         readable = [t for t in tables if tier_rank(t.tier) <= tier_rank(audience)]
         if not any(t.tier == audience for t in readable):
@@ -224,13 +239,13 @@ def audit_tiers(
             key = (series.kpi_id, series.series)
             shown = None
             if seen.shown is not None:  # what the tables show and the member allows (a leak is a finding above)
-                shown = {m for m in seen.shown.get(key, set())
-                         if m in series.reporters and seen.visible(series, m, audience)}
+                shown = {
+                    m for m in seen.shown.get(key, set()) if m in series.reporters and seen.visible(series, m, audience)
+                }
             if series.is_categorical:
                 findings += _audit_level_counts(audience, series, seen.level_counts.get(key, set()), shown, coalition)
             else:
-                findings += _audit_equations(audience, series, sorted(seen.equations.get(key, set())), shown,
-                                             coalition)
+                findings += _audit_equations(audience, series, sorted(seen.equations.get(key, set())), shown, coalition)
     return findings
 
 
@@ -244,8 +259,7 @@ def _shown_values(tables: Sequence[PublishedTable]) -> dict[tuple[str, str], set
         if not {"kpi_id", "series", "member_code", "status"} <= set(frame.columns):
             continue
         reported = frame[frame["status"] == "reported"]
-        for kpi_id, series, member in zip(reported["kpi_id"], reported["series"], reported["member_code"],
-                                          strict=True):
+        for kpi_id, series, member in zip(reported["kpi_id"], reported["series"], reported["member_code"], strict=True):
             shown.setdefault((str(kpi_id), str(series)), set()).add(str(member))
     return shown
 
@@ -254,34 +268,56 @@ def _new_exposures(system, groups, facts: SeriesFacts, audience: str, coalition:
     """Members whose targets this release's figures determine, beyond what earlier releases determine alone."""
     past = type(system)(facts, audience, coalition, shown=[]).solved_variables([]) if facts.history else set()
     current = {facts.variable(m) for m in facts.reporters}
-    return sorted({m if (m, v) in current else f"{m} (earlier value)"
-                   for m, v in system.solved_variables(groups) - past})
+    return sorted(
+        {m if (m, v) in current else f"{m} (earlier value)" for m, v in system.solved_variables(groups) - past}
+    )
 
 
-def _audit_equations(audience: str, facts: SeriesFacts, equations: list[tuple[GroupKey, str]],
-                     shown: set[str] | None = None, coalition: int = 1) -> list[Finding]:
+def _audit_equations(
+    audience: str,
+    facts: SeriesFacts,
+    equations: list[tuple[GroupKey, str]],
+    shown: set[str] | None = None,
+    coalition: int = 1,
+) -> list[Finding]:
     system = NumericSystem(facts, audience, coalition, shown)
     if not system.unknowns.targets.any() or not (equations or facts.history):
         return []
     groups = sorted({g for g, _ in equations})
     used = ", ".join(f"{s} of {'/'.join(g)}" for g, s in equations) or "no figure of this release"
     return [
-        Finding(audience, "published means and pooled ratios",
-                f"hidden value can be solved for from {used}, the visible values and the earlier releases",
-                facts.kpi_id, facts.series, member_code=member)
+        Finding(
+            audience,
+            "published means and pooled ratios",
+            f"hidden value can be solved for from {used}, the visible values and the earlier releases",
+            facts.kpi_id,
+            facts.series,
+            member_code=member,
+        )
         for member in _new_exposures(system, groups, facts, audience, coalition)
     ]
 
 
-def _audit_level_counts(audience: str, facts: SeriesFacts, published: set[tuple[GroupKey, str]],
-                        shown: set[str] | None = None, coalition: int = 1) -> list[Finding]:
+def _audit_level_counts(
+    audience: str,
+    facts: SeriesFacts,
+    published: set[tuple[GroupKey, str]],
+    shown: set[str] | None = None,
+    coalition: int = 1,
+) -> list[Finding]:
     assert facts.levels is not None
     system = LevelSystem(facts, audience, coalition, shown)
     if not system.unknowns.targets.any() or not (published or facts.history):
         return []
     groups = sorted({g for g, _ in published})
     return [
-        Finding(audience, "published level counts", "hidden level can be deduced from the published counts"
-                " and the earlier releases", facts.kpi_id, facts.series, member_code=member)
+        Finding(
+            audience,
+            "published level counts",
+            "hidden level can be deduced from the published counts and the earlier releases",
+            facts.kpi_id,
+            facts.series,
+            member_code=member,
+        )
         for member in _new_exposures(system, groups, facts, audience, coalition)
     ]

@@ -51,7 +51,6 @@ from pmm_pipeline.stages.disclosure.facts import (
 )
 from pmm_pipeline.stages.disclosure.solving import LevelCount, solvable_levels, solvable_values, solved_by_equations
 
-
 MIN_GROUP_SIZE = "min_group_size"
 HIDDEN_MEMBER = "hidden_member"
 DIFFERENCING = "differencing"
@@ -148,9 +147,7 @@ class _Unknowns:
             targets[position] = targets[position] or not visible_in(disclosure, audience)
             return position
 
-        self.current = {
-            m: column(facts.variable(m), r.value, r.disclosure) for m, r in sorted(facts.reporters.items())
-        }
+        self.current = {m: column(facts.variable(m), r.value, r.disclosure) for m, r in sorted(facts.reporters.items())}
         self.earlier_columns = [
             {m: column(r.variable(m), v, d) for m, (v, _, d) in sorted(r.values.items())} for r in self.earlier
         ]
@@ -191,8 +188,14 @@ class NumericSystem:
     With `history`, the equations of every earlier release the tier's readers read are always there.
     """
 
-    def __init__(self, facts: SeriesFacts, audience: str, coalition: int = 1,
-                 shown: Iterable[str] | None = None, history: bool = True):
+    def __init__(
+        self,
+        facts: SeriesFacts,
+        audience: str,
+        coalition: int = 1,
+        shown: Iterable[str] | None = None,
+        history: bool = True,
+    ):
         self.facts, self.coalition = facts, coalition
         self.unknowns = _Unknowns(facts, audience, shown, history)
         self.hidden = self.unknowns.labels
@@ -215,8 +218,9 @@ class NumericSystem:
         if not with_bounds:
             solved = solved_by_equations(rows, owners, self.coalition)
         else:
-            solved = solvable_values(rows, self.values, self.unknowns.lower, self.unknowns.upper, owners,
-                                     self.coalition)
+            solved = solvable_values(
+                rows, self.values, self.unknowns.lower, self.unknowns.upper, owners, self.coalition
+            )
         return solved & self.unknowns.targets
 
     def solved_variables(self, groups: Sequence[GroupKey]) -> set[tuple[str, object]]:
@@ -276,9 +280,15 @@ def _control_numeric(facts: SeriesFacts, min_group_size: int, coalition: int = 1
             group = _cheapest_to_withhold(system, published)
             withhold(group, DIFFERENCING if system.solved([group]).any() else COMPLEMENTARY, tier)
     if facts.history:
-        _control_over_time(facts, decisions, coalition, lambda tier: [g for g in linear if seen(tier, g)],
-                           lambda group, tier: withhold(group, EARLIER_RELEASE, tier), NumericSystem,
-                           _cheapest_to_withhold)
+        _control_over_time(
+            facts,
+            decisions,
+            coalition,
+            lambda tier: [g for g in linear if seen(tier, g)],
+            lambda group, tier: withhold(group, EARLIER_RELEASE, tier),
+            NumericSystem,
+            _cheapest_to_withhold,
+        )
     return decisions
 
 
@@ -307,7 +317,9 @@ def _control_over_time(facts, decisions, coalition, published_groups, withhold_g
                 earlier = {r.variable(m) for r in system.unknowns.earlier for m in r.shown if m in r.values}
                 candidates = sorted(m for m in shown if facts.variable(m) not in earlier)
 
-                def relief(member: str, shown: set[str] = shown) -> int:
+                def relief(
+                    member: str, shown: set[str] = shown, tier: str = tier, newly_shown: set = newly_shown
+                ) -> int:
                     fewer = system_class(facts, tier, coalition, shown - {member})
                     return len(newly_shown - fewer.solved_variables([]))
 
@@ -331,16 +343,21 @@ class LevelSystem:
     """The level counts a series' published rows make over the unknown levels (categorical KPIs), with every
     earlier release's counts when `history` (see _Unknowns)."""
 
-    def __init__(self, facts: SeriesFacts, audience: str, coalition: int = 1,
-                 shown: Iterable[str] | None = None, history: bool = True):
+    def __init__(
+        self,
+        facts: SeriesFacts,
+        audience: str,
+        coalition: int = 1,
+        shown: Iterable[str] | None = None,
+        history: bool = True,
+    ):
         assert facts.levels is not None
         self.facts, self.coalition = facts, coalition
         self.unknowns = _Unknowns(facts, audience, shown, history)
         self.hidden = self.unknowns.labels
         self.levels = np.array(self.unknowns.levels, dtype=int)
         self.base: list[LevelCount] = []
-        for i, (release, columns) in enumerate(zip(self.unknowns.earlier, self.unknowns.earlier_columns,
-                                                   strict=True)):
+        for i, (release, columns) in enumerate(zip(self.unknowns.earlier, self.unknowns.earlier_columns, strict=True)):
             for j, members in enumerate(release.counts):
                 cols = tuple(c for m in members if (c := columns.get(m)) is not None)
                 if cols:
@@ -355,13 +372,15 @@ class LevelSystem:
                 out += [LevelCount(group, members, lv) for lv in range(len(self.facts.levels))]
         return out
 
-    def solved(self, groups: Iterable[GroupKey], among: Iterable[int] | None = None,
-               found: list[frozenset[int]] | None = None) -> np.ndarray:
+    def solved(
+        self, groups: Iterable[GroupKey], among: Iterable[int] | None = None, found: list[frozenset[int]] | None = None
+    ) -> np.ndarray:
         assert self.facts.levels is not None
         if self.unknowns.size == 0:
             return np.zeros(0, dtype=bool)
-        solved = solvable_levels(self.counts(groups), self.levels, len(self.facts.levels), among, found,
-                                 self.unknowns.owners, self.coalition)
+        solved = solvable_levels(
+            self.counts(groups), self.levels, len(self.facts.levels), among, found, self.unknowns.owners, self.coalition
+        )
         return solved & self.unknowns.targets
 
     def solved_variables(self, groups: Iterable[GroupKey]) -> set[tuple[str, object]]:
@@ -399,7 +418,9 @@ def _control_categorical(facts: SeriesFacts, min_group_size: int, coalition: int
             decisions.withhold_up_to(tier, group, LEVEL_COUNTS, DIFFERENCING if solved_alone(group) else COMPLEMENTARY)
     if facts.history:
         _control_over_time(
-            facts, decisions, coalition,
+            facts,
+            decisions,
+            coalition,
             lambda tier: [g for g in sorted(facts.groups) if decisions.seen_by(tier, g, LEVEL_COUNTS)],
             lambda group, tier: decisions.withhold_up_to(tier, group, LEVEL_COUNTS, EARLIER_RELEASE),
             LevelSystem,
@@ -456,8 +477,9 @@ def control_disclosure(facts: Sequence[SeriesFacts], min_group_size: int, coalit
                 Withheld(tier, series.kpi_id, series.series, *group, statistic, reason)
                 for (tier, group, statistic), reason in decisions.reasons.items()
             ]
-    return sorted(withheld, key=lambda w: (tier_rank(w.tier), w.kpi_id, w.series, w.group_type, w.group_code,
-                                           w.statistic))
+    return sorted(
+        withheld, key=lambda w: (tier_rank(w.tier), w.kpi_id, w.series, w.group_type, w.group_code, w.statistic)
+    )
 
 
 def withheld_frame(withheld: Sequence[Withheld], cycle: str) -> pd.DataFrame:
@@ -465,8 +487,9 @@ def withheld_frame(withheld: Sequence[Withheld], cycle: str) -> pd.DataFrame:
     return pd.DataFrame([{"cycle": cycle, **asdict(w)} for w in withheld], columns=columns)
 
 
-def summarize_withheld(withheld: pd.DataFrame, published_rollups: Mapping[str, pd.DataFrame],
-                       categorical: Iterable[str]) -> dict[str, str]:
+def summarize_withheld(
+    withheld: pd.DataFrame, published_rollups: Mapping[str, pd.DataFrame], categorical: Iterable[str]
+) -> dict[str, str]:
     """Per tier: withheld statistics by reason, and how many regional means of numeric KPIs are published."""
     summary = {}
     categorical = set(categorical)

@@ -8,7 +8,6 @@ import pandas as pd
 
 from pmm_pipeline.core.vocabulary import DEFAULT_DISCLOSURE, TIERS
 
-
 # The secretariat sees every value, so only the lower tiers have readers to protect values from.
 AUDITED_TIERS = TIERS[:-1]
 NUMERIC_STATISTICS = ("mean", "median", "min", "max", "pooled")

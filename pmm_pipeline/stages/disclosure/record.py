@@ -47,8 +47,9 @@ def _present(value: object) -> bool:
     return value is not None and not pd.isna(value)
 
 
-def release_record(facts: Sequence[SeriesFacts], tables: Mapping[str, pd.DataFrame], tier: str, cycle: str,
-                   reporting_year: int) -> dict:
+def release_record(
+    facts: Sequence[SeriesFacts], tables: Mapping[str, pd.DataFrame], tier: str, cycle: str, reporting_year: int
+) -> dict:
     """The record of one tier's release: its tables' figures as equations over the values in force."""
     values, rollups = tables["kpi_values"], tables["rollups"]
     reported = values[values["status"] == "reported"]
@@ -72,16 +73,24 @@ def release_record(facts: Sequence[SeriesFacts], tables: Mapping[str, pd.DataFra
         if not f.reporters:
             continue
         members = [list(f.groups[g]) for g in sorted(groups.get(key, set())) if g in f.groups and f.groups[g]]
-        series.append({
-            "kpi_id": f.kpi_id,
-            "series": f.series,
-            "values": {m: [r.value, r.level, r.disclosure] for m, r in sorted(f.reporters.items())},
-            "shown": sorted(shown.get(key, set()) & f.reporters.keys()),
-            "sums": [] if f.is_categorical else members,
-            "counts": members if f.is_categorical else [],
-        })
-    return {"format": FORMAT, "format_version": 1, "cycle": cycle, "reporting_year": reporting_year, "tier": tier,
-            "series": series}
+        series.append(
+            {
+                "kpi_id": f.kpi_id,
+                "series": f.series,
+                "values": {m: [r.value, r.level, r.disclosure] for m, r in sorted(f.reporters.items())},
+                "shown": sorted(shown.get(key, set()) & f.reporters.keys()),
+                "sums": [] if f.is_categorical else members,
+                "counts": members if f.is_categorical else [],
+            }
+        )
+    return {
+        "format": FORMAT,
+        "format_version": 1,
+        "cycle": cycle,
+        "reporting_year": reporting_year,
+        "tier": tier,
+        "series": series,
+    }
 
 
 def write_record(published_dir: Path, tier: str, record: dict) -> Path:
@@ -205,12 +214,10 @@ def _earlier(entry: dict, tier: str) -> EarlierRelease:
     )
 
 
-def with_history(facts: Sequence[SeriesFacts], history: Mapping[tuple[str, str], Sequence[EarlierRelease]]
-                 ) -> list[SeriesFacts]:
+def with_history(
+    facts: Sequence[SeriesFacts], history: Mapping[tuple[str, str], Sequence[EarlierRelease]]
+) -> list[SeriesFacts]:
     """The facts with every earlier release of their series attached."""
     from dataclasses import replace
 
     return [replace(f, history=tuple(history.get((f.kpi_id, f.series), ()))) for f in facts]
-
-
-

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 TOLERANCE = 1e-8  # a value is "determined" when its unit vector is this close to the row space
 RANK_TOLERANCE = 1e-10  # singular values below this fraction of the largest count as zero
 
@@ -230,10 +229,7 @@ def _solved_with_bounds(
     components = _components(rows)
     tight_all = np.flatnonzero(signs)
     # A member can only matter in a component that holds at least two tight values besides its own.
-    among = {
-        int(owners[i]) for i in range(k)
-        if (components[tight_all] == components[i]).sum() - (signs[i] != 0) >= 2
-    }
+    among = {int(owners[i]) for i in range(k) if (components[tight_all] == components[i]).sum() - (signs[i] != 0) >= 2}
     for members, _ in _coalitions_bounds_may_pin(rows, owners, coalition, among, signs):
         known_columns = np.flatnonzero(np.isin(owners, members))
         tight = np.array([j for j in tight_all if j not in known_columns], dtype=int)
@@ -360,8 +356,14 @@ def solvable_levels(
     levels = np.asarray(levels, dtype=int)
     owners_array = _owners_of(len(levels), owners)
     among = None if among is None else sorted(int(h) for h in among)
-    key = (tuple(counts), levels.tobytes(), n_levels, None if among is None else tuple(among),
-           owners_array.tobytes(), coalition)
+    key = (
+        tuple(counts),
+        levels.tobytes(),
+        n_levels,
+        None if among is None else tuple(among),
+        owners_array.tobytes(),
+        coalition,
+    )
     if key not in _SOLVED_LEVELS:
         if len(_SOLVED_LEVELS) >= _SOLVED_LEVELS_KEPT:
             _SOLVED_LEVELS.clear()
@@ -369,8 +371,9 @@ def solvable_levels(
     return _SOLVED_LEVELS[key].copy()
 
 
-def _coalition_hitting(alternatives: Sequence[frozenset[int]], owners: np.ndarray, attacked: int,
-                       coalition: int) -> tuple[int, ...] | None:
+def _coalition_hitting(
+    alternatives: Sequence[frozenset[int]], owners: np.ndarray, attacked: int, coalition: int
+) -> tuple[int, ...] | None:
     """A coalition of up to `coalition` members (not the attacked one) that every alternative moves, if any.
 
     A coalition knows its own levels, so it rules out every alternative that moves one of them; it

@@ -126,7 +126,10 @@ class StoredCopy:
 
 
 def store_copy(head: bytes, digest: str, size: int, archive_dir: Path, file_name: str) -> StoredCopy:
-    """Archive a file read as `head` (all its bytes, or its first bytes when `size` is larger) and hashed as `digest`."""
+    """Archive a file read as `head` and hashed as `digest`.
+
+    `head` is all its bytes, or its first bytes when `size` is larger.
+    """
     if size == len(head):
         path = whole_copy_path(archive_dir, digest, file_name)
         return StoredCopy(path, write_verified(path, head, digest))

@@ -9,10 +9,10 @@ header row name the required columns.
 import csv
 import io
 
-from pmm_pipeline.stages.ingestion.flat import REQUIRED_COLUMNS, FlatRow, flat_columns, parse_flat_rows
 from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
-from pmm_pipeline.stages.ingestion.text import quote
+from pmm_pipeline.stages.ingestion.flat import REQUIRED_COLUMNS, FlatRow, flat_columns, parse_flat_rows
 from pmm_pipeline.stages.ingestion.submission import Location, ParsedSubmission, ProblemList, RejectedFile
+from pmm_pipeline.stages.ingestion.text import quote
 
 DELIMITERS = (",", ";", "\t", "|")
 BOMS = (

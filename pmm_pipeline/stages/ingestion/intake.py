@@ -26,6 +26,7 @@ import duckdb
 import pandas as pd
 
 from pmm_pipeline.core.errors import is_systemic
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.stages.ingestion.archive import (
     HEAD_SUFFIX,
     READ_BLOCK,
@@ -41,7 +42,6 @@ from pmm_pipeline.stages.ingestion.archive import (
 from pmm_pipeline.stages.ingestion.csv_reader import read_csv_submission
 from pmm_pipeline.stages.ingestion.freeze import VERSION_USE_COLUMNS, InputDeadline, mark_versions_in_use
 from pmm_pipeline.stages.ingestion.json_reader import read_json_submission
-from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.stages.ingestion.limits import (
     check_file_name,
     check_macro_suffix,
@@ -459,7 +459,9 @@ def take_in_cycle(
     files not on record yet are taken in; the others are left in landing for the next run
     (`IntakeResult.deferred`). Any failure while taking in one file rejects that file alone.
     """
-    record = dict(earlier) if earlier is not None else _legacy_record(previously_received, archived_earlier, archive_dir)
+    record = (
+        dict(earlier) if earlier is not None else _legacy_record(previously_received, archived_earlier, archive_dir)
+    )
     result = IntakeResult()
     known_names = {name for _, name in record}
     delivered: list[tuple[ReceivedFile, _Delivered]] = []
@@ -517,10 +519,13 @@ def take_in_cycle(
         copy_path = (
             archive_dir / receipt.archive_path
             if receipt.archive_path and not Path(receipt.archive_path).is_absolute()
-            else Path(receipt.archive_path) if receipt.archive_path
+            else Path(receipt.archive_path)
+            if receipt.archive_path
             else locate_copy(archive_dir, receipt.sha256, receipt.file_name)
         )
-        received = ReceivedFile(receipt.sha256, receipt.file_name, receipt.size_bytes, receipt.received_at, str(copy_path))
+        received = ReceivedFile(
+            receipt.sha256, receipt.file_name, receipt.size_bytes, receipt.received_at, str(copy_path)
+        )
         try:
             copy = read_archived(copy_path, receipt.sha256, limits.max_file_bytes)
         except DamagedCopyError as err:
@@ -535,7 +540,12 @@ def take_in_cycle(
         received = dataclasses.replace(received, size_bytes=copy.size)
         result.received.append(received)
         delivered.append(
-            (received, _Delivered(copy_path, receipt.file_name, receipt.sha256, copy.size, copy.data, file_name=receipt.file_name))
+            (
+                received,
+                _Delivered(
+                    copy_path, receipt.file_name, receipt.sha256, copy.size, copy.data, file_name=receipt.file_name
+                ),
+            )
         )
 
     first_of: dict[str, tuple[ReceivedFile, str | None]] = {}
@@ -556,13 +566,17 @@ def take_in_cycle(
             outcome = ReadOutcome(None, [Problem("unreadable_file", message)], None)
         first_of[received.sha256] = (received, outcome.member_code)
         if outcome.submission is None:
-            linked = Path(received.archive_path).with_name(f"{received.sha256}{HEAD_SUFFIX}") if entry.data is None else None
+            linked = (
+                Path(received.archive_path).with_name(f"{received.sha256}{HEAD_SUFFIX}") if entry.data is None else None
+            )
             problems = outcome.problems
             try:
                 where = str(quarantine(entry.data, received, problems, quarantine_dir, linked))
             except Exception as err:  # noqa: BLE001 - still rejected and recorded, without a quarantined copy
                 where = None
-                problems = problems + [Problem("intake_failed", f"the quarantined copy could not be written ({_failure(err)})")]
+                problems = problems + [
+                    Problem("intake_failed", f"the quarantined copy could not be written ({_failure(err)})")
+                ]
             result.rejected.append(Rejection(received, problems, where, outcome.member_code))
             result.receipts.append(dataclasses.replace(base, outcome="rejected", member_code=outcome.member_code))
         else:
@@ -570,14 +584,20 @@ def take_in_cycle(
             result.accepted.append(Accepted(received, s))
             result.receipts.append(
                 dataclasses.replace(
-                    base, outcome="accepted", member_code=s.member_code, submitted_at=s.submitted_at,
-                    n_answers=len(s.answers), format=s.format,
+                    base,
+                    outcome="accepted",
+                    member_code=s.member_code,
+                    submitted_at=s.submitted_at,
+                    n_answers=len(s.answers),
+                    format=s.format,
                 )
             )
     return result
 
 
-def _read_delivered(entry: _Delivered, received: ReceivedFile, ctx: ValidationContext, limits: IntakeLimits) -> ReadOutcome:
+def _read_delivered(
+    entry: _Delivered, received: ReceivedFile, ctx: ValidationContext, limits: IntakeLimits
+) -> ReadOutcome:
     if entry.data is None:
         # Nothing of it is read: it names no member (the file name alone credits nobody).
         message = f"the file has {entry.size} bytes, over the limit of {limits.max_file_bytes}"
@@ -652,7 +672,11 @@ def intake_frames(
 
     received = pd.DataFrame(
         [
-            {"cycle": cycle, **{k: getattr(r, k) for k in ("sha256", "file_name", "size_bytes", "received_at", "archive_path")}, "outcome": outcome(r)}
+            {
+                "cycle": cycle,
+                **{k: getattr(r, k) for k in ("sha256", "file_name", "size_bytes", "received_at", "archive_path")},
+                "outcome": outcome(r),
+            }
             for r in result.received
         ],
         columns=RECEIVED_FILES.column_names,
@@ -713,7 +737,13 @@ def intake_frames(
             )
         for kpi_id, level in sorted(s.disclosure.items()):
             choice_rows.append(
-                {"cycle": cycle, "submission_id": rec.sha256, "member_code": member, "kpi_id": kpi_id, "disclosure": level}
+                {
+                    "cycle": cycle,
+                    "submission_id": rec.sha256,
+                    "member_code": member,
+                    "kpi_id": kpi_id,
+                    "disclosure": level,
+                }
             )
     if first_intake_at is None:
         first_intake_at = min((r.received_at for r in result.received), default=None)
@@ -794,20 +824,31 @@ def damaged_copies(result: IntakeResult) -> pd.DataFrame:
         }
         for d in result.damaged
     ]
-    columns = ["file_name", "sha256", "outcome", "expected_sha256", "found_sha256", "archive_path", "member_code", "received_at"]
+    columns = [
+        "file_name",
+        "sha256",
+        "outcome",
+        "expected_sha256",
+        "found_sha256",
+        "archive_path",
+        "member_code",
+        "received_at",
+    ]
     return _storable_frame(pd.DataFrame(rows, columns=columns))
 
 
 def damaged_copies_description(damaged: pd.DataFrame, members_on_hold: list[str], listed: int = 20) -> str:
     """What the failed check says: which files, what is wrong with each, and what to do."""
     names = [
-        f"{row.file_name} (sha256 {row.sha256}: {'missing' if row.found_sha256 == 'missing' else 'found ' + row.found_sha256})"
+        f"{row.file_name} (sha256 {row.sha256}: "
+        f"{'missing' if row.found_sha256 == 'missing' else 'found ' + row.found_sha256})"
         for row in damaged.head(listed).itertuples()
     ]
     more = f" and {len(damaged) - listed} more" if len(damaged) > listed else ""
     hold = f" Members on hold (no version used until then): {', '.join(members_on_hold)}." if members_on_hold else ""
     return (
-        f"{len(damaged)} archived cop{'y is' if len(damaged) == 1 else 'ies are'} missing or altered: {'; '.join(names)}{more}."
+        f"{len(damaged)} archived cop{'y is' if len(damaged) == 1 else 'ies are'} missing or altered:"
+        f" {'; '.join(names)}{more}."
         " These versions are kept on record but not used." + hold + " Restore each copy from a backup to its"
         " archive path (listed in this check's metadata), or have the member send the file again."
     )

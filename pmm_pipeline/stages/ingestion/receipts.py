@@ -159,9 +159,7 @@ def encode_receipt(receipt: Receipt) -> bytes:
     return json.dumps(line, ensure_ascii=True, sort_keys=True).encode("ascii") + b"\n"
 
 
-def ledger_updates(
-    state: LedgerState, receipts: Iterable[Receipt], first_intake_at: dt.datetime
-) -> list[bytes]:
+def ledger_updates(state: LedgerState, receipts: Iterable[Receipt], first_intake_at: dt.datetime) -> list[bytes]:
     """The lines to append: the first intake if not on record, new versions, and changed readings."""
     lines = []
     if state.first_intake_at is None:
@@ -196,9 +194,7 @@ def _missing(value: object) -> bool:
         return False
 
 
-def receipts_from_warehouse(
-    rows: Iterable[Mapping], relative_archive_path
-) -> dict[tuple[str | None, str], Receipt]:
+def receipts_from_warehouse(rows: Iterable[Mapping], relative_archive_path) -> dict[tuple[str | None, str], Receipt]:
     """Receipts of a warehouse written before the ledger existed (raw.received_files joined to raw.submissions)."""
     receipts = {}
     for row in rows:

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.core.vocabulary import ANSWER_STATUSES, TIERS
 from pmm_pipeline.specs.catalogue.models import Item, ItemType
-from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
+from pmm_pipeline.specs.reference.models import Cycle
 from pmm_pipeline.stages.ingestion.numbers import (
     DECIMAL_MARK,
     InexactNumber,
@@ -37,7 +38,6 @@ from pmm_pipeline.stages.ingestion.submission import (
 )
 from pmm_pipeline.stages.ingestion.text import TextIssue, normalise_tree, quote
 from pmm_pipeline.stages.questionnaire.layout import TEMPLATE_VERSION
-from pmm_pipeline.specs.reference.models import Cycle
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Reading a filled Excel questionnaire (`pmm template`), or a flat export saved as .xlsx, with the cell of every answer.
+"""Reading a filled Excel questionnaire (`pmm template`), or a flat export saved as .xlsx, with the
+cell of every answer.
 
 The container is checked first (limits.py). openpyxl then reads it in read-only (streaming) mode,
 with defusedxml refusing entities. Cells are read as written (formulas as formulas); from a
@@ -21,9 +22,9 @@ from openpyxl.worksheet import _read_only, _reader
 from openpyxl.worksheet.dimensions import SheetDimension
 from openpyxl.xml.functions import iterparse
 
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.core.vocabulary import ANSWER_STATUSES, TIERS
 from pmm_pipeline.stages.ingestion.flat import FlatRow, as_year, clean, is_flat_header, parse_flat_rows, timestamp_text
-from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.stages.ingestion.limits import check_office_container
 from pmm_pipeline.stages.ingestion.numbers import PercentOfOne
 from pmm_pipeline.stages.ingestion.submission import (

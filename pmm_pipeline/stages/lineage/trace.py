@@ -40,7 +40,9 @@ def _place(row: pd.Series) -> str:
 
 
 def _given(value: object) -> bool:
-    return value is not None and not (isinstance(value, float) and pd.isna(value)) and value is not pd.NA and value != ""
+    return (
+        value is not None and not (isinstance(value, float) and pd.isna(value)) and value is not pd.NA and value != ""
+    )
 
 
 def _answer(row: pd.Series) -> str:
@@ -71,12 +73,14 @@ def render_trace(rows: pd.DataFrame, kpi_name: str = "") -> str:
                 lines.append("      not answered in the submission")
             flagged = [r for r in str(row.rules_flagged or "").split(";") if r]
             if flagged:
-                lines.append(f"      quality: flagged by {', '.join(flagged)}; passed the other {len(RULES) - len(flagged)} rules")
+                lines.append(
+                    f"      quality: flagged by {', '.join(flagged)};"
+                    f" passed the other {len(RULES) - len(flagged)} rules"
+                )
             else:
                 lines.append(f"      quality: passed all {len(RULES)} rules")
     lines += [
-        f"submission: version {first.submission_version} submitted {first.submitted_at},"
-        f" sha256 {first.submission_id}",
+        f"submission: version {first.submission_version} submitted {first.submitted_at}, sha256 {first.submission_id}",
         f"  archived copy: {first.archive_path}",
         f"quality rules checked: {', '.join(r.id for r in RULES)}",
         f"run {first.run_id}, code version {first.code_version},"

@@ -19,8 +19,17 @@ KEYS = {
 }
 COMPARED = {
     "kpi_values": ["reporting_year", "value", "status", "disclosure", "flags"],
-    "rollups": ["n_reporting", "n_participating", "mean", "median", "min", "max", "pooled", "suppressed",
-                "suppression_reason"],
+    "rollups": [
+        "n_reporting",
+        "n_participating",
+        "mean",
+        "median",
+        "min",
+        "max",
+        "pooled",
+        "suppressed",
+        "suppression_reason",
+    ],
 }
 SUPPRESSION = ("suppressed", "suppression_reason")
 
@@ -62,19 +71,23 @@ def diff_table(old: pd.DataFrame | None, new: pd.DataFrame, table: str) -> dict:
         differs = [c for c in COMPARED[table] if before[k][c] != after[k][c]]
         if not differs:
             continue
-        changes["changed"].append({
-            **keyed(k),
-            "columns": differs,
-            # An earlier figure only where the column still holds one now (withheld now = not quoted).
-            "before": {c: before[k][c] for c in differs if after[k][c] is not None or c in SUPPRESSION},
-            "after": {c: after[k][c] for c in differs},
-        })
-        if table == "rollups" and any(c in SUPPRESSION for c in differs):
-            changes["suppressions_changed"].append({
+        changes["changed"].append(
+            {
                 **keyed(k),
-                "before": before[k]["suppression_reason"],
-                "after": after[k]["suppression_reason"],
-            })
+                "columns": differs,
+                # An earlier figure only where the column still holds one now (withheld now = not quoted).
+                "before": {c: before[k][c] for c in differs if after[k][c] is not None or c in SUPPRESSION},
+                "after": {c: after[k][c] for c in differs},
+            }
+        )
+        if table == "rollups" and any(c in SUPPRESSION for c in differs):
+            changes["suppressions_changed"].append(
+                {
+                    **keyed(k),
+                    "before": before[k]["suppression_reason"],
+                    "after": after[k]["suppression_reason"],
+                }
+            )
     return changes
 
 
@@ -84,17 +97,16 @@ def diff_release(
     """The content of changes.json: the previous release it compares with, then per table what changed."""
     tables = {
         name: diff_table(comparable((previous or {}).get(name), name), new[name], name)
-        for name in sorted(KEYS) if comparable(new.get(name), name) is not None
+        for name in sorted(KEYS)
+        if comparable(new.get(name), name) is not None
     }
-    summary = {
-        name: {kind: len(rows) for kind, rows in changes.items()} for name, changes in tables.items()
-    }
+    summary = {name: {kind: len(rows) for kind, rows in changes.items()} for name, changes in tables.items()}
     return {
         "format": "pmm-release-changes",
         "format_version": 1,
-        "previous_release": None if previous_manifest is None else {
-            k: previous_manifest.get(k) for k in ("run_id", "created_at", "code_version", "catalogue_digest")
-        },
+        "previous_release": None
+        if previous_manifest is None
+        else {k: previous_manifest.get(k) for k in ("run_id", "created_at", "code_version", "catalogue_digest")},
         "summary": summary,
         "tables": tables,
     }

@@ -38,28 +38,79 @@ class KpiLabels:
 # Column headers, sheet names and explanations in the three questionnaire languages.
 HEADERS = {
     "en": {
-        "cycle": "Cycle", "reporting_year": "Reporting year", "member_code": "Member", "kpi_id": "KPI code",
-        "kpi_name": "KPI", "series": "Series", "value": "Value", "unit": "Unit", "status": "Status code",
-        "status_label": "Status", "disclosure": "Disclosure", "flags": "Quality flags",
-        "group_type": "Group type", "group_code": "Group", "n_reporting": "Members reporting (n)",
-        "n_participating": "Members participating (N)", "mean": "Mean", "median": "Median", "min": "Minimum",
-        "max": "Maximum", "pooled": "Pooled ratio", "suppressed": "Withheld", "suppression_reason": "Why withheld",
+        "cycle": "Cycle",
+        "reporting_year": "Reporting year",
+        "member_code": "Member",
+        "kpi_id": "KPI code",
+        "kpi_name": "KPI",
+        "series": "Series",
+        "value": "Value",
+        "unit": "Unit",
+        "status": "Status code",
+        "status_label": "Status",
+        "disclosure": "Disclosure",
+        "flags": "Quality flags",
+        "group_type": "Group type",
+        "group_code": "Group",
+        "n_reporting": "Members reporting (n)",
+        "n_participating": "Members participating (N)",
+        "mean": "Mean",
+        "median": "Median",
+        "min": "Minimum",
+        "max": "Maximum",
+        "pooled": "Pooled ratio",
+        "suppressed": "Withheld",
+        "suppression_reason": "Why withheld",
     },
     "fr": {
-        "cycle": "Cycle", "reporting_year": "Année de référence", "member_code": "Membre", "kpi_id": "Code de l'ICP",
-        "kpi_name": "ICP", "series": "Série", "value": "Valeur", "unit": "Unité", "status": "Code de statut",
-        "status_label": "Statut", "disclosure": "Diffusion", "flags": "Alertes de qualité",
-        "group_type": "Type de groupe", "group_code": "Groupe", "n_reporting": "Membres ayant répondu (n)",
-        "n_participating": "Membres participants (N)", "mean": "Moyenne", "median": "Médiane", "min": "Minimum",
-        "max": "Maximum", "pooled": "Ratio agrégé", "suppressed": "Masqué", "suppression_reason": "Motif du masquage",
+        "cycle": "Cycle",
+        "reporting_year": "Année de référence",
+        "member_code": "Membre",
+        "kpi_id": "Code de l'ICP",
+        "kpi_name": "ICP",
+        "series": "Série",
+        "value": "Valeur",
+        "unit": "Unité",
+        "status": "Code de statut",
+        "status_label": "Statut",
+        "disclosure": "Diffusion",
+        "flags": "Alertes de qualité",
+        "group_type": "Type de groupe",
+        "group_code": "Groupe",
+        "n_reporting": "Membres ayant répondu (n)",
+        "n_participating": "Membres participants (N)",
+        "mean": "Moyenne",
+        "median": "Médiane",
+        "min": "Minimum",
+        "max": "Maximum",
+        "pooled": "Ratio agrégé",
+        "suppressed": "Masqué",
+        "suppression_reason": "Motif du masquage",
     },
     "es": {
-        "cycle": "Ciclo", "reporting_year": "Año de referencia", "member_code": "Miembro", "kpi_id": "Código del ICD",
-        "kpi_name": "ICD", "series": "Serie", "value": "Valor", "unit": "Unidad", "status": "Código de estado",
-        "status_label": "Estado", "disclosure": "Difusión", "flags": "Alertas de calidad",
-        "group_type": "Tipo de grupo", "group_code": "Grupo", "n_reporting": "Miembros que respondieron (n)",
-        "n_participating": "Miembros participantes (N)", "mean": "Media", "median": "Mediana", "min": "Mínimo",
-        "max": "Máximo", "pooled": "Ratio agregado", "suppressed": "Ocultado", "suppression_reason": "Motivo",
+        "cycle": "Ciclo",
+        "reporting_year": "Año de referencia",
+        "member_code": "Miembro",
+        "kpi_id": "Código del ICD",
+        "kpi_name": "ICD",
+        "series": "Serie",
+        "value": "Valor",
+        "unit": "Unidad",
+        "status": "Código de estado",
+        "status_label": "Estado",
+        "disclosure": "Difusión",
+        "flags": "Alertas de calidad",
+        "group_type": "Tipo de grupo",
+        "group_code": "Grupo",
+        "n_reporting": "Miembros que respondieron (n)",
+        "n_participating": "Miembros participantes (N)",
+        "mean": "Media",
+        "median": "Mediana",
+        "min": "Mínimo",
+        "max": "Máximo",
+        "pooled": "Ratio agregado",
+        "suppressed": "Ocultado",
+        "suppression_reason": "Motivo",
     },
 }
 SHEETS = {
@@ -68,12 +119,24 @@ SHEETS = {
     "es": {"about": "Acerca de", "kpi_values": "Valores de los ICD", "rollups": "Estadísticas por grupo"},
 }
 STATUS_LABELS = {
-    "en": {"reported": "reported", "not_applicable": "not applicable (the member declined the KPI)",
-           "missing": "missing (not answered or not available)", "undefined": "undefined (zero denominator)"},
-    "fr": {"reported": "déclaré", "not_applicable": "sans objet (le membre a décliné l'ICP)",
-           "missing": "manquant (sans réponse ou non disponible)", "undefined": "indéfini (dénominateur nul)"},
-    "es": {"reported": "declarado", "not_applicable": "no aplicable (el miembro declinó el ICD)",
-           "missing": "faltante (sin respuesta o no disponible)", "undefined": "indefinido (denominador cero)"},
+    "en": {
+        "reported": "reported",
+        "not_applicable": "not applicable (the member declined the KPI)",
+        "missing": "missing (not answered or not available)",
+        "undefined": "undefined (zero denominator)",
+    },
+    "fr": {
+        "reported": "déclaré",
+        "not_applicable": "sans objet (le membre a décliné l'ICP)",
+        "missing": "manquant (sans réponse ou non disponible)",
+        "undefined": "indéfini (dénominateur nul)",
+    },
+    "es": {
+        "reported": "declarado",
+        "not_applicable": "no aplicable (el miembro declinó el ICD)",
+        "missing": "faltante (sin respuesta o no disponible)",
+        "undefined": "indefinido (denominador cero)",
+    },
 }
 ABOUT = {
     "en": [
@@ -123,10 +186,38 @@ def excel_name(lang: str) -> str:
 
 
 EXCEL_COLUMNS = {
-    "kpi_values": ["cycle", "reporting_year", "member_code", "kpi_id", "kpi_name", "series", "value", "unit", "status",
-                   "status_label", "disclosure", "flags"],
-    "rollups": ["cycle", "kpi_id", "kpi_name", "series", "unit", "group_type", "group_code", "n_reporting",
-                "n_participating", "mean", "median", "min", "max", "pooled", "suppressed", "suppression_reason"],
+    "kpi_values": [
+        "cycle",
+        "reporting_year",
+        "member_code",
+        "kpi_id",
+        "kpi_name",
+        "series",
+        "value",
+        "unit",
+        "status",
+        "status_label",
+        "disclosure",
+        "flags",
+    ],
+    "rollups": [
+        "cycle",
+        "kpi_id",
+        "kpi_name",
+        "series",
+        "unit",
+        "group_type",
+        "group_code",
+        "n_reporting",
+        "n_participating",
+        "mean",
+        "median",
+        "min",
+        "max",
+        "pooled",
+        "suppressed",
+        "suppression_reason",
+    ],
 }
 
 
@@ -134,8 +225,9 @@ def _is_null(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
-def write_excel(tables: Mapping[str, pd.DataFrame], path: Path, lang: str, cycle: str, tier: str,
-                kpis: Mapping[str, KpiLabels]) -> None:
+def write_excel(
+    tables: Mapping[str, pd.DataFrame], path: Path, lang: str, cycle: str, tier: str, kpis: Mapping[str, KpiLabels]
+) -> None:
     """One workbook in `lang`: an About sheet (units, statuses, withheld figures) and one sheet per table."""
     import xlsxwriter  # a writer library only needed when releasing
 
@@ -201,7 +293,9 @@ def read_excel(path: Path) -> dict[str, pd.DataFrame]:
             rows = list(workbook[sheet_name].iter_rows(values_only=True))
             columns = [by_header.get(h) for h in rows[0]]
             if None in columns:
-                raise ValueError(f"sheet {sheet_name!r}: unknown header(s) {[h for h in rows[0] if h not in by_header]}")
+                raise ValueError(
+                    f"sheet {sheet_name!r}: unknown header(s) {[h for h in rows[0] if h not in by_header]}"
+                )
             frame = pd.DataFrame([list(r) for r in rows[1:]], columns=columns)
             for column in frame.columns:
                 if column not in NUMBER_COLUMNS | INTEGER_COLUMNS | BOOLEAN_COLUMNS:
@@ -260,8 +354,13 @@ def json_ready(value: object) -> object:
 def write_json(frame: pd.DataFrame, path: Path, table: str) -> None:
     """`{"table": ..., "columns": [...], "rows": [{...}, ...]}`; NULL is null, doubles keep every digit."""
     rows = [{c: json_ready(v) for c, v in record.items()} for record in frame[TABLE_COLUMNS[table]].to_dict("records")]
-    document = {"format": "pmm-release-table", "format_version": 1, "table": table,
-                "columns": TABLE_COLUMNS[table], "rows": rows}
+    document = {
+        "format": "pmm-release-table",
+        "format_version": 1,
+        "table": table,
+        "columns": TABLE_COLUMNS[table],
+        "rows": rows,
+    }
     path.write_text(json.dumps(document, ensure_ascii=False, allow_nan=False, indent=1) + "\n", encoding="utf-8")
 
 
@@ -283,9 +382,15 @@ STATISTICS = ("mean", "median", "min", "max", "pooled")
 # SDMX cross-domain code lists CL_OBS_STATUS and CL_CONF_STATUS.
 OBS_STATUS = {"reported": "A", "not_applicable": "M", "missing": "O", "undefined": "M"}
 CONF_BY_DISCLOSURE = {"public": "F", "wco": "N", "secretariat": "C"}
-CONF_BY_REASON = {"min_group_size": "A", "hidden_member": "C", "differencing": "S", "complementary": "S",
-                  # not confidential: the statistic exists but is beyond the range of a double
-                  "not_finite": "F", "earlier_release": "S"}
+CONF_BY_REASON = {
+    "min_group_size": "A",
+    "hidden_member": "C",
+    "differencing": "S",
+    "complementary": "S",
+    # not confidential: the statistic exists but is beyond the range of a double
+    "not_finite": "F",
+    "earlier_release": "S",
+}
 
 
 def sdmx_name(table: str) -> str:
@@ -296,19 +401,35 @@ def _sdmx_schema(table: str):
     from pysdmx.model import Component, Components, Concept, DataType, Role, Schema
 
     def comp(cid: str, role, dtype=DataType.STRING, level: str | None = None):
-        return Component(id=cid, required=role == Role.DIMENSION, role=role,
-                         concept=Concept(id=cid, dtype=dtype), attachment_level=level)
+        return Component(
+            id=cid,
+            required=role == Role.DIMENSION,
+            role=role,
+            concept=Concept(id=cid, dtype=dtype),
+            attachment_level=level,
+        )
 
-    dims = ["KPI", "SERIES", "REF_AREA", "TIME_PERIOD"] if table == "kpi_values" else [
-        "KPI", "SERIES", "GROUP_TYPE", "REF_AREA", "STATISTIC", "TIME_PERIOD"]
+    dims = (
+        ["KPI", "SERIES", "REF_AREA", "TIME_PERIOD"]
+        if table == "kpi_values"
+        else ["KPI", "SERIES", "GROUP_TYPE", "REF_AREA", "STATISTIC", "TIME_PERIOD"]
+    )
     attributes = ["OBS_STATUS", "CONF_STATUS", "PMM_CYCLE"] + (
-        ["PMM_STATUS", "PMM_DISCLOSURE", "PMM_FLAGS"] if table == "kpi_values"
-        else ["N_REPORTING", "N_PARTICIPATING", "PMM_SUPPRESSED", "PMM_SUPPRESSION_REASON"])
+        ["PMM_STATUS", "PMM_DISCLOSURE", "PMM_FLAGS"]
+        if table == "kpi_values"
+        else ["N_REPORTING", "N_PARTICIPATING", "PMM_SUPPRESSED", "PMM_SUPPRESSION_REASON"]
+    )
     components = [comp(d, Role.DIMENSION) for d in dims]
     components.append(comp("OBS_VALUE", Role.MEASURE, DataType.DOUBLE))
     components += [comp(a, Role.ATTRIBUTE, level="O") for a in attributes]
-    return Schema(context="dataflow", agency=SDMX_AGENCY, id=f"PMM_{table.upper()}", components=Components(components),
-                  version=SDMX_VERSION, generated=FIXED_CREATED)
+    return Schema(
+        context="dataflow",
+        agency=SDMX_AGENCY,
+        id=f"PMM_{table.upper()}",
+        components=Components(components),
+        version=SDMX_VERSION,
+        generated=FIXED_CREATED,
+    )
 
 
 def _number_text(value: object) -> str:
@@ -324,32 +445,50 @@ def sdmx_observations(frame: pd.DataFrame, table: str, reporting_year: int) -> p
     rows = []
     for r in frame.to_dict("records"):
         if table == "kpi_values":
-            rows.append({
-                "KPI": r["kpi_id"], "SERIES": r["series"], "REF_AREA": r["member_code"],
-                "TIME_PERIOD": str(r["reporting_year"]), "OBS_VALUE": _number_text(r["value"]),
-                "OBS_STATUS": OBS_STATUS.get(r["status"], "O"), "CONF_STATUS": CONF_BY_DISCLOSURE[r["disclosure"]],
-                "PMM_CYCLE": r["cycle"], "PMM_STATUS": r["status"], "PMM_DISCLOSURE": r["disclosure"],
-                "PMM_FLAGS": r["flags"] or "",
-            })
+            rows.append(
+                {
+                    "KPI": r["kpi_id"],
+                    "SERIES": r["series"],
+                    "REF_AREA": r["member_code"],
+                    "TIME_PERIOD": str(r["reporting_year"]),
+                    "OBS_VALUE": _number_text(r["value"]),
+                    "OBS_STATUS": OBS_STATUS.get(r["status"], "O"),
+                    "CONF_STATUS": CONF_BY_DISCLOSURE[r["disclosure"]],
+                    "PMM_CYCLE": r["cycle"],
+                    "PMM_STATUS": r["status"],
+                    "PMM_DISCLOSURE": r["disclosure"],
+                    "PMM_FLAGS": r["flags"] or "",
+                }
+            )
             continue
-        reasons = dict(
-            entry.split(":", 1) for entry in (r["suppression_reason"] or "").split(";") if ":" in entry
-        ) if not _is_null(r["suppression_reason"]) else {}
+        reasons = (
+            dict(entry.split(":", 1) for entry in (r["suppression_reason"] or "").split(";") if ":" in entry)
+            if not _is_null(r["suppression_reason"])
+            else {}
+        )
         for statistic in STATISTICS:
             # A categorical row's share at its level is its `mean`, withheld with the count as `level_counts`.
             withheld = reasons.get(statistic) or (reasons.get(LEVEL_COUNTS) if statistic == "mean" else None)
             value = r[statistic]
-            rows.append({
-                "KPI": r["kpi_id"], "SERIES": r["series"], "GROUP_TYPE": r["group_type"], "REF_AREA": r["group_code"],
-                "STATISTIC": statistic.upper(), "TIME_PERIOD": str(reporting_year), "OBS_VALUE": _number_text(value),
-                # A withheld figure exists but is confidential; an absent one cannot exist (e.g. pooled of a level).
-                "OBS_STATUS": "A" if withheld or not _is_null(value) else "M",
-                "CONF_STATUS": CONF_BY_REASON.get(withheld, "C") if withheld else "F",
-                "PMM_CYCLE": r["cycle"], "N_REPORTING": _int_text(r["n_reporting"]),
-                "N_PARTICIPATING": _int_text(r["n_participating"]),
-                "PMM_SUPPRESSED": "true" if r["suppressed"] else "false",
-                "PMM_SUPPRESSION_REASON": "" if _is_null(r["suppression_reason"]) else r["suppression_reason"],
-            })
+            rows.append(
+                {
+                    "KPI": r["kpi_id"],
+                    "SERIES": r["series"],
+                    "GROUP_TYPE": r["group_type"],
+                    "REF_AREA": r["group_code"],
+                    "STATISTIC": statistic.upper(),
+                    "TIME_PERIOD": str(reporting_year),
+                    "OBS_VALUE": _number_text(value),
+                    # A withheld figure exists but is confidential; an absent one cannot exist (e.g. pooled of a level).
+                    "OBS_STATUS": "A" if withheld or not _is_null(value) else "M",
+                    "CONF_STATUS": CONF_BY_REASON.get(withheld, "C") if withheld else "F",
+                    "PMM_CYCLE": r["cycle"],
+                    "N_REPORTING": _int_text(r["n_reporting"]),
+                    "N_PARTICIPATING": _int_text(r["n_participating"]),
+                    "PMM_SUPPRESSED": "true" if r["suppressed"] else "false",
+                    "PMM_SUPPRESSION_REASON": "" if _is_null(r["suppression_reason"]) else r["suppression_reason"],
+                }
+            )
     columns = [c.id for c in _sdmx_schema(table).components]
     return pd.DataFrame(rows, columns=columns, dtype=object)
 
@@ -397,22 +536,47 @@ def read_sdmx_csv(path: Path) -> tuple[str, pd.DataFrame]:
     text_columns = [c for c in obs.columns if c != "OBS_VALUE"]
     obs[text_columns] = obs[text_columns].map(undo_neutralization)
     if table == "kpi_values":
-        frame = pd.DataFrame({
-            "cycle": obs["PMM_CYCLE"], "reporting_year": obs["TIME_PERIOD"], "member_code": obs["REF_AREA"],
-            "kpi_id": obs["KPI"], "series": obs["SERIES"], "value": obs["OBS_VALUE"], "status": obs["PMM_STATUS"],
-            "disclosure": obs["PMM_DISCLOSURE"], "flags": obs["PMM_FLAGS"],
-        })
+        frame = pd.DataFrame(
+            {
+                "cycle": obs["PMM_CYCLE"],
+                "reporting_year": obs["TIME_PERIOD"],
+                "member_code": obs["REF_AREA"],
+                "kpi_id": obs["KPI"],
+                "series": obs["SERIES"],
+                "value": obs["OBS_VALUE"],
+                "status": obs["PMM_STATUS"],
+                "disclosure": obs["PMM_DISCLOSURE"],
+                "flags": obs["PMM_FLAGS"],
+            }
+        )
         return table, typed_table(frame)
-    keys = ["PMM_CYCLE", "KPI", "SERIES", "GROUP_TYPE", "REF_AREA", "N_REPORTING", "N_PARTICIPATING",
-            "PMM_SUPPRESSED", "PMM_SUPPRESSION_REASON"]
+    keys = [
+        "PMM_CYCLE",
+        "KPI",
+        "SERIES",
+        "GROUP_TYPE",
+        "REF_AREA",
+        "N_REPORTING",
+        "N_PARTICIPATING",
+        "PMM_SUPPRESSED",
+        "PMM_SUPPRESSION_REASON",
+    ]
     rows = []
     for key, group in obs.groupby(keys[:5], sort=False, dropna=False):
         first = group.iloc[0]
         stats = dict(zip(group["STATISTIC"].str.lower(), group["OBS_VALUE"], strict=True))
-        rows.append({
-            "cycle": key[0], "kpi_id": key[1], "series": key[2], "group_type": key[3], "group_code": key[4],
-            "n_reporting": first["N_REPORTING"], "n_participating": first["N_PARTICIPATING"],
-            **{s: stats.get(s) for s in STATISTICS},
-            "suppressed": str(first["PMM_SUPPRESSED"]).lower() == "true", "suppression_reason": first["PMM_SUPPRESSION_REASON"],
-        })
+        rows.append(
+            {
+                "cycle": key[0],
+                "kpi_id": key[1],
+                "series": key[2],
+                "group_type": key[3],
+                "group_code": key[4],
+                "n_reporting": first["N_REPORTING"],
+                "n_participating": first["N_PARTICIPATING"],
+                **{s: stats.get(s) for s in STATISTICS},
+                "suppressed": str(first["PMM_SUPPRESSED"]).lower() == "true",
+                "suppression_reason": first["PMM_SUPPRESSION_REASON"],
+            }
+        )
     return table, typed_table(pd.DataFrame(rows, columns=TABLE_COLUMNS[table]))

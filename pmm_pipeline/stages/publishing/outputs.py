@@ -7,6 +7,8 @@ import pandas as pd
 
 from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.specs.reference.models import Cycle
 from pmm_pipeline.stages.publishing.formats import (
     KpiLabels,
     excel_name,
@@ -16,8 +18,6 @@ from pmm_pipeline.stages.publishing.formats import (
     write_sdmx_csv,
 )
 from pmm_pipeline.stages.publishing.report import REPORT_FILE, ReportContext, render_report
-from pmm_pipeline.specs.reference.load import Reference
-from pmm_pipeline.specs.reference.models import Cycle
 
 
 def build_reader_outputs(

@@ -14,11 +14,18 @@ from pmm_pipeline.stages.publishing.diff import KEYS, SUPPRESSION, comparable, d
 from pmm_pipeline.stages.publishing.formats import typed_table
 from pmm_pipeline.stages.publishing.release import CHANGES_FILE, sha256_file
 
-
 # Text columns of the published tables: read back as text, whatever they look like ("2023" stays a string).
 TEXT_COLUMNS = (
-    "cycle", "member_code", "kpi_id", "series", "status", "disclosure", "flags",
-    "group_type", "group_code", "suppression_reason",
+    "cycle",
+    "member_code",
+    "kpi_id",
+    "series",
+    "status",
+    "disclosure",
+    "flags",
+    "group_type",
+    "group_code",
+    "suppression_reason",
 )
 
 
@@ -27,8 +34,9 @@ def read_table_file(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     # round_trip: the default parser can miss a double's last bit; the file spells every one exactly.
-    frame = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False, na_values=[""],
-                        float_precision="round_trip")
+    frame = pd.read_csv(
+        path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False, na_values=[""], float_precision="round_trip"
+    )
     for column in frame.columns:
         if frame[column].dtype == object:
             frame[column] = frame[column].map(undo_neutralization)
@@ -139,9 +147,14 @@ def identical_tables(frames: Mapping[str, pd.DataFrame]) -> list[list[str]]:
             groups.append((table_kind(name), None, [name]))
             continue
         same = next(
-            (names for kind, other, names in groups
-             if kind == table_kind(name) and other is not None and list(other.columns) == list(typed.columns)
-             and other.equals(typed)),
+            (
+                names
+                for kind, other, names in groups
+                if kind == table_kind(name)
+                and other is not None
+                and list(other.columns) == list(typed.columns)
+                and other.equals(typed)
+            ),
             None,
         )
         if same is None:

@@ -74,7 +74,8 @@ def write_release(
     extras: Callable[[Path, dict[str, pd.DataFrame]], dict[str, int]] | None = None,
     before_switch: Callable[[Path], None] | None = None,
 ) -> dict:
-    """Write every table as CSV and Parquet, `extras`' files, `changes.json` and `manifest.json`, replacing `tier_dir` whole.
+    """Write every table as CSV and Parquet, `extras`' files, `changes.json` and `manifest.json`,
+    replacing `tier_dir` whole.
 
     `extras` writes further files (other formats, the report) into the folder being built and returns
     their row counts by name. `changes.json` says what changed against the release in place.

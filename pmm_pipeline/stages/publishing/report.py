@@ -103,20 +103,34 @@ def _figure(kpi: KpiSpec, series: str, rollups: pd.DataFrame, values: pd.DataFra
         f"n={'?' if pd.isna(n) else int(n)} of N={int(total)}" + (" (withheld)" if pd.isna(m) else "")
         for n, total, m in zip(groups.n_reporting, groups.n_participating, groups["mean"], strict=True)
     ]
-    data = [{
-        "type": "bar", "name": "mean of the members reporting", "x": labels,
-        "y": [json_ready(v) for v in groups["mean"]], "text": n_of_n, "textposition": "outside",
-        "marker": {"color": "#336699"},
-    }]
+    data = [
+        {
+            "type": "bar",
+            "name": "mean of the members reporting",
+            "x": labels,
+            "y": [json_ready(v) for v in groups["mean"]],
+            "text": n_of_n,
+            "textposition": "outside",
+            "marker": {"color": "#336699"},
+        }
+    ]
     members = values[(values.kpi_id == kpi.id) & (values.series == series) & (values.status == "reported")]
     if not members.empty and kpi.shape.value != "categorical":
-        data.append({
-            "type": "bar", "name": "members (visible in this tier)", "x": list(members.member_code),
-            "y": [json_ready(v) for v in members.value], "xaxis": "x2", "yaxis": "y2",
-            "marker": {"color": "#99aacc"},
-        })
+        data.append(
+            {
+                "type": "bar",
+                "name": "members (visible in this tier)",
+                "x": list(members.member_code),
+                "y": [json_ready(v) for v in members.value],
+                "xaxis": "x2",
+                "yaxis": "y2",
+                "marker": {"color": "#99aacc"},
+            }
+        )
     layout = {
-        "title": {"text": f"{kpi.names.en} ({series})"}, "showlegend": True, "margin": {"t": 50, "b": 90},
+        "title": {"text": f"{kpi.names.en} ({series})"},
+        "showlegend": True,
+        "margin": {"t": 50, "b": 90},
         "yaxis": {"title": {"text": kpi.unit}, "domain": [0.55, 1] if len(data) > 1 else [0, 1]},
         "legend": {"orientation": "h"},
     }
@@ -132,10 +146,14 @@ def _rollup_table(rollups: pd.DataFrame, ctx: ReportContext) -> str:
         n = "" if pd.isna(r["n_reporting"]) else int(r["n_reporting"])
         cells = "".join(f"<td class='num'>{_fmt(r[s])}</td>" for s in ("mean", "median", "min", "max", "pooled"))
         reason = "" if r["suppression_reason"] is None or pd.isna(r["suppression_reason"]) else r["suppression_reason"]
-        rows.append(f"<tr><td>{_e(r['group_type'])}</td><td>{_e(name)}</td><td class='num'>{n} of"
-                    f" {int(r['n_participating'])}</td>{cells}<td>{_e(reason)}</td></tr>")
-    head = "<tr><th>group type</th><th>group</th><th>n of N</th><th>mean</th><th>median</th><th>min</th>" \
-           "<th>max</th><th>pooled</th><th>withheld</th></tr>"
+        rows.append(
+            f"<tr><td>{_e(r['group_type'])}</td><td>{_e(name)}</td><td class='num'>{n} of"
+            f" {int(r['n_participating'])}</td>{cells}<td>{_e(reason)}</td></tr>"
+        )
+    head = (
+        "<tr><th>group type</th><th>group</th><th>n of N</th><th>mean</th><th>median</th><th>min</th>"
+        "<th>max</th><th>pooled</th><th>withheld</th></tr>"
+    )
     return f"<table>{head}{''.join(rows)}</table>"
 
 
@@ -144,7 +162,8 @@ def _suppression_rules(kpi: KpiSpec, ctx: ReportContext) -> str:
     rules = "".join(
         f"<li><code>{_e(rule)}</code> ({_e(', '.join(s for s in published if s in applies))}):"
         f" {_e(SUPPRESSION_RULES[rule].format(min_group_size=ctx.min_group_size))}</li>"
-        for rule, applies in RULE_STATISTICS.items() if set(applies) & set(published)
+        for rule, applies in RULE_STATISTICS.items()
+        if set(applies) & set(published)
     )
     return f"<p>A group statistic of this KPI is withheld from this tier when:</p><ul class='rules'>{rules}</ul>"
 
@@ -153,12 +172,15 @@ def _methodology(kpi: KpiSpec, ctx: ReportContext) -> str:
     formulas = "".join(f"<li><code>{_e(s.id)}: {_e(s.formula)}</code></li>" for s in kpi.series)
     items = "".join(
         f"<tr><td><code>{_e(i.code)}</code></td><td>{_e(i.labels.en)}</td><td>{_e(i.type.value)}</td>"
-        f"<td>{_e(i.unit or '')}</td></tr>" for i in kpi.items
+        f"<td>{_e(i.unit or '')}</td></tr>"
+        for i in kpi.items
     )
     stats = ", ".join(s.value for s in kpi.rollup.statistics)
-    return (f"<p>Unit: {_e(kpi.unit)}. Shape: {_e(kpi.shape.value)}. Formula per series:</p><ul>{formulas}</ul>"
-            f"<table><tr><th>item</th><th>question</th><th>type</th><th>unit</th></tr>{items}</table>"
-            f"<p>Statistics published per group: {_e(stats)}.</p>{_suppression_rules(kpi, ctx)}")
+    return (
+        f"<p>Unit: {_e(kpi.unit)}. Shape: {_e(kpi.shape.value)}. Formula per series:</p><ul>{formulas}</ul>"
+        f"<table><tr><th>item</th><th>question</th><th>type</th><th>unit</th></tr>{items}</table>"
+        f"<p>Statistics published per group: {_e(stats)}.</p>{_suppression_rules(kpi, ctx)}"
+    )
 
 
 def _coverage(values: pd.DataFrame, ctx: ReportContext) -> str:
@@ -172,16 +194,22 @@ def _coverage(values: pd.DataFrame, ctx: ReportContext) -> str:
             f"<td class='num'>{_fmt(r['received_on_time_pct'])}</td></tr>"
             for r in ctx.completeness.to_dict("records")
         )
-        parts.append("<table><tr><th>group</th><th>expected</th><th>received</th><th>on time</th><th>used</th>"
-                     f"<th>% received</th><th>% on time</th></tr>{rows}</table>")
+        parts.append(
+            "<table><tr><th>group</th><th>expected</th><th>received</th><th>on time</th><th>used</th>"
+            f"<th>% received</th><th>% on time</th></tr>{rows}</table>"
+        )
     counts = values.groupby(["kpi_id", "status"]).size().unstack(fill_value=0)
     rows = "".join(
-        f"<tr><td>{_e(k)}</td>" + "".join(f"<td class='num'>{int(counts.loc[k].get(s, 0))}</td>"
-                                          for s in STATUS_LABELS["en"]) + "</tr>"
+        f"<tr><td>{_e(k)}</td>"
+        + "".join(f"<td class='num'>{int(counts.loc[k].get(s, 0))}</td>" for s in STATUS_LABELS["en"])
+        + "</tr>"
         for k in counts.index
     )
-    parts.append("<p>Member values shown in this tier, by status:</p><table><tr><th>KPI</th>"
-                 + "".join(f"<th>{_e(s)}</th>" for s in STATUS_LABELS["en"]) + f"</tr>{rows}</table>")
+    parts.append(
+        "<p>Member values shown in this tier, by status:</p><table><tr><th>KPI</th>"
+        + "".join(f"<th>{_e(s)}</th>" for s in STATUS_LABELS["en"])
+        + f"</tr>{rows}</table>"
+    )
     return "".join(parts)
 
 
@@ -226,10 +254,10 @@ def render_report(tables: Mapping[str, pd.DataFrame], ctx: ReportContext) -> str
 <p>Results for reporting year {ctx.reporting_year}, as published to the <strong>{_e(ctx.tier)}</strong> tier. Group
 figures are unweighted means over the members that reported (n of N participating); rounding is for display only:
 the data files carry every digit.</p>
-<h2>Contents</h2><ul>{''.join(toc)}</ul>
+<h2>Contents</h2><ul>{"".join(toc)}</ul>
 <h2>Coverage and timeliness of submissions</h2>{_coverage(values, ctx)}
 <h2>How figures are withheld</h2><p>A statistic is withheld (left empty, with its reason) when:</p><ul>{rules}</ul>
-{''.join(sections)}
+{"".join(sections)}
 <script type="application/json" id="{DATA_ID}">{_script_json(data)}</script>
 <script>{DRAW_JS}</script>
 </body></html>
@@ -237,7 +265,9 @@ the data files carry every digit.</p>
 
 
 _DATA_RE = re.compile(rf'<script type="application/json" id="{DATA_ID}">(.*?)</script>', re.S)
-_FIGURE_RE = re.compile(rf"<script type='application/json' class='{FIGURE_CLASS}' data-div='[^']*'>(.*?)</script>", re.S)
+_FIGURE_RE = re.compile(
+    rf"<script type='application/json' class='{FIGURE_CLASS}' data-div='[^']*'>(.*?)</script>", re.S
+)
 
 
 def read_report(path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
@@ -249,8 +279,11 @@ def read_report(path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
     data = json.loads(found[0])
     tables = {t: typed_table(pd.DataFrame(data[t], columns=TABLE_COLUMNS[t])) for t in TABLE_COLUMNS}
     known = {
-        float(v) for t in tables.values() for c in t.columns
-        for v in t[c] if isinstance(v, (int, float)) and not isinstance(v, bool) and not pd.isna(v)
+        float(v)
+        for t in tables.values()
+        for c in t.columns
+        for v in t[c]
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and not pd.isna(v)
     }
     problems = []
     figures = _FIGURE_RE.findall(text)

@@ -85,9 +85,7 @@ def _records(table: SqlTable) -> list[dict]:
         raise ValueError(f"{table.declared.qualified}: rows lack declared columns {sorted(missing)}")
     frame = table.rows[table.declared.column_names].astype(object)
     frame = frame.where(pd.notna(frame), None)
-    return [
-        {name: _plain(value) for name, value in row.items()} for row in frame.to_dict(orient="records")
-    ]
+    return [{name: _plain(value) for name, value in row.items()} for row in frame.to_dict(orient="records")]
 
 
 def _plain(value: object) -> object:

@@ -17,13 +17,13 @@ import pandas as pd
 
 from pmm_pipeline.specs.catalogue.formula import Formula, ItemRef, render_sql
 from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
+from pmm_pipeline.specs.reference.models import Cycle
 from pmm_pipeline.stages.quality.rules import (
     MAD_SCALE,
     MAGNITUDE_FACTOR,
     PEER_MIN_SPREAD_FACTOR,
     REVISION_TOLERANCE_PCT,
 )
-from pmm_pipeline.specs.reference.models import Cycle
 
 CANDIDATES = "_quality_candidates"
 HISTORY = "_quality_history"
@@ -126,9 +126,7 @@ def lead_item(formula: Formula) -> ItemRef:
     return next((r for r in formula.refs if r.offset == 0), formula.refs[0])
 
 
-def render_peer_sql(
-    kpis: list[KpiSpec], formulas: dict[tuple[str, str], Formula], cycle: Cycle
-) -> CompiledSql | None:
+def render_peer_sql(kpis: list[KpiSpec], formulas: dict[tuple[str, str], Formula], cycle: Cycle) -> CompiledSql | None:
     """Each member's value of every peer-compared KPI series against the median and MAD of its region (log scale)."""
     compared = peer_compared_kpis(kpis)
     if not compared:
@@ -146,9 +144,12 @@ def render_peer_sql(
         lead = lead_item(formula)
         params.update(
             {
-                f"kpi{j}": kpi.id, f"series{j}": series.id, f"lead_item{j}": lead.item,
+                f"kpi{j}": kpi.id,
+                f"series{j}": series.id,
+                f"lead_item{j}": lead.item,
                 f"lead_year{j}": cycle.reporting_year + lead.offset,
-                f"max_mads{j}": kpi.quality.peer_max_mads, f"min_members{j}": kpi.quality.peer_min_members,
+                f"max_mads{j}": kpi.quality.peer_max_mads,
+                f"min_members{j}": kpi.quality.peer_min_members,
             }
         )
         expression = render_sql(formula.tree, lambda ref: f"v{index[ref]}")
@@ -161,7 +162,7 @@ def render_peer_sql(
     sql = f"""
 WITH answers_wide AS (
     SELECT member_code,
-        {(',' + chr(10) + '        ').join(pivot)}
+        {("," + chr(10) + "        ").join(pivot)}
     FROM {CANDIDATES}
     GROUP BY member_code
 ),

@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from pmm_pipeline.specs.catalogue.models import Item, ItemType
 from pmm_pipeline.core.vocabulary import ANSWER_STATUSES
+from pmm_pipeline.specs.catalogue.models import Item, ItemType
 from pmm_pipeline.specs.reference.models import Cycle
 
 ANSWERS_BATCH = "answers"
@@ -57,59 +57,149 @@ def plan_expectations(cycle: Cycle, items: dict[str, Item]) -> list[PlannedExpec
     )
     a, e = ANSWERS_BATCH, EXPECTED_BATCH
     plan = [
-        PlannedExpectation(a, "known_codes", "not_a_participant", "ExpectColumnPairValuesToBeEqual",
-                           {"column_A": "submission_id", "column_B": "latest_submission_id",
-                            "ignore_row_if": "neither"},
-                           f"The answer is of the latest submission of a member participating in cycle {cycle.id}."),
-        PlannedExpectation(a, "known_codes", "unknown_item", "ExpectColumnValuesToBeInSet",
-                           {"column": "item", "value_set": sorted(items)},
-                           f"The item is in catalogue version {cycle.catalogue_version}."),
-        PlannedExpectation(a, "known_codes", "year_outside_cycle", "ExpectColumnValuesToBeInSet",
-                           {"column": "year", "value_set": list(cycle.years)},
-                           f"The year is T-1 or T of cycle {cycle.id}: {cycle.years[0]} or {cycle.years[1]}."),
-        PlannedExpectation(a, "known_codes", "unknown_status", "ExpectColumnValuesToBeInSet",
-                           {"column": "status", "value_set": list(ANSWER_STATUSES)},
-                           "The status is reported, not_applicable or not_available."),
-        PlannedExpectation(a, "known_codes", "unknown_level", "ExpectColumnValuesToBeInSet",
-                           {"column": "item_level", "value_set": levels},
-                           "A level answer is one of its item's levels (item:level): " + ", ".join(levels) + "."),
-        PlannedExpectation(a, "one_answer_per_item_year", "duplicate_answer", "ExpectCompoundColumnsToBeUnique",
-                           {"column_list": ["member_code", "item", "year"]},
-                           "Each member answers each item once per year."),
-        PlannedExpectation(a, "values_match_item_type", "reported_without_value", "ExpectColumnValuesToNotBeNull",
-                           {"column": "value"}, "A reported answer carries a value.", {"status": "reported"}),
-        PlannedExpectation(a, "values_match_item_type", "value_with_other_status", "ExpectColumnValuesToBeNull",
-                           {"column": "value"}, "A not_applicable or not_available answer carries no value.",
-                           {"status": ["not_applicable", "not_available"]}),
-        PlannedExpectation(a, "values_match_item_type", "count_not_whole", "ExpectColumnValuesToBeBetween",
-                           {"column": "count_fraction", "min_value": 0, "max_value": 0},
-                           "Counts are whole numbers: " + ", ".join(counts) + "."),
-        PlannedExpectation(a, "values_within_range", "below_minimum", "ExpectColumnPairValuesAToBeGreaterThanB",
-                           {"column_A": "value", "column_B": "min_allowed", "or_equal": True,
-                            "ignore_row_if": "either_value_is_missing"},
-                           "Values are within their item's range [min, max]: " + "; ".join(bounds) + "."),
-        PlannedExpectation(a, "values_within_range", "above_maximum", "ExpectColumnPairValuesAToBeGreaterThanB",
-                           {"column_A": "max_allowed", "column_B": "value", "or_equal": True,
-                            "ignore_row_if": "either_value_is_missing"},
-                           "Values are at most their item's max (percent items at most 100)."),
-        PlannedExpectation(a, "part_not_above_whole", "part_above_whole", "ExpectColumnPairValuesAToBeGreaterThanB",
-                           {"column_A": "whole_value", "column_B": "value", "or_equal": True,
-                            "ignore_row_if": "either_value_is_missing"},
-                           "A part is not above its whole for the same year: " + "; ".join(parts) + "."),
-        PlannedExpectation(e, "required_items_present", "missing_answer", "ExpectColumnValuesToNotBeNull",
-                           {"column": "status"},
-                           "Every item a KPI's formula uses is answered, with a value or a status.",
-                           {"rule": "required_items_present"}),
-        PlannedExpectation(e, "variation_years_present", "missing_previous_year", "ExpectColumnValuesToNotBeNull",
-                           {"column": "status"},
-                           f"Variation KPIs have their items answered for T-1 ({cycle.years[0]}) too.",
-                           {"rule": "variation_years_present"}),
+        PlannedExpectation(
+            a,
+            "known_codes",
+            "not_a_participant",
+            "ExpectColumnPairValuesToBeEqual",
+            {"column_A": "submission_id", "column_B": "latest_submission_id", "ignore_row_if": "neither"},
+            f"The answer is of the latest submission of a member participating in cycle {cycle.id}.",
+        ),
+        PlannedExpectation(
+            a,
+            "known_codes",
+            "unknown_item",
+            "ExpectColumnValuesToBeInSet",
+            {"column": "item", "value_set": sorted(items)},
+            f"The item is in catalogue version {cycle.catalogue_version}.",
+        ),
+        PlannedExpectation(
+            a,
+            "known_codes",
+            "year_outside_cycle",
+            "ExpectColumnValuesToBeInSet",
+            {"column": "year", "value_set": list(cycle.years)},
+            f"The year is T-1 or T of cycle {cycle.id}: {cycle.years[0]} or {cycle.years[1]}.",
+        ),
+        PlannedExpectation(
+            a,
+            "known_codes",
+            "unknown_status",
+            "ExpectColumnValuesToBeInSet",
+            {"column": "status", "value_set": list(ANSWER_STATUSES)},
+            "The status is reported, not_applicable or not_available.",
+        ),
+        PlannedExpectation(
+            a,
+            "known_codes",
+            "unknown_level",
+            "ExpectColumnValuesToBeInSet",
+            {"column": "item_level", "value_set": levels},
+            "A level answer is one of its item's levels (item:level): " + ", ".join(levels) + ".",
+        ),
+        PlannedExpectation(
+            a,
+            "one_answer_per_item_year",
+            "duplicate_answer",
+            "ExpectCompoundColumnsToBeUnique",
+            {"column_list": ["member_code", "item", "year"]},
+            "Each member answers each item once per year.",
+        ),
+        PlannedExpectation(
+            a,
+            "values_match_item_type",
+            "reported_without_value",
+            "ExpectColumnValuesToNotBeNull",
+            {"column": "value"},
+            "A reported answer carries a value.",
+            {"status": "reported"},
+        ),
+        PlannedExpectation(
+            a,
+            "values_match_item_type",
+            "value_with_other_status",
+            "ExpectColumnValuesToBeNull",
+            {"column": "value"},
+            "A not_applicable or not_available answer carries no value.",
+            {"status": ["not_applicable", "not_available"]},
+        ),
+        PlannedExpectation(
+            a,
+            "values_match_item_type",
+            "count_not_whole",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "count_fraction", "min_value": 0, "max_value": 0},
+            "Counts are whole numbers: " + ", ".join(counts) + ".",
+        ),
+        PlannedExpectation(
+            a,
+            "values_within_range",
+            "below_minimum",
+            "ExpectColumnPairValuesAToBeGreaterThanB",
+            {
+                "column_A": "value",
+                "column_B": "min_allowed",
+                "or_equal": True,
+                "ignore_row_if": "either_value_is_missing",
+            },
+            "Values are within their item's range [min, max]: " + "; ".join(bounds) + ".",
+        ),
+        PlannedExpectation(
+            a,
+            "values_within_range",
+            "above_maximum",
+            "ExpectColumnPairValuesAToBeGreaterThanB",
+            {
+                "column_A": "max_allowed",
+                "column_B": "value",
+                "or_equal": True,
+                "ignore_row_if": "either_value_is_missing",
+            },
+            "Values are at most their item's max (percent items at most 100).",
+        ),
+        PlannedExpectation(
+            a,
+            "part_not_above_whole",
+            "part_above_whole",
+            "ExpectColumnPairValuesAToBeGreaterThanB",
+            {
+                "column_A": "whole_value",
+                "column_B": "value",
+                "or_equal": True,
+                "ignore_row_if": "either_value_is_missing",
+            },
+            "A part is not above its whole for the same year: " + "; ".join(parts) + ".",
+        ),
+        PlannedExpectation(
+            e,
+            "required_items_present",
+            "missing_answer",
+            "ExpectColumnValuesToNotBeNull",
+            {"column": "status"},
+            "Every item a KPI's formula uses is answered, with a value or a status.",
+            {"rule": "required_items_present"},
+        ),
+        PlannedExpectation(
+            e,
+            "variation_years_present",
+            "missing_previous_year",
+            "ExpectColumnValuesToNotBeNull",
+            {"column": "status"},
+            f"Variation KPIs have their items answered for T-1 ({cycle.years[0]}) too.",
+            {"rule": "variation_years_present"},
+        ),
     ]
     if categorical:
         plan.append(
-            PlannedExpectation(a, "values_match_item_type", "level_missing", "ExpectColumnValuesToNotBeNull",
-                               {"column": "value_text"}, "A reported level or yes/no answer names its level.",
-                               {"status": "reported", "item": categorical})
+            PlannedExpectation(
+                a,
+                "values_match_item_type",
+                "level_missing",
+                "ExpectColumnValuesToNotBeNull",
+                {"column": "value_text"},
+                "A reported level or yes/no answer names its level.",
+                {"status": "reported", "item": categorical},
+            )
         )
     return plan
 
@@ -244,12 +334,9 @@ def run_expectations(
             outcomes.append(ExpectationOutcome(by_key[key], int(r.result.get("element_count", 0)), ids))
         errors += [f"{key}: no result" for key in sorted(unanswered)]
         if errors:
-            raise QualityGateError(
-                f"Great Expectations could not judge batch {batch_name!r}: " + "; ".join(errors)
-            )
+            raise QualityGateError(f"Great Expectations could not judge batch {batch_name!r}: " + "; ".join(errors))
     docs_index = None
     if docs_dir is not None:
         context.build_data_docs(site_names=[DOCS_SITE])
         docs_index = Path(docs_dir) / "index.html"
     return ExpectationsReport(outcomes=outcomes, docs_index=docs_index)
-

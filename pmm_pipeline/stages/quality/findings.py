@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 
 from pmm_pipeline.specs.catalogue.models import Item, KpiSpec
+from pmm_pipeline.specs.reference.models import Cycle
 from pmm_pipeline.stages.ingestion.submission import Location
 from pmm_pipeline.stages.quality.rules import RULES, Severity, severity_for
-from pmm_pipeline.specs.reference.models import Cycle
 from pmm_pipeline.warehouse.tables import FINDINGS, MEMBER_SUMMARY
 
 RESEND = "Correct it and send the submission again."
@@ -213,8 +213,7 @@ def build_findings(
     key = ["member_code", "item", "year"]
     concerned = answers[answers["member_code"].isin({v.member_code for v in violations if v.answer is None})]
     by_answer = {
-        (row["member_code"], row["item"], row["year"]): row
-        for row in concerned.drop_duplicates(key).to_dict("records")
+        (row["member_code"], row["item"], row["year"]): row for row in concerned.drop_duplicates(key).to_dict("records")
     }
     by_member = {row["member_code"]: row for row in submissions.to_dict("records")}
     rows = []
@@ -257,17 +256,19 @@ def summarize_members(
 ) -> pd.DataFrame:
     """quality.member_summary rows: one per participating member, admitted unless a finding blocks it."""
     is_warning = findings["severity"] == Severity.warning.value
-    counts = pd.DataFrame(
-        {
-            "member_code": findings["member_code"],
-            "blocking_failed": findings["severity"] == Severity.blocking.value,
-            "warnings": is_warning,
-            "justified": is_warning & findings["is_justified"],
-        }
-    ).groupby("member_code").sum()
-    ran = pd.Series(
-        [member for members in rules_run.values() for member in members], dtype=object
-    ).value_counts()
+    counts = (
+        pd.DataFrame(
+            {
+                "member_code": findings["member_code"],
+                "blocking_failed": findings["severity"] == Severity.blocking.value,
+                "warnings": is_warning,
+                "justified": is_warning & findings["is_justified"],
+            }
+        )
+        .groupby("member_code")
+        .sum()
+    )
+    ran = pd.Series([member for members in rules_run.values() for member in members], dtype=object).value_counts()
     summary = submissions[["member_code", "submission_id"]].assign(cycle=cycle_id).set_index("member_code")
     summary = summary.join(counts).fillna({"blocking_failed": 0, "warnings": 0, "justified": 0})
     summary["rules_run"] = ran.reindex(summary.index, fill_value=0)

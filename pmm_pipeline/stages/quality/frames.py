@@ -90,9 +90,7 @@ def prepare_answers(answers: pd.DataFrame, items: dict[str, Item], submissions: 
     return prepared
 
 
-def expected_answers(
-    answers: pd.DataFrame, members: list[str], required: list[RequiredAnswer]
-) -> pd.DataFrame:
+def expected_answers(answers: pd.DataFrame, members: list[str], required: list[RequiredAnswer]) -> pd.DataFrame:
     """One row per participating member and required answer, with the answer's status (NULL when absent)."""
     needed = pd.DataFrame(
         [(r.kpi_id, r.item, r.year, r.rule) for r in required], columns=["kpi_id", "item", "year", "rule"]

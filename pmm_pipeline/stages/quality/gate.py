@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.reference.models import Cycle, CyclesConfig
 from pmm_pipeline.stages.quality.cross import CANDIDATE_COLUMNS, HISTORY_COLUMNS, run_cross_rules
 from pmm_pipeline.stages.quality.expectations import (
     ANSWERS_BATCH,
@@ -31,7 +32,6 @@ from pmm_pipeline.stages.quality.findings import (
 )
 from pmm_pipeline.stages.quality.frames import expected_answers, prepare_answers, required_answers
 from pmm_pipeline.stages.quality.rules import RULES, Rule, Severity, severity_for
-from pmm_pipeline.specs.reference.models import Cycle, CyclesConfig
 from pmm_pipeline.warehouse.tables import ADMITTED_ANSWERS, FINDINGS, MEMBER_SUMMARY, STAGED_ANSWERS
 from pmm_pipeline.warehouse.writes import replace_cycle_rows_of_tables
 
@@ -158,16 +158,12 @@ def evaluate_quality(
     members = inputs.submissions["member_code"].tolist()
     batches = {
         ANSWERS_BATCH: prepare_answers(inputs.answers, items, inputs.submissions),
-        EXPECTED_BATCH: expected_answers(
-            inputs.answers, members, required_answers(kpis, catalogue.formulas, cycle)
-        ),
+        EXPECTED_BATCH: expected_answers(inputs.answers, members, required_answers(kpis, catalogue.formulas, cycle)),
     }
     seconds["prepare"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    report = run_expectations(
-        plan_expectations(cycle, items), batches, f"cycle_{cycle.id}", docs_dir, run_name
-    )
+    report = run_expectations(plan_expectations(cycle, items), batches, f"cycle_{cycle.id}", docs_dir, run_name)
     violations = _gx_violations(report, batches)
     seconds["great_expectations"] = time.perf_counter() - started
 

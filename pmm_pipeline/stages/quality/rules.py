@@ -119,7 +119,6 @@ RULES: tuple[Rule, ...] = (
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
 
 
-
 def severity_for(rule_id: str, kpi: KpiSpec | None) -> Severity:
     """The rule's severity for a finding on `kpi`: the KPI's own setting if it declares one, else the default."""
     override = kpi.quality.severity.get(rule_id) if kpi is not None else None  # type: ignore[call-overload]

@@ -181,13 +181,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "contact_heading": "Punto de contacto nacional",
         "instructions_heading": "Cómo completar este cuestionario",
         "instructions": (
-            "1. En la hoja «Respuestas», escriba cada cifra en la celda amarilla Valor de su fila, para el año indicado."
+            "1. En la hoja «Respuestas», escriba cada cifra en la celda amarilla Valor de su fila,"
+            " para el año indicado."
             "\n2. Si un elemento no se aplica a su administración, elija «No aplicable» como Estado; si la cifra existe"
             " pero no puede obtenerse, elija «No disponible». En ambos casos deje Valor vacío."
             "\n3. Si es posible, indique cifras enteras sin separadores; se acepta la coma o el punto decimal."
             "\n4. Use Comentario para explicar una cifra, una ruptura de serie o un cambio de definición."
             "\n5. En la hoja «Divulgación», elija para cada indicador quién puede ver su valor."
-            "\n6. No cambie el nombre de las hojas ni las celdas grises; guarde como .xlsx (no .xlsm) y devuelva el archivo."
+            "\n6. No cambie el nombre de las hojas ni las celdas grises; guarde como .xlsx (no .xlsm)"
+            " y devuelva el archivo."
         ),
         "item": "Código del elemento",
         "question": "Pregunta",

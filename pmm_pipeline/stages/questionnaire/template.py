@@ -14,9 +14,11 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
+from pmm_pipeline.core.vocabulary import ANSWER_STATUSES, LANGUAGES, TIERS
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.catalogue.models import Item, ItemType
-from pmm_pipeline.core.vocabulary import ANSWER_STATUSES, LANGUAGES, TIERS
+from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.specs.reference.models import Membership
 from pmm_pipeline.stages.questionnaire.layout import (
     ANSWER_COLUMNS,
     COVER_KEY_PREFIX,
@@ -29,8 +31,6 @@ from pmm_pipeline.stages.questionnaire.layout import (
     plan_questionnaire,
     unit_label,
 )
-from pmm_pipeline.specs.reference.load import Reference
-from pmm_pipeline.specs.reference.models import Membership
 
 HEADER_ROW = 3  # 0-based: title, a line of help, a blank row, then the headers
 ANSWER_WIDTHS = {"item": 30, "question": 72, "unit": 16, "year": 8, "value": 18, "status": 26, "comment": 42}

@@ -18,7 +18,6 @@ from pmm_pipeline.stages.sample.documents import (
     render_json,
 )
 
-
 ERROR_KINDS = (
     "not_json",
     "unsupported_format_version",
@@ -86,9 +85,7 @@ def _corrupt(
         answer["status"] = "maybe"
     elif kind == "not_a_number":
         numeric = [a for a in answers if not catalogue.items[a["item"]].is_categorical]
-        with_thousands = [
-            a for a in numeric if isinstance(a.get("value"), (int, float)) and a["value"] >= 1000
-        ]
+        with_thousands = [a for a in numeric if isinstance(a.get("value"), (int, float)) and a["value"] >= 1000]
         answer = rng.choice(with_thousands or numeric or answers)
         number = answer.get("value")
         answer["value"] = f"{int(number):,}" if isinstance(number, (int, float)) else "1,200"

@@ -11,7 +11,6 @@ from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle
 from pmm_pipeline.stages.sample.documents import DEFAULT_PART_SHARE, PART_SHARES, latest_documents
 
-
 # Quality defects: figures a member could well send (intake accepts them) that the quality gate must catch,
 # each by exactly one rule (see pmm_pipeline/stages/quality/rules.py). Rules intake already enforces (known codes,
 # one answer per item and year) and those needing an earlier cycle (revisions) cannot be seeded in one cycle.
@@ -109,8 +108,11 @@ def _seed_defect(
             at_t[code]["value"] = int(whole * 2 + 1) if is_count(code) else whole * 2 + 1
     elif kind == "required_items_present":
         code = pick(
-            a["item"] for a in answers
-            if a["year"] == t and len(plan.kpi_uses.get(a["item"], ())) == 1 and not plan.is_whole(a["item"])
+            a["item"]
+            for a in answers
+            if a["year"] == t
+            and len(plan.kpi_uses.get(a["item"], ())) == 1
+            and not plan.is_whole(a["item"])
             and a["item"] not in plan.variation_bands
         )
         if code:
@@ -121,7 +123,8 @@ def _seed_defect(
             answers.remove(next(a for a in answers if a["item"] == code and a["year"] == t_minus_1))
     elif kind in ("yoy_change_within_band", "magnitude_consistent_with_history"):
         code = pick(
-            c for c in plan.variation_bands
+            c
+            for c in plan.variation_bands
             if c in at_t and c in at_t_minus_1 and at_t_minus_1[c]["value"] >= 1 and at_t[c]["value"] >= 1
         )
         if code and kind == "yoy_change_within_band":
@@ -139,7 +142,8 @@ def _seed_defect(
             return round(value) if is_count(part) else value
 
         code = pick(
-            part for kpi_id, part, whole, fewest in plan.peer_ratios
+            part
+            for kpi_id, part, whole, fewest in plan.peer_ratios
             if part in at_t and whole in at_t and peers_in_region(kpi_id) >= fewest + 2 and tiny(part) >= 1
         )
         if code:

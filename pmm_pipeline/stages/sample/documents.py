@@ -14,7 +14,6 @@ from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle, Membership
 from pmm_pipeline.stages.ingestion.submission import FORMAT_NAME, FORMAT_VERSION
 
-
 AnswerKey = tuple[str, int]
 
 
@@ -124,15 +123,11 @@ def _plan_cycle(catalogue: Catalogue, cycle: Cycle) -> _CyclePlan:
     kpis = sorted(catalogue.kpis_for_version(cycle.catalogue_version), key=lambda k: k.id)
     kpi_needs = {
         kpi.id: frozenset(
-            (ref.item, t + ref.offset)
-            for series in kpi.series
-            for ref in catalogue.formulas[(kpi.id, series.id)].refs
+            (ref.item, t + ref.offset) for series in kpi.series for ref in catalogue.formulas[(kpi.id, series.id)].refs
         )
         for kpi in kpis
     }
-    needed_at_t_minus_1 = {
-        item for needs in kpi_needs.values() for item, year in needs if year == t_minus_1
-    }
+    needed_at_t_minus_1 = {item for needs in kpi_needs.values() for item, year in needs if year == t_minus_1}
     answer_keys: list[AnswerKey] = []
     for code in catalogue.items_for_version(cycle.catalogue_version):
         answer_keys.append((code, t))
@@ -147,9 +142,7 @@ def _member_rng(seed: int, cycle_id: str, member: str) -> random.Random:
     return random.Random(f"pmm-sample:{seed}:{cycle_id}:{member}")
 
 
-def select_members(
-    reference: Reference, cycle_id: str, members: int | None = None, seed: int = 0
-) -> list[str]:
+def select_members(reference: Reference, cycle_id: str, members: int | None = None, seed: int = 0) -> list[str]:
     """Codes of the members asked to take part, sorted: all in force, or N of them chosen by seed."""
     in_force = sorted(reference.members_in_force(reference.cycles.get(cycle_id)))
     if members is None:
@@ -157,9 +150,7 @@ def select_members(
     if members < 1:
         raise ValueError(f"members must be at least 1, got {members}")
     if members > len(in_force):
-        raise ValueError(
-            f"members={members} is more than the {len(in_force)} members in force for cycle {cycle_id}"
-        )
+        raise ValueError(f"members={members} is more than the {len(in_force)} members in force for cycle {cycle_id}")
     shuffled = list(in_force)
     random.Random(f"pmm-sample:{seed}:{cycle_id}:selection").shuffle(shuffled)
     return sorted(shuffled[:members])
@@ -252,9 +243,7 @@ def _lineage(items: dict[str, Item], code: str) -> list[str]:
     return chain
 
 
-def _draft_values(
-    plan: _CyclePlan, values: dict[AnswerKey, Value], rng: random.Random
-) -> dict[AnswerKey, Value]:
+def _draft_values(plan: _CyclePlan, values: dict[AnswerKey, Value], rng: random.Random) -> dict[AnswerKey, Value]:
     """Slightly different earlier figures; a whole and its parts move by one factor, so parts stay within."""
     factors: dict[str, float] = {}
     draft: dict[AnswerKey, Value] = {}
@@ -330,9 +319,7 @@ def collection_window(cycle: Cycle) -> tuple[dt.datetime, dt.datetime]:
     return opens, closes
 
 
-def moment_between(
-    start: dt.datetime, end: dt.datetime, rng: random.Random, low: float, high: float
-) -> dt.datetime:
+def moment_between(start: dt.datetime, end: dt.datetime, rng: random.Random, low: float, high: float) -> dt.datetime:
     """A moment between start and end, at a random fraction in [low, high] of the way, whole seconds."""
     seconds = (end - start).total_seconds() * rng.uniform(low, high)
     return start + dt.timedelta(seconds=max(1, int(seconds)))

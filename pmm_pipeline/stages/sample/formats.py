@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.ingestion.flat import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from pmm_pipeline.stages.questionnaire.template import render_questionnaire
-from pmm_pipeline.specs.reference.load import Reference
 
 
 @dataclass(frozen=True)

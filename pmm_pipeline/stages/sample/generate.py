@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.core.files import write_atomically
+from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.sample.broken import ErroneousFile, corrupt_documents
 from pmm_pipeline.stages.sample.defects import inject_quality_defects

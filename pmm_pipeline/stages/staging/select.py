@@ -2,7 +2,6 @@
 
 import pandas as pd
 
-from pmm_pipeline.core.vocabulary import DEFAULT_DISCLOSURE
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle
 
