@@ -11,7 +11,6 @@ listed as not checked rather than guessed (OFFLINE_LIMITS).
 """
 
 import datetime as dt
-import hashlib
 import os
 import stat
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from pmm_pipeline.stages.feedback.report import (
     sort_rows,
 )
 from pmm_pipeline.stages.feedback.texts import HEADINGS
-from pmm_pipeline.stages.ingestion.archive import READ_BLOCK
+from pmm_pipeline.stages.ingestion.archive import read_hashed
 from pmm_pipeline.stages.ingestion.intake import (
     RAW_TABLES,
     READERS,
@@ -179,22 +178,16 @@ def read_local_file(path: Path, limits: IntakeLimits) -> LocalFile:
         raise SelfCheckError(f"{path}: cannot be read ({err.strerror})") from None
     if not stat.S_ISREG(info.st_mode):
         raise SelfCheckError(f"{path}: not a file")
-    digest, head, size = hashlib.sha256(), bytearray(), 0
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
         try:
-            while block := os.read(fd, READ_BLOCK):
-                digest.update(block)
-                size += len(block)
-                room = limits.max_file_bytes - len(head)
-                if room > 0:
-                    head += block[:room]
+            digest, size, head = read_hashed(fd, limits.max_file_bytes)
         finally:
             os.close(fd)
     except OSError as err:
         raise SelfCheckError(f"{path}: cannot be read ({err.strerror})") from None
-    data = bytes(head) if size <= limits.max_file_bytes else None
-    return LocalFile(path, digest.hexdigest(), size, data, bytes(head))
+    data = head if size <= limits.max_file_bytes else None
+    return LocalFile(path, digest, size, data, head)
 
 
 def stated_cycle(local: LocalFile, limits: IntakeLimits) -> Any:

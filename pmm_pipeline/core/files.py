@@ -11,11 +11,16 @@ import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` in one rename; the temporary name starts with a dot, which intake skips."""
+def write_atomically(path: Path, data: bytes, check_written: Callable[[Path], None] | None = None) -> None:
+    """Replace `path` with `data` in one rename; the temporary name starts with a dot, which intake skips.
+
+    `check_written`, when given, is called with the temporary file once it is on disk and may raise to
+    stop the rename (the archive hashes what the disk holds before giving it its name).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
     try:
@@ -25,6 +30,8 @@ def write_atomically(path: Path, data: bytes) -> None:
             # (an archived file is written once and never again).
             handle.flush()
             os.fsync(handle.fileno())
+        if check_written is not None:
+            check_written(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

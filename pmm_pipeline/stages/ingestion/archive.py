@@ -16,12 +16,11 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from pmm_pipeline.core.errors import ArchiveIntegrityError
-from pmm_pipeline.core.files import sync_folder
+from pmm_pipeline.core.files import write_atomically
 
 READ_BLOCK = 1 << 20
 OVERSIZED_NOTE = ".oversized.json"
@@ -29,6 +28,22 @@ HEAD_SUFFIX = ".head"
 ARCHIVE_CORRUPT = "archive_corrupt"
 ARCHIVE_MISSING = "archive_missing"
 _MAX_NOTE_BYTES = 64 * 1024  # a note is a few hundred bytes; more is not a note we wrote
+
+
+def read_hashed(fd: int, keep: int) -> tuple[str, int, bytes]:
+    """(SHA-256, size, first `keep` bytes) of what an open descriptor gives, read in blocks.
+
+    One pass: a file over the size limit is hashed whole while only its head is held in memory, and
+    what is hashed is exactly what is kept (the file is never read again by name).
+    """
+    digest, head, size = hashlib.sha256(), bytearray(), 0
+    while block := os.read(fd, READ_BLOCK):
+        digest.update(block)
+        size += len(block)
+        room = keep - len(head)
+        if room > 0:
+            head += block[:room]
+    return digest.hexdigest(), size, bytes(head)
 
 
 class DamagedCopyError(ArchiveIntegrityError):
@@ -102,20 +117,12 @@ def write_verified(path: Path, data: bytes, digest: str) -> bool:
     existed = path.exists()
     if existed and _matches(path, digest):
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if not _matches(Path(tmp), digest):
+
+    def check_written(written: Path) -> None:
+        if not _matches(written, digest):
             raise ArchiveIntegrityError(f"the copy written for {path} does not hash to {digest}; check the disk")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    sync_folder(path.parent)
+
+    write_atomically(path, data, check_written)
     return existed
 
 

@@ -12,7 +12,6 @@ recorded.
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -29,11 +28,11 @@ from pmm_pipeline.core.errors import is_systemic
 from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.stages.ingestion.archive import (
     HEAD_SUFFIX,
-    READ_BLOCK,
     DamagedCopyError,
     archive_bytes,  # noqa: F401 - part of this module's interface (tests, callers)
     locate_copy,
     read_archived,
+    read_hashed,
     safe_suffix,  # noqa: F401 - part of this module's interface
     sha256_of,
     store_copy,
@@ -382,19 +381,11 @@ def _open_entry(path: Path, limits: IntakeLimits) -> _Delivered:
         if info.st_nlink > 1:
             kind = f"a hard link (the same file has {info.st_nlink} names, some perhaps outside the landing folder)"
             return _Delivered(path, name, None, 0, None, kind)
-        digest = hashlib.sha256()
-        head = bytearray()
-        size = 0
-        while block := os.read(fd, READ_BLOCK):
-            digest.update(block)
-            size += len(block)
-            room = limits.max_file_bytes - len(head)
-            if room > 0:
-                head += block[:room]
+        digest, size, head = read_hashed(fd, limits.max_file_bytes)
     finally:
         os.close(fd)
-    data = bytes(head) if size <= limits.max_file_bytes else None
-    return _Delivered(path, name, digest.hexdigest(), size, data, head=bytes(head))
+    data = head if size <= limits.max_file_bytes else None
+    return _Delivered(path, name, digest, size, data, head=head)
 
 
 def _arrival_order(paths: Iterable[Path]) -> list[Path]:
