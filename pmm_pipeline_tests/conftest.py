@@ -77,3 +77,25 @@ def fixture_cycle(tmp_path_factory):
     settings = settings_for(data_dir)
     result = run_cycle_in_process(settings, "2023")
     yield settings, result
+
+
+@pytest.fixture(scope="session")
+def released_once_workspace(tmp_path_factory):
+    """A workspace whose (reopened) cycle 2023 was released once, with FRA's second version landed since, and a
+    copy of it run once more with nothing killed: (prepared, clean). Shared by the release and kill-and-corrupt
+    tests (each works on copies), so the two whole-cycle runs happen once per session."""
+    import yaml
+
+    from pmm_pipeline_tests.test_release_reproducible import FRA_V2, workspace_settings
+
+    prepared = tmp_path_factory.mktemp("released_once")
+    shutil.copytree(FIXTURES / "cycle_2023" / "landing", prepared / "data" / "landing" / "2023")
+    cycles = yaml.safe_load(Settings.from_env({}).cycles_file.read_text())
+    next(c for c in cycles["cycles"] if c["id"] == "2023")["reopened_until"] = "2099-12-31"
+    (prepared / "cycles.yaml").write_text(yaml.safe_dump(cycles))
+    assert run_cycle_in_process(workspace_settings(prepared), "2023").success
+    (prepared / "data" / "landing" / "2023" / "FRA_v2.json").write_text(FRA_V2)
+    clean = tmp_path_factory.mktemp("clean") / "w"
+    shutil.copytree(prepared, clean)
+    assert run_cycle_in_process(workspace_settings(clean), "2023").success
+    return prepared, clean

@@ -17,13 +17,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import yaml
 
-from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.stages.ingestion.receipts import ledger_path, read_ledger
-from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process
+from pmm_pipeline_tests.conftest import run_cycle_in_process
 from pmm_pipeline_tests.test_release_reproducible import (
-    FRA_V2,
     release_hashes,
     workspace,
     workspace_settings,
@@ -114,19 +111,9 @@ def recorded(root: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def released_once(tmp_path_factory):
-    """A workspace whose cycle (reopened) was released once, with FRA's second version landed since; and what
-    a second run records and releases when nothing kills it."""
-    prepared = tmp_path_factory.mktemp("released_once")
-    shutil.copytree(FIXTURES / "cycle_2023" / "landing", prepared / "data" / "landing" / "2023")
-    cycles = yaml.safe_load(Settings.from_env({}).cycles_file.read_text())
-    next(c for c in cycles["cycles"] if c["id"] == "2023")["reopened_until"] = "2099-12-31"
-    (prepared / "cycles.yaml").write_text(yaml.safe_dump(cycles))
-    assert run_cycle_in_process(workspace_settings(prepared), "2023").success
-    (prepared / "data" / "landing" / "2023" / "FRA_v2.json").write_text(FRA_V2)
-    clean = tmp_path_factory.mktemp("clean") / "w"
-    shutil.copytree(prepared, clean)
-    assert run_cycle_in_process(workspace_settings(clean), "2023").success
+def released_once(released_once_workspace):
+    """The released-once workspace of test_release_reproducible, and what its second, never-killed run records."""
+    prepared, clean = released_once_workspace
     expected = recorded(clean)
     assert ("FRA", 2) in {(row[0], row[3]) for row in expected["submissions"]}  # the second version is on record
     return prepared, expected, clean

@@ -14,9 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-import yaml
 
-from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.stages.disclosure.control import TIERS
 from pmm_pipeline.stages.publishing.readback import read_release_files
 from pmm_pipeline.stages.publishing.release import ReleaseInfo, sha256_file, write_release
@@ -275,19 +273,9 @@ def tier_files(data: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def second_run(tmp_path_factory):
-    """A workspace released once, with FRA's second version landed since (each test works on a copy); the
-    data files a second run releases when nothing kills it; the folder of that release."""
-    prepared = tmp_path_factory.mktemp("released_once")
-    shutil.copytree(FIXTURES / "cycle_2023" / "landing", prepared / "data" / "landing" / "2023")
-    cycles = yaml.safe_load(Settings.from_env({}).cycles_file.read_text())
-    next(c for c in cycles["cycles"] if c["id"] == "2023")["reopened_until"] = "2099-12-31"
-    (prepared / "cycles.yaml").write_text(yaml.safe_dump(cycles))
-    assert run_cycle_in_process(workspace_settings(prepared), "2023").success
-    (prepared / "data" / "landing" / "2023" / "FRA_v2.json").write_text(FRA_V2)
-    clean = tmp_path_factory.mktemp("clean") / "w"
-    shutil.copytree(prepared, clean)
-    assert run_cycle_in_process(workspace_settings(clean), "2023").success
+def second_run(released_once_workspace):
+    """The released-once workspace, the data files its never-killed second run releases, and that release."""
+    prepared, clean = released_once_workspace
     expected = release_hashes(clean / "data" / "published" / "2023")
     assert expected != release_hashes(prepared / "data" / "published" / "2023")
     return prepared, expected, clean / "data" / "published" / "2023"
