@@ -43,6 +43,9 @@ def test_sample_then_run_records_the_run_in_the_instance(env):
     ended = {name: int(n) for n, _, name, seconds in steps if seconds}
     totals = {int(total) for _, total, _, _ in steps}
     assert len(totals) == 1 and sorted(ended.values()) == list(range(1, totals.pop() + 1)), run.stderr
+    # The run's warnings are lines of their own on the same stream, past Dagster's compute-log redirect.
+    assert re.search(r"^warning: take_in_landing_files: rejected \S+: \[\w+\] ", run.stderr, re.MULTILINE), run.stderr
+    assert " - dagster - WARNING - " not in run.stderr
     import yaml
 
     assert yaml.safe_load((Path(env["DAGSTER_HOME"]) / "dagster.yaml").read_text())["telemetry"] == {"enabled": False}

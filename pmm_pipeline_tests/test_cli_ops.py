@@ -23,7 +23,7 @@ import duckdb
 import pytest
 
 from pmm_pipeline.app.cli import build_parser, main
-from pmm_pipeline.app.progress import StepProgress, run_url
+from pmm_pipeline.app.progress import StepProgress, run_url, terminal_stream
 from pmm_pipeline.core.choices import LIST_ALL_UP_TO, UnknownChoice, choose, edit_distance, nearest
 from pmm_pipeline.core.provenance import code_version
 from pmm_pipeline.core.settings import DEFAULT_UI_PORT, Settings
@@ -283,13 +283,17 @@ def test_progress_shows_each_step_as_it_starts_and_ends():
     steps = {e.step_key for e in result.all_events if e.step_key}
     total = len(steps)
     assert total == 5
-    numbered = [re.match(r"\[(\d+)/(\d+)\] (\w+)", line) for line in lines[1:]]
-    assert all(numbered), lines
+    messages = [line for line in lines[1:] if line.startswith(("warning: ", "error: ", "    "))]
+    numbered = [re.match(r"\[(\d+)/(\d+)\] (\w+)", line) for line in lines[1:] if line not in messages]
+    assert all(numbered) and messages, lines
     assert {int(m[2]) for m in numbered} == {total}
     assert {int(m[1]) for m in numbered} == set(range(1, total + 1))
     assert {m[3] for m in numbered} == steps
-    # The warning ends the open line (the console logger prints it next); the end is a line of its own.
-    assert "[1/5] warn_first ...\n[1/5] warn_first ... " in text
+    # The warning ends the open line and is a line of its own; the step's end is then a line of its own.
+    assert "[1/5] warn_first ...\nwarning: warn_first: a warning while the step runs\n[1/5] warn_first ... " in text
+    # The failure is the step's line, not a message again; the run's failure is a message.
+    assert not re.search(r"^error: fails:", text, re.MULTILINE)
+    assert re.search(r"^error: Execution of run for \"demo_job\" failed", text, re.MULTILINE)
     assert re.search(r"\] after_nothing skipped: ", text)
     assert re.search(r"\] retried_once ... failed after \d+\.\d s, will be retried\n", text)
     assert re.search(r"\] retried_once \(attempt 2\) ... \d+\.\d s\n", text)
@@ -309,6 +313,35 @@ def test_a_step_without_warnings_is_one_line_completed_in_place():
     progress = StepProgress(out, console_level=logging.CRITICAL + 1)
     _run_with(progress)
     assert re.search(r"^\[1/5\] warn_first ... \d+\.\d s$", out.getvalue(), re.MULTILINE)
+
+
+def test_quiet_progress_prints_only_the_messages():
+    out = io.StringIO()
+    _run_with(StepProgress(out, ui_url="http://x", steps=False))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "warning: warn_first: a warning while the step runs"
+    assert all(line.startswith(("warning: ", "error: ", "    ")) for line in lines), lines
+
+
+def test_terminal_stream_reaches_the_terminal_while_its_descriptor_is_redirected(tmp_path):
+    """Dagster points fd 2 at the run's compute-log file during a run; a line written through the
+    duplicate taken before is on the terminal at once, not in that file (and not lost with its tail)."""
+    terminal_file, redirected = tmp_path / "terminal", tmp_path / "compute.log"
+    with open(terminal_file, "w") as terminal, open(redirected, "w") as log:
+        duplicate = terminal_stream(terminal)
+        saved = os.dup(terminal.fileno())
+        os.dup2(log.fileno(), terminal.fileno())  # what Dagster's redirect_stream does
+        try:
+            duplicate.write("[19/19] last_step ... 0.1 s\n")
+            terminal.write("through the redirected descriptor\n")
+            terminal.flush()
+        finally:
+            os.dup2(saved, terminal.fileno())
+            os.close(saved)
+            duplicate.close()
+    assert terminal_file.read_text() == "[19/19] last_step ... 0.1 s\n"
+    assert redirected.read_text() == "through the redirected descriptor\n"
+    assert terminal_stream(out := io.StringIO()) is out
 
 
 def test_progress_that_cannot_write_never_fails_the_run():
@@ -644,6 +677,7 @@ def test_run_shows_progress_unless_quiet_and_ends_with_the_link(quiet, tmp_path,
     monkeypatch.setenv("PMM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PMM_UI_URL", "https://ui.example.org")
     assert main(["run", "--cycle", "2023", *(["--quiet"] if quiet else [])]) == 0
-    assert seen["cycle"] == "2023" and (seen["on_event"] is None) == quiet
-    assert isinstance(seen["on_event"], StepProgress) or quiet
+    # With --quiet the listener still prints warnings and errors (Dagster's console logger is turned down).
+    assert seen["cycle"] == "2023" and isinstance(seen["on_event"], StepProgress)
+    assert seen["on_event"].steps is not quiet
     assert capsys.readouterr().out.rstrip().endswith("run in the Dagster UI: https://ui.example.org/runs/r-1")

@@ -123,20 +123,22 @@ def cmd_template(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from pmm_pipeline.app.progress import StepProgress, run_url
+    from pmm_pipeline.app.progress import StepProgress, run_url, terminal_stream
     from pmm_pipeline.app.run import run_cycle
     from pmm_pipeline.orchestration.instance import ensure_dagster_home
 
     _, cycle = _cycle_of(settings, args.cycle)
     ensure_dagster_home()
-    # Progress goes to standard error, where Dagster's console logger writes its warnings: one stream keeps
-    # them in order; standard output keeps the summary alone for whoever reads it.
-    progress = None if args.quiet else StepProgress(sys.stderr, ui_url=settings.ui_url)
+    # Steps, warnings and errors go to standard error as one ordered stream (with --quiet: only warnings and
+    # errors); standard output keeps the summary alone for whoever reads it.
+    terminal = terminal_stream(sys.stderr)
+    progress = StepProgress(terminal, ui_url=settings.ui_url, steps=not args.quiet)
     try:
         outcome = run_cycle(settings, cycle.id, on_event=progress)
     finally:
-        if progress is not None:
-            progress.finish()
+        progress.finish()
+        if terminal is not sys.stderr:
+            terminal.close()
     print(outcome.describe())
     print(f"  run in the Dagster UI: {run_url(settings.ui_url, outcome.run_id)}")
     # Each failed step or ERROR check on its own line: what failed, the file or table, what to do.

@@ -151,8 +151,10 @@ def run_cycle(
         instance=instance,
         raise_on_error=False,
         tags={CYCLE_TAG: cycle, PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}"},
-        # The full event log is in the instance (and the UI); the terminal gets warnings and errors.
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        # The full event log is in the instance (and the UI); the terminal gets warnings and errors: from
+        # the listener when there is one (it prints them, in order, past Dagster's redirection of the
+        # terminal, app/progress.py), else from Dagster's console logger.
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL" if on_event else "WARNING"}}}},
     )
     failures = describe_failures(result.all_events)
     # A failed check of severity ERROR is a broken promise of the pipeline (e.g. an archived copy no
