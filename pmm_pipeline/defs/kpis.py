@@ -5,7 +5,13 @@ import dagster as dg
 from pmm_pipeline.orchestration.column_lineage import build_column_lineage, same
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
-from pmm_pipeline.orchestration.table_assets import OWNER, column_schema, table_spec, written_table_metadata
+from pmm_pipeline.orchestration.table_assets import (
+    OWNER,
+    column_schema,
+    table_name,
+    table_spec,
+    written_table_metadata,
+)
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.kpis.compile import render_kpi_values_sql
@@ -47,6 +53,7 @@ def kpi_view_spec(catalogue: Catalogue, kpi_id: str) -> dg.AssetSpec:
             "spec_file": dg.MetadataValue.path(str(catalogue.files[kpi_id])),
             "unit": spec.unit,
             "dagster/column_schema": column_schema(KPI_VALUES),
+            "dagster/table_name": table_name(kpi_view_table(kpi_id)),
             "dagster/column_lineage": build_column_lineage(same(KPI_VALUES)),
         },
     )

@@ -36,7 +36,7 @@ from pmm_pipeline.stages.publishing.outputs import build_reader_outputs
 from pmm_pipeline.stages.publishing.readback import identical_tables, read_release_files, table_kind
 from pmm_pipeline.stages.publishing.release import ReleaseInfo, ReleaseRefusedError, sha256_file, write_release
 from pmm_pipeline.stages.rollups.compute import GROUPS_CTE
-from pmm_pipeline.warehouse.tables import KPI_VALUES, PARTICIPATION, ROLLUPS, WITHHELD, published_tables
+from pmm_pipeline.warehouse.tables import COMPLETENESS, KPI_VALUES, PARTICIPATION, ROLLUPS, WITHHELD, published_tables
 from pmm_pipeline.warehouse.writes import append_rows, replace_cycle_rows
 
 MEMBERSHIPS_SQL = f"""
@@ -77,6 +77,10 @@ def earlier_releases(storage: PmmStorage, reference: Reference, cycle_id: str) -
     return read_history([storage.layout.published_dir(c) for c in sorted(cycles)], year)
 
 
+# What load_truth reads: every asset that calls it depends on these (a test checks deps against the SQL run).
+TRUTH_INPUTS = (KPI_VALUES, ROLLUPS, PARTICIPATION)
+
+
 def load_truth(
     conn: duckdb.DuckDBPyConnection, cycle_id: str, levels: dict[str, tuple[str, ...]], history: dict | None = None
 ) -> CycleTruth:
@@ -112,7 +116,7 @@ def build_publishing_assets(
         key=WITHHELD.key,
         description=WITHHELD.row,
         group_name=WITHHELD.schema,
-        deps=[KPI_VALUES.key, ROLLUPS.key, PARTICIPATION.key],
+        deps=[t.key for t in TRUTH_INPUTS],
         partitions_def=partitions,
         pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
@@ -163,15 +167,18 @@ def _build_tier_assets(
     """The tier's tables (with their blocking checks) and its release."""
     kpi_table, rollup_table, release_table = published_tables(tier)
     lower = [published_tables(t) for t in TIERS[: tier_rank(tier)]]
-    # The tables of a tier are audited with the lower tiers' tables, which must be written first.
-    lower_tables = [key for k, r, _ in lower[-1:] for key in (k.key, r.key)]
+    # The tables of a tier are audited with every lower tier's tables, which must be written first.
+    lower_tables = [key for k, r, _ in lower for key in (k.key, r.key)]
+    # A release audits its files with the lower tiers' released files (their record, on disk, not a table):
+    # the release of the tier just below must be done first.
     lower_release = [r.key for _, _, r in lower[-1:]]
+    truth = [t.key for t in TRUTH_INPUTS]
 
     @dg.multi_asset(
         name=f"publish_{tier}_tables",
         specs=[
-            table_spec(kpi_table, deps=[KPI_VALUES.key, *lower_tables]),
-            table_spec(rollup_table, deps=[ROLLUPS.key, WITHHELD.key, *lower_tables]),
+            table_spec(kpi_table, deps=[*truth, WITHHELD.key, *lower_tables]),
+            table_spec(rollup_table, deps=[*truth, WITHHELD.key, *lower_tables]),
         ],
         check_specs=[
             dg.AssetCheckSpec(
@@ -238,7 +245,7 @@ def _build_tier_assets(
         f" after auditing those very files with the lower tiers' released files, and logs the release;"
         f" {release_table.row}",
         group_name=release_table.schema,
-        deps=[kpi_table.key, rollup_table.key, *lower_release],
+        deps=[kpi_table.key, rollup_table.key, *truth, COMPLETENESS.key, *lower_release],
         partitions_def=partitions,
         pool=WAREHOUSE_POOL,
         kinds={"duckdb", "csv", "parquet"},

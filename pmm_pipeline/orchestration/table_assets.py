@@ -29,10 +29,18 @@ def table_spec(table: Table, deps: Sequence[dg.AssetKey | Sequence[str]] = (), *
         metadata={
             "dagster/column_schema": column_schema(table),
             "dagster/column_lineage": column_lineage_of(table),
-            "dagster/table_name": f"warehouse.{table.qualified}",
+            "dagster/table_name": table_name(table),
         },
         **kwargs,
     )
+
+
+def table_name(table: Table) -> str:
+    """The name the UI shows for a warehouse table, and how a test maps an asset to the table its SQL names."""
+    return f"{TABLE_NAME_PREFIX}{table.qualified}"
+
+
+TABLE_NAME_PREFIX = "warehouse."
 
 
 def require_tables(
