@@ -19,6 +19,7 @@ import pandas as pd
 
 from pmm_pipeline.core.provenance import code_version
 from pmm_pipeline.core.vocabulary import TIERS
+from pmm_pipeline.orchestration.checks import ROLLUPS_CHECK, VALUES_CHECK
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.disclosure_policy import DisclosurePolicy
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
@@ -46,8 +47,6 @@ WITH participants AS (
 {GROUPS_CTE.strip()}
 SELECT member_code, group_type, group_code FROM groups
 """
-VALUES_CHECK = "shows_only_values_its_readers_may_see"
-ROLLUPS_CHECK = "reveals_no_hidden_value"
 MAX_FINDINGS_SHOWN = 50  # as a table in the UI
 MAX_FINDINGS_LISTED = 1000
 
@@ -177,13 +176,11 @@ def _build_tier_assets(
             dg.AssetCheckSpec(
                 VALUES_CHECK,
                 asset=kpi_table.key,
-                blocking=True,
                 description=f"Every row is a value its member allows in the {tier} tier, equal to the computed one.",
             ),
             dg.AssetCheckSpec(
                 ROLLUPS_CHECK,
                 asset=rollup_table.key,
-                blocking=True,
                 description=f"No figure of the {tier} tier or a lower one shows or lets a {tier} reader solve for a"
                 " value hidden from it (group sizes, order statistics, differencing, level counts).",
             ),
