@@ -168,9 +168,7 @@ def bound_event(event):
             return event._replace(metadata=bound_metadata(event.metadata), description=description)
         # The kind decides the severity, whatever the stage wrote: a data finding is never an error.
         metadata = {**(event.metadata or {}), **declared.metadata()}
-        return event._replace(
-            metadata=bound_metadata(metadata), description=description, severity=declared.severity
-        )
+        return event._replace(metadata=bound_metadata(metadata), description=description, severity=declared.severity)
     if isinstance(event, (dg.MaterializeResult, dg.ObserveResult)):
         checks = [bound_event(c) for c in (event.check_results or [])]
         return event._replace(metadata=bound_metadata(event.metadata), check_results=checks)

@@ -35,6 +35,7 @@ _ANCHOR = re.compile(r"<a\b[^>]*" + _ATTR + r"[^>]*>(.*?)</a\s*>", re.IGNORECASE
 _CSS_URL = re.compile(r"url\(\s*['\"]?" + _HOST + r"[^)]*\)", re.IGNORECASE)
 _LOCAL_REF = re.compile(r"""\b(?:href|src)\s*=\s*["']([^"'#?]+)""", re.IGNORECASE)
 _HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
+_LOCAL_LINK_TAG = re.compile(r"""<link\b[^>]*\bhref\s*=\s*["']([^"'#?:]+)["'][^>]*>""", re.IGNORECASE)
 
 # Bootstrap's layout, the part the Data Docs pages use, in a few lines: readable tables, cards and navigation.
 OFFLINE_STYLESHEET = f"""<style id="{MARKER}">
@@ -98,7 +99,9 @@ OFFLINE_SCRIPT = f"""<script id="{MARKER}-script">
     if (!options || !options.columns) return this;
     var columns = options.columns.filter(function (c) {{ return c.visible !== false && c.visible !== "false"; }});
     return this.each(function (i, table) {{
-      var head = "<thead><tr>" + columns.map(function (c) {{ return "<th>" + (c.title || c.field) + "</th>"; }}).join("");
+      var head = "<thead><tr>" + columns.map(function (c) {{
+        return "<th>" + (c.title || c.field) + "</th>";
+      }}).join("");
       var rows = (options.data || []).map(function (row) {{
         var link = row._table_row_link_path ? " data-href=\\"" + row._table_row_link_path + "\\"" : "";
         return "<tr" + link + ">" + columns.map(function (c) {{
@@ -157,6 +160,8 @@ def make_self_contained(site: Path) -> None:
     used: set[Path] = set()
     for page in pages:
         html = _offline_text(_offline_html(page.read_text(encoding="utf-8")))
+        # GX points the favicon of deeper pages one folder short: a stylesheet or icon that is not there goes.
+        html = _LOCAL_LINK_TAG.sub(lambda m, at=page.parent: m.group(0) if (at / m.group(1)).is_file() else "", html)
         page.write_text(html, encoding="utf-8")
         used |= {(page.parent / ref).resolve() for ref in _LOCAL_REF.findall(html)}
     for path in sorted(p for p in site.rglob("*") if p.is_file() and p not in pages):
