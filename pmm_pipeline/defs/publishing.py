@@ -225,7 +225,15 @@ def _build_tier_assets(
             (ROLLUPS_CHECK, rollup_table.key, [f for f in findings if f.source != kpi_table.qualified]),
         ):
             yield dg.AssetCheckResult(
-                asset_key=asset_key, check_name=check, passed=not mine, metadata=findings_metadata(mine)
+                asset_key=asset_key,
+                check_name=check,
+                passed=not mine,
+                metadata=findings_metadata(mine),
+                # A broken guarantee says what broke at a glance; the cells are in `offending_cells`.
+                description=f"{len(mine)} finding(s) of the disclosure audit in the {tier} tier: the tier shows,"
+                " or lets its readers work out, a value hidden from them; nothing of it is released"
+                if mine
+                else None,
             )
 
     @dg.asset(
