@@ -9,7 +9,7 @@ was admitted (an error when broken: KPIs would be computed on data the gate shou
 import dagster as dg
 import pandas as pd
 
-from pmm_pipeline.orchestration.checks import ADMISSION_CHECK
+from pmm_pipeline.orchestration.checks import ADMISSION_CHECK, CHECKS
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.metadata import bound_metadata
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
@@ -102,6 +102,7 @@ def build_rule_check_result(rule: Rule, outcome: GateOutcome) -> dg.AssetCheckRe
         check_name=rule.id,
         asset_key=ADMITTED_ANSWERS.key,
         passed=own.empty,
+        severity=CHECKS[rule.id].severity,  # WARN: the step guard would set it too, the builder says it itself
         description=findings_description(len(own), own["member_code"].nunique(), blocking["member_code"].nunique()),
         # Messages and values come from members' answers: bounded and escaped like every metadata.
         metadata=bound_metadata(metadata),
@@ -124,6 +125,7 @@ def build_admission_check_result(wrongly_admitted: dict[str, list[str]]) -> dg.A
         check_name=ADMISSION_CHECK,
         asset_key=ADMITTED_ANSWERS.key,
         passed=False,
+        severity=CHECKS[ADMISSION_CHECK].severity,
         description=f"the gate admitted {_plural(len(members), 'member', 'members')} with a blocking finding"
         f" ({by_rule}); the steps downstream of quality.admitted_answers did not run in this run",
         metadata={
