@@ -43,7 +43,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     assets = [a for build in stages for a in build(reference, catalogue, partitions)]
     return dg.Definitions(
-        assets=apply_asset_policies(assets),
+        assets=apply_asset_policies(assets, strict_checks=True),
         jobs=build_jobs(partitions),
         schedules=build_calendar_schedules(reference.cycles),
         sensors=[

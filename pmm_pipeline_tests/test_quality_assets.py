@@ -4,6 +4,7 @@ The check metadata must name exactly the seeded (member, rule) pairs; blocked me
 the KPI tables, the rollups and the release; warned values must be published with their flag.
 """
 
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +12,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from pmm_pipeline.orchestration.checks import ADMISSION_CHECK
 from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.stages.quality.rules import RULES
@@ -43,7 +45,9 @@ def query(settings, sql: str, params=None) -> pd.DataFrame:
 
 
 def evaluations(result) -> dict[str, dg.AssetCheckEvaluation]:
-    return {e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key.path[0] == "quality"}
+    """The rule checks (data findings) of the quality gate, by rule."""
+    rules = {rule.id for rule in RULES}
+    return {e.check_name: e for e in result.get_asset_check_evaluations() if e.check_name in rules}
 
 
 def test_the_run_succeeds_and_every_kind_of_defect_was_seeded(defective_cycle):
@@ -66,14 +70,23 @@ def test_check_metadata_reports_exactly_the_seeded_defects(defective_cycle):
     _, result, seeded = defective_cycle
     checks = evaluations(result)
     assert set(checks) == {rule.id for rule in RULES}
+    # The gate's own promise is a separate check, a guarantee: it held.
+    [admission] = [e for e in result.get_asset_check_evaluations() if e.check_name == ADMISSION_CHECK]
+    assert admission.passed and admission.severity == dg.AssetCheckSeverity.ERROR and admission.partition == CYCLE
     flagged = {(member, name) for name, e in checks.items() for member in e.metadata["members_flagged"].value}
     assert flagged == set(seeded)
     for name, e in checks.items():
         seeded_here = [member for member, rule in seeded if rule == name]
         assert e.passed == (not seeded_here), name
         assert e.metadata["failing_rows"].value == len(seeded_here), name  # one finding per defect
+        assert e.severity == dg.AssetCheckSeverity.WARN and e.partition == CYCLE  # a data finding, of its cycle
         if not e.passed:
-            assert e.severity == dg.AssetCheckSeverity.WARN
+            blocked_here = len(set(e.metadata["members_blocked"].value))
+            assert e.description == (
+                f"{len(seeded_here)} finding{'s' * (len(seeded_here) != 1)} in members' data recorded"
+                f" ({len(set(seeded_here))} member{'s' * (len(set(seeded_here)) != 1)});"
+                f" {blocked_here} member{'s' * (blocked_here != 1)} blocked"
+            )
             preview = e.metadata["failing_rows_preview"].value
             assert all(member in preview for member in seeded_here)
     blocked = sorted(member for member, rule in seeded if rule in BLOCKING_KINDS)
@@ -88,6 +101,14 @@ def test_the_data_docs_of_the_run_are_written_under_the_cycles_quality_folder(de
     docs = Path(evaluations(result)["part_not_above_whole"].metadata["data_docs"].value)
     assert docs == settings.layout.quality_dir(CYCLE) / result.run_id / "index.html"
     assert docs.is_file() and "Data Docs" in docs.read_text()
+    # Self-contained: nothing in the written site refers to another host (issue 18).
+    hosts = {
+        host
+        for path in docs.parent.rglob("*")
+        if path.is_file()
+        for host in re.findall(rb"https?://([^/\s\"'<>:)]+)", path.read_bytes())
+    }
+    assert hosts <= {b"127.0.0.1"}
 
 
 def test_blocked_members_are_absent_from_kpis_rollups_and_the_release(defective_cycle):

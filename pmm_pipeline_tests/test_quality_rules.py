@@ -359,7 +359,8 @@ def test_answers_outside_the_participants_latest_submissions_are_unknown(baselin
 def test_a_blocked_member_found_among_the_admitted_is_an_error_of_the_gate(seeded, tmp_path):
     import dagster as dg
 
-    from pmm_pipeline.defs.quality import build_rule_check_result
+    from pmm_pipeline.defs.quality import build_admission_check_result, build_rule_check_result
+    from pmm_pipeline.orchestration.checks import CHECKS
     from pmm_pipeline.stages.quality.gate import members_wrongly_admitted, write_gate_outcome
     from pmm_pipeline.warehouse.connection import open_warehouse
 
@@ -376,11 +377,15 @@ def test_a_blocked_member_found_among_the_admitted_is_an_error_of_the_gate(seede
         )
         wrongly = members_wrongly_admitted(conn, CYCLE)
     assert wrongly == {"values_within_range": [blocked]}
+    # Issue 18: the broken promise is the gate's own check (a guarantee, ERROR), apart from the rule's data
+    # finding, which stays a warning whatever the gate did.
+    error = build_admission_check_result(wrongly)
+    assert (error.passed, error.metadata["members_wrongly_admitted"].value) == (False, [blocked])
+    assert error.severity == CHECKS[error.check_name].severity == dg.AssetCheckSeverity.ERROR
+    assert build_admission_check_result({}).passed
     rule = RULES_BY_ID["values_within_range"]
-    error = build_rule_check_result(rule, outcome, wrongly["values_within_range"])
-    assert (error.passed, error.severity) == (False, dg.AssetCheckSeverity.ERROR)
-    data_failure = build_rule_check_result(rule, outcome, [])
+    data_failure = build_rule_check_result(rule, outcome)
     assert (data_failure.passed, data_failure.severity) == (False, dg.AssetCheckSeverity.WARN)
     assert data_failure.metadata["members_blocked"].value == [blocked]
-    warning = build_rule_check_result(RULES_BY_ID["value_near_peer_median"], outcome, [])
+    warning = build_rule_check_result(RULES_BY_ID["value_near_peer_median"], outcome)
     assert warning.metadata["members_blocked"].value == []  # a warning keeps the member in

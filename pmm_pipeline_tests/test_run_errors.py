@@ -383,5 +383,6 @@ def test_a_failed_error_check_makes_pmm_run_fail(cycle_data, monkeypatch, capsys
     assert main(["run", "--cycle", "2023"]) == 1
     out, err = capsys.readouterr()
     assert "FAILED" in out
-    assert "pmm: error: cycle 2023: check known_codes on quality/admitted_answers failed:" in err
-    assert "members with a blocking known_codes finding were admitted" in err
+    # Issue 18: the gate's promise is its own check (a guarantee), apart from the rule's data finding.
+    assert "pmm: error: cycle 2023: check gate_admitted_no_blocked_member on quality/admitted_answers failed:" in err
+    assert "the gate admitted 1 member with a blocking finding (known_codes: KEN)" in err

@@ -1,6 +1,7 @@
 """The Dagster UI for real: `dagster dev` (as `make dev` starts it) on 127.0.0.1 with a temporary
 DAGSTER_HOME, a cycle run launched and followed over GraphQL with its asset check results read
-back, and the asset graph of the KPI group opened in headless Chromium.
+back (then a run of a second cycle, and each cycle's check results read apart), and the asset graph
+of the KPI group opened in headless Chromium.
 
 The browser test is skipped only when no Chromium is installed (`make test` installs Debian's
 `chromium` first when it can); its screenshot is kept in test-artifacts/ (ignored by git).
@@ -73,17 +74,18 @@ def wait_for(condition, process: subprocess.Popen, log: Path, what: str, timeout
 
 @pytest.fixture(scope="module")
 def dagster_ui(tmp_path_factory):
-    """`dagster dev` on a free port over sample submissions of cycle 2023; stopped by process group."""
+    """`dagster dev` on a free port over sample submissions of cycles 2023 and 2025; stopped by process group."""
     root = tmp_path_factory.mktemp("ui")
     settings = settings_for(root / "data")
-    generate_sample(
-        reference=load_reference(settings.reference_dir, settings.cycles_file),
-        catalogue=load_catalogue(settings.specs_dir),
-        cycle_id="2023",
-        landing_dir=settings.layout.landing_dir("2023"),
-        members=8,
-        seed=2,
-    )
+    for cycle, members in (("2023", 8), ("2025", 5)):  # 2025 small: its run only shows checks kept apart
+        generate_sample(
+            reference=load_reference(settings.reference_dir, settings.cycles_file),
+            catalogue=load_catalogue(settings.specs_dir),
+            cycle_id=cycle,
+            landing_dir=settings.layout.landing_dir(cycle),
+            members=members,
+            seed=2,
+        )
     env = {
         **os.environ,
         "PMM_DATA_DIR": str(settings.data_dir),
@@ -129,21 +131,35 @@ query($keys: [AssetKeyInput!]) { assetNodes(assetKeys: $keys) { assetKey { path 
 """
 
 
-def test_a_cycle_run_launched_over_graphql_succeeds_with_its_checks(dagster_ui):
+@pytest.fixture(scope="module")
+def launched(dagster_ui):
+    """Launch cycle_job for a cycle over GraphQL (once per cycle) and wait for its end: (run id, status)."""
     port, defs = dagster_ui["port"], dagster_ui["defs"]
-    job = defs.resolve_job_def("cycle_job")
-    tags = job.partitioned_config.get_tags_for_partition_key("2023")
     client = DagsterGraphQLClient("127.0.0.1", port_number=port, timeout=60)
-    started = time.monotonic()
-    run_id = client.submit_job_execution("cycle_job", repository_location_name=LOCATION, tags=tags)
-    status = wait_for(
-        lambda: (s := client.get_run_status(run_id)) in TERMINAL and s,
-        dagster_ui["process"],
-        dagster_ui["log"],
-        f"end of run {run_id}",
-        timeout_s=600,
-    )
-    print(f"run {run_id} launched over GraphQL ended {status.value} after {time.monotonic() - started:.1f} s")
+    runs = {}
+
+    def launch(cycle: str):
+        if cycle not in runs:
+            tags = defs.resolve_job_def("cycle_job").partitioned_config.get_tags_for_partition_key(cycle)
+            started = time.monotonic()
+            run_id = client.submit_job_execution("cycle_job", repository_location_name=LOCATION, tags=tags)
+            status = wait_for(
+                lambda: (s := client.get_run_status(run_id)) in TERMINAL and s,
+                dagster_ui["process"],
+                dagster_ui["log"],
+                f"end of run {run_id}",
+                timeout_s=600,
+            )
+            print(f"run {run_id} of {cycle} ended {status.value} after {time.monotonic() - started:.1f} s")
+            runs[cycle] = (run_id, status)
+        return runs[cycle]
+
+    return launch
+
+
+def test_a_cycle_run_launched_over_graphql_succeeds_with_its_checks(dagster_ui, launched):
+    port, defs = dagster_ui["port"], dagster_ui["defs"]
+    run_id, status = launched("2023")
     assert status == dg.DagsterRunStatus.SUCCESS
 
     run = graphql(port, RUN_QUERY, {"id": run_id})["runOrError"]
@@ -170,6 +186,42 @@ def test_a_cycle_run_launched_over_graphql_succeeds_with_its_checks(dagster_ui):
     nodes = graphql(port, MATERIALIZED_QUERY, {"keys": keys})["assetNodes"]
     assert {n["assetMaterializations"][0]["runOrError"]["runId"] for n in nodes} == {run_id}
     assert len(nodes) == 2
+
+
+CHECK_EXECUTIONS_QUERY = """
+query($key: AssetKeyInput!, $name: String!, $partition: String) {
+  assetCheckExecutions(assetKey: $key, checkName: $name, partition: $partition, limit: 10) {
+    runId partition status evaluation { partition severity success description } } }
+"""
+
+
+def test_the_check_results_of_two_cycles_are_read_apart(dagster_ui, launched):
+    port, defs = dagster_ui["port"], dagster_ui["defs"]
+    runs = {cycle: launched(cycle) for cycle in ("2023", "2025")}
+    assert {cycle: status for cycle, (_, status) in runs.items()} == dict.fromkeys(runs, dg.DagsterRunStatus.SUCCESS)
+    checks = [key for key in defs.resolve_asset_graph().asset_check_keys if key.asset_key.path[-1] != "questionnaires"]
+    for key in checks:
+        variables = {"key": {"path": key.asset_key.path}, "name": key.name}
+        for cycle, (run_id, _) in runs.items():
+            executions = graphql(port, CHECK_EXECUTIONS_QUERY, {**variables, "partition": cycle})
+            [execution] = executions["assetCheckExecutions"]  # the run of that cycle only: 2025 hides nothing
+            assert execution["runId"] == run_id and execution["partition"] == cycle, (key, cycle)
+            assert execution["evaluation"]["partition"] == cycle
+            assert execution["status"] in ("SUCCEEDED", "FAILED")
+        every = graphql(port, CHECK_EXECUTIONS_QUERY, {**variables, "partition": None})["assetCheckExecutions"]
+        assert sorted(e["partition"] for e in every) == ["2023", "2025"], key
+    # The data findings of the two cycles are each their own, as the UI shows them.
+    descriptions = {
+        cycle: graphql(
+            port,
+            CHECK_EXECUTIONS_QUERY,
+            {"key": {"path": ["quality", "admitted_answers"]}, "name": "required_items_present", "partition": cycle},
+        )["assetCheckExecutions"][0]["evaluation"]
+        for cycle in runs
+    }
+    for evaluation in descriptions.values():
+        assert evaluation["severity"] == "WARN"
+        assert "members' data" in evaluation["description"] and "fail" not in evaluation["description"]
 
 
 def chromium() -> str | None:

@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from pmm_pipeline.core.files import write_atomically
+from pmm_pipeline.orchestration.checks import MEMBERS_ADD_UP_CHECK
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
@@ -51,7 +52,7 @@ def build_collection_assets(
         ],
         check_specs=[
             dg.AssetCheckSpec(
-                "members_add_up",
+                MEMBERS_ADD_UP_CHECK,
                 asset=COMPLETENESS.key,
                 description="In every group, members received + outstanding = expected, and on time <= received.",
             )
@@ -106,7 +107,7 @@ def build_collection_assets(
         yield dg.MaterializeResult(asset_key=OUTSTANDING_MEMBERS.key, metadata=outstanding)
         yield dg.AssetCheckResult(
             asset_key=COMPLETENESS.key,
-            check_name="members_add_up",
+            check_name=MEMBERS_ADD_UP_CHECK,
             passed=not_adding_up.empty,
             metadata={"groups_not_adding_up": dg.MetadataValue.md(markdown_table(not_adding_up))},
         )

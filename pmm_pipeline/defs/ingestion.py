@@ -4,6 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
+from pmm_pipeline.orchestration.checks import ARCHIVE_CHECK
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
@@ -42,7 +43,6 @@ from pmm_pipeline.warehouse.tables import (
 )
 from pmm_pipeline.warehouse.writes import create_tables, replace_cycle_rows, replace_cycle_rows_from_sql
 
-ARCHIVE_CHECK = "archive_copies_intact"
 LISTED_DAMAGED = 100  # rows of the check's metadata table; the count says how many there are in all
 
 
@@ -70,7 +70,6 @@ def build_ingestion_assets(
             dg.AssetCheckSpec(
                 ARCHIVE_CHECK,
                 asset=RECEIVED_FILES.key,
-                blocking=False,  # one damaged copy must not stop the other members' publication
                 description="Every archived copy read back in this intake still hashes to the SHA-256 it is stored"
                 " under; a copy altered or gone is listed here (its version is kept on record, not used).",
             )
@@ -147,7 +146,6 @@ def build_ingestion_assets(
             asset_key=RECEIVED_FILES.key,
             check_name=ARCHIVE_CHECK,
             passed=damaged.empty,
-            severity=dg.AssetCheckSeverity.ERROR,
             description=description,
             metadata={
                 "damaged_copies": dg.MetadataValue.int(len(damaged)),

@@ -1,9 +1,15 @@
 """Dagster wiring of the quality gate: check a cycle's staged answers, admit the members without blocking findings,
-and report every rule as an asset check on quality.admitted_answers."""
+and report every rule as an asset check on quality.admitted_answers.
+
+Two kinds of check come out of it (orchestration/checks.py): one per rule, a data finding (what members' data
+holds, a warning: the gate acted on it), and the gate's own guarantee that no member with a blocking finding
+was admitted (an error when broken: KPIs would be computed on data the gate should have kept out).
+"""
 
 import dagster as dg
 import pandas as pd
 
+from pmm_pipeline.orchestration.checks import ADMISSION_CHECK, CHECKS
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.metadata import bound_metadata
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
@@ -43,14 +49,42 @@ def _counts(series: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in series.value_counts().sort_index().items()}
 
 
-def build_rule_check_result(rule: Rule, outcome: GateOutcome, wrongly_admitted: list[str]) -> dg.AssetCheckResult:
-    """The check named after the rule: passes when nothing of the cycle violates it."""
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def findings_description(findings: int, flagged: int, blocked: int) -> str:
+    """What a data-finding check says at a glance: what was recorded and what the gate did, never "failed"."""
+    if not findings:
+        return "no finding in members' data"
+    return (
+        f"{_plural(findings, 'finding', 'findings')} in members' data recorded"
+        f" ({_plural(flagged, 'member', 'members')}); {_plural(blocked, 'member', 'members')} blocked"
+    )
+
+
+def _rule_effect(rule: Rule) -> str:
+    if rule.is_blocking:
+        return "a finding holds the member's answers back from the KPIs until it is fixed"
+    return f"a finding is published as the flag `{rule.id}` on the values it feeds"
+
+
+def rule_check_description(rule: Rule) -> str:
+    """The rule check's own words under its kind's heading (orchestration/checks.py adds the heading)."""
+    return f"Holds when {rule.holds_when}. By default, {_rule_effect(rule)} (a KPI may set its own severity)."
+
+
+def build_rule_check_result(rule: Rule, outcome: GateOutcome) -> dg.AssetCheckResult:
+    """The check named after the rule: the findings the gate recorded for it in members' data (a data finding)."""
     findings = outcome.findings
     own = findings[findings["rule"] == rule.id]
     blocking = own[own["severity"] == "blocking"]
     run = outcome.rule_runs[rule.id]
     metadata: dict[str, dg.MetadataValue] = {
-        "default_severity": dg.MetadataValue.text(rule.severity.value),
+        # The rule's effect on a member's answers, not the check's: a data finding never stops the run.
+        "finding_effect_by_default": dg.MetadataValue.text(
+            "member blocked" if rule.is_blocking else "value published with a flag"
+        ),
         "rule": dg.MetadataValue.text(rule.holds_when),
         "engine": dg.MetadataValue.text(rule.engine.value),
         "rows_checked": dg.MetadataValue.int(run.rows_checked),
@@ -64,25 +98,40 @@ def build_rule_check_result(rule: Rule, outcome: GateOutcome, wrongly_admitted: 
     }
     if outcome.docs_index is not None:
         metadata["data_docs"] = dg.MetadataValue.path(str(outcome.docs_index))
-    if wrongly_admitted:
-        # The gate broke its own promise: bad data reached admitted_answers. An error, not a data finding.
-        metadata["members_wrongly_admitted"] = dg.MetadataValue.json(wrongly_admitted)
-        return dg.AssetCheckResult(
-            check_name=rule.id,
-            asset_key=ADMITTED_ANSWERS.key,
-            passed=False,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata=bound_metadata(metadata),
-            description=f"members with a blocking {rule.id} finding were admitted",
-        )
     return dg.AssetCheckResult(
         check_name=rule.id,
         asset_key=ADMITTED_ANSWERS.key,
         passed=own.empty,
-        # Findings are the data's, already acted on by the gate (blocked or flagged): a warning in the UI.
-        severity=dg.AssetCheckSeverity.WARN,
+        severity=CHECKS[rule.id].severity,  # WARN: the step guard would set it too, the builder says it itself
+        description=findings_description(len(own), own["member_code"].nunique(), blocking["member_code"].nunique()),
         # Messages and values come from members' answers: bounded and escaped like every metadata.
         metadata=bound_metadata(metadata),
+    )
+
+
+def build_admission_check_result(wrongly_admitted: dict[str, list[str]]) -> dg.AssetCheckResult:
+    """The gate's own promise, read back from the tables it wrote: no member with a blocking finding admitted."""
+    members = sorted({m for found in wrongly_admitted.values() for m in found})
+    if not members:
+        return dg.AssetCheckResult(
+            check_name=ADMISSION_CHECK,
+            asset_key=ADMITTED_ANSWERS.key,
+            passed=True,
+            description="every member with a blocking finding was kept out of quality.admitted_answers",
+            metadata={"members_wrongly_admitted": dg.MetadataValue.json([])},
+        )
+    by_rule = "; ".join(f"{rule}: {', '.join(found)}" for rule, found in sorted(wrongly_admitted.items()))
+    return dg.AssetCheckResult(
+        check_name=ADMISSION_CHECK,
+        asset_key=ADMITTED_ANSWERS.key,
+        passed=False,
+        severity=CHECKS[ADMISSION_CHECK].severity,
+        description=f"the gate admitted {_plural(len(members), 'member', 'members')} with a blocking finding"
+        f" ({by_rule}); the steps downstream of quality.admitted_answers did not run in this run",
+        metadata={
+            "members_wrongly_admitted": dg.MetadataValue.json(members[:LISTED_MEMBERS]),
+            "by_rule": dg.MetadataValue.json(wrongly_admitted),
+        },
     )
 
 
@@ -97,12 +146,16 @@ def build_quality_assets(
             table_spec(ADMITTED_ANSWERS, deps=[STAGED_ANSWERS.key, MEMBER_SUMMARY.key]),
         ],
         check_specs=[
+            *(
+                dg.AssetCheckSpec(rule.id, asset=ADMITTED_ANSWERS.key, description=rule_check_description(rule))
+                for rule in RULES
+            ),
             dg.AssetCheckSpec(
-                rule.id,
+                ADMISSION_CHECK,
                 asset=ADMITTED_ANSWERS.key,
-                description=f"{rule.holds_when} ({rule.severity.value} by default)",
-            )
-            for rule in RULES
+                description="No member with a blocking finding of this cycle is in quality.admitted_answers, as read"
+                " back from the tables the gate wrote.",
+            ),
         ],
         partitions_def=partitions,
         pool=WAREHOUSE_POOL,
@@ -148,6 +201,7 @@ def build_quality_assets(
                     metadata["data_docs"] = dg.MetadataValue.path(str(outcome.docs_index))
                 yield dg.MaterializeResult(asset_key=table.key, metadata=metadata)
         for rule in RULES:
-            yield build_rule_check_result(rule, outcome, wrongly_admitted.get(rule.id, []))
+            yield build_rule_check_result(rule, outcome)
+        yield build_admission_check_result(wrongly_admitted)
 
     return [check_and_admit_answers]

@@ -7,7 +7,9 @@ orchestration/policies.py), which does two things to whatever the step's code do
   other (a `PermanentError`, a full disk, a corrupt warehouse or file, a bug, bad input) becomes a
   `dg.Failure(allow_retries=False)` whose description is one line naming the cause and what to do,
   and the run is marked so that run retries (dagster.yaml `run_retries`) do not start it again;
-- every result's metadata is bounded (orchestration/metadata.py).
+- every result's metadata is bounded (orchestration/metadata.py); every check result takes the severity of
+  its kind (orchestration/checks.py), and its description, which may name members' files, is escaped so
+  the UI's markdown shows it as text.
 """
 
 import errno
@@ -20,7 +22,8 @@ import dagster as dg
 from pmm_pipeline.core.causes import cause_chain, disk_full_error, is_corrupt_duckdb, is_duckdb_error, path_in
 from pmm_pipeline.core.errors import PermanentError
 from pmm_pipeline.core.text import MAX_TEXT_CHARS, cut_text, one_line
-from pmm_pipeline.orchestration.metadata import bound_metadata
+from pmm_pipeline.orchestration.checks import CHECKS
+from pmm_pipeline.orchestration.metadata import bound_metadata, escape_markdown
 
 MAX_RETRIES_TAG = "dagster/max_retries"  # read by Dagster when a run fails: 0 means no run retry
 MAX_DESCRIPTION_CHARS = 1_000
@@ -155,8 +158,17 @@ def bound_event(event):
     if isinstance(event, tuple) and not hasattr(event, "_fields"):
         return tuple(bound_event(e) for e in event)
     if isinstance(event, dg.AssetCheckResult):
-        description = event.description and cut_text(event.description, MAX_TEXT_CHARS)
-        return event._replace(metadata=bound_metadata(event.metadata), description=description)
+        # Member file names and messages reach check descriptions, rendered as markdown: escaped, and cut again
+        # after (escapes lengthen the text; one cut through an escape leaves a stray backslash, not markup).
+        description = event.description and cut_text(
+            escape_markdown(cut_text(event.description, MAX_TEXT_CHARS)), MAX_TEXT_CHARS
+        )
+        declared = CHECKS.get(event.check_name or "")
+        if declared is None:  # only a test's own asset: the code location loads with every check declared
+            return event._replace(metadata=bound_metadata(event.metadata), description=description)
+        # The kind decides the severity, whatever the stage wrote: a data finding is never an error.
+        metadata = {**(event.metadata or {}), **declared.metadata()}
+        return event._replace(metadata=bound_metadata(metadata), description=description, severity=declared.severity)
     if isinstance(event, (dg.MaterializeResult, dg.ObserveResult)):
         checks = [bound_event(c) for c in (event.check_results or [])]
         return event._replace(metadata=bound_metadata(event.metadata), check_results=checks)

@@ -12,6 +12,7 @@ links, images, HTML or extra table cells.
 """
 
 import math
+import re
 from collections.abc import Mapping
 
 import dagster as dg
@@ -48,6 +49,39 @@ def escape_markdown(text: str) -> str:
     """Member text that renders in markdown as itself: on one line, no link, image, code, HTML or cell break."""
     text = one_line(text, len(text) + 1)
     return "".join(_MARKDOWN_ESCAPES.get(char, char) for char in text)
+
+
+# A word in angle brackets (`<cycle>`, `<tier>`) with the path or name around it: HTML to markdown, so the UI
+# would drop it ("Writes published//public/"); shown as code instead. Only path characters are taken in, so
+# punctuation after the path stays outside the code span.
+_PLACEHOLDER_TOKEN = re.compile(r"[\w./{}-]*<[A-Za-z][\w-]*>[\w./{}<>-]*")
+_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.DOTALL)
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def markdown_description(text: str | None) -> str | None:
+    """A description of ours (asset, op, check) as the UI's markdown should show it: every `<word>` kept.
+
+    Placeholders outside code spans become code (`landing/<cycle>/`); any other `<` that would open an HTML
+    tag is written as an entity. Code spans already in the text are left as they are. Idempotent.
+    """
+    if not text:
+        return text
+    parts: list[str] = []
+    last = 0
+    for span in _CODE_SPAN.finditer(text):
+        parts.append(_code_placeholders(text[last : span.start()]))
+        parts.append(span.group(0))
+        last = span.end()
+    parts.append(_code_placeholders(text[last:]))
+    return "".join(parts)
+
+
+def _code_placeholders(prose: str) -> str:
+    coded = _PLACEHOLDER_TOKEN.sub(lambda m: f"`{m.group(0)}`", prose)
+    # Split again: the placeholders are code now, and only the prose between them is left to make safe.
+    pieces = re.split(r"(`[^`]*`)", coded)
+    return "".join(p if p.startswith("`") else _TAG_START.sub("&lt;", p) for p in pieces)
 
 
 def markdown_cell(value, limit: int = MAX_CELL_CHARS) -> str:

@@ -5,6 +5,9 @@ asset also gets, where its stage did not set them, the owning team, its layer as
 storage kind, and a code reference to the function that computes it (the UI links to the source).
 Every asset and check also runs inside the step guard (orchestration/failures.py): a failure that a
 retry cannot fix fails at once with a one-line description, and all metadata it reports is bounded.
+Every check spec takes its kind, blocking flag and words from orchestration/checks.py and the partitions
+of its asset (a result is tied to the cycle it checked); every description is made safe for the UI's
+markdown here, where they all pass (`<cycle>` shown as code, not eaten as an HTML tag).
 """
 
 import warnings
@@ -13,7 +16,9 @@ from collections.abc import Sequence
 import dagster as dg
 from dagster._core.definitions.decorators.op_decorator import DecoratedOpFunction
 
+from pmm_pipeline.orchestration.checks import CHECKS, declaration
 from pmm_pipeline.orchestration.failures import guard_compute
+from pmm_pipeline.orchestration.metadata import markdown_description
 from pmm_pipeline.orchestration.table_assets import OWNER
 
 
@@ -22,7 +27,45 @@ def _with_defaults(spec: dg.AssetSpec) -> dg.AssetSpec:
         owners=spec.owners or [OWNER],
         tags={"layer": spec.group_name or "default", **spec.tags},
         kinds=spec.kinds or {"duckdb"},
+        description=markdown_description(spec.description),
     )
+
+
+def classified_check_spec(spec: dg.AssetCheckSpec, partitions: dg.PartitionsDefinition | None) -> dg.AssetCheckSpec:
+    """`spec` as orchestration/checks.py declares it: blocking, kind in words and metadata, the asset's partitions."""
+    declared = declaration(spec.name)
+    description = f"{declared.heading()} {spec.description or ''}".strip()
+    with warnings.catch_warnings():
+        # Partitioned checks are "preview" in Dagster 1.13; the warning would greet every code location load.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.AssetCheckSpec(
+            spec.name,
+            asset=spec.asset_key,
+            description=markdown_description(description),
+            additional_deps=spec.additional_deps,
+            blocking=declared.blocking,
+            metadata={**spec.metadata, **declared.metadata()},
+            automation_condition=spec.automation_condition,
+            partitions_def=partitions,
+        )
+
+
+def with_classified_checks(assets_def: dg.AssetsDefinition, strict: bool) -> dg.AssetsDefinition:
+    """The same asset with each of its declared check specs classified; with `strict`, an undeclared check
+    fails the loading (the code location's own checks), else it is left as written (a test's own asset)."""
+    specs = assets_def.node_check_specs_by_output_name
+    if not strict:
+        specs = {output: spec for output, spec in specs.items() if spec.name in CHECKS}
+    if not specs:
+        return assets_def
+    attributes = assets_def.get_attributes_dict()
+    attributes["check_specs_by_output_name"] = {
+        **assets_def.node_check_specs_by_output_name,
+        **{output: classified_check_spec(spec, assets_def.partitions_def) for output, spec in specs.items()},
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)  # `execution_type`, copied over unchanged
+        return assets_def.__class__(**attributes)
 
 
 def guarded(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
@@ -40,7 +83,7 @@ def guarded(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
         name=op.name,
         ins={i.name: dg.In.from_definition(i) for i in op.input_defs},
         outs={o.name: dg.Out.from_definition(o) for o in op.output_defs},
-        description=op.description,
+        description=markdown_description(op.description),
         config_schema=op.config_schema,
         required_resource_keys=op.required_resource_keys,
         tags=op.tags,
@@ -56,14 +99,18 @@ def guarded(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
         return assets_def.__class__(**attributes)
 
 
-def apply_asset_policies(assets: Sequence) -> list:
-    """Owners, layer tag, kind and code references on every asset; the step guard on every asset and check."""
+def apply_asset_policies(assets: Sequence, strict_checks: bool = False) -> list:
+    """Owners, layer tag, kind, safe descriptions and code references on every asset; every check classified;
+    the step guard on every asset and check. `strict_checks`: every check must be declared (the code location)."""
     documented = [
-        a.map_asset_specs(_with_defaults)
+        with_classified_checks(a.map_asset_specs(_with_defaults), strict_checks)
         if isinstance(a, dg.AssetsDefinition) and not isinstance(a, dg.AssetChecksDefinition)
         else a
         for a in assets
     ]
+    if strict_checks and any(isinstance(a, dg.AssetChecksDefinition) for a in assets):
+        # None in this code location: a standalone @asset_check would bypass the classification above.
+        raise ValueError("standalone asset checks are not classified: declare checks as check specs of their asset")
     with warnings.catch_warnings():
         # Code references are "beta" in Dagster 1.13; the warning would greet every code location load.
         warnings.simplefilter("ignore", dg.BetaWarning)

@@ -18,6 +18,7 @@ import pandas as pd
 from pmm_pipeline.core.vocabulary import ANSWER_STATUSES
 from pmm_pipeline.specs.catalogue.models import Item, ItemType
 from pmm_pipeline.specs.reference.models import Cycle
+from pmm_pipeline.stages.quality.offline_docs import make_self_contained
 
 ANSWERS_BATCH = "answers"
 EXPECTED_BATCH = "expected_answers"
@@ -338,5 +339,7 @@ def run_expectations(
     docs_index = None
     if docs_dir is not None:
         context.build_data_docs(site_names=[DOCS_SITE])
+        # GX's pages load their styles and scripts from public CDNs: rewritten to render offline.
+        make_self_contained(Path(docs_dir))
         docs_index = Path(docs_dir) / "index.html"
     return ExpectationsReport(outcomes=outcomes, docs_index=docs_index)
