@@ -6,8 +6,10 @@ import re
 import dagster as dg
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pmm_pipeline.core.text import MAX_TEXT_CHARS
+from pmm_pipeline.core.text import MAX_TEXT_CHARS, one_line
 from pmm_pipeline.orchestration.metadata import (
     CUT_NOTE_KEY,
     MAX_EVENT_BYTES,
@@ -15,6 +17,7 @@ from pmm_pipeline.orchestration.metadata import (
     MAX_MARKDOWN_CHARS,
     bound_metadata,
     escape_markdown,
+    unescape_markdown,
 )
 from pmm_pipeline.orchestration.policies import apply_asset_policies
 from pmm_pipeline.orchestration.table_assets import markdown_table
@@ -165,3 +168,9 @@ def test_a_failure_carrying_huge_metadata_is_bounded_too(events_of):
     ]
     user = failure.dagster_event.step_failure_data.user_failure_data
     assert len(user.description) <= MAX_TEXT_CHARS and event_bytes(user.metadata) <= MAX_EVENT_BYTES
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=60))
+def test_unescaping_gives_back_what_was_escaped(text):
+    """`pmm run` prints a failed check's description, escaped for the UI, as the words it was given."""
+    assert unescape_markdown(escape_markdown(text)) == one_line(text, len(text) + 1)

@@ -14,6 +14,7 @@ from pmm_pipeline.core.text import one_line
 from pmm_pipeline.core.vocabulary import TIERS
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.defs.jobs import CYCLE_JOB
+from pmm_pipeline.orchestration.metadata import unescape_markdown
 from pmm_pipeline.orchestration.tags import CYCLE_TAG, PROCESS_TAG
 from pmm_pipeline.stages.disclosure.control import summarize_withheld
 from pmm_pipeline.warehouse.connection import open_warehouse, verify_warehouse
@@ -192,7 +193,8 @@ def describe_failures(events) -> list[str]:
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             check = event.event_specific_data
             if not check.passed and check.severity == dg.AssetCheckSeverity.ERROR:
-                description = one_line(check.description or "(no description)", MAX_FAILURE_CHARS)
+                # Escaped for the UI's markdown (it may name a member's file); the terminal shows no markdown.
+                description = one_line(unescape_markdown(check.description or "(no description)"), MAX_FAILURE_CHARS)
                 lines.append(f"check {check.check_name} on {check.asset_key.to_user_string()} failed: {description}")
     return lines
 

@@ -51,6 +51,15 @@ def escape_markdown(text: str) -> str:
     return "".join(_MARKDOWN_ESCAPES.get(char, char) for char in text)
 
 
+_MARKDOWN_UNESCAPE = re.compile(r"\\([\\|\[\]!`])|&(lt|gt|amp);")
+_ENTITIES = {"lt": "<", "gt": ">", "amp": "&"}
+
+
+def unescape_markdown(text: str) -> str:
+    """The text `escape_markdown` was given (on one line): for a terminal, which shows no markdown."""
+    return _MARKDOWN_UNESCAPE.sub(lambda m: m.group(1) or _ENTITIES[m.group(2)], text)
+
+
 # A word in angle brackets (`<cycle>`, `<tier>`) with the path or name around it: HTML to markdown, so the UI
 # would drop it ("Writes published//public/"); shown as code instead. Only path characters are taken in, so
 # punctuation after the path stays outside the code span.
