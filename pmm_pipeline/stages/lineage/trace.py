@@ -218,6 +218,13 @@ def _records(conn: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[di
     return [{k: _opt(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
+def _rows(conn, tables: set[str], table, where: str, params: list, columns: str = "*") -> list[dict]:
+    """Rows of a declared table (none when the warehouse does not have it yet); `where` is constant SQL text."""
+    if table.qualified not in tables:
+        return []
+    return _records(conn, f"SELECT {columns} FROM {table.qualified} WHERE {where}", params)
+
+
 def _finding(row: Mapping) -> Finding:
     return Finding(
         rule=row["rule"],
@@ -558,55 +565,29 @@ class _Publication:
         self.released: dict[str, bool] = {}
         for tier in TIERS:
             kpi_table, rollup_table, releases = published_tables(tier)
-            self.rows[tier] = {
-                r["series"]: r
-                for r in (
-                    _records(
-                        conn,
-                        f"SELECT * FROM {kpi_table.qualified} WHERE cycle = ? AND member_code = ? AND kpi_id = ?",
-                        [cycle_id, member, kpi.id],
-                    )
-                    if kpi_table.qualified in tables
-                    else []
-                )
-            }
+            mine = "cycle = ? AND member_code = ? AND kpi_id = ?"
+            self.rows[tier] = {r["series"]: r for r in _rows(conn, tables, kpi_table, mine, [cycle_id, member, kpi.id])}
             self.rollup_rows[tier] = {
                 (r["series"], r["group_type"], r["group_code"]): r
-                for r in (
-                    _records(
-                        conn,
-                        f"SELECT * FROM {rollup_table.qualified} WHERE cycle = ? AND kpi_id = ?",
-                        [cycle_id, kpi.id],
-                    )
-                    if rollup_table.qualified in tables
-                    else []
-                )
+                for r in _rows(conn, tables, rollup_table, "cycle = ? AND kpi_id = ?", [cycle_id, kpi.id])
             }
-            self.released[tier] = bool(
-                releases.qualified in tables
-                and conn.execute(f"SELECT count(*) FROM {releases.qualified} WHERE cycle = ?", [cycle_id]).fetchall()[
-                    0
-                ][0]
-            )
-        self.withheld = (
-            _records(
-                conn,
-                f"SELECT tier, series, reason FROM {WITHHELD.qualified} WHERE cycle = ? AND kpi_id = ?"
-                " AND statistic = ? AND group_type = 'member' AND group_code = ?",
-                [cycle_id, kpi.id, VALUE, member],
-            )
-            if WITHHELD.qualified in tables
-            else []
+            self.released[tier] = bool(_rows(conn, tables, releases, "cycle = ?", [cycle_id], "run_id"))
+        # A member value withheld from a tier by disclosure control is a `value` row of group (member, code).
+        self.withheld = _rows(
+            conn,
+            tables,
+            WITHHELD,
+            "cycle = ? AND kpi_id = ? AND statistic = ? AND group_type = 'member' AND group_code = ?",
+            [cycle_id, kpi.id, VALUE, member],
+            "tier, series, reason",
         )
-        self.true_rollups = (
-            _records(
-                conn,
-                f"SELECT series, group_type, group_code, n_reporting, n_participating FROM {ROLLUPS.qualified}"
-                " WHERE cycle = ? AND kpi_id = ?",
-                [cycle_id, kpi.id],
-            )
-            if ROLLUPS.qualified in tables
-            else []
+        self.true_rollups = _rows(
+            conn,
+            tables,
+            ROLLUPS,
+            "cycle = ? AND kpi_id = ?",
+            [cycle_id, kpi.id],
+            "series, group_type, group_code, n_reporting, n_participating",
         )
         self._files: dict[Path, list[dict] | None] = {}
 
@@ -831,9 +812,8 @@ def render_trace(trace: Trace) -> str:
                 lines.append(f"      comment: {printable(item.comment)}")
             if item.findings:
                 flagged = list(dict.fromkeys(f.rule for f in item.findings))
-                lines.append(
-                    f"      quality: flagged by {', '.join(flagged)}; passed the other {len(RULES) - len(flagged)} rules"
-                )
+                passed = len(RULES) - len(flagged)
+                lines.append(f"      quality: flagged by {', '.join(flagged)}; passed the other {passed} rules")
                 lines += [f"        {_finding_line(f)}" for f in item.findings]
             else:
                 lines.append(f"      quality: passed all {len(RULES)} rules")
