@@ -106,7 +106,11 @@ def cycle_run(tmp_path_factory, reference, catalogue):
     settings = settings_for(data_dir)
     result = run_cycle_in_process(settings, CYCLE)
     assert result.success
+    _RUN["result"] = result
     return settings
+
+
+_RUN: dict = {}  # the module's cycle run (its events carry the provenance asset's metadata)
 
 
 _PRINTED: dict[tuple[str, str], tuple[str, dict]] = {}  # the cycle is read-only: each trace is run once
@@ -362,7 +366,7 @@ def test_undefined_names_the_zero_denominator(trace_of):
 
 def test_evaluate_finds_the_zero_denominator_inside_a_formula():
     formula = parse_formula("100 * (a[T] - a[T-1]) / a[T-1]")
-    assert evaluate(formula, {ItemRef("a", 0): 5.0, ItemRef("a", -1): 0.0}) == (None, ["a[T - 1]"])
+    assert evaluate(formula, {ItemRef("a", 0): 5.0, ItemRef("a", -1): 0.0}) == (None, ["a[T-1]"])
     assert evaluate(formula, {ItemRef("a", 0): 50.0, ItemRef("a", -1): 40.0}) == (25.0, [])
     assert evaluate(formula, {ItemRef("a", 0): 50.0}) == (None, [])  # an input without a number: no value
 
@@ -559,3 +563,46 @@ def test_member_text_is_printed_inert_and_kept_exact_in_json(trace_of):
 )
 def test_printable_escapes_control_and_bidi_characters(raw, shown):
     assert printable(raw) == shown
+
+
+# --- the same in the Dagster UI -------------------------------------------------------------------------------
+def _provenance_metadata() -> dict:
+    import dagster as dg
+
+    result = _RUN["result"]
+    (event,) = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["lineage", "provenance"])
+    ]
+    return event.step_materialization_data.materialization.metadata
+
+
+def test_the_provenance_asset_carries_the_traces_in_brief(cycle_run, catalogue, reference, trace_of):
+    import dagster as dg
+
+    metadata = _provenance_metadata()
+    values = _sql(cycle_run, "SELECT status, count(*) AS n FROM kpi.kpi_values WHERE cycle = ? GROUP BY 1", [CYCLE])
+    blocked = _sql(
+        cycle_run, "SELECT member_code FROM quality.member_summary WHERE cycle = ? AND NOT is_admitted", [CYCLE]
+    )
+    kpis = catalogue.kpis_for_version(reference.cycles.get(CYCLE).catalogue_version)
+    expected = {s: 0 for s in ("reported", "not_applicable", "missing", "undefined")}
+    expected |= {v["status"]: v["n"] for v in values}
+    expected["blocked"] = len(blocked) * sum(len(k.series) for k in kpis)
+    assert metadata["trace/values_by_status"].data == expected and expected["blocked"] > 0
+    without = {(r["member_code"], r["kpi_id"], r["series"]): r for r in metadata["trace/without_number_list"].data}
+    table = metadata["trace/without_number"].md_str
+    assert "| member_code | kpi_id | series | status | reason |" in table and "\\[T\\]" in table  # escaped cells
+    for member, kpi, series in (
+        ("KEN", "pca_effectiveness", "total"),
+        ("KEN", "aeo_trade_share", "export"),
+        ("KEN", "rfi_variation", "total"),
+        ("UGA", "single_window_implementation", "total"),
+    ):
+        _, doc = trace_of(member, kpi)  # the UI says what the trace says
+        assert without[(member, kpi, series)]["reason"] == _series(doc, series)["reason"]["message"]
+    assert metadata["trace/without_number_count"].value == sum(v["n"] for v in values if v["status"] != "reported")
+    assert "| DEU | part_not_above_whole | declarations_electronic |" in metadata["trace/blocking_findings"].md_str
+    by_series = metadata["trace/by_kpi_series"].md_str
+    assert "public_by_choice" in by_series and "public_by_control" in by_series
+    size = sum(len(k) + len(dg.serialize_value(v)) for k, v in metadata.items())
+    assert size < 256 * 1024

@@ -15,7 +15,8 @@ comment cannot rewrite the auditor's terminal.
 
 import csv
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -136,6 +137,9 @@ def _time(value: object) -> str | None:
 
 
 # --- the formula, evaluated again on the inputs shown ---------------------------------------------------------
+_T_MINUS_1 = re.compile(r"\[T\s*-\s*1\]")  # sqlglot writes item[T - 1]; the catalogue and the trace say item[T-1]
+
+
 class _Undefined(Exception):
     pass
 
@@ -171,7 +175,7 @@ def evaluate(formula: Formula, values: Mapping[ItemRef, float | None]) -> tuple[
         if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Div)):
             left, right = ev(node.this), ev(node.expression)
             if isinstance(node, exp.Div) and right == 0:
-                zero.append(node.expression.sql(dialect="duckdb"))
+                zero.append(_T_MINUS_1.sub("[T-1]", node.expression.sql(dialect="duckdb")))
                 return None
             if left is None or right is None:
                 return None
@@ -458,9 +462,27 @@ def _input(ref: ItemRef, reporting_year: int, answer: Mapping | None, version, f
     )
 
 
-def _reason(
-    status: str, inputs: list[Input], zero: list[str], formula: Formula, gate: Gate, member: str
-) -> Reason | None:
+def explain(status: str, states: Sequence[tuple[str, str]], zero: Sequence[str]) -> tuple[str, str, list[str]]:
+    """(kind, message, inputs) of a value without a number, from its inputs' (reference, status) in formula order
+    and the denominators found zero; the words of both `pmm trace` and the provenance asset's summary."""
+    if status == "not_applicable":
+        refs = [ref for ref, state in states if state == "not_applicable"]
+        return "input_not_applicable", f"the member declared {', '.join(refs)} not applicable", refs
+    if status == "missing":
+        refs = [(ref, state) for ref, state in states if state in ("missing", "not_available")]
+        shown = "; ".join(f"{ref} is {'not answered' if state == 'missing' else state}" for ref, state in refs)
+        return "input_not_reported", f"no number to compute: {shown}", [ref for ref, _ in refs]
+    if zero:
+        inputs = [ref for ref, _ in states if ref in zero[0]] or [ref for ref, _ in states]
+        return "zero_denominator", f"the denominator {zero[0]} is 0 (never shown as 0 or infinity)", inputs
+    return (
+        "not_finite",
+        "the formula's result on these inputs is not a finite number (beyond the range of a double)",
+        [ref for ref, _ in states],
+    )
+
+
+def _reason(status: str, inputs: list[Input], zero: list[str], gate: Gate, member: str) -> Reason | None:
     if status == "reported":
         return None
     if status == "blocked":
@@ -472,31 +494,8 @@ def _reason(
             inputs=sorted({f"{f.item}[{f.year}]" for f in gate.blocking_findings if f.item}),
             findings=gate.blocking_findings,
         )
-    if status == "not_applicable":
-        refs = [i.ref for i in inputs if i.status == "not_applicable"]
-        return Reason(
-            kind="input_not_applicable",
-            message=f"the member declared {', '.join(refs)} not applicable: the KPI does not apply to it",
-            inputs=refs,
-        )
-    if status == "missing":
-        parts = [f"{i.ref} is {'not answered' if i.status == 'missing' else i.status}" for i in inputs]
-        refs = [i.ref for i in inputs if i.status in ("missing", "not_available")]
-        shown = [p for p, i in zip(parts, inputs, strict=True) if i.status in ("missing", "not_available")]
-        return Reason(kind="input_not_reported", message="no number to compute: " + "; ".join(shown), inputs=refs)
-    if zero:
-        return Reason(
-            kind="zero_denominator",
-            message=f"the denominator {zero[0]} is 0 (never shown as 0 or infinity)",
-            inputs=[str(r) for r in formula.refs if str(r).replace(" ", "") in zero[0].replace(" ", "")]
-            or [str(r) for r in formula.refs],
-            denominator=zero[0],
-        )
-    return Reason(
-        kind="not_finite",
-        message="the formula's result on these inputs is not a finite number (it overflows the range of a double)",
-        inputs=[i.ref for i in inputs],
-    )
+    kind, message, refs = explain(status, [(i.ref, i.status) for i in inputs], zero)
+    return Reason(kind=kind, message=message, inputs=refs, denominator=zero[0] if kind == "zero_denominator" else None)
 
 
 def _series(
@@ -546,7 +545,7 @@ def _series(
         level_code=(value_row or {}).get("level_code"),
         disclosure=(value_row or {}).get("disclosure"),
         flags=[f for f in str((value_row or {}).get("flags") or "").split(";") if f],
-        reason=_reason(status, inputs, zero, formula, gate, member["member_code"]),
+        reason=_reason(status, inputs, zero, gate, member["member_code"]),
         inputs=inputs,
         rules=rules,
         publication=publication.tiers(series_id, value_row),
