@@ -606,3 +606,47 @@ def test_the_provenance_asset_carries_the_traces_in_brief(cycle_run, catalogue, 
     assert "public_by_choice" in by_series and "public_by_control" in by_series
     size = sum(len(k) + len(dg.serialize_value(v)) for k, v in metadata.items())
     assert size < 256 * 1024
+
+
+def test_a_kpi_outside_the_cycles_catalogue_is_a_one_line_error(cycle_run, monkeypatch, capsys, catalogue, reference):
+    later = [k.id for k in catalogue.kpis.values() if k not in catalogue.kpis_for_version("1.0")]
+    assert later  # the shipped catalogue adds KPIs in 1.1
+    monkeypatch.setenv("PMM_DATA_DIR", str(cycle_run.data_dir))
+    for member in ("KEN", "DEU"):  # admitted or blocked: no trace of a KPI the cycle does not compute
+        assert main(["trace", "--cycle", CYCLE, "--member", member, "--kpi", later[0]]) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"KPI {later[0]} is not in cycle 2023's catalogue" in err and "\n" not in err
+
+
+def test_a_released_file_without_the_row_is_flagged(cycle_run, tmp_path, catalogue):
+    from pmm_pipeline.stages.lineage.trace import render_trace
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(cycle_run.layout.published_dir(CYCLE), data_dir / "published" / CYCLE)
+    public = data_dir / "published" / CYCLE / "public" / "kpi_values.csv"
+    lines = public.read_text(encoding="utf-8").splitlines(keepends=True)
+    public.write_text("".join(line for line in lines if "KEN,electronic_declaration_rate" not in line))
+    (data_dir / "published" / CYCLE / "wco" / "kpi_values.parquet").unlink()
+    with duckdb.connect(str(cycle_run.layout.warehouse_path), read_only=True) as conn:
+        trace = load_trace(conn, CYCLE, "KEN", catalogue.kpis["electronic_declaration_rate"], catalogue, data_dir)
+    files = {f.path: f for t in trace.series[0].publication for f in t.files}
+    assert files["published/2023/public/kpi_values.csv"].value_matches is False
+    assert files["published/2023/public/kpi_values.csv"].row is None
+    assert files["published/2023/wco/kpi_values.parquet"].value_matches is False
+    assert files["published/2023/public/kpi_values.parquet"].value_matches is True
+    assert "WARNING: published/2023/public/kpi_values.csv does not show the warehouse's value" in render_trace(trace)
+
+
+def test_a_member_whose_versions_are_not_in_use_says_so(warehouse_copy, catalogue):
+    with duckdb.connect(str(warehouse_copy)) as conn:
+        conn.execute(
+            "UPDATE staging.participation SET is_participating = false, submission_id = NULL"
+            " WHERE cycle = ? AND member_code = 'UGA'",
+            [CYCLE],
+        )
+        conn.execute(
+            "UPDATE raw.submissions SET archive_state = 'archive_corrupt' WHERE cycle = ? AND member_code = 'UGA'",
+            [CYCLE],
+        )
+        with pytest.raises(TraceError, match="has accepted versions but none in use: v1 archive_corrupt"):
+            load_trace(conn, CYCLE, "UGA", catalogue.kpis["aeo_count_variation"], catalogue)

@@ -155,6 +155,8 @@ def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
     member = _member_of(reference, args.member)
     catalogue = load_catalogue(settings.specs_dir)
     kpi = _kpi_of(catalogue, args.kpi)
+    if kpi not in {k.id for k in catalogue.kpis_for_version(cycle.catalogue_version)}:
+        raise CommandError(f"KPI {kpi} is not in cycle {cycle.id}'s catalogue (version {cycle.catalogue_version})")
     if not settings.layout.warehouse_path.exists():
         raise CommandError(f"no warehouse at {settings.layout.warehouse_path}: run the cycle first")
     try:

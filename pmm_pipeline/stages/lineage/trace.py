@@ -244,19 +244,35 @@ def _finding(row: Mapping) -> Finding:
 
 
 def _not_participating(conn, tables: set[str], cycle_id: str, member: str, kpi_id: str) -> TraceError:
-    head = f"no value of {kpi_id} for member {member} in cycle {cycle_id}: {member} has no accepted submission"
-    if REJECTIONS.qualified not in tables:
-        return TraceError(head)
-    rejected = conn.execute(
-        f"SELECT file_name, reason_code FROM {REJECTIONS.qualified} WHERE cycle = ? AND member_code = ?"
-        " ORDER BY received_at, file_name",
+    """Why a member has no value at all: versions on record but none in use, rejected files, or nothing received."""
+    head = f"no value of {kpi_id} for member {member} in cycle {cycle_id}: {member}"
+    versions = _rows(
+        conn,
+        tables,
+        SUBMISSIONS,
+        "cycle = ? AND member_code = ? ORDER BY version",
         [cycle_id, member],
-    ).fetchall()
+        "version, is_frozen_out, archive_state",
+    )
+    if versions:
+        states = ", ".join(
+            f"v{v['version']} "
+            + (
+                "frozen out (first seen after the inputs were frozen)"
+                if v["is_frozen_out"]
+                else str(v["archive_state"])
+            )
+            for v in versions
+        )
+        return TraceError(f"{head} has accepted versions but none in use: {states}")
+    rejected = _rows(
+        conn, tables, REJECTIONS, "cycle = ? AND member_code = ? ORDER BY received_at, file_name", [cycle_id, member]
+    )
     if not rejected:
-        return TraceError(f"{head} (no file received from it)")
-    shown = ", ".join(f"{printable(f)} ({r})" for f, r in rejected[:5])
+        return TraceError(f"{head} has no accepted submission (no file received from it)")
+    shown = ", ".join(f"{printable(r['file_name'])} ({r['reason_code']})" for r in rejected[:5])
     more = f" and {len(rejected) - 5} more" if len(rejected) > 5 else ""
-    return TraceError(f"{head}; rejected: {shown}{more}")
+    return TraceError(f"{head} has no accepted submission; rejected: {shown}{more}")
 
 
 def load_trace(
@@ -608,28 +624,30 @@ class _Publication:
         return self._files[path]
 
     def _files_for(self, tier: str, series: str, warehouse_row: Mapping) -> list[PublishedFile]:
+        """The row in each kpi_values file of a release in place; a file unreadable or without the row is listed
+        with `value_matches` false: a release on record must hold what the warehouse says."""
         if self.data_dir is None:
             return []
         found = []
         for name in ("kpi_values.csv", "kpi_values.parquet"):
-            path = self.data_dir / "published" / self.cycle / tier / name
-            rows = self._read(path)
-            if rows is None:
-                continue
+            rows = self._read(self.data_dir / "published" / self.cycle / tier / name) or []
             index = next(
                 (
                     i
                     for i, r in enumerate(rows)
-                    if r["member_code"] == self.member and r["kpi_id"] == self.kpi.id and r["series"] == series
+                    if r.get("member_code") == self.member
+                    and r.get("kpi_id") == self.kpi.id
+                    and r.get("series") == series
                 ),
                 None,
             )
-            matches = None
-            if index is not None:
-                matches = _same_value(rows[index]["value"], warehouse_row.get("value")) and str(
-                    rows[index]["status"]
-                ) == str(warehouse_row.get("status"))
-            row = None if index is None else (index + 2 if name.endswith(".csv") else index)
+            if index is None:
+                found.append(PublishedFile(path=self._relative(tier, name), row=None, value_matches=False))
+                continue
+            matches = _same_value(rows[index].get("value"), warehouse_row.get("value")) and str(
+                rows[index].get("status")
+            ) == str(warehouse_row.get("status"))
+            row = index + 2 if name.endswith(".csv") else index  # CSV: line 1 is the header
             found.append(PublishedFile(path=self._relative(tier, name), row=row, value_matches=matches))
         return found
 
@@ -844,7 +862,7 @@ def render_trace(trace: Trace) -> str:
         + (f" through {printable(sub.channel)}" if sub.channel else "")
         + (f" from account {printable(sub.account)}" if sub.account else "")
         + (f", sent by {printable(sub.sent_by)}" if sub.sent_by else ""),
-        f"  archived copy: {sub.archive_path}" + (f" ({sub.archive_state})" if sub.archive_state else ""),
+        f"  archived copy: {printable(sub.archive_path)}" + (f" ({sub.archive_state})" if sub.archive_state else ""),
         f"quality rules checked: {', '.join(r.rule for r in trace.rules_checked)}",
         f"run {trace.run.run_id}, code version {trace.run.code_version},"
         f" catalogue version {trace.run.catalogue_version} (digest {trace.run.catalogue_digest})",
