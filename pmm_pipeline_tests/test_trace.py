@@ -650,3 +650,36 @@ def test_a_member_whose_versions_are_not_in_use_says_so(warehouse_copy, catalogu
         )
         with pytest.raises(TraceError, match="has accepted versions but none in use: v1 archive_corrupt"):
             load_trace(conn, CYCLE, "UGA", catalogue.kpis["aeo_count_variation"], catalogue)
+
+
+def test_the_summary_counts_what_each_tier_shows_as_the_tiers_do(warehouse_copy, catalogue, reference):
+    from pmm_pipeline.stages.lineage.summary import summarize_cycle
+
+    kpis = catalogue.kpis_for_version(reference.cycles.get(CYCLE).catalogue_version)
+    series = {k.id: [s.id for s in k.series] for k in kpis}
+    with duckdb.connect(str(warehouse_copy)) as conn:
+        conn.execute(  # UGA chose public for aeo_count_variation: withheld from public by control here
+            "INSERT INTO disclosure.withheld VALUES (?, 'public', 'aeo_count_variation', 'total', 'member', 'UGA',"
+            " 'value', 'earlier_release')",
+            [CYCLE],
+        )
+        summary = summarize_cycle(conn, CYCLE, series)
+        counts = {
+            t: dict(
+                ((k, s), n)
+                for k, s, n in conn.execute(
+                    f"SELECT kpi_id, series, count(*) FROM publish_{t}.kpi_values WHERE cycle = ? GROUP BY ALL", [CYCLE]
+                ).fetchall()
+            )
+            for t in ("public", "wco", "secretariat")
+        }
+    rows = {(r["kpi_id"], r["series"]): r for r in summary.by_series.to_dict("records")}
+    for (kpi_id, s), row in rows.items():
+        for tier in ("wco", "secretariat"):  # the published tables, as they were written
+            assert row[f"{tier}_shown"] == counts[tier].get((kpi_id, s), 0), (tier, kpi_id, s)
+        expected_public = counts["public"].get((kpi_id, s), 0) - (
+            1 if (kpi_id, s) == ("aeo_count_variation", "total") else 0
+        )
+        assert row["public_shown"] == expected_public, (kpi_id, s)
+    assert rows[("aeo_count_variation", "total")]["public_by_control"] == 1
+    assert rows[("aeo_count_variation", "total")]["public_by_choice"] == 1  # KEN chose wco

@@ -32,9 +32,9 @@ def trace_metadata(summary: CycleTraceSummary, cycle_id: str) -> dict[str, dg.Me
         "trace/values_by_status": dg.MetadataValue.json(summary.by_status),
         "trace/by_kpi_series": dg.MetadataValue.md(markdown_table(summary.by_series, SHOWN_ROWS)),
         "trace/without_number": dg.MetadataValue.md(markdown_table(summary.without_number, SHOWN_ROWS)),
-        # The same as JSON (cut at 500 entries by bound_metadata, the cut noted): a program can read it whole.
+        # The same as JSON, the first 500 (summary.LISTED): a program reads them without parsing markdown.
         "trace/without_number_list": dg.MetadataValue.json(summary.without_number.to_dict("records")),
-        "trace/without_number_count": dg.MetadataValue.int(len(summary.without_number)),
+        "trace/without_number_count": dg.MetadataValue.int(summary.n_without_number),
         "trace/blocking_findings": dg.MetadataValue.md(markdown_table(summary.blocked_members, SHOWN_ROWS)),
         "trace/one_value": dg.MetadataValue.text(
             f"pmm trace --cycle {cycle_id} --member <member> --kpi <kpi> [--json] (docs/auditors.md)"
