@@ -170,8 +170,10 @@ def test_a_json_answer_is_the_number_in_the_file_with_every_digit(trace_of, cycl
     answer = _input(_series(doc, series), item, 2022)
     token = _json_token(cycle_run.layout.landing_dir(CYCLE) / answer["place"]["file"], answer["place"]["pointer"])
     assert Decimal(answer["value_exact"]) == Decimal(token) and answer["value_exact"] == shown
+    assert answer["as_written"] == token  # the token itself, read back from the archived copy
     assert answer["value"] == float(token)  # the JSON number reads back as the very double
-    assert f"{item}[T] = year 2022: {shown} (reported)" in text
+    written = "" if token == shown else f", written {token}"  # 1e-6 in the file: both are printed
+    assert f"{item}[T] = year 2022: {shown}{written} (reported)" in text
     assert "e+" not in text and "e-0" not in text  # never 1.1983e+09 or 3.05029e+08
 
 
@@ -185,11 +187,13 @@ def test_csv_and_excel_answers_are_the_cells_of_the_files(trace_of, cycle_run):
         line = rows[answer["place"]["line"] - 1]  # line 1 is the header
         assert line[header.index("item")] == item
         assert Decimal(line[header.index("value")]) == Decimal(answer["value_exact"])
+        assert answer["as_written"] == line[header.index("value")]
     _, fra = trace_of("FRA", "aeo_count_variation")
     for year in (2021, 2022):
         answer = _input(_series(fra, "total"), "aeo_count", year)
         sheet = openpyxl.load_workbook(landing / "FRA.xlsx", read_only=True)[answer["place"]["sheet"]]
         assert sheet[answer["place"]["cell"]].value == answer["value"]
+        assert Decimal(answer["as_written"]) == Decimal(str(sheet[answer["place"]["cell"]].value))
         assert answer["value"] == next(
             a["value"] for a in FRA_DOC["answers"] if a["year"] == year and a["item"] == "aeo_count"
         )
@@ -683,3 +687,22 @@ def test_the_summary_counts_what_each_tier_shows_as_the_tiers_do(warehouse_copy,
         assert row["public_shown"] == expected_public, (kpi_id, s)
     assert rows[("aeo_count_variation", "total")]["public_by_control"] == 1
     assert rows[("aeo_count_variation", "total")]["public_by_choice"] == 1  # KEN chose wco
+
+
+def test_an_altered_archive_copy_is_flagged_and_not_read(cycle_run, tmp_path, catalogue):
+    from pmm_pipeline.stages.lineage.trace import render_trace
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(cycle_run.layout.warehouse_path, warehouse)
+    (archived,) = _sql(cycle_run, "SELECT archive_path FROM raw.submissions WHERE member_code = 'KEN'")
+    altered = tmp_path / "KEN_altered.json"
+    altered.write_text(KEN_JSON.replace("1198295777", "1198295778"))
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("UPDATE raw.submissions SET archive_path = ? WHERE member_code = 'KEN'", [str(altered)])
+        trace = load_trace(conn, CYCLE, "KEN", catalogue.kpis["electronic_declaration_rate"], catalogue)
+        intact = load_trace(conn, CYCLE, "UGA", catalogue.kpis["electronic_declaration_rate"], catalogue)
+    assert trace.submission.archive_intact is False and intact.submission.archive_intact is True
+    assert all(i.as_written is None for i in trace.series[0].inputs)  # never read from a copy that is not the file
+    assert [i.value_exact for i in trace.series[0].inputs] == ["305028581", "1198295777"]  # the stored numbers
+    assert "WARNING: it no longer hashes to the submission's SHA-256" in render_trace(trace)
+    assert Path(archived["archive_path"]).exists()

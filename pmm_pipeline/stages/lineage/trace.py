@@ -17,7 +17,6 @@ import csv
 import math
 import re
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -29,6 +28,7 @@ from pmm_pipeline.specs.catalogue.formula import Formula, ItemRef
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
 from pmm_pipeline.stages.disclosure.facts import NUMERIC_STATISTICS, VALUE, split_level_series, visible_in
+from pmm_pipeline.stages.lineage.as_written import ArchivedFile, archive_intact, exact_decimal
 from pmm_pipeline.stages.lineage.trace_model import (
     FORMAT,
     FORMAT_VERSION,
@@ -81,23 +81,6 @@ class TraceError(Exception):
 
 
 # --- numbers and text ---------------------------------------------------------------------------------------
-def exact_decimal(value: float | None) -> str | None:
-    """The double in plain decimal notation with every digit of its shortest exact form: 305028581, 0.1, 0.0000001.
-
-    repr() gives the shortest text that reads back as the same double; Decimal spells it out without an
-    exponent, so nothing is rounded and nothing reads as 3.05e+08.
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None if value is None else "nan"
-    value = float(value)
-    if not math.isfinite(value):
-        return repr(value)
-    text = format(Decimal(repr(value)), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
-
-
 def printable(text: object) -> str:
     """Member text for a terminal: control and bidirectional-override characters escaped, on one line."""
     out = []
@@ -355,6 +338,9 @@ def load_trace(
         blocking_findings=blocking,
     )
     publication = _Publication(conn, tables, cycle_id, member_code, kpi, data_dir)
+    submission = _submission(conn, tables, cycle_id, submission_id)
+    # The answers as written are read back only from an archived copy that still hashes to the submission.
+    archived = ArchivedFile(Path(submission.archive_path), submission.format) if submission.archive_intact else None
     series = [
         _series(
             kpi,
@@ -369,6 +355,7 @@ def load_trace(
             gate,
             publication,
             member,
+            archived,
         )
         for s in kpi.series
     ]
@@ -382,7 +369,7 @@ def load_trace(
         kpi_id=kpi.id,
         kpi_name=kpi.names.en,
         member_state="admitted" if admitted else "blocked",
-        submission=_submission(conn, tables, cycle_id, submission_id),
+        submission=submission,
         gate=gate,
         series=series,
         rules_checked=[
@@ -415,7 +402,9 @@ def _submission(conn, tables: set[str], cycle_id: str, submission_id: str) -> Su
             ).fetchall()
             if found:
                 account |= {c: _opt(v) for c, v in zip(present, found[0], strict=True)}
+    path = row.get("archive_path")
     return Submission(
+        archive_intact=archive_intact(Path(path), submission_id) if path else None,
         submission_id=submission_id,
         version=row.get("version"),
         file_name=row.get("file_name"),
@@ -430,7 +419,14 @@ def _submission(conn, tables: set[str], cycle_id: str, submission_id: str) -> Su
     )
 
 
-def _input(ref: ItemRef, reporting_year: int, answer: Mapping | None, version, findings: list[dict]) -> Input:
+def _input(
+    ref: ItemRef,
+    reporting_year: int,
+    answer: Mapping | None,
+    version,
+    findings: list[dict],
+    archived: ArchivedFile | None,
+) -> Input:
     year = reporting_year + ref.offset
     mine = [_finding(f) for f in findings if f.get("item") == ref.item and f.get("year") == year]
     if answer is None:
@@ -445,6 +441,7 @@ def _input(ref: ItemRef, reporting_year: int, answer: Mapping | None, version, f
             level=None,
             comment=None,
             place=None,
+            as_written=None,
             submission_id=None,
             submission_version=None,
             findings=mine,
@@ -469,6 +466,11 @@ def _input(ref: ItemRef, reporting_year: int, answer: Mapping | None, version, f
         status=answer["status"],
         value=None if value is None else float(value),
         value_exact=exact_decimal(value),
+        as_written=(
+            archived.text_at(place.pointer, place.sheet, place.cell, place.line)
+            if archived is not None and place is not None and answer["status"] == "reported"
+            else None
+        ),
         level=answer.get("value_text"),
         comment=answer.get("comment"),
         place=place,
@@ -527,9 +529,10 @@ def _series(
     gate: Gate,
     publication: "_Publication",
     member: Mapping,
+    archived: ArchivedFile | None,
 ) -> Series:
     inputs = [
-        _input(ref, reporting_year, answers.get((ref.item, reporting_year + ref.offset)), version, findings)
+        _input(ref, reporting_year, answers.get((ref.item, reporting_year + ref.offset)), version, findings, archived)
         for ref in formula.refs
     ]
     numbers = {ItemRef(i.item, i.year - reporting_year): i.value for i in inputs if i.status == "reported"}
@@ -794,6 +797,8 @@ def _place(place: Place) -> str:
 def _answer(item: Input) -> str:
     if item.status == "reported":
         shown = item.value_exact if item.level is None else f"{printable(item.level)} (score {item.value_exact})"
+        if item.as_written is not None and item.as_written not in (item.value_exact, item.level, f'"{item.level}"'):
+            shown += f", written {printable(item.as_written)}"
         return f"{shown} (reported)"
     return f"({item.status})"
 
@@ -862,7 +867,9 @@ def render_trace(trace: Trace) -> str:
         + (f" through {printable(sub.channel)}" if sub.channel else "")
         + (f" from account {printable(sub.account)}" if sub.account else "")
         + (f", sent by {printable(sub.sent_by)}" if sub.sent_by else ""),
-        f"  archived copy: {printable(sub.archive_path)}" + (f" ({sub.archive_state})" if sub.archive_state else ""),
+        f"  archived copy: {printable(sub.archive_path)}"
+        + (f" ({sub.archive_state})" if sub.archive_state else "")
+        + ("" if sub.archive_intact else ", WARNING: it no longer hashes to the submission's SHA-256"),
         f"quality rules checked: {', '.join(r.rule for r in trace.rules_checked)}",
         f"run {trace.run.run_id}, code version {trace.run.code_version},"
         f" catalogue version {trace.run.catalogue_version} (digest {trace.run.catalogue_digest})",

@@ -65,6 +65,10 @@ class Input(_Model):
     value_exact: str | None = Field(
         description="the same double in plain decimal notation, every digit: 305028581, 0.1, 0.0000001"
     )
+    as_written: str | None = Field(
+        description="the value's text at its place in the archived file, read back: the JSON token (1e-6), the"
+        " CSV cell (1 198 295 777, 0,1), the Excel cell; null when not reported or the copy is not intact"
+    )
     level: str | None = Field(description="the level code answered, for level and yes/no items")
     comment: str | None = Field(description="the member's comment or justification on the answer")
     place: Place | None = Field(description="where it is in the file; null when the item was not answered")
@@ -172,6 +176,7 @@ class Submission(_Model):
     submitted_at: str | None = Field(description="submission time (ISO 8601, UTC)")
     received_at: str | None = Field(description="when the platform or the landing folder first had it (UTC)")
     archive_path: str | None = Field(description="path of the archived copy")
+    archive_intact: bool | None = Field(description="the archived copy hashes to submission_id, checked by the trace")
     archive_state: str | None = Field(description="intact, archive_corrupt or archive_missing")
     sent_by: str | None = Field(description="contact person named in the file, if any")
     channel: str | None = Field(description="platform or landing: where the file was received, when recorded")
