@@ -514,7 +514,7 @@ def test_the_account_that_sent_the_file_is_shown_when_recorded(warehouse_copy, c
         trace = load_trace(conn, CYCLE, "KEN", catalogue.kpis["aeo_count_variation"], catalogue)
         before = load_trace(conn, CYCLE, "UGA", catalogue.kpis["aeo_count_variation"], catalogue)
     assert (trace.submission.channel, trace.submission.account) == ("platform", "ncp-ken")
-    assert "through platform from account ncp-ken" in render_trace(trace)
+    assert "through the member platform, account ncp-ken" in render_trace(trace)
     assert (before.submission.channel, before.submission.account) == (None, None)
 
 

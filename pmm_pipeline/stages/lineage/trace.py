@@ -864,8 +864,7 @@ def render_trace(trace: Trace) -> str:
     lines += [
         f"submission: version {sub.version} submitted {_shown_time(sub.submitted_at)}, sha256 {sub.submission_id}",
         f"  file {printable(sub.file_name)} ({sub.format}), received {_shown_time(sub.received_at)}"
-        + (f" through {printable(sub.channel)}" if sub.channel else "")
-        + (f" from account {printable(sub.account)}" if sub.account else "")
+        + _channel(sub)
         + (f", sent by {printable(sub.sent_by)}" if sub.sent_by else ""),
         f"  archived copy: {printable(sub.archive_path)}"
         + (f" ({sub.archive_state})" if sub.archive_state else "")
@@ -875,6 +874,13 @@ def render_trace(trace: Trace) -> str:
         f" catalogue version {trace.run.catalogue_version} (digest {trace.run.catalogue_digest})",
     ]
     return "\n".join(lines)
+
+
+def _channel(sub: Submission) -> str:
+    """Where the platform received the file and which account sent it, when the raw record says (channel, account)."""
+    where = {"platform": " through the member platform", "landing": " copied into the landing folder"}
+    text = where.get(sub.channel or "", f" through {printable(sub.channel)}" if sub.channel else "")
+    return text + (f", account {printable(sub.account)}" if sub.account else "")
 
 
 def _rollup_tiers(feed: RollupFeed) -> str:
