@@ -513,9 +513,16 @@ def test_the_account_that_sent_the_file_is_shown_when_recorded(warehouse_copy, c
         )
         trace = load_trace(conn, CYCLE, "KEN", catalogue.kpis["aeo_count_variation"], catalogue)
         before = load_trace(conn, CYCLE, "UGA", catalogue.kpis["aeo_count_variation"], catalogue)
+        # The submission's own record, when it has the columns, says it first.
+        conn.execute("ALTER TABLE raw.submissions ADD COLUMN IF NOT EXISTS channel VARCHAR")
+        conn.execute("ALTER TABLE raw.submissions ADD COLUMN IF NOT EXISTS account VARCHAR")
+        conn.execute("UPDATE raw.submissions SET channel = 'landing' WHERE cycle = ? AND member_code = 'UGA'", [CYCLE])
+        landed = load_trace(conn, CYCLE, "UGA", catalogue.kpis["aeo_count_variation"], catalogue)
     assert (trace.submission.channel, trace.submission.account) == ("platform", "ncp-ken")
     assert "through the member platform, account ncp-ken" in render_trace(trace)
     assert (before.submission.channel, before.submission.account) == (None, None)
+    assert (landed.submission.channel, landed.submission.account) == ("landing", None)
+    assert "copied into the landing folder" in render_trace(landed)
 
 
 def test_no_lineage_is_a_trace_error(tmp_path, catalogue):
