@@ -607,24 +607,38 @@ class _Publication:
             [cycle_id, kpi.id],
             "series, group_type, group_code, n_reporting, n_participating",
         )
-        self._files: dict[Path, list[dict] | None] = {}
+        self._files: dict[Path, dict[str, tuple[int, object, object]] | None] = {}
 
     def _relative(self, tier: str, name: str) -> str:
         return f"published/{self.cycle}/{tier}/{name}"
 
-    def _read(self, path: Path) -> list[dict] | None:
-        """The rows of a published kpi_values file, as text (CSV) or values (Parquet); None when unreadable."""
-        if path not in self._files:
-            try:
-                if path.suffix == ".csv":
-                    with path.open(newline="", encoding="utf-8") as handle:
-                        self._files[path] = list(csv.DictReader(handle))
-                else:
-                    frame = pd.read_parquet(path, columns=["member_code", "kpi_id", "series", "value", "status"])
-                    self._files[path] = frame.to_dict("records")
-            except (OSError, ValueError, KeyError, csv.Error):
-                self._files[path] = None
-        return self._files[path]
+    def _located(self, path: Path) -> dict[str, tuple[int, object, object]] | None:
+        """This member's rows of the KPI in a published kpi_values file: series -> (CSV line, 1 = the header, or
+        Parquet row index from 0; value; status). Read in one pass without keeping the file (a cycle at scale
+        publishes millions of rows); None when the file cannot be read."""
+        if path in self._files:
+            return self._files[path]
+        found: dict[str, tuple[int, object, object]] = {}
+        try:
+            if path.suffix == ".csv":
+                with path.open(newline="", encoding="utf-8") as handle:
+                    reader = csv.reader(handle)
+                    header = next(reader)
+                    at = {name: header.index(name) for name in ("member_code", "kpi_id", "series", "value", "status")}
+                    line = 2
+                    for record in reader:
+                        start, line = line, reader.line_num + 1  # a quoted field may span lines: its first
+                        if record[at["member_code"]] == self.member and record[at["kpi_id"]] == self.kpi.id:
+                            found[record[at["series"]]] = (start, record[at["value"]], record[at["status"]])
+            else:
+                frame = pd.read_parquet(path, columns=["member_code", "kpi_id", "series", "value", "status"])
+                mine = frame[(frame["member_code"] == self.member) & (frame["kpi_id"] == self.kpi.id)]
+                for index, row in zip(mine.index, mine.itertuples(index=False), strict=True):
+                    found[row.series] = (int(index), _opt(row.value), row.status)
+        except (OSError, ValueError, KeyError, IndexError, StopIteration, csv.Error):
+            found = None
+        self._files[path] = found
+        return found
 
     def _files_for(self, tier: str, series: str, warehouse_row: Mapping) -> list[PublishedFile]:
         """The row in each kpi_values file of a release in place; a file unreadable or without the row is listed
@@ -633,24 +647,12 @@ class _Publication:
             return []
         found = []
         for name in ("kpi_values.csv", "kpi_values.parquet"):
-            rows = self._read(self.data_dir / "published" / self.cycle / tier / name) or []
-            index = next(
-                (
-                    i
-                    for i, r in enumerate(rows)
-                    if r.get("member_code") == self.member
-                    and r.get("kpi_id") == self.kpi.id
-                    and r.get("series") == series
-                ),
-                None,
-            )
-            if index is None:
+            located = (self._located(self.data_dir / "published" / self.cycle / tier / name) or {}).get(series)
+            if located is None:
                 found.append(PublishedFile(path=self._relative(tier, name), row=None, value_matches=False))
                 continue
-            matches = _same_value(rows[index].get("value"), warehouse_row.get("value")) and str(
-                rows[index].get("status")
-            ) == str(warehouse_row.get("status"))
-            row = index + 2 if name.endswith(".csv") else index  # CSV: line 1 is the header
+            row, value, status = located
+            matches = _same_value(value, warehouse_row.get("value")) and str(status) == str(warehouse_row.get("status"))
             found.append(PublishedFile(path=self._relative(tier, name), row=row, value_matches=matches))
         return found
 
