@@ -713,3 +713,18 @@ def test_an_altered_archive_copy_is_flagged_and_not_read(cycle_run, tmp_path, ca
     assert [i.value_exact for i in trace.series[0].inputs] == ["305028581", "1198295777"]  # the stored numbers
     assert "WARNING: it no longer hashes to the submission's SHA-256" in render_trace(trace)
     assert Path(archived["archive_path"]).exists()
+
+
+def test_a_value_a_tier_shows_against_the_members_choice_is_flagged(warehouse_copy, catalogue):
+    from pmm_pipeline.stages.lineage.trace import render_trace
+
+    with duckdb.connect(str(warehouse_copy)) as conn:
+        conn.execute(  # KEN chose secretariat for rfi_variation: a public row would be a leak
+            "INSERT INTO publish_public.kpi_values SELECT * FROM publish_secretariat.kpi_values"
+            " WHERE cycle = ? AND member_code = 'KEN' AND kpi_id = 'rfi_variation'",
+            [CYCLE],
+        )
+        trace = load_trace(conn, CYCLE, "KEN", catalogue.kpis["rfi_variation"], catalogue)
+    public = next(t for t in trace.series[0].publication if t.tier == "public")
+    assert public.state == "published" and "WARNING: the member chose `secretariat`" in public.message
+    assert "WARNING: the member chose `secretariat`, which public readers may not see" in render_trace(trace)

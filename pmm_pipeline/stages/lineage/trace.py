@@ -657,71 +657,44 @@ class _Publication:
         return found
 
     def tiers(self, series: str, value_row: Mapping | None) -> list[TierPublication]:
-        out = []
         key = {"cycle": self.cycle, "member_code": self.member, "kpi_id": self.kpi.id, "series": series}
-        for tier in TIERS:
-            common = {"tier": tier, "row_key": key}
-            published = self.rows[tier].get(series)
-            control = next((w["reason"] for w in self.withheld if w["tier"] == tier and w["series"] == series), None)
-            if value_row is None:
-                out.append(
-                    TierPublication(
-                        **common,
-                        state="not_computed",
-                        withheld_by=None,
-                        reason=None,
-                        message="no value: the member's submission was kept out by the quality gate",
-                        files=[],
-                    )
-                )
-            elif published is not None:
-                released = self.released[tier]
-                out.append(
-                    TierPublication(
-                        **common,
-                        state="published" if released else "not_released",
-                        withheld_by=None,
-                        reason=None,
-                        message=f"in the {tier} tier's kpi_values"
-                        + ("" if released else " table, but no release of the tier is in place"),
-                        files=self._files_for(tier, series, published) if released else [],
-                    )
-                )
-            elif not visible_in(value_row.get("disclosure"), tier) and tier != TIERS[-1]:
-                out.append(
-                    TierPublication(
-                        **common,
-                        state="withheld",
-                        withheld_by="disclosure_choice",
-                        reason=value_row.get("disclosure"),
-                        message=f"the member chose `{value_row.get('disclosure')}` for {self.kpi.id}:"
-                        f" not shown to {tier} readers",
-                        files=[],
-                    )
-                )
+        return [self._tier(tier, series, value_row, key) for tier in TIERS]
+
+    def _tier(self, tier: str, series: str, value_row: Mapping | None, key: dict) -> TierPublication:
+        def state(state, message, withheld_by=None, reason=None, files=()):
+            return TierPublication(
+                tier=tier,
+                state=state,
+                withheld_by=withheld_by,
+                reason=reason,
+                message=message,
+                row_key=key,
+                files=list(files),
+            )
+
+        if value_row is None:
+            return state("not_computed", "no value: the member's submission was kept out by the quality gate")
+        published = self.rows[tier].get(series)
+        choice = value_row.get("disclosure")
+        by_choice = tier != TIERS[-1] and not visible_in(choice, tier)
+        control = next((w["reason"] for w in self.withheld if w["tier"] == tier and w["series"] == series), None)
+        if published is not None:
+            released = self.released[tier]
+            message = f"in the {tier} tier's kpi_values" + ("" if released else " table; no release of it is in place")
+            # What the tier must not show is said loudly: the disclosure audit should have refused it.
+            if by_choice:
+                message += f"; WARNING: the member chose `{choice}`, which {tier} readers may not see"
             elif control is not None:
-                out.append(
-                    TierPublication(
-                        **common,
-                        state="withheld",
-                        withheld_by="disclosure_control",
-                        reason=control,
-                        message=f"withheld from the {tier} tier by disclosure control ({control}, disclosure.withheld)",
-                        files=[],
-                    )
-                )
-            else:
-                out.append(
-                    TierPublication(
-                        **common,
-                        state="not_released",
-                        withheld_by=None,
-                        reason=None,
-                        message=f"not in the {tier} tier's tables: the tier has not been published for this cycle",
-                        files=[],
-                    )
-                )
-        return out
+                message += f"; WARNING: disclosure control withheld it from this tier ({control})"
+            files = self._files_for(tier, series, published) if released else []
+            return state("published" if released else "not_released", message, files=files)
+        if by_choice:
+            message = f"the member chose `{choice}` for {self.kpi.id}: not shown to {tier} readers"
+            return state("withheld", message, "disclosure_choice", choice)
+        if control is not None:
+            message = f"withheld from the {tier} tier by disclosure control ({control}, disclosure.withheld)"
+            return state("withheld", message, "disclosure_control", control)
+        return state("not_released", f"not in the {tier} tier's tables: the tier has not been published for this cycle")
 
     def rollups(self, series: str, value_row: Mapping | None, member: Mapping) -> list[RollupFeed]:
         if value_row is None:  # a blocked member has no value: it is in no rollup, not even as coverage
