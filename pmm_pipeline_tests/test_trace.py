@@ -368,6 +368,14 @@ def test_undefined_names_the_zero_denominator(trace_of):
     assert "why: the denominator export_value_total[T] is 0" in text
 
 
+def test_the_zero_denominator_names_whole_references_only():
+    from pmm_pipeline.stages.lineage.trace import explain
+
+    states = [("import_total[T]", "reported"), ("total[T]", "reported")]
+    assert explain("undefined", states, ["total[T]"])[2] == ["total[T]"]
+    assert explain("undefined", states, ["import_total[T] - total[T]"])[2] == ["import_total[T]", "total[T]"]
+
+
 def test_evaluate_finds_the_zero_denominator_inside_a_formula():
     formula = parse_formula("100 * (a[T] - a[T-1]) / a[T-1]")
     assert evaluate(formula, {ItemRef("a", 0): 5.0, ItemRef("a", -1): 0.0}) == (None, ["a[T-1]"])

@@ -22,7 +22,6 @@ from pmm_pipeline.warehouse.tables import FINDINGS, KPI_VALUES, MEMBER_SUMMARY, 
 
 BLOCKED = "blocked"
 LISTED = 500  # values without a number (and blocking findings) listed: as many as one JSON entry of the UI keeps
-STATUSES = (*VALUE_STATUSES, BLOCKED)
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,7 @@ def _time(value: object) -> str | None:
 
 
 # --- the formula, evaluated again on the inputs shown ---------------------------------------------------------
+_REFERENCE = re.compile(r"[A-Za-z_]\w*\[T(?:-1)?\]")
 _T_MINUS_1 = re.compile(r"\[T\s*-\s*1\]")  # sqlglot writes item[T - 1]; the catalogue and the trace say item[T-1]
 
 
@@ -491,7 +492,8 @@ def explain(status: str, states: Sequence[tuple[str, str]], zero: Sequence[str])
         shown = "; ".join(f"{ref} is {'not answered' if state == 'missing' else state}" for ref, state in refs)
         return "input_not_reported", f"no number to compute: {shown}", [ref for ref, _ in refs]
     if zero:
-        inputs = [ref for ref, _ in states if ref in zero[0]] or [ref for ref, _ in states]
+        named = set(_REFERENCE.findall(zero[0]))  # whole references: total[T] is not import_total[T]
+        inputs = [ref for ref, _ in states if ref in named] or [ref for ref, _ in states]
         return "zero_denominator", f"the denominator {zero[0]} is 0 (never shown as 0 or infinity)", inputs
     return (
         "not_finite",
