@@ -155,16 +155,19 @@ def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
     member = _member_of(reference, args.member)
     catalogue = load_catalogue(settings.specs_dir)
     kpi = _kpi_of(catalogue, args.kpi)
+    if kpi not in {k.id for k in catalogue.kpis_for_version(cycle.catalogue_version)}:
+        raise CommandError(f"KPI {kpi} is not in cycle {cycle.id}'s catalogue (version {cycle.catalogue_version})")
     if not settings.layout.warehouse_path.exists():
         raise CommandError(f"no warehouse at {settings.layout.warehouse_path}: run the cycle first")
     try:
         with open_warehouse(
             settings.layout.warehouse_path, holder="pmm trace", memory_limit=settings.warehouse_memory_limit
         ) as conn:
-            rows = load_trace(conn, cycle.id, member, kpi)
+            trace = load_trace(conn, cycle.id, member, catalogue.kpis[kpi], catalogue, settings.data_dir)
     except TraceError as err:
         raise CommandError(str(err)) from None
-    print(render_trace(rows, catalogue.kpis[kpi].names.en))
+    # --json: the same content as the text, one document (schema: stages/lineage/trace.schema.json).
+    print(trace.to_json() if args.json else render_trace(trace), end="" if args.json else "\n")
     return 0
 
 
@@ -417,12 +420,16 @@ def build_parser() -> argparse.ArgumentParser:
         (
             "pmm trace --cycle 2023 --member KEN --kpi aeo_count_variation",
             "pmm trace --cycle 2023 --member ken --kpi electronic_declaration_rate",
+            "pmm trace --cycle 2023 --member KEN --kpi aeo_trade_share --json",
         ),
         cmd_trace,
     )
     trace.add_argument("--cycle", required=True, help=CYCLE_HELP)
     trace.add_argument("--member", required=True, help=MEMBER_HELP)
     trace.add_argument("--kpi", required=True, help="KPI id, e.g. electronic_declaration_rate (`pmm list kpis`)")
+    trace.add_argument(
+        "--json", action="store_true", help="print one JSON document (format pmm-trace, docs/auditors.md)"
+    )
 
     status = _add_command(
         commands,
