@@ -64,4 +64,5 @@ def versions(request, cycle, member):
         return _error(404, "not_found", "no such member resource")
     if intake.cycle_of(settings.PMM_SETTINGS, cycle) is None or not intake.member_known(settings.PMM_SETTINGS, member):
         return _error(404, "not_found", "no such cycle or member")
-    return JsonResponse({"cycle": cycle, "member": member, "versions": receiving.history(cycle, member)})
+    # A list, newest first, as the contract words it: each entry is a verdict plus who sent it, when and how.
+    return JsonResponse(receiving.history(cycle, member), safe=False)

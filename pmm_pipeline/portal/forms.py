@@ -25,6 +25,7 @@ class DisclosureForm(forms.Form):
                 label=name,
                 choices=[(t, TIER_LABELS[t]) for t in TIERS],
                 initial=current.get(kpi_id, "secretariat"),
+                required=False,  # a KPI left out of the form keeps its current choice
             )
 
 

@@ -1,6 +1,6 @@
 """Every route of the platform. Each one has a rule per role in pmm_pipeline_tests/test_portal_routes.py."""
 
-from django.urls import path, register_converter
+from django.urls import include, path, register_converter
 
 from pmm_pipeline.portal import api, views
 
@@ -28,8 +28,7 @@ class CycleId:
 register_converter(MemberCode, "member")
 register_converter(CycleId, "cycle")
 
-app_name = "portal"
-urlpatterns = [
+routes = [
     path("", views.home, name="home"),
     path("sign-in/", views.SignInView.as_view(), name="sign_in"),
     path("sign-out/", views.sign_out, name="sign_out"),
@@ -53,6 +52,9 @@ urlpatterns = [
     path("api/v1/cycles/<cycle:cycle>/submissions", api.submit, name="api_submit"),
     path("api/v1/cycles/<cycle:cycle>/members/<member:member>/submissions", api.versions, name="api_versions"),
 ]
+
+# One namespace, "portal", for every route (the tests list them from here).
+urlpatterns = [path("", include((routes, "portal"), namespace="portal"))]
 
 handler404 = "pmm_pipeline.portal.views.not_found"
 handler403 = "pmm_pipeline.portal.views.forbidden"

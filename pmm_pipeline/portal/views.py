@@ -240,7 +240,7 @@ def disclosure(request, cycle, member):
     current = intake.current_choices(_pmm(), cycle, member)
     form = DisclosureForm(request.POST or None, kpis=kpis, current=current)
     if request.method == "POST" and form.is_valid():
-        choices = {k: form.cleaned_data[k] for k, _name in kpis}
+        choices = {k: form.cleaned_data[k] or current.get(k, "secretariat") for k, _name in kpis}
         changed = {k: v for k, v in choices.items() if v != current.get(k, "secretariat")}
         if not changed:
             messages.info(request, _("No choice was changed."))
