@@ -145,7 +145,9 @@ def django_settings(settings: Settings, portal: PortalSettings) -> dict[str, Any
         "AXES_RESET_ON_SUCCESS": True,
         "AXES_LOCKOUT_TEMPLATE": "portal/locked_out.html",
         "AXES_VERBOSE": False,
-        "AXES_SENSITIVE_PARAMETERS": ["password", "token"],
+        "AXES_USERNAME_CALLABLE": "pmm_pipeline.portal.throttle.axes_username",
+        # Masked in the attempts axes keeps: the login too, since a password is sometimes typed into its field.
+        "AXES_SENSITIVE_PARAMETERS": ["password", "token", "username", "csrfmiddlewaretoken"],
         "LOGGING_CONFIG": None,
         "LOGGING": {},
     }
