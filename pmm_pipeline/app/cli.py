@@ -268,7 +268,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _account_errors(run):
     """The platform's AccountError as the command line's one-line error."""
-    from pmm_pipeline.portal.accounts import AccountError
+    from pmm_pipeline.portal.errors import AccountError
 
     try:
         return run()

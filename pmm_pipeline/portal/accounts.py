@@ -13,14 +13,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from pmm_pipeline.portal import audit
+from pmm_pipeline.portal.errors import AccountError
 from pmm_pipeline.portal.models import ROLES, ApiToken, Assignment, Profile
 
 LOGIN_PATTERN = r"^[A-Za-z0-9._@+-]{2,150}$"
 TOKEN_PREFIX = "pmm_"
-
-
-class AccountError(ValueError):
-    """Bad input for an account command: one line, said to the person."""
 
 
 def _users():

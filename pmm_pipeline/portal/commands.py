@@ -21,17 +21,17 @@ def _known_members(settings: Settings) -> set[str]:
     return intake.specs(settings).reference.known_member_codes()
 
 
-def read_password(stream: TextIO) -> str:
-    from pmm_pipeline.portal.accounts import AccountError
+def read_password(stream: TextIO | None) -> str:
+    from pmm_pipeline.portal.errors import AccountError
 
-    line = stream.readline()
+    line = (stream or sys.stdin).readline()
     password = line.rstrip("\r\n")
     if not password:
         raise AccountError("--password-stdin read no password (one line on standard input)")
     return password
 
 
-def accounts_add(settings: Settings, login, role, member, lang, password_stdin: bool, stdin=sys.stdin) -> str:
+def accounts_add(settings: Settings, login, role, member, lang, password_stdin: bool, stdin=None) -> str:
     configure(settings)
     from pmm_pipeline.portal import accounts
 
@@ -43,7 +43,7 @@ def accounts_add(settings: Settings, login, role, member, lang, password_stdin: 
     return f"account {user.username} added: {role}{bound}, language {lang}{signs_in}"
 
 
-def accounts_password(settings: Settings, login: str, stdin=sys.stdin) -> str:
+def accounts_password(settings: Settings, login: str, stdin=None) -> str:
     configure(settings)
     from pmm_pipeline.portal import accounts
 
