@@ -29,8 +29,10 @@ def _cycles_file(folder: Path) -> Path:
         {
             "id": OPEN_CYCLE,
             "reporting_year": 2025,
-            "collection": {"opens": (today - dt.timedelta(days=30)).isoformat(),
-                           "closes": (today + dt.timedelta(days=30)).isoformat()},
+            "collection": {
+                "opens": (today - dt.timedelta(days=30)).isoformat(),
+                "closes": (today + dt.timedelta(days=30)).isoformat(),
+            },
             "publication_date": (today + dt.timedelta(days=90)).isoformat(),
             "catalogue_version": "1.1",
         }
@@ -48,8 +50,13 @@ def portal(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("portal")
     data = root / "data"
-    settings = Settings.from_env({"PMM_DATA_DIR": str(data), "PMM_CYCLES_FILE": str(_cycles_file(root)),
-                                  "PMM_MAX_FILE_BYTES": str(2 * 1024 * 1024)})
+    settings = Settings.from_env(
+        {
+            "PMM_DATA_DIR": str(data),
+            "PMM_CYCLES_FILE": str(_cycles_file(root)),
+            "PMM_MAX_FILE_BYTES": str(2 * 1024 * 1024),
+        }
+    )
     configure(settings, PortalSettings.from_env(settings, {}))
     return settings
 
@@ -57,21 +64,29 @@ def portal(tmp_path_factory):
 _counter = iter(range(1, 10**6))
 
 
-def make_account(role: str, member: str | None = None, lang: str = "en", password: str = PASSWORD,
-                 assigned: tuple[str, ...] = ()):
+def make_account(
+    role: str, member: str | None = None, lang: str = "en", password: str = PASSWORD, assigned: tuple[str, ...] = ()
+):
     """A new account with a login of its own; returns the Django user."""
     from pmm_pipeline.portal import accounts
 
     login = f"{role}{next(_counter)}"
-    user = accounts.add_account(login, role, member=member, lang=lang, password=password,
-                                known_members={"KEN", "SEN", "FRA", "BRA", "JPN", member or "KEN", *assigned})
+    user = accounts.add_account(
+        login,
+        role,
+        member=member,
+        lang=lang,
+        password=password,
+        known_members={"KEN", "SEN", "FRA", "BRA", "JPN", member or "KEN", *assigned},
+    )
     for code in assigned:
         accounts.assign_reviewer(login, code, known_members={code})
     return user
 
 
-def json_submission(member: str, cycle: str = OPEN_CYCLE, value: int = 1200, electronic: int = 1100,
-                    disclosure: dict | None = None) -> bytes:
+def json_submission(
+    member: str, cycle: str = OPEN_CYCLE, value: int = 1200, electronic: int = 1100, disclosure: dict | None = None
+) -> bytes:
     """A small valid JSON submission (years of the OPEN cycle: T=2025, T-1=2024)."""
     document = {
         "format": "pmm-submission",
@@ -111,7 +126,7 @@ def live_server(portal):
 def multipart(name: str, data: bytes, field: str = "file") -> tuple[bytes, str]:
     boundary = "pmmboundary7d93"
     body = io.BytesIO()
-    body.write(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\n".encode())
+    body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'.encode())
     body.write(b"Content-Type: application/octet-stream\r\n\r\n")
     body.write(data)
     body.write(f"\r\n--{boundary}--\r\n".encode())

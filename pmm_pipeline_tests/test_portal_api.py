@@ -169,8 +169,9 @@ def test_browser_forms_need_the_csrf_token(portal):  # noqa: F811
     token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.content).group(1).decode()
     signed = client.post("/sign-in/", {"username": user.username, "password": PASSWORD, "csrfmiddlewaretoken": token})
     assert signed.status_code == 302
-    upload = client.post(f"/cycles/{OPEN_CYCLE}/members/JPN/upload/",
-                         {"file": SimpleUploadedFile("JPN.json", json_submission("JPN"))})
+    upload = client.post(
+        f"/cycles/{OPEN_CYCLE}/members/JPN/upload/", {"file": SimpleUploadedFile("JPN.json", json_submission("JPN"))}
+    )
     assert upload.status_code == 403
 
 
@@ -220,7 +221,9 @@ def test_sign_in_is_throttled_and_every_attempt_audited(portal):  # noqa: F811
 
     user = make_account("ncp", "KEN")
     client = Client()
-    statuses = [client.post("/sign-in/", {"username": user.username, "password": "wrong"}).status_code for _ in range(5)]
+    statuses = [
+        client.post("/sign-in/", {"username": user.username, "password": "wrong"}).status_code for _ in range(5)
+    ]
     assert statuses == [200, 200, 200, 200, 429]  # the fifth failure locks
     locked = client.post("/sign-in/", {"username": user.username, "password": PASSWORD})
     assert locked.status_code == 429
@@ -263,9 +266,13 @@ def test_passwords_and_tokens_are_never_in_a_page_an_event_a_record_or_a_log(por
     pages.append(client.post("/sign-in/", {"username": secret_password, "password": secret_password}))
     pages.append(client.post("/sign-in/", {"username": user.username, "password": secret_password}, follow=True))
     pages.append(client.get(f"/cycles/{OPEN_CYCLE}/members/SEN/"))
-    pages.append(Client().post(f"/api/v1/cycles/{OPEN_CYCLE}/submissions",
-                               {"file": SimpleUploadedFile("SEN.json", json_submission("SEN"))},
-                               HTTP_AUTHORIZATION=f"Bearer {token}"))
+    pages.append(
+        Client().post(
+            f"/api/v1/cycles/{OPEN_CYCLE}/submissions",
+            {"file": SimpleUploadedFile("SEN.json", json_submission("SEN"))},
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
+    )
     receiving.receive(None, user, OPEN_CYCLE, "SEN.json", json_submission("SEN", value=5), channel="api")
     dumped = []
     with connection.cursor() as cursor:
@@ -273,7 +280,7 @@ def test_passwords_and_tokens_are_never_in_a_page_an_event_a_record_or_a_log(por
             cursor.execute(f'SELECT * FROM "{table}"')  # table names from the schema itself, no value in them
             dumped.append(repr(cursor.fetchall()))
     everything = "\n".join([*(p.content.decode(errors="replace") for p in pages), *dumped, caplog.text])
-    for secret in (secret_password, token, token[len("pmm_"):]):
+    for secret in (secret_password, token, token[len("pmm_") :]):
         assert secret not in everything
     assert accounts.digest(token) in everything  # the hash is what is kept
 
@@ -310,9 +317,15 @@ def test_cookies_are_secure_outside_the_embedded_default(tmp_path):
     embedded = django_settings(settings, PortalSettings.from_env(settings, {}))
     prod = django_settings(
         settings,
-        PortalSettings.from_env(settings, {"PMM_PORTAL_SECURE_COOKIES": "1", "PMM_PORTAL_SECRET_KEY": "k" * 60,
-                                           "PMM_PORTAL_DATABASE_URL": "postgresql://pmm:p%40ss@db:5432/portal",
-                                           "PMM_PORTAL_ALLOWED_HOSTS": "pmm.example.org"}),
+        PortalSettings.from_env(
+            settings,
+            {
+                "PMM_PORTAL_SECURE_COOKIES": "1",
+                "PMM_PORTAL_SECRET_KEY": "k" * 60,
+                "PMM_PORTAL_DATABASE_URL": "postgresql://pmm:p%40ss@db:5432/portal",
+                "PMM_PORTAL_ALLOWED_HOSTS": "pmm.example.org",
+            },
+        ),
     )
     assert not embedded["SESSION_COOKIE_SECURE"] and prod["SESSION_COOKIE_SECURE"] and prod["CSRF_COOKIE_SECURE"]
     for config in (embedded, prod):
@@ -350,5 +363,7 @@ def test_versions_list_is_json_for_the_secretariat_too(portal):  # noqa: F811
 
     secretariat = make_account("secretariat")
     token = accounts.issue_token(secretariat.username)
-    response = Client().get(f"/api/v1/cycles/{OPEN_CYCLE}/members/KEN/submissions", HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = Client().get(
+        f"/api/v1/cycles/{OPEN_CYCLE}/members/KEN/submissions", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
     assert response.status_code == 200 and isinstance(json.loads(response.content), list)

@@ -85,8 +85,12 @@ def test_the_ncp_way_through_in_french(portal, live_server, browser, tmp_path): 
     download.value.save_as(template)
     assert openpyxl.load_workbook(template).sheetnames[0] == "Couverture"
 
-    answers = {("declarations_total", 2025): "beaucoup", ("declarations_electronic", 2025): 900,
-               ("aeo_count", 2025): 40, ("aeo_count", 2024): 35}
+    answers = {
+        ("declarations_total", 2025): "beaucoup",
+        ("declarations_electronic", 2025): 900,
+        ("aeo_count", 2025): 40,
+        ("aeo_count", 2024): 35,
+    }
     broken, cells = fill_by_item_code(template.read_bytes(), answers)
     (tmp_path / "CIV_2025.xlsx").write_bytes(broken)
     page.set_input_files("#id_file", str(tmp_path / "CIV_2025.xlsx"))

@@ -45,8 +45,22 @@ def _run(tmp_path, commands):
 def results(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("accounts")
     commands = [
-        (["accounts", "add", "--login", "ken.ncp", "--role", "ncp", "--member", "ken", "--lang", "fr",
-          "--password-stdin"], PASSWORD + "\n"),
+        (
+            [
+                "accounts",
+                "add",
+                "--login",
+                "ken.ncp",
+                "--role",
+                "ncp",
+                "--member",
+                "ken",
+                "--lang",
+                "fr",
+                "--password-stdin",
+            ],
+            PASSWORD + "\n",
+        ),
         (["accounts", "add", "--login", "ken.ncp", "--role", "ncp", "--member", "KEN"], ""),  # exists
         (["accounts", "add", "--login", "x", "--role", "ncp", "--member", "ZZZ"], ""),  # bad login and member
         (["accounts", "add", "--login", "nomember", "--role", "ncp"], ""),
@@ -71,8 +85,15 @@ def results(tmp_path_factory):
 def test_add_then_errors_are_one_line_and_non_zero(results):
     _, r = results
     assert r[0]["code"] == 0 and "ken.ncp" in r[0]["out"] and "KEN" in r[0]["out"]
-    for i, words in ((1, "exists already"), (2, "login 'x'"), (3, "needs --member"), (4, "read no password"),
-                     (5, "password refused"), (6, "unknown role"), (9, "only reviewers")):
+    for i, words in (
+        (1, "exists already"),
+        (2, "login 'x'"),
+        (3, "needs --member"),
+        (4, "read no password"),
+        (5, "password refused"),
+        (6, "unknown role"),
+        (9, "only reviewers"),
+    ):
         assert r[i]["code"] != 0, i
         assert words in r[i]["err"], (i, r[i]["err"])
         assert len(r[i]["err"].strip().splitlines()) == 1, r[i]["err"]

@@ -53,8 +53,13 @@ def _api_submit(role, target, method):
 def _api_versions(role, target, method):
     if role in ("anonymous", "disabled"):
         return 401
-    reads = {"ncp_A": target == A, "ncp_B": target == B, "reviewer_A": target == A, "reviewer_none": False,
-             "secretariat": True}[role]
+    reads = {
+        "ncp_A": target == A,
+        "ncp_B": target == B,
+        "reviewer_A": target == A,
+        "reviewer_none": False,
+        "secretariat": True,
+    }[role]
     return 200 if reads else 404
 
 
@@ -135,7 +140,9 @@ def people(portal):  # noqa: F811
     accounts.disable_account(users["disabled"].username)  # after signing in: its session and token must stop working
     uploads = {}
     for member, role in ((A, "ncp_A"), (B, "ncp_B")):
-        outcome = receiving.receive(None, users[role], OPEN_CYCLE, f"{member}.json", json_submission(member), channel="api")
+        outcome = receiving.receive(
+            None, users[role], OPEN_CYCLE, f"{member}.json", json_submission(member), channel="api"
+        )
         uploads[member] = outcome.upload.pk
     return users, clients, tokens, uploads
 

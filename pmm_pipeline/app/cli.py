@@ -293,8 +293,13 @@ def cmd_accounts(args: argparse.Namespace, settings: Settings) -> int:
 
     what = args.accounts_command
     if what == "add":
-        print(_account_errors(lambda: commands.accounts_add(
-            settings, args.login, args.role, args.member, args.lang, args.password_stdin)))
+        print(
+            _account_errors(
+                lambda: commands.accounts_add(
+                    settings, args.login, args.role, args.member, args.lang, args.password_stdin
+                )
+            )
+        )
     elif what == "password":
         print(_account_errors(lambda: commands.accounts_password(settings, args.login)))
     elif what == "token":
@@ -595,9 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=("ncp", "secretariat", "reviewer"), help="the account's role")
     add.add_argument("--member", default=None, help="ncp only: " + MEMBER_HELP)
     add.add_argument("--lang", type=_language, default="en", help="en, fr or es: the pages' language")
-    add.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input (one line)"
-    )
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input (one line)")
     password = _add_command(
         accounts_commands,
         "password",

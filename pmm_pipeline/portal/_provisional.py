@@ -1,6 +1,5 @@
 """Stand-in for stages/ingestion/delivery.py until it is merged: the intake's own read_file, landing, no findings."""
 
-import datetime as dt
 import hashlib
 import json
 import re
@@ -58,7 +57,11 @@ def deliver(settings, reference, catalogue, cycle_id, file_name, data, member, r
     lines = store.read_text().splitlines() if store.exists() else []
     version = 1 + sum(1 for line in lines if json.loads(line)["key"] == [cycle_id, member])
     answers = [
-        {k: v for k, v in {"item": a.item, "year": a.year, "value": a.value, "status": a.status}.items() if v is not None}
+        {
+            k: v
+            for k, v in {"item": a.item, "year": a.year, "value": a.value, "status": a.status}.items()
+            if v is not None
+        }
         for a in sub.answers
     ]
     record = {"key": [cycle_id, member], "answers": answers, "disclosure": sub.disclosure}

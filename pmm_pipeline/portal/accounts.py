@@ -40,8 +40,17 @@ def get_account(login: str):
         raise AccountError(f"no account with login {login!r} (see `pmm accounts list`)") from None
 
 
-def add_account(login: str, role: str, *, member: str | None, lang: str, password: str | None,
-                known_members: set[str], by: str = "", request=None):
+def add_account(
+    login: str,
+    role: str,
+    *,
+    member: str | None,
+    lang: str,
+    password: str | None,
+    known_members: set[str],
+    by: str = "",
+    request=None,
+):
     """Create an account; an NCP is bound to one known member. Without a password it cannot sign in (tokens only)."""
     login = check_login(login)
     if role not in ROLES:

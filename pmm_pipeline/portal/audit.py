@@ -32,8 +32,9 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def record(action: str, *, login: str = "", request=None, member: str = "", cycle: str = "", sha256: str = "",
-           **detail: Any) -> AuditEvent:
+def record(
+    action: str, *, login: str = "", request=None, member: str = "", cycle: str = "", sha256: str = "", **detail: Any
+) -> AuditEvent:
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     return AuditEvent.objects.create(
@@ -48,7 +49,7 @@ def record(action: str, *, login: str = "", request=None, member: str = "", cycl
 
 
 def audit_for(member: str, cycle: str, sha256: str) -> list[dict[str, Any]]:
-    """What the platform knows of one received file: the uploads with that hash and the events about it, oldest first."""
+    """The platform's record of one received file: uploads with that hash and the events about it, oldest first."""
     uploads = Upload.objects.filter(member=member, cycle=cycle, sha256=sha256).order_by("received_at", "id")
     events = AuditEvent.objects.filter(member=member, cycle=cycle, sha256=sha256).order_by("at", "id")
     rows = [

@@ -36,8 +36,9 @@ def accounts_add(settings: Settings, login, role, member, lang, password_stdin: 
     from pmm_pipeline.portal import accounts
 
     password = read_password(stdin) if password_stdin else None
-    user = accounts.add_account(login, role, member=member, lang=lang, password=password,
-                                known_members=_known_members(settings))
+    user = accounts.add_account(
+        login, role, member=member, lang=lang, password=password, known_members=_known_members(settings)
+    )
     bound = f" for {user.pmm.member}" if user.pmm.member else ""
     signs_in = "" if password else " (no password: it uses API tokens; add one with --password-stdin to sign in)"
     return f"account {user.username} added: {role}{bound}, language {lang}{signs_in}"

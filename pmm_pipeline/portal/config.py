@@ -39,7 +39,9 @@ class PortalSettings:
                 raise ValueError(f"PMM_PORTAL_ALLOWED_HOSTS holds {host!r}, which is not a host name")
         seconds = (env.get("PMM_PORTAL_SESSION_SECONDS") or str(DEFAULT_SESSION_SECONDS)).strip()
         if not seconds.isdigit() or int(seconds) < 60:
-            raise ValueError(f"PMM_PORTAL_SESSION_SECONDS must be a whole number of seconds, 60 or more, got {seconds!r}")
+            raise ValueError(
+                f"PMM_PORTAL_SESSION_SECONDS must be a whole number of seconds, 60 or more, got {seconds!r}"
+            )
         url = (env.get("PMM_PORTAL_DATABASE_URL") or "").strip() or None
         if url is not None:
             database_config(url, settings.data_dir)  # refuses a URL it cannot use now, not at the first request

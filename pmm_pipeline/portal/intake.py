@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pmm_pipeline.core.settings import Settings
-from pmm_pipeline.portal import _provisional
 from pmm_pipeline.core.vocabulary import DEFAULT_DISCLOSURE, TIERS
+from pmm_pipeline.portal import _provisional
 from pmm_pipeline.specs.catalogue.load import Catalogue, load_catalogue
 from pmm_pipeline.specs.reference.load import Reference, load_reference
 from pmm_pipeline.specs.reference.models import Cycle
@@ -116,7 +116,10 @@ def kpis_of(settings: Settings, cycle_id: str, lang: str) -> list[tuple[str, str
     """(KPI id, name in `lang`) of the cycle's catalogue version, in catalogue order."""
     s = specs(settings)
     cycle = s.reference.cycles.get(cycle_id)
-    return [(k.id, getattr(k.names, lang, None) or k.names.en) for k in s.catalogue.kpis_for_version(cycle.catalogue_version)]
+    return [
+        (k.id, getattr(k.names, lang, None) or k.names.en)
+        for k in s.catalogue.kpis_for_version(cycle.catalogue_version)
+    ]
 
 
 def disclosure_document(

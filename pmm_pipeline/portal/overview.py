@@ -26,22 +26,33 @@ def latest_verdicts(cycle: str) -> dict[str, Upload]:
 def completeness(reference, cycle, lang: str, ui_url: str = "") -> dict[str, Any]:
     """Per WCO region: members expected, with an accepted version, outstanding (by code and name)."""
     in_force = reference.members_in_force(cycle)
-    accepted = set(
-        Upload.objects.filter(cycle=cycle.id, status="accepted").values_list("member", flat=True).distinct()
-    )
+    accepted = set(Upload.objects.filter(cycle=cycle.id, status="accepted").values_list("member", flat=True).distinct())
     latest = latest_verdicts(cycle.id)
     names = {g.group_code: getattr(g, f"name_{lang}") for g in reference.groups if g.group_type == "region"}
     regions: dict[str, dict[str, Any]] = {}
     for code, membership in sorted(in_force.items()):
         region = regions.setdefault(
             membership.region_code,
-            {"code": membership.region_code, "name": names.get(membership.region_code, membership.region_code),
-             "expected": 0, "received": 0, "outstanding": [], "members": []},
+            {
+                "code": membership.region_code,
+                "name": names.get(membership.region_code, membership.region_code),
+                "expected": 0,
+                "received": 0,
+                "outstanding": [],
+                "members": [],
+            },
         )
         region["expected"] += 1
         upload = latest.get(code)
-        region["members"].append({"code": code, "name": membership.name(lang), "latest": upload,
-                                  "has_accepted": code in accepted, "runs": runs_link(ui_url, cycle.id, code)})
+        region["members"].append(
+            {
+                "code": code,
+                "name": membership.name(lang),
+                "latest": upload,
+                "has_accepted": code in accepted,
+                "runs": runs_link(ui_url, cycle.id, code),
+            }
+        )
         if code in accepted:
             region["received"] += 1
         else:

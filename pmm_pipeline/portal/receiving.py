@@ -70,8 +70,16 @@ def receive(request, user, cycle_id: str, file_name: str, data: bytes, *, channe
     received_at = dt.datetime.now(dt.UTC)
     sha = hashlib.sha256(data).hexdigest()
     why = type_problem(name, data[:8192])
-    common = dict(member=member, cycle=cycle_id, received_at=received_at, channel=channel, kind=kind, name=name,
-                  size=len(data), sha=sha)
+    common = dict(
+        member=member,
+        cycle=cycle_id,
+        received_at=received_at,
+        channel=channel,
+        kind=kind,
+        name=name,
+        size=len(data),
+        sha=sha,
+    )
     if why is not None:
         verdict = {
             "status": "rejected",
@@ -101,9 +109,17 @@ def receive(request, user, cycle_id: str, file_name: str, data: bytes, *, channe
 
 def history(cycle_id: str, member: str) -> list[dict[str, Any]]:
     """The member's uploads of the cycle with the verdicts shown, newest first (refusals at the door left out)."""
-    rows = Upload.objects.filter(cycle=cycle_id, member=member).exclude(status="refused").order_by("-received_at", "-id")
+    rows = (
+        Upload.objects.filter(cycle=cycle_id, member=member).exclude(status="refused").order_by("-received_at", "-id")
+    )
     return [
-        {**u.verdict, "received_at": u.received_at.isoformat(), "file_name": u.file_name, "sent_by": u.login,
-         "channel": u.channel, "kind": u.kind}
+        {
+            **u.verdict,
+            "received_at": u.received_at.isoformat(),
+            "file_name": u.file_name,
+            "sent_by": u.login,
+            "channel": u.channel,
+            "kind": u.kind,
+        }
         for u in rows
     ]

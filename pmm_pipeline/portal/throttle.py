@@ -1,4 +1,4 @@
-"""The login as sign-in records keep it (django-axes' attempts, the audit trail): as typed only when it names an account.
+"""The login as sign-in records keep it (axes' attempts, the audit trail): as typed only when it names an account.
 
 People type their password into the login field; a login that names no account is kept as a short hash instead, so
 throttling still counts its attempts and no record, log or page ever holds what was typed.

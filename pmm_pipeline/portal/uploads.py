@@ -13,8 +13,18 @@ from django.core.files.uploadhandler import TemporaryFileUploadHandler
 ACCEPTED_SUFFIXES = (".json", ".xlsx", ".csv")
 ZIP_MAGIC = b"PK\x03\x04"
 # Signatures of files that are none of the accepted kinds, whatever their name says.
-FOREIGN_MAGIC = (b"MZ", b"%PDF", b"\x7fELF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"\xd0\xcf\x11\xe0", b"\x1f\x8b",
-                 b"Rar!", b"7z\xbc\xaf")
+FOREIGN_MAGIC = (
+    b"MZ",
+    b"%PDF",
+    b"\x7fELF",
+    b"\x89PNG",
+    b"GIF8",
+    b"\xff\xd8\xff",
+    b"\xd0\xcf\x11\xe0",
+    b"\x1f\x8b",
+    b"Rar!",
+    b"7z\xbc\xaf",
+)
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 

@@ -14,7 +14,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -73,8 +72,16 @@ def _cycles_view(today):
     rows = []
     for cycle in sorted(intake.specs(_pmm()).reference.cycles.cycles, key=lambda c: c.collection.opens, reverse=True):
         state, last_day = deadline(cycle, today)
-        rows.append({"id": cycle.id, "year": cycle.reporting_year, "state": STATES[state], "is_collecting": state in
-                     ("open", "reopened"), "opens": cycle.collection.opens, "last_day": last_day})
+        rows.append(
+            {
+                "id": cycle.id,
+                "year": cycle.reporting_year,
+                "state": STATES[state],
+                "is_collecting": state in ("open", "reopened"),
+                "opens": cycle.collection.opens,
+                "last_day": last_day,
+            }
+        )
     return rows
 
 
@@ -128,12 +135,21 @@ def home(request):
     if role == "secretariat":
         return redirect("portal:secretariat")
     if role == "reviewer":
-        return render(request, "portal/reviewer_home.html",
-                      {"members": access.assigned_members(request.user), "cycles": _cycles_view(today)})
+        return render(
+            request,
+            "portal/reviewer_home.html",
+            {"members": access.assigned_members(request.user), "cycles": _cycles_view(today)},
+        )
     if role == "ncp":
-        return render(request, "portal/ncp_home.html",
-                      {"member": access.member_of(request.user), "members": [access.member_of(request.user)],
-                       "cycles": _cycles_view(today)})
+        return render(
+            request,
+            "portal/ncp_home.html",
+            {
+                "member": access.member_of(request.user),
+                "members": [access.member_of(request.user)],
+                "cycles": _cycles_view(today),
+            },
+        )
     raise PermissionDenied()
 
 
@@ -191,7 +207,7 @@ def questionnaire(request, cycle, member):
     audit.record("download", login=request.user.username, request=request, member=member, cycle=cycle, lang=lang)
     name = f"PMM_{member}_{cycle}_{lang}.xlsx"
     response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f"attachment; filename=\"{quote(name)}\""
+    response["Content-Disposition"] = f'attachment; filename="{quote(name)}"'
     return response
 
 
@@ -203,8 +219,14 @@ def upload(request, cycle, member):
         form = UploadForm(request.POST, request.FILES)
         valid = form.is_valid()
     except FileTooLarge:
-        audit.record("upload_refused", login=request.user.username, request=request, member=member, cycle=cycle,
-                     reason_code="file_too_large")
+        audit.record(
+            "upload_refused",
+            login=request.user.username,
+            request=request,
+            member=member,
+            cycle=cycle,
+            reason_code="file_too_large",
+        )
         return HttpResponse(
             _("The file is larger than the limit of %(limit)s bytes.") % {"limit": _pmm().intake_limits.max_file_bytes},
             status=413,
@@ -226,8 +248,12 @@ def upload_verdict(request, cycle, member, upload_id):
     return render(
         request,
         "portal/verdict.html",
-        {"cycle": cycle_obj, "member": member, "upload": row, "verdict": shown_verdict(row.verdict,
-                                                                                      request.LANGUAGE_CODE)},
+        {
+            "cycle": cycle_obj,
+            "member": member,
+            "upload": row,
+            "verdict": shown_verdict(row.verdict, request.LANGUAGE_CODE),
+        },
     )
 
 
@@ -247,11 +273,22 @@ def disclosure(request, cycle, member):
             return redirect("portal:disclosure", cycle=cycle, member=member)
         name, data = intake.disclosure_document(_pmm(), cycle, member, choices, timezone.now())
         outcome = receiving.receive(request, request.user, cycle, name, data, channel="web", kind="disclosure")
-        audit.record("disclosure_change", login=request.user.username, request=request, member=member, cycle=cycle,
-                     sha256=outcome.verdict.get("sha256") or "", changed=changed, status=outcome.verdict["status"])
+        audit.record(
+            "disclosure_change",
+            login=request.user.username,
+            request=request,
+            member=member,
+            cycle=cycle,
+            sha256=outcome.verdict.get("sha256") or "",
+            changed=changed,
+            status=outcome.verdict["status"],
+        )
         return redirect("portal:upload_verdict", cycle=cycle, member=member, upload_id=outcome.upload.pk)
-    return render(request, "portal/disclosure.html", {"cycle": cycle_obj, "member": member, "form": form,
-                                                      "can_submit": access.role_of(request.user) == "ncp"})
+    return render(
+        request,
+        "portal/disclosure.html",
+        {"cycle": cycle_obj, "member": member, "form": form, "can_submit": access.role_of(request.user) == "ncp"},
+    )
 
 
 @login_required
@@ -264,10 +301,18 @@ def add_note(request, cycle, member):
         messages.error(request, _("The note was not saved: choose an answer and write the note."))
     else:
         item, year = form.item_year()
-        Note.objects.create(author=request.user, login=request.user.username, member=member, cycle=cycle, item=item,
-                            year=year, text=form.cleaned_data["text"])
-        audit.record("note", login=request.user.username, request=request, member=member, cycle=cycle, item=item,
-                     year=year)
+        Note.objects.create(
+            author=request.user,
+            login=request.user.username,
+            member=member,
+            cycle=cycle,
+            item=item,
+            year=year,
+            text=form.cleaned_data["text"],
+        )
+        audit.record(
+            "note", login=request.user.username, request=request, member=member, cycle=cycle, item=item, year=year
+        )
         messages.success(request, _("Note saved: the member sees it beside the answer."))
     return redirect("portal:member_cycle", cycle=cycle, member=member)
 
@@ -284,10 +329,17 @@ def secretariat(request):
     cycle = _cycle_or_404(chosen)
     summary = overview.completeness(intake.specs(pmm).reference, cycle, request.LANGUAGE_CODE, pmm.ui_url)
     recent = Upload.objects.filter(cycle=cycle.id).order_by("-received_at", "-id")[:100]
-    return render(request, "portal/secretariat.html", {
-        "cycles": cycles, "cycle": cycle, "summary": summary, "recent": recent,
-        "dagster_link": overview.runs_link(pmm.ui_url, cycle.id),
-    })
+    return render(
+        request,
+        "portal/secretariat.html",
+        {
+            "cycles": cycles,
+            "cycle": cycle,
+            "summary": summary,
+            "recent": recent,
+            "dagster_link": overview.runs_link(pmm.ui_url, cycle.id),
+        },
+    )
 
 
 @login_required
@@ -298,16 +350,26 @@ def secretariat_accounts(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            accounts.add_account(data["login"], data["role"], member=data["member"] or None, lang=data["lang"],
-                                 password=data["password"], known_members=_known_members(),
-                                 by=request.user.username, request=request)
+            accounts.add_account(
+                data["login"],
+                data["role"],
+                member=data["member"] or None,
+                lang=data["lang"],
+                password=data["password"],
+                known_members=_known_members(),
+                by=request.user.username,
+                request=request,
+            )
         except accounts.AccountError as err:
             form.add_error(None, str(err))
         else:
             messages.success(request, _("Account %(login)s created.") % {"login": data["login"]})
             return redirect("portal:secretariat_accounts")
-    return render(request, "portal/accounts.html",
-                  {"form": form, "accounts": accounts.list_accounts(), "assign_form": AssignForm()})
+    return render(
+        request,
+        "portal/accounts.html",
+        {"form": form, "accounts": accounts.list_accounts(), "assign_form": AssignForm()},
+    )
 
 
 def _known_members() -> set[str]:
@@ -339,8 +401,13 @@ def secretariat_assign(request, login):
         messages.error(request, _("Give a member code."))
     else:
         try:
-            accounts.assign_reviewer(login, form.cleaned_data["member"], known_members=_known_members(),
-                                     by=request.user.username, request=request)
+            accounts.assign_reviewer(
+                login,
+                form.cleaned_data["member"],
+                known_members=_known_members(),
+                by=request.user.username,
+                request=request,
+            )
         except accounts.AccountError as err:
             messages.error(request, str(err))
         else:
@@ -370,8 +437,9 @@ def forbidden(request, exception=None):
 
 def csrf_failure(request, reason=""):
     with translation.override(getattr(request, "LANGUAGE_CODE", "en")):
-        return render(request, "portal/error.html",
-                      {"code": 403, "text": _("The form expired: go back, reload the page and send it again.")},
-                      status=403)
-
-
+        return render(
+            request,
+            "portal/error.html",
+            {"code": 403, "text": _("The form expired: go back, reload the page and send it again.")},
+            status=403,
+        )

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,99 +14,154 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('digest', models.CharField(max_length=64, unique=True)),
-                ('prefix', models.CharField(max_length=8)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(null=True)),
-                ('revoked', models.BooleanField(default=False)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tokens', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("digest", models.CharField(max_length=64, unique=True)),
+                ("prefix", models.CharField(max_length=8)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(null=True)),
+                ("revoked", models.BooleanField(default=False)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="tokens", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('login', models.CharField(blank=True, default='', max_length=150)),
-                ('action', models.CharField(db_index=True, max_length=32)),
-                ('ip', models.GenericIPAddressField(null=True)),
-                ('member', models.CharField(blank=True, default='', max_length=3)),
-                ('cycle', models.CharField(blank=True, default='', max_length=32)),
-                ('sha256', models.CharField(blank=True, default='', max_length=64)),
-                ('detail', models.JSONField(default=dict)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("login", models.CharField(blank=True, default="", max_length=150)),
+                ("action", models.CharField(db_index=True, max_length=32)),
+                ("ip", models.GenericIPAddressField(null=True)),
+                ("member", models.CharField(blank=True, default="", max_length=3)),
+                ("cycle", models.CharField(blank=True, default="", max_length=32)),
+                ("sha256", models.CharField(blank=True, default="", max_length=64)),
+                ("detail", models.JSONField(default=dict)),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['member', 'cycle'], name='portal_audi_member_7d5af6_idx')],
+                "ordering": ["-at", "-id"],
+                "indexes": [models.Index(fields=["member", "cycle"], name="portal_audi_member_7d5af6_idx")],
             },
         ),
         migrations.CreateModel(
-            name='Note',
+            name="Note",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('login', models.CharField(max_length=150)),
-                ('member', models.CharField(max_length=3)),
-                ('cycle', models.CharField(max_length=32)),
-                ('item', models.CharField(max_length=64)),
-                ('year', models.IntegerField()),
-                ('text', models.TextField(max_length=4000)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('author', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("login", models.CharField(max_length=150)),
+                ("member", models.CharField(max_length=3)),
+                ("cycle", models.CharField(max_length=32)),
+                ("item", models.CharField(max_length=64)),
+                ("year", models.IntegerField()),
+                ("text", models.TextField(max_length=4000)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['item', 'year', 'created_at'],
+                "ordering": ["item", "year", "created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Assignment',
+            name="Assignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('member', models.CharField(max_length=3)),
-                ('reviewer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("member", models.CharField(max_length=3)),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('reviewer', 'member'), name='one_assignment')],
+                "constraints": [models.UniqueConstraint(fields=("reviewer", "member"), name="one_assignment")],
             },
         ),
         migrations.CreateModel(
-            name='Profile',
+            name="Profile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('ncp', 'ncp'), ('secretariat', 'secretariat'), ('reviewer', 'reviewer')], max_length=16)),
-                ('member', models.CharField(blank=True, default='', max_length=3)),
-                ('lang', models.CharField(choices=[('en', 'English'), ('fr', 'Français'), ('es', 'Español')], default='en', max_length=2)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='pmm', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("ncp", "ncp"), ("secretariat", "secretariat"), ("reviewer", "reviewer")],
+                        max_length=16,
+                    ),
+                ),
+                ("member", models.CharField(blank=True, default="", max_length=3)),
+                (
+                    "lang",
+                    models.CharField(
+                        choices=[("en", "English"), ("fr", "Français"), ("es", "Español")], default="en", max_length=2
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="pmm", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('member__regex', '^[A-Z]{3}$'), ('role', 'ncp')), models.Q(('role', 'ncp'), _negated=True), _connector='OR'), name='ncp_has_member')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("member__regex", "^[A-Z]{3}$"), ("role", "ncp")),
+                            models.Q(("role", "ncp"), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="ncp_has_member",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Upload',
+            name="Upload",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('login', models.CharField(max_length=150)),
-                ('member', models.CharField(max_length=3)),
-                ('cycle', models.CharField(max_length=32)),
-                ('received_at', models.DateTimeField()),
-                ('ip', models.GenericIPAddressField(null=True)),
-                ('channel', models.CharField(max_length=8)),
-                ('kind', models.CharField(default='file', max_length=16)),
-                ('file_name', models.CharField(max_length=255)),
-                ('size_bytes', models.BigIntegerField()),
-                ('sha256', models.CharField(blank=True, default='', max_length=64)),
-                ('status', models.CharField(max_length=16)),
-                ('version', models.IntegerField(null=True)),
-                ('reason_code', models.CharField(blank=True, default='', max_length=64)),
-                ('verdict', models.JSONField()),
-                ('account', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("login", models.CharField(max_length=150)),
+                ("member", models.CharField(max_length=3)),
+                ("cycle", models.CharField(max_length=32)),
+                ("received_at", models.DateTimeField()),
+                ("ip", models.GenericIPAddressField(null=True)),
+                ("channel", models.CharField(max_length=8)),
+                ("kind", models.CharField(default="file", max_length=16)),
+                ("file_name", models.CharField(max_length=255)),
+                ("size_bytes", models.BigIntegerField()),
+                ("sha256", models.CharField(blank=True, default="", max_length=64)),
+                ("status", models.CharField(max_length=16)),
+                ("version", models.IntegerField(null=True)),
+                ("reason_code", models.CharField(blank=True, default="", max_length=64)),
+                ("verdict", models.JSONField()),
+                (
+                    "account",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at', '-id'],
-                'indexes': [models.Index(fields=['cycle', 'member', 'received_at'], name='portal_uplo_cycle_f64669_idx')],
+                "ordering": ["-received_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["cycle", "member", "received_at"], name="portal_uplo_cycle_f64669_idx")
+                ],
             },
         ),
     ]
