@@ -76,4 +76,6 @@ def latest(settings, cycle_id, member):
         record = json.loads(line)
         if record["key"] == [cycle_id, member]:
             found = record
+    if not found:
+        return {}
     return {"answers": found.get("answers", []), "disclosure": found.get("disclosure", {})}

@@ -21,10 +21,14 @@ from pmm_pipeline.specs.reference.models import Cycle
 CLOSED = "cycle_closed"
 
 
+class NoVersionYet(LookupError):
+    """A disclosure change before any accepted version: there are no answers to send it with."""
+
+
 def _delivery():
-    """The pipeline's delivery module (helper P2's work); None until it is merged, then the stand-in goes."""
+    """The pipeline's delivery stage (stages/delivery/); None until it is merged, then the stand-in goes."""
     try:
-        from pmm_pipeline.stages.ingestion import delivery
+        from pmm_pipeline.stages import delivery
     except ImportError:
         return None
     return delivery
@@ -93,14 +97,36 @@ def deliver(
     return verdict.as_json()
 
 
+def prefill(settings: Settings, cycle_id: str, member: str) -> list[dict[str, Any]]:
+    """What pre-fills the questionnaire: the latest accepted answers of the cycle, else last cycle's T-1 year."""
+    delivery = _delivery()
+    if delivery is None:
+        return _provisional.latest(settings, cycle_id, member).get("answers", [])
+    return list(delivery.prefilled_answers(settings, cycle_id, member) or [])
+
+
 def latest_answers(settings: Settings, cycle_id: str, member: str) -> dict[str, Any]:
-    """The member's latest accepted answers of the cycle (or what pre-fills its questionnaire), as a JSON document."""
+    """The member's latest accepted version of this cycle ({"answers", "disclosure"}), or {} before the first."""
     delivery = _delivery()
     if delivery is None:
         return _provisional.latest(settings, cycle_id, member)
-    from pmm_pipeline.stages.questionnaire import prefill
+    from pmm_pipeline.stages.delivery import prefill as pipeline_prefill
 
-    return prefill.prefilled_answers(settings, cycle_id, member) or {}
+    # The delivery stage's own reading of the latest accepted version (archive copy, intake's reader).
+    submission = pipeline_prefill._latest_submission(settings, cycle_id, member)
+    if submission is None:
+        return {}
+    items = specs(settings).catalogue.items_for_version(
+        specs(settings).reference.cycles.get(cycle_id).catalogue_version
+    )
+    return {
+        "answers": [
+            pipeline_prefill._as_json_answer(a, items[a.item].is_categorical)
+            for a in submission.answers
+            if a.item in items
+        ],
+        "disclosure": dict(submission.disclosure),
+    }
 
 
 def questionnaire(settings: Settings, cycle_id: str, member: str, lang: str) -> bytes:
@@ -108,7 +134,10 @@ def questionnaire(settings: Settings, cycle_id: str, member: str, lang: str) -> 
     from pmm_pipeline.stages.questionnaire.template import render_questionnaire
 
     s = specs(settings)
-    filled = latest_answers(settings, cycle_id, member)
+    filled = {
+        "answers": prefill(settings, cycle_id, member),
+        **{k: v for k, v in latest_answers(settings, cycle_id, member).items() if k == "disclosure"},
+    }
     return render_questionnaire(s.catalogue, s.reference, cycle_id, member, lang, filled=filled)
 
 
@@ -127,6 +156,8 @@ def disclosure_document(
 ) -> tuple[str, bytes]:
     """A JSON submission with the member's latest answers and the new choices: a choice change is a new version."""
     latest = latest_answers(settings, cycle_id, member)
+    if not latest:
+        raise NoVersionYet(member, cycle_id)
     known = {k for k, _ in kpis_of(settings, cycle_id, "en")}
     document = {
         "format": "pmm-submission",
@@ -137,9 +168,6 @@ def disclosure_document(
         "answers": list(latest.get("answers", [])),
         "disclosure": {k: v for k, v in choices.items() if k in known and v in TIERS and v != DEFAULT_DISCLOSURE},
     }
-    for extra in ("contact",):
-        if latest.get(extra):
-            document[extra] = latest[extra]
     name = f"{member}_{cycle_id}_disclosure_{received_at.strftime('%Y%m%dT%H%M%S')}.json"
     return name, json.dumps(document, ensure_ascii=False, indent=1).encode()
 

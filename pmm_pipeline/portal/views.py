@@ -271,7 +271,11 @@ def disclosure(request, cycle, member):
         if not changed:
             messages.info(request, _("No choice was changed."))
             return redirect("portal:disclosure", cycle=cycle, member=member)
-        name, data = intake.disclosure_document(_pmm(), cycle, member, choices, timezone.now())
+        try:
+            name, data = intake.disclosure_document(_pmm(), cycle, member, choices, timezone.now())
+        except intake.NoVersionYet:
+            messages.error(request, _("Send your answers first: a choice is recorded with your latest answers."))
+            return redirect("portal:disclosure", cycle=cycle, member=member)
         outcome = receiving.receive(request, request.user, cycle, name, data, channel="web", kind="disclosure")
         audit.record(
             "disclosure_change",
