@@ -5,6 +5,7 @@ apart by logins and members of their own. The cycles file adds a cycle collectin
 ones (closed), so uploads are judged on the real calendar rule.
 """
 
+import atexit
 import datetime as dt
 import io
 import json
@@ -42,12 +43,19 @@ def _cycles_file(folder: Path) -> Path:
     return path
 
 
+# Django is configured once per process, while pytest makes a session fixture imported into several modules once
+# per module: the platform and its server are kept here, so that every module gets the same ones.
+_ONCE: dict = {}
+
+
 @pytest.fixture(scope="session")
 def portal(tmp_path_factory):
-    """The configured platform: (pmm Settings, the data folder)."""
+    """The configured platform's pmm Settings (its data folder, limits, cycles)."""
     from pmm_pipeline.portal.config import PortalSettings
     from pmm_pipeline.portal.settings import configure
 
+    if "settings" in _ONCE:
+        return _ONCE["settings"]
     root = tmp_path_factory.mktemp("portal")
     data = root / "data"
     settings = Settings.from_env(
@@ -58,6 +66,7 @@ def portal(tmp_path_factory):
         }
     )
     configure(settings, PortalSettings.from_env(settings, {}))
+    _ONCE["settings"] = settings
     return settings
 
 
@@ -116,11 +125,12 @@ def live_server(portal):
     """The platform under waitress on 127.0.0.1, in a thread: its base URL."""
     from pmm_pipeline.portal.server import make_server
 
-    server = make_server("127.0.0.1", free_port(), portal)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    if "server" not in _ONCE:
+        server = make_server("127.0.0.1", free_port(), portal)
+        threading.Thread(target=server.run, daemon=True).start()
+        _ONCE["server"] = server
+        atexit.register(server.close)
+    return f"http://127.0.0.1:{_ONCE['server'].effective_port}"
 
 
 def multipart(name: str, data: bytes, field: str = "file") -> tuple[bytes, str]:

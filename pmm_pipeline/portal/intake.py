@@ -97,6 +97,14 @@ def deliver(
     return verdict.as_json()
 
 
+def versions_on_record(settings: Settings, cycle_id: str, member: str) -> list[dict[str, Any]] | None:
+    """The pipeline's own record of the member's files (newest first), None while the stand-in delivers."""
+    delivery = _delivery()
+    if delivery is None:
+        return None
+    return delivery.member_versions(settings, cycle_id, member)
+
+
 def prefill(settings: Settings, cycle_id: str, member: str) -> list[dict[str, Any]]:
     """What pre-fills the questionnaire: the latest accepted answers of the cycle, else last cycle's T-1 year."""
     delivery = _delivery()
