@@ -367,3 +367,19 @@ def test_versions_list_is_json_for_the_secretariat_too(portal):  # noqa: F811
         f"/api/v1/cycles/{OPEN_CYCLE}/members/KEN/submissions", HTTP_AUTHORIZATION=f"Bearer {token}"
     )
     assert response.status_code == 200 and isinstance(json.loads(response.content), list)
+
+
+def test_a_call_the_pipeline_refuses_answers_400_and_is_audited(ncp, monkeypatch):
+    from django.test import Client
+
+    from pmm_pipeline.portal import intake
+    from pmm_pipeline.portal.models import AuditEvent
+
+    def refuse(*args, **kwargs):
+        raise intake.UploadRefused("unknown member 'BRA'")
+
+    user, token = ncp
+    monkeypatch.setattr(intake, "deliver", refuse)
+    response = _post(Client(), token, "BRA.json", json_submission("BRA"))
+    assert response.status_code == 400 and response.json()["error"] == "refused"
+    assert AuditEvent.objects.filter(login=user.username, action="upload_refused").count() == 1

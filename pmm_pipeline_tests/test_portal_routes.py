@@ -81,6 +81,7 @@ RULES = {
     "member_cycle": (("GET",), True, _member_route(200)),
     "questionnaire": (("GET",), True, _member_route(200)),
     "upload": (("POST",), True, _member_route(None, {"ncp": 302})),
+    "profile": (("GET",), True, _member_route(200)),
     "upload_verdict": (("GET",), True, _member_route(200)),
     "disclosure": (("GET", "POST"), True, _member_route(200, {"ncp": 302})),
     "add_note": (("POST",), True, _member_route(None, {"reviewer": 302})),
@@ -138,6 +139,10 @@ def people(portal):  # noqa: F811
         clients[role] = client
         tokens[role] = accounts.issue_token(user.username)
     accounts.disable_account(users["disabled"].username)  # after signing in: its session and token must stop working
+    for member in (A, B):  # a published profile of each, as the pipeline writes it
+        folder = portal.layout.published_dir(OPEN_CYCLE) / "profiles" / member
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "profile_en.html").write_text(f"<html><body><h1>Profile of {member}</h1></body></html>")
     uploads = {}
     for member, role in ((A, "ncp_A"), (B, "ncp_B")):
         outcome = receiving.receive(
@@ -151,7 +156,16 @@ def _kwargs(name, target, uploads):
     from pmm_pipeline.portal import accounts
 
     kwargs = {}
-    if name in ("member_cycle", "questionnaire", "upload", "upload_verdict", "disclosure", "add_note", "api_versions"):
+    if name in (
+        "member_cycle",
+        "questionnaire",
+        "upload",
+        "upload_verdict",
+        "disclosure",
+        "add_note",
+        "api_versions",
+        "profile",
+    ):
         kwargs = {"cycle": OPEN_CYCLE, "member": target}
     if name == "upload_verdict":
         kwargs["upload_id"] = uploads[target]
@@ -230,3 +244,14 @@ def test_another_members_page_says_nothing_of_it(people):
     # the upload id of another member under one's own member is no way round either
     response = clients["ncp_A"].get(f"/cycles/{OPEN_CYCLE}/members/{A}/uploads/{uploads[B]}/")
     assert response.status_code == 404
+
+
+def test_a_published_profile_is_shown_in_a_sandbox(people):
+    users, clients, tokens, uploads = people
+    response = clients["ncp_A"].get(f"/cycles/{OPEN_CYCLE}/members/{A}/profile/")
+    assert response.status_code == 200 and b"Profile of KEN" in response.content
+    assert (
+        response["Content-Security-Policy"].startswith("sandbox;")
+        and "script-src" not in response["Content-Security-Policy"]
+    )
+    assert clients["ncp_A"].get(f"/cycles/2025/members/{A}/profile/").status_code == 404  # none published

@@ -28,7 +28,6 @@ class PortalSettings:
     secure_cookies: bool = False  # PMM_PORTAL_SECURE_COOKIES: 1 behind TLS (prod profile)
     allowed_hosts: tuple[str, ...] = DEFAULT_HOSTS  # PMM_PORTAL_ALLOWED_HOSTS: comma-separated host names
     session_seconds: int = DEFAULT_SESSION_SECONDS  # PMM_PORTAL_SESSION_SECONDS
-    demo_password: bool = False  # PMM_PORTAL_DEMO: `make demo` may use the documented demo password
 
     @classmethod
     def from_env(cls, settings: Settings, env: Mapping[str, str] | None = None) -> "PortalSettings":
@@ -53,11 +52,6 @@ class PortalSettings:
             allowed_hosts=hosts or DEFAULT_HOSTS,
             session_seconds=int(seconds),
         )
-
-    @property
-    def is_embedded_default(self) -> bool:
-        """SQLite in the data folder and no TLS: a laptop, where a documented demo password may be used."""
-        return self.database_url is None and not self.secure_cookies
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -21,6 +21,10 @@ from pmm_pipeline.specs.reference.models import Cycle
 CLOSED = "cycle_closed"
 
 
+class UploadRefused(ValueError):
+    """The pipeline refused the call itself (not the file): an unknown member or cycle, a bad account name."""
+
+
 class NoVersionYet(LookupError):
     """A disclosure change before any accepted version: there are no answers to send it with."""
 
@@ -91,9 +95,12 @@ def deliver(
     if delivery is None:
         s = specs(settings)
         return _provisional.deliver(settings, s.reference, s.catalogue, cycle_id, file_name, data, member, received_at)
-    verdict = delivery.deliver_upload(
-        settings, cycle_id, file_name, data, account=login, member=member, received_at=received_at, lang=lang
-    )
+    try:
+        verdict = delivery.deliver_upload(
+            settings, cycle_id, file_name, data, account=login, member=member, received_at=received_at, lang=lang
+        )
+    except delivery.DeliveryError as err:
+        raise UploadRefused(str(err)) from None
     return verdict.as_json()
 
 
@@ -182,3 +189,14 @@ def disclosure_document(
 
 def current_choices(settings: Settings, cycle_id: str, member: str) -> dict[str, str]:
     return dict(latest_answers(settings, cycle_id, member).get("disclosure") or {})
+
+
+def profile_page(settings: Settings, cycle_id: str, member: str, lang: str) -> bytes | None:
+    """The member's published profile (published/<cycle>/profiles/<member>/profile_<lang>.html, else English)."""
+    folder = settings.layout.published_dir(cycle_id) / "profiles" / member
+    for candidate in (f"profile_{lang}.html", "profile_en.html"):
+        try:
+            return (folder / candidate).read_bytes()
+        except OSError:
+            continue
+    return None

@@ -21,7 +21,7 @@ MAX_NAME = 200
 
 @dataclass(frozen=True)
 class Outcome:
-    status: int  # 201 received (accepted or rejected), 409 cycle closed, 415 not a kind of file taken
+    status: int  # 201 received (accepted or rejected), 409 cycle closed, 415 not a kind of file taken, 400 refused
     verdict: dict[str, Any]
     upload: Upload | None
 
@@ -93,16 +93,28 @@ def receive(request, user, cycle_id: str, file_name: str, data: bytes, *, channe
         }
         upload = _record(user, request, **common, verdict=verdict, status="refused")
         return Outcome(415, verdict, upload)
-    verdict = intake.deliver(
-        settings.PMM_SETTINGS,
-        cycle_id,
-        name,
-        data,
-        login=user.username,
-        member=member,
-        received_at=received_at,
-        lang=user.pmm.lang,
-    )
+    try:
+        verdict = intake.deliver(
+            settings.PMM_SETTINGS,
+            cycle_id,
+            name,
+            data,
+            login=user.username,
+            member=member,
+            received_at=received_at,
+            lang=user.pmm.lang,
+        )
+    except intake.UploadRefused as err:
+        audit.record(
+            "upload_refused",
+            login=user.username,
+            request=request,
+            member=member,
+            cycle=cycle_id,
+            sha256=sha,
+            reason=str(err)[:300],
+        )
+        return Outcome(400, {"error": "refused", "message": str(err)}, None)
     upload = _record(user, request, **common, verdict=verdict, status=verdict["status"])
     return Outcome(409 if verdict.get("reason_code") == intake.CLOSED else 201, verdict, upload)
 

@@ -37,6 +37,7 @@ routes = [
     path("cycles/<cycle:cycle>/members/<member:member>/", views.member_cycle, name="member_cycle"),
     path("cycles/<cycle:cycle>/members/<member:member>/questionnaire.xlsx", views.questionnaire, name="questionnaire"),
     path("cycles/<cycle:cycle>/members/<member:member>/upload/", views.upload, name="upload"),
+    path("cycles/<cycle:cycle>/members/<member:member>/profile/", views.profile, name="profile"),
     path(
         "cycles/<cycle:cycle>/members/<member:member>/uploads/<int:upload_id>/",
         views.upload_verdict,

@@ -193,7 +193,8 @@ def member_cycle(request, cycle, member):
             "answers": rows,
             "note_form": note_form,
             "can_submit": role == "ncp",
-            "dagster_link": overview.runs_link(_pmm().ui_url, cycle) if role == "secretariat" else None,
+            "dagster_link": overview.runs_link(_pmm().ui_url, cycle, member) if role == "secretariat" else None,
+            "has_profile": intake.profile_page(_pmm(), cycle, member, request.LANGUAGE_CODE) is not None,
         },
     )
 
@@ -208,6 +209,22 @@ def questionnaire(request, cycle, member):
     name = f"PMM_{member}_{cycle}_{lang}.xlsx"
     response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="{quote(name)}"'
+    return response
+
+
+# A profile is the pipeline's own HTML (inline styles, no script needed): shown in a sandbox that runs nothing.
+PROFILE_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+@login_required
+@require_GET
+def profile(request, cycle, member):
+    _member_resource(request, cycle, member)
+    page = intake.profile_page(_pmm(), cycle, member, request.LANGUAGE_CODE)
+    if page is None:
+        raise Http404()
+    response = HttpResponse(page, content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = PROFILE_POLICY  # django-csp keeps a policy the view has set
     return response
 
 
@@ -237,6 +254,9 @@ def upload(request, cycle, member):
         return redirect("portal:member_cycle", cycle=cycle, member=member)
     sent = form.cleaned_data["file"]
     outcome = receiving.receive(request, request.user, cycle, sent.name, sent.read(), channel="web")
+    if outcome.upload is None:
+        messages.error(request, _("The file could not be taken in: ask the Secretariat."))
+        return redirect("portal:member_cycle", cycle=cycle, member=member)
     return redirect("portal:upload_verdict", cycle=cycle, member=member, upload_id=outcome.upload.pk)
 
 
@@ -277,6 +297,9 @@ def disclosure(request, cycle, member):
             messages.error(request, _("Send your answers first: a choice is recorded with your latest answers."))
             return redirect("portal:disclosure", cycle=cycle, member=member)
         outcome = receiving.receive(request, request.user, cycle, name, data, channel="web", kind="disclosure")
+        if outcome.upload is None:
+            messages.error(request, _("The file could not be taken in: ask the Secretariat."))
+            return redirect("portal:disclosure", cycle=cycle, member=member)
         audit.record(
             "disclosure_change",
             login=request.user.username,
