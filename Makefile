@@ -53,11 +53,11 @@ browser:  ## install headless Chromium for the UI test if missing (apt-get, as r
 	       && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "note: Chromium could not be installed; the browser test will be skipped"
 
-# The platform runs in the background of the same shell and is stopped when the Dagster UI stops (one Ctrl-C
-# stops both): `set -m` gives it its own process group, so the trap, not the terminal's signal, ends it.
+# The platform runs in the background of the same shell (which makes it ignore Ctrl-C) and the trap stops it when
+# the Dagster UI in the foreground stops: one Ctrl-C stops both (tried in a pseudo-terminal).
 dev: $(STAMP)  ## start the Dagster UI and the member platform on 127.0.0.1 (ports PMM_UI_PORT, PMM_PORTAL_PORT)
 	$(BIN)/python -c "from pmm_pipeline.orchestration.instance import ensure_dagster_home; ensure_dagster_home()"
-	@set -m; $(BIN)/pmm portal --host 127.0.0.1 --port $(PMM_PORTAL_PORT) & portal=$$!; \
+	@$(BIN)/pmm portal --host 127.0.0.1 --port $(PMM_PORTAL_PORT) & portal=$$!; \
 	  trap 'kill $$portal 2>/dev/null; wait $$portal 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PMM_UI_PORT)
 
