@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.portal import audit
 from pmm_pipeline.portal.errors import AccountError
 from pmm_pipeline.portal.models import ROLES, ApiToken, Assignment, Profile
@@ -63,7 +64,7 @@ def add_account(
             raise AccountError(f"member {member!r} is not in the members reference (see `pmm list members`)")
     elif member:
         raise AccountError(f"a {role} account is bound to no member: leave --member out (assign reviewers instead)")
-    if lang not in ("en", "fr", "es"):
+    if lang not in LANGUAGES:
         raise AccountError(f"language {lang!r} is not one of en, fr, es")
     if password is not None:
         try:

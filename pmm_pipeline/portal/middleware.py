@@ -4,6 +4,7 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils import translation
 
+from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.portal.access import role_of
 from pmm_pipeline.portal.uploads import FileTooLarge
 
@@ -51,7 +52,7 @@ class AccountLanguageMiddleware:
         if role_of(request.user) is not None:
             lang = request.user.pmm.lang
         lang = lang or translation.get_language_from_request(request)
-        if lang not in ("en", "fr", "es"):
+        if lang not in LANGUAGES:
             lang = "en"
         translation.activate(lang)
         request.LANGUAGE_CODE = lang
