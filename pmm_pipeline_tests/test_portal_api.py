@@ -111,6 +111,20 @@ def test_a_body_over_the_limit_answers_413_on_its_length(ncp, portal):  # noqa: 
     assert response.json()["error"] == "file_too_large"
 
 
+def test_any_other_body_over_the_limit_answers_413(ncp, portal):  # noqa: F811
+    from django.test import Client
+
+    _, token = ncp
+    body = b"{" + b" " * portal.intake_limits.max_file_bytes + b"}"
+    response = Client().post(
+        f"/api/v1/cycles/{OPEN_CYCLE}/submissions",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 413
+
+
 def test_a_file_over_the_limit_answers_413_while_streaming(ncp, portal, live_server):  # noqa: F811
     """A body within the envelope's slack whose file is over the limit: bounded as it streams, sent chunked."""
     import http.client

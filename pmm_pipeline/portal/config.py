@@ -7,11 +7,11 @@ Settings (data folder, limits, the Dagster UI's address) are passed in whole.
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pmm_pipeline.core.files import write_atomically
 from pmm_pipeline.core.settings import Settings
 
 SECRET_FILE = "portal_secret_key"
@@ -68,8 +68,20 @@ def secret_key(portal: PortalSettings) -> str:
     path = portal.data_dir / SECRET_FILE
     if not path.exists():
         portal.data_dir.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, secrets.token_urlsafe(50).encode())
-        os.chmod(path, 0o600)
+        # Written whole under another name (mode 0600 from mkstemp), then linked: two processes starting at once
+        # both end up with the first key, never one each, and nobody reads a half-written file.
+        fd, tmp = tempfile.mkstemp(dir=portal.data_dir, prefix=".portal-key-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secrets.token_urlsafe(50).encode())
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
     return path.read_text().strip()
 
 
