@@ -71,3 +71,16 @@ def test_the_secretariat_sees_completeness_latest_verdicts_and_links_to_the_runs
     assert "/runs?q[]=tag:pmm/cycle=OPEN&amp;q[]=tag:pmm/member=FRA" in page
     outstanding = page.split('id="regions"')[1].split("</table>")[0]
     assert "FRA" not in outstanding.split("Europe")[1].split("</tr>")[0]  # FRA has an accepted version
+
+
+def test_a_refusal_at_the_door_is_explained_in_the_accounts_language(portal):  # noqa: F811
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    ncp = make_account("ncp", "SEN", lang="es")
+    client = _signed_in(ncp)
+    response = client.post(
+        f"/cycles/{OPEN_CYCLE}/members/SEN/upload/", {"file": SimpleUploadedFile("SEN.exe", b"MZ\x90")}, follow=True
+    )
+    page = response.content.decode()
+    assert "rechazado" in page and "unsupported_file_type" in page
+    assert "No es un tipo de archivo que la plataforma acepte" in page

@@ -8,6 +8,9 @@ import datetime as dt
 import re
 from typing import Any
 
+from django.utils import translation
+from django.utils.translation import gettext_lazy
+
 from pmm_pipeline.stages.collection.cycle_status import cycle_state
 from pmm_pipeline.stages.feedback.texts import HEADINGS, PROBLEMS
 
@@ -15,9 +18,21 @@ _SHEET_CELL = re.compile(r"sheet (?P<sheet>.+), cell (?P<cell>[A-Z]{1,3}[0-9]{1,
 _LINE = re.compile(r"line (?P<line>\d+)")
 
 
+# Reasons only the platform gives (a refusal at the door, before the intake): its own words, in its catalogues.
+PORTAL_PROBLEMS = {
+    "unsupported_file_type": (
+        gettext_lazy("Not a kind of file the platform takes"),
+        gettext_lazy("Send the questionnaire (.xlsx), a JSON submission (.json) or the flat CSV export (.csv)."),
+    ),
+}
+
+
 def words_for(code: str, lang: str, is_quality: bool) -> tuple[str, str]:
     if code in PROBLEMS:
         return PROBLEMS[code][lang]
+    if code in PORTAL_PROBLEMS:
+        with translation.override(lang):
+            return tuple(str(text) for text in PORTAL_PROBLEMS[code])
     words = HEADINGS[lang]
     if is_quality:
         return words["quality_title"].format(code=code), words["quality_action"]
