@@ -246,6 +246,20 @@ def test_sign_in_is_throttled_and_every_attempt_audited(portal):  # noqa: F811
     assert not AuditEvent.objects.filter(login=user.username, action="sign_in").exists()
 
 
+def test_a_forged_forwarded_for_header_does_not_get_round_the_lock(portal):  # noqa: F811
+    from django.test import Client
+
+    user = make_account("ncp", "KEN")
+    client = Client()
+    statuses = [
+        client.post(
+            "/sign-in/", {"username": user.username, "password": "wrong"}, HTTP_X_FORWARDED_FOR=f"203.0.113.{i}"
+        ).status_code
+        for i in range(6)
+    ]
+    assert statuses[-2:] == [429, 429]
+
+
 def test_a_session_ends_when_it_expires(portal):  # noqa: F811
     from django.contrib.sessions.models import Session
     from django.test import Client

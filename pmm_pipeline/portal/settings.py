@@ -143,6 +143,9 @@ def django_settings(settings: Settings, portal: PortalSettings) -> dict[str, Any
         # from their own office, and one address cannot try many logins either.
         "AXES_LOCKOUT_PARAMETERS": [["username", "ip_address"]],
         "AXES_RESET_ON_SUCCESS": True,
+        # The connection's own address only: a forwarded-for header is the client's to write, and a new one per
+        # attempt would make each guess look like it came from somewhere else.
+        "AXES_IPWARE_META_PRECEDENCE_ORDER": ("REMOTE_ADDR",),
         "AXES_LOCKOUT_TEMPLATE": "portal/locked_out.html",
         "AXES_VERBOSE": False,
         "AXES_USERNAME_CALLABLE": "pmm_pipeline.portal.throttle.axes_username",
