@@ -66,8 +66,30 @@ def portal(tmp_path_factory):
         }
     )
     configure(settings, PortalSettings.from_env(settings, {}))
+    # Still argon2, at a cost for tests: Django's default (100 MiB, 2 passes) takes ~0.8 s a hash on these cores.
+    from django.test import override_settings
+
+    override_settings(PASSWORD_HASHERS=["pmm_pipeline_tests.portal_fixtures.TestArgon2Hasher"]).enable()
     _ONCE["settings"] = settings
     return settings
+
+
+def _test_hasher():
+    from django.contrib.auth.hashers import Argon2PasswordHasher
+
+    class TestArgon2Hasher(Argon2PasswordHasher):
+        time_cost = 1
+        memory_cost = 8192
+        parallelism = 1
+
+    return TestArgon2Hasher
+
+
+def __getattr__(name):  # the hasher class is made once Django is importable (settings name it by path)
+    if name == "TestArgon2Hasher":
+        globals()[name] = _test_hasher()
+        return globals()[name]
+    raise AttributeError(name)
 
 
 _counter = iter(range(1, 10**6))

@@ -286,6 +286,7 @@ def test_passwords_and_tokens_are_never_in_a_page_an_event_a_record_or_a_log(por
     secret_password = "Zebra-Quartz-Lantern-9931"
     caplog.set_level(logging.DEBUG)
     user = make_account("ncp", "SEN", password=secret_password)
+    assert user.password.startswith("argon2$argon2id$")  # kept as an argon2id hash
     token = accounts.issue_token(user.username)
     pages = []
     client = Client()
