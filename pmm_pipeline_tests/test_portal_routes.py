@@ -153,8 +153,6 @@ def people(portal):  # noqa: F811
 
 
 def _kwargs(name, target, uploads):
-    from pmm_pipeline.portal import accounts
-
     kwargs = {}
     if name in (
         "member_cycle",
@@ -173,7 +171,6 @@ def _kwargs(name, target, uploads):
         kwargs = {"cycle": OPEN_CYCLE}
     if name in ("secretariat_disable", "secretariat_assign"):
         kwargs = {"login": make_account("reviewer").username}
-    accounts  # noqa: B018
     return kwargs
 
 
