@@ -7,6 +7,9 @@ CYCLE ?= 2023
 # The Dagster UI's port, one setting: `make dev` serves on it and `pmm run` prints links to it (the
 # default is pmm_pipeline/core/settings.py's DEFAULT_UI_PORT; a test keeps the two equal).
 export PMM_UI_PORT ?= 3000
+# The member platform's port (`pmm portal --port`), beside the Dagster UI in `make dev`.
+PMM_PORTAL_PORT ?= 8080
+DEMO_MEMBER ?= KEN
 
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DAGSTER_DISABLE_TELEMETRY := 1
@@ -27,7 +30,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## write sample submissions for CYCLE (default 2023), run the whole cycle, show the outputs
 	$(BIN)/pmm sample --cycle $(CYCLE) --seed 1 --format json,xlsx,csv --error-share 0.05 --quality-defect-share 0.05
 	$(BIN)/pmm run --cycle $(CYCLE)
+	$(BIN)/pmm accounts demo --member $(DEMO_MEMBER)
 	@echo "Dagster UI with this run: make dev, then open http://127.0.0.1:$(PMM_UI_PORT)"
+	@echo "Member platform: make dev, then sign in at http://127.0.0.1:$(PMM_PORTAL_PORT)/ with an account above"
 
 test: $(STAMP) browser docs  ## check imports' direction, lint and formatting, build the docs (strict), then run the whole test suite offline
 	$(BIN)/lint-imports --no-cache --no-logo
@@ -48,9 +53,13 @@ browser:  ## install headless Chromium for the UI test if missing (apt-get, as r
 	       && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "note: Chromium could not be installed; the browser test will be skipped"
 
-dev: $(STAMP)  ## start the Dagster UI on 127.0.0.1 with the same instance as `pmm run`
+# The platform runs in the background of the same shell (which makes it ignore Ctrl-C) and the trap stops it when
+# the Dagster UI in the foreground stops: one Ctrl-C stops both (tried in a pseudo-terminal).
+dev: $(STAMP)  ## start the Dagster UI and the member platform on 127.0.0.1 (ports PMM_UI_PORT, PMM_PORTAL_PORT)
 	$(BIN)/python -c "from pmm_pipeline.orchestration.instance import ensure_dagster_home; ensure_dagster_home()"
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PMM_UI_PORT)
+	@$(BIN)/pmm portal --host 127.0.0.1 --port $(PMM_PORTAL_PORT) & portal=$$!; \
+	  trap 'kill $$portal 2>/dev/null; wait $$portal 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PMM_UI_PORT)
 
 # Not part of `make test`: takes about seven minutes on 2 cores and writes the figures to BENCHMARKS.md.
 bench: $(STAMP)  ## time every stage against plain DuckDB and pandas (10^7 answers too); results in BENCHMARKS.md

@@ -269,6 +269,68 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     return check.exit_status
 
 
+def _account_errors(run):
+    """The platform's AccountError as the command line's one-line error."""
+    from pmm_pipeline.portal.errors import AccountError
+
+    try:
+        return run()
+    except AccountError as err:
+        raise CommandError(str(err)) from None
+
+
+def cmd_portal(args: argparse.Namespace, settings: Settings) -> int:
+    from pmm_pipeline.portal.commands import portal
+
+    if not 0 < args.port < 65536:
+        raise CommandError(f"--port {args.port} must be from 1 to 65535")
+    try:
+        portal(settings, args.host, args.port)
+    except OSError as err:
+        raise CommandError(f"cannot serve on {args.host}:{args.port}: {err.strerror or err}") from None
+    return 0
+
+
+def cmd_accounts(args: argparse.Namespace, settings: Settings) -> int:
+    from pmm_pipeline.portal import commands
+
+    what = args.accounts_command
+    if what == "add":
+        print(
+            _account_errors(
+                lambda: commands.accounts_add(
+                    settings, args.login, args.role, args.member, args.lang, args.password_stdin
+                )
+            )
+        )
+    elif what == "password":
+        print(_account_errors(lambda: commands.accounts_password(settings, args.login)))
+    elif what == "token":
+        token = _account_errors(lambda: commands.accounts_token(settings, args.login))
+        print(token)
+        print(f"(the API token of {args.login}: shown this once, kept only as a hash)", file=sys.stderr)
+    elif what == "disable":
+        print(_account_errors(lambda: commands.accounts_disable(settings, args.login)))
+    elif what == "assign":
+        print(_account_errors(lambda: commands.accounts_assign(settings, args.login, args.member)))
+    elif what == "demo":
+        reference = load_reference(settings.reference_dir, settings.cycles_file)
+        member = _member_of(reference, args.member)
+        lines = _account_errors(lambda: commands.accounts_demo(settings, member, args.lang))
+        print("Demo accounts of the PMM platform (new passwords, shown this once):")
+        print("\n".join(lines))
+    else:
+        rows = _account_errors(lambda: commands.accounts_list(settings))
+        if args.json:
+            print(json.dumps(rows, indent=2, ensure_ascii=False))
+        else:
+            for row in rows:
+                state = "" if row["active"] else "  (disabled)"
+                bound = row["member"] or ",".join(row["assigned"]) or "-"
+                print(f"{row['login']:<24} {row['role']:<12} {bound:<12} {row['lang']}{state}")
+    return 0
+
+
 # --- the parser ---------------------------------------------------------------------------------------
 class PmmArgumentParser(argparse.ArgumentParser):
     """argparse with the contract's one-line errors and near-miss suggestions for every choice."""
@@ -505,6 +567,93 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--cycle", default=None, help="members in force for this cycle; KPIs of its catalogue version")
     listing.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+
+    portal = _add_command(
+        commands,
+        "portal",
+        "serve the member platform (web pages and the API under /api/v1/)",
+        ("pmm portal", "pmm portal --host 127.0.0.1 --port 8080"),
+        cmd_portal,
+        "Serves the PMM data collection platform with waitress until Ctrl-C. Its database (accounts, uploads,"
+        " notes, audit trail) is PMM_DATA_DIR/portal.sqlite3, or PMM_PORTAL_DATABASE_URL; migrations are applied"
+        " on start. Uploads go through the pipeline's intake into landing/<cycle>/.",
+    )
+    portal.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    portal.add_argument("--port", type=int, default=8080, help="port to listen on")
+
+    accounts = _add_command(
+        commands,
+        "accounts",
+        "manage the platform's accounts: add, password, token, disable, assign, list, demo",
+        (
+            "echo 'a long passphrase' | pmm accounts add --login ken.ncp --role ncp --member KEN --lang fr"
+            " --password-stdin",
+            "pmm accounts token --login ken.ncp",
+            "pmm accounts assign --login expert1 --member KEN",
+            "pmm accounts disable --login ken.ncp",
+            "pmm accounts list",
+        ),
+        None,
+    )
+    accounts_commands = accounts.add_subparsers(dest="accounts_command", required=True, metavar="command")
+    add = _add_command(
+        accounts_commands,
+        "add",
+        "add an account: an NCP of one member, the Secretariat or a peer reviewer",
+        ("pmm accounts add --login ken.ncp --role ncp --member KEN --lang fr --password-stdin",),
+        cmd_accounts,
+    )
+    add.add_argument("--login", required=True, help="the sign-in name")
+    add.add_argument("--role", required=True, choices=("ncp", "secretariat", "reviewer"), help="the account's role")
+    add.add_argument("--member", default=None, help="ncp only: " + MEMBER_HELP)
+    add.add_argument("--lang", type=_language, default="en", help="en, fr or es: the pages' language")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input (one line)")
+    password = _add_command(
+        accounts_commands,
+        "password",
+        "set an account's password from standard input (one line)",
+        ("pmm accounts password --login ken.ncp < passphrase.txt",),
+        cmd_accounts,
+    )
+    password.add_argument("--login", required=True, help="the account")
+    token = _add_command(
+        accounts_commands,
+        "token",
+        "print a new API token for the account, once (only its hash is kept)",
+        ("pmm accounts token --login ken.ncp",),
+        cmd_accounts,
+    )
+    token.add_argument("--login", required=True, help="the account")
+    disable = _add_command(
+        accounts_commands,
+        "disable",
+        "disable an account: no sign-in, sessions ended, tokens refused",
+        ("pmm accounts disable --login ken.ncp",),
+        cmd_accounts,
+    )
+    disable.add_argument("--login", required=True, help="the account")
+    assign = _add_command(
+        accounts_commands,
+        "assign",
+        "assign a peer reviewer to a member",
+        ("pmm accounts assign --login expert1 --member KEN",),
+        cmd_accounts,
+    )
+    assign.add_argument("--login", required=True, help="the reviewer's account")
+    assign.add_argument("--member", required=True, help=MEMBER_HELP)
+    listed = _add_command(
+        accounts_commands, "list", "list the accounts", ("pmm accounts list", "pmm accounts list --json"), cmd_accounts
+    )
+    listed.add_argument("--json", action="store_true", help="print a JSON list")
+    demo = _add_command(
+        accounts_commands,
+        "demo",
+        "create (or reset) a demo NCP and a demo Secretariat account with new passwords printed once",
+        ("pmm accounts demo --member KEN",),
+        cmd_accounts,
+    )
+    demo.add_argument("--member", default="KEN", help="the demo NCP's member: " + MEMBER_HELP)
+    demo.add_argument("--lang", type=_language, default="en", help="en, fr or es")
 
     specs = _add_command(
         commands,

@@ -1,0 +1,61 @@
+"""Every route of the platform. Each one has a rule per role in pmm_pipeline_tests/test_portal_routes.py."""
+
+from django.urls import include, path, register_converter
+
+from pmm_pipeline.portal import api, views
+
+
+class MemberCode:
+    regex = "[A-Z]{3}"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+class CycleId:
+    regex = "[A-Za-z0-9_-]{1,32}"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(MemberCode, "member")
+register_converter(CycleId, "cycle")
+
+routes = [
+    path("", views.home, name="home"),
+    path("sign-in/", views.SignInView.as_view(), name="sign_in"),
+    path("sign-out/", views.sign_out, name="sign_out"),
+    path("language/", views.set_language, name="language"),
+    path("static/portal.css", views.stylesheet, name="stylesheet"),
+    path("cycles/<cycle:cycle>/members/<member:member>/", views.member_cycle, name="member_cycle"),
+    path("cycles/<cycle:cycle>/members/<member:member>/questionnaire.xlsx", views.questionnaire, name="questionnaire"),
+    path("cycles/<cycle:cycle>/members/<member:member>/upload/", views.upload, name="upload"),
+    path("cycles/<cycle:cycle>/members/<member:member>/profile/", views.profile, name="profile"),
+    path(
+        "cycles/<cycle:cycle>/members/<member:member>/uploads/<int:upload_id>/",
+        views.upload_verdict,
+        name="upload_verdict",
+    ),
+    path("cycles/<cycle:cycle>/members/<member:member>/disclosure/", views.disclosure, name="disclosure"),
+    path("cycles/<cycle:cycle>/members/<member:member>/notes/", views.add_note, name="add_note"),
+    path("secretariat/", views.secretariat, name="secretariat"),
+    path("secretariat/accounts/", views.secretariat_accounts, name="secretariat_accounts"),
+    path("secretariat/accounts/<str:login>/disable/", views.secretariat_disable, name="secretariat_disable"),
+    path("secretariat/accounts/<str:login>/assign/", views.secretariat_assign, name="secretariat_assign"),
+    path("secretariat/audit/", views.secretariat_audit, name="secretariat_audit"),
+    path("api/v1/cycles/<cycle:cycle>/submissions", api.submit, name="api_submit"),
+    path("api/v1/cycles/<cycle:cycle>/members/<member:member>/submissions", api.versions, name="api_versions"),
+]
+
+# One namespace, "portal", for every route (the tests list them from here).
+urlpatterns = [path("", include((routes, "portal"), namespace="portal"))]
+
+handler404 = "pmm_pipeline.portal.views.not_found"
+handler403 = "pmm_pipeline.portal.views.forbidden"

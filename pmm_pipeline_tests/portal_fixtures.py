@@ -1,0 +1,165 @@
+"""Fixtures of the member platform's tests: one configured platform per test session, on a temporary data folder.
+
+Django is configured once per process, so every portal test module shares this platform; tests tell their data
+apart by logins and members of their own. The cycles file adds a cycle collecting today ("OPEN") beside the shipped
+ones (closed), so uploads are judged on the real calendar rule.
+"""
+
+import atexit
+import datetime as dt
+import io
+import json
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pmm_pipeline.core.settings import PACKAGED_REFERENCE_DIR, Settings
+
+OPEN_CYCLE = "OPEN"
+CLOSED_CYCLE = "2023"
+PASSWORD = "correct horse battery staple 42"
+
+
+def _cycles_file(folder: Path) -> Path:
+    shipped = yaml.safe_load((PACKAGED_REFERENCE_DIR / "cycles.yaml").read_text())
+    today = dt.datetime.now(dt.UTC).date()
+    shipped["cycles"].append(
+        {
+            "id": OPEN_CYCLE,
+            "reporting_year": 2025,
+            "collection": {
+                "opens": (today - dt.timedelta(days=30)).isoformat(),
+                "closes": (today + dt.timedelta(days=30)).isoformat(),
+            },
+            "publication_date": (today + dt.timedelta(days=90)).isoformat(),
+            "catalogue_version": "1.1",
+        }
+    )
+    path = folder / "cycles.yaml"
+    path.write_text(yaml.safe_dump(shipped, sort_keys=False))
+    return path
+
+
+# Django is configured once per process, while pytest makes a session fixture imported into several modules once
+# per module: the platform and its server are kept here, so that every module gets the same ones.
+_ONCE: dict = {}
+
+
+@pytest.fixture(scope="session")
+def portal(tmp_path_factory):
+    """The configured platform's pmm Settings (its data folder, limits, cycles)."""
+    from pmm_pipeline.portal.config import PortalSettings
+    from pmm_pipeline.portal.settings import configure
+
+    if "settings" in _ONCE:
+        return _ONCE["settings"]
+    root = tmp_path_factory.mktemp("portal")
+    data = root / "data"
+    settings = Settings.from_env(
+        {
+            "PMM_DATA_DIR": str(data),
+            "PMM_CYCLES_FILE": str(_cycles_file(root)),
+            "PMM_MAX_FILE_BYTES": str(2 * 1024 * 1024),
+        }
+    )
+    configure(settings, PortalSettings.from_env(settings, {}))
+    # Still argon2, at a cost for tests: Django's default (100 MiB, 2 passes) takes ~0.8 s a hash on these cores.
+    from django.test import override_settings
+
+    override_settings(PASSWORD_HASHERS=["pmm_pipeline_tests.portal_fixtures.TestArgon2Hasher"]).enable()
+    _ONCE["settings"] = settings
+    return settings
+
+
+def _test_hasher():
+    from django.contrib.auth.hashers import Argon2PasswordHasher
+
+    class TestArgon2Hasher(Argon2PasswordHasher):
+        time_cost = 1
+        memory_cost = 8192
+        parallelism = 1
+
+    return TestArgon2Hasher
+
+
+def __getattr__(name):  # the hasher class is made once Django is importable (settings name it by path)
+    if name == "TestArgon2Hasher":
+        globals()[name] = _test_hasher()
+        return globals()[name]
+    raise AttributeError(name)
+
+
+_counter = iter(range(1, 10**6))
+
+
+def make_account(
+    role: str, member: str | None = None, lang: str = "en", password: str = PASSWORD, assigned: tuple[str, ...] = ()
+):
+    """A new account with a login of its own; returns the Django user."""
+    from pmm_pipeline.portal import accounts
+
+    login = f"{role}{next(_counter)}"
+    user = accounts.add_account(
+        login,
+        role,
+        member=member,
+        lang=lang,
+        password=password,
+        known_members={"KEN", "SEN", "FRA", "BRA", "JPN", member or "KEN", *assigned},
+    )
+    for code in assigned:
+        accounts.assign_reviewer(login, code, known_members={code})
+    return user
+
+
+def json_submission(
+    member: str, cycle: str = OPEN_CYCLE, value: int = 1200, electronic: int = 1100, disclosure: dict | None = None
+) -> bytes:
+    """A small valid JSON submission (years of the OPEN cycle: T=2025, T-1=2024)."""
+    document = {
+        "format": "pmm-submission",
+        "format_version": 1,
+        "member": member,
+        "cycle": cycle,
+        "submitted_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "answers": [
+            {"item": "declarations_total", "year": 2025, "value": value},
+            {"item": "declarations_electronic", "year": 2025, "value": electronic},
+            {"item": "aeo_count", "year": 2025, "value": 40},
+            {"item": "aeo_count", "year": 2024, "value": 35},
+        ],
+        "disclosure": disclosure or {},
+    }
+    return json.dumps(document).encode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(portal):
+    """The platform under waitress on 127.0.0.1, in a thread: its base URL."""
+    from pmm_pipeline.portal.server import make_server
+
+    if "server" not in _ONCE:
+        server = make_server("127.0.0.1", free_port(), portal)
+        threading.Thread(target=server.run, daemon=True).start()
+        _ONCE["server"] = server
+        atexit.register(server.close)
+    return f"http://127.0.0.1:{_ONCE['server'].effective_port}"
+
+
+def multipart(name: str, data: bytes, field: str = "file") -> tuple[bytes, str]:
+    boundary = "pmmboundary7d93"
+    body = io.BytesIO()
+    body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'.encode())
+    body.write(b"Content-Type: application/octet-stream\r\n\r\n")
+    body.write(data)
+    body.write(f"\r\n--{boundary}--\r\n".encode())
+    return body.getvalue(), f"multipart/form-data; boundary={boundary}"

@@ -1,0 +1,86 @@
+"""What the pages do beyond who may open them: the pre-filled questionnaire, the Secretariat's accounts and view."""
+
+import io
+
+import openpyxl
+
+from pmm_pipeline_tests.portal_fixtures import OPEN_CYCLE, PASSWORD, json_submission, make_account, portal  # noqa: F401
+
+
+def _signed_in(user, password=PASSWORD):
+    from django.test import Client
+
+    client = Client()
+    assert client.post("/sign-in/", {"username": user.username, "password": password}).status_code == 302
+    return client
+
+
+def test_the_questionnaire_is_prefilled_with_the_latest_accepted_answers_and_the_download_audited(portal):  # noqa: F811
+    from pmm_pipeline.portal import receiving
+    from pmm_pipeline.portal.models import AuditEvent
+
+    ncp = make_account("ncp", "JPN", lang="es")
+    receiving.receive(None, ncp, OPEN_CYCLE, "JPN.json", json_submission("JPN", value=4321), channel="api")
+    response = _signed_in(ncp).get(f"/cycles/{OPEN_CYCLE}/members/JPN/questionnaire.xlsx")
+    assert response.status_code == 200 and "PMM_JPN_OPEN_es.xlsx" in response["Content-Disposition"]
+    answers = openpyxl.load_workbook(io.BytesIO(response.content)).worksheets[1]
+    values = {(r[0].value, r[3].value): r[4].value for r in answers.iter_rows(min_row=5)}
+    assert values[("declarations_total", 2025)] == 4321
+    assert AuditEvent.objects.filter(login=ncp.username, action="download", member="JPN").count() == 1
+
+
+def test_the_secretariat_creates_assigns_and_disables_accounts_in_the_browser(portal):  # noqa: F811
+    from django.contrib.auth import get_user_model
+
+    from pmm_pipeline.portal.models import Assignment, AuditEvent
+
+    secretariat = make_account("secretariat")
+    client = _signed_in(secretariat)
+    new = {"login": "web.ncp.bra", "role": "ncp", "member": "BRA", "lang": "fr", "password": PASSWORD}
+    assert client.post("/secretariat/accounts/", new).status_code == 302
+    made = get_user_model().objects.get(username="web.ncp.bra")
+    assert made.pmm.member == "BRA" and made.pmm.lang == "fr"
+    refused = client.post("/secretariat/accounts/", {**new, "login": "web.ncp.x", "member": "ZZZ"})
+    assert refused.status_code == 200 and "ZZZ" in refused.content.decode()  # the form again, with the reason
+    assert not get_user_model().objects.filter(username="web.ncp.x").exists()
+
+    reviewer = make_account("reviewer")
+    client.post(f"/secretariat/accounts/{reviewer.username}/assign/", {"member": "bra"})
+    assert Assignment.objects.filter(reviewer=reviewer, member="BRA").exists()
+
+    signed = _signed_in(made)
+    client.post("/secretariat/accounts/web.ncp.bra/disable/")
+    assert signed.get("/")["Location"].startswith("/sign-in/")  # its session stopped working at once
+    from django.test import Client
+
+    again = Client().post("/sign-in/", {"username": "web.ncp.bra", "password": PASSWORD})
+    assert again.status_code == 200  # the form again: a disabled account cannot sign in
+    actions = set(AuditEvent.objects.filter(login=secretariat.username).values_list("action", flat=True))
+    assert {"account_add", "account_assign", "account_disable"} <= actions
+    audit_page = client.get("/secretariat/audit/", {"login": secretariat.username}).content.decode()
+    assert "account_disable" in audit_page and "web.ncp.bra" in audit_page
+
+
+def test_the_secretariat_sees_completeness_latest_verdicts_and_links_to_the_runs(portal):  # noqa: F811
+    from pmm_pipeline.portal import receiving
+
+    ncp = make_account("ncp", "FRA")
+    receiving.receive(None, ncp, OPEN_CYCLE, "FRA.json", json_submission("FRA"), channel="api")
+    page = _signed_in(make_account("secretariat")).get("/secretariat/", {"cycle": OPEN_CYCLE}).content.decode()
+    assert "Europe" in page and ncp.username in page
+    assert "/runs?q[]=tag:pmm/cycle=OPEN&amp;q[]=tag:pmm/member=FRA" in page
+    outstanding = page.split('id="regions"')[1].split("</table>")[0]
+    assert "FRA" not in outstanding.split("Europe")[1].split("</tr>")[0]  # FRA has an accepted version
+
+
+def test_a_refusal_at_the_door_is_explained_in_the_accounts_language(portal):  # noqa: F811
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    ncp = make_account("ncp", "SEN", lang="es")
+    client = _signed_in(ncp)
+    response = client.post(
+        f"/cycles/{OPEN_CYCLE}/members/SEN/upload/", {"file": SimpleUploadedFile("SEN.exe", b"MZ\x90")}, follow=True
+    )
+    page = response.content.decode()
+    assert "rechazado" in page and "unsupported_file_type" in page
+    assert "No es un tipo de archivo que la plataforma acepte" in page
