@@ -56,6 +56,10 @@ class CycleRecords:
     def accepted_of(self, member: str) -> list[KnownFile]:
         return [f for f in self.files if f.status == ACCEPTED and f.member == member and f.sha256]
 
+    def latest_platform_receipt(self) -> dt.datetime | None:
+        """The latest receipt time the platform recorded for this cycle (its notes only: they are in lock order)."""
+        return max((a.received_at for a in self.notes.notes.values()), default=None)
+
     def first_with(self, sha256: str, before: tuple[dt.datetime, str]) -> KnownFile | None:
         """The first file received with these bytes before (received_at, name): what a new copy duplicates."""
         earlier = [
@@ -76,7 +80,9 @@ _pending_lock = threading.Lock()
 _pending_cache: dict[tuple, tuple] = {}
 
 
-def _pending_file(path: Path, info: os.stat_result, ctx: ValidationContext, limits: IntakeLimits) -> KnownFile | None:
+def _pending_file(
+    path: Path, info: os.stat_result, ctx: ValidationContext, limits: IntakeLimits, now: dt.datetime
+) -> KnownFile | None:
     key = (str(path.parent), path.name, info.st_ino, info.st_size, info.st_mtime_ns, ctx.cycle.id)
     with _pending_lock:
         cached = _pending_cache.get(key)
@@ -153,7 +159,7 @@ def cycle_records(
                 continue
             if not stat.S_ISREG(info.st_mode):
                 continue
-            found = _pending_file(path, info, ctx, limits)
+            found = _pending_file(path, info, ctx, limits, dt.datetime.now(dt.UTC))
             if found is None or (found.sha256, found.file_name) in ledger.receipts:
                 continue
             if (found.sha256, found.file_name) in notes.notes:

@@ -52,6 +52,7 @@ from pmm_pipeline.stages.quality.findings import _place
 from pmm_pipeline.stages.quality.offline import OFFLINE_LIMITS, gate_findings_of_file, no_findings
 
 MAX_ACCOUNT_LENGTH = 150
+RECEIPT_STEP = dt.timedelta(microseconds=1)  # the finest step of a receipt time (TIMESTAMPTZ keeps microseconds)
 _STEM_LENGTH = 80
 
 
@@ -164,7 +165,9 @@ def deliver_upload(
 
     `member` is the member an NCP account is bound to (None for a Secretariat account sending on a member's
     behalf: the file's own member is used); `received_at` is when the platform received the file (its
-    `submitted_at`). Raises DeliveryError for a wrong call (unknown cycle or member); a bad FILE is never an
+    `submitted_at`); the verdict's `received_at` is what is recorded: the same, or a microsecond after the
+    cycle's last recorded delivery when this one waited behind it, so that versions follow the order of the
+    verdicts given and a version number once shown never changes. Raises DeliveryError for a wrong call (unknown cycle or member); a bad FILE is never an
     error but a rejected verdict, recorded like any rejection.
     """
     received_at = _check_call(account, received_at, lang)
@@ -185,36 +188,28 @@ def deliver_upload(
 
     # 1. Archive first: whatever happens next, the bytes received are kept.
     stored = store_copy(head, sha, size, layout.archive_dir, name)
+
+    def judge(name: str, received_at: dt.datetime) -> "_Judged":
+        return _judge(name, data, head, sha, size, stored.path, received_at, account, member, file_name, ctx, limits)
+
     staged = _stage_file(landing_dir, data)
     try:
         # 2. Judged as the intake will judge it, outside the lock: reading and the gate are the slow part.
-        judged = _judge(
-            name, data, head, sha, size, stored.path, received_at, account, member, file_name, ctx, limits, landing_dir
-        )
+        judged = judge(name, received_at)
         findings = _findings(judged.outcome, judged.received, inputs, cycle_spec, lang)
         with delivery_lock(layout.archive_dir, cycle):
-            if (landing_dir / name).exists() or (landing_dir / name).is_symlink():
-                # Another file has this name (a random part makes this all but impossible): judged anew under
-                # a free one, since the name is part of what is judged.
-                name = landing_name_for(file_name, received_at, sha)
-                judged = _judge(
-                    name,
-                    data,
-                    head,
-                    sha,
-                    size,
-                    stored.path,
-                    received_at,
-                    account,
-                    member,
-                    file_name,
-                    ctx,
-                    limits,
-                    landing_dir,
-                )
-                findings = _findings(judged.outcome, judged.received, inputs, cycle_spec, lang)
-            # 3. What only the records can say: the same bytes sent before, and the version's number.
             records = cycle_records(layout.archive_dir, landing_dir, ctx, limits)
+            # Receipt times follow the order deliveries are recorded in: an upload that waited for the lock
+            # behind a later one is received just after it, so that no version number already shown moves.
+            latest = records.latest_platform_receipt()
+            if latest is not None and received_at <= latest:
+                received_at = latest + RECEIPT_STEP
+            if received_at != judged.received.received_at or _taken(landing_dir, name):
+                # The time (or, all but never, the name: it has a random part) is part of what is judged.
+                if _taken(landing_dir, name):
+                    name = landing_name_for(file_name, received_at, sha)
+                judged = judge(name, received_at)
+            # 3. What only the records can say: the same bytes sent before, and the version's number.
             original = records.first_with(sha, (received_at, name)) if size > 0 else None
             outcome = judged.outcome
             if original is not None:
@@ -234,6 +229,10 @@ def deliver_upload(
     return verdict
 
 
+def _taken(landing_dir: Path, name: str) -> bool:
+    return (landing_dir / name).exists() or (landing_dir / name).is_symlink()
+
+
 @dataclass(frozen=True)
 class _Judged:
     arrival: Arrival
@@ -242,13 +241,11 @@ class _Judged:
     outcome: "ReadOutcome | Duplicate"
 
 
-def _judge(
-    name, data, head, sha, size, stored_path, received_at, account, member, file_name, ctx, limits, landing_dir
-) -> _Judged:
+def _judge(name, data, head, sha, size, stored_path, received_at, account, member, file_name, ctx, limits) -> _Judged:
     arrival = Arrival(sha, name, received_at, account, member, display_name(file_name or "")[:200], size)
     received = ReceivedFile(sha, name, size, received_at, str(stored_path), PLATFORM, account, arrival)
     whole = data if size <= limits.max_file_bytes else None
-    entry = _Delivered(landing_dir / name, name, sha, size, whole, None, name, head)
+    entry = _Delivered(Path(name), name, sha, size, whole, None, name, head)
     return _Judged(arrival, received, entry, judge_file(entry, received, ctx, limits, None))
 
 

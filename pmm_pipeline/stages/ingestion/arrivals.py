@@ -29,18 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from pmm_pipeline.core.files import append_durably
+from pmm_pipeline.core.vocabulary import CHANNELS, PLATFORM_REASON_CODES
 from pmm_pipeline.specs.reference.models import Cycle
 from pmm_pipeline.stages.ingestion.receipts import ledger_path
 from pmm_pipeline.stages.ingestion.submission import Problem
 
 NOTE_FORMAT = "pmm-arrival"
-PLATFORM = "platform"
-LANDING = "landing"
-CHANNELS = (PLATFORM, LANDING)
+LANDING, PLATFORM = CHANNELS
 # The reason codes only the platform can give: the intake alone cannot know the account or the receipt time.
-CYCLE_CLOSED = "cycle_closed"
-WRONG_MEMBER = "wrong_member"
-PLATFORM_REASON_CODES = (CYCLE_CLOSED, WRONG_MEMBER)
+CYCLE_CLOSED, WRONG_MEMBER = PLATFORM_REASON_CODES
 _MAX_NOTE_LINE = 4 * 1024 * 1024  # a note holds at most a few hundred bounded problems; more is not ours
 
 
@@ -217,7 +214,6 @@ def platform_problems(arrival: Arrival, content_member: str | None, cycle: Cycle
                 WRONG_MEMBER,
                 f"the file is a submission of {content_member}, but account {arrival.account} sends for"
                 f" {arrival.member} only",
-                item=None,
             )
         )
     return problems
