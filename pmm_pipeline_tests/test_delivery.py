@@ -23,6 +23,7 @@ from pmm_pipeline.stages.delivery import (
     landing_name_for,
     member_versions,
     prefilled_answers,
+    prefilled_document,
 )
 from pmm_pipeline.stages.feedback.texts import PROBLEMS
 from pmm_pipeline.stages.ingestion.arrivals import notes_path, read_arrivals
@@ -220,6 +221,8 @@ def test_member_versions_list_every_upload_newest_first_as_recorded(delivered):
         assert row["taken_in"]
     assert {r["reason_code"] for r in rows if r["status"] == "rejected"} >= {"wrong_member", "cycle_closed"}
     assert {r["sha256"] for r in member_versions(settings, CYCLE, "UGA")} == {v["secretariat"].sha256}
+    with pytest.raises(DeliveryError):
+        member_versions(settings, "../2027", "KEN")
 
 
 def test_the_landing_sensor_sees_each_delivered_file_once_and_no_staged_one(delivered):
@@ -271,6 +274,7 @@ def test_a_torn_last_note_is_ignored_and_a_damaged_one_reported(tmp_path):
     path.write_bytes(b'{"format": "pmm-arrival", "sha256": "zz"}\n' + good + b'{"format": "pmm-arr')
     book = read_arrivals(path)
     assert len(book.notes) == 1 and len(book.unreadable) == 1 and "line 1" in book.unreadable[0]
+    assert not settings.layout.warehouse_path.exists()  # the platform never opens (nor creates) the warehouse
 
 
 def test_cycle_accepts_uploads_in_its_window_and_reopening_only(reference, tmp_path):
@@ -381,7 +385,9 @@ def test_prefill_is_the_latest_accepted_version_then_the_earlier_cycles_t_minus_
     from pmm_pipeline.stages.delivery.inputs import load_inputs
 
     inputs = load_inputs(settings)
-    workbook = render_questionnaire(inputs.catalogue, inputs.reference, CYCLE, "KEN", "fr", {"answers": answers})
+    document = prefilled_document(settings, CYCLE, "KEN")
+    assert document["disclosure"] == {"electronic_declaration_rate": "public"}  # the latest version's choices
+    workbook = render_questionnaire(inputs.catalogue, inputs.reference, CYCLE, "KEN", "fr", document)
     verdict = deliver_upload(settings, CYCLE, "KEN.xlsx", workbook, received_at=at(2), **kw)
     assert (verdict.status, verdict.version) == ("accepted", 3)
     assert ordered(prefilled_answers(settings, CYCLE, "KEN")) == ordered(answers)

@@ -5,9 +5,10 @@ A stage of its own, above quality and feedback: the verdict needs the intake (in
 the file alone (quality), and the members' words of feedback (feedback), which the ingestion stage may not import.
 """
 
+from pmm_pipeline.stages.delivery.errors import DeliveryError
 from pmm_pipeline.stages.delivery.history import member_versions
-from pmm_pipeline.stages.delivery.prefill import prefilled_answers
-from pmm_pipeline.stages.delivery.upload import DeliveryError, deliver_upload, landing_name_for
+from pmm_pipeline.stages.delivery.prefill import prefilled_answers, prefilled_document
+from pmm_pipeline.stages.delivery.upload import deliver_upload, landing_name_for
 from pmm_pipeline.stages.delivery.verdict import UploadVerdict
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "landing_name_for",
     "member_versions",
     "prefilled_answers",
+    "prefilled_document",
 ]
 
 from pmm_pipeline.stages.collection.windows import cycle_accepts_uploads  # noqa: E402 - listed above

@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.stages.delivery.errors import DeliveryError
 from pmm_pipeline.stages.delivery.inputs import load_inputs
 from pmm_pipeline.stages.delivery.records import ACCEPTED, KnownFile, cycle_records, version_among
 from pmm_pipeline.stages.ingestion.intake import quarantine_stem
@@ -37,6 +38,8 @@ def member_versions(settings: Settings, cycle: str, member: str, now: dt.datetim
     no run has listed yet), `channel`, `account`, `taken_in` (a run has recorded it), `problems`, `findings`.
     """
     inputs = load_inputs(settings)
+    if cycle not in inputs.reference.cycles.ids:
+        raise DeliveryError(f"unknown cycle {cycle!r}")
     ctx = inputs.context(cycle)
     layout = settings.layout
     records = cycle_records(layout.archive_dir, layout.landing_dir(cycle), ctx, settings.intake_limits)
@@ -47,6 +50,9 @@ def member_versions(settings: Settings, cycle: str, member: str, now: dt.datetim
             continue
         verdict = dict(file.arrival.verdict) if file.arrival else {}
         status = "accepted" if file.status == ACCEPTED else "rejected"
+        if (verdict.get("status") == ACCEPTED) != (status == ACCEPTED):
+            # A run judged it otherwise since (the catalogue or the calendar changed): the record speaks.
+            verdict = {}
         if not verdict and status == "rejected":
             verdict = _reason(settings, cycle, file)
         version = version_among(records, member, file.order_key(pending_at), pending_at) if status == ACCEPTED else None

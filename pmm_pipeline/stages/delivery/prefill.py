@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.stages.delivery.errors import DeliveryError
 from pmm_pipeline.stages.delivery.inputs import load_inputs
 from pmm_pipeline.stages.delivery.records import KnownFile, cycle_records
 from pmm_pipeline.stages.ingestion.archive import locate_copy, read_archived
@@ -60,8 +61,25 @@ def _as_json_answer(answer, item_is_categorical: bool) -> dict[str, Any]:
     return row
 
 
+def prefilled_document(settings: Settings, cycle: str, member: str) -> dict[str, Any]:
+    """What `render_questionnaire(..., filled=...)` takes: the pre-filled answers, and the disclosure choices of the
+    member's latest accepted version of this cycle (none before the first: choices are made per cycle)."""
+    latest = _latest_submission(settings, cycle, member) if _known(settings, cycle) else None
+    return {
+        "answers": prefilled_answers(settings, cycle, member),
+        "disclosure": dict(latest.disclosure) if latest is not None else {},
+    }
+
+
+def _known(settings: Settings, cycle: str) -> bool:
+    if cycle not in load_inputs(settings).reference.cycles.ids:
+        raise DeliveryError(f"unknown cycle {cycle!r}")
+    return True
+
+
 def prefilled_answers(settings: Settings, cycle: str, member: str) -> list[dict[str, Any]]:
     """The answers (interchange format: item, year, value or status, comment) to pre-fill the questionnaire with."""
+    _known(settings, cycle)
     inputs = load_inputs(settings)
     this = inputs.reference.cycles.get(cycle)
     items = inputs.catalogue.items_for_version(this.catalogue_version)

@@ -27,6 +27,7 @@ import pandas as pd
 from pmm_pipeline.core.files import sync_folder
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.core.vocabulary import LANGUAGES
+from pmm_pipeline.stages.delivery.errors import DeliveryError
 from pmm_pipeline.stages.delivery.inputs import load_inputs
 from pmm_pipeline.stages.delivery.records import cycle_records, version_among
 from pmm_pipeline.stages.delivery.verdict import ACCEPTED, REJECTED, UploadVerdict
@@ -54,10 +55,6 @@ from pmm_pipeline.stages.quality.offline import OFFLINE_LIMITS, gate_findings_of
 MAX_ACCOUNT_LENGTH = 150
 RECEIPT_STEP = dt.timedelta(microseconds=1)  # the finest step of a receipt time (TIMESTAMPTZ keeps microseconds)
 _STEM_LENGTH = 80
-
-
-class DeliveryError(ValueError):
-    """The call itself is wrong (unknown cycle or member, a time without zone, an unknown language)."""
 
 
 def landing_name_for(file_name: str, received_at: dt.datetime, sha256: str) -> str:
@@ -167,8 +164,8 @@ def deliver_upload(
     behalf: the file's own member is used); `received_at` is when the platform received the file (its
     `submitted_at`); the verdict's `received_at` is what is recorded: the same, or a microsecond after the
     cycle's last recorded delivery when this one waited behind it, so that versions follow the order of the
-    verdicts given and a version number once shown never changes. Raises DeliveryError for a wrong call (unknown cycle or member); a bad FILE is never an
-    error but a rejected verdict, recorded like any rejection.
+    verdicts given and a version number once shown never changes. Raises DeliveryError for a wrong call
+    (unknown cycle or member); a bad FILE is never an error but a rejected verdict, recorded like any rejection.
     """
     received_at = _check_call(account, received_at, lang)
     inputs = load_inputs(settings)
