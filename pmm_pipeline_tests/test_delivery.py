@@ -391,3 +391,16 @@ def test_prefill_is_the_latest_accepted_version_then_the_earlier_cycles_t_minus_
     verdict = deliver_upload(settings, CYCLE, "KEN.xlsx", workbook, received_at=at(2), **kw)
     assert (verdict.status, verdict.version) == ("accepted", 3)
     assert ordered(prefilled_answers(settings, CYCLE, "KEN")) == ordered(answers)
+
+
+def test_the_reused_quality_context_judges_each_file_on_its_own(tmp_path):
+    """The offline gate keeps Great Expectations' suites between verdicts: no result may leak from one to the next."""
+    settings = settings_for(tmp_path)
+    kw = dict(account="a", member="KEN")
+    rules = lambda verdict: sorted((f["rule"], f["item"], f["year"]) for f in verdict.findings)  # noqa: E731
+    clean = deliver_upload(settings, CYCLE, "a.json", submission("KEN", 900), received_at=at(0), **kw)
+    broken = deliver_upload(settings, CYCLE, "b.json", submission("KEN", 1500), received_at=at(1), **kw)
+    again = deliver_upload(settings, CYCLE, "c.json", submission("KEN", 901), received_at=at(2), **kw)
+    assert ("part_not_above_whole", "declarations_electronic", T) in rules(broken)
+    assert ("part_not_above_whole", "declarations_electronic", T) not in rules(clean)
+    assert rules(again) == rules(clean)

@@ -8,7 +8,7 @@ the file alone (quality), and the members' words of feedback (feedback), which t
 from pmm_pipeline.stages.delivery.errors import DeliveryError
 from pmm_pipeline.stages.delivery.history import member_versions
 from pmm_pipeline.stages.delivery.prefill import prefilled_answers, prefilled_document
-from pmm_pipeline.stages.delivery.upload import deliver_upload, landing_name_for
+from pmm_pipeline.stages.delivery.upload import deliver_upload, landing_name_for, warm_up
 from pmm_pipeline.stages.delivery.verdict import UploadVerdict
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "member_versions",
     "prefilled_answers",
     "prefilled_document",
+    "warm_up",
 ]
 
 from pmm_pipeline.stages.collection.windows import cycle_accepts_uploads  # noqa: E402 - listed above

@@ -311,3 +311,11 @@ def _with_verdict(arrival: Arrival, verdict: UploadVerdict) -> Arrival:
     record["problems"] = [{k: v for k, v in p.items() if k not in ("title", "what_to_do")} for p in verdict.problems]
     record["findings"] = [{k: v for k, v in f.items() if k not in ("title", "what_to_do")} for f in verdict.findings]
     return replace(arrival, verdict=record)
+
+
+def warm_up(settings: Settings) -> None:
+    """What the first verdict of a process would pay (~15 s: Great Expectations' import, the catalogue): call it
+    when the platform starts, so that no member waits for it."""
+    import great_expectations  # noqa: F401 - the import itself is the cost paid here
+
+    load_inputs(settings)
