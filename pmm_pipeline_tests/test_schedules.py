@@ -102,7 +102,8 @@ def test_cron_expressions_come_from_the_dates(defs):
 def test_every_scheduled_job_exists_and_is_partitioned_by_cycle(defs):
     for name in ("cycle_job", "collection_job", "questionnaires_job"):
         job = defs.resolve_job_def(name)
-        assert job.partitions_def.get_partition_keys() == ["2023", "2025"]
+        # One partition per configured cycle, in the file's order (2027 is the one collecting in December 2026).
+        assert job.partitions_def.get_partition_keys() == ["2023", "2025", "2027"]
         assert job.partitioned_config.get_tags_for_partition_key("2025")["pmm/cycle"] == "2025"
 
 

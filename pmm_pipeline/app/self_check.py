@@ -17,11 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from pmm_pipeline.core.settings import IntakeLimits
-from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle
@@ -37,8 +35,8 @@ from pmm_pipeline.stages.feedback.report import (
 )
 from pmm_pipeline.stages.feedback.texts import HEADINGS
 from pmm_pipeline.stages.ingestion.archive import read_hashed
+from pmm_pipeline.stages.ingestion.context import validation_context
 from pmm_pipeline.stages.ingestion.intake import (
-    RAW_TABLES,
     READERS,
     Accepted,
     IntakeResult,
@@ -47,25 +45,14 @@ from pmm_pipeline.stages.ingestion.intake import (
     _Delivered,
     _read_delivered,
     intake_frames,
-    write_raw_tables,
 )
 from pmm_pipeline.stages.ingestion.limits import display_name
 from pmm_pipeline.stages.quality.findings import _place
-from pmm_pipeline.stages.quality.gate import evaluate_quality, load_gate_inputs
-from pmm_pipeline.stages.staging.select import PARTICIPATION_SQL, STAGED_ANSWERS_SQL, membership_frame
-from pmm_pipeline.warehouse.tables import FINDINGS, PARTICIPATION, STAGED_ANSWERS
-from pmm_pipeline.warehouse.writes import create_tables, replace_cycle_rows_from_sql
+from pmm_pipeline.stages.quality.offline import OFFLINE_LIMITS, gate_findings_of_file
+from pmm_pipeline.warehouse.tables import FINDINGS
 
 FORMAT = "pmm-self-check"
 FORMAT_VERSION = 1
-
-# Rule id -> what it would need that one file does not have. `not_checked`: no finding of it is given;
-# `file_only`: judged on the file's own figures only, the comparison with earlier cycles left out.
-OFFLINE_LIMITS: dict[str, tuple[str, str]] = {
-    "value_near_peer_median": ("not_checked", "peers"),
-    "t_minus_1_matches_earlier_cycle": ("not_checked", "history"),
-    "magnitude_consistent_with_history": ("file_only", "history"),
-}
 
 # What a member reads beyond the feedback report's own words (feedback/texts.py): the verdict and its limits.
 WORDS: dict[str, dict[str, str]] = {
@@ -250,19 +237,8 @@ class SelfCheck:
 
 
 def _gate_findings(frames: dict[str, pd.DataFrame], reference: Reference, catalogue: Catalogue, cycle: Cycle):
-    """The quality gate on the file alone: raw tables, staging and gate run as in the pipeline, in memory."""
-    with duckdb.connect() as conn:  # in memory: the only warehouse this touches is its own, gone afterwards
-        create_tables(conn, list(RAW_TABLES.values()))
-        write_raw_tables(conn, cycle.id, frames)
-        conn.register("_members_in_force", membership_frame(reference, cycle))
-        replace_cycle_rows_from_sql(conn, PARTICIPATION, cycle.id, PARTICIPATION_SQL, {"cycle": cycle.id})
-        replace_cycle_rows_from_sql(conn, STAGED_ANSWERS, cycle.id, STAGED_ANSWERS_SQL, {"cycle": cycle.id})
-        # No earlier cycle's admitted answers offline: the history rules have nothing to compare with.
-        inputs = load_gate_inputs(conn, cycle.id, [])
-    outcome = evaluate_quality(inputs, cycle, catalogue)
-    findings = outcome.findings
-    judged = ~findings["rule"].isin([r for r, (kind, _) in OFFLINE_LIMITS.items() if kind == "not_checked"])
-    return findings[judged].reset_index(drop=True)
+    """The quality gate on the file alone (stages/quality/offline.py: shared with the member platform)."""
+    return gate_findings_of_file(frames, reference, catalogue, cycle)
 
 
 def check_file(

@@ -21,3 +21,10 @@ VALUE_STATUSES = ("reported", "not_applicable", "missing", "undefined")
 # The kinds of member groups that rollups are computed for (contract, rollups.group_type).
 GROUP_TYPES = ("global", "region", "income_group", "landlocked", "admin_type")
 GroupType = Literal[GROUP_TYPES]
+
+# How a file reached the pipeline: copied into landing/<cycle>/, or sent through the member platform (which
+# records the account and the receipt time in an arrival note: stages/ingestion/arrivals.py).
+CHANNELS = ("landing", "platform")
+# Reasons only the platform can give a file: it was received outside the cycle's collection window and any
+# reopening, or an NCP account sent a file that names another member. Member-facing words: feedback/texts.py.
+PLATFORM_REASON_CODES = ("cycle_closed", "wrong_member")

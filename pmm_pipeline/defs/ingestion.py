@@ -11,6 +11,8 @@ from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.stages.ingestion.arrivals import notes_path, read_arrivals
+from pmm_pipeline.stages.ingestion.context import validation_context  # noqa: F401 - also imported from here
 from pmm_pipeline.stages.ingestion.freeze import input_deadline, members_on_hold
 from pmm_pipeline.stages.ingestion.history import SUBMISSION_HISTORY_SQL, answer_changes
 from pmm_pipeline.stages.ingestion.intake import (
@@ -31,8 +33,6 @@ from pmm_pipeline.stages.ingestion.receipts import (
     read_ledger,
     record_for_intake,
 )
-from pmm_pipeline.stages.ingestion.validate import ValidationContext
-from pmm_pipeline.stages.questionnaire.layout import plan_questionnaire
 from pmm_pipeline.warehouse.tables import (
     RAW_ANSWERS,
     RECEIVED_FILES,
@@ -44,20 +44,6 @@ from pmm_pipeline.warehouse.tables import (
 from pmm_pipeline.warehouse.writes import create_tables, replace_cycle_rows, replace_cycle_rows_from_sql
 
 LISTED_DAMAGED = 100  # rows of the check's metadata table; the count says how many there are in all
-
-
-def validation_context(reference: Reference, catalogue: Catalogue, cycle_id: str) -> ValidationContext:
-    cycle = reference.cycles.get(cycle_id)
-    return ValidationContext(
-        cycle=cycle,
-        members_in_force=frozenset(reference.members_in_force(cycle)),
-        known_members=frozenset(reference.known_member_codes()),
-        items=catalogue.items_for_version(cycle.catalogue_version),
-        kpi_ids=frozenset(k.id for k in catalogue.kpis_for_version(cycle.catalogue_version)),
-        member_languages={code: m.language for code, m in reference.members_in_force(cycle).items()},
-        questionnaire_digest=plan_questionnaire(catalogue, cycle).digest,
-        timezone=reference.cycles.tz,
-    )
 
 
 def build_ingestion_assets(
@@ -103,7 +89,11 @@ def build_ingestion_assets(
             now=now,
             limits=limits,
             earlier=earlier,
+            # Read once the landing folder is listed: a platform file's note is on disk before the file is placed.
+            arrivals=lambda: read_arrivals(notes_path(layout.archive_dir, cycle_id)),
         )
+        for line in result.notes_ignored:
+            context.log.warning(line)
         first_intake_at = first_intake_at or now
         # On disk before the raw tables: receipt times and the freeze never depend on the warehouse alone.
         append_to_ledger(ledger, ledger_updates(state, [*migrated, *result.receipts], first_intake_at))

@@ -57,6 +57,12 @@ ANSWER_COLUMNS = (
     C("status", "VARCHAR", "reported, not_applicable or not_available"),
     C("comment", "VARCHAR", "the member's comment or justification"),
 )
+# How a file came, on every raw record of a file: through the member platform (with the account that sent it) or
+# copied into landing by hand. The published tables never carry them.
+CHANNEL_COLUMNS = (
+    C("channel", "VARCHAR", "landing (copied into the landing folder) or platform (sent through the member platform)"),
+    C("account", "VARCHAR", "login of the platform account that sent the file; NULL for a file copied into landing"),
+)
 
 RECEIVED_FILES = Table(
     "raw",
@@ -68,13 +74,27 @@ RECEIVED_FILES = Table(
         C("sha256", "VARCHAR", "SHA-256 of the file's bytes"),
         C("file_name", "VARCHAR", "name of the file in the landing folder"),
         C("size_bytes", "BIGINT", "size of the file"),
-        C("received_at", "TIMESTAMPTZ", "when the pipeline first saw this file version"),
+        C(
+            "received_at",
+            "TIMESTAMPTZ",
+            "when the pipeline first saw this file version (the platform's receipt time for a platform delivery)",
+        ),
         C("archive_path", "VARCHAR", "path of the archived copy"),
         C(
             "outcome",
             "VARCHAR",
             "accepted, rejected, duplicate (same bytes as another file), or archive_corrupt / archive_missing (the"
             " archived copy of a version on record is altered or gone: kept on record, not used)",
+        ),
+        C(
+            "channel",
+            "VARCHAR",
+            "landing (copied into the landing folder) or platform (delivered by the member platform)",
+        ),
+        C(
+            "account",
+            "VARCHAR",
+            "login of the platform account that sent the file; NULL for a file copied into landing",
         ),
     ),
 )
@@ -87,7 +107,11 @@ SUBMISSIONS = Table(
         C("cycle", "VARCHAR", "cycle id"),
         C("submission_id", "VARCHAR", "SHA-256 of the file the version came from"),
         C("member_code", "VARCHAR", "member (ISO 3166-1 alpha-3, EUU for the EU)"),
-        C("submitted_at", "TIMESTAMPTZ", "submission time stated in the file"),
+        C(
+            "submitted_at",
+            "TIMESTAMPTZ",
+            "submission time stated in the file; for a platform delivery, when the platform received it",
+        ),
         C("received_at", "TIMESTAMPTZ", "when the file was first seen"),
         C("file_name", "VARCHAR", "name of the file"),
         C("format", "VARCHAR", "json, xlsx or csv"),
@@ -104,6 +128,16 @@ SUBMISSIONS = Table(
             "intact, or archive_corrupt / archive_missing: the archived copy no longer hashes to submission_id or"
             " is gone; the version keeps its place and number but is never used, and if it would be the version"
             " in use the member has none until the copy is restored or the file sent again",
+        ),
+        C(
+            "channel",
+            "VARCHAR",
+            "landing (copied into the landing folder) or platform (delivered by the member platform)",
+        ),
+        C(
+            "account",
+            "VARCHAR",
+            "login of the platform account that sent the file; NULL for a file copied into landing",
         ),
     ),
 )
@@ -155,6 +189,16 @@ REJECTIONS = Table(
             " are the original's)",
         ),
         C("member_code", "VARCHAR", "member the file is from, when its content (or else its name) says; else NULL"),
+        C(
+            "channel",
+            "VARCHAR",
+            "landing (copied into the landing folder) or platform (delivered by the member platform)",
+        ),
+        C(
+            "account",
+            "VARCHAR",
+            "login of the platform account that sent the file; NULL for a file copied into landing",
+        ),
     ),
 )
 
@@ -470,7 +514,11 @@ PROVENANCE = Table(
         *SOURCE_COLUMNS,
         C("submission_id", "VARCHAR", "SHA-256 of the submission file (= its archived copy's name)"),
         C("submission_version", "INTEGER", "version number of the member's submission in the cycle"),
-        C("submitted_at", "TIMESTAMPTZ", "submission time stated in the file"),
+        C(
+            "submitted_at",
+            "TIMESTAMPTZ",
+            "submission time stated in the file; for a platform delivery, when the platform received it",
+        ),
         C("archive_path", "VARCHAR", "path of the archived copy of the file"),
         C("rules_flagged", "VARCHAR", "ids of the quality rules with a finding on this answer or KPI, ;-separated"),
         C("run_id", "VARCHAR", "Dagster run that wrote this lineage (and the KPI values of the same cycle run)"),

@@ -565,3 +565,36 @@ for _lang, _words in {
     },
 }.items():
     HEADINGS[_lang].update(_words)
+
+# The member platform's own reasons (stages/ingestion/arrivals.py): only a file sent through the platform gets them.
+PROBLEMS["cycle_closed"] = {
+    "en": (
+        "Cycle not taking submissions now",
+        "The collection of this cycle is closed. Contact the WCO Secretariat if your file must still be used.",
+    ),
+    "fr": (
+        "Le cycle ne reçoit pas de soumissions actuellement",
+        "La collecte de ce cycle est close. Contactez le Secrétariat de l'OMD si votre fichier doit encore être"
+        " utilisé.",
+    ),
+    "es": (
+        "El ciclo no recibe envíos en este momento",
+        "La recogida de datos de este ciclo está cerrada. Póngase en contacto con la Secretaría de la OMA si su"
+        " archivo aún debe utilizarse.",
+    ),
+}
+PROBLEMS["wrong_member"] = {
+    "en": (
+        "Questionnaire of another member",
+        "Your account sends for your own administration only: send your own questionnaire (download it here).",
+    ),
+    "fr": (
+        "Questionnaire d'un autre Membre",
+        "Votre compte n'envoie que pour votre propre administration : envoyez votre propre questionnaire"
+        " (téléchargez-le ici).",
+    ),
+    "es": (
+        "Cuestionario de otro Miembro",
+        "Su cuenta solo envía para su propia administración: envíe su propio cuestionario (descárguelo aquí).",
+    ),
+}

@@ -38,6 +38,7 @@ from pmm_pipeline.stages.ingestion.archive import (
     store_copy,
     write_verified,
 )
+from pmm_pipeline.stages.ingestion.arrivals import LANDING, Arrival, ArrivalBook, platform_problems
 from pmm_pipeline.stages.ingestion.csv_reader import read_csv_submission
 from pmm_pipeline.stages.ingestion.freeze import VERSION_USE_COLUMNS, InputDeadline, mark_versions_in_use
 from pmm_pipeline.stages.ingestion.json_reader import read_json_submission
@@ -103,6 +104,11 @@ class ReceivedFile:
     size_bytes: int
     received_at: dt.datetime
     archive_path: str | None
+    # How it came: `landing` (copied into the folder) or `platform` (delivered by the member platform, with the
+    # account that sent it; its arrival note fixes received_at).
+    channel: str = LANDING
+    account: str | None = None
+    arrival: Arrival | None = field(default=None, repr=False, compare=False)
 
 
 def _bounded(problem: Problem) -> Problem:
@@ -191,6 +197,7 @@ class IntakeResult:
     damaged: list[DamagedCopy] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)  # new landing files left for the next run (files per run cap)
     repaired: list[str] = field(default_factory=list)  # archived copies found damaged and rewritten from landing
+    notes_ignored: list[str] = field(default_factory=list)  # arrival notes not used, and why (operator log lines)
     receipts: list[Receipt] = field(default_factory=list)  # every version taken in, as the ledger records it
 
 
@@ -240,6 +247,7 @@ def read_file(
     limits: IntakeLimits = DEFAULT_LIMITS,
     *,
     received_at: dt.datetime | None = None,
+    arrival: Arrival | None = None,
 ) -> ReadOutcome:
     """Check one file's name and bytes, read and validate them; never raises for bad content.
 
@@ -248,7 +256,32 @@ def read_file(
     is credited to the member its content names, when that is a known member code, and never to
     the member of its name alone: anyone can name a file `KEN_...`. `received_at` is when the file
     arrived (a `submitted_at` later than it is refused); None skips that check.
+
+    With the `arrival` note of a file the platform delivered, its receipt time is its submission time
+    (the time the file states is not used), the platform's reasons (cycle_closed, wrong_member) come
+    first, and the file is credited to the member of the account that sent it, when an NCP's.
     """
+    if arrival is None:
+        return _read_content(file_name, data, ctx, limits, received_at=received_at)
+    outcome = _read_content(
+        file_name, data, ctx, limits, received_at=arrival.received_at, submitted_at=arrival.received_at
+    )
+    refusals = platform_problems(arrival, outcome.member_code, ctx.cycle, ctx.timezone)
+    member = arrival.member or outcome.member_code
+    if not refusals:
+        return dataclasses.replace(outcome, member_code=member)
+    return ReadOutcome(None, _listed(refusals + outcome.problems, limits.max_problems), member)
+
+
+def _read_content(
+    file_name: str,
+    data: bytes,
+    ctx: ValidationContext,
+    limits: IntakeLimits,
+    *,
+    received_at: dt.datetime | None,
+    submitted_at: dt.datetime | None = None,
+) -> ReadOutcome:
     problems: list[Problem] = []
     name_problem = check_file_name(file_name, limits)
     if name_problem is not None:
@@ -273,7 +306,7 @@ def read_file(
 
     try:
         parsed = reader(data, limits)
-        submission, found = validate_submission(parsed, ctx, limits, received_at=received_at)
+        submission, found = validate_submission(parsed, ctx, limits, received_at=received_at, submitted_at=submitted_at)
     except RejectedFile as rejected:
         return ReadOutcome(None, problems + [rejected.problem], known_member(rejected.member))
     except Exception as err:  # nothing a member sends may crash the run: an unforeseen failure is a rejection
@@ -307,6 +340,12 @@ def read_submission(
     return outcome.submission, outcome.problems
 
 
+def quarantine_stem(sha256: str | None, file_name: str) -> str:
+    """The name of a rejected file's quarantined copy; its reason is `<stem>.reason.json` beside it."""
+    prefix = sha256[:16] if sha256 else "not-a-file"
+    return f"{prefix}_{re.sub(r'[^A-Za-z0-9._-]', '_', file_name)[:100]}"
+
+
 def quarantine(
     data: bytes | None,
     received: ReceivedFile,
@@ -320,8 +359,7 @@ def quarantine(
     reason is written, and `linked_copy` (the archive's bounded record of a too large file) is linked
     beside it.
     """
-    prefix = received.sha256[:16] if received.sha256 else "not-a-file"
-    stem = f"{prefix}_{re.sub(r'[^A-Za-z0-9._-]', '_', received.file_name)[:100]}"
+    stem = quarantine_stem(received.sha256, received.file_name)
     path = quarantine_dir / stem
     if data is not None:
         write_verified(path, data, sha256_of(data))
@@ -341,6 +379,8 @@ def quarantine(
         "problems": [p.as_dict() for p in kept],
         "problems_left_out": left_out,
     }
+    if received.channel != LANDING:  # a hand-copied file's reason stays as it always was
+        reason.update(channel=received.channel, account=received.account)
     _write_if_changed(quarantine_dir / f"{stem}.reason.json", json.dumps(reason, indent=2).encode())
     return path
 
@@ -436,6 +476,7 @@ def take_in_cycle(
     archived_earlier: Mapping[tuple[str, str], str] | None = None,
     *,
     earlier: Mapping[tuple[str | None, str], Receipt] | None = None,
+    arrivals: Callable[[], ArrivalBook] | None = None,
 ) -> IntakeResult:
     """Archive, read and check every file of a cycle's landing folder, and every version received before.
 
@@ -449,6 +490,11 @@ def take_in_cycle(
     earlier one is a duplicate, recorded but not read again. At most `limits.max_files_per_run` landing
     files not on record yet are taken in; the others are left in landing for the next run
     (`IntakeResult.deferred`). Any failure while taking in one file rejects that file alone.
+
+    `arrivals` reads the platform's arrival notes (stages/ingestion/arrivals.py); it is called once the
+    landing folder is listed, so every listed platform file has its note. A file with a note that matches its
+    bytes is a platform version (received when the platform received it, credited to its account); a noted
+    version missing from landing is taken in from its archived copy.
     """
     record = (
         dict(earlier) if earlier is not None else _legacy_record(previously_received, archived_earlier, archive_dir)
@@ -457,7 +503,10 @@ def take_in_cycle(
     known_names = {name for _, name in record}
     delivered: list[tuple[ReceivedFile, _Delivered]] = []
     taken_new = 0
-    for path in _arrival_order(landing_entries(landing_dir)):
+    listed = _arrival_order(landing_entries(landing_dir))
+    book = arrivals() if arrivals is not None else ArrivalBook()  # after the listing: see the docstring
+    result.notes_ignored.extend(book.unreadable)
+    for path in listed:
         name = display_name(path.name)
         if taken_new >= limits.max_files_per_run and name not in known_names:
             result.deferred.append(name)  # never opened: a flood of new names costs nothing beyond the cap
@@ -475,7 +524,11 @@ def take_in_cycle(
                 result.deferred.append(name)
                 continue
             taken_new += 1
-        received_at = previous.received_at if previous else now
+        arrival = book.get(entry.sha256, name)
+        if arrival is None and (mismatch := book.mismatch(entry.sha256, name)):
+            result.notes_ignored.append(mismatch)
+        # A platform file was received when the platform received it, whenever a run first lists it.
+        received_at = previous.received_at if previous else arrival.received_at if arrival else now
         if entry.sha256 is None:
             received = ReceivedFile(None, name, 0, received_at, None)
             problem = Problem(
@@ -494,16 +547,21 @@ def take_in_cycle(
         except Exception as err:  # noqa: BLE001 - this file waits in landing for the next run
             if is_systemic(err):
                 raise
-            received = ReceivedFile(entry.sha256, name, entry.size, received_at, None)
+            received = _with_arrival(ReceivedFile(entry.sha256, name, entry.size, received_at, None), arrival)
             _reject_alone(result, received, err, quarantine_dir, data=None)
             continue
         if stored.repaired:
             result.repaired.append(name)
-        received = ReceivedFile(entry.sha256, name, entry.size, received_at, str(stored.path))
+        received = _with_arrival(ReceivedFile(entry.sha256, name, entry.size, received_at, str(stored.path)), arrival)
         result.received.append(received)
         delivered.append((received, dataclasses.replace(entry, file_name=path.name)))
 
     in_landing = {(r.sha256, r.file_name) for r, _ in delivered}
+    # A version the platform noted but no run took in yet, and no longer in landing (removed, replaced, or the
+    # delivery stopped before placing it): its archived copy is the file (archived before the note was written).
+    for key, arrival in book.notes.items():
+        if key not in record and key not in in_landing:
+            record[key] = Receipt(arrival.sha256, arrival.landing_name, arrival.size_bytes, arrival.received_at, None)
     for key, receipt in sorted(record.items(), key=lambda kv: (kv[1].received_at, kv[0][1], kv[0][0] or "")):
         if receipt.sha256 is None or key in in_landing:
             continue
@@ -514,8 +572,9 @@ def take_in_cycle(
             if receipt.archive_path
             else locate_copy(archive_dir, receipt.sha256, receipt.file_name)
         )
-        received = ReceivedFile(
-            receipt.sha256, receipt.file_name, receipt.size_bytes, receipt.received_at, str(copy_path)
+        received = _with_arrival(
+            ReceivedFile(receipt.sha256, receipt.file_name, receipt.size_bytes, receipt.received_at, str(copy_path)),
+            book.get(receipt.sha256, receipt.file_name),
         )
         try:
             copy = read_archived(copy_path, receipt.sha256, limits.max_file_bytes)
@@ -543,19 +602,20 @@ def take_in_cycle(
     for received, entry in sorted(delivered, key=lambda d: (d[0].received_at, d[0].file_name)):
         relative = _relative(Path(received.archive_path), archive_dir)
         base = Receipt(received.sha256, received.file_name, received.size_bytes, received.received_at, relative)
-        if received.sha256 in first_of and entry.size > 0:  # two empty files are two empty files, not a copy
-            original, member = first_of[received.sha256]
-            result.duplicates.append(Duplicate(received, original, member))
-            result.receipts.append(dataclasses.replace(base, outcome="duplicate", member_code=member))
-            continue  # the same bytes under another name: one submission version, not two
+        duplicate_of = first_of.get(received.sha256) if entry.size > 0 else None  # two empty files are not copies
         try:
-            outcome = _read_delivered(entry, received, ctx, limits)
+            outcome = judge_file(entry, received, ctx, limits, duplicate_of)
+            if isinstance(outcome, Duplicate):
+                result.duplicates.append(outcome)
+                result.receipts.append(dataclasses.replace(base, outcome="duplicate", member_code=outcome.member_code))
+                continue  # the same bytes under another name: one submission version, not two
         except Exception as err:  # noqa: BLE001 - read_file never raises for content; this is a fault of ours
             if is_systemic(err):
                 raise
             message = f"the file could not be read ({_failure(err)}); send it again if this stays"
             outcome = ReadOutcome(None, [Problem("unreadable_file", message)], None)
-        first_of[received.sha256] = (received, outcome.member_code)
+        if received.sha256 not in first_of:
+            first_of[received.sha256] = (received, outcome.member_code)
         if outcome.submission is None:
             linked = (
                 Path(received.archive_path).with_name(f"{received.sha256}{HEAD_SUFFIX}") if entry.data is None else None
@@ -586,15 +646,70 @@ def take_in_cycle(
     return result
 
 
+def judge_file(
+    entry: _Delivered,
+    received: ReceivedFile,
+    ctx: ValidationContext,
+    limits: IntakeLimits,
+    duplicate_of: tuple[ReceivedFile, str | None] | None = None,
+) -> "ReadOutcome | Duplicate":
+    """What becomes of one received file version: a duplicate of `duplicate_of` (the first file received with
+    the same bytes, and the member it was credited to), or what reading it gives.
+
+    The one judgement of a file, made by the intake for every version and by the member platform for an upload
+    (stages/delivery/), so that the verdict shown and the record kept cannot differ. A platform file that repeats
+    earlier bytes is still refused for the platform's own reasons (a closed cycle, another member's file).
+    """
+    arrival = received.arrival
+    if duplicate_of is not None:
+        original, member = duplicate_of
+        refusals = platform_problems(arrival, member, ctx.cycle, ctx.timezone) if arrival else []
+        credited = (arrival.member or member) if arrival else member
+        if not refusals:
+            return Duplicate(received, original, credited)
+        return ReadOutcome(None, _listed(refusals, limits.max_problems), credited)
+    return _read_delivered(entry, received, ctx, limits)
+
+
+def duplicate_problem(original: ReceivedFile) -> Problem:
+    """The reason recorded for a file whose bytes repeat an earlier one's."""
+    return Problem(
+        "duplicate_file",
+        f"exactly the same bytes as {original.file_name}, received {original.received_at:%Y-%m-%d %H:%M} UTC;"
+        " it was not read again",
+    )
+
+
+def listed_problems(problems: list[Problem]) -> list[dict]:
+    """The problems as raw.rejections.problems holds them: bounded, and one entry saying how many were left out."""
+    kept, left_out = bounded_problems(problems)
+    return [p.as_dict() for p in kept] + (
+        [{"code": "problems_left_out", "message": f"{left_out} more problem(s) not listed"}] if left_out else []
+    )
+
+
 def _read_delivered(
     entry: _Delivered, received: ReceivedFile, ctx: ValidationContext, limits: IntakeLimits
 ) -> ReadOutcome:
     if entry.data is None:
         # Nothing of it is read: it names no member (the file name alone credits nobody).
         message = f"the file has {entry.size} bytes, over the limit of {limits.max_file_bytes}"
-        return ReadOutcome(None, [Problem("file_too_large", message)], None)
+        problems = [Problem("file_too_large", message)]
+        arrival = received.arrival
+        if arrival is not None:  # the platform's reasons first, credited to the account's member, as read_file does
+            problems = platform_problems(arrival, None, ctx.cycle, ctx.timezone) + problems
+        return ReadOutcome(None, problems, arrival.member if arrival else None)
     # The recorded receipt time, not now: a version read back from the archive is judged as when it came.
-    return read_file(entry.file_name, entry.data, ctx, limits, received_at=received.received_at)
+    return read_file(
+        entry.file_name, entry.data, ctx, limits, received_at=received.received_at, arrival=received.arrival
+    )
+
+
+def _with_arrival(received: ReceivedFile, arrival: Arrival | None) -> ReceivedFile:
+    """The received file with its channel and sender when the platform delivered it (its note matches it)."""
+    if arrival is None:
+        return received
+    return dataclasses.replace(received, channel=arrival.channel, account=arrival.account, arrival=arrival)
 
 
 def _reject_alone(
@@ -626,6 +741,17 @@ def _sent_by(contact: Mapping[str, str]) -> str | None:
 def ordering_time(submitted_at: dt.datetime, received_at: dt.datetime) -> dt.datetime:
     """When a version counts as submitted for ordering: its stated time, never beyond its receipt (+ tolerance)."""
     return min(submitted_at, received_at + ORDER_CLOCK_BOUND)
+
+
+def version_order(
+    submitted_at: dt.datetime, received_at: dt.datetime, sha256: str | None, file_name: str
+) -> tuple[dt.datetime, dt.datetime, str, str]:
+    """Where a member's accepted version stands among its others: version n is the n-th by this key.
+
+    The one definition of how versions are numbered: the intake numbers them by it, and the platform's verdict
+    (stages/delivery/) gives the version a new upload will get by it.
+    """
+    return (ordering_time(submitted_at, received_at), received_at, sha256 or "", file_name)
 
 
 def _storable_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -667,6 +793,8 @@ def intake_frames(
                 "cycle": cycle,
                 **{k: getattr(r, k) for k in ("sha256", "file_name", "size_bytes", "received_at", "archive_path")},
                 "outcome": outcome(r),
+                "channel": r.channel,
+                "account": r.account,
             }
             for r in result.received
         ],
@@ -681,9 +809,7 @@ def intake_frames(
         for d in result.damaged
         if d.record.outcome == "accepted" and d.record.member_code and d.record.submitted_at
     ]
-    versions_in_order.sort(
-        key=lambda v: (v[0], ordering_time(v[1], v[2].received_at), v[2].received_at, v[2].sha256, v[2].file_name)
-    )
+    versions_in_order.sort(key=lambda v: (v[0], *version_order(v[1], v[2].received_at, v[2].sha256, v[2].file_name)))
     versions: dict[str, int] = {}
     submission_rows, answer_rows, choice_rows = [], [], []
     for member, submitted_at, rec, a, d in versions_in_order:
@@ -703,6 +829,8 @@ def intake_frames(
                 "sent_by": _sent_by(s.contact) if s else None,
                 "version": versions[member],
                 "archive_state": ARCHIVE_INTACT if s else d.state,
+                "channel": rec.channel,
+                "account": rec.account,
             }
         )
         if s is None:
@@ -745,10 +873,7 @@ def intake_frames(
     )
 
     def rejection_row(rec: ReceivedFile, problems: list[Problem], where: str | None, member: str | None) -> dict:
-        kept, left_out = bounded_problems(problems)
-        listed = [p.as_dict() for p in kept] + (
-            [{"code": "problems_left_out", "message": f"{left_out} more problem(s) not listed"}] if left_out else []
-        )
+        listed = listed_problems(problems)
         return {
             "cycle": cycle,
             "sha256": rec.sha256,
@@ -759,17 +884,14 @@ def intake_frames(
             "problems": json.dumps(listed),
             "quarantine_path": where,
             "member_code": member,
+            "channel": rec.channel,
+            "account": rec.account,
         }
 
     rejection_rows = [rejection_row(r.received, r.problems, r.quarantine_path, r.member_code) for r in result.rejected]
     for d in result.duplicates:
         # Recorded so that the sender hears of it; the bytes are those of the original, already archived.
-        problem = Problem(
-            "duplicate_file",
-            f"exactly the same bytes as {d.original.file_name}, received {d.original.received_at:%Y-%m-%d %H:%M} UTC;"
-            " it was not read again",
-        )
-        rejection_rows.append(rejection_row(d.received, [problem], None, d.member_code))
+        rejection_rows.append(rejection_row(d.received, [duplicate_problem(d.original)], None, d.member_code))
     for d in result.damaged:
         # On record, loud, and told to the member named by the content when it was read: it must be sent again.
         rejection_rows.append(rejection_row(d.received, [Problem(d.state, d.message)], None, d.record.member_code))

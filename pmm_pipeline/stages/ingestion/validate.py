@@ -282,11 +282,15 @@ def validate_submission(
     ctx: ValidationContext,
     limits: IntakeLimits = DEFAULT_LIMITS,
     received_at: dt.datetime | None = None,
+    *,
+    submitted_at: dt.datetime | None = None,
 ) -> tuple[Submission | None, list[Problem]]:
     """The checked submission, or None with the problems found (all of them up to PMM_MAX_PROBLEMS).
 
     `received_at` is when the file arrived; a `submitted_at` later than it (beyond CLOCK_TOLERANCE)
     is refused. Without it (a caller that has no receipt time) only the opening is checked.
+    `submitted_at`, when given, is the submission time the channel fixes (the platform's receipt time):
+    the time the file states is then neither checked nor used, whatever it says.
     """
     parsed, text_problems = normalise_text(parsed, limits.max_text_length)
     problems = ProblemList(limits.max_problems, parsed.problems)
@@ -326,8 +330,11 @@ def validate_submission(
                 _field_location(parsed, "cycle"),
             )
         )
-    submitted_at = _parse_timestamp(parsed.submitted_at)
-    if submitted_at is None:
+    fixed_time = submitted_at
+    submitted_at = fixed_time or _parse_timestamp(parsed.submitted_at)
+    if fixed_time is not None:
+        pass  # the platform's receipt time: what the file says of its own time does not count
+    elif submitted_at is None:
         problems.append(
             Problem(
                 "bad_timestamp",

@@ -8,6 +8,7 @@ QualityGateError, never read as a data failure.
 """
 
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -271,31 +272,42 @@ def _columns_used(planned: list[PlannedExpectation]) -> list[str]:
     return sorted(used)
 
 
-def run_expectations(
-    plan: list[PlannedExpectation],
-    batches: Mapping[str, pd.DataFrame],
-    suite_prefix: str,
-    docs_dir: Path | None = None,
-    run_name: str = "run",
-) -> ExpectationsReport:
-    """Validate each batch against its planned expectations; failing rows are identified by `row_id`."""
-    import great_expectations as gx
-    from great_expectations.core.run_identifier import RunIdentifier
+# Prepared contexts of runs without Data Docs (`pmm validate`, the member platform's verdict), by plan: building
+# the suites costs ~0.3 s of Great Expectations' own bookkeeping per run, whatever the data (benchmarks/
+# verdict_latency.py); the same plan reuses them. A GX context is not thread-safe: runs on one are serialised.
+_PREPARED: dict[tuple, "_Prepared"] = {}
+_PREPARED_LOCK = threading.Lock()
+_MAX_PREPARED = 4
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    context = _context(docs_dir)
+
+@dataclass
+class _Prepared:
+    context: Any
+    definitions: dict[str, Any]  # batch name -> validation definition
+    by_key: dict[str, PlannedExpectation]
+
+
+def _plan_key(plan: list[PlannedExpectation], suite_prefix: str) -> tuple:
+    return (
+        suite_prefix,
+        tuple(
+            (p.batch, p.rule, p.check, p.expectation, repr(sorted(p.kwargs.items())), repr(sorted(p.where.items())))
+            for p in plan
+        ),
+    )
+
+
+def _prepare(context, plan: list[PlannedExpectation], suite_prefix: str) -> _Prepared:
+    import great_expectations as gx
+
     source = context.data_sources.add_pandas("pmm")
-    run_id = RunIdentifier(run_name=run_name)
-    by_key: dict[str, PlannedExpectation] = {}
-    outcomes: list[ExpectationOutcome] = []
-    for batch_name, frame in batches.items():
+    prepared = _Prepared(context, {}, {})
+    for batch_name in dict.fromkeys(p.batch for p in plan):
         planned = [p for p in plan if p.batch == batch_name]
-        if not planned:
-            continue
         suite = context.suites.add(gx.ExpectationSuite(name=f"{suite_prefix}_{batch_name}"))
         for p in planned:
             key = f"{p.rule}/{p.check}"
-            by_key[key] = p
+            prepared.by_key[key] = p
             expectation_class = getattr(gx.expectations, p.expectation)
             suite.add_expectation(
                 expectation_class(
@@ -306,9 +318,52 @@ def run_expectations(
                 )
             )
         batch = source.add_dataframe_asset(batch_name).add_batch_definition_whole_dataframe("whole")
-        definition = context.validation_definitions.add(
+        prepared.definitions[batch_name] = context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{suite_prefix}_{batch_name}", data=batch, suite=suite)
         )
+    return prepared
+
+
+def run_expectations(
+    plan: list[PlannedExpectation],
+    batches: Mapping[str, pd.DataFrame],
+    suite_prefix: str,
+    docs_dir: Path | None = None,
+    run_name: str = "run",
+) -> ExpectationsReport:
+    """Validate each batch against its planned expectations; failing rows are identified by `row_id`."""
+    import great_expectations  # noqa: F401 - imported here, never at module top (~3 s)
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    if docs_dir is not None:
+        return _run(_prepare(_context(docs_dir), plan, suite_prefix), plan, batches, docs_dir, run_name)
+    key = _plan_key(plan, suite_prefix)
+    with _PREPARED_LOCK:
+        prepared = _PREPARED.get(key)
+        if prepared is None:
+            if len(_PREPARED) >= _MAX_PREPARED:
+                _PREPARED.clear()
+            prepared = _PREPARED[key] = _prepare(_context(None), plan, suite_prefix)
+        return _run(prepared, plan, batches, None, run_name)
+
+
+def _run(
+    prepared: _Prepared,
+    plan: list[PlannedExpectation],
+    batches: Mapping[str, pd.DataFrame],
+    docs_dir: Path | None,
+    run_name: str,
+) -> ExpectationsReport:
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    run_id = RunIdentifier(run_name=run_name)
+    by_key = prepared.by_key
+    outcomes: list[ExpectationOutcome] = []
+    for batch_name, frame in batches.items():
+        planned = [p for p in plan if p.batch == batch_name]
+        if not planned:
+            continue
+        definition = prepared.definitions[batch_name]
         # GX copies its batch for every metric: hand it only the columns the expectations read.
         slim = frame[[c for c in _columns_used(planned) if c in frame.columns]]
         result = definition.run(
@@ -338,7 +393,7 @@ def run_expectations(
             raise QualityGateError(f"Great Expectations could not judge batch {batch_name!r}: " + "; ".join(errors))
     docs_index = None
     if docs_dir is not None:
-        context.build_data_docs(site_names=[DOCS_SITE])
+        prepared.context.build_data_docs(site_names=[DOCS_SITE])
         # GX's pages load their styles and scripts from public CDNs: rewritten to render offline.
         make_self_contained(Path(docs_dir))
         docs_index = Path(docs_dir) / "index.html"
