@@ -1,7 +1,7 @@
 """The one place the platform calls the pipeline: delivery of an upload, the cycle's window, the questionnaire.
 
 Everything the platform knows of validation comes through here from the pipeline's own intake
-(stages/ingestion/delivery.py): the platform never checks a submission's content itself. Only the reference data
+(stages/delivery/): the platform never checks a submission's content itself. Only the reference data
 and the catalogue are read (files), never the warehouse, whose single-writer lock must not make a person wait.
 """
 
@@ -13,10 +13,10 @@ from typing import Any
 
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.core.vocabulary import DEFAULT_DISCLOSURE, TIERS
-from pmm_pipeline.portal import _provisional
 from pmm_pipeline.specs.catalogue.load import Catalogue, load_catalogue
 from pmm_pipeline.specs.reference.load import Reference, load_reference
 from pmm_pipeline.specs.reference.models import Cycle
+from pmm_pipeline.stages import delivery
 
 CLOSED = "cycle_closed"
 
@@ -27,15 +27,6 @@ class UploadRefused(ValueError):
 
 class NoVersionYet(LookupError):
     """A disclosure change before any accepted version: there are no answers to send it with."""
-
-
-def _delivery():
-    """The pipeline's delivery stage (stages/delivery/); None until it is merged, then the stand-in goes."""
-    try:
-        from pmm_pipeline.stages import delivery
-    except ImportError:
-        return None
-    return delivery
 
 
 @dataclass(frozen=True)
@@ -69,9 +60,6 @@ def member_known(settings: Settings, member: str) -> bool:
 
 def accepts_uploads(settings: Settings, cycle_id: str, at: dt.datetime) -> bool:
     """Whether the cycle takes uploads at `at`: its collection window or a reopening (the pipeline's rule)."""
-    delivery = _delivery()
-    if delivery is None:
-        return _provisional.accepts(specs(settings).reference, cycle_id, at)
     return delivery.cycle_accepts_uploads(specs(settings).reference, cycle_id, at)
 
 
@@ -91,10 +79,6 @@ def deliver(
     The intake archives the file first, records it (accepted or not, a closed cycle included) and places it in the
     cycle's landing folder, where the landing sensor's run picks it up.
     """
-    delivery = _delivery()
-    if delivery is None:
-        s = specs(settings)
-        return _provisional.deliver(settings, s.reference, s.catalogue, cycle_id, file_name, data, member, received_at)
     try:
         verdict = delivery.deliver_upload(
             settings, cycle_id, file_name, data, account=login, member=member, received_at=received_at, lang=lang
@@ -104,44 +88,19 @@ def deliver(
     return verdict.as_json()
 
 
-def versions_on_record(settings: Settings, cycle_id: str, member: str) -> list[dict[str, Any]] | None:
-    """The pipeline's own record of the member's files (newest first), None while the stand-in delivers."""
-    delivery = _delivery()
-    if delivery is None:
-        return None
+def versions_on_record(settings: Settings, cycle_id: str, member: str) -> list[dict[str, Any]]:
+    """The pipeline's own record of the member's files (newest first)."""
     return delivery.member_versions(settings, cycle_id, member)
 
 
 def prefill(settings: Settings, cycle_id: str, member: str) -> list[dict[str, Any]]:
     """What pre-fills the questionnaire: the latest accepted answers of the cycle, else last cycle's T-1 year."""
-    delivery = _delivery()
-    if delivery is None:
-        return _provisional.latest(settings, cycle_id, member).get("answers", [])
     return list(delivery.prefilled_answers(settings, cycle_id, member) or [])
 
 
 def latest_answers(settings: Settings, cycle_id: str, member: str) -> dict[str, Any]:
     """The member's latest accepted version of this cycle ({"answers", "disclosure"}), or {} before the first."""
-    delivery = _delivery()
-    if delivery is None:
-        return _provisional.latest(settings, cycle_id, member)
-    from pmm_pipeline.stages.delivery import prefill as pipeline_prefill
-
-    # The delivery stage's own reading of the latest accepted version (archive copy, intake's reader).
-    submission = pipeline_prefill._latest_submission(settings, cycle_id, member)
-    if submission is None:
-        return {}
-    items = specs(settings).catalogue.items_for_version(
-        specs(settings).reference.cycles.get(cycle_id).catalogue_version
-    )
-    return {
-        "answers": [
-            pipeline_prefill._as_json_answer(a, items[a.item].is_categorical)
-            for a in submission.answers
-            if a.item in items
-        ],
-        "disclosure": dict(submission.disclosure),
-    }
+    return delivery.latest_accepted(settings, cycle_id, member)
 
 
 def questionnaire(settings: Settings, cycle_id: str, member: str, lang: str) -> bytes:

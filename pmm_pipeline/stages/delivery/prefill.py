@@ -61,6 +61,21 @@ def _as_json_answer(answer, item_is_categorical: bool) -> dict[str, Any]:
     return row
 
 
+def latest_accepted(settings: Settings, cycle: str, member: str) -> dict[str, Any]:
+    """The member's latest accepted version of this cycle as the interchange format's `answers` and `disclosure`
+    (every answer of the cycle's items), or {} before the first: what a disclosure change is sent again with."""
+    _known(settings, cycle)
+    latest = _latest_submission(settings, cycle, member)
+    if latest is None:
+        return {}
+    inputs = load_inputs(settings)
+    items = inputs.catalogue.items_for_version(inputs.reference.cycles.get(cycle).catalogue_version)
+    return {
+        "answers": [_as_json_answer(a, items[a.item].is_categorical) for a in latest.answers if a.item in items],
+        "disclosure": dict(latest.disclosure),
+    }
+
+
 def prefilled_document(settings: Settings, cycle: str, member: str) -> dict[str, Any]:
     """What `render_questionnaire(..., filled=...)` takes: the pre-filled answers, and the disclosure choices of the
     member's latest accepted version of this cycle (none before the first: choices are made per cycle)."""
