@@ -513,22 +513,23 @@ def test_the_account_that_sent_the_file_is_shown_when_recorded(warehouse_copy, c
     from pmm_pipeline.stages.lineage.trace import render_trace
 
     with duckdb.connect(str(warehouse_copy)) as conn:
-        conn.execute("ALTER TABLE raw.received_files ADD COLUMN IF NOT EXISTS channel VARCHAR")
-        conn.execute("ALTER TABLE raw.received_files ADD COLUMN IF NOT EXISTS account VARCHAR")
+        # The run recorded every file of the fixture as copied into landing (channel landing, no account).
+        landed = load_trace(conn, CYCLE, "UGA", catalogue.kpis["aeo_count_variation"], catalogue)
+        # A file the platform received: its submission's record says so (as the intake writes it).
         conn.execute(
-            "UPDATE raw.received_files SET channel = 'platform', account = 'ncp-ken' WHERE cycle = ? AND file_name = ?",
-            [CYCLE, "KEN.json"],
+            "UPDATE raw.submissions SET channel = 'platform', account = 'ncp-ken' WHERE cycle = ? AND member_code = ?",
+            [CYCLE, "KEN"],
         )
         trace = load_trace(conn, CYCLE, "KEN", catalogue.kpis["aeo_count_variation"], catalogue)
-        before = load_trace(conn, CYCLE, "UGA", catalogue.kpis["aeo_count_variation"], catalogue)
-        # The submission's own record, when it has the columns, says it first.
-        conn.execute("ALTER TABLE raw.submissions ADD COLUMN IF NOT EXISTS channel VARCHAR")
-        conn.execute("ALTER TABLE raw.submissions ADD COLUMN IF NOT EXISTS account VARCHAR")
-        conn.execute("UPDATE raw.submissions SET channel = 'landing' WHERE cycle = ? AND member_code = 'UGA'", [CYCLE])
-        landed = load_trace(conn, CYCLE, "UGA", catalogue.kpis["aeo_count_variation"], catalogue)
+        # A record without the submission's own account falls back to the received file's.
+        conn.execute("UPDATE raw.submissions SET account = NULL WHERE cycle = ? AND member_code = ?", [CYCLE, "KEN"])
+        conn.execute(
+            "UPDATE raw.received_files SET account = 'ncp-ken-2' WHERE cycle = ? AND file_name = ?", [CYCLE, "KEN.json"]
+        )
+        fallback = load_trace(conn, CYCLE, "KEN", catalogue.kpis["aeo_count_variation"], catalogue)
     assert (trace.submission.channel, trace.submission.account) == ("platform", "ncp-ken")
     assert "through the member platform, account ncp-ken" in render_trace(trace)
-    assert (before.submission.channel, before.submission.account) == (None, None)
+    assert (fallback.submission.channel, fallback.submission.account) == ("platform", "ncp-ken-2")
     assert (landed.submission.channel, landed.submission.account) == ("landing", None)
     assert "copied into the landing folder" in render_trace(landed)
 

@@ -166,9 +166,46 @@ def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
             trace = load_trace(conn, cycle.id, member, catalogue.kpis[kpi], catalogue, settings.data_dir)
     except TraceError as err:
         raise CommandError(str(err)) from None
+    audit = _platform_audit(settings, member, cycle.id, trace.submission.submission_id)
+    trace = trace.model_copy(update={"platform_audit": audit})
     # --json: the same content as the text, one document (schema: stages/lineage/trace.schema.json).
     print(trace.to_json() if args.json else render_trace(trace), end="" if args.json else "\n")
     return 0
+
+
+def _platform_audit(settings: Settings, member: str, cycle: str, sha256: str) -> list:
+    """The member platform's audit trail for the file (portal database), [] when there is no platform database.
+
+    Read from the platform's own database, never the warehouse; a database that cannot be read is said on
+    standard error and the trace is printed without it.
+    """
+    from pmm_pipeline.core.text import one_line
+    from pmm_pipeline.portal.config import DATABASE_FILE, PortalSettings
+    from pmm_pipeline.stages.lineage.trace_model import AuditEntry
+
+    portal = PortalSettings.from_env(settings)
+    if portal.database_url is None and not (portal.data_dir / DATABASE_FILE).is_file():
+        return []
+    try:
+        from pmm_pipeline.portal.audit import audit_for
+        from pmm_pipeline.portal.settings import configure
+
+        configure(settings, portal, migrate=False)
+        rows = audit_for(member, cycle, sha256)
+    except Exception as err:  # noqa: BLE001 - the audit trail is an addition to the trace, never its failure
+        print(f"pmm trace: the platform's audit trail could not be read: {one_line(str(err), 200)}", file=sys.stderr)
+        return []
+    scalar = (str, int, float, bool, type(None))
+    return [
+        AuditEntry(
+            what=str(row.pop("what")),
+            at=str(row.pop("at")),
+            login=row.pop("login", None) or None,
+            ip=row.pop("ip", None) or None,
+            detail={k: v if isinstance(v, scalar) else json.dumps(v, ensure_ascii=False) for k, v in row.items()},
+        )
+        for row in (dict(r) for r in rows)
+    ]
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:

@@ -846,11 +846,26 @@ def render_trace(trace: Trace) -> str:
         f"  archived copy: {printable(sub.archive_path)}"
         + (f" ({sub.archive_state})" if sub.archive_state else "")
         + ("" if sub.archive_intact else ", WARNING: it no longer hashes to the submission's SHA-256"),
+        *_audit_lines(trace),
         f"quality rules checked: {', '.join(r.rule for r in trace.rules_checked)}",
         f"run {trace.run.run_id}, code version {trace.run.code_version},"
         f" catalogue version {trace.run.catalogue_version} (digest {trace.run.catalogue_digest})",
     ]
     return "\n".join(lines)
+
+
+def _audit_lines(trace) -> list[str]:
+    """The platform's audit trail for the file, one line per entry (member text printed inert)."""
+    if not trace.platform_audit:
+        return []
+    lines = ["  member platform's audit trail for this file:"]
+    for entry in trace.platform_audit:
+        detail = ", ".join(f"{k} {printable(str(v))}" for k, v in sorted(entry.detail.items()) if v not in (None, ""))
+        lines.append(
+            f"    {_shown_time(entry.at)} {entry.what} by {printable(entry.login or '?')}"
+            f" from {printable(entry.ip or '?')}" + (f": {detail}" if detail else "")
+        )
+    return lines
 
 
 def _channel(sub: Submission) -> str:

@@ -209,6 +209,16 @@ class RuleInfo(_Model):
     holds_when: str = Field(description="what the rule checks")
 
 
+class AuditEntry(_Model):
+    """One entry of the member platform's audit trail about the submission's file (its SHA-256)."""
+
+    what: str = Field(description="received, or the audit action (upload, upload_refused, download, ...)")
+    at: str = Field(description="when (ISO 8601, UTC)")
+    login: str | None = Field(description="the account")
+    ip: str | None = Field(description="the address the request came from")
+    detail: dict[str, str | int | float | bool | None] = Field(description="what the platform recorded with it")
+
+
 class Trace(_Model):
     """How one KPI value of one member in one cycle was derived, and where it went."""
 
@@ -226,6 +236,11 @@ class Trace(_Model):
     series: list[Series] = Field(description="one entry per series of the KPI")
     rules_checked: list[RuleInfo] = Field(description="every rule of the quality gate")
     run: Run = Field(description="run, code and catalogue versions")
+    platform_audit: list[AuditEntry] = Field(
+        default_factory=list,
+        description="the member platform's audit trail for the submission's file: who sent it, when, from where"
+        " (empty when the file did not come through the platform, or no platform database is there)",
+    )
 
     def to_json(self) -> str:
         """The trace as JSON; floats keep Python's shortest round-trip form (a double reads back bit for bit)."""
