@@ -3,6 +3,7 @@
 The released report of a real run is drawn in headless Chromium in test_publication_formats.py.
 """
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,8 +12,9 @@ import pandas as pd
 import pytest
 
 from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.specs.catalogue.load import load_catalogue
-from pmm_pipeline.stages.publishing.report import ReportContext, read_report, render_report
+from pmm_pipeline.stages.publishing.report import ReportContext, read_report, render_report, report_file
 from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -89,22 +91,47 @@ def tables() -> dict[str, pd.DataFrame]:
     return {"kpi_values": values, "rollups": rollups}
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory) -> Path:
-    settings = Settings.from_env({})
-    catalogue = load_catalogue(settings.specs_dir)
-    context = ReportContext(
+GROUP_NAMES = {
+    ("region", "ESA"): {
+        "en": "East and Southern Africa",
+        "fr": "Afrique orientale et australe",
+        "es": "África Oriental",
+    }
+}
+MEMBER_NAMES = {
+    "KEN": {"en": "Kenya", "fr": "Kenya", "es": "Kenia"},
+    "FRA": {"en": "France", "fr": "France", "es": "Francia"},
+}
+
+
+def context(lang: str) -> ReportContext:
+    return ReportContext(
         cycle="2023",
         reporting_year=2022,
         tier="public",
-        kpis=catalogue.kpis_for_version("1.0"),
-        group_names={("global", "all"): "All members", ("region", "ESA"): "East and Southern Africa"},
+        kpis=load_catalogue(Settings.from_env({}).specs_dir).kpis_for_version("1.0"),
+        group_names=GROUP_NAMES,
         min_group_size=3,
         completeness=None,
+        lang=lang,
+        member_names=MEMBER_NAMES,
+        publication_date="2025-01-15",
+        catalogue_version="1.0",
     )
-    path = tmp_path_factory.mktemp("report") / "report.html"
-    path.write_text(render_report(tables(), context), encoding="utf-8")
-    return path
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("report")
+    paths = {lang: folder / report_file(lang) for lang in LANGUAGES}
+    for lang, path in paths.items():
+        path.write_text(render_report(tables(), context(lang), ["kpi_values.csv"]), encoding="utf-8")
+    return paths
+
+
+@pytest.fixture(scope="module")
+def report(reports) -> Path:
+    return reports["en"]
 
 
 def test_report_is_self_contained_and_reads_back_as_its_tables(report: Path):
@@ -122,6 +149,54 @@ def test_report_is_self_contained_and_reads_back_as_its_tables(report: Path):
 
 def test_a_charted_number_outside_the_tables_is_a_problem(report: Path, tmp_path: Path):
     tampered = tmp_path / "report.html"
-    tampered.write_text(report.read_text().replace('"y": [95.0, 100.0]', '"y": [75.0, 100.0]'))
+    tampered.write_text(report.read_text().replace('"x": [95.0, 100.0]', '"x": [75.0, 100.0]'))
     _, problems = read_report(tampered)
     assert problems and "draws 75.0" in problems[0]
+
+
+def test_a_charted_member_without_a_value_in_the_tables_is_a_problem(report: Path, tmp_path: Path):
+    tampered = tmp_path / report.name
+    text = report.read_text()
+    assert '"customdata": ["KEN", "FRA"]' in text  # sorted by value: KEN 95 below FRA 100
+    tampered.write_text(text.replace('"customdata": ["KEN", "FRA"]', '"customdata": ["DEU", "FRA"]'))
+    _, problems = read_report(tampered)
+    assert any("names DEU" in p for p in problems), problems
+
+
+def test_a_report_whose_page_language_is_not_its_file_names_is_a_problem(reports, tmp_path: Path):
+    tampered = tmp_path / "report_fr.html"
+    tampered.write_text(reports["es"].read_text())
+    assert read_report(reports["fr"])[1] == []
+    _, problems = read_report(tampered)
+    assert any("declares language ['es']" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_each_language_report_declares_its_language_and_uses_human_labels(reports, lang):
+    """Names from the catalogue and reference data, texts from the gettext catalogue; no raw code as a label."""
+    import html
+    import re
+
+    from pmm_pipeline.stages.publishing.formats import STATUS_LABELS
+    from pmm_pipeline.stages.publishing.i18n import translator
+
+    text = reports[lang].read_text()
+    assert text.startswith(f'<!DOCTYPE html>\n<html lang="{lang}">')
+    body = html.unescape(re.sub(r"<script.*?</script>", "", text.split("</head>", 1)[1], flags=re.S))
+    kpi = load_catalogue(Settings.from_env({}).specs_dir).kpis["electronic_declaration_rate"]
+    _ = translator(lang)
+    for expected in (
+        kpi.names.in_language(lang),
+        GROUP_NAMES[("region", "ESA")][lang],
+        STATUS_LABELS[lang]["not_applicable"],
+        _("Key findings by dimension"),
+        _("a minimum, maximum or median would be the value of a member hidden from this tier").format(),
+    ):
+        assert expected in body, (lang, expected)
+    cells = re.findall(r"<td>([^<]*)</td>", body)
+    assert not {"global", "region", "mean:differencing;min:hidden_member;pooled:differencing"} & set(cells)
+    figures = [json.loads(f) for f in re.findall(r"class='pmm-figure'[^>]*>(.*?)</script>", text, re.S)]
+    members = next(f for f in figures if f["data"][0].get("customdata") == ["KEN", "FRA"])
+    assert members["data"][0]["y"] == [f"{MEMBER_NAMES[c][lang]} ({c})" for c in ("KEN", "FRA")]
+    if lang != "en":
+        assert _("Key findings by dimension") != "Key findings by dimension"
