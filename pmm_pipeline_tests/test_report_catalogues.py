@@ -63,3 +63,57 @@ def test_rendering_a_report_looks_up_only_translated_messages(lang):
     page = render_report(tables(), context(lang), ["kpi_values.csv"])
     assert i18n.UNTRANSLATED[lang] == set()
     assert re.search(rf'<html lang="{lang}">', page)
+
+
+def hand_made_profile_inputs(lang: str):
+    """KEN in the hand-made tables of test_report.py, with a previous cycle of each kind (changed, not comparable)."""
+    import pandas as pd
+
+    from pmm_pipeline.stages.publishing.profiles import ProfileInputs
+
+    ctx = context(lang)
+    values = tables()["kpi_values"]
+    memberships = pd.DataFrame(
+        [("KEN", "global", "all"), ("KEN", "region", "ESA")], columns=["member_code", "group_type", "group_code"]
+    )
+    previous = {
+        "KEN": {
+            "cycle": "2021",
+            "kpis": [
+                {"kpi_id": "electronic_declaration_rate", "series": "total", "value": 90.0, "status": "reported"},
+                {"kpi_id": "aeo_trade_share", "series": "import", "value": None, "status": "missing"},
+            ],
+        }
+    }
+    return ProfileInputs(
+        cycle="2023",
+        reporting_year=2022,
+        kpis=ctx.kpis,
+        values=values,
+        wco_rollups=tables()["rollups"],
+        memberships=memberships,
+        languages={"KEN": lang},
+        group_names=ctx.group_names,
+        member_names=ctx.member_names,
+        min_group_size=3,
+        definitions={"electronic_declaration_rate": "a", "aeo_trade_share": "b"},
+        previous=previous,
+        previous_definitions={"electronic_declaration_rate": "a", "aeo_trade_share": "changed"},
+    )
+
+
+@pytest.mark.parametrize("lang", i18n.TRANSLATED_LANGUAGES)
+def test_rendering_a_profile_looks_up_only_translated_messages(lang):
+    from pmm_pipeline.stages.publishing.profiles import build_profile, render_profile
+
+    inputs = hand_made_profile_inputs(lang)
+    document = build_profile("KEN", inputs)
+    rate = next(e for e in document["kpis"] if e["kpi_id"] == "electronic_declaration_rate")
+    assert rate["previous"] == {"cycle": "2021", "value": 90.0, "status": "reported", "comparable": True, "change": 5.0}
+    share = next(e for e in document["kpis"] if e["kpi_id"] == "aeo_trade_share")
+    assert share["previous"]["comparable"] is False and share["previous"]["change"] is None
+    i18n.UNTRANSLATED[lang].clear()
+    page = render_profile(document, lang, inputs)
+    assert i18n.UNTRANSLATED[lang] == set()
+    assert f'<html lang="{lang}">' in page and "Kenya (KEN)" in page or "Kenia (KEN)" in page
+    assert i18n.translator(lang)("Your value") in page

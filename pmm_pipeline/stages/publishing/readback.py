@@ -26,6 +26,7 @@ TEXT_COLUMNS = (
     "group_type",
     "group_code",
     "suppression_reason",
+    "catalogue_version",  # of the series tables (series.py): "1.0" is a version, not a number
 )
 
 

@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -174,12 +175,14 @@ def _missing(value: object) -> bool:
 
 def format_number(value: object, lang: str, digits: int = 1) -> str:
     """A number as a reader of `lang` writes it (95.0 / 95,0), rounded for display only; empty when missing."""
+    return "" if _missing(value) else _formatted(float(value), lang, digits)
+
+
+@lru_cache(maxsize=65536)
+def _formatted(value: float, lang: str, digits: int) -> str:
     from babel.numbers import format_decimal  # CLDR number formats of the three languages
 
-    if _missing(value):
-        return ""
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(float(value), format=pattern, locale=lang)
+    return format_decimal(value, format="#,##0" + ("." + "0" * digits if digits else ""), locale=lang)
 
 
 def _count(value: object, lang: str) -> str:
@@ -237,12 +240,15 @@ class Labeller:
         """`mean:differencing;min:hidden_member` as `mean: <why>; minimum: <why>` in the reader's language."""
         if _missing(text) or not text:
             return ""
-        parts = []
+        by_rule: dict[str, list[str]] = {}  # one explanation per rule, naming every statistic it withholds
         for entry in str(text).split(";"):
             statistic, _sep, rule = entry.partition(":")
+            by_rule.setdefault(rule, []).append(self._(STATISTIC_NAMES.get(statistic, statistic)))
+        parts = []
+        for rule, statistics in by_rule.items():
             why = SUPPRESSION_RULES.get(rule)
             why_text = self._(why).format(min_group_size=self.ctx.min_group_size) if why else rule
-            parts.append(f"{self._(STATISTIC_NAMES.get(statistic, statistic))}: {why_text}")
+            parts.append(f"{', '.join(statistics)}: {why_text}")
         return "; ".join(parts)
 
     def tier(self, tier: str) -> str:
