@@ -200,3 +200,65 @@ def test_each_language_report_declares_its_language_and_uses_human_labels(report
     assert members["data"][0]["y"] == [f"{MEMBER_NAMES[c][lang]} ({c})" for c in ("KEN", "FRA")]
     if lang != "en":
         assert _("Key findings by dimension") != "Key findings by dimension"
+
+
+# Bounding boxes of every chart's axis labels and bar texts, per chart, as Chromium laid them out.
+LABEL_BOXES_JS = """
+() => Array.from(document.querySelectorAll('.chart')).map(chart => ({
+  id: chart.id,
+  drawn: chart.querySelectorAll('.main-svg').length > 0 && chart.querySelectorAll('.bars .point').length > 0,
+  labels: Array.from(chart.querySelectorAll('.ytick text, .bartext')).map(t => {
+    const b = t.getBoundingClientRect();
+    return {text: t.textContent, x: b.x, y: b.y, w: b.width, h: b.height};
+  }).filter(b => b.w > 0 && b.h > 0),
+  box: (() => { const b = chart.getBoundingClientRect(); return {x: b.x, w: b.width}; })(),
+}))
+"""
+
+
+def overlapping(labels: list[dict]) -> list[tuple[str, str]]:
+    def meet(a, b) -> bool:
+        return (
+            a["x"] < b["x"] + b["w"] - 1
+            and b["x"] < a["x"] + a["w"] - 1
+            and a["y"] < b["y"] + b["h"] - 1
+            and (b["y"] < a["y"] + a["h"] - 1)
+        )
+
+    return [(a["text"], b["text"]) for i, a in enumerate(labels) for b in labels[i + 1 :] if meet(a, b)]
+
+
+def test_chromium_draws_each_language_report_with_labels_that_do_not_overlap(reports, tmp_path):
+    """Every chart drawn, its member and group labels and bar texts clear of each other and inside the chart."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    browser_path = chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1400})
+            for lang, path in reports.items():
+                page.goto(path.as_uri())
+                page.wait_for_selector(".chart .main-svg")
+                charts = page.evaluate(LABEL_BOXES_JS)
+                assert charts and all(c["drawn"] for c in charts), (lang, [c["id"] for c in charts if not c["drawn"]])
+                for chart in charts:
+                    assert chart["labels"], (lang, chart["id"])
+                    assert overlapping(chart["labels"]) == [], (lang, chart["id"])
+                    left, right = chart["box"]["x"], chart["box"]["x"] + chart["box"]["w"]
+                    clipped = [b["text"] for b in chart["labels"] if b["x"] < left - 1 or b["x"] + b["w"] > right + 1]
+                    assert clipped == [], (lang, chart["id"])
+                shot = ARTIFACTS / f"report_{lang}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                assert shot.stat().st_size > 10_000
+                members = ARTIFACTS / f"report_{lang}_members_chart.png"
+                page.locator("[id^=members-]").first.screenshot(path=str(members))
+                assert members.stat().st_size > 2_000
+        finally:
+            browser.close()
+
+
+def test_overlapping_finds_labels_that_meet_and_only_those():
+    a = {"text": "a", "x": 0, "y": 0, "w": 50, "h": 10}
+    assert overlapping([a, {"text": "b", "x": 40, "y": 5, "w": 50, "h": 10}]) == [("a", "b")]
+    assert overlapping([a, {"text": "c", "x": 0, "y": 12, "w": 50, "h": 10}]) == []
