@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from pmm_pipeline.stages.publishing.folders import check_listed
-from pmm_pipeline.stages.publishing.profiles import PROFILE_FILE, member_profile, profile_html
+from pmm_pipeline.stages.publishing.profiles import PROFILE_FILE, member_profile, member_profile_page, profile_html
 from pmm_pipeline.stages.publishing.readback import read_release_files
 from pmm_pipeline.stages.publishing.report import format_number
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for
@@ -125,6 +125,9 @@ def test_the_profiles_folder_reads_back_as_its_manifest_and_a_change_is_caught(p
     document = member_profile(published, "KEN")
     assert document["member_code"] == "KEN" and document == profiles(published)["KEN"]
     assert member_profile(published, "BRA") is None and member_profile(published, "../wco") is None
+    assert member_profile_page(published, "FRA", "fr").name == "profile_fr.html"
+    assert member_profile_page(published, "KEN", "es").name == "profile_en.html"  # KEN answers in English
+    assert member_profile_page(published, "BRA", "en") is None
     copy = tmp_path / "2023"
     shutil.copytree(published / "profiles", copy / "profiles")
     path = copy / "profiles" / "KEN" / PROFILE_FILE

@@ -262,3 +262,31 @@ def test_overlapping_finds_labels_that_meet_and_only_those():
     a = {"text": "a", "x": 0, "y": 0, "w": 50, "h": 10}
     assert overlapping([a, {"text": "b", "x": 40, "y": 5, "w": 50, "h": 10}]) == [("a", "b")]
     assert overlapping([a, {"text": "c", "x": 0, "y": 12, "w": 50, "h": 10}]) == []
+
+
+def test_workbooks_name_members_groups_and_reasons_in_their_language_and_still_read_back(tmp_path):
+    import openpyxl
+
+    from pmm_pipeline.stages.publishing.formats import HEADERS, SHEETS, ReaderNames, read_excel, write_excel
+    from pmm_pipeline.stages.publishing.i18n import translator
+    from pmm_pipeline.stages.publishing.report import reasons_in_words
+
+    names = ReaderNames(members=MEMBER_NAMES, groups=GROUP_NAMES, reasons=reasons_in_words(3))
+    for lang in LANGUAGES:
+        path = tmp_path / f"tables_{lang}.xlsx"
+        write_excel(tables(), path, lang, "2023", "public", {}, names)
+        book = openpyxl.load_workbook(path, read_only=True)
+        rows = list(book[SHEETS[lang]["rollups"]].iter_rows(values_only=True))
+        column = {h: i for i, h in enumerate(rows[0])}
+        groups = [r[column[HEADERS[lang]["group_name"]]] for r in rows[1:]]
+        assert GROUP_NAMES[("region", "ESA")][lang] in groups
+        reasons = [r[column[HEADERS[lang]["reason_text"]]] for r in rows[1:]]
+        hidden = translator(lang)("a minimum, maximum or median would be the value of a member hidden from this tier")
+        assert reasons[0] and hidden in reasons[0] and "hidden_member" not in reasons[0]
+        values = list(book[SHEETS[lang]["kpi_values"]].iter_rows(values_only=True))
+        member = values[0].index(HEADERS[lang]["member_name"])
+        assert {r[member] for r in values[1:]} == {MEMBER_NAMES["KEN"][lang], MEMBER_NAMES["FRA"][lang]}
+        book.close()
+        back = read_excel(path)
+        assert sorted(back["kpi_values"].member_code) == ["FRA", "KEN", "KEN"]
+        assert back["rollups"].suppression_reason.iloc[0] == tables()["rollups"].suppression_reason.iloc[0]

@@ -11,13 +11,14 @@ from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle
 from pmm_pipeline.stages.publishing.formats import (
     KpiLabels,
+    ReaderNames,
     excel_name,
     sdmx_name,
     write_excel,
     write_json,
     write_sdmx_csv,
 )
-from pmm_pipeline.stages.publishing.report import ReportContext, render_report, report_file
+from pmm_pipeline.stages.publishing.report import ReportContext, reasons_in_words, render_report, report_file
 
 
 def build_reader_outputs(
@@ -38,6 +39,8 @@ def build_reader_outputs(
     member_names = {
         code: {lang: m.name(lang) for lang in LANGUAGES} for code, m in reference.members_in_force(cycle).items()
     }
+
+    names = ReaderNames(members=member_names, groups=group_names, reasons=reasons_in_words(min_group_size))
 
     def context(lang: str) -> ReportContext:
         return ReportContext(
@@ -61,7 +64,7 @@ def build_reader_outputs(
             write_sdmx_csv(frame, folder / sdmx_name(name), name, cycle.reporting_year)
             rows[f"{name}.json"] = rows[sdmx_name(name)] = len(frame)
         for lang in LANGUAGES:
-            write_excel(tables, folder / excel_name(lang), lang, cycle.id, tier, labels)
+            write_excel(tables, folder / excel_name(lang), lang, cycle.id, tier, labels, names)
             rows[excel_name(lang)] = sum(len(f) for f in tables.values())
         # The readers' downloads, named in each report: the tables in every format and the other reports.
         downloads = [f"{name}{suffix}" for name in sorted(tables) for suffix in (".csv", ".parquet")]

@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -78,6 +79,10 @@ class ProfileInputs:
     previous: Mapping[str, dict] = field(default_factory=dict)  # member -> its profile of the previous cycle
     previous_definitions: Mapping[str, str] = field(default_factory=dict)
 
+    @cached_property
+    def index(self) -> "_Indexed":
+        return _Indexed(self)
+
 
 def _withheld(reason: object) -> dict[str, str]:
     if not isinstance(reason, str) or not reason:
@@ -98,19 +103,31 @@ def _levels(kpi: KpiSpec) -> list[tuple[str, float]]:
     return [(lv.code, lv.score) for item in kpi.items for lv in item.answer_levels]
 
 
+class _Indexed:
+    """The inputs looked up by key once, so that each profile costs dictionary look-ups, not table scans."""
+
+    def __init__(self, inputs: ProfileInputs):
+        self.rollups: dict[tuple, list[dict]] = {}  # (kpi, series) -> rows, each group of the wco tier
+        for row in inputs.wco_rollups.to_dict("records"):
+            self.rollups.setdefault((row["kpi_id"], row["series"]), []).append(row)
+        self.values: dict[tuple[str, str], list[dict]] = {}  # (member, kpi) -> its rows, by series
+        for row in inputs.values.sort_values(["member_code", "kpi_id", "series"]).to_dict("records"):
+            self.values.setdefault((row["member_code"], row["kpi_id"]), []).append(row)
+        self.groups: dict[str, set[tuple[str, str]]] = {}
+        for m, g, c in zip(*(inputs.memberships[k] for k in ("member_code", "group_type", "group_code")), strict=True):
+            self.groups.setdefault(m, set()).add((g, c))
+
+
 def build_profile(member: str, inputs: ProfileInputs) -> dict:
     """The profile document of one member (what profile.json holds)."""
-    groups = inputs.memberships[inputs.memberships.member_code == member]
-    mine = {(g, c) for g, c in zip(groups.group_type, groups.group_code, strict=True)}
+    index = inputs.index
+    mine = index.groups.get(member, set())
     order = {g: i for i, g in enumerate(GROUP_TYPES)}
-    rollups = inputs.wco_rollups
-    rollups = rollups[[(g, c) in mine for g, c in zip(rollups.group_type, rollups.group_code, strict=True)]]
-    own = inputs.values[inputs.values.member_code == member]
     previous = {(e["kpi_id"], e["series"]): e for e in inputs.previous.get(member, {}).get("kpis", [])}
     previous_cycle = inputs.previous.get(member, {}).get("cycle")
     entries = []
     for kpi in sorted(inputs.kpis, key=lambda k: (k.dimension, k.id)):
-        for row in own[own.kpi_id == kpi.id].sort_values("series").to_dict("records"):
+        for row in index.values.get((member, kpi.id), []):
             entry = {
                 "kpi_id": kpi.id,
                 "series": row["series"],
@@ -123,11 +140,10 @@ def build_profile(member: str, inputs: ProfileInputs) -> dict:
             if kpi.shape == Shape.categorical:
                 levels = _levels(kpi)
                 entry["level"] = next((c for c, s in levels if s == entry["value"]), None)
-                wanted = rollups[rollups.kpi_id == kpi.id]
-                rows = [(r, r["series"]) for r in wanted.to_dict("records") if r["series"] in dict(levels)]
+                candidates = [(r, code) for code, _ in levels for r in index.rollups.get((kpi.id, code), [])]
             else:
-                wanted = rollups[(rollups.kpi_id == kpi.id) & (rollups.series == row["series"])]
-                rows = [(r, None) for r in wanted.to_dict("records")]
+                candidates = [(r, None) for r in index.rollups.get((kpi.id, row["series"]), [])]
+            rows = [(r, level) for r, level in candidates if (r["group_type"], r["group_code"]) in mine]
             rows.sort(key=lambda p: (order.get(p[0]["group_type"], 9), p[0]["group_code"], p[1] or ""))
             entry["groups"] = [_group_entry(r, level) for r, level in rows]
             entry["previous"] = _previous(kpi, entry, previous.get((kpi.id, row["series"])), previous_cycle, inputs)
@@ -346,3 +362,16 @@ def member_profile(published_dir: Path, member: str) -> dict | None:
     if document.get("format") != PROFILE_FORMAT or document.get("member_code") != member:
         raise ValueError(f"{path} is not {member}'s profile")
     return document
+
+
+def member_profile_page(published_dir: Path, member: str, lang: str) -> Path | None:
+    """The member's profile page in `lang` for one cycle, falling back to English (a profile is written in the
+    member's language and English); None when it has no profile. Checked like member_profile."""
+    document = member_profile(published_dir, member)
+    if document is None:
+        return None
+    folder = published_dir / PROFILES_FOLDER / member
+    for candidate in (lang, "en"):
+        if candidate in LANGUAGES and (folder / profile_html(candidate)).is_file():
+            return folder / profile_html(candidate)
+    return None

@@ -13,7 +13,7 @@ import html
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -253,6 +253,18 @@ class Labeller:
 
     def tier(self, tier: str) -> str:
         return self._(TIER_NAMES.get(tier, tier))
+
+
+def reasons_in_words(min_group_size: int, group_names=None) -> Callable[[str, str], str]:
+    """(suppression_reason, language) -> the reasons as a reader of that language reads them (the workbooks)."""
+    labellers: dict[str, Labeller] = {}
+
+    def words(reason: str, lang: str) -> str:
+        if lang not in labellers:
+            labellers[lang] = Labeller(ReportContext("", 0, "", (), group_names or {}, min_group_size, None, lang))
+        return labellers[lang].reasons(reason)
+
+    return words
 
 
 def _groups_figure(kpi: KpiSpec, series: str, rollups: pd.DataFrame, label: Labeller) -> dict:
