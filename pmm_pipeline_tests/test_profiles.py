@@ -156,3 +156,40 @@ def test_chromium_draws_a_profile_page(published):
         timeout=180,
     )
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_a_profile_that_is_not_its_inputs_or_names_another_member_is_refused(tmp_path):
+    """The check run on the built folder before the switch: figures altered (even with the manifest redone) or a
+    page naming another participant are problems, and write_profiles refuses to switch such a folder in."""
+    from pmm_pipeline.stages.publishing.folders import write_folder
+    from pmm_pipeline.stages.publishing.profiles import build_profile, check_profiles, render_profile, write_profiles
+    from pmm_pipeline.stages.publishing.release import ReleaseRefusedError
+    from pmm_pipeline_tests.test_report_catalogues import hand_made_profile_inputs
+
+    inputs = hand_made_profile_inputs("fr")
+    target = tmp_path / "profiles"
+    write_profiles(target, "run1", ["KEN"], inputs, {"cycle": "2023"})
+    assert check_profiles(target, inputs, ["KEN"]) == []
+
+    def forged(folder: Path, *, figure: float | None = None, page_text: str = "") -> dict[str, int]:
+        document = build_profile("KEN", inputs)
+        if figure is not None:
+            document["kpis"][0]["groups"][0]["mean"] = figure
+        (folder / "KEN").mkdir()
+        (folder / "KEN" / PROFILE_FILE).write_text(json.dumps(document))
+        (folder / "KEN" / profile_html("fr")).write_text(render_profile(document, "fr", inputs) + page_text)
+        return {f"KEN/{PROFILE_FILE}": 1, f"KEN/{profile_html('fr')}": 1}
+
+    for change, expected in (
+        ({"figure": 12.5}, "not the member's values"),
+        ({"page_text": "<p>FRA</p>"}, "names other members ['FRA']"),
+    ):
+        with pytest.raises(ReleaseRefusedError, match=re.escape(expected)):
+            write_folder(
+                target,
+                "run2",
+                lambda folder, change=change: forged(folder, **change),
+                {"cycle": "2023"},
+                verify=lambda built: check_profiles(built, inputs, ["KEN"]),
+            )
+        assert check_profiles(target, inputs, ["KEN"]) == []  # the folder in place is untouched

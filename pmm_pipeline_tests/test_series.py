@@ -146,3 +146,19 @@ def test_each_release_records_the_definitions_it_was_built_with(two_cycles):
     assert first["kpi_definitions"][CHANGED] != second["kpi_definitions"][CHANGED]
     assert first["kpi_definitions"]["aeo_count_variation"] == second["kpi_definitions"]["aeo_count_variation"]
     assert NEW_IN_1_1 <= set(second["kpi_definitions"]) and not NEW_IN_1_1 & set(first["kpi_definitions"])
+
+
+def test_a_cycle_folder_that_does_not_read_back_as_published_is_not_joined(two_cycles, tmp_path):
+    from pmm_pipeline.stages.publishing.release import ReleaseRefusedError
+    from pmm_pipeline.stages.publishing.series import write_series
+
+    copy = tmp_path / "2023" / "wco"
+    shutil.copytree(two_cycles.layout.published_dir("2023") / "wco", copy)
+    csv = copy / "kpi_values.csv"
+    csv.write_bytes(csv.read_bytes().replace(b"\r\n", b"\r\n", 1) + b"2023,2022,GHA,x,total,1.0,reported,wco,\r\n")
+    target = tmp_path / "series" / "wco"
+    with pytest.raises(ReleaseRefusedError, match="bytes differ from the SHA-256"):
+        write_series(target, "run", "wco", [("2023", copy)])
+    assert not target.exists()
+    with pytest.raises(ReleaseRefusedError, match="not '2025'"):
+        write_series(target, "run", "wco", [("2025", two_cycles.layout.published_dir("2023") / "wco")])

@@ -228,7 +228,8 @@ def _build_profiles_asset(reference: Reference, catalogue: Catalogue, partitions
                 (str(g.group_type), g.group_code): {lang: getattr(g, f"name_{lang}") for lang in LANGUAGES}
                 for g in reference.groups
             },
-            member_names={m: {lang: in_force[m].name(lang) for lang in LANGUAGES} for m in members if m in in_force},
+            # Every member in force: the check of the pages looks for any of their codes outside its own profile.
+            member_names={m: {lang: row.name(lang) for lang in LANGUAGES} for m, row in in_force.items()},
             min_group_size=disclosure_policy.min_group_size,
             definitions=definitions,
             previous=previous,
@@ -289,6 +290,8 @@ def _build_series_asset(reference: Reference, partitions: dg.PartitionsDefinitio
         kinds={"csv", "parquet"},
     )
     def series(context: dg.AssetExecutionContext, storage: PmmStorage) -> dg.MaterializeResult:
+        if SERIES_FOLDER in reference.cycles.ids:  # published/series/ would be that cycle's folder too
+            raise dg.Failure(f"a cycle may not be called {SERIES_FOLDER!r}: rename it in the cycles file")
         root = storage.layout.data_dir / "published"
         joined: dict[str, list[str]] = {}
         for tier in TIERS:

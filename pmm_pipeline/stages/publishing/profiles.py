@@ -332,7 +332,8 @@ def check_profiles(folder: Path, inputs: ProfileInputs, members: Sequence[str]) 
     present = sorted(p.name for p in folder.iterdir() if p.is_dir())
     if present != sorted(members):
         problems.append(f"{folder}: profiles of {present}, expected {sorted(members)}")
-    others = set(inputs.memberships.member_code)
+    # Any member the pipeline knows of (in force, participating or with values), not only this cycle's participants.
+    others = set(inputs.memberships.member_code) | set(inputs.values.member_code) | set(inputs.member_names)
     for member in present:
         try:
             document = json.loads((folder / member / PROFILE_FILE).read_text())
