@@ -208,7 +208,6 @@ EXCEL_COLUMNS = {
         "cycle",
         "reporting_year",
         "member_code",
-        "member_name",
         "kpi_id",
         "kpi_name",
         "series",
@@ -218,6 +217,8 @@ EXCEL_COLUMNS = {
         "status_label",
         "disclosure",
         "flags",
+        # Names beside the codes come last: programs that read the sheets by position keep their columns.
+        "member_name",
     ],
     "rollups": [
         "cycle",
@@ -227,7 +228,6 @@ EXCEL_COLUMNS = {
         "unit",
         "group_type",
         "group_code",
-        "group_name",
         "n_reporting",
         "n_participating",
         "mean",
@@ -237,6 +237,7 @@ EXCEL_COLUMNS = {
         "pooled",
         "suppressed",
         "suppression_reason",
+        "group_name",
         "reason_text",
     ],
 }
