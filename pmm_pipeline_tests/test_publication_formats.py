@@ -42,8 +42,7 @@ READER_FILES = {
     "rollups.parquet",
     "rollups.json",
     "rollups.sdmx.csv",
-    "report.html#kpi_values",
-    "report.html#rollups",
+    *(f"report_{lang}.html#{t}" for lang in LANGUAGES for t in ("kpi_values", "rollups")),
     *(f"tables_{lang}.xlsx#{t}" for lang in LANGUAGES for t in ("kpi_values", "rollups")),
 }
 
@@ -101,7 +100,14 @@ def test_manifest_lists_every_file_with_its_hash(released):
     manifest = json.loads((folders["public"] / "manifest.json").read_text())
     on_disk = {p.name for p in folders["public"].iterdir()} - {"manifest.json"}
     assert set(manifest["files"]) == on_disk
-    assert {"changes.json", "report.html", "tables_fr.xlsx", "kpi_values.sdmx.csv"} <= on_disk
+    assert {
+        "changes.json",
+        "report_en.html",
+        "report_fr.html",
+        "report_es.html",
+        "tables_fr.xlsx",
+        "kpi_values.sdmx.csv",
+    } <= on_disk
 
 
 def test_sdmx_csv_passes_pysdmx_parsing_with_status_and_confidentiality_codes(released):
@@ -322,7 +328,8 @@ def test_every_table_materialization_carries_row_count_schema_lineage_and_previe
     columns_of = declared_tables()
     # sql_release copies tables out of the warehouse, it makes none; questionnaires are written by the
     # cycle's opening job, not the cycle job (their asset uses the same written_table_metadata).
-    table_assets = {k for k in graph.get_all_asset_keys() if k.path[-1] != "sql_release"}
+    # published/profiles and published/series write folders of files (with their own manifests), no table.
+    table_assets = {k for k in graph.get_all_asset_keys() if k.path[-1] != "sql_release" and k.path[0] != "published"}
     materialized = {
         e.asset_key: e.materialization.metadata
         for e in result.get_asset_materialization_events()
@@ -391,7 +398,7 @@ def test_chromium_draws_a_chart_per_kpi_series_of_the_released_public_report(rel
     from pmm_pipeline_tests.test_report import ARTIFACTS, CHROMIUM_FLAGS, chromium
 
     settings, folders = released
-    report = folders["public"] / "report.html"
+    report = folders["public"] / "report_en.html"
     browser = chromium()
     dom = subprocess.run(
         [
@@ -590,14 +597,20 @@ def test_every_exact_format_reads_back_bit_for_bit_as_the_parquet_file(released)
         groups = identical_tables(frames)
         for t in COLUMNS:
             with_parquet = next(set(g) for g in groups if f"{t}.parquet" in g)
-            assert {f"{t}.csv", f"{t}.json", f"{t}.sdmx.csv", f"report.html#{t}"} <= with_parquet, (tier, groups)
+            assert {
+                f"{t}.csv",
+                f"{t}.json",
+                f"{t}.sdmx.csv",
+                *(f"report_{lang}.html#{t}" for lang in LANGUAGES),
+            } <= with_parquet, (tier, groups)
         assert len(groups) <= 4  # and the three workbooks read back alike
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("tier,hidden", [("public", {"DEU", "UGA"}), ("wco", {"UGA"})])
-def test_a_report_never_names_a_member_with_no_value_in_its_tier(released, tier, hidden):
+def test_a_report_never_names_a_member_with_no_value_in_its_tier(released, tier, hidden, lang):
     _, folders = released
-    head, body = (folders[tier] / "report.html").read_text().split("</head>", 1)
+    head, body = (folders[tier] / f"report_{lang}.html").read_text().split("</head>", 1)
     page = re.sub(r"<script>.*?</script>", "", head, flags=re.S) + body  # without the inlined plotly.js
     assert not set(re.findall(r"\b[A-Z]{3}\b", page)) & hidden
     assert set(re.findall(r"\b[A-Z]{3}\b", page)) & (MEMBERS_WITH_VALUES - hidden)  # the others are named

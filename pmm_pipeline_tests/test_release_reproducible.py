@@ -42,7 +42,9 @@ def test_rerunning_a_cycle_gives_byte_identical_data_files(tmp_path: Path):
     before = release_hashes(published)
     assert {
         "public/tables_en.xlsx",
-        "public/report.html",
+        "public/report_en.html",
+        "public/report_fr.html",
+        "public/report_es.html",
         "public/kpi_values.parquet",
         "secretariat/rollups.sdmx.csv",
     } <= set(before)

@@ -3,6 +3,7 @@
 The released report of a real run is drawn in headless Chromium in test_publication_formats.py.
 """
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,8 +12,9 @@ import pandas as pd
 import pytest
 
 from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.specs.catalogue.load import load_catalogue
-from pmm_pipeline.stages.publishing.report import ReportContext, read_report, render_report
+from pmm_pipeline.stages.publishing.report import ReportContext, read_report, render_report, report_file
 from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -89,22 +91,47 @@ def tables() -> dict[str, pd.DataFrame]:
     return {"kpi_values": values, "rollups": rollups}
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory) -> Path:
-    settings = Settings.from_env({})
-    catalogue = load_catalogue(settings.specs_dir)
-    context = ReportContext(
+GROUP_NAMES = {
+    ("region", "ESA"): {
+        "en": "East and Southern Africa",
+        "fr": "Afrique orientale et australe",
+        "es": "África Oriental",
+    }
+}
+MEMBER_NAMES = {
+    "KEN": {"en": "Kenya", "fr": "Kenya", "es": "Kenia"},
+    "FRA": {"en": "France", "fr": "France", "es": "Francia"},
+}
+
+
+def context(lang: str) -> ReportContext:
+    return ReportContext(
         cycle="2023",
         reporting_year=2022,
         tier="public",
-        kpis=catalogue.kpis_for_version("1.0"),
-        group_names={("global", "all"): "All members", ("region", "ESA"): "East and Southern Africa"},
+        kpis=load_catalogue(Settings.from_env({}).specs_dir).kpis_for_version("1.0"),
+        group_names=GROUP_NAMES,
         min_group_size=3,
         completeness=None,
+        lang=lang,
+        member_names=MEMBER_NAMES,
+        publication_date="2025-01-15",
+        catalogue_version="1.0",
     )
-    path = tmp_path_factory.mktemp("report") / "report.html"
-    path.write_text(render_report(tables(), context), encoding="utf-8")
-    return path
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("report")
+    paths = {lang: folder / report_file(lang) for lang in LANGUAGES}
+    for lang, path in paths.items():
+        path.write_text(render_report(tables(), context(lang), ["kpi_values.csv"]), encoding="utf-8")
+    return paths
+
+
+@pytest.fixture(scope="module")
+def report(reports) -> Path:
+    return reports["en"]
 
 
 def test_report_is_self_contained_and_reads_back_as_its_tables(report: Path):
@@ -122,6 +149,144 @@ def test_report_is_self_contained_and_reads_back_as_its_tables(report: Path):
 
 def test_a_charted_number_outside_the_tables_is_a_problem(report: Path, tmp_path: Path):
     tampered = tmp_path / "report.html"
-    tampered.write_text(report.read_text().replace('"y": [95.0, 100.0]', '"y": [75.0, 100.0]'))
+    tampered.write_text(report.read_text().replace('"x": [95.0, 100.0]', '"x": [75.0, 100.0]'))
     _, problems = read_report(tampered)
     assert problems and "draws 75.0" in problems[0]
+
+
+def test_a_charted_member_without_a_value_in_the_tables_is_a_problem(report: Path, tmp_path: Path):
+    tampered = tmp_path / report.name
+    text = report.read_text()
+    assert '"customdata": ["KEN", "FRA"]' in text  # sorted by value: KEN 95 below FRA 100
+    tampered.write_text(text.replace('"customdata": ["KEN", "FRA"]', '"customdata": ["DEU", "FRA"]'))
+    _, problems = read_report(tampered)
+    assert any("names DEU" in p for p in problems), problems
+
+
+def test_a_report_whose_page_language_is_not_its_file_names_is_a_problem(reports, tmp_path: Path):
+    tampered = tmp_path / "report_fr.html"
+    tampered.write_text(reports["es"].read_text())
+    assert read_report(reports["fr"])[1] == []
+    _, problems = read_report(tampered)
+    assert any("declares language ['es']" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_each_language_report_declares_its_language_and_uses_human_labels(reports, lang):
+    """Names from the catalogue and reference data, texts from the gettext catalogue; no raw code as a label."""
+    import html
+    import re
+
+    from pmm_pipeline.stages.publishing.formats import STATUS_LABELS
+    from pmm_pipeline.stages.publishing.i18n import translator
+
+    text = reports[lang].read_text()
+    assert text.startswith(f'<!DOCTYPE html>\n<html lang="{lang}">')
+    body = html.unescape(re.sub(r"<script.*?</script>", "", text.split("</head>", 1)[1], flags=re.S))
+    kpi = load_catalogue(Settings.from_env({}).specs_dir).kpis["electronic_declaration_rate"]
+    _ = translator(lang)
+    for expected in (
+        kpi.names.in_language(lang),
+        GROUP_NAMES[("region", "ESA")][lang],
+        STATUS_LABELS[lang]["not_applicable"],
+        _("Key findings by dimension"),
+        _("a minimum, maximum or median would be the value of a member hidden from this tier").format(),
+    ):
+        assert expected in body, (lang, expected)
+    cells = re.findall(r"<td>([^<]*)</td>", body)
+    assert not {"global", "region", "mean:differencing;min:hidden_member;pooled:differencing"} & set(cells)
+    figures = [json.loads(f) for f in re.findall(r"class='pmm-figure'[^>]*>(.*?)</script>", text, re.S)]
+    members = next(f for f in figures if f["data"][0].get("customdata") == ["KEN", "FRA"])
+    assert members["data"][0]["y"] == [f"{MEMBER_NAMES[c][lang]} ({c})" for c in ("KEN", "FRA")]
+    if lang != "en":
+        assert _("Key findings by dimension") != "Key findings by dimension"
+
+
+# Bounding boxes of every chart's axis labels and bar texts, per chart, as Chromium laid them out.
+LABEL_BOXES_JS = """
+() => Array.from(document.querySelectorAll('.chart')).map(chart => ({
+  id: chart.id,
+  drawn: chart.querySelectorAll('.main-svg').length > 0 && chart.querySelectorAll('.bars .point').length > 0,
+  labels: Array.from(chart.querySelectorAll('.ytick text, .bartext')).map(t => {
+    const b = t.getBoundingClientRect();
+    return {text: t.textContent, x: b.x, y: b.y, w: b.width, h: b.height};
+  }).filter(b => b.w > 0 && b.h > 0),
+  box: (() => { const b = chart.getBoundingClientRect(); return {x: b.x, w: b.width}; })(),
+}))
+"""
+
+
+def overlapping(labels: list[dict]) -> list[tuple[str, str]]:
+    def meet(a, b) -> bool:
+        return (
+            a["x"] < b["x"] + b["w"] - 1
+            and b["x"] < a["x"] + a["w"] - 1
+            and a["y"] < b["y"] + b["h"] - 1
+            and (b["y"] < a["y"] + a["h"] - 1)
+        )
+
+    return [(a["text"], b["text"]) for i, a in enumerate(labels) for b in labels[i + 1 :] if meet(a, b)]
+
+
+def test_chromium_draws_each_language_report_with_labels_that_do_not_overlap(reports, tmp_path):
+    """Every chart drawn, its member and group labels and bar texts clear of each other and inside the chart."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    browser_path = chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1400})
+            for lang, path in reports.items():
+                page.goto(path.as_uri())
+                page.wait_for_selector(".chart .main-svg")
+                charts = page.evaluate(LABEL_BOXES_JS)
+                assert charts and all(c["drawn"] for c in charts), (lang, [c["id"] for c in charts if not c["drawn"]])
+                for chart in charts:
+                    assert chart["labels"], (lang, chart["id"])
+                    assert overlapping(chart["labels"]) == [], (lang, chart["id"])
+                    left, right = chart["box"]["x"], chart["box"]["x"] + chart["box"]["w"]
+                    clipped = [b["text"] for b in chart["labels"] if b["x"] < left - 1 or b["x"] + b["w"] > right + 1]
+                    assert clipped == [], (lang, chart["id"])
+                shot = ARTIFACTS / f"report_{lang}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                assert shot.stat().st_size > 10_000
+                members = ARTIFACTS / f"report_{lang}_members_chart.png"
+                page.locator("[id^=members-]").first.screenshot(path=str(members))
+                assert members.stat().st_size > 2_000
+        finally:
+            browser.close()
+
+
+def test_overlapping_finds_labels_that_meet_and_only_those():
+    a = {"text": "a", "x": 0, "y": 0, "w": 50, "h": 10}
+    assert overlapping([a, {"text": "b", "x": 40, "y": 5, "w": 50, "h": 10}]) == [("a", "b")]
+    assert overlapping([a, {"text": "c", "x": 0, "y": 12, "w": 50, "h": 10}]) == []
+
+
+def test_workbooks_name_members_groups_and_reasons_in_their_language_and_still_read_back(tmp_path):
+    import openpyxl
+
+    from pmm_pipeline.stages.publishing.formats import HEADERS, SHEETS, ReaderNames, read_excel, write_excel
+    from pmm_pipeline.stages.publishing.i18n import translator
+    from pmm_pipeline.stages.publishing.report import reasons_in_words
+
+    names = ReaderNames(members=MEMBER_NAMES, groups=GROUP_NAMES, reasons=reasons_in_words(3))
+    for lang in LANGUAGES:
+        path = tmp_path / f"tables_{lang}.xlsx"
+        write_excel(tables(), path, lang, "2023", "public", {}, names)
+        book = openpyxl.load_workbook(path, read_only=True)
+        rows = list(book[SHEETS[lang]["rollups"]].iter_rows(values_only=True))
+        column = {h: i for i, h in enumerate(rows[0])}
+        groups = [r[column[HEADERS[lang]["group_name"]]] for r in rows[1:]]
+        assert GROUP_NAMES[("region", "ESA")][lang] in groups
+        reasons = [r[column[HEADERS[lang]["reason_text"]]] for r in rows[1:]]
+        hidden = translator(lang)("a minimum, maximum or median would be the value of a member hidden from this tier")
+        assert reasons[0] and hidden in reasons[0] and "hidden_member" not in reasons[0]
+        values = list(book[SHEETS[lang]["kpi_values"]].iter_rows(values_only=True))
+        member = values[0].index(HEADERS[lang]["member_name"])
+        assert {r[member] for r in values[1:]} == {MEMBER_NAMES["KEN"][lang], MEMBER_NAMES["FRA"][lang]}
+        book.close()
+        back = read_excel(path)
+        assert sorted(back["kpi_values"].member_code) == ["FRA", "KEN", "KEN"]
+        assert back["rollups"].suppression_reason.iloc[0] == tables()["rollups"].suppression_reason.iloc[0]

@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 
 from pmm_pipeline.core.provenance import code_version
-from pmm_pipeline.core.vocabulary import TIERS
+from pmm_pipeline.core.vocabulary import LANGUAGES, TIERS
 from pmm_pipeline.orchestration.checks import ROLLUPS_CHECK, VALUES_CHECK
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.disclosure_policy import DisclosurePolicy
@@ -33,9 +33,13 @@ from pmm_pipeline.stages.disclosure.control import control_disclosure, withheld_
 from pmm_pipeline.stages.disclosure.facts import AUDITED_TIERS, SeriesFacts, load_series_facts, tier_rank
 from pmm_pipeline.stages.disclosure.record import read_history, release_record, with_history, write_record
 from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
+from pmm_pipeline.stages.publishing.definitions import kpi_definitions
+from pmm_pipeline.stages.publishing.folders import check_listed
 from pmm_pipeline.stages.publishing.outputs import build_reader_outputs
+from pmm_pipeline.stages.publishing.profiles import PROFILES_FOLDER, ProfileInputs, member_profile, write_profiles
 from pmm_pipeline.stages.publishing.readback import identical_tables, read_release_files, table_kind
 from pmm_pipeline.stages.publishing.release import ReleaseInfo, ReleaseRefusedError, sha256_file, write_release
+from pmm_pipeline.stages.publishing.series import SERIES_FOLDER, write_series
 from pmm_pipeline.stages.rollups.compute import GROUPS_CTE
 from pmm_pipeline.warehouse.tables import COMPLETENESS, KPI_VALUES, PARTICIPATION, ROLLUPS, WITHHELD, published_tables
 from pmm_pipeline.warehouse.writes import append_rows, replace_cycle_rows
@@ -153,7 +157,160 @@ def build_publishing_assets(
     assets: list[dg.AssetsDefinition] = [withheld]
     for tier in TIERS:
         assets += _build_tier_assets(tier, reference, catalogue, partitions, levels_of)
-    return assets
+    return [
+        *assets,
+        _build_profiles_asset(reference, catalogue, partitions),
+        _build_series_asset(reference, partitions),
+    ]
+
+
+PROFILES_KEY = dg.AssetKey(["published", "profiles"])
+SERIES_KEY = dg.AssetKey(["published", "series"])
+
+
+def cycles_in_order(reference: Reference) -> list[str]:
+    """Cycle ids oldest first: by reporting year, then as configured."""
+    position = {c.id: i for i, c in enumerate(reference.cycles.cycles)}
+    return sorted(position, key=lambda c: (reference.cycles.get(c).reporting_year, position[c]))
+
+
+def _refused(refused: ReleaseRefusedError) -> dg.Failure:
+    return dg.Failure(
+        description=str(refused),
+        metadata={"problems": dg.MetadataValue.json(refused.problems[:MAX_FINDINGS_SHOWN])},
+        allow_retries=False,
+    )
+
+
+def _build_profiles_asset(reference: Reference, catalogue: Catalogue, partitions: dg.PartitionsDefinition):
+    wco_release = published_tables("wco")[2].key
+
+    @dg.asset(
+        key=PROFILES_KEY,
+        description="Writes published/<cycle>/profiles/<member>/ (profile.json, profile_<lang>.html in the member's"
+        " language and English) for every participating member: its own values beside the wco tier's released"
+        " figures of each group it belongs to, and its change since its previous cycle; manifest.json lists every"
+        " file, checked before the folder is switched in.",
+        group_name="published",
+        deps=[wco_release, PARTICIPATION.key, KPI_VALUES.key],
+        partitions_def=partitions,
+        pool=WAREHOUSE_POOL,
+        kinds={"json", "html"},
+    )
+    def profiles(
+        context: dg.AssetExecutionContext,
+        storage: PmmStorage,
+        warehouse: Warehouse,
+        disclosure_policy: DisclosurePolicy,
+    ) -> dg.MaterializeResult:
+        cycle = reference.cycles.get(context.partition_key)
+        published_dir = storage.layout.published_dir(cycle.id)
+        frames, problems = read_release_files(published_dir / "wco")
+        if problems:
+            raise _refused(ReleaseRefusedError(published_dir / PROFILES_FOLDER, problems))
+        with warehouse.get_connection() as conn:
+            require_tables(conn, cycle.id, [KPI_VALUES], with_rows=[PARTICIPATION])
+            values = conn.execute(
+                "SELECT * FROM kpi.kpi_values WHERE cycle = ? ORDER BY kpi_id, series, member_code", [cycle.id]
+            ).df()
+            memberships = conn.execute(MEMBERSHIPS_SQL, {"cycle": cycle.id}).df()
+        members = sorted(set(memberships.member_code))
+        in_force = reference.members_in_force(cycle)
+        previous, previous_definitions = _previous_profiles(storage, reference, cycle.id, members)
+        kpis = catalogue.kpis_for_version(cycle.catalogue_version)
+        definitions = kpi_definitions(kpis)
+        inputs = ProfileInputs(
+            cycle=cycle.id,
+            reporting_year=cycle.reporting_year,
+            kpis=kpis,
+            values=values[values.member_code.isin(members)],
+            wco_rollups=frames["rollups.parquet"],
+            memberships=memberships,
+            languages={m: in_force[m].language for m in members if m in in_force},
+            group_names={
+                (str(g.group_type), g.group_code): {lang: getattr(g, f"name_{lang}") for lang in LANGUAGES}
+                for g in reference.groups
+            },
+            # Every member in force: the check of the pages looks for any of their codes outside its own profile.
+            member_names={m: {lang: row.name(lang) for lang in LANGUAGES} for m, row in in_force.items()},
+            min_group_size=disclosure_policy.min_group_size,
+            definitions=definitions,
+            previous=previous,
+            previous_definitions=previous_definitions,
+        )
+        header = {
+            "format": "pmm-profiles",
+            "format_version": 1,
+            "cycle": cycle.id,
+            "run_id": context.run_id,
+            "code_version": code_version(),
+            "catalogue_version": cycle.catalogue_version,
+            "kpi_definitions": definitions,
+            "wco_manifest_sha256": sha256_file(published_dir / "wco" / "manifest.json"),
+        }
+        try:
+            manifest = write_profiles(published_dir / PROFILES_FOLDER, context.run_id, members, inputs, header)
+        except ReleaseRefusedError as refused:
+            raise _refused(refused) from None
+        return dg.MaterializeResult(
+            metadata={
+                "profiles": dg.MetadataValue.int(len(members)),
+                "files": dg.MetadataValue.int(len(manifest["files"])),
+                "folder": dg.MetadataValue.path(str(published_dir / PROFILES_FOLDER)),
+            }
+        )
+
+    return profiles
+
+
+def _previous_profiles(
+    storage: PmmStorage, reference: Reference, cycle_id: str, members: Sequence[str]
+) -> tuple[dict[str, dict], dict[str, str]]:
+    """The members' profiles of the nearest earlier cycle that has profiles, and the KPI definitions it used."""
+    order = cycles_in_order(reference)
+    for earlier in reversed(order[: order.index(cycle_id)]):
+        folder = storage.layout.published_dir(earlier) / PROFILES_FOLDER
+        if not (folder / "manifest.json").exists():
+            continue
+        manifest, problems = check_listed(folder)
+        if problems:
+            raise _refused(ReleaseRefusedError(folder, problems))
+        found = {m: member_profile(storage.layout.published_dir(earlier), m) for m in members}
+        return {m: d for m, d in found.items() if d is not None}, manifest.get("kpi_definitions") or {}
+    return {}, {}
+
+
+def _build_series_asset(reference: Reference, partitions: dg.PartitionsDefinition):
+    @dg.asset(
+        key=SERIES_KEY,
+        description="Rewrites published/series/<tier>/ for every tier: kpi_values and rollups of every published"
+        " cycle in one table each (CSV, Parquet, manifest.json), with catalogue_version and"
+        " comparable_with_previous, read from the cycles' released tier folders; rebuilt whenever a cycle is"
+        " published.",
+        group_name="published",
+        deps=[published_tables(t)[2].key for t in TIERS],
+        partitions_def=partitions,
+        kinds={"csv", "parquet"},
+    )
+    def series(context: dg.AssetExecutionContext, storage: PmmStorage) -> dg.MaterializeResult:
+        if SERIES_FOLDER in reference.cycles.ids:  # published/series/ would be that cycle's folder too
+            raise dg.Failure(f"a cycle may not be called {SERIES_FOLDER!r}: rename it in the cycles file")
+        root = storage.layout.data_dir / "published"
+        joined: dict[str, list[str]] = {}
+        for tier in TIERS:
+            folders = [
+                (c, storage.layout.published_dir(c) / tier)
+                for c in cycles_in_order(reference)
+                if (storage.layout.published_dir(c) / tier / "manifest.json").exists()
+            ]
+            try:
+                write_series(root / SERIES_FOLDER / tier, context.run_id, tier, folders)
+            except ReleaseRefusedError as refused:
+                raise _refused(refused) from None
+            joined[tier] = [c for c, _ in folders]
+        return dg.MaterializeResult(metadata={"cycles": dg.MetadataValue.json(joined)})
+
+    return series
 
 
 def _build_tier_assets(
@@ -283,6 +440,7 @@ def _build_tier_assets(
             catalogue_version=cycle.catalogue_version,
             catalogue_digest=catalogue_digest(catalogue),
             created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            kpi_definitions=kpi_definitions(catalogue.kpis_for_version(cycle.catalogue_version)),
         )
         published_dir = storage.layout.published_dir(cycle.id)
 

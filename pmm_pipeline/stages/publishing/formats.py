@@ -10,8 +10,8 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -35,12 +35,24 @@ class KpiLabels:
     unit: str
 
 
+@dataclass(frozen=True)
+class ReaderNames:
+    """Names the workbooks write beside the codes, in each language: members, groups, withholding reasons."""
+
+    members: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # member -> language -> name
+    groups: Mapping[tuple[str, str], Mapping[str, str]] = field(default_factory=dict)  # (type, code) -> lang -> name
+    reasons: Callable[[str, str], str] | None = None  # (suppression_reason, language) -> the reasons in words
+
+
 # Column headers, sheet names and explanations in the three questionnaire languages.
 HEADERS = {
     "en": {
         "cycle": "Cycle",
         "reporting_year": "Reporting year",
         "member_code": "Member",
+        "member_name": "Member name",
+        "group_name": "Group name",
+        "reason_text": "Why withheld, in words",
         "kpi_id": "KPI code",
         "kpi_name": "KPI",
         "series": "Series",
@@ -66,6 +78,9 @@ HEADERS = {
         "cycle": "Cycle",
         "reporting_year": "Année de référence",
         "member_code": "Membre",
+        "member_name": "Nom du membre",
+        "group_name": "Nom du groupe",
+        "reason_text": "Motif du masquage, en clair",
         "kpi_id": "Code de l'ICP",
         "kpi_name": "ICP",
         "series": "Série",
@@ -91,6 +106,9 @@ HEADERS = {
         "cycle": "Ciclo",
         "reporting_year": "Año de referencia",
         "member_code": "Miembro",
+        "member_name": "Nombre del miembro",
+        "group_name": "Nombre del grupo",
+        "reason_text": "Motivo, explicado",
         "kpi_id": "Código del ICD",
         "kpi_name": "ICD",
         "series": "Serie",
@@ -199,6 +217,8 @@ EXCEL_COLUMNS = {
         "status_label",
         "disclosure",
         "flags",
+        # Names beside the codes come last: programs that read the sheets by position keep their columns.
+        "member_name",
     ],
     "rollups": [
         "cycle",
@@ -217,6 +237,8 @@ EXCEL_COLUMNS = {
         "pooled",
         "suppressed",
         "suppression_reason",
+        "group_name",
+        "reason_text",
     ],
 }
 
@@ -226,9 +248,17 @@ def _is_null(value: object) -> bool:
 
 
 def write_excel(
-    tables: Mapping[str, pd.DataFrame], path: Path, lang: str, cycle: str, tier: str, kpis: Mapping[str, KpiLabels]
+    tables: Mapping[str, pd.DataFrame],
+    path: Path,
+    lang: str,
+    cycle: str,
+    tier: str,
+    kpis: Mapping[str, KpiLabels],
+    names: ReaderNames | None = None,
 ) -> None:
-    """One workbook in `lang`: an About sheet (units, statuses, withheld figures) and one sheet per table."""
+    """One workbook in `lang`: an About sheet (units, statuses, withheld figures) and one sheet per table, with the
+    names of KPIs, statuses, members, groups and withholding reasons in `lang` beside their codes."""
+    names = names or ReaderNames()
     import xlsxwriter  # a writer library only needed when releasing
 
     workbook = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
@@ -252,7 +282,8 @@ def write_excel(
         sheet = workbook.add_worksheet(SHEETS[lang][name])
         for c, column in enumerate(columns):
             sheet.write_string(0, c, HEADERS[lang][column], header)
-            sheet.set_column(c, c, 32 if column in ("kpi_name", "status_label", "suppression_reason") else 14)
+            wide = ("kpi_name", "status_label", "suppression_reason", "member_name", "group_name", "reason_text")
+            sheet.set_column(c, c, 32 if column in wide else 14)
         sheet.freeze_panes(1, 0)
         for r, record in enumerate(frame.to_dict("records"), start=1):
             labels = kpis.get(record["kpi_id"])
@@ -260,6 +291,13 @@ def write_excel(
             record["unit"] = labels.unit if labels else ""
             if "status" in record:
                 record["status_label"] = STATUS_LABELS[lang].get(record["status"], record["status"])
+            if "member_code" in record:
+                record["member_name"] = names.members.get(record["member_code"], {}).get(lang)
+            if "group_code" in record:
+                group = names.groups.get((record["group_type"], record["group_code"]), {})
+                record["group_name"] = group.get(lang)
+                reason = record["suppression_reason"]
+                record["reason_text"] = names.reasons(reason, lang) if names.reasons and not _is_null(reason) else None
             for c, column in enumerate(columns):
                 value = record[column]
                 if _is_null(value):

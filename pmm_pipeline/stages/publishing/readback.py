@@ -26,6 +26,7 @@ TEXT_COLUMNS = (
     "group_type",
     "group_code",
     "suppression_reason",
+    "catalogue_version",  # of the series tables (series.py): "1.0" is a version, not a number
 )
 
 
@@ -124,7 +125,7 @@ def _parse_release_file(name: str, path: Path) -> tuple[dict[str, pd.DataFrame],
             return {name: formats.read_json(path)[1]}, []
         if path.suffix == ".xlsx":
             return {f"{name}#{t}": f for t, f in formats.read_excel(path).items()}, []
-        if name == report.REPORT_FILE:
+        if report.report_language(name) is not None:
             tables, amiss = report.read_report(path)
             return {f"{name}#{t}": f for t, f in tables.items()}, amiss
         return {}, ["not a file the disclosure audit can read, so it cannot be published"]

@@ -12,7 +12,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -54,6 +54,8 @@ class ReleaseInfo:
     catalogue_version: str
     catalogue_digest: str
     created_at: str
+    # KPI id -> digest of its definition (definitions.py): what later cycles compare with (series.py).
+    kpi_definitions: dict[str, str] = field(default_factory=dict)
 
 
 class ReleaseRefusedError(Exception):

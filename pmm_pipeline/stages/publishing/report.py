@@ -1,34 +1,52 @@
-"""The static HTML report of a cycle and tier: charts (plotly.js inlined), methodology from the specs, coverage.
+"""The static HTML report of a cycle and tier, one file per language: findings, charts, methodology, coverage.
 
-The report opens from the file system without a server or network. Everything it shows comes from
-the tier's published tables, embedded once as JSON (`pmm-data`); each chart's figure is embedded as
-JSON too and drawn by the inlined plotly.js. `read_report` gives the embedded tables back for the
-release audit and checks that every number a chart draws is one of those tables' numbers.
+The report opens from the file system without a server or network (plotly.js is inlined). Everything
+it shows comes from the tier's published tables, embedded once as JSON (`pmm-data`); each chart's
+figure is embedded as JSON too and drawn by the inlined plotly.js. Every text a reader reads comes
+from the gettext catalogues (i18n.py) or from the three-language names of the catalogue and the
+reference data (KPIs, items, levels, groups, members, statuses). `read_report` gives the embedded
+tables back for the release audit and checks that every number a chart draws is one of those tables'
+numbers and that every member a chart names has a value in them.
 """
 
 import html
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
-from pmm_pipeline.specs.catalogue.models import KpiSpec
+from pmm_pipeline.core.vocabulary import LANGUAGES
+from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
 from pmm_pipeline.stages.publishing.formats import STATUS_LABELS, TABLE_COLUMNS, json_ready, typed_table
+from pmm_pipeline.stages.publishing.i18n import N_, translator
 
-REPORT_FILE = "report.html"
 DATA_ID = "pmm-data"
 FIGURE_CLASS = "pmm-figure"
+REPORT_NAME = re.compile(r"^report_([a-z]{2})\.html$")
+
+
+def report_file(lang: str) -> str:
+    return f"report_{lang}.html"
+
+
+def report_language(name: str) -> str | None:
+    """The language of a report file of the release (`report_fr.html` -> `fr`), None for any other name."""
+    found = REPORT_NAME.match(name)
+    return found.group(1) if found and found.group(1) in LANGUAGES else None
+
+
 SUPPRESSION_RULES = {
-    "min_group_size": "fewer than {min_group_size} members of the group reported the series",
-    "hidden_member": "a minimum, maximum or median would be the value of a member hidden from this tier",
-    "differencing": "a mean, pooled ratio or level count would, with the values shown, reveal a hidden value",
-    "complementary": "with other published figures (e.g. global minus the other regions) it would reveal one",
-    "earlier_release": "with the figures of earlier releases of the same reporting year it would reveal one",
-    "not_finite": "it is too large to be represented as a number",
+    "min_group_size": N_("fewer than {min_group_size} members of the group reported the series"),
+    "hidden_member": N_("a minimum, maximum or median would be the value of a member hidden from this tier"),
+    "differencing": N_("a mean, pooled ratio or level count would, with the values shown, reveal a hidden value"),
+    "complementary": N_("with other published figures (e.g. global minus the other regions) it would reveal one"),
+    "earlier_release": N_("with the figures of earlier releases of the same reporting year it would reveal one"),
+    "not_finite": N_("it is too large to be represented as a number"),
 }
 # The statistics each rule can withhold (docs/auditors.md, "Disclosure tiers"): a KPI's methodology lists the rules
 # that apply to the statistics it publishes.
@@ -40,6 +58,64 @@ RULE_STATISTICS = {
     "earlier_release": ("mean", "pooled", "level_counts"),
     "not_finite": ("mean", "median", "pooled"),
 }
+GROUP_TYPE_NAMES = {
+    "global": N_("All participating members"),
+    "region": N_("WCO region"),
+    "income_group": N_("Income group"),
+    "landlocked": N_("Landlocked or not"),
+    "admin_type": N_("Type of administration"),
+}
+STATISTIC_NAMES = {
+    "mean": N_("mean"),
+    "median": N_("median"),
+    "min": N_("minimum"),
+    "max": N_("maximum"),
+    "pooled": N_("pooled ratio"),
+    "level_counts": N_("count at each level"),
+}
+DIMENSION_NAMES = {
+    1: N_("Trade facilitation and economic competitiveness"),
+    2: N_("Revenue collection"),
+    3: N_("Enforcement, security and protection of society"),
+    4: N_("Organizational development"),
+}
+SERIES_NAMES = {"total": N_("total"), "import": N_("import"), "export": N_("export")}
+SHAPE_NAMES = {
+    Shape.ratio: N_("a share of a whole"),
+    Shape.variation: N_("a change between the year before and the reporting year"),
+    Shape.value: N_("a value"),
+    Shape.categorical: N_("an answer among declared levels, shown as the share of members at each level"),
+}
+TIER_NAMES = {
+    "public": N_("public"),
+    "wco": N_("WCO (National Contact Points and peer reviewers)"),
+    "secretariat": N_("WCO Secretariat"),
+}
+# Texts used inside f-strings, where message extraction does not look: declared here for the catalogue.
+INLINE_TEXTS = (
+    N_("group type"),
+    N_("group"),
+    N_("n of N"),
+    N_("withheld, and why"),
+    N_("A group statistic of this KPI is withheld from this tier when:"),
+    N_("Unit: {unit}. The KPI is {shape}. Formula per series:"),
+    N_("item"),
+    N_("question"),
+    N_("unit"),
+    N_("Statistics published per group: {statistics}."),
+    N_("Member values shown in this tier, by status:"),
+    N_("KPI"),
+    N_("No group figure is published in this tier."),
+    N_("Files of this release:"),
+    N_("Methodology"),
+    N_("WCO Performance Measurement Mechanism: cycle {cycle}"),
+    N_("About this release"),
+    N_("Key findings by dimension"),
+    N_("Contents"),
+    N_("Coverage and timeliness of submissions"),
+    N_("How figures are withheld"),
+    N_("A statistic is withheld (left empty, with its reason) when:"),
+)
 CSS = """
 body { font-family: Georgia, 'Times New Roman', serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
        color: #1d1d1d; line-height: 1.45; }
@@ -48,13 +124,14 @@ table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; }
 th, td { border: 1px solid #bbb; padding: 0.2rem 0.5rem; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .kpi { border-top: 2px solid #003366; margin-top: 2rem; }
-.chart { width: 100%; height: 380px; }
+.chart { width: 100%; }
 .note { color: #555; font-size: 0.9rem; }
 code { font-size: 0.85rem; }
 @media print {
-  body { max-width: none; margin: 0; font-size: 10pt; }
-  .kpi { page-break-before: always; }
-  .chart { page-break-inside: avoid; height: 320px; }
+  body { max-width: none; margin: 0; font-size: 9pt; }
+  .kpi { break-inside: auto; }
+  .chart, table { break-inside: avoid; }
+  .methodology { display: none; }
   a { color: inherit; text-decoration: none; }
 }
 """
@@ -65,6 +142,7 @@ document.querySelectorAll('script.pmm-figure').forEach(function (node) {
   Plotly.newPlot(node.dataset.div, figure.data, figure.layout, {displayModeBar: false, responsive: true});
 });
 """
+BAR_PX = 22  # height of one bar of a chart, so that any number of members stays readable
 
 
 @dataclass(frozen=True)
@@ -73,9 +151,13 @@ class ReportContext:
     reporting_year: int
     tier: str
     kpis: Sequence[KpiSpec]
-    group_names: Mapping[tuple[str, str], str]  # (group_type, group_code) -> English name
+    group_names: Mapping[tuple[str, str], Mapping[str, str]]  # (group_type, group_code) -> language -> name
     min_group_size: int
     completeness: pd.DataFrame | None  # collection.completeness of the cycle, when the warehouse has it
+    lang: str = "en"
+    member_names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # member -> language -> name
+    publication_date: str | None = None
+    catalogue_version: str | None = None
 
 
 def _script_json(value: object) -> str:
@@ -87,176 +169,393 @@ def _records(frame: pd.DataFrame, table: str) -> list[dict]:
     return [{c: json_ready(v) for c, v in r.items()} for r in frame[TABLE_COLUMNS[table]].to_dict("records")]
 
 
-def _fmt(value: object) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{float(value):,.1f}"
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def format_number(value: object, lang: str, digits: int = 1) -> str:
+    """A number as a reader of `lang` writes it (95.0 / 95,0), rounded for display only; empty when missing."""
+    return "" if _missing(value) else _formatted(float(value), lang, digits)
+
+
+@lru_cache(maxsize=65536)
+def _formatted(value: float, lang: str, digits: int) -> str:
+    from babel.numbers import format_decimal  # CLDR number formats of the three languages
+
+    return format_decimal(value, format="#,##0" + ("." + "0" * digits if digits else ""), locale=lang)
+
+
+def _count(value: object, lang: str) -> str:
+    return "" if _missing(value) else format_number(int(value), lang, 0)
 
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _figure(kpi: KpiSpec, series: str, rollups: pd.DataFrame, values: pd.DataFrame, ctx: ReportContext) -> dict:
-    """Regions (and the global figure) as bars of the mean with n of N; visible members as points."""
-    groups = rollups[(rollups.group_type.isin(["global", "region"]))].sort_values(["group_type", "group_code"])
-    labels = [ctx.group_names.get((g, c), c) for g, c in zip(groups.group_type, groups.group_code, strict=True)]
-    n_of_n = [
-        f"n={'?' if pd.isna(n) else int(n)} of N={int(total)}" + (" (withheld)" if pd.isna(m) else "")
-        for n, total, m in zip(groups.n_reporting, groups.n_participating, groups["mean"], strict=True)
-    ]
+class Labeller:
+    """Human names, in one language, of everything the tables carry as codes."""
+
+    def __init__(self, ctx: ReportContext):
+        self.ctx, self.lang, self._ = ctx, ctx.lang, translator(ctx.lang)
+
+    def group(self, group_type: str, group_code: str) -> str:
+        if group_type == "global":
+            return self._(GROUP_TYPE_NAMES["global"])
+        names = self.ctx.group_names.get((group_type, group_code))
+        return names.get(self.lang, group_code) if names else group_code
+
+    def group_type(self, group_type: str) -> str:
+        return self._(GROUP_TYPE_NAMES.get(group_type, group_type))
+
+    def member(self, code: str) -> str:
+        names = self.ctx.member_names.get(code)
+        return f"{names[self.lang]} ({code})" if names and self.lang in names else code
+
+    def kpi(self, kpi: KpiSpec) -> str:
+        return kpi.names.in_language(self.lang)
+
+    def series(self, kpi: KpiSpec, series_id: str) -> str:
+        """A series' name: the catalogue's label, a level's label (categorical rollups), or the known words."""
+        declared = next((s for s in kpi.series if s.id == series_id and s.labels is not None), None)
+        if declared is not None:
+            return declared.labels.in_language(self.lang)
+        for item in kpi.items:
+            level = next((lv for lv in item.answer_levels if lv.code == series_id), None)
+            if level is not None:
+                return level.labels.in_language(self.lang)
+        return self._(SERIES_NAMES[series_id]) if series_id in SERIES_NAMES else series_id
+
+    def level_of_score(self, kpi: KpiSpec, score: float) -> str | None:
+        for item in kpi.items:
+            for level in item.answer_levels:
+                if level.score == score:
+                    return level.labels.in_language(self.lang)
+        return None
+
+    def status(self, status: str) -> str:
+        return STATUS_LABELS[self.lang].get(status, status)
+
+    def reasons(self, text: object) -> str:
+        """`mean:differencing;min:hidden_member` as `mean: <why>; minimum: <why>` in the reader's language."""
+        if _missing(text) or not text:
+            return ""
+        by_rule: dict[str, list[str]] = {}  # one explanation per rule, naming every statistic it withholds
+        for entry in str(text).split(";"):
+            statistic, _sep, rule = entry.partition(":")
+            by_rule.setdefault(rule, []).append(self._(STATISTIC_NAMES.get(statistic, statistic)))
+        parts = []
+        for rule, statistics in by_rule.items():
+            why = SUPPRESSION_RULES.get(rule)
+            why_text = self._(why).format(min_group_size=self.ctx.min_group_size) if why else rule
+            parts.append(f"{', '.join(statistics)}: {why_text}")
+        return "; ".join(parts)
+
+    def tier(self, tier: str) -> str:
+        return self._(TIER_NAMES.get(tier, tier))
+
+
+def reasons_in_words(min_group_size: int, group_names=None) -> Callable[[str, str], str]:
+    """(suppression_reason, language) -> the reasons as a reader of that language reads them (the workbooks)."""
+    labellers: dict[str, Labeller] = {}
+
+    def words(reason: str, lang: str) -> str:
+        if lang not in labellers:
+            labellers[lang] = Labeller(ReportContext("", 0, "", (), group_names or {}, min_group_size, None, lang))
+        return labellers[lang].reasons(reason)
+
+    return words
+
+
+def _groups_figure(kpi: KpiSpec, series: str, rollups: pd.DataFrame, label: Labeller) -> dict:
+    """All members, then each region, as horizontal bars of the mean, each with its n of N; sorted by the mean."""
+    _ = label._
+    wanted = rollups[rollups.group_type.isin(["global", "region"])]
+    world = wanted[wanted.group_type == "global"]
+    regions = wanted[wanted.group_type == "region"].sort_values(["mean", "group_code"], na_position="last")
+    ordered = pd.concat([regions.iloc[::-1], world])  # plotly draws the first category at the bottom
+    categorical = kpi.shape == Shape.categorical
+    texts = []
+    for n, total, mean in zip(ordered.n_reporting, ordered.n_participating, ordered["mean"], strict=True):
+        n_text = "?" if _missing(n) else _count(n, label.lang)
+        text = _("n={n} of N={total}").format(n=n_text, total=_count(total, label.lang))
+        texts.append(text + (" " + _("(withheld)") if _missing(mean) else ""))
+    unit = "%" if categorical else kpi.unit
     data = [
         {
             "type": "bar",
-            "name": "mean of the members reporting",
-            "x": labels,
-            "y": [json_ready(v) for v in groups["mean"]],
-            "text": n_of_n,
+            "orientation": "h",
+            "name": _("share of the members answering, at this level")
+            if categorical
+            else _("mean of the members reporting"),
+            "y": [label.group(g, c) for g, c in zip(ordered.group_type, ordered.group_code, strict=True)],
+            "x": [json_ready(v) for v in ordered["mean"]],
+            "text": texts,
             "textposition": "outside",
+            "cliponaxis": False,
             "marker": {"color": "#336699"},
         }
     ]
-    members = values[(values.kpi_id == kpi.id) & (values.series == series) & (values.status == "reported")]
-    if not members.empty and kpi.shape.value != "categorical":
-        data.append(
-            {
-                "type": "bar",
-                "name": "members (visible in this tier)",
-                "x": list(members.member_code),
-                "y": [json_ready(v) for v in members.value],
-                "xaxis": "x2",
-                "yaxis": "y2",
-                "marker": {"color": "#99aacc"},
-            }
-        )
+    title = f"{label.kpi(kpi)}: {label.series(kpi, series)}"
     layout = {
-        "title": {"text": f"{kpi.names.en} ({series})"},
-        "showlegend": True,
-        "margin": {"t": 50, "b": 90},
-        "yaxis": {"title": {"text": kpi.unit}, "domain": [0.55, 1] if len(data) > 1 else [0, 1]},
-        "legend": {"orientation": "h"},
+        "title": {"text": title},
+        "showlegend": False,
+        "height": 90 + BAR_PX * max(len(ordered), 3),
+        "margin": {"t": 40, "b": 40, "l": 10, "r": 120},
+        "xaxis": {"title": {"text": unit}, "automargin": True},
+        "yaxis": {"automargin": True},
     }
-    if len(data) > 1:
-        layout |= {"xaxis2": {"anchor": "y2"}, "yaxis2": {"domain": [0, 0.4], "title": {"text": kpi.unit}}}
     return {"data": data, "layout": layout}
 
 
-def _rollup_table(rollups: pd.DataFrame, ctx: ReportContext) -> str:
+def _members_figure(kpi: KpiSpec, series: str, values: pd.DataFrame, label: Labeller) -> dict | None:
+    """The members visible in the tier, named, one bar each, sorted by value (highest at the top)."""
+    members = values[(values.kpi_id == kpi.id) & (values.series == series) & (values.status == "reported")]
+    if members.empty or kpi.shape == Shape.categorical:
+        return None
+    members = members.sort_values(["value", "member_code"])
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": label._("members (visible in this tier)"),
+            "y": [label.member(c) for c in members.member_code],
+            "x": [json_ready(v) for v in members.value],
+            "customdata": list(members.member_code),
+            "marker": {"color": "#99aacc"},
+        }
+    ]
+    layout = {
+        "title": {
+            "text": label._("Members: {kpi} ({series})").format(kpi=label.kpi(kpi), series=label.series(kpi, series))
+        },
+        "showlegend": False,
+        "height": 90 + BAR_PX * max(len(members), 3),
+        "margin": {"t": 40, "b": 40, "l": 10, "r": 30},
+        "xaxis": {"title": {"text": kpi.unit}, "automargin": True},
+        "yaxis": {"automargin": True, "dtick": 1},
+    }
+    return {"data": data, "layout": layout}
+
+
+def _chart(div: str, figure: dict) -> str:
+    return (
+        f"<div id='{_e(div)}' class='chart'></div>"
+        f"<script type='application/json' class='{FIGURE_CLASS}' data-div='{_e(div)}'>{_script_json(figure)}</script>"
+    )
+
+
+def _rollup_table(rollups: pd.DataFrame, label: Labeller, kpi: KpiSpec) -> str:
+    _ = label._
+    lang = label.lang
+    shown = [s for s in ("mean", "median", "min", "max", "pooled") if s in _published(kpi) or s == "mean"]
     rows = []
     for r in rollups.sort_values(["group_type", "group_code"]).to_dict("records"):
-        name = ctx.group_names.get((r["group_type"], r["group_code"]), r["group_code"])
-        n = "" if pd.isna(r["n_reporting"]) else int(r["n_reporting"])
-        cells = "".join(f"<td class='num'>{_fmt(r[s])}</td>" for s in ("mean", "median", "min", "max", "pooled"))
-        reason = "" if r["suppression_reason"] is None or pd.isna(r["suppression_reason"]) else r["suppression_reason"]
+        cells = "".join(f"<td class='num'>{format_number(r[s], lang)}</td>" for s in shown)
+        n_of_n = _("{n} of {total}").format(n=_count(r["n_reporting"], lang), total=_count(r["n_participating"], lang))
         rows.append(
-            f"<tr><td>{_e(r['group_type'])}</td><td>{_e(name)}</td><td class='num'>{n} of"
-            f" {int(r['n_participating'])}</td>{cells}<td>{_e(reason)}</td></tr>"
+            f"<tr><td>{_e(label.group_type(r['group_type']))}</td>"
+            f"<td>{_e(label.group(r['group_type'], r['group_code']))}</td><td class='num'>{_e(n_of_n)}</td>{cells}"
+            f"<td>{_e(label.reasons(r['suppression_reason']))}</td></tr>"
         )
+    names = [_("share (%)") if kpi.shape == Shape.categorical and s == "mean" else _(STATISTIC_NAMES[s]) for s in shown]
     head = (
-        "<tr><th>group type</th><th>group</th><th>n of N</th><th>mean</th><th>median</th><th>min</th>"
-        "<th>max</th><th>pooled</th><th>withheld</th></tr>"
+        f"<tr><th>{_e(_('group type'))}</th><th>{_e(_('group'))}</th><th>{_e(_('n of N'))}</th>"
+        + "".join(f"<th>{_e(n)}</th>" for n in names)
+        + f"<th>{_e(_('withheld, and why'))}</th></tr>"
     )
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _suppression_rules(kpi: KpiSpec, ctx: ReportContext) -> str:
-    published = [s.value for s in kpi.rollup.statistics]
+def _published(kpi: KpiSpec) -> list[str]:
+    return [s.value for s in kpi.rollup.statistics]
+
+
+def _suppression_rules(kpi: KpiSpec, label: Labeller) -> str:
+    _ = label._
+    published = _published(kpi)
     rules = "".join(
         f"<li><code>{_e(rule)}</code> ({_e(', '.join(s for s in published if s in applies))}):"
-        f" {_e(SUPPRESSION_RULES[rule].format(min_group_size=ctx.min_group_size))}</li>"
+        f" {_e(_(SUPPRESSION_RULES[rule]).format(min_group_size=label.ctx.min_group_size))}</li>"
         for rule, applies in RULE_STATISTICS.items()
         if set(applies) & set(published)
     )
-    return f"<p>A group statistic of this KPI is withheld from this tier when:</p><ul class='rules'>{rules}</ul>"
+    intro = _("A group statistic of this KPI is withheld from this tier when:")
+    return f"<p>{_e(intro)}</p><ul class='rules'>{rules}</ul>"
 
 
-def _methodology(kpi: KpiSpec, ctx: ReportContext) -> str:
+def _methodology(kpi: KpiSpec, label: Labeller) -> str:
+    _ = label._
     formulas = "".join(f"<li><code>{_e(s.id)}: {_e(s.formula)}</code></li>" for s in kpi.series)
     items = "".join(
-        f"<tr><td><code>{_e(i.code)}</code></td><td>{_e(i.labels.en)}</td><td>{_e(i.type.value)}</td>"
+        f"<tr><td><code>{_e(i.code)}</code></td><td>{_e(i.labels.in_language(label.lang))}</td>"
         f"<td>{_e(i.unit or '')}</td></tr>"
         for i in kpi.items
     )
-    stats = ", ".join(s.value for s in kpi.rollup.statistics)
+    stats = ", ".join(_(STATISTIC_NAMES[s]) for s in _published(kpi))
+    intro = _("Unit: {unit}. The KPI is {shape}. Formula per series:").format(
+        unit=kpi.unit, shape=_(SHAPE_NAMES[kpi.shape])
+    )
     return (
-        f"<p>Unit: {_e(kpi.unit)}. Shape: {_e(kpi.shape.value)}. Formula per series:</p><ul>{formulas}</ul>"
-        f"<table><tr><th>item</th><th>question</th><th>type</th><th>unit</th></tr>{items}</table>"
-        f"<p>Statistics published per group: {_e(stats)}.</p>{_suppression_rules(kpi, ctx)}"
+        f"<p>{_e(intro)}</p><ul>{formulas}</ul>"
+        f"<table><tr><th>{_e(_('item'))}</th><th>{_e(_('question'))}</th><th>{_e(_('unit'))}</th></tr>{items}</table>"
+        f"<p>{_e(_('Statistics published per group: {statistics}.').format(statistics=stats))}</p>"
+        f"{_suppression_rules(kpi, label)}"
     )
 
 
-def _coverage(values: pd.DataFrame, ctx: ReportContext) -> str:
+def _coverage(values: pd.DataFrame, label: Labeller, kpis: Mapping[str, KpiSpec]) -> str:
+    _ = label._
+    lang = label.lang
     parts = []
-    if ctx.completeness is not None and not ctx.completeness.empty:
+    completeness = label.ctx.completeness
+    if completeness is not None and not completeness.empty:
         rows = "".join(
-            f"<tr><td>{_e(ctx.group_names.get((r['group_type'], r['group_code']), r['group_code']))}</td>"
-            f"<td class='num'>{int(r['members_expected'])}</td><td class='num'>{int(r['members_received'])}</td>"
-            f"<td class='num'>{int(r['members_received_on_time'])}</td>"
-            f"<td class='num'>{int(r['members_participating'])}</td><td class='num'>{_fmt(r['received_pct'])}</td>"
-            f"<td class='num'>{_fmt(r['received_on_time_pct'])}</td></tr>"
-            for r in ctx.completeness.to_dict("records")
+            f"<tr><td>{_e(label.group(r['group_type'], r['group_code']))}</td>"
+            f"<td class='num'>{_count(r['members_expected'], lang)}</td>"
+            f"<td class='num'>{_count(r['members_received'], lang)}</td>"
+            f"<td class='num'>{_count(r['members_received_on_time'], lang)}</td>"
+            f"<td class='num'>{_count(r['members_participating'], lang)}</td>"
+            f"<td class='num'>{format_number(r['received_pct'], lang)}</td>"
+            f"<td class='num'>{format_number(r['received_on_time_pct'], lang)}</td></tr>"
+            for r in completeness.to_dict("records")
         )
-        parts.append(
-            "<table><tr><th>group</th><th>expected</th><th>received</th><th>on time</th><th>used</th>"
-            f"<th>% received</th><th>% on time</th></tr>{rows}</table>"
-        )
+        heads = (_("group"), _("expected"), _("received"), _("on time"), _("used"), _("% received"), _("% on time"))
+        parts.append("<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in heads) + f"</tr>{rows}</table>")
     counts = values.groupby(["kpi_id", "status"]).size().unstack(fill_value=0)
+    statuses = list(STATUS_LABELS[lang])
     rows = "".join(
-        f"<tr><td>{_e(k)}</td>"
-        + "".join(f"<td class='num'>{int(counts.loc[k].get(s, 0))}</td>" for s in STATUS_LABELS["en"])
+        f"<tr><td>{_e(label.kpi(kpis[k]) if k in kpis else k)}</td>"
+        + "".join(f"<td class='num'>{int(counts.loc[k].get(s, 0))}</td>" for s in statuses)
         + "</tr>"
         for k in counts.index
     )
     parts.append(
-        "<p>Member values shown in this tier, by status:</p><table><tr><th>KPI</th>"
-        + "".join(f"<th>{_e(s)}</th>" for s in STATUS_LABELS["en"])
+        f"<p>{_e(_('Member values shown in this tier, by status:'))}</p><table><tr><th>{_e(_('KPI'))}</th>"
+        + "".join(f"<th>{_e(label.status(s))}</th>" for s in statuses)
         + f"</tr>{rows}</table>"
     )
     return "".join(parts)
 
 
-def render_report(tables: Mapping[str, pd.DataFrame], ctx: ReportContext) -> str:
-    """The whole report as one HTML document (about 5 MB: plotly.js is inlined)."""
+def _findings(rollups: pd.DataFrame, values: pd.DataFrame, kpis: Sequence[KpiSpec], label: Labeller) -> str:
+    """Key findings by dimension, written from the tier's own figures: how many answered, the average, the spread."""
+    _ = label._
+    lang = label.lang
+    world = rollups[rollups.group_type == "global"]
+    by_dimension: dict[int, list[str]] = {}
+    for kpi in kpis:
+        for r in world[world.kpi_id == kpi.id].sort_values("series").to_dict("records"):
+            name = label.kpi(kpi) if r["series"] == "total" else f"{label.kpi(kpi)} ({label.series(kpi, r['series'])})"
+            n, total = _count(r["n_reporting"], lang), _count(r["n_participating"], lang)
+            if kpi.shape == Shape.categorical:
+                if _missing(r["mean"]):
+                    continue
+                text = _("{name}: {share}% of the members answering ({n} of {total} participating).").format(
+                    name=name, share=format_number(r["mean"], lang), n=n, total=total
+                )
+            elif not _missing(r["n_reporting"]) and int(r["n_reporting"]) == 0:
+                text = _("{name}: none of the {total} participating members reported.").format(name=name, total=total)
+            elif _missing(r["mean"]):
+                text = _("{name}: {n} of {total} members reported; the average is withheld in this tier.").format(
+                    name=name, n=n or "?", total=total
+                )
+            else:
+                text = _("{name}: {mean} {unit} on average over the {n} of {total} members that reported.").format(
+                    name=name, mean=format_number(r["mean"], lang), unit=kpi.unit, n=n, total=total
+                )
+                if not _missing(r["min"]) and not _missing(r["max"]):
+                    text += " " + _("Values range from {low} to {high}.").format(
+                        low=format_number(r["min"], lang), high=format_number(r["max"], lang)
+                    )
+            by_dimension.setdefault(kpi.dimension, []).append(text)
+    if not by_dimension:
+        return f"<p>{_e(_('No group figure is published in this tier.'))}</p>"
+    return "".join(
+        f"<h3>{_e(_(DIMENSION_NAMES[d]))}</h3><ul>" + "".join(f"<li>{_e(t)}</li>" for t in texts) + "</ul>"
+        for d, texts in sorted(by_dimension.items())
+    )
+
+
+def _release_metadata(label: Labeller, files: Sequence[str]) -> str:
+    _ = label._
+    ctx = label.ctx
+    facts = [
+        (_("Cycle"), ctx.cycle),
+        (_("Reporting year"), str(ctx.reporting_year)),
+        (_("Audience"), label.tier(ctx.tier)),
+    ]
+    if ctx.publication_date:
+        facts.append((_("Publication date"), ctx.publication_date))
+    if ctx.catalogue_version:
+        facts.append((_("KPI catalogue version"), ctx.catalogue_version))
+    facts.append(
+        (
+            _("How to cite"),
+            _("World Customs Organization, Performance Measurement Mechanism, results of cycle {cycle}.").format(
+                cycle=ctx.cycle
+            ),
+        )
+    )
+    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
+    links = "".join(f"<li><a href='{_e(f)}'>{_e(f)}</a></li>" for f in files)
+    return f"<table>{rows}</table><p>{_e(_('Files of this release:'))}</p><ul>{links}</ul>"
+
+
+def render_report(tables: Mapping[str, pd.DataFrame], ctx: ReportContext, files: Sequence[str] = ()) -> str:
+    """The whole report in `ctx.lang` as one HTML document (about 5 MB: plotly.js is inlined)."""
     from plotly.offline import get_plotlyjs  # the charting library, only needed when releasing
 
+    label = Labeller(ctx)
+    _ = label._
     values, rollups = tables["kpi_values"], tables["rollups"]
     data = {"kpi_values": _records(values, "kpi_values"), "rollups": _records(rollups, "rollups")}
+    kpis = sorted(ctx.kpis, key=lambda k: (k.dimension, k.id))
     sections, toc = [], []
-    for kpi in sorted(ctx.kpis, key=lambda k: (k.dimension, k.id)):
+    for kpi in kpis:
         mine = rollups[rollups.kpi_id == kpi.id]
         if mine.empty and values[values.kpi_id == kpi.id].empty:
             continue
-        toc.append(f"<li><a href='#{_e(kpi.id)}'>{_e(kpi.names.en)}</a></li>")
+        toc.append(f"<li><a href='#{_e(kpi.id)}'>{_e(label.kpi(kpi))}</a></li>")
         charts = []
         for series in sorted(mine.series.unique()):
-            div = f"chart-{kpi.id}-{series}"
-            figure = _figure(kpi, series, mine[mine.series == series], values, ctx)
-            charts.append(
-                f"<h3>{_e(series)}</h3><div id='{_e(div)}' class='chart'></div>"
-                f"<script type='application/json' class='{FIGURE_CLASS}' data-div='{_e(div)}'>"
-                f"{_script_json(figure)}</script>{_rollup_table(mine[mine.series == series], ctx)}"
-            )
+            part = mine[mine.series == series]
+            body = _chart(f"chart-{kpi.id}-{series}", _groups_figure(kpi, series, part, label))
+            members = _members_figure(kpi, series, values, label)
+            if members is not None:
+                body += _chart(f"members-{kpi.id}-{series}", members)
+            charts.append(f"<h3>{_e(label.series(kpi, series))}</h3>{body}{_rollup_table(part, label, kpi)}")
         sections.append(
-            f"<section class='kpi' id='{_e(kpi.id)}'><h2>{_e(kpi.names.en)}</h2>"
-            f"<p class='note'>{_e(kpi.names.fr)} · {_e(kpi.names.es)}</p>{''.join(charts)}"
-            f"<h3>Methodology</h3>{_methodology(kpi, ctx)}</section>"
+            f"<section class='kpi' id='{_e(kpi.id)}'><h2>{_e(label.kpi(kpi))}</h2>"
+            f"<p class='note'>{_e(kpi.expected_outcome.in_language(ctx.lang))}</p>{''.join(charts)}"
+            f"<div class='methodology'><h3>{_e(_('Methodology'))}</h3>{_methodology(kpi, label)}</div></section>"
         )
     rules = "".join(
-        f"<li><code>{_e(k)}</code>: {_e(v.format(min_group_size=ctx.min_group_size))}</li>"
+        f"<li><code>{_e(k)}</code>: {_e(_(v).format(min_group_size=ctx.min_group_size))}</li>"
         for k, v in SUPPRESSION_RULES.items()
     )
+    title = _("PMM cycle {cycle}: results ({tier} tier)").format(cycle=ctx.cycle, tier=label.tier(ctx.tier))
+    intro = _(
+        "Results for reporting year {year}, as published to the {tier} tier. Group figures are unweighted means over"
+        " the members that reported (n of N participating); rounding is for display only: the data files carry"
+        " every digit."
+    ).format(year=ctx.reporting_year, tier=label.tier(ctx.tier))
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{_e(ctx.lang)}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>PMM cycle {_e(ctx.cycle)}: results ({_e(ctx.tier)} tier)</title>
+<title>{_e(title)}</title>
 <style>{CSS}</style>
 <script>{get_plotlyjs()}</script>
 </head><body>
-<h1>WCO Performance Measurement Mechanism: cycle {_e(ctx.cycle)}</h1>
-<p>Results for reporting year {ctx.reporting_year}, as published to the <strong>{_e(ctx.tier)}</strong> tier. Group
-figures are unweighted means over the members that reported (n of N participating); rounding is for display only:
-the data files carry every digit.</p>
-<h2>Contents</h2><ul>{"".join(toc)}</ul>
-<h2>Coverage and timeliness of submissions</h2>{_coverage(values, ctx)}
-<h2>How figures are withheld</h2><p>A statistic is withheld (left empty, with its reason) when:</p><ul>{rules}</ul>
+<h1>{_e(_("WCO Performance Measurement Mechanism: cycle {cycle}").format(cycle=ctx.cycle))}</h1>
+<p>{_e(intro)}</p>
+<h2>{_e(_("About this release"))}</h2>{_release_metadata(label, files)}
+<h2>{_e(_("Key findings by dimension"))}</h2>{_findings(rollups, values, kpis, label)}
+<h2>{_e(_("Contents"))}</h2><ul>{"".join(toc)}</ul>
+<h2>{_e(_("Coverage and timeliness of submissions"))}</h2>{_coverage(values, label, {k.id: k for k in kpis})}
+<h2>{_e(_("How figures are withheld"))}</h2>
+<p>{_e(_("A statistic is withheld (left empty, with its reason) when:"))}</p>
+<ul>{rules}</ul>
 {"".join(sections)}
 <script type="application/json" id="{DATA_ID}">{_script_json(data)}</script>
 <script>{DRAW_JS}</script>
@@ -268,10 +567,12 @@ _DATA_RE = re.compile(rf'<script type="application/json" id="{DATA_ID}">(.*?)</s
 _FIGURE_RE = re.compile(
     rf"<script type='application/json' class='{FIGURE_CLASS}' data-div='[^']*'>(.*?)</script>", re.S
 )
+_LANG_RE = re.compile(r'<html lang="([^"]*)"')
 
 
 def read_report(path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """The tables embedded in a report, and every charted number that is not one of theirs."""
+    """The tables embedded in a report, and what is amiss: a charted number that is not one of theirs, a
+    charted member with no value in them, a page language other than its file name's."""
     text = path.read_text(encoding="utf-8")
     found = _DATA_RE.findall(text)
     if len(found) != 1:
@@ -285,13 +586,23 @@ def read_report(path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
         for v in t[c]
         if isinstance(v, (int, float)) and not isinstance(v, bool) and not pd.isna(v)
     }
+    values = tables["kpi_values"]
+    with_value = set(values.loc[values.status == "reported", "member_code"])
     problems = []
+    lang = report_language(path.name)
+    declared = _LANG_RE.findall(text[:2000])
+    if lang is not None and declared != [lang]:
+        problems.append(f"the page declares language {declared} instead of {lang!r}")
     figures = _FIGURE_RE.findall(text)
     if text.count(f"class='{FIGURE_CLASS}'") != len(figures):
         problems.append("a chart's figure cannot be read back")
     for figure in figures:
         for trace in json.loads(figure)["data"]:
-            for v in trace.get("y", []):
-                if v is not None and float(v) not in known:
-                    problems.append(f"chart {trace.get('name')!r} draws {v}, which is in none of the tier's tables")
+            for axis in ("x", "y"):
+                for v in trace.get(axis, []):
+                    if isinstance(v, (int, float)) and not isinstance(v, bool) and float(v) not in known:
+                        problems.append(f"chart {trace.get('name')!r} draws {v}, which is in none of the tier's tables")
+            for code in trace.get("customdata", []):
+                if code not in with_value:
+                    problems.append(f"chart {trace.get('name')!r} names {code}, which has no value in the tier")
     return tables, problems
