@@ -163,3 +163,25 @@ def multipart(name: str, data: bytes, field: str = "file") -> tuple[bytes, str]:
     body.write(data)
     body.write(f"\r\n--{boundary}--\r\n".encode())
     return body.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+def publish_profiles(published_dir, members, title="Profile of {member}"):
+    """A profiles folder as the publishing stage writes it (built aside, listed in its manifest, switched in)."""
+    import json
+
+    from pmm_pipeline.stages.publishing.folders import write_folder
+    from pmm_pipeline.stages.publishing.profiles import PROFILE_FILE, PROFILE_FORMAT, PROFILES_FOLDER, profile_html
+
+    def write(folder):
+        rows = {}
+        for member in members:
+            (folder / member).mkdir()
+            document = {"format": PROFILE_FORMAT, "member_code": member, "kpis": []}
+            (folder / member / PROFILE_FILE).write_text(json.dumps(document))
+            (folder / member / profile_html("en")).write_text(
+                f"<html lang='en'><body><h1>{title.format(member=member)}</h1></body></html>"
+            )
+            rows |= {f"{member}/{PROFILE_FILE}": 1, f"{member}/{profile_html('en')}": 1}
+        return rows
+
+    write_folder(published_dir / PROFILES_FOLDER, "t", write, {"format": "pmm-profiles"})

@@ -4,7 +4,14 @@ import io
 
 import openpyxl
 
-from pmm_pipeline_tests.portal_fixtures import OPEN_CYCLE, PASSWORD, json_submission, make_account, portal  # noqa: F401
+from pmm_pipeline_tests.portal_fixtures import (  # noqa: F401
+    OPEN_CYCLE,
+    PASSWORD,
+    json_submission,
+    make_account,
+    portal,
+    publish_profiles,
+)
 
 
 def _signed_in(user, password=PASSWORD):
@@ -84,3 +91,17 @@ def test_a_refusal_at_the_door_is_explained_in_the_accounts_language(portal):  #
     page = response.content.decode()
     assert "rechazado" in page and "unsupported_file_type" in page
     assert "No es un tipo de archivo que la plataforma acepte" in page
+
+
+def test_a_member_reads_its_published_profile_and_no_other(portal):  # noqa: F811
+    """After publication the NCP reads its profile (sandboxed); another member's is 404; an altered one is not shown."""
+    published = portal.layout.published_dir("2025")  # a cycle of its own: a folder is published whole
+    publish_profiles(published, ["SEN", "FRA"], title="profile of {member}")
+    sen = _signed_in(make_account("ncp", member="SEN"))
+    page = sen.get("/cycles/2025/members/SEN/profile/")
+    assert page.status_code == 200 and b"profile of SEN" in page.content
+    assert "sandbox" in page["Content-Security-Policy"]
+    assert sen.get("/cycles/2025/members/FRA/profile/").status_code == 404
+    # A profile altered after publication no longer reads back as its manifest says: not shown.
+    (published / "profiles" / "SEN" / "profile_en.html").write_text("<html><body>forged</body></html>")
+    assert sen.get("/cycles/2025/members/SEN/profile/").status_code == 404

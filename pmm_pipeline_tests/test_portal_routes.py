@@ -8,7 +8,14 @@ to sign in, the API answers 401 without a valid token, and a disabled account is
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from pmm_pipeline_tests.portal_fixtures import OPEN_CYCLE, PASSWORD, json_submission, make_account, portal  # noqa: F401
+from pmm_pipeline_tests.portal_fixtures import (  # noqa: F401
+    OPEN_CYCLE,
+    PASSWORD,
+    json_submission,
+    make_account,
+    portal,
+    publish_profiles,
+)
 
 A, B = "KEN", "SEN"
 ROLES = ("anonymous", "ncp_A", "ncp_B", "reviewer_A", "reviewer_none", "secretariat", "disabled")
@@ -139,10 +146,7 @@ def people(portal):  # noqa: F811
         clients[role] = client
         tokens[role] = accounts.issue_token(user.username)
     accounts.disable_account(users["disabled"].username)  # after signing in: its session and token must stop working
-    for member in (A, B):  # a published profile of each, as the pipeline writes it
-        folder = portal.layout.published_dir(OPEN_CYCLE) / "profiles" / member
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "profile_en.html").write_text(f"<html><body><h1>Profile of {member}</h1></body></html>")
+    publish_profiles(portal.layout.published_dir(OPEN_CYCLE), (A, B))  # as the publishing stage writes them
     uploads = {}
     for member, role in ((A, "ncp_A"), (B, "ncp_B")):
         outcome = receiving.receive(

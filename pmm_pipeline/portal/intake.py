@@ -151,11 +151,13 @@ def current_choices(settings: Settings, cycle_id: str, member: str) -> dict[str,
 
 
 def profile_page(settings: Settings, cycle_id: str, member: str, lang: str) -> bytes | None:
-    """The member's published profile (published/<cycle>/profiles/<member>/profile_<lang>.html, else English)."""
-    folder = settings.layout.published_dir(cycle_id) / "profiles" / member
-    for candidate in (f"profile_{lang}.html", "profile_en.html"):
-        try:
-            return (folder / candidate).read_bytes()
-        except OSError:
-            continue
-    return None
+    """The member's published profile page in `lang`, else English; None before publication. Only a profile whose
+    folder reads back as its manifest says is shown (the publishing stage checks it: stages/publishing/profiles.py).
+    """
+    from pmm_pipeline.stages.publishing.profiles import member_profile_page
+
+    try:
+        page = member_profile_page(settings.layout.published_dir(cycle_id), member, lang)
+    except (OSError, ValueError):  # altered or half-written: not shown
+        return None
+    return None if page is None else page.read_bytes()
