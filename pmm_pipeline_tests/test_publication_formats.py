@@ -383,7 +383,8 @@ MEMBERS_WITH_VALUES = {"DEU", "FRA", "KEN", "UGA"}
 SECTION = re.compile(r"<section class='kpi' id='([a-z0-9_]+)'>(.*?)</section>", re.S)
 
 
-def test_chromium_draws_a_chart_per_kpi_series_of_the_released_public_report(released):
+@pytest.mark.browser
+def test_chromium_draws_a_chart_per_kpi_series_of_the_released_public_report(released, tmp_path):
     """The report as released from the run's public tables: drawn, with methodology, coverage, no hidden member."""
     import html
 
@@ -397,7 +398,7 @@ def test_chromium_draws_a_chart_per_kpi_series_of_the_released_public_report(rel
         [
             browser,
             *CHROMIUM_FLAGS,
-            f"--user-data-dir={report.parent.parent / '.chromium-dom'}",
+            f"--user-data-dir={tmp_path / 'chromium-dom'}",  # not in the shared run's folders
             "--dump-dom",
             report.as_uri(),
         ],
@@ -449,7 +450,7 @@ def test_chromium_draws_a_chart_per_kpi_series_of_the_released_public_report(rel
         [
             browser,
             *CHROMIUM_FLAGS,
-            f"--user-data-dir={report.parent.parent / '.chromium-shot'}",
+            f"--user-data-dir={tmp_path / 'chromium-shot'}",
             "--window-size=1200,1600",
             f"--screenshot={shot}",
             report.as_uri(),
