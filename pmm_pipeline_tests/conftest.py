@@ -70,11 +70,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if not kinds:
             item.add_marker("unit")
     if config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") == "loadgroup":
-        for item, group in worker_groups(items).items():
+        for item, group in zip(items, worker_groups(items), strict=True):
             item.add_marker(pytest.mark.xdist_group(group))
 
 
-def worker_groups(items: list[pytest.Item]) -> dict[pytest.Item, str]:
+def worker_groups(items: list[pytest.Item]) -> list[str]:
     """The group of tests one pytest-xdist worker runs together, so that each expensive fixture is built once:
     a module (its module-scoped fixtures), merged with every other module that shares a slow session fixture
     with it (fixture_cycle, released_once_workspace: session fixtures are built once per worker)."""
@@ -90,7 +90,7 @@ def worker_groups(items: list[pytest.Item]) -> dict[pytest.Item, str]:
         for definition in fixture_definitions(item):
             if definition.scope == "session" and getattr(definition.func, "pmm_test_kinds", ()):
                 parent[root(module)] = root(f"fixture:{definition.argname}")
-    return {item: root(item.nodeid.split("::", 1)[0]) for item in items}
+    return [root(item.nodeid.split("::", 1)[0]) for item in items]
 
 
 class SlowUnitTestError(BaseException):

@@ -205,3 +205,12 @@ def test_a_file_removed_from_landing_stays_on_record(tmp_path):
         "SELECT value FROM kpi.kpi_values WHERE kpi_id = 'electronic_declaration_rate' AND member_code = 'KEN'",
     )
     assert list(value.value) == [95.0]
+
+
+def test_a_copy_of_the_shared_run_is_apart_from_it(fixture_cycle, fixture_cycle_copy, request):
+    shared, _ = fixture_cycle
+    copy, _ = fixture_cycle_copy
+    assert request.node.get_closest_marker("cycle") and not request.node.get_closest_marker("unit")
+    (copy.layout.published_dir("2023") / "public" / "kpi_values.csv").write_text("changed")
+    assert (shared.layout.published_dir("2023") / "public" / "kpi_values.csv").read_text() != "changed"
+    assert copy.layout.warehouse_path.read_bytes()[:4096] == shared.layout.warehouse_path.read_bytes()[:4096]

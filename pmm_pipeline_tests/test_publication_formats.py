@@ -84,6 +84,11 @@ def released(fixture_cycle):
     return settings, {t: settings.layout.published_dir("2023") / t for t in TIERS}
 
 
+def test_a_test_on_a_fixture_built_on_the_shared_run_is_a_cycle_test(released, request):
+    """`released` is built on fixture_cycle: the kind comes through, with nothing to write here."""
+    assert request.node.get_closest_marker("cycle") and not request.node.get_closest_marker("unit")
+
+
 @pytest.mark.parametrize("tier", TIERS)
 def test_every_format_reads_back_as_the_tiers_warehouse_tables(released, tier):
     settings, folders = released
