@@ -17,10 +17,10 @@ export DAGSTER_DG_UPDATE_CHECK_ENABLED := 0
 # Material's start-up banner about MkDocs 2.0 and its own end of life; the pins in pyproject.toml say why.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help demo test docs dev browser bench clean
+.PHONY: help demo test test-fast docs dev browser bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,11 +34,23 @@ demo: $(STAMP)  ## write sample submissions for CYCLE (default 2023), run the wh
 	@echo "Dagster UI with this run: make dev, then open http://127.0.0.1:$(PMM_UI_PORT)"
 	@echo "Member platform: make dev, then sign in at http://127.0.0.1:$(PMM_PORTAL_PORT)/ with an account above"
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist; auto = one per core). Tests that share an expensive
+# fixture (a module's, or a whole cycle run once per session) run in one worker, so each is built once
+# (pmm_pipeline_tests/conftest.py, worker_groups). TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
 test: $(STAMP) browser docs  ## check imports' direction, lint and formatting, build the docs (strict), then run the whole test suite offline
 	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(PYTEST)
+
+# `unit`: no Dagster run, no process, no browser, no database server (pmm_pipeline_tests/conftest.py says how a
+# test is classified; a unit test that starts a run or a process fails, naming the marker it needs).
+# In one process: on 2 cores a second worker's start-up (importing Dagster, pandas, GX) costs more than it saves.
+test-fast: $(STAMP)  ## run the unit tests only (under a minute): no Dagster run, process, browser or database
+	$(BIN)/python -m pytest -m unit
 
 # --strict turns every warning into a failure: a broken link or anchor, a page missing from the nav
 # (mkdocs.yml raises those checks to warnings). Builds offline, in about two seconds.

@@ -1,5 +1,13 @@
-"""Shared fixtures: settings on temporary folders, and a whole cycle run over the hand-made submissions."""
+"""Shared fixtures (settings on temporary folders, whole cycles run once per session) and the tests' kinds.
 
+Kinds: a test is `unit` unless it is of a slow kind (SLOW_KINDS), which it gets by an explicit marker (on the
+test, or `pytestmark` on its module) or, without anyone remembering, by using a fixture declared with
+`@slow_fixture(kind)` (directly or through another fixture). `make test-fast` runs `-m unit`; a `unit` test that
+starts a process or a Dagster run fails with an error naming the marker to add, so the fast set cannot silently
+grow slow.
+"""
+
+import multiprocessing.process
 import os
 import shutil
 import signal
@@ -20,14 +28,141 @@ FIXTURES = Path(__file__).parent / "fixtures"
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 
-@pytest.fixture(scope="module")
+# --- Kinds of test -------------------------------------------------------------------------------------------------
+# Registered in pyproject.toml ([tool.pytest.ini_options] markers, with --strict-markers).
+SLOW_KINDS = ("cycle", "subprocess", "browser", "postgres", "slow")
+
+
+def slow_fixture(*kinds: str):
+    """Declare that a fixture makes every test using it (directly or through other fixtures) of these kinds."""
+    unknown = set(kinds) - set(SLOW_KINDS)
+    assert kinds and not unknown, f"unknown test kind(s) {sorted(unknown)}; the kinds are {SLOW_KINDS}"
+
+    def declare(function):
+        function.pmm_test_kinds = kinds
+        return function
+
+    return declare
+
+
+def fixture_definitions(item: pytest.Item):
+    """The definitions of every fixture a test uses, however indirectly. pytest has no public accessor for the
+    functions behind a test's fixtures; its `_fixtureinfo` (stable since pytest 3) holds the whole closure."""
+    for definitions in item._fixtureinfo.name2fixturedefs.values():
+        yield from definitions
+
+
+def kinds_of(item: pytest.Item) -> set[str]:
+    """The slow kinds of a test: its markers', and those of every fixture it uses."""
+    kinds = {mark.name for mark in item.iter_markers() if mark.name in SLOW_KINDS}
+    for definition in fixture_definitions(item):
+        kinds.update(getattr(definition.func, "pmm_test_kinds", ()))
+    return kinds
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        kinds = kinds_of(item)
+        if kinds and item.get_closest_marker("unit"):
+            raise pytest.UsageError(f"{item.nodeid} is marked unit but is {', '.join(sorted(kinds))}")
+        for kind in sorted(kinds):
+            item.add_marker(kind)
+        if not kinds:
+            item.add_marker("unit")
+    if config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") == "loadgroup":
+        for item, group in zip(items, worker_groups(items), strict=True):
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def worker_groups(items: list[pytest.Item]) -> list[str]:
+    """The group of tests one pytest-xdist worker runs together, so that each expensive fixture is built once:
+    a module (its module-scoped fixtures), merged with every other module that shares a slow session fixture
+    with it (fixture_cycle, released_once_workspace: session fixtures are built once per worker)."""
+    parent = {}
+
+    def root(name: str) -> str:
+        while parent.setdefault(name, name) != name:
+            name = parent[name]
+        return name
+
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        for definition in fixture_definitions(item):
+            if definition.scope == "session" and getattr(definition.func, "pmm_test_kinds", ()):
+                parent[root(module)] = root(f"fixture:{definition.argname}")
+    return [root(item.nodeid.split("::", 1)[0]) for item in items]
+
+
+class SlowUnitTestError(BaseException):
+    """A `unit` test started a process or a Dagster run. A BaseException, so that the code under test's
+    `except Exception` (a retry, a step failure handler) cannot hide it."""
+
+
+# The `unit` test being set up, run or torn down (module and session fixtures are set up inside the first test
+# that needs them, so their work is watched too); None between tests and during slow ones.
+_unit_test: list[str | None] = [None]
+
+
+def _refuse(what: str, kinds: str):
+    nodeid = _unit_test[0]
+    if nodeid is not None:
+        raise SlowUnitTestError(
+            f"{nodeid} is a `unit` test (the set `make test-fast` runs) but {what}: mark it"
+            f" @pytest.mark.{kinds} (or its module: pytestmark = pytest.mark.{kinds}), or declare the fixture that"
+            " does it with @slow_fixture(...) in conftest.py"
+        )
+
+
+def _watched(original, what: str, kinds: str):
+    def watched(*args, **kwargs):
+        _refuse(what, kinds)
+        return original(*args, **kwargs)
+
+    return watched
+
+
+# (owner, attribute, what a unit test would be doing, the marker(s) it needs instead). Popen covers
+# subprocess.run, asyncio's subprocesses, Chromium and Playwright's driver; dagster.materialize calls
+# JobDefinition.execute_in_process.
+_WATCHED = [
+    (subprocess.Popen, "__init__", "starts a process", "subprocess (or browser, postgres)"),
+    (multiprocessing.process.BaseProcess, "start", "starts a worker process", "subprocess"),
+    (dg.JobDefinition, "execute_in_process", "runs a Dagster job or assets", "cycle"),
+]
+_originals: list[tuple[object, str, object]] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for owner, attribute, what, kinds in _WATCHED:
+        original = getattr(owner, attribute)
+        _originals.append((owner, attribute, original))
+        setattr(owner, attribute, _watched(original, what, kinds))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _originals:
+        owner, attribute, original = _originals.pop()
+        setattr(owner, attribute, original)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    _unit_test[0] = item.nodeid if item.get_closest_marker("unit") else None
+    try:
+        return (yield)
+    finally:
+        _unit_test[0] = None
+
+
+# --- Fixtures -------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
 def reference() -> Reference:
     """The shipped members, groups and cycles."""
     settings = Settings.from_env({})
     return load_reference(settings.reference_dir, settings.cycles_file)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
     """The shipped KPI catalogue."""
     return load_catalogue(Settings.from_env({}).specs_dir)
@@ -69,17 +204,29 @@ def run_cycle_in_process(settings: Settings, cycle: str, instance: dg.DagsterIns
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
+@slow_fixture("cycle")
 def fixture_cycle(tmp_path_factory):
-    """Cycle 2023 run once over fixtures/cycle_2023/landing; yields (settings, run result)."""
+    """Cycle 2023 run once per session over fixtures/cycle_2023/landing: (settings, run result). Shared by every
+    module that reads its outputs: a test that changes its data folder (files, a rerun) takes fixture_cycle_copy."""
     data_dir = tmp_path_factory.mktemp("data")
     shutil.copytree(FIXTURES / "cycle_2023" / "landing", data_dir / "landing" / "2023")
     settings = settings_for(data_dir)
     result = run_cycle_in_process(settings, "2023")
-    yield settings, result
+    return settings, result
+
+
+@pytest.fixture
+def fixture_cycle_copy(fixture_cycle, tmp_path):
+    """The shared run's data folder copied for a test that changes it: (settings on the copy, the run's result).
+    The archive's paths on record are relative to the data folder, so the copy is a workspace of its own."""
+    settings, result = fixture_cycle
+    shutil.copytree(settings.data_dir, tmp_path / "data")
+    return settings_for(tmp_path / "data"), result
 
 
 @pytest.fixture(scope="session")
+@slow_fixture("cycle")
 def released_once_workspace(tmp_path_factory):
     """A workspace whose (reopened) cycle 2023 was released once, with FRA's second version landed since, and a
     copy of it run once more with nothing killed: (prepared, clean). Shared by the release and kill-and-corrupt

@@ -21,6 +21,7 @@ from pmm_pipeline.orchestration.metadata import (
 )
 from pmm_pipeline.orchestration.policies import apply_asset_policies
 from pmm_pipeline.orchestration.table_assets import markdown_table
+from pmm_pipeline_tests.conftest import slow_fixture
 
 COMMENT = "no PCA unit " * 1_300_000  # ~15.6 MB, as in the review
 PROBLEMS = [{"code": "formula_cell", "message": f"cell B{i} holds a formula", "place": f"B{i}"} for i in range(36_000)]
@@ -120,6 +121,7 @@ def test_a_preview_cell_is_cut_and_rows_are_counted():
 
 
 @pytest.fixture
+@slow_fixture("cycle")
 def events_of():
     def run(asset):
         defs = dg.Definitions(

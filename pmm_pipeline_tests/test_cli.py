@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Every test here starts the installed `pmm` command.
+pytestmark = pytest.mark.subprocess
+
 PMM = str(Path(sys.executable).parent / "pmm")
 
 

@@ -35,7 +35,7 @@ from pmm_pipeline.stages.collection.cycle_status import (
     printable,
     render_status,
 )
-from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for
+from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for, slow_fixture
 
 PMM = str(Path(sys.executable).parent / "pmm")
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -186,6 +186,7 @@ def test_an_unknown_kpi_lists_the_known_ones(capsys, tmp_path, monkeypatch, cata
     assert "unknown KPI 'nope'" in err and "known: " + ", ".join(sorted(catalogue.kpis)) in err
 
 
+@pytest.mark.subprocess
 def test_version_prints_the_package_and_the_recorded_code_version():
     done = subprocess.run([PMM, "--version"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
@@ -272,6 +273,7 @@ def _run_with(listener) -> tuple[str, dg.ExecuteInProcessResult]:
     return run_id, result
 
 
+@pytest.mark.cycle
 def test_progress_shows_each_step_as_it_starts_and_ends():
     out = io.StringIO()
     progress = StepProgress(out, ui_url="http://127.0.0.1:3999")
@@ -308,6 +310,7 @@ def test_progress_shows_each_step_as_it_starts_and_ends():
     assert text.endswith("\n")
 
 
+@pytest.mark.cycle
 def test_a_step_without_warnings_is_one_line_completed_in_place():
     out = io.StringIO()
     progress = StepProgress(out, console_level=logging.CRITICAL + 1)
@@ -315,6 +318,7 @@ def test_a_step_without_warnings_is_one_line_completed_in_place():
     assert re.search(r"^\[1/5\] warn_first ... \d+\.\d s$", out.getvalue(), re.MULTILINE)
 
 
+@pytest.mark.cycle
 def test_quiet_progress_prints_only_the_messages():
     out = io.StringIO()
     _run_with(StepProgress(out, ui_url="http://x", steps=False))
@@ -344,6 +348,7 @@ def test_terminal_stream_reaches_the_terminal_while_its_descriptor_is_redirected
     assert terminal_stream(out := io.StringIO()) is out
 
 
+@pytest.mark.cycle
 def test_progress_that_cannot_write_never_fails_the_run():
     class Closed(io.StringIO):
         def write(self, _text):
@@ -360,6 +365,7 @@ def test_progress_that_cannot_write_never_fails_the_run():
     }
 
 
+@pytest.mark.cycle
 def test_progress_is_flushed_as_it_goes():
     flushed = []
 
@@ -437,6 +443,7 @@ HOSTILE_NAME = "ITA_\x1b[31mred.json"
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("cycle")
 def fixture_cycle_with_problems(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("status_data")
     landing = data_dir / "landing" / "2023"
@@ -651,6 +658,7 @@ def test_list_kpis_of_a_cycle_follow_its_catalogue_version(reference, catalogue,
     assert len(capsys.readouterr().out.strip().splitlines()) == len(catalogue.kpis) + 1
 
 
+@pytest.mark.subprocess
 def test_list_and_version_through_the_installed_command(tmp_path):
     env = {**os.environ, "PMM_DATA_DIR": str(tmp_path), "DAGSTER_DISABLE_TELEMETRY": "1"}
     done = subprocess.run([PMM, "list", "members"], capture_output=True, text=True, timeout=60, env=env)

@@ -28,7 +28,7 @@ from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.stages.sample.generate import generate_sample
 from pmm_pipeline.warehouse.connection import open_warehouse
-from pmm_pipeline_tests.conftest import FIXTURES, settings_for
+from pmm_pipeline_tests.conftest import FIXTURES, settings_for, slow_fixture
 
 ROUNDS = 10
 WORKERS = 4
@@ -70,6 +70,7 @@ def execute_run(cycle: str, tags: dict[str, str], intake_only: bool, start) -> s
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("cycle", "subprocess")
 def shared(tmp_path_factory):
     root = tmp_path_factory.mktemp("overlap")
     data_dir = root / "data"

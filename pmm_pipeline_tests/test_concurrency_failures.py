@@ -46,6 +46,8 @@ def release(holder: subprocess.Popen) -> None:
     holder.communicate("go\n", timeout=60)
 
 
+@pytest.mark.cycle
+@pytest.mark.subprocess
 def test_a_step_waiting_too_long_for_the_warehouse_fails_naming_the_holder(tmp_path):
     path = tmp_path / "warehouse.duckdb"
     holder = hold(HOLD_PIPELINE_TURN, path)
@@ -63,6 +65,8 @@ def test_a_step_waiting_too_long_for_the_warehouse_fails_naming_the_holder(tmp_p
         assert conn.execute("SELECT 1").fetchall() == [(1,)]
 
 
+@pytest.mark.cycle
+@pytest.mark.subprocess
 def test_a_duckdb_shell_left_open_on_the_warehouse_is_waited_for_then_named(tmp_path):
     path = tmp_path / "warehouse.duckdb"
     duckdb.connect(str(path)).close()
@@ -76,6 +80,7 @@ def test_a_duckdb_shell_left_open_on_the_warehouse_is_waited_for_then_named(tmp_
     assert "a process outside the pipeline" in str(busy.value) and str(path) in str(busy.value)
 
 
+@pytest.mark.cycle
 def test_a_known_cause_fails_at_once_with_its_reason(tmp_path):
     settings = settings_for(tmp_path / "data")
     job = build_definitions(settings).resolve_job_def("collection_job")
@@ -104,6 +109,7 @@ def steps_started(instance: dg.DagsterInstance, run_id: str) -> set[str]:
     return {e.dagster_event.step_key for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)}
 
 
+@pytest.mark.cycle
 def test_a_failed_run_is_re_executed_from_the_failed_step_after_the_fix(tmp_path, monkeypatch):
     data_dir = tmp_path / "data"
     shutil.copytree(FIXTURES / "cycle_2023" / "landing", data_dir / "landing" / "2023")

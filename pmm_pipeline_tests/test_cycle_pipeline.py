@@ -164,8 +164,8 @@ def test_secretariat_release_matches_the_warehouse(fixture_cycle):
         assert reported[(row.kpi_id, row.series, row.member_code)] == row.value  # unrounded, bit for bit
 
 
-def test_rerun_gives_identical_data_and_keeps_receipt_times(fixture_cycle):
-    settings, _ = fixture_cycle
+def test_rerun_gives_identical_data_and_keeps_receipt_times(fixture_cycle_copy):
+    settings, _ = fixture_cycle_copy
     tier_dir = settings.layout.published_dir("2023") / "secretariat"
     before_files = {
         p.name: p.read_bytes() for p in tier_dir.iterdir() if p.name not in ("manifest.json", "changes.json")
@@ -181,6 +181,7 @@ def test_rerun_gives_identical_data_and_keeps_receipt_times(fixture_cycle):
     assert len(query(settings, "SELECT * FROM publish_secretariat.releases WHERE cycle = '2023'")) == 2
 
 
+@pytest.mark.cycle
 def test_a_file_removed_from_landing_stays_on_record(tmp_path):
     import shutil
 
@@ -204,3 +205,12 @@ def test_a_file_removed_from_landing_stays_on_record(tmp_path):
         "SELECT value FROM kpi.kpi_values WHERE kpi_id = 'electronic_declaration_rate' AND member_code = 'KEN'",
     )
     assert list(value.value) == [95.0]
+
+
+def test_a_copy_of_the_shared_run_is_apart_from_it(fixture_cycle, fixture_cycle_copy, request):
+    shared, _ = fixture_cycle
+    copy, _ = fixture_cycle_copy
+    assert request.node.get_closest_marker("cycle") and not request.node.get_closest_marker("unit")
+    (copy.layout.published_dir("2023") / "public" / "kpi_values.csv").write_text("changed")
+    assert (shared.layout.published_dir("2023") / "public" / "kpi_values.csv").read_text() != "changed"
+    assert copy.layout.warehouse_path.read_bytes()[:4096] == shared.layout.warehouse_path.read_bytes()[:4096]

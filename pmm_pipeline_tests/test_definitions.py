@@ -131,6 +131,7 @@ def test_asset_graph_matches_snapshot():
     )
 
 
+@pytest.mark.subprocess
 def test_dagster_cli_validates_the_workspace(tmp_path):
     env = {**os.environ, "PMM_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path), "DAGSTER_DISABLE_TELEMETRY": "1"}
     dagster = Path(sys.executable).parent / "dagster"

@@ -23,7 +23,7 @@ from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.stages.sample.documents import build_sample_documents
 from pmm_pipeline.stages.sample.generate import write_sample
-from pmm_pipeline_tests.conftest import settings_for
+from pmm_pipeline_tests.conftest import settings_for, slow_fixture
 
 CYCLE, YEAR = "2025", 2024
 KPI, ITEM = "average_release_time_hours", "release_time_mean_hours"
@@ -36,6 +36,7 @@ def canary(i: int) -> float:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("cycle")
 def canary_cycle(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("canary")
     settings = settings_for(data_dir)

@@ -17,6 +17,7 @@ import itertools
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
@@ -26,6 +27,10 @@ from pmm_pipeline.stages.disclosure.control import TIERS, control_disclosure, wi
 from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
 from pmm_pipeline_tests.disclosure_history import recover, release_sequence
 from pmm_pipeline_tests.disclosure_universe import CYCLE, M, Universe
+
+# Hundreds of derandomized cases through least squares and linear programs: about 100 s of CPU on the machine
+# `make test` is timed on, so out of `make test-fast`.
+pytestmark = pytest.mark.slow
 
 PROPERTY_SETTINGS = {
     "deadline": None,

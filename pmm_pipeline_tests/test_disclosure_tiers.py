@@ -17,7 +17,7 @@ import pytest
 from pmm_pipeline.app.run import summarize_cycle
 from pmm_pipeline.stages.disclosure.control import TIERS
 from pmm_pipeline.stages.publishing.release import sha256_file
-from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for
+from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for, slow_fixture
 
 CHECKS = ("shows_only_values_its_readers_may_see", "reveals_no_hidden_value")
 
@@ -156,38 +156,36 @@ def test_run_summary_reports_what_was_withheld_per_tier(fixture_cycle):
         assert "regional means published:" in line
 
 
-def test_release_guard_refuses_when_a_lower_tier_file_shows_a_hidden_value(fixture_cycle):
+def test_release_guard_refuses_when_a_lower_tier_file_shows_a_hidden_value(fixture_cycle_copy):
     """A blocking check stops only its own run: the release step audits the files themselves."""
     from pmm_pipeline.definitions import build_definitions
     from pmm_pipeline.defs.jobs import CYCLE_JOB
 
-    settings, _ = fixture_cycle
+    settings, _ = fixture_cycle_copy
     public_csv = settings.layout.published_dir("2023") / "public" / "kpi_values.csv"
     wco_dir = settings.layout.published_dir("2023") / "wco"
     original = public_csv.read_bytes()
     wco_before = {p.name: p.read_bytes() for p in wco_dir.iterdir()}
     # Someone adds UGA's (secretariat) row to the public file after its release.
     leaked = "2023,2022,UGA,electronic_declaration_rate,total,,undefined,secretariat,\n"
-    public_csv.write_text(original.decode() + leaked)
-    try:
-        job = build_definitions(settings).resolve_job_def(CYCLE_JOB)
-        result = job.execute_in_process(
-            partition_key="2023",
-            instance=dg.DagsterInstance.ephemeral(),
-            raise_on_error=False,
-            asset_selection=[dg.AssetKey(["publish_wco", "releases"])],
-        )
-        assert not result.success
-        failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-        message = " ".join(e.step_failure_data.error.message for e in failures)
-        assert "kpi_values.csv: bytes differ from the SHA-256 in manifest.json" in message
-        assert "UGA" in message and "secretariat only, shown in the public tier" in message
-        assert {p.name: p.read_bytes() for p in wco_dir.iterdir()} == wco_before
-    finally:
-        public_csv.write_bytes(original)
+    public_csv.write_text(original.decode() + leaked)  # in a copy of the shared run: nothing to restore
+    job = build_definitions(settings).resolve_job_def(CYCLE_JOB)
+    result = job.execute_in_process(
+        partition_key="2023",
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        asset_selection=[dg.AssetKey(["publish_wco", "releases"])],
+    )
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    message = " ".join(e.step_failure_data.error.message for e in failures)
+    assert "kpi_values.csv: bytes differ from the SHA-256 in manifest.json" in message
+    assert "UGA" in message and "secretariat only, shown in the public tier" in message
+    assert {p.name: p.read_bytes() for p in wco_dir.iterdir()} == wco_before
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("cycle")
 def run_without_disclosure_control(tmp_path_factory):
     """The fixture cycle with disclosure control broken (nothing withheld): what do the checks do?"""
     import shutil

@@ -12,7 +12,7 @@ import pytest
 from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.stages.questionnaire.template import render_questionnaire
-from pmm_pipeline_tests.conftest import run_cycle_in_process, settings_for
+from pmm_pipeline_tests.conftest import run_cycle_in_process, settings_for, slow_fixture
 
 MEMBERS = ("KEN", "FRA", "ARG", "UGA", "DEU")
 
@@ -48,6 +48,7 @@ def french_questionnaire_with_text_in_a_number(settings) -> tuple[bytes, str]:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("cycle")
 def cycle_run(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("feedback")
     settings = settings_for(data_dir)

@@ -561,6 +561,7 @@ VERSIONS_SQL = (
 )
 
 
+@pytest.mark.cycle
 def test_a_warehouse_rebuilt_from_the_archive_and_ledger_reproduces_the_record_and_releases(tmp_path):
     from pmm_pipeline_tests.conftest import run_cycle_in_process
 
@@ -582,6 +583,7 @@ def test_a_warehouse_rebuilt_from_the_archive_and_ledger_reproduces_the_record_a
     assert _published(settings) == published  # same releases, byte for byte
 
 
+@pytest.mark.cycle
 def test_a_damaged_copy_fails_the_archive_check_naming_it_and_the_others_are_published(tmp_path):
     from pmm_pipeline_tests.conftest import run_cycle_in_process
 

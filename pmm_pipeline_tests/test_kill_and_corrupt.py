@@ -119,6 +119,7 @@ def released_once(released_once_workspace):
     return prepared, expected, clean
 
 
+@pytest.mark.subprocess
 def test_runs_killed_during_intake_leave_a_record_the_next_run_completes_as_never_killed(released_once, tmp_path):
     prepared, expected, _ = released_once
     root = tmp_path / "w"

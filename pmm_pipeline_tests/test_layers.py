@@ -7,6 +7,8 @@ import tomllib
 from pathlib import Path
 from typing import get_args
 
+import pytest
+
 import pmm_pipeline
 from pmm_pipeline.core import vocabulary
 from pmm_pipeline.core.settings import PACKAGED_REFERENCE_DIR, Settings
@@ -24,6 +26,7 @@ def contracts() -> list[dict]:
     return tomllib.loads((CHECKOUT_DIR / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
 
 
+@pytest.mark.subprocess
 def test_import_contracts_are_kept():
     lint = Path(sys.executable).parent / "lint-imports"
     done = subprocess.run([str(lint), "--no-cache", "--no-logo"], cwd=CHECKOUT_DIR, capture_output=True, text=True)

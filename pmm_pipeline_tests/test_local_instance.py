@@ -3,6 +3,7 @@
 import os
 
 import dagster as dg
+import pytest
 import yaml
 
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL, ensure_dagster_home
@@ -31,6 +32,7 @@ def test_a_limit_edited_in_dagster_yaml_is_the_one_stored(tmp_path):
         assert instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).slot_count == 2
 
 
+@pytest.mark.subprocess
 def test_runs_of_dead_pmm_run_processes_are_failed_and_living_or_foreign_ones_left(tmp_path):
     import socket
     import subprocess

@@ -11,12 +11,13 @@ import shutil
 import duckdb
 import pytest
 
-from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for
+from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for, slow_fixture
 
 LANDING = FIXTURES / "cycle_2023" / "landing"
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("cycle")
 def blocked_lone_member(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("data")
     shutil.copytree(LANDING, data_dir / "landing" / "2023")

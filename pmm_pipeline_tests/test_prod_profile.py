@@ -33,7 +33,7 @@ from pmm_pipeline.stages.publishing.readback import read_table_file
 from pmm_pipeline.stages.publishing.sql_publish import SqlTable, read_cycle, target_schema
 from pmm_pipeline.warehouse.connection import open_warehouse
 from pmm_pipeline.warehouse.tables import published_tables
-from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, stop_process_group
+from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, slow_fixture, stop_process_group
 from pmm_pipeline_tests.postgres_server import PostgresUnavailableError, free_port, running_postgres
 
 CYCLE = "2023"
@@ -62,6 +62,7 @@ PASSWORD = "not-in-the-ui-7Qz"
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("postgres")
 def postgres():
     try:
         with running_postgres() as server:
@@ -358,6 +359,7 @@ def service(command: list, env: dict, log: Path):
         stop_process_group(process, timeout_s=30)
 
 
+@pytest.mark.subprocess
 def test_two_runs_submitted_at_once_are_dequeued_by_the_daemon_one_after_the_other(prod_instance, tmp_path):
     """The services and queue of deploy/ for real: a code location server, and deploy/workspace.yaml pointing
     the CLI and the daemon at it. Two runs of a job whose step is in the pool "warehouse" (as every warehouse

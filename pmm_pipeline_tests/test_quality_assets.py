@@ -19,13 +19,14 @@ from pmm_pipeline.stages.quality.rules import RULES
 from pmm_pipeline.stages.sample.defects import inject_quality_defects
 from pmm_pipeline.stages.sample.documents import build_sample_documents
 from pmm_pipeline.stages.sample.generate import write_sample
-from pmm_pipeline_tests.conftest import run_cycle_in_process, settings_for
+from pmm_pipeline_tests.conftest import run_cycle_in_process, settings_for, slow_fixture
 
 CYCLE = "2023"
 BLOCKING_KINDS = {"values_within_range", "values_match_item_type", "part_not_above_whole"}
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("cycle")
 def defective_cycle(tmp_path_factory):
     """Every member in force asked, a tenth of the participants given one quality defect; one run of the cycle."""
     data_dir = tmp_path_factory.mktemp("quality")

@@ -33,6 +33,7 @@ def release_hashes(published: Path, tiers=TIERS) -> dict[str, str]:
     }
 
 
+@pytest.mark.cycle
 def test_rerunning_a_cycle_gives_byte_identical_data_files(tmp_path: Path):
     shutil.copytree(FIXTURES / "cycle_2023" / "landing", tmp_path / "landing" / "2023")
     settings = settings_for(tmp_path)
@@ -182,6 +183,7 @@ release.write_release(Path({tier_dir!r}), {{"kpi_values": kpi_rows({{"KEN": 50.0
 """  # noqa: E501 -- the child's script is left as written
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("point", sorted(KILL_POINTS))
 def test_sigkill_during_a_release_leaves_the_previous_one_readable_and_a_rerun_completes(tmp_path: Path, point):
     tier_dir = tmp_path / "published" / "2023" / "public"
@@ -309,6 +311,7 @@ def test_a_resubmission_shows_in_changes_json_as_the_value_it_changed(second_run
     assert rollups[("global", "all")]["before"].get("median") == 95.0
 
 
+@pytest.mark.subprocess
 def test_sigkill_of_whole_runs_leaves_every_release_readable_and_a_rerun_completes(second_run, tmp_path):
     """Runs killed one after the other at each point of KILL_WHEN, each left as it was killed (its
     Dagster run never ended, its files half-written); then a run that completes."""

@@ -19,7 +19,7 @@ from pmm_pipeline.orchestration.failures import MAX_RETRIES_TAG, as_failure, gua
 from pmm_pipeline.orchestration.policies import apply_asset_policies
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.warehouse.connection import WarehouseBusyError, open_warehouse, verify_warehouse
-from pmm_pipeline_tests.conftest import FIXTURES, settings_for
+from pmm_pipeline_tests.conftest import FIXTURES, settings_for, slow_fixture
 
 ENOSPC_TEXT = os.strerror(errno.ENOSPC)
 
@@ -117,6 +117,7 @@ def test_every_asset_and_check_is_guarded_in_the_code_location(tmp_path):
     assert assets and all(getattr(a.op.compute_fn.decorated_fn, "__pmm_guarded__", False) for a in assets)
 
 
+@pytest.mark.cycle
 def test_a_full_disk_is_not_retried_and_the_run_says_which_file():
     target = "/data/published/2023/public/kpi_values.csv"
 
@@ -135,6 +136,7 @@ def test_a_full_disk_is_not_retried_and_the_run_says_which_file():
         assert instance.get_run_by_id(result.run_id).tags[MAX_RETRIES_TAG] == "0"
 
 
+@pytest.mark.cycle
 def test_a_transient_failure_is_retried_and_then_named_not_hidden_behind_max_retries():
     attempts = []
 
@@ -150,6 +152,7 @@ def test_a_transient_failure_is_retried_and_then_named_not_hidden_behind_max_ret
     assert "Exceeded max_retries of 2" in line
 
 
+@pytest.mark.cycle
 def test_a_failed_error_check_is_reported_with_its_description():
     @dg.asset(check_specs=[dg.AssetCheckSpec("archive_copies_intact", asset="raw_files")])
     def raw_files():
@@ -230,6 +233,7 @@ def test_a_corrupt_block_met_mid_step_is_a_corrupt_warehouse_not_a_retry(tmp_pat
     assert as_failure(raised.value).allow_retries is False
 
 
+@pytest.mark.cycle
 def test_the_warehouse_resource_refuses_a_corrupt_file_before_a_step_and_the_run_is_not_retried(tmp_path):
     path = tmp_path / "warehouse.duckdb"
     _random_bytes(path)
@@ -270,6 +274,7 @@ def test_the_warehouse_resource_outside_a_run_checks_on_first_use(tmp_path):
 
 
 @pytest.fixture
+@slow_fixture("cycle")
 def cycle_data(tmp_path, monkeypatch):
     data_dir = tmp_path / "data"
     shutil.copytree(FIXTURES / "cycle_2023" / "landing", data_dir / "landing" / "2023")

@@ -20,7 +20,7 @@ from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.stages.sample.generate import generate_sample
 from pmm_pipeline.warehouse.connection import open_warehouse
-from pmm_pipeline_tests.conftest import FIXTURES, settings_for
+from pmm_pipeline_tests.conftest import FIXTURES, settings_for, slow_fixture
 
 FIXTURE_LANDING = FIXTURES / "cycle_2023" / "landing"
 
@@ -70,6 +70,7 @@ def kpi(settings, member, kpi_id):
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("cycle")
 def freeze_scenario(tmp_path_factory):
     """Cycle 2023 through three collection runs; yields the settings and a snapshot after each."""
     root = tmp_path_factory.mktemp("freeze")
@@ -195,6 +196,7 @@ def test_the_daily_list_names_who_has_not_submitted(freeze_scenario):
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("cycle")
 def calendar_runs(tmp_path_factory):
     """Cycle 2025's opening and a day of its window evaluated at their dates and their runs executed.
 

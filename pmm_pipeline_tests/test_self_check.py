@@ -47,6 +47,9 @@ def hostile_landing(reference, catalogue, tmp_path_factory) -> Path:
     return landing
 
 
+# A whole intake of the hostile corpus (zip bombs included) and of the fixtures, then each file checked again:
+# about 20 s in process, out of `make test-fast`.
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["fixtures", "hostile"])
 def test_problems_are_those_of_an_intake_of_the_same_file(which, reference, catalogue, hostile_landing, tmp_path):
     landing, limits = (FIXTURE_LANDING, DEFAULT_LIMITS) if which == "fixtures" else (hostile_landing, LIMITS)

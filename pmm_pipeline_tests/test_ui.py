@@ -27,7 +27,7 @@ from pmm_pipeline.orchestration.instance import ensure_dagster_home
 from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.stages.sample.generate import generate_sample
-from pmm_pipeline_tests.conftest import settings_for, stop_process_group
+from pmm_pipeline_tests.conftest import settings_for, slow_fixture, stop_process_group
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 ARTIFACTS = CHECKOUT / "test-artifacts"
@@ -73,6 +73,7 @@ def wait_for(condition, process: subprocess.Popen, log: Path, what: str, timeout
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("subprocess")
 def dagster_ui(tmp_path_factory):
     """`dagster dev` on a free port over sample submissions of cycles 2023 and 2025; stopped by process group."""
     root = tmp_path_factory.mktemp("ui")
@@ -255,6 +256,7 @@ def headless(browser: str, url: str, output: list[str], profile: Path) -> subpro
     )
 
 
+@pytest.mark.browser
 def test_the_asset_graph_shows_the_kpi_assets_in_chromium(dagster_ui, tmp_path):
     browser = chromium()
     if browser is None:
