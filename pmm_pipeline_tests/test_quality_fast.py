@@ -285,3 +285,21 @@ def test_evaluate_names_the_failing_rows_by_row_id():
     frame = _frame(v=[5.0, 1.0, 7.0]).iloc[[2, 0, 1]]  # row ids are not positions here
     result = evaluate("ExpectColumnValuesToBeBetween", {"column": "v", "min_value": 0, "max_value": 4}, {}, frame)
     assert (result.rows_checked, result.failing_row_ids, result.success) == (3, (0, 2), False)
+
+
+def test_leaving_out_the_rules_not_checked_offline_changes_no_finding(sample_files, specs, monkeypatch):
+    from pmm_pipeline.stages.quality import offline
+
+    reference, catalogue, cycle = specs
+    result = IntakeResult(received=[a.received for a in sample_files], accepted=list(sample_files))
+    frames = intake_frames(result, CYCLE)
+    skipping = gate_findings_of_file(frames, reference, catalogue, cycle)
+    every_rule = offline.evaluate_quality
+
+    def without_skip(*args, skip_cross=frozenset(), **kwargs):
+        assert "value_near_peer_median" in skip_cross  # the offline gate asks to leave the peer rule out
+        return every_rule(*args, **kwargs)
+
+    monkeypatch.setattr(offline, "evaluate_quality", without_skip)
+    pd.testing.assert_frame_equal(skipping, gate_findings_of_file(frames, reference, catalogue, cycle))
+    assert not skipping.empty

@@ -151,11 +151,13 @@ def evaluate_quality(
     run_name: str = "run",
     *,
     fast: bool = False,
+    skip_cross: frozenset[str] = frozenset(),
 ) -> GateOutcome:
     """Judge the cycle's staged answers against every rule; returns what the gate writes.
 
     `fast`: the per-answer expectations proven equal in pandas are judged without Great Expectations (one
-    member's file; see expectations.run_expectations). The pipeline's gate leaves it off.
+    member's file; see expectations.run_expectations). The pipeline's gate leaves it off. `skip_cross`: cross
+    rules not run (see run_cross_rules), their findings and runs absent.
     """
     seconds: dict[str, float] = {}
     started = time.perf_counter()
@@ -193,7 +195,13 @@ def evaluate_quality(
     candidates = candidates.drop_duplicates(["member_code", "item", "year"])
     history = inputs.history[inputs.history["item"].isin(numeric_items)]
     compared = run_cross_rules(
-        cycle, kpis, catalogue.formulas, candidates, history, inputs.submissions[["member_code", "region_code"]]
+        cycle,
+        kpis,
+        catalogue.formulas,
+        candidates,
+        history,
+        inputs.submissions[["member_code", "region_code"]],
+        skip_cross,
     )
     for rule_id, rows in compared.items():
         for row in rows[rows["is_violation"]].to_dict("records"):
