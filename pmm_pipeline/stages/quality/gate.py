@@ -149,8 +149,16 @@ def evaluate_quality(
     catalogue: Catalogue,
     docs_dir: Path | None = None,
     run_name: str = "run",
+    *,
+    fast: bool = False,
+    skip_cross: frozenset[str] = frozenset(),
 ) -> GateOutcome:
-    """Judge the cycle's staged answers against every rule; returns what the gate writes."""
+    """Judge the cycle's staged answers against every rule; returns what the gate writes.
+
+    `fast`: the per-answer expectations proven equal in pandas are judged without Great Expectations (one
+    member's file; see expectations.run_expectations). The pipeline's gate leaves it off. `skip_cross`: cross
+    rules not run (see run_cross_rules), their findings and runs absent.
+    """
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     kpis = catalogue.kpis_for_version(cycle.catalogue_version)
@@ -163,7 +171,9 @@ def evaluate_quality(
     seconds["prepare"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    report = run_expectations(plan_expectations(cycle, items), batches, f"cycle_{cycle.id}", docs_dir, run_name)
+    report = run_expectations(
+        plan_expectations(cycle, items), batches, f"cycle_{cycle.id}", docs_dir, run_name, fast=fast
+    )
     violations = _gx_violations(report, batches)
     seconds["great_expectations"] = time.perf_counter() - started
 
@@ -185,7 +195,13 @@ def evaluate_quality(
     candidates = candidates.drop_duplicates(["member_code", "item", "year"])
     history = inputs.history[inputs.history["item"].isin(numeric_items)]
     compared = run_cross_rules(
-        cycle, kpis, catalogue.formulas, candidates, history, inputs.submissions[["member_code", "region_code"]]
+        cycle,
+        kpis,
+        catalogue.formulas,
+        candidates,
+        history,
+        inputs.submissions[["member_code", "region_code"]],
+        skip_cross,
     )
     for rule_id, rows in compared.items():
         for row in rows[rows["is_violation"]].to_dict("records"):

@@ -1,0 +1,73 @@
+"""The platform's verdict is the same with the fast quality path as with Great Expectations, on a corpus of
+sample uploads (every format, quality defects and broken files), in every language."""
+
+import dataclasses
+import datetime as dt
+import functools
+from dataclasses import replace
+
+import pytest
+
+from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.specs.catalogue.load import load_catalogue
+from pmm_pipeline.specs.reference.load import load_reference
+from pmm_pipeline.stages.delivery import deliver_upload
+from pmm_pipeline.stages.delivery import upload as upload_module
+from pmm_pipeline.stages.quality import offline
+from pmm_pipeline.stages.sample.generate import generate_sample
+
+CYCLE = "2027"
+RECEIVED = dt.datetime(2026, 12, 10, 9, 0, tzinfo=dt.UTC)  # inside the 2027 collection window
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    base = Settings.from_env({})
+    reference = load_reference(base.reference_dir, base.cycles_file)
+    catalogue = load_catalogue(base.specs_dir)
+    landing = tmp_path_factory.mktemp("corpus")
+    generate_sample(
+        reference,
+        catalogue,
+        CYCLE,
+        landing,
+        members=30,
+        seed=11,
+        formats=("json", "xlsx", "csv"),
+        error_share=0.1,
+        quality_defect_share=0.3,
+    )
+    return base, sorted((p.name, p.read_bytes()) for p in landing.rglob("*") if p.is_file())
+
+
+def _verdicts(base, files, data_dir, lang):
+    settings = replace(base, data_dir=data_dir)
+    shown = []
+    for n, (name, data) in enumerate(files):
+        verdict = deliver_upload(
+            settings,
+            CYCLE,
+            name,
+            data,
+            account="tester",
+            member=None,
+            received_at=RECEIVED + dt.timedelta(seconds=n),
+            lang=lang,
+        )
+        # Everything shown (titles and what to do in `lang` too), but the landing name: it has a random part.
+        record = {k: v for k, v in dataclasses.asdict(verdict).items() if k != "landing_name"}
+        shown.append(record)
+    return shown
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "es"])
+def test_the_verdicts_are_the_same_with_the_fast_path_and_with_great_expectations(corpus, tmp_path, monkeypatch, lang):
+    base, files = corpus
+    quick = _verdicts(base, files, tmp_path / "fast", lang)
+    slow_gate = functools.partial(offline.gate_findings_of_file, fast=False)
+    monkeypatch.setattr(upload_module, "gate_findings_of_file", slow_gate)
+    slow = _verdicts(base, files, tmp_path / "gx", lang)
+    assert quick == slow
+    assert {v["status"] for v in quick} == {"accepted", "rejected"}
+    assert any(v["findings"] for v in quick)  # the seeded defects were found, so findings were compared
+    assert {name.rsplit(".", 1)[-1] for name, _ in files} == {"json", "xlsx", "csv"}
