@@ -26,6 +26,10 @@ from pmm_pipeline.orchestration.policies import apply_asset_policies
 from pmm_pipeline.stages.quality.rules import RULES
 from pmm_pipeline_tests.conftest import settings_for
 
+# Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
+pytestmark = pytest.mark.cycle
+
+
 # An HTML tag or placeholder the UI's markdown would eat: `<` then a letter, `/`, `!` or `?`.
 TAG_LIKE = re.compile(r"<[A-Za-z/!?]")
 CODE_SPAN = re.compile(r"(`+).+?\1", re.DOTALL)

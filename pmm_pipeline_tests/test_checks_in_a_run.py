@@ -16,6 +16,10 @@ import pytest
 from pmm_pipeline.orchestration.checks import ADMISSION_CHECK, CHECKS, CheckKind
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for
 
+# Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
+pytestmark = pytest.mark.cycle
+
+
 CYCLE = "2023"
 HOSTILE = "ok | fake cell\nnew row ![x](http://e.example/x.png) [click](http://e.example) <script>alert(1)</script> `c`"
 # No "/" in a file name, and no line break: the intake rejects those (test_hostile_files.py); the other name has one.

@@ -33,6 +33,9 @@ from pmm_pipeline.stages.ingestion.receipts import ledger_path, read_ledger
 from pmm_pipeline.stages.questionnaire.template import render_questionnaire
 from pmm_pipeline_tests.conftest import settings_for
 
+# Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
+pytestmark = pytest.mark.cycle
+
 CYCLE = "2027"
 T = 2026
 OPEN_DAY = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)  # the 2027 collection runs 2026-12-01 to 2027-03-31

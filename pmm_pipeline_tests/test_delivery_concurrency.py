@@ -25,6 +25,12 @@ from pathlib import Path
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.stages.delivery import deliver_upload
 from pmm_pipeline_tests.test_delivery import submission
+
+import pytest
+
+# Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
+pytestmark = [pytest.mark.cycle, pytest.mark.subprocess]
+
 data_dir, tag, n, start = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.stdin.readline()
 settings = replace(Settings.from_env({}), data_dir=data_dir)
 out = []

@@ -15,6 +15,10 @@ import pytest
 
 from pmm_pipeline_tests.portal_fixtures import OPEN_CYCLE, PASSWORD, live_server, make_account, portal  # noqa: F401
 
+# Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
+pytestmark = pytest.mark.browser
+
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 MEMBER = "CIV"  # a French-speaking member
 

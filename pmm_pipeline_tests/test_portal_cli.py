@@ -12,6 +12,10 @@ import textwrap
 
 import pytest
 
+# Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
+pytestmark = pytest.mark.subprocess
+
+
 SCRIPT = textwrap.dedent(
     """
     import contextlib, io, json, sys

@@ -11,7 +11,13 @@ import os
 import threading
 import urllib.request
 
+import pytest
+
 from pmm_pipeline_tests.portal_fixtures import OPEN_CYCLE, json_submission, live_server, multipart, portal  # noqa: F401
+
+# Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
+pytestmark = pytest.mark.subprocess
+
 
 CONCURRENT = int(os.environ.get("PORTAL_LOAD_UPLOADS") or 12)
 

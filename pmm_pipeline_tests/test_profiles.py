@@ -19,6 +19,10 @@ from pmm_pipeline.stages.publishing.readback import read_release_files
 from pmm_pipeline.stages.publishing.report import format_number
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for
 
+# Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
+pytestmark = pytest.mark.cycle
+
+
 PLANTED = {
     "format": "pmm-submission",
     "format_version": 1,

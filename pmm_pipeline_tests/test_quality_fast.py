@@ -32,6 +32,10 @@ from pmm_pipeline.stages.quality.frames import prepare_answers
 from pmm_pipeline.stages.quality.offline import gate_findings_of_file
 from pmm_pipeline.stages.sample.generate import generate_sample
 
+# Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
+pytestmark = pytest.mark.cycle
+
+
 CYCLE = "2027"
 AT = dt.datetime(2026, 12, 10, 9, 0, tzinfo=dt.UTC)
 

@@ -25,6 +25,10 @@ from pmm_pipeline.stages.sample.documents import build_sample_documents
 from pmm_pipeline.stages.sample.generate import write_sample
 from pmm_pipeline_tests.conftest import run_cycle_in_process, settings_for
 
+# Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
+pytestmark = pytest.mark.cycle
+
+
 CHANGED = "electronic_declaration_rate"
 OLD_FORMULA = "100 * declarations_electronic[T] / declarations_total[T]"
 NEW_FORMULA = "1000 * declarations_electronic[T] / declarations_total[T]"  # per mille: a new definition

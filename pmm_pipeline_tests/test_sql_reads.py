@@ -26,6 +26,10 @@ from pmm_pipeline.orchestration.table_assets import TABLE_NAME_PREFIX
 from pmm_pipeline.warehouse.tables import published_tables
 from pmm_pipeline_tests.conftest import FIXTURES, settings_for
 
+# Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
+pytestmark = pytest.mark.cycle
+
+
 # Schemas DuckDB itself provides; `main._name` is a data frame a step registers on its connection (never stored).
 SYSTEM_SCHEMAS = ("information_schema", "pg_catalog")
 

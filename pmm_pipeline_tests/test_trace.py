@@ -28,6 +28,10 @@ from pmm_pipeline.stages.lineage.trace_model import SCHEMA_FILE, Trace, schema_t
 from pmm_pipeline.stages.sample.formats import SampleContext, render_csv, xlsx_writer
 from pmm_pipeline_tests.conftest import run_cycle_in_process, settings_for
 
+# Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
+pytestmark = pytest.mark.cycle
+
+
 CYCLE = "2023"  # T = 2022, T-1 = 2021
 
 # Written as text so that the numbers are exactly these tokens in the file.

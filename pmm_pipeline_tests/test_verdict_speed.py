@@ -16,6 +16,10 @@ from pmm_pipeline.stages.delivery import upload as upload_module
 from pmm_pipeline.stages.quality import offline
 from pmm_pipeline.stages.sample.generate import generate_sample
 
+# Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
+pytestmark = pytest.mark.cycle
+
+
 CYCLE = "2027"
 RECEIVED = dt.datetime(2026, 12, 10, 9, 0, tzinfo=dt.UTC)  # inside the 2027 collection window
 
