@@ -10,6 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from pmm_pipeline.stages.delivery import deliver_upload
 from pmm_pipeline.stages.ingestion.arrivals import notes_path, read_arrivals
 from pmm_pipeline_tests.conftest import settings_for
@@ -17,19 +19,19 @@ from pmm_pipeline_tests.test_delivery import CYCLE, at, query, run_intake, submi
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 
+# Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
+pytestmark = [pytest.mark.cycle, pytest.mark.subprocess]
+
 # One process of uploads of KEN: what a second server process of the platform does.
 PROCESS_SCRIPT = """
 import datetime as dt, json, sys
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.stages.delivery import deliver_upload
 from pmm_pipeline_tests.test_delivery import submission
-
-import pytest
-
-# Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
-pytestmark = [pytest.mark.cycle, pytest.mark.subprocess]
 
 data_dir, tag, n, start = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.stdin.readline()
 settings = replace(Settings.from_env({}), data_dir=data_dir)
