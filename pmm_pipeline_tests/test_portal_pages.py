@@ -3,6 +3,7 @@
 import io
 
 import openpyxl
+import pytest
 
 from pmm_pipeline_tests.portal_fixtures import (  # noqa: F401
     OPEN_CYCLE,
@@ -105,3 +106,23 @@ def test_a_member_reads_its_published_profile_and_no_other(portal):  # noqa: F81
     # A profile altered after publication no longer reads back as its manifest says: not shown.
     (published / "profiles" / "SEN" / "profile_en.html").write_text("<html><body>forged</body></html>")
     assert sen.get("/cycles/2025/members/SEN/profile/").status_code == 404
+
+
+@pytest.mark.cycle
+def test_completeness_counts_files_copied_into_landing_once_a_run_took_them_in(portal):  # noqa: F811
+    """The Secretariat's completeness is the pipeline's record: a file the Secretariat copied into landing counts
+    as soon as a run has taken it in, like one sent through the platform."""
+    from pmm_pipeline.portal import intake
+    from pmm_pipeline_tests.test_delivery import run_intake
+
+    assert "MEX" not in intake.accepted_members(portal, OPEN_CYCLE)
+    landing = portal.layout.landing_dir(OPEN_CYCLE)
+    landing.mkdir(parents=True, exist_ok=True)
+    (landing / "MEX_by_hand.json").write_bytes(json_submission("MEX"))
+    assert "MEX" not in intake.accepted_members(portal, OPEN_CYCLE)  # not on record before a run read it
+    run_intake(portal, OPEN_CYCLE)
+    assert "MEX" in intake.accepted_members(portal, OPEN_CYCLE)
+    page = _signed_in(make_account("secretariat")).get(f"/secretariat/?cycle={OPEN_CYCLE}")
+    assert page.status_code == 200
+    mexico_outstanding = b"MEX" in page.content.split(b"Outstanding")[-1].split(b"</table>")[0]
+    assert not mexico_outstanding, "a member with an accepted version on record is not outstanding"

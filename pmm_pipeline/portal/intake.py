@@ -93,6 +93,11 @@ def versions_on_record(settings: Settings, cycle_id: str, member: str) -> list[d
     return delivery.member_versions(settings, cycle_id, member)
 
 
+def accepted_members(settings: Settings, cycle_id: str) -> set[str]:
+    """The members with an accepted version of the cycle on the pipeline's record (platform or landing)."""
+    return delivery.members_with_accepted_version(settings, cycle_id)
+
+
 def prefill(settings: Settings, cycle_id: str, member: str) -> list[dict[str, Any]]:
     """What pre-fills the questionnaire: the latest accepted answers of the cycle, else last cycle's T-1 year."""
     return list(delivery.prefilled_answers(settings, cycle_id, member) or [])

@@ -1,4 +1,5 @@
-"""The Secretariat's view of a cycle from the platform's own records: completeness per region, latest verdicts."""
+"""The Secretariat's view of a cycle: completeness per region from the pipeline's record (whichever way files came),
+latest verdicts and who sent what from the platform's own records."""
 
 from typing import Any
 from urllib.parse import quote
@@ -23,10 +24,15 @@ def latest_verdicts(cycle: str) -> dict[str, Upload]:
     return latest
 
 
-def completeness(reference, cycle, lang: str, ui_url: str = "") -> dict[str, Any]:
-    """Per WCO region: members expected, with an accepted version, outstanding (by code and name)."""
+def completeness(reference, cycle, lang: str, ui_url: str = "", accepted: set[str] | None = None) -> dict[str, Any]:
+    """Per WCO region: members expected, with an accepted version, outstanding (by code and name).
+
+    `accepted`: the members with an accepted version on the pipeline's record (files sent through the platform
+    or copied into landing: portal/intake.py); without it, the platform's own uploads.
+    """
     in_force = reference.members_in_force(cycle)
-    accepted = set(Upload.objects.filter(cycle=cycle.id, status="accepted").values_list("member", flat=True).distinct())
+    platform = Upload.objects.filter(cycle=cycle.id, status="accepted").values_list("member", flat=True)
+    accepted = set(accepted or ()) | set(platform)
     latest = latest_verdicts(cycle.id)
     names = {g.group_code: getattr(g, f"name_{lang}") for g in reference.groups if g.group_type == "region"}
     regions: dict[str, dict[str, Any]] = {}

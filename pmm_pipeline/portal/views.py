@@ -354,7 +354,9 @@ def secretariat(request):
     cycles = _cycles_view(today)
     chosen = request.GET.get("cycle") or next((c["id"] for c in cycles if c["is_collecting"]), cycles[0]["id"])
     cycle = _cycle_or_404(chosen)
-    summary = overview.completeness(intake.specs(pmm).reference, cycle, request.LANGUAGE_CODE, pmm.ui_url)
+    summary = overview.completeness(
+        intake.specs(pmm).reference, cycle, request.LANGUAGE_CODE, pmm.ui_url, intake.accepted_members(pmm, cycle.id)
+    )
     recent = Upload.objects.filter(cycle=cycle.id).order_by("-received_at", "-id")[:100]
     return render(
         request,

@@ -6,7 +6,7 @@ the file alone (quality), and the members' words of feedback (feedback), which t
 """
 
 from pmm_pipeline.stages.delivery.errors import DeliveryError
-from pmm_pipeline.stages.delivery.history import member_versions
+from pmm_pipeline.stages.delivery.history import member_versions, members_with_accepted_version
 from pmm_pipeline.stages.delivery.prefill import latest_accepted, prefilled_answers, prefilled_document
 from pmm_pipeline.stages.delivery.upload import deliver_upload, landing_name_for, warm_up
 from pmm_pipeline.stages.delivery.verdict import UploadVerdict
@@ -18,6 +18,7 @@ __all__ = [
     "deliver_upload",
     "landing_name_for",
     "member_versions",
+    "members_with_accepted_version",
     "latest_accepted",
     "prefilled_answers",
     "prefilled_document",

@@ -77,3 +77,17 @@ def member_versions(settings: Settings, cycle: str, member: str, now: dt.datetim
     # Newest first; a file no run has listed yet is received after all the others (ISO times in UTC sort as text).
     rows.sort(key=lambda r: (r["received_at"] or "9999", r["landing_name"]), reverse=True)
     return rows
+
+
+def members_with_accepted_version(settings: Settings, cycle: str) -> set[str]:
+    """The members with an accepted version of `cycle` on record, whichever way it came (the platform, or a file
+    copied into landing and taken in by a run): the pipeline's own record, from files only (never the warehouse).
+    Files copied into landing that no run has read yet are not counted: the record does not know them yet."""
+    inputs = load_inputs(settings)
+    if cycle not in inputs.reference.cycles.ids:
+        raise DeliveryError(f"unknown cycle {cycle!r}")
+    layout = settings.layout
+    records = cycle_records(
+        layout.archive_dir, layout.landing_dir(cycle), inputs.context(cycle), settings.intake_limits, pending=False
+    )
+    return {f.member for f in records.files if f.status == ACCEPTED and f.member and f.sha256}
