@@ -154,6 +154,14 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
         _unit_test[0] = None
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    # The teardown of the last test of a module (or session) also finalizes the module's and session's fixtures
+    # that other, slow tests used (a database server stopped): not the unit test's own doing, so not watched.
+    _unit_test[0] = None
+    return (yield)
+
+
 # --- Fixtures -------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def reference() -> Reference:

@@ -36,6 +36,9 @@ from pmm_pipeline.warehouse.tables import published_tables
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, slow_fixture, stop_process_group
 from pmm_pipeline_tests.postgres_server import PostgresUnavailableError, free_port, running_postgres
 
+# The prod profile's tests share a PostgreSQL server and Dagster services: none of them is a `make test-fast` test.
+pytestmark = pytest.mark.postgres
+
 CYCLE = "2023"
 DEPLOY = CHECKOUT_DIR / "deploy"
 # One login per reader role of deploy/postgres_roles.sql, as a database administrator would add them.
