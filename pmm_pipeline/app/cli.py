@@ -148,7 +148,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
-    from pmm_pipeline.stages.lineage.trace import TraceError, load_trace, render_trace
+    from pmm_pipeline.stages.lineage.render import render_trace
+    from pmm_pipeline.stages.lineage.trace import TraceError, load_trace
     from pmm_pipeline.warehouse.connection import open_warehouse
 
     reference, cycle = _cycle_of(settings, args.cycle)
