@@ -9,16 +9,9 @@ from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle
-from pmm_pipeline.stages.publishing.formats import (
-    KpiLabels,
-    ReaderNames,
-    excel_name,
-    sdmx_name,
-    write_excel,
-    write_json,
-    write_sdmx_csv,
-)
+from pmm_pipeline.stages.publishing.formats import KpiLabels, ReaderNames, excel_name, write_excel, write_json
 from pmm_pipeline.stages.publishing.report import ReportContext, reasons_in_words, render_report, report_file
+from pmm_pipeline.stages.publishing.sdmx import sdmx_name, write_sdmx_csv
 
 
 def build_reader_outputs(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pmm_pipeline.stages.publishing import formats, report
+from pmm_pipeline.stages.publishing import formats, report, sdmx
 from pmm_pipeline.stages.publishing.cells import undo_neutralization
 from pmm_pipeline.stages.publishing.diff import KEYS, SUPPRESSION, comparable, diff_table
 from pmm_pipeline.stages.publishing.formats import typed_table
@@ -118,7 +118,7 @@ def _read_back(name: str, path: Path, digest: str) -> tuple[dict[str, pd.DataFra
 def _parse_release_file(name: str, path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
     try:
         if name.endswith(".sdmx.csv"):
-            return {name: formats.read_sdmx_csv(path)[1]}, []
+            return {name: sdmx.read_sdmx_csv(path)[1]}, []
         if path.suffix in (".csv", ".parquet"):
             return {name: read_table_file(path)}, []
         if path.suffix == ".json":
