@@ -105,6 +105,7 @@ def test_manifest_lists_every_file_with_its_hash(released):
         "report_es.html",
         "tables_fr.xlsx",
         "kpi_values.sdmx.csv",
+        "structure.xml",
     } <= on_disk
 
 

@@ -254,13 +254,19 @@ def _sdmx_header(table: str) -> str:
 
 def read_sdmx_csv(path: Path) -> tuple[str, pd.DataFrame]:
     """An SDMX-CSV file parsed by pysdmx, turned back into the contract's table."""
+    table, observations = read_observations(path)
+    return table, table_of_observations(observations, table)
+
+
+def read_observations(path: Path) -> tuple[str, pd.DataFrame]:
+    """The table an SDMX-CSV file is of, and its observations as pysdmx reads them (text, empty as "")."""
     from pysdmx.io.csv.sdmx20.reader import read
 
     text = path.read_text(encoding="utf-8")
     table = path.name.split(".", 1)[0]
     if table in TABLE_COLUMNS and text.strip() == _sdmx_header(table):
         # An empty table is its header alone, which no SDMX reader accepts back.
-        return table, typed_table(pd.DataFrame(columns=TABLE_COLUMNS[table]))
+        return table, pd.DataFrame(columns=[c.id for c in COMPONENTS[table]], dtype=object)
     datasets = read(text)
     if len(datasets) != 1:
         raise ValueError(f"{len(datasets)} datasets in one file")
@@ -268,11 +274,11 @@ def read_sdmx_csv(path: Path) -> tuple[str, pd.DataFrame]:
     table = next((t for t in TABLE_COLUMNS if dataset.short_urn.endswith(f":{dataflow_id(t)}({SDMX_VERSION})")), None)
     if table is None:
         raise ValueError(f"unknown dataflow {dataset.short_urn}")
-    return table, table_of_observations(dataset.data, table)
+    return table, dataset.data
 
 
 def table_of_observations(data: pd.DataFrame, table: str) -> pd.DataFrame:
-    """SDMX observations as read by pysdmx, back as the contract's table."""
+    """SDMX observations as read by pysdmx, back as the contract's table (column by column, no row loop)."""
     obs = data.astype(object).where(data.notna(), None)
     obs = obs.map(lambda v: None if v in ("", None) else v)
     text_columns = [c for c in obs.columns if c != _MEASURE.id]
@@ -293,22 +299,27 @@ def table_of_observations(data: pd.DataFrame, table: str) -> pd.DataFrame:
         )
         return typed_table(frame)
     keys = ["PMM_CYCLE", "KPI", "SERIES", "GROUP_TYPE", "REF_AREA"]
-    rows = []
-    for key, group in obs.groupby(keys, sort=False, dropna=False):
-        first = group.iloc[0]
-        stats = dict(zip(group["STATISTIC"].str.lower(), group["OBS_VALUE"], strict=True))
-        rows.append(
-            {
-                "cycle": key[0],
-                "kpi_id": key[1],
-                "series": key[2],
-                "group_type": key[3],
-                "group_code": key[4],
-                "n_reporting": first["N_REPORTING"],
-                "n_participating": first["N_PARTICIPATING"],
-                **{s: stats.get(s) for s in STATISTICS},
-                "suppressed": str(first["PMM_SUPPRESSED"]).lower() == "true",
-                "suppression_reason": first["PMM_SUPPRESSION_REASON"],
-            }
-        )
-    return typed_table(pd.DataFrame(rows, columns=TABLE_COLUMNS[table]))
+    # One group row per key, in the order of its first observation; a statistic given twice keeps its last value.
+    group = obs.groupby(keys, sort=False, dropna=False).ngroup()
+    first = obs[~group.duplicated()]
+    statistic = obs["STATISTIC"].str.lower()
+    frame = pd.DataFrame(
+        {
+            "cycle": first["PMM_CYCLE"],
+            "kpi_id": first["KPI"],
+            "series": first["SERIES"],
+            "group_type": first["GROUP_TYPE"],
+            "group_code": first["REF_AREA"],
+            "n_reporting": first["N_REPORTING"],
+            "n_participating": first["N_PARTICIPATING"],
+        }
+    )
+    ids = group[first.index]
+    for s in STATISTICS:
+        mine = statistic == s
+        values = pd.Series(obs.loc[mine, "OBS_VALUE"].to_numpy(), index=group[mine].to_numpy())
+        values = values[~values.index.duplicated(keep="last")]
+        frame[s] = ids.map(values).astype(object).where(ids.isin(values.index), None).to_numpy()
+    frame["suppressed"] = first["PMM_SUPPRESSED"].map(lambda v: str(v).lower() == "true")
+    frame["suppression_reason"] = first["PMM_SUPPRESSION_REASON"]
+    return typed_table(frame[TABLE_COLUMNS[table]].reset_index(drop=True))
