@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pmm_pipeline.stages.disclosure.facts import LEVEL_COUNTS
@@ -46,6 +47,14 @@ SCHEMA_GENERATED = dt.datetime(2000, 1, 1)
 
 def _is_null(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _per_value(column: pd.Series, function) -> pd.Series:
+    """`column.map(function)`, calling `function` once per distinct value (codes repeat on every row)."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    results = np.empty(len(uniques), dtype=object)
+    results[:] = [function(value) for value in uniques]
+    return pd.Series(results[codes], index=column.index, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -154,52 +163,60 @@ def withheld_reasons(suppression_reason: object) -> dict[str, str]:
 
 
 def sdmx_observations(frame: pd.DataFrame, table: str, reporting_year: int) -> pd.DataFrame:
-    """The table as SDMX observations: one per KPI value, or one per statistic of a group row."""
-    rows = []
-    for r in frame.to_dict("records"):
-        if table == "kpi_values":
-            rows.append(
+    """The table as SDMX observations: one per KPI value, or one per statistic of a group row (in that order)."""
+    columns = [c.id for c in COMPONENTS[table]]
+    frame = frame.reset_index(drop=True).astype(object)
+    if table == "kpi_values":
+        observations = {
+            "KPI": frame["kpi_id"],
+            "SERIES": frame["series"],
+            "REF_AREA": frame["member_code"],
+            "TIME_PERIOD": frame["reporting_year"].map(str),
+            "OBS_VALUE": frame["value"].map(_number_text),
+            "OBS_STATUS": frame["status"].map(lambda s: OBS_STATUS.get(s, "O")),
+            "CONF_STATUS": frame["disclosure"].map(lambda d: CONF_BY_DISCLOSURE[d]),
+            "PMM_CYCLE": frame["cycle"],
+            "PMM_STATUS": frame["status"],
+            "PMM_DISCLOSURE": frame["disclosure"],
+            "PMM_FLAGS": frame["flags"].map(lambda f: f or ""),
+        }
+        return pd.DataFrame(observations, columns=columns, dtype=object)
+    reasons = frame["suppression_reason"].map(withheld_reasons)
+    per_statistic = []
+    for statistic in STATISTICS:
+        # A categorical row's share at its level is its `mean`, withheld with the count as `level_counts`.
+        withheld = reasons.map(
+            lambda found, s=statistic: found.get(s) or (found.get(LEVEL_COUNTS) if s == "mean" else None)
+        )
+        value = frame[statistic]
+        per_statistic.append(
+            pd.DataFrame(
                 {
-                    "KPI": r["kpi_id"],
-                    "SERIES": r["series"],
-                    "REF_AREA": r["member_code"],
-                    "TIME_PERIOD": str(r["reporting_year"]),
-                    "OBS_VALUE": _number_text(r["value"]),
-                    "OBS_STATUS": OBS_STATUS.get(r["status"], "O"),
-                    "CONF_STATUS": CONF_BY_DISCLOSURE[r["disclosure"]],
-                    "PMM_CYCLE": r["cycle"],
-                    "PMM_STATUS": r["status"],
-                    "PMM_DISCLOSURE": r["disclosure"],
-                    "PMM_FLAGS": r["flags"] or "",
-                }
-            )
-            continue
-        reasons = withheld_reasons(r["suppression_reason"])
-        for statistic in STATISTICS:
-            # A categorical row's share at its level is its `mean`, withheld with the count as `level_counts`.
-            withheld = reasons.get(statistic) or (reasons.get(LEVEL_COUNTS) if statistic == "mean" else None)
-            value = r[statistic]
-            rows.append(
-                {
-                    "KPI": r["kpi_id"],
-                    "SERIES": r["series"],
-                    "GROUP_TYPE": r["group_type"],
-                    "REF_AREA": r["group_code"],
+                    "KPI": frame["kpi_id"],
+                    "SERIES": frame["series"],
+                    "GROUP_TYPE": frame["group_type"],
+                    "REF_AREA": frame["group_code"],
                     "STATISTIC": statistic.upper(),
                     "TIME_PERIOD": str(reporting_year),
-                    "OBS_VALUE": _number_text(value),
+                    "OBS_VALUE": value.map(_number_text),
                     # A withheld figure exists but is confidential; an absent one cannot exist (e.g. pooled of a level).
-                    "OBS_STATUS": "A" if withheld or not _is_null(value) else "M",
-                    "CONF_STATUS": CONF_BY_REASON.get(withheld, "C") if withheld else "F",
-                    "PMM_CYCLE": r["cycle"],
-                    "N_REPORTING": _int_text(r["n_reporting"]),
-                    "N_PARTICIPATING": _int_text(r["n_participating"]),
-                    "PMM_SUPPRESSED": "true" if r["suppressed"] else "false",
-                    "PMM_SUPPRESSION_REASON": "" if _is_null(r["suppression_reason"]) else r["suppression_reason"],
-                }
+                    "OBS_STATUS": ["A" if w or not _is_null(v) else "M" for w, v in zip(withheld, value, strict=True)],
+                    "CONF_STATUS": withheld.map(lambda w: CONF_BY_REASON.get(w, "C") if w else "F"),
+                    "PMM_CYCLE": frame["cycle"],
+                    "N_REPORTING": frame["n_reporting"].map(_int_text),
+                    "N_PARTICIPATING": frame["n_participating"].map(_int_text),
+                    "PMM_SUPPRESSED": frame["suppressed"].map(lambda v: "true" if v else "false"),
+                    "PMM_SUPPRESSION_REASON": frame["suppression_reason"].map(lambda v: "" if _is_null(v) else v),
+                },
+                columns=columns,
+                dtype=object,
             )
-    columns = [c.id for c in COMPONENTS[table]]
-    return pd.DataFrame(rows, columns=columns, dtype=object)
+        )
+    if frame.empty:
+        return pd.DataFrame(columns=columns, dtype=object)
+    # Row by row, each group row's statistics in the order of STATISTICS.
+    stacked = pd.concat(per_statistic, keys=range(len(STATISTICS)), names=["statistic", "row"])
+    return stacked.swaplevel().sort_index(level=["row", "statistic"]).reset_index(drop=True)
 
 
 def safe_observations(frame: pd.DataFrame, table: str, reporting_year: int, path: Path) -> pd.DataFrame:
@@ -208,8 +225,9 @@ def safe_observations(frame: pd.DataFrame, table: str, reporting_year: int, path
     leave such a field unquoted: no code of the contract has one, and a file that cannot be read back is worse)."""
     observations = sdmx_observations(frame, table, reporting_year)
     text_columns = [c for c in observations.columns if c != _MEASURE.id]
-    observations[text_columns] = observations[text_columns].map(neutralize_spreadsheet_text)
-    broken = [c for c in text_columns if observations[c].map(lambda v: isinstance(v, str) and "\r" in v).any()]
+    for column in text_columns:
+        observations[column] = _per_value(observations[column], neutralize_spreadsheet_text)
+    broken = [c for c in text_columns if _per_value(observations[c], lambda v: isinstance(v, str) and "\r" in v).any()]
     if broken:
         raise ValueError(f"{path}: text with a carriage return in {broken} cannot be written as SDMX-CSV")
     return observations
@@ -225,7 +243,7 @@ def sdmx_csv_text(observations: pd.DataFrame, table: str) -> str:
     columns = []
     for c in components:
         # Empty (or NULL) text: a dimension's is "#N/A", any other component's is left empty (as pysdmx writes).
-        values = observations[c.id].map(lambda v: "" if v is None or _is_null(v) else str(v))
+        values = _per_value(observations[c.id], lambda v: "" if _is_null(v) else str(v))
         columns.append(values.replace("", MISSING_DIMENSION) if c.required else values)
     prefix = (STRUCTURE_TYPE, structure_id, ACTION)
     writer.writerows(prefix + row for row in zip(*columns, strict=True))
