@@ -293,13 +293,15 @@ def structure_message(inputs: StructureInputs) -> bytes:
             if owner.get("agencyID") is not None
             else (owner.getparent().get("id"), owner.get("id"))
         )
-        anchor = english
+        before = english.getprevious()
+        indent = before.tail if before is not None else owner.text  # the English name's own indentation
+        anchor, last_tail = english, english.tail
         for lang in LANGUAGES[1:]:
             name = names.get(key, {}).get(lang)
             if name is None:
                 continue
             other = etree.Element(f"{{{common}}}Name", {lang_attribute: lang})
-            other.text, other.tail = name, english.tail
+            other.text, other.tail, anchor.tail = name, last_tail, indent
             anchor.addnext(other)
             anchor = other
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8") + b"\n"
