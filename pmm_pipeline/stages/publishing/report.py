@@ -36,7 +36,6 @@ from pmm_pipeline.stages.publishing.labels import count_text as _count
 from pmm_pipeline.stages.publishing.labels import escape as _e
 from pmm_pipeline.stages.publishing.labels import missing as _missing
 from pmm_pipeline.stages.publishing.report_sections import release_metadata, trend_figure, trend_rows, trend_table
-from pmm_pipeline.stages.publishing.series import TREND_COLUMNS
 
 DATA_ID = "pmm-data"
 TRENDS_KEY = "trends"  # in the embedded data: the earlier cycles' group figures the report draws
@@ -434,7 +433,7 @@ def render_report(tables: Mapping[str, pd.DataFrame], ctx: ReportContext, files:
     ]
     if trends:  # the earlier cycles' figures the trend charts draw, so that read_report can check them too
         data[TRENDS_KEY] = [
-            {c: json_ready(v) for c, v in r.items()} for r in pd.concat(trends)[TREND_COLUMNS].to_dict("records")
+            {c: json_ready(v) for c, v in r.items()} for r in pd.concat(trends).to_dict("records")
         ]
     rules = "".join(
         f"<li><code>{_e(k)}</code>: {_e(_(v).format(min_group_size=ctx.min_group_size))}</li>"
