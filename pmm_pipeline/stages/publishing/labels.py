@@ -142,14 +142,25 @@ class Labeller:
     def status(self, status: str) -> str:
         return STATUS_LABELS[self.lang].get(status, status)
 
-    def reasons(self, text: object) -> str:
-        """`mean:differencing;min:hidden_member` as `mean: <why>; minimum: <why>` in the reader's language."""
-        if missing(text) or not text:
-            return ""
-        by_rule: dict[str, list[str]] = {}  # one explanation per rule, naming every statistic it withholds
-        for entry in str(text).split(";"):
+    def _by_rule(self, text: object) -> dict[str, list[str]]:
+        """One entry per rule, naming every statistic it withholds."""
+        by_rule: dict[str, list[str]] = {}
+        for entry in ("" if missing(text) else str(text)).split(";") if text else ():
             statistic, _sep, rule = entry.partition(":")
             by_rule.setdefault(rule, []).append(self._(STATISTIC_NAMES.get(statistic, statistic)))
+        return by_rule
+
+    def reasons_short(self, text: object) -> str:
+        """The reasons as `mean, pooled ratio: (3); minimum: (2)`: the numbers of the report's list of rules (the
+        print layout, where a sentence per withheld statistic would fill the page)."""
+        numbers = {rule: i for i, rule in enumerate(SUPPRESSION_RULES, start=1)}
+        return "; ".join(
+            f"{', '.join(statistics)}: ({numbers.get(rule, rule)})" for rule, statistics in self._by_rule(text).items()
+        )
+
+    def reasons(self, text: object) -> str:
+        """`mean:differencing;min:hidden_member` as `mean: <why>; minimum: <why>` in the reader's language."""
+        by_rule = self._by_rule(text)
         parts = []
         for rule, statistics in by_rule.items():
             why = SUPPRESSION_RULES.get(rule)

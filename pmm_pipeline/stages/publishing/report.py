@@ -117,6 +117,7 @@ code { font-size: 0.85rem; }
   .chart, table, .series { break-inside: avoid; }
   .methodology, .members-chart, .screen-only { display: none; }
   .print-only { display: block; }
+  td .print-only { display: inline; }
   a { color: inherit; text-decoration: none; }
 }
 """
@@ -258,7 +259,8 @@ def _rollup_table(rollups: pd.DataFrame, label: Labeller, kpi: KpiSpec) -> str:
         rows.append(
             f"<tr><td>{_e(label.group_type(r['group_type']))}</td>"
             f"<td>{_e(label.group(r['group_type'], r['group_code']))}</td><td class='num'>{_e(n_of_n)}</td>{cells}"
-            f"<td>{_e(label.reasons(r['suppression_reason']))}</td></tr>"
+            f"<td><span class='screen-only'>{_e(label.reasons(r['suppression_reason']))}</span>"
+            f"<span class='print-only'>{_e(label.reasons_short(r['suppression_reason']))}</span></td></tr>"
         )
     names = [_("share (%)") if kpi.shape == Shape.categorical and s == "mean" else _(STATISTIC_NAMES[s]) for s in shown]
     head = (
@@ -432,9 +434,7 @@ def render_report(tables: Mapping[str, pd.DataFrame], ctx: ReportContext, files:
         for d, parts in sorted(by_dimension.items())
     ]
     if trends:  # the earlier cycles' figures the trend charts draw, so that read_report can check them too
-        data[TRENDS_KEY] = [
-            {c: json_ready(v) for c, v in r.items()} for r in pd.concat(trends).to_dict("records")
-        ]
+        data[TRENDS_KEY] = [{c: json_ready(v) for c, v in r.items()} for r in pd.concat(trends).to_dict("records")]
     rules = "".join(
         f"<li><code>{_e(k)}</code>: {_e(_(v).format(min_group_size=ctx.min_group_size))}</li>"
         for k, v in SUPPRESSION_RULES.items()
@@ -460,7 +460,7 @@ def render_report(tables: Mapping[str, pd.DataFrame], ctx: ReportContext, files:
 <h2>{_e(_("Coverage and timeliness of submissions"))}</h2>{_coverage(values, label, {k.id: k for k in kpis})}
 <h2>{_e(_("How figures are withheld"))}</h2>
 <p>{_e(_("A statistic is withheld (left empty, with its reason) when:"))}</p>
-<ul>{rules}</ul>
+<ol class='rules'>{rules}</ol>
 {"".join(sections)}
 <script type="application/json" id="{DATA_ID}">{_script_json(data)}</script>
 <script>{DRAW_JS}</script>
