@@ -220,14 +220,14 @@ def tier_texts(folder: Path) -> dict[str, str]:
         elif path.suffix == ".parquet":
             frame = pd.read_parquet(path)
             texts[path.name] = "\n".join(repr(v) if isinstance(v, float) else str(v) for v in frame.to_numpy().ravel())
-        else:
-            texts[path.name] = path.read_text(encoding="utf-8")
+        else:  # a report without its inlined plotly.js (the library's code, with its own country names)
+            texts[path.name] = re.sub(r"<script>.*?</script>", "", path.read_text(encoding="utf-8"), flags=re.S)
     return texts
 
 
-def planted_spellings_in(text: str) -> set[str]:
+def planted_spellings_in(text: str, planted: list[float]) -> set[str]:
     found = set()
-    for value in HIDDEN.values():
+    for value in planted:
         found |= {s for s in spellings(value) if re.search(rf"(?<![\d.,]){re.escape(s)}(?![\d])", text)}
     return found
 
@@ -240,7 +240,11 @@ def test_planted_hidden_values_appear_in_no_file_of_a_tier_that_may_not_show_the
     assert (series / "manifest.json").exists() and (published / tier / "report_es.html").exists()
     texts = {f"{tier}/{k}": v for k, v in tier_texts(published / tier).items()}
     texts |= {f"series/{tier}/{k}": v for k, v in tier_texts(series).items()}
-    found = {name: planted_spellings_in(text) for name, text in texts.items()}
+    # GHA's values as the pipeline computed them (its own profile): the exact doubles the files would carry.
+    own = {e["kpi_id"]: e["value"] for e in profiles(published)["GHA"]["kpis"] if e["series"] == "total"}
+    planted = [own[kpi] for kpi in HIDDEN]
+    assert planted == pytest.approx(list(HIDDEN.values()))
+    found = {name: planted_spellings_in(text, planted) for name, text in texts.items()}
     if tier == "secretariat":
         for name in ("kpi_values.csv", "kpi_values.json", "kpi_values.parquet", "tables_fr.xlsx"):
             assert found[f"secretariat/{name}"], name
