@@ -227,8 +227,8 @@ def tier_texts(folder: Path) -> dict[str, str]:
 
 def planted_spellings_in(text: str, planted: list[float]) -> set[str]:
     found = set()
-    for value in planted:
-        found |= {s for s in spellings(value) if re.search(rf"(?<![\d.,]){re.escape(s)}(?![\d])", text)}
+    for value in planted:  # a CSV field follows a comma: only a digit or a decimal point before it makes another number
+        found |= {s for s in spellings(value) if re.search(rf"(?<![\d.]){re.escape(s)}(?![\d])", text)}
     return found
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pmm_pipeline.core.vocabulary import LANGUAGES
+from pmm_pipeline.core.vocabulary import GROUP_TYPES, LANGUAGES
 from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
 from pmm_pipeline.stages.publishing.formats import STATUS_LABELS, TABLE_COLUMNS, json_ready, typed_table
 from pmm_pipeline.stages.publishing.i18n import N_
@@ -146,7 +146,9 @@ def _records(frame: pd.DataFrame, table: str) -> list[dict]:
     return [{c: json_ready(v) for c, v in r.items()} for r in frame[TABLE_COLUMNS[table]].to_dict("records")]
 
 
-def _groups_figure(kpi: KpiSpec, series: str, rollups: pd.DataFrame, label: Labeller) -> dict:
+def _groups_figure(
+    kpi: KpiSpec, series: str, rollups: pd.DataFrame, label: Labeller, answered: Mapping[tuple, int | None]
+) -> dict:
     """All members, then each region, as horizontal bars of the mean, each with its n of N; sorted by the mean."""
     _ = label._
     wanted = rollups[rollups.group_type.isin(["global", "region"])]
@@ -154,7 +156,6 @@ def _groups_figure(kpi: KpiSpec, series: str, rollups: pd.DataFrame, label: Labe
     regions = wanted[wanted.group_type == "region"].sort_values(["mean", "group_code"], na_position="last")
     ordered = pd.concat([regions.iloc[::-1], world])  # plotly draws the first category at the bottom
     categorical = kpi.shape == Shape.categorical
-    answered = answering(rollups) if categorical else {}
     texts = []
     for g, c, n, total, mean in zip(
         ordered.group_type,
@@ -190,9 +191,16 @@ def _groups_figure(kpi: KpiSpec, series: str, rollups: pd.DataFrame, label: Labe
         }
     ]
     title = f"{label.kpi(kpi)}: {label.series(kpi, series)}"
+    # A withheld group draws no bar, so its n of N and "(withheld)" are written where the bar would start.
+    withheld = [
+        {"x": 0, "y": name, "text": text, "showarrow": False, "xanchor": "left", "font": {"color": "#555"}}
+        for name, text, mean in zip(data[0]["y"], texts, ordered["mean"], strict=True)
+        if _missing(mean)
+    ]
     layout = {
         "title": {"text": title},
         "showlegend": False,
+        "annotations": withheld,
         "height": 90 + BAR_PX * max(len(ordered), 3),
         "margin": {"t": 40, "b": 40, "l": 10, "r": 120},
         "xaxis": {"title": {"text": unit}, "automargin": True},
@@ -238,19 +246,21 @@ def _chart(div: str, figure: dict, kind: str = "") -> str:
     )
 
 
-def _rollup_table(rollups: pd.DataFrame, label: Labeller, kpi: KpiSpec) -> str:
+def _rollup_table(rollups: pd.DataFrame, label: Labeller, kpi: KpiSpec, answered: Mapping[tuple, int | None]) -> str:
     _ = label._
     lang = label.lang
     shown = [s for s in ("mean", "median", "min", "max", "pooled") if s in _published(kpi) or s == "mean"]
     categorical = kpi.shape == Shape.categorical
-    answered = answering(rollups) if categorical else {}
     rows = []
-    for r in rollups.sort_values(["group_type", "group_code"]).to_dict("records"):
+    order = {g: i for i, g in enumerate(GROUP_TYPES)}
+    ordered = rollups.assign(_order=rollups.group_type.map(order)).sort_values(["_order", "group_code"])
+    for r in ordered.to_dict("records"):
         cells = "".join(f"<td class='num'>{format_number(r[s], lang)}</td>" for s in shown)
         if categorical:
             of = answered.get((kpi.id, level_series(r["series"])[0], r["group_type"], r["group_code"]))
             n_of_n = _("{n} of {answering} answering").format(
-                n=_count(r["n_reporting"], lang), answering="?" if of is None else _count(of, lang)
+                n="?" if _missing(r["n_reporting"]) else _count(r["n_reporting"], lang),
+                answering="?" if of is None else _count(of, lang),
             )
         else:
             n_of_n = _("{n} of {total}").format(
@@ -407,14 +417,16 @@ def render_report(tables: Mapping[str, pd.DataFrame], ctx: ReportContext, files:
             continue
         toc.append(f"<li><a href='#{_e(kpi.id)}'>{_e(label.kpi(kpi))}</a></li>")
         charts = []
+        # A level share's denominator: the members answering, over every level of the KPI's series in the group.
+        answered = answering(mine) if kpi.shape == Shape.categorical else {}
         for series in sorted(mine.series.unique()):
             part = mine[mine.series == series]
-            body = _chart(f"chart-{kpi.id}-{series}", _groups_figure(kpi, series, part, label))
+            body = _chart(f"chart-{kpi.id}-{series}", _groups_figure(kpi, series, part, label, answered))
             members = _members_figure(kpi, series, values, label)
             if members is not None:
                 body += _chart(f"members-{kpi.id}-{series}", members, "members-chart")
                 body += f"<p class='note print-only'>{_e(members_note)}</p>"
-            body += _rollup_table(part, label, kpi)
+            body += _rollup_table(part, label, kpi, answered)
             history = trend_rows(label, kpi, series)
             if not history.empty:
                 trends.append(history)
