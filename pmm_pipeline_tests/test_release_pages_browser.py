@@ -74,6 +74,21 @@ def shown_text(page) -> str:
     )
 
 
+def pdf_pages(data: bytes) -> int:
+    return len(re.findall(rb"/Type\s*/Page[^s]", data))
+
+
+def assert_prints_short(page, path) -> None:
+    """Printed on A4 (Chromium's own printing, as --print-to-pdf does): each dimension from a new page, without
+    the member charts and the methodology, so that no KPI series takes more than a page."""
+    series = page.evaluate("() => document.querySelectorAll('.series').length")
+    dimensions = page.evaluate("() => document.querySelectorAll('.dimension').length")
+    path.write_bytes(page.pdf(format="A4"))
+    pages = pdf_pages(path.read_bytes())
+    assert dimensions >= 1 and series >= dimensions
+    assert dimensions < pages <= 3 + series, (pages, series)
+
+
 def test_every_report_of_every_tier_in_every_language_is_drawn_readable_and_shows_no_hidden_member(published, browser):
     page = browser.new_page(viewport={"width": 1100, "height": 1400})
     ARTIFACTS.mkdir(exist_ok=True)
@@ -92,6 +107,8 @@ def test_every_report_of_every_tier_in_every_language_is_drawn_readable_and_show
             for fact in ("CC BY 4.0", "pmm@wcoomd.org", "kpi_values.csv"):
                 assert fact in text, (what, fact)
             assert "Unit: level" not in text, what  # categorical KPIs are shares of those answering, never a "level"
+            if (tier, lang) == ("public", "en"):
+                assert_prints_short(page, ARTIFACTS / "report_public_en.pdf")
             shot = ARTIFACTS / f"report_{tier}_{lang}.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
