@@ -185,7 +185,7 @@ def test_reports_and_profiles_of_the_later_cycle_show_trends_with_the_break_mark
     }
     changed = figures[f"trend-{CHANGED}-total"]
     assert [t["x"] for t in changed["data"]] == [["2023"], ["2025"]]
-    assert [a["x"] for a in changed["layout"]["annotations"]] == ["2025"]
+    assert [a["x"] for a in changed["layout"]["annotations"]] == [0.5]  # between 2023 and 2025
     kept = figures["trend-aeo_count_variation-total"]
     assert [t["x"] for t in kept["data"]] == [["2023", "2025"]] and kept["layout"]["annotations"] == []
     rollups_2023 = read_release_files(settings.layout.published_dir("2023") / "public")[0]["rollups.parquet"]

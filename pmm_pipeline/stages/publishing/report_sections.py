@@ -91,23 +91,25 @@ def trend_figure(label: Labeller, kpi: KpiSpec, series: str, rows: pd.DataFrame)
         }
         for segment in segments
     ]
-    breaks = [r["cycle"] for r in rows.to_dict("records") if comparable(r) is False]
+    cycles = list(rows["cycle"])
+    # Halfway between the cycle before and the cycle whose definition changed (a category axis counts from 0).
+    breaks = [cycles.index(r["cycle"]) - 0.5 for r in rows.to_dict("records") if comparable(r) is False]
     shapes = [
         {
             "type": "line",
             "xref": "x",
             "yref": "paper",
-            "x0": cycle,
-            "x1": cycle,
+            "x0": at,
+            "x1": at,
             "y0": 0,
             "y1": 1,
             "line": {"color": BREAK_COLOR, "dash": "dash"},
         }
-        for cycle in breaks
+        for at in breaks
     ]
     annotations = [
         {
-            "x": cycle,
+            "x": at,
             "xref": "x",
             "yref": "paper",
             "y": 1.12,
@@ -115,7 +117,7 @@ def trend_figure(label: Labeller, kpi: KpiSpec, series: str, rows: pd.DataFrame)
             "text": _("break: definition changed"),
             "font": {"color": BREAK_COLOR},
         }
-        for cycle in breaks
+        for at in breaks
     ]
     return {
         "data": data,
@@ -128,7 +130,15 @@ def trend_figure(label: Labeller, kpi: KpiSpec, series: str, rows: pd.DataFrame)
             "showlegend": False,
             "height": 260,
             "margin": {"t": 70, "b": 40, "l": 50, "r": 30},
-            "xaxis": {"type": "category", "title": {"text": _("cycle")}},
+            # Every cycle in order on one axis whatever line it belongs to (Plotly would order a category axis by
+            # the traces, and range it on the first).
+            "xaxis": {
+                "type": "category",
+                "categoryorder": "array",
+                "categoryarray": cycles,
+                "range": [-0.5, len(cycles) - 0.5],
+                "title": {"text": _("cycle")},
+            },
             "yaxis": {"title": {"text": unit_text(kpi, _)}, "automargin": True},
             "shapes": shapes,
             "annotations": annotations,
