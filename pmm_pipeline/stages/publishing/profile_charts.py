@@ -28,10 +28,18 @@ def position_chart(entry: dict, kpi: KpiSpec, label: Labeller) -> str:
     numbers += [own] if own is not None else []
     if not groups or not numbers:
         return ""
-    x = _scale(min(numbers), max(numbers))
+    low, high = min(numbers), max(numbers)
+    x = _scale(low, high)
     top = 26
-    height = top + ROW * len(groups) + 6
-    parts = []
+    height = top + ROW * len(groups) + 22
+    # The scale's two ends, on their own line below the groups.
+    parts = [
+        f"<line x1='{PLOT_LEFT}' x2='{PLOT_RIGHT}' y1='{height - 18}' y2='{height - 18}' stroke='#999'/>",
+        f"<text class='label' x='{PLOT_LEFT}' y='{height - 4}' font-size='10'>{escape(format_number(low, label.lang))}"
+        "</text>",
+        f"<text class='label' x='{PLOT_RIGHT}' y='{height - 4}' font-size='10' text-anchor='end'>"
+        f"{escape(format_number(high, label.lang))}</text>",
+    ]
     for i, g in enumerate(groups):
         y = top + ROW * i
         centre = g["median"] if g["median"] is not None else g["mean"]
@@ -45,10 +53,12 @@ def position_chart(entry: dict, kpi: KpiSpec, label: Labeller) -> str:
             )
         parts.append(f"<rect x='{x(centre) - 1.5:.1f}' y='{y + 14}' width='3' height='14' fill='{GROUP_COLOR}'/>")
     if own is not None:
-        parts.append(
-            f"<line x1='{x(own):.1f}' x2='{x(own):.1f}' y1='{top - 4}' y2='{height - 4}' stroke='{MEMBER_COLOR}'"
-            " stroke-width='2'/>"
-        )
+        # A mark on each group's bar line, never across the group labels.
+        parts += [
+            f"<line x1='{x(own):.1f}' x2='{x(own):.1f}' y1='{top + ROW * i + 13}' y2='{top + ROW * i + 30}'"
+            f" stroke='{MEMBER_COLOR}' stroke-width='2'/>"
+            for i in range(len(groups))
+        ]
         text = f"{_('Your value')}: {format_number(own, label.lang)} {kpi.unit}"
         anchor = "end" if x(own) > WIDTH / 2 else "start"
         parts.append(
