@@ -197,3 +197,59 @@ def test_a_profile_that_is_not_its_inputs_or_names_another_member_is_refused(tmp
                 verify=lambda built: check_profiles(built, inputs, ["KEN"]),
             )
         assert check_profiles(target, inputs, ["KEN"]) == []  # the folder in place is untouched
+
+
+def tier_texts(folder: Path) -> dict[str, str]:
+    """Every file of a published folder as the text a reader can search: text files as they are, workbooks and
+    Parquet files cell by cell (numbers written out exactly)."""
+    import openpyxl
+
+    texts = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.suffix == ".xlsx":
+            book = openpyxl.load_workbook(path, read_only=True)
+            cells = [
+                repr(v) if isinstance(v, float) else str(v)
+                for s in book
+                for r in s.iter_rows(values_only=True)
+                for v in r
+                if v is not None
+            ]
+            book.close()
+            texts[path.name] = "\n".join(cells)
+        elif path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+            texts[path.name] = "\n".join(repr(v) if isinstance(v, float) else str(v) for v in frame.to_numpy().ravel())
+        else:  # a report without its inlined plotly.js (the library's code, with its own country names)
+            texts[path.name] = re.sub(r"<script>.*?</script>", "", path.read_text(encoding="utf-8"), flags=re.S)
+    return texts
+
+
+def planted_spellings_in(text: str, planted: list[float]) -> set[str]:
+    found = set()
+    for value in planted:  # a CSV field follows a comma: only a digit or a decimal point before it makes another number
+        found |= {s for s in spellings(value) if re.search(rf"(?<![\d.]){re.escape(s)}(?![\d])", text)}
+    return found
+
+
+@pytest.mark.parametrize("tier", ["public", "wco", "secretariat"])
+def test_planted_hidden_values_appear_in_no_file_of_a_tier_that_may_not_show_them(published, tier):
+    """GHA's values are secretariat-only: nowhere in the public and wco releases (tables, JSON, SDMX, workbooks,
+    reports in three languages) nor in those tiers' series; in the secretariat tier they are (the positive control)."""
+    series = published.parent / "series" / tier
+    assert (series / "manifest.json").exists() and (published / tier / "report_es.html").exists()
+    texts = {f"{tier}/{k}": v for k, v in tier_texts(published / tier).items()}
+    texts |= {f"series/{tier}/{k}": v for k, v in tier_texts(series).items()}
+    # GHA's values as the pipeline computed them (its own profile): the exact doubles the files would carry.
+    own = {e["kpi_id"]: e["value"] for e in profiles(published)["GHA"]["kpis"] if e["series"] == "total"}
+    planted = [own[kpi] for kpi in HIDDEN]
+    assert planted == pytest.approx(list(HIDDEN.values()))
+    found = {name: planted_spellings_in(text, planted) for name, text in texts.items()}
+    if tier == "secretariat":
+        for name in ("kpi_values.csv", "kpi_values.json", "kpi_values.parquet", "tables_fr.xlsx"):
+            assert found[f"secretariat/{name}"], name
+        assert found["series/secretariat/kpi_values.csv"]
+    else:
+        assert {name: f for name, f in found.items() if f} == {}
+        named = [name for name, text in texts.items() if re.search(r"\bGHA\b|Ghana", text)]
+        assert named == [], named

@@ -121,7 +121,26 @@ def context(lang: str) -> ReportContext:
         member_names=MEMBER_NAMES,
         publication_date="2025-01-15",
         catalogue_version="1.0",
+        release_id="run-1",
+        code_version="abc123",
+        trends=trends(),
     )
+
+
+def trends() -> pd.DataFrame:
+    """Earlier cycles of the hand-made tables: electronic_declaration_rate changed its definition in 2021."""
+    from pmm_pipeline.stages.publishing.series import TREND_COLUMNS
+
+    rows = [
+        ("2019", "electronic_declaration_rate", "total", "global", "all", 3, 4, 80.0, 81.0, None),
+        ("2021", "electronic_declaration_rate", "total", "global", "all", 3, 4, 85.0, 86.0, False),
+        ("2023", "electronic_declaration_rate", "total", "global", "all", 3, 4, None, 95.0, True),
+        ("2021", "aeo_trade_share", "import", "global", "all", 3, 4, 27.0, 26.0, None),
+        ("2023", "aeo_trade_share", "import", "global", "all", 3, 4, 30.0, 25.0, True),
+    ]
+    frame = pd.DataFrame(rows, columns=TREND_COLUMNS)
+    frame["comparable_with_previous"] = pd.array(frame["comparable_with_previous"], dtype="boolean")
+    return frame
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +229,7 @@ def test_each_language_report_declares_its_language_and_uses_human_labels(report
 LABEL_BOXES_JS = """
 () => Array.from(document.querySelectorAll('.chart')).map(chart => ({
   id: chart.id,
-  drawn: chart.querySelectorAll('.main-svg').length > 0 && chart.querySelectorAll('.bars .point').length > 0,
+  drawn: chart.querySelectorAll('.main-svg').length > 0 && chart.querySelectorAll('.point').length > 0,
   labels: Array.from(chart.querySelectorAll('.ytick text, .bartext')).map(t => {
     const b = t.getBoundingClientRect();
     return {text: t.textContent, x: b.x, y: b.y, w: b.width, h: b.height};
@@ -294,3 +313,20 @@ def test_workbooks_name_members_groups_and_reasons_in_their_language_and_still_r
         back = read_excel(path)
         assert sorted(back["kpi_values"].member_code) == ["FRA", "KEN", "KEN"]
         assert back["rollups"].suppression_reason.iloc[0] == tables()["rollups"].suppression_reason.iloc[0]
+
+
+def test_trends_draw_each_comparable_stretch_as_its_own_line_with_the_break_marked(report: Path, tmp_path: Path):
+    import re
+
+    text = report.read_text()
+    figures = [json.loads(f) for f in re.findall(r"class='pmm-figure' data-div='trend-[^']*'>(.*?)</script>", text)]
+    rate = next(f for f in figures if "Electronic" in f["layout"]["title"]["text"] or "electr" in str(f).lower())
+    assert [t["x"] for t in rate["data"]] == [["2019"], ["2021", "2023"]]  # cut at 2021, where it changed
+    assert [a["x"] for a in rate["layout"]["annotations"]] == [0.5]  # between 2019 and 2021
+    assert "not comparable with the cycle before: the KPI&#x27;s definition changed" in text
+    for fact in ("CC BY 4.0", "mailto:pmm@wcoomd.org", "release run-1", "code abc123", "https://pmm.wcoomd.org"):
+        assert fact in text, fact
+    assert read_report(report)[1] == []
+    tampered = tmp_path / report.name
+    tampered.write_text(text.replace('"y": [85.0, null]', '"y": [84.0, null]'))
+    assert any("draws 84.0" in p for p in read_report(tampered)[1])

@@ -99,12 +99,14 @@ def hand_made_profile_inputs(lang: str):
         definitions={"electronic_declaration_rate": "a", "aeo_trade_share": "b"},
         previous=previous,
         previous_definitions={"electronic_declaration_rate": "a", "aeo_trade_share": "changed"},
+        targets={("KEN", "electronic_declaration_rate", "total"): 98.0},  # as a member's own statement would set it
     )
 
 
 @pytest.mark.parametrize("lang", i18n.TRANSLATED_LANGUAGES)
 def test_rendering_a_profile_looks_up_only_translated_messages(lang):
     from pmm_pipeline.stages.publishing.profiles import build_profile, render_profile
+    from pmm_pipeline.stages.publishing.report import format_number
 
     inputs = hand_made_profile_inputs(lang)
     document = build_profile("KEN", inputs)
@@ -117,3 +119,7 @@ def test_rendering_a_profile_looks_up_only_translated_messages(lang):
     assert i18n.UNTRANSLATED[lang] == set()
     assert f'<html lang="{lang}">' in page and "Kenya (KEN)" in page or "Kenia (KEN)" in page
     assert i18n.translator(lang)("Your value") in page
+    assert rate["target"] == 98.0 and share["target"] is None
+    assert f"{i18n.translator(lang)('Your target')}:</strong> {format_number(98.0, lang)} %" in page
+    assert rate["history"] == [{"cycle": "2021", "value": 90.0, "status": "reported", "comparable_with_previous": None}]
+    assert page.count("<svg class='chart position'") == 2 and page.count("<svg class='chart trend'") == 2

@@ -166,3 +166,35 @@ def test_a_cycle_folder_that_does_not_read_back_as_published_is_not_joined(two_c
     assert not target.exists()
     with pytest.raises(ReleaseRefusedError, match="not '2025'"):
         write_series(target, "run", "wco", [("2025", two_cycles.layout.published_dir("2023") / "wco")])
+
+
+def test_reports_and_profiles_of_the_later_cycle_show_trends_with_the_break_marked(two_cycles):
+    """2025's public report draws each KPI's global mean in 2023 and 2025: electronic_declaration_rate as two
+    separate lines with the break named, a KPI whose definition stayed as one line; profiles carry the member's 2023
+    value as its history."""
+    import re
+
+    from pmm_pipeline.stages.publishing.report import read_report
+
+    settings = two_cycles
+    report = settings.layout.published_dir("2025") / "public" / "report_en.html"
+    text = report.read_text()
+    figures = {
+        div: json.loads(body)
+        for div, body in re.findall(r"class='pmm-figure' data-div='(trend-[^']*)'>(.*?)</script>", text, re.S)
+    }
+    changed = figures[f"trend-{CHANGED}-total"]
+    assert [t["x"] for t in changed["data"]] == [["2023"], ["2025"]]
+    assert [a["x"] for a in changed["layout"]["annotations"]] == [0.5]  # between 2023 and 2025
+    kept = figures["trend-aeo_count_variation-total"]
+    assert [t["x"] for t in kept["data"]] == [["2023", "2025"]] and kept["layout"]["annotations"] == []
+    rollups_2023 = read_release_files(settings.layout.published_dir("2023") / "public")[0]["rollups.parquet"]
+    world = rollups_2023[(rollups_2023.group_type == "global") & (rollups_2023.kpi_id == "aeo_count_variation")]
+    assert kept["data"][0]["y"][0] == pytest.approx(float(world["mean"].iloc[0]))  # the figure 2023 published
+    assert read_report(report)[1] == []
+    profile = member_profile(
+        settings.layout.published_dir("2025"),
+        sorted(p.name for p in (settings.layout.published_dir("2025") / "profiles").iterdir() if p.is_dir())[0],
+    )
+    entry = next(e for e in profile["kpis"] if e["kpi_id"] == CHANGED)
+    assert [h["cycle"] for h in entry["history"]] == ["2023"] and entry["previous"]["comparable"] is False

@@ -34,6 +34,26 @@ MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
+class ReleaseTerms:
+    """What every report says about re-use, citation and contact: declared here once, shown in every language.
+
+    The citation is a pattern of placeholders and punctuation only, so that it reads the same in each language:
+    {publisher}, {year} (of publication), {title} (the report's title in the reader's language), {version}
+    (catalogue version and release id) and {url}. These are the WCO defaults; the Secretariat confirms them.
+    """
+
+    publisher: str = "World Customs Organization (WCO)"
+    licence_name: str = "Creative Commons Attribution 4.0 International (CC BY 4.0)"
+    licence_url: str = "https://creativecommons.org/licenses/by/4.0/"
+    citation: str = "{publisher} ({year}). {title}. {version}. {url}"
+    url: str = "https://pmm.wcoomd.org"
+    contact: str = "pmm@wcoomd.org"
+
+
+DEFAULT_RELEASE_TERMS = ReleaseTerms()
+
+
+@dataclass(frozen=True)
 class IntakeLimits:
     """How big and how complex a received file may be (PMM_MAX_* settings; see docs/operators.md, "Settings")."""
 

@@ -39,7 +39,7 @@ from pmm_pipeline.stages.publishing.outputs import build_reader_outputs
 from pmm_pipeline.stages.publishing.profiles import PROFILES_FOLDER, ProfileInputs, member_profile, write_profiles
 from pmm_pipeline.stages.publishing.readback import identical_tables, read_release_files, table_kind
 from pmm_pipeline.stages.publishing.release import ReleaseInfo, ReleaseRefusedError, sha256_file, write_release
-from pmm_pipeline.stages.publishing.series import SERIES_FOLDER, write_series
+from pmm_pipeline.stages.publishing.series import SERIES_FOLDER, earlier_cycles, write_series
 from pmm_pipeline.stages.rollups.compute import GROUPS_CTE
 from pmm_pipeline.warehouse.tables import COMPLETENESS, KPI_VALUES, PARTICIPATION, ROLLUPS, WITHHELD, published_tables
 from pmm_pipeline.warehouse.writes import append_rows, replace_cycle_rows
@@ -478,7 +478,27 @@ def _build_tier_assets(
         with warehouse.get_connection() as conn:
             # The report's coverage table; the warehouse may predate the collection stage.
             completeness = _read_optional(conn, "collection.completeness", cycle.id)
-        extras = build_reader_outputs(cycle, tier, catalogue, reference, completeness, disclosure_policy.min_group_size)
+        order = cycles_in_order(reference)
+        before = [
+            (c, storage.layout.published_dir(c) / tier)
+            for c in order[: order.index(cycle.id)]
+            if (storage.layout.published_dir(c) / tier / "manifest.json").exists()
+        ]
+        try:
+            earlier = earlier_cycles(before)  # the report's trends: what this tier published before
+        except ReleaseRefusedError as refused:
+            raise _refused(refused) from None
+        extras = build_reader_outputs(
+            cycle,
+            tier,
+            catalogue,
+            reference,
+            completeness,
+            disclosure_policy.min_group_size,
+            release_id=info.run_id,
+            code_version=info.code_version,
+            earlier=earlier,
+        )
 
         def put_on_record(_building) -> None:
             """What this release shows, kept for every later release's disclosure control.

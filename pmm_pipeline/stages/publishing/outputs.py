@@ -10,10 +10,12 @@ from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle
+from pmm_pipeline.stages.publishing.definitions import kpi_definitions
 from pmm_pipeline.stages.publishing.formats import KpiLabels, ReaderNames, excel_name, write_excel, write_json
 from pmm_pipeline.stages.publishing.report import ReportContext, reasons_in_words, render_report, report_file
 from pmm_pipeline.stages.publishing.sdmx import sdmx_name, write_sdmx_csv
 from pmm_pipeline.stages.publishing.sdmx_structure import STRUCTURE_FILE, StructureInputs, code_count, structure_message
+from pmm_pipeline.stages.publishing.series import EarlierCycles
 
 
 def build_reader_outputs(
@@ -23,9 +25,14 @@ def build_reader_outputs(
     reference: Reference,
     completeness: pd.DataFrame | None,
     min_group_size: int,
+    release_id: str | None = None,
+    code_version: str | None = None,
+    earlier: EarlierCycles | None = None,
 ) -> Callable[[Path, dict[str, pd.DataFrame]], dict[str, int]]:
-    """The `extras` of write_release: writes every reader format of the tier's tables, returns rows per file."""
+    """The `extras` of write_release: writes every reader format of the tier's tables, returns rows per file.
+    `earlier`: what the tier published in the cycles before, which the report's trends draw."""
     kpis = catalogue.kpis_for_version(cycle.catalogue_version)
+    definitions = kpi_definitions(kpis)
     labels = {k.id: KpiLabels(names={lang: getattr(k.names, lang) for lang in LANGUAGES}, unit=k.unit) for k in kpis}
     group_names = {
         (str(g.group_type), g.group_code): {lang: getattr(g, f"name_{lang}") for lang in LANGUAGES}
@@ -45,7 +52,7 @@ def build_reader_outputs(
         min_group_size=min_group_size,
     )
 
-    def context(lang: str) -> ReportContext:
+    def context(lang: str, rollups: pd.DataFrame) -> ReportContext:
         return ReportContext(
             cycle=cycle.id,
             reporting_year=cycle.reporting_year,
@@ -58,6 +65,9 @@ def build_reader_outputs(
             member_names=member_names,
             publication_date=cycle.publication_date.isoformat(),
             catalogue_version=cycle.catalogue_version,
+            release_id=release_id,
+            code_version=code_version,
+            trends=None if earlier is None else earlier.trends(cycle.id, rollups, definitions),
         )
 
     def write(folder: Path, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
@@ -76,7 +86,9 @@ def build_reader_outputs(
         downloads = [f"{name}{suffix}" for name in sorted(tables) for suffix in (".csv", ".parquet")]
         downloads += sorted(rows) + [report_file(lang) for lang in LANGUAGES]
         for lang in LANGUAGES:
-            (folder / report_file(lang)).write_text(render_report(tables, context(lang), downloads), encoding="utf-8")
+            (folder / report_file(lang)).write_text(
+                render_report(tables, context(lang, tables["rollups"]), downloads), encoding="utf-8"
+            )
             rows[report_file(lang)] = sum(len(f) for f in tables.values())
         return rows
 

@@ -24,13 +24,9 @@ from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
 from pmm_pipeline.stages.publishing.folders import check_listed, write_folder
 from pmm_pipeline.stages.publishing.formats import STATUS_LABELS, json_ready
 from pmm_pipeline.stages.publishing.i18n import N_, translator
-from pmm_pipeline.stages.publishing.report import (
-    CSS,
-    DIMENSION_NAMES,
-    Labeller,
-    ReportContext,
-    format_number,
-)
+from pmm_pipeline.stages.publishing.labels import DIMENSION_NAMES, Labeller, ReportContext, format_number
+from pmm_pipeline.stages.publishing.profile_charts import position_chart, trend_chart
+from pmm_pipeline.stages.publishing.report import CSS
 
 PROFILES_FOLDER = "profiles"
 PROFILE_FILE = "profile.json"
@@ -48,7 +44,8 @@ INLINE_TEXTS = (
     N_("Your value"),
     N_("Status"),
     N_("Groups your administration is compared with"),
-    N_("level"),
+    N_("answer"),
+    N_("Your target"),
 )
 
 
@@ -78,6 +75,10 @@ class ProfileInputs:
     definitions: Mapping[str, str] = field(default_factory=dict)  # kpi -> definition digest (definitions.py)
     previous: Mapping[str, dict] = field(default_factory=dict)  # member -> its profile of the previous cycle
     previous_definitions: Mapping[str, str] = field(default_factory=dict)
+    # The hook for members' targets: (member, kpi, series) -> the value the member set itself. No input carries
+    # targets yet (neither the submission format nor the platform); when one does, it fills this and the profiles
+    # show them. Never filled from anything but the member's own statement.
+    targets: Mapping[tuple[str, str, str], float] = field(default_factory=dict)
 
     @cached_property
     def index(self) -> "_Indexed":
@@ -146,7 +147,10 @@ def build_profile(member: str, inputs: ProfileInputs) -> dict:
             rows = [(r, level) for r, level in candidates if (r["group_type"], r["group_code"]) in mine]
             rows.sort(key=lambda p: (order.get(p[0]["group_type"], 9), p[0]["group_code"], p[1] or ""))
             entry["groups"] = [_group_entry(r, level) for r, level in rows]
-            entry["previous"] = _previous(kpi, entry, previous.get((kpi.id, row["series"])), previous_cycle, inputs)
+            before = previous.get((kpi.id, row["series"]))
+            entry["previous"] = _previous(kpi, entry, before, previous_cycle, inputs)
+            entry["history"] = _history(before, previous_cycle)
+            entry["target"] = inputs.targets.get((member, kpi.id, row["series"]))
             entries.append(entry)
     return {
         "format": PROFILE_FORMAT,
@@ -185,6 +189,23 @@ def _previous(kpi: KpiSpec, entry: dict, before: dict | None, cycle: str | None,
         "comparable": comparable,
         "change": change,
     }
+
+
+def _history(before: dict | None, cycle: str | None) -> list[dict]:
+    """The member's own value in each earlier cycle, oldest first, each marked comparable (or not, or None: no
+    cycle before it) with the one before: the previous profile's history and its own value."""
+    if before is None:
+        return []
+    earlier = before.get("previous") or {}
+    return [
+        *before.get("history", []),
+        {
+            "cycle": cycle,
+            "value": before.get("value"),
+            "status": before.get("status"),
+            "comparable_with_previous": earlier.get("comparable"),
+        },
+    ]
 
 
 def _e(text: object) -> str:
@@ -275,16 +296,33 @@ def _kpi_section(entry: dict, kpi: KpiSpec, label: Labeller) -> str:
                 cycle=before["cycle"], status=STATUS_LABELS[lang].get(before["status"], before["status"])
             )
         lines.append(f"<p>{_e(text)}</p>")
+    target = entry.get("target")
+    if target is not None:
+        target_text = label.level_of_score(kpi, target) if categorical else None
+        target_text = target_text or f"{format_number(target, lang)} {kpi.unit}"
+        lines.append(f"<p><strong>{_e(_('Your target'))}:</strong> {_e(target_text)}</p>")
+    if not categorical:
+        lines.append(position_chart(entry, kpi, label))
+    if entry.get("history"):
+        lines.append(trend_chart(entry, kpi, label))
     stats = ("mean",) if categorical else ("mean", "median", "min", "max")
-    head = [_("group type"), _("group")] + ([_("level")] if categorical else []) + [_("n of N")]
+    head = [_("group type"), _("group")] + ([_("answer")] if categorical else []) + [_("n of N")]
     head += [_("share (%)")] if categorical else [_(s) for s in ("mean", "median", "minimum", "maximum")]
     head.append(_("withheld, and why"))
+    answered: dict[tuple[str, str], int | None] = {}  # a level share's denominator: the group's members answering
+    for g in entry["groups"] if categorical else ():
+        key, before = (g["group_type"], g["group_code"]), answered.get((g["group_type"], g["group_code"]), 0)
+        answered[key] = None if before is None or g["n_reporting"] is None else before + int(g["n_reporting"])
     rows = []
     for g in entry["groups"]:
-        n_of_n = _("{n} of {total}").format(
-            n="?" if g["n_reporting"] is None else format_number(g["n_reporting"], lang, 0),
-            total=format_number(g["n_participating"], lang, 0),
-        )
+        n = "?" if g["n_reporting"] is None else format_number(g["n_reporting"], lang, 0)
+        if categorical:
+            of = answered[(g["group_type"], g["group_code"])]
+            n_of_n = _("{n} of {answering} answering").format(
+                n=n, answering="?" if of is None else format_number(of, lang, 0)
+            )
+        else:
+            n_of_n = _("{n} of {total}").format(n=n, total=format_number(g["n_participating"], lang, 0))
         reasons = ";".join(f"{s}:{r}" for s, r in g["withheld"].items())
         cells = [label.group_type(g["group_type"]), label.group(g["group_type"], g["group_code"])]
         if categorical:

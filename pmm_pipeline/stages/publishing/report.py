@@ -9,23 +9,36 @@ tables back for the release audit and checks that every number a chart draws is 
 numbers and that every member a chart names has a value in them.
 """
 
-import html
 import json
-import math
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from pmm_pipeline.core.vocabulary import LANGUAGES
+from pmm_pipeline.core.vocabulary import GROUP_TYPES, LANGUAGES
 from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
 from pmm_pipeline.stages.publishing.formats import STATUS_LABELS, TABLE_COLUMNS, json_ready, typed_table
-from pmm_pipeline.stages.publishing.i18n import N_, translator
+from pmm_pipeline.stages.publishing.i18n import N_
+from pmm_pipeline.stages.publishing.labels import (  # noqa: F401 (ReportContext, reasons_in_words: this module's API)
+    DIMENSION_NAMES,
+    STATISTIC_NAMES,
+    SUPPRESSION_RULES,
+    Labeller,
+    ReportContext,
+    answering,
+    format_number,
+    level_series,
+    reasons_in_words,
+    unit_text,
+)
+from pmm_pipeline.stages.publishing.labels import count_text as _count
+from pmm_pipeline.stages.publishing.labels import escape as _e
+from pmm_pipeline.stages.publishing.labels import missing as _missing
+from pmm_pipeline.stages.publishing.report_sections import release_metadata, trend_figure, trend_rows, trend_table
 
 DATA_ID = "pmm-data"
+TRENDS_KEY = "trends"  # in the embedded data: the earlier cycles' group figures the report draws
 FIGURE_CLASS = "pmm-figure"
 REPORT_NAME = re.compile(r"^report_([a-z]{2})\.html$")
 
@@ -40,14 +53,6 @@ def report_language(name: str) -> str | None:
     return found.group(1) if found and found.group(1) in LANGUAGES else None
 
 
-SUPPRESSION_RULES = {
-    "min_group_size": N_("fewer than {min_group_size} members of the group reported the series"),
-    "hidden_member": N_("a minimum, maximum or median would be the value of a member hidden from this tier"),
-    "differencing": N_("a mean, pooled ratio or level count would, with the values shown, reveal a hidden value"),
-    "complementary": N_("with other published figures (e.g. global minus the other regions) it would reveal one"),
-    "earlier_release": N_("with the figures of earlier releases of the same reporting year it would reveal one"),
-    "not_finite": N_("it is too large to be represented as a number"),
-}
 # The statistics each rule can withhold (docs/auditors.md, "Disclosure tiers"): a KPI's methodology lists the rules
 # that apply to the statistics it publishes.
 RULE_STATISTICS = {
@@ -58,41 +63,14 @@ RULE_STATISTICS = {
     "earlier_release": ("mean", "pooled", "level_counts"),
     "not_finite": ("mean", "median", "pooled"),
 }
-GROUP_TYPE_NAMES = {
-    "global": N_("All participating members"),
-    "region": N_("WCO region"),
-    "income_group": N_("Income group"),
-    "landlocked": N_("Landlocked or not"),
-    "admin_type": N_("Type of administration"),
-}
-STATISTIC_NAMES = {
-    "mean": N_("mean"),
-    "median": N_("median"),
-    "min": N_("minimum"),
-    "max": N_("maximum"),
-    "pooled": N_("pooled ratio"),
-    "level_counts": N_("count at each level"),
-}
-DIMENSION_NAMES = {
-    1: N_("Trade facilitation and economic competitiveness"),
-    2: N_("Revenue collection"),
-    3: N_("Enforcement, security and protection of society"),
-    4: N_("Organizational development"),
-}
-SERIES_NAMES = {"total": N_("total"), "import": N_("import"), "export": N_("export")}
 SHAPE_NAMES = {
     Shape.ratio: N_("a share of a whole"),
     Shape.variation: N_("a change between the year before and the reporting year"),
     Shape.value: N_("a value"),
     Shape.categorical: N_("an answer among declared levels, shown as the share of members at each level"),
 }
-TIER_NAMES = {
-    "public": N_("public"),
-    "wco": N_("WCO (National Contact Points and peer reviewers)"),
-    "secretariat": N_("WCO Secretariat"),
-}
-# Texts used inside f-strings, where message extraction does not look: declared here for the catalogue.
 INLINE_TEXTS = (
+    N_("Across cycles"),
     N_("group type"),
     N_("group"),
     N_("n of N"),
@@ -127,37 +105,36 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .chart { width: 100%; }
 .note { color: #555; font-size: 0.9rem; }
 code { font-size: 0.85rem; }
+.print-only { display: none; }
+.break { color: #b03a2e; }
+@page { size: A4; margin: 14mm 12mm; }
 @media print {
-  body { max-width: none; margin: 0; font-size: 9pt; }
-  .kpi { break-inside: auto; }
-  .chart, table { break-inside: avoid; }
-  .methodology { display: none; }
+  body { max-width: none; margin: 0; font-size: 9pt; line-height: 1.3; }
+  h2 { font-size: 13pt; } h3 { font-size: 10.5pt; margin: 0.6rem 0 0.2rem; }
+  table { font-size: 7.5pt; margin: 0.2rem 0 0.5rem; }
+  .dimension { break-before: page; }
+  .kpi { break-inside: auto; margin-top: 0.8rem; }
+  .chart, table, .series { break-inside: avoid; }
+  .methodology, .members-chart, .screen-only { display: none; }
+  .print-only { display: block; }
+  td .print-only { display: inline; }
   a { color: inherit; text-decoration: none; }
 }
 """
+PRINT_WIDTH_PX = 680  # an A4 page's text width (186 mm at 96 dpi, less a margin): charts are drawn again to fit it
 # Draws every embedded figure once plotly.js (inlined above it) has loaded; no network, no server.
 DRAW_JS = """
 document.querySelectorAll('script.pmm-figure').forEach(function (node) {
   var figure = JSON.parse(node.textContent);
   Plotly.newPlot(node.dataset.div, figure.data, figure.layout, {displayModeBar: false, responsive: true});
 });
-"""
+window.matchMedia('print').addEventListener('change', function (query) {
+  document.querySelectorAll('.chart.js-plotly-plot').forEach(function (div) {
+    Plotly.relayout(div, {width: query.matches ? PRINT_WIDTH : null, autosize: !query.matches});
+  });
+});
+""".replace("PRINT_WIDTH", str(PRINT_WIDTH_PX))
 BAR_PX = 22  # height of one bar of a chart, so that any number of members stays readable
-
-
-@dataclass(frozen=True)
-class ReportContext:
-    cycle: str
-    reporting_year: int
-    tier: str
-    kpis: Sequence[KpiSpec]
-    group_names: Mapping[tuple[str, str], Mapping[str, str]]  # (group_type, group_code) -> language -> name
-    min_group_size: int
-    completeness: pd.DataFrame | None  # collection.completeness of the cycle, when the warehouse has it
-    lang: str = "en"
-    member_names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # member -> language -> name
-    publication_date: str | None = None
-    catalogue_version: str | None = None
 
 
 def _script_json(value: object) -> str:
@@ -169,105 +146,9 @@ def _records(frame: pd.DataFrame, table: str) -> list[dict]:
     return [{c: json_ready(v) for c, v in r.items()} for r in frame[TABLE_COLUMNS[table]].to_dict("records")]
 
 
-def _missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-
-
-def format_number(value: object, lang: str, digits: int = 1) -> str:
-    """A number as a reader of `lang` writes it (95.0 / 95,0), rounded for display only; empty when missing."""
-    return "" if _missing(value) else _formatted(float(value), lang, digits)
-
-
-@lru_cache(maxsize=65536)
-def _formatted(value: float, lang: str, digits: int) -> str:
-    from babel.numbers import format_decimal  # CLDR number formats of the three languages
-
-    return format_decimal(value, format="#,##0" + ("." + "0" * digits if digits else ""), locale=lang)
-
-
-def _count(value: object, lang: str) -> str:
-    return "" if _missing(value) else format_number(int(value), lang, 0)
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-class Labeller:
-    """Human names, in one language, of everything the tables carry as codes."""
-
-    def __init__(self, ctx: ReportContext):
-        self.ctx, self.lang, self._ = ctx, ctx.lang, translator(ctx.lang)
-
-    def group(self, group_type: str, group_code: str) -> str:
-        if group_type == "global":
-            return self._(GROUP_TYPE_NAMES["global"])
-        names = self.ctx.group_names.get((group_type, group_code))
-        return names.get(self.lang, group_code) if names else group_code
-
-    def group_type(self, group_type: str) -> str:
-        return self._(GROUP_TYPE_NAMES.get(group_type, group_type))
-
-    def member(self, code: str) -> str:
-        names = self.ctx.member_names.get(code)
-        return f"{names[self.lang]} ({code})" if names and self.lang in names else code
-
-    def kpi(self, kpi: KpiSpec) -> str:
-        return kpi.names.in_language(self.lang)
-
-    def series(self, kpi: KpiSpec, series_id: str) -> str:
-        """A series' name: the catalogue's label, a level's label (categorical rollups), or the known words."""
-        declared = next((s for s in kpi.series if s.id == series_id and s.labels is not None), None)
-        if declared is not None:
-            return declared.labels.in_language(self.lang)
-        for item in kpi.items:
-            level = next((lv for lv in item.answer_levels if lv.code == series_id), None)
-            if level is not None:
-                return level.labels.in_language(self.lang)
-        return self._(SERIES_NAMES[series_id]) if series_id in SERIES_NAMES else series_id
-
-    def level_of_score(self, kpi: KpiSpec, score: float) -> str | None:
-        for item in kpi.items:
-            for level in item.answer_levels:
-                if level.score == score:
-                    return level.labels.in_language(self.lang)
-        return None
-
-    def status(self, status: str) -> str:
-        return STATUS_LABELS[self.lang].get(status, status)
-
-    def reasons(self, text: object) -> str:
-        """`mean:differencing;min:hidden_member` as `mean: <why>; minimum: <why>` in the reader's language."""
-        if _missing(text) or not text:
-            return ""
-        by_rule: dict[str, list[str]] = {}  # one explanation per rule, naming every statistic it withholds
-        for entry in str(text).split(";"):
-            statistic, _sep, rule = entry.partition(":")
-            by_rule.setdefault(rule, []).append(self._(STATISTIC_NAMES.get(statistic, statistic)))
-        parts = []
-        for rule, statistics in by_rule.items():
-            why = SUPPRESSION_RULES.get(rule)
-            why_text = self._(why).format(min_group_size=self.ctx.min_group_size) if why else rule
-            parts.append(f"{', '.join(statistics)}: {why_text}")
-        return "; ".join(parts)
-
-    def tier(self, tier: str) -> str:
-        return self._(TIER_NAMES.get(tier, tier))
-
-
-def reasons_in_words(min_group_size: int, group_names=None) -> Callable[[str, str], str]:
-    """(suppression_reason, language) -> the reasons as a reader of that language reads them (the workbooks)."""
-    labellers: dict[str, Labeller] = {}
-
-    def words(reason: str, lang: str) -> str:
-        if lang not in labellers:
-            labellers[lang] = Labeller(ReportContext("", 0, "", (), group_names or {}, min_group_size, None, lang))
-        return labellers[lang].reasons(reason)
-
-    return words
-
-
-def _groups_figure(kpi: KpiSpec, series: str, rollups: pd.DataFrame, label: Labeller) -> dict:
+def _groups_figure(
+    kpi: KpiSpec, series: str, rollups: pd.DataFrame, label: Labeller, answered: Mapping[tuple, int | None]
+) -> dict:
     """All members, then each region, as horizontal bars of the mean, each with its n of N; sorted by the mean."""
     _ = label._
     wanted = rollups[rollups.group_type.isin(["global", "region"])]
@@ -276,11 +157,24 @@ def _groups_figure(kpi: KpiSpec, series: str, rollups: pd.DataFrame, label: Labe
     ordered = pd.concat([regions.iloc[::-1], world])  # plotly draws the first category at the bottom
     categorical = kpi.shape == Shape.categorical
     texts = []
-    for n, total, mean in zip(ordered.n_reporting, ordered.n_participating, ordered["mean"], strict=True):
+    for g, c, n, total, mean in zip(
+        ordered.group_type,
+        ordered.group_code,
+        ordered.n_reporting,
+        ordered.n_participating,
+        ordered["mean"],
+        strict=True,
+    ):
         n_text = "?" if _missing(n) else _count(n, label.lang)
-        text = _("n={n} of N={total}").format(n=n_text, total=_count(total, label.lang))
+        if categorical:
+            of = answered.get((kpi.id, level_series(series)[0], g, c))
+            text = _("{n} of {answering} answering").format(
+                n=n_text, answering="?" if of is None else _count(of, label.lang)
+            )
+        else:
+            text = _("n={n} of N={total}").format(n=n_text, total=_count(total, label.lang))
         texts.append(text + (" " + _("(withheld)") if _missing(mean) else ""))
-    unit = "%" if categorical else kpi.unit
+    unit = unit_text(kpi, _)
     data = [
         {
             "type": "bar",
@@ -297,9 +191,16 @@ def _groups_figure(kpi: KpiSpec, series: str, rollups: pd.DataFrame, label: Labe
         }
     ]
     title = f"{label.kpi(kpi)}: {label.series(kpi, series)}"
+    # A withheld group draws no bar, so its n of N and "(withheld)" are written where the bar would start.
+    withheld = [
+        {"x": 0, "y": name, "text": text, "showarrow": False, "xanchor": "left", "font": {"color": "#555"}}
+        for name, text, mean in zip(data[0]["y"], texts, ordered["mean"], strict=True)
+        if _missing(mean)
+    ]
     layout = {
         "title": {"text": title},
         "showlegend": False,
+        "annotations": withheld,
         "height": 90 + BAR_PX * max(len(ordered), 3),
         "margin": {"t": 40, "b": 40, "l": 10, "r": 120},
         "xaxis": {"title": {"text": unit}, "automargin": True},
@@ -338,25 +239,38 @@ def _members_figure(kpi: KpiSpec, series: str, values: pd.DataFrame, label: Labe
     return {"data": data, "layout": layout}
 
 
-def _chart(div: str, figure: dict) -> str:
+def _chart(div: str, figure: dict, kind: str = "") -> str:
     return (
-        f"<div id='{_e(div)}' class='chart'></div>"
+        f"<div id='{_e(div)}' class='chart {kind}'></div>"
         f"<script type='application/json' class='{FIGURE_CLASS}' data-div='{_e(div)}'>{_script_json(figure)}</script>"
     )
 
 
-def _rollup_table(rollups: pd.DataFrame, label: Labeller, kpi: KpiSpec) -> str:
+def _rollup_table(rollups: pd.DataFrame, label: Labeller, kpi: KpiSpec, answered: Mapping[tuple, int | None]) -> str:
     _ = label._
     lang = label.lang
     shown = [s for s in ("mean", "median", "min", "max", "pooled") if s in _published(kpi) or s == "mean"]
+    categorical = kpi.shape == Shape.categorical
     rows = []
-    for r in rollups.sort_values(["group_type", "group_code"]).to_dict("records"):
+    order = {g: i for i, g in enumerate(GROUP_TYPES)}
+    ordered = rollups.assign(_order=rollups.group_type.map(order)).sort_values(["_order", "group_code"])
+    for r in ordered.to_dict("records"):
         cells = "".join(f"<td class='num'>{format_number(r[s], lang)}</td>" for s in shown)
-        n_of_n = _("{n} of {total}").format(n=_count(r["n_reporting"], lang), total=_count(r["n_participating"], lang))
+        if categorical:
+            of = answered.get((kpi.id, level_series(r["series"])[0], r["group_type"], r["group_code"]))
+            n_of_n = _("{n} of {answering} answering").format(
+                n="?" if _missing(r["n_reporting"]) else _count(r["n_reporting"], lang),
+                answering="?" if of is None else _count(of, lang),
+            )
+        else:
+            n_of_n = _("{n} of {total}").format(
+                n=_count(r["n_reporting"], lang), total=_count(r["n_participating"], lang)
+            )
         rows.append(
             f"<tr><td>{_e(label.group_type(r['group_type']))}</td>"
             f"<td>{_e(label.group(r['group_type'], r['group_code']))}</td><td class='num'>{_e(n_of_n)}</td>{cells}"
-            f"<td>{_e(label.reasons(r['suppression_reason']))}</td></tr>"
+            f"<td><span class='screen-only'>{_e(label.reasons(r['suppression_reason']))}</span>"
+            f"<span class='print-only'>{_e(label.reasons_short(r['suppression_reason']))}</span></td></tr>"
         )
     names = [_("share (%)") if kpi.shape == Shape.categorical and s == "mean" else _(STATISTIC_NAMES[s]) for s in shown]
     head = (
@@ -394,7 +308,7 @@ def _methodology(kpi: KpiSpec, label: Labeller) -> str:
     )
     stats = ", ".join(_(STATISTIC_NAMES[s]) for s in _published(kpi))
     intro = _("Unit: {unit}. The KPI is {shape}. Formula per series:").format(
-        unit=kpi.unit, shape=_(SHAPE_NAMES[kpi.shape])
+        unit=unit_text(kpi, _), shape=_(SHAPE_NAMES[kpi.shape])
     )
     return (
         f"<p>{_e(intro)}</p><ul>{formulas}</ul>"
@@ -443,6 +357,7 @@ def _findings(rollups: pd.DataFrame, values: pd.DataFrame, kpis: Sequence[KpiSpe
     _ = label._
     lang = label.lang
     world = rollups[rollups.group_type == "global"]
+    answered = answering(world[world.kpi_id.isin([k.id for k in kpis if k.shape == Shape.categorical])])
     by_dimension: dict[int, list[str]] = {}
     for kpi in kpis:
         for r in world[world.kpi_id == kpi.id].sort_values("series").to_dict("records"):
@@ -451,8 +366,15 @@ def _findings(rollups: pd.DataFrame, values: pd.DataFrame, kpis: Sequence[KpiSpe
             if kpi.shape == Shape.categorical:
                 if _missing(r["mean"]):
                     continue
-                text = _("{name}: {share}% of the members answering ({n} of {total} participating).").format(
-                    name=name, share=format_number(r["mean"], lang), n=n, total=total
+                of = answered.get((kpi.id, level_series(r["series"])[0], "global", r["group_code"]))
+                text = _(
+                    "{name}: {share}% of the members answering ({n} of {answering}; {total} participating)."
+                ).format(
+                    name=name,
+                    share=format_number(r["mean"], lang),
+                    n=n,
+                    answering="?" if of is None else _count(of, lang),
+                    total=total,
                 )
             elif not _missing(r["n_reporting"]) and int(r["n_reporting"]) == 0:
                 text = _("{name}: none of the {total} participating members reported.").format(name=name, total=total)
@@ -477,31 +399,6 @@ def _findings(rollups: pd.DataFrame, values: pd.DataFrame, kpis: Sequence[KpiSpe
     )
 
 
-def _release_metadata(label: Labeller, files: Sequence[str]) -> str:
-    _ = label._
-    ctx = label.ctx
-    facts = [
-        (_("Cycle"), ctx.cycle),
-        (_("Reporting year"), str(ctx.reporting_year)),
-        (_("Audience"), label.tier(ctx.tier)),
-    ]
-    if ctx.publication_date:
-        facts.append((_("Publication date"), ctx.publication_date))
-    if ctx.catalogue_version:
-        facts.append((_("KPI catalogue version"), ctx.catalogue_version))
-    facts.append(
-        (
-            _("How to cite"),
-            _("World Customs Organization, Performance Measurement Mechanism, results of cycle {cycle}.").format(
-                cycle=ctx.cycle
-            ),
-        )
-    )
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
-    links = "".join(f"<li><a href='{_e(f)}'>{_e(f)}</a></li>" for f in files)
-    return f"<table>{rows}</table><p>{_e(_('Files of this release:'))}</p><ul>{links}</ul>"
-
-
 def render_report(tables: Mapping[str, pd.DataFrame], ctx: ReportContext, files: Sequence[str] = ()) -> str:
     """The whole report in `ctx.lang` as one HTML document (about 5 MB: plotly.js is inlined)."""
     from plotly.offline import get_plotlyjs  # the charting library, only needed when releasing
@@ -511,25 +408,45 @@ def render_report(tables: Mapping[str, pd.DataFrame], ctx: ReportContext, files:
     values, rollups = tables["kpi_values"], tables["rollups"]
     data = {"kpi_values": _records(values, "kpi_values"), "rollups": _records(rollups, "rollups")}
     kpis = sorted(ctx.kpis, key=lambda k: (k.dimension, k.id))
-    sections, toc = [], []
+    by_dimension: dict[int, list[str]] = {}
+    toc, trends = [], []
+    members_note = _("Each member's value is charted in the screen version of this report and is in the data files.")
     for kpi in kpis:
         mine = rollups[rollups.kpi_id == kpi.id]
         if mine.empty and values[values.kpi_id == kpi.id].empty:
             continue
         toc.append(f"<li><a href='#{_e(kpi.id)}'>{_e(label.kpi(kpi))}</a></li>")
         charts = []
+        # A level share's denominator: the members answering, over every level of the KPI's series in the group.
+        answered = answering(mine) if kpi.shape == Shape.categorical else {}
         for series in sorted(mine.series.unique()):
             part = mine[mine.series == series]
-            body = _chart(f"chart-{kpi.id}-{series}", _groups_figure(kpi, series, part, label))
+            body = _chart(f"chart-{kpi.id}-{series}", _groups_figure(kpi, series, part, label, answered))
             members = _members_figure(kpi, series, values, label)
             if members is not None:
-                body += _chart(f"members-{kpi.id}-{series}", members)
-            charts.append(f"<h3>{_e(label.series(kpi, series))}</h3>{body}{_rollup_table(part, label, kpi)}")
-        sections.append(
+                body += _chart(f"members-{kpi.id}-{series}", members, "members-chart")
+                body += f"<p class='note print-only'>{_e(members_note)}</p>"
+            body += _rollup_table(part, label, kpi, answered)
+            history = trend_rows(label, kpi, series)
+            if not history.empty:
+                trends.append(history)
+                body += f"<h4>{_e(_('Across cycles'))}</h4>"
+                body += _chart(f"trend-{kpi.id}-{series}", trend_figure(label, kpi, series, history), "trend-chart")
+                body += trend_table(label, history)
+            charts.append(f"<div class='series'><h3>{_e(label.series(kpi, series))}</h3>{body}</div>")
+        by_dimension.setdefault(kpi.dimension, []).append(
             f"<section class='kpi' id='{_e(kpi.id)}'><h2>{_e(label.kpi(kpi))}</h2>"
             f"<p class='note'>{_e(kpi.expected_outcome.in_language(ctx.lang))}</p>{''.join(charts)}"
             f"<div class='methodology'><h3>{_e(_('Methodology'))}</h3>{_methodology(kpi, label)}</div></section>"
         )
+    sections = [
+        f"<div class='dimension' id='dimension-{d}'><h2 class='dimension-title'>{_e(_(DIMENSION_NAMES[d]))}</h2>"
+        + "".join(parts)
+        + "</div>"
+        for d, parts in sorted(by_dimension.items())
+    ]
+    if trends:  # the earlier cycles' figures the trend charts draw, so that read_report can check them too
+        data[TRENDS_KEY] = [{c: json_ready(v) for c, v in r.items()} for r in pd.concat(trends).to_dict("records")]
     rules = "".join(
         f"<li><code>{_e(k)}</code>: {_e(_(v).format(min_group_size=ctx.min_group_size))}</li>"
         for k, v in SUPPRESSION_RULES.items()
@@ -549,13 +466,13 @@ def render_report(tables: Mapping[str, pd.DataFrame], ctx: ReportContext, files:
 </head><body>
 <h1>{_e(_("WCO Performance Measurement Mechanism: cycle {cycle}").format(cycle=ctx.cycle))}</h1>
 <p>{_e(intro)}</p>
-<h2>{_e(_("About this release"))}</h2>{_release_metadata(label, files)}
+<h2>{_e(_("About this release"))}</h2>{release_metadata(label, files)}
 <h2>{_e(_("Key findings by dimension"))}</h2>{_findings(rollups, values, kpis, label)}
 <h2>{_e(_("Contents"))}</h2><ul>{"".join(toc)}</ul>
 <h2>{_e(_("Coverage and timeliness of submissions"))}</h2>{_coverage(values, label, {k.id: k for k in kpis})}
 <h2>{_e(_("How figures are withheld"))}</h2>
 <p>{_e(_("A statistic is withheld (left empty, with its reason) when:"))}</p>
-<ul>{rules}</ul>
+<ol class='rules'>{rules}</ol>
 {"".join(sections)}
 <script type="application/json" id="{DATA_ID}">{_script_json(data)}</script>
 <script>{DRAW_JS}</script>
@@ -579,11 +496,10 @@ def read_report(path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
         raise ValueError(f"{len(found)} embedded data blocks (expected 1)")
     data = json.loads(found[0])
     tables = {t: typed_table(pd.DataFrame(data[t], columns=TABLE_COLUMNS[t])) for t in TABLE_COLUMNS}
+    earlier = [list(r.values()) for r in data.get(TRENDS_KEY, [])]
     known = {
         float(v)
-        for t in tables.values()
-        for c in t.columns
-        for v in t[c]
+        for v in [*(v for t in tables.values() for c in t.columns for v in t[c]), *(v for r in earlier for v in r)]
         if isinstance(v, (int, float)) and not isinstance(v, bool) and not pd.isna(v)
     }
     values = tables["kpi_values"]

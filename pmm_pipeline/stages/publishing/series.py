@@ -8,7 +8,8 @@ that published it; null when no earlier cycle did (nothing to compare with) or i
 the record of definitions.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -35,6 +36,12 @@ def series_columns(table: str) -> list[str]:
 def joined_tables(cycle_folders: Sequence[tuple[str, Path]]) -> tuple[dict[str, pd.DataFrame], list[dict], list[str]]:
     """The joined tables of one tier from its cycles' folders (cycle id, folder), oldest first; the cycles'
     release facts; and what is amiss (a folder that does not read back as published is not joined)."""
+    tables, cycles, problems, _definitions = _joined(cycle_folders)
+    return tables, cycles, problems
+
+
+def _joined(cycle_folders: Sequence[tuple[str, Path]]) -> tuple[dict[str, pd.DataFrame], list[dict], list[str], dict]:
+    """joined_tables, and each KPI's definition in the latest of those cycles that published it."""
     problems: list[str] = []
     parts: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
     cycles: list[dict] = []
@@ -79,7 +86,58 @@ def joined_tables(cycle_folders: Sequence[tuple[str, Path]]) -> tuple[dict[str, 
         )[series_columns(t)]
         for t, p in parts.items()
     }
-    return tables, cycles, problems
+    return tables, cycles, problems, earlier
+
+
+# The group figures a report draws across cycles: its readers' headline, the figure over all members.
+TREND_GROUP_TYPES = ("global",)
+TREND_COLUMNS = [
+    "cycle",
+    "kpi_id",
+    "series",
+    "group_type",
+    "group_code",
+    "n_reporting",
+    "n_participating",
+    "mean",
+    "median",
+    "comparable_with_previous",
+]
+
+
+@dataclass(frozen=True)
+class EarlierCycles:
+    """What a tier published in the cycles before the one being released: the base of a report's trends."""
+
+    rollups: pd.DataFrame  # the joined rollups of those cycles (series columns), oldest first
+    definitions: Mapping[str, str]  # KPI -> its definition in the latest earlier cycle that published it
+
+    def trends(self, cycle_id: str, rollups: pd.DataFrame, definitions: Mapping[str, str]) -> pd.DataFrame:
+        """The group figures of TREND_GROUP_TYPES in every cycle, this one last, each marked comparable (or not)
+        with the cycle before; only KPIs this cycle publishes."""
+        current = rollups[rollups.group_type.isin(TREND_GROUP_TYPES)].copy()
+        current["cycle"] = cycle_id
+        current["comparable_with_previous"] = pd.array(
+            [
+                None if k not in self.definitions or k not in definitions else self.definitions[k] == definitions[k]
+                for k in current["kpi_id"]
+            ],
+            dtype="boolean",
+        )
+        before = self.rollups[
+            self.rollups.group_type.isin(TREND_GROUP_TYPES) & self.rollups.kpi_id.isin(set(current.kpi_id))
+        ]
+        frames = [f[TREND_COLUMNS] for f in (before, current) if not f.empty]
+        return pd.concat(frames, ignore_index=True) if frames else current[TREND_COLUMNS]
+
+
+def earlier_cycles(cycle_folders: Sequence[tuple[str, Path]]) -> EarlierCycles:
+    """The tier's earlier releases (cycle id, folder; oldest first), each read back and checked like series are;
+    refused when one does not read back as published (a report would draw figures no release showed)."""
+    tables, _cycles, problems, definitions = _joined(cycle_folders)
+    if problems:
+        raise ReleaseRefusedError(cycle_folders[-1][1], problems)
+    return EarlierCycles(tables["rollups"], definitions)
 
 
 def read_series_file(path: Path) -> pd.DataFrame:
