@@ -48,6 +48,15 @@ from pmm_pipeline.stages.questionnaire.layout import (
     stamp_checksum,
 )
 
+# Workbooks from members are parsed through defusedxml, never lxml (which resolves entities): see
+# pmm_pipeline/__init__.py. Checked once here, where received workbooks are opened, so that a process that
+# imported openpyxl before the package fails loudly instead of reading hostile XML.
+if openpyxl.xml.LXML or not openpyxl.xml.DEFUSEDXML:
+    raise ImportError(
+        "openpyxl would parse received workbooks without defusedxml (lxml in use or defusedxml missing):"
+        " import pmm_pipeline before openpyxl, or set OPENPYXL_LXML=False"
+    )
+
 HEADER_SEARCH_ROWS = 20  # a header row further down than this is not looked for
 
 
