@@ -57,12 +57,14 @@ def build_feedback_assets(
         feedback_dir = storage.layout.published_dir(cycle.id) / "feedback"
         today = dt.datetime.now(dt.UTC).date()
         kpis = catalogue.kpis_for_version(cycle.catalogue_version)
-        context = FeedbackContext(
+        opening_context = FeedbackContext(
             cycle,
             Correction(storage.platform_url, storage.secretariat_email),
             {lang: {k.id: k.names.in_language(lang) for k in kpis} for lang in LANGUAGES},
         )
-        reports, rows = build_member_reports(problems, memberships, items, feedback_dir, cycle.id, today, context)
+        reports, rows = build_member_reports(
+            problems, memberships, items, feedback_dir, cycle.id, today, opening_context
+        )
         write_feedback_folder(feedback_dir, reports, context.run_id)
         table = pd.DataFrame(rows, columns=[c for c in FEEDBACK_REPORTS.column_names if c != "sha256"])
         table["sha256"] = [sha256_file(Path(p)) for p in table["path"]]

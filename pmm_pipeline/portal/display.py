@@ -12,6 +12,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy
 
 from pmm_pipeline.stages.collection.cycle_status import cycle_state
+from pmm_pipeline.stages.feedback.report import FeedbackRow, detail_text
 from pmm_pipeline.stages.feedback.texts import HEADINGS, PROBLEMS
 
 _SHEET_CELL = re.compile(r"sheet (?P<sheet>.+), cell (?P<cell>[A-Z]{1,3}[0-9]{1,7})")
@@ -57,15 +58,39 @@ def place_words(entry: dict[str, Any], lang: str) -> str:
     return text if text and text not in {"(file)", "whole file"} else words["whole_file"]
 
 
+def _detail(entry: dict[str, Any], code: str, is_quality: bool, lang: str, title: str, where: str) -> str:
+    """The problem in a sentence in `lang`, as the feedback report words it (the recorded message is English)."""
+    year = entry.get("year")
+    row = FeedbackRow(
+        "blocking",
+        code,
+        is_quality,
+        None,
+        None,
+        None,
+        None,
+        where,
+        entry.get("item") if isinstance(entry.get("item"), str) else None,
+        year if isinstance(year, int) else None,
+        entry.get("value"),
+        str(entry.get("message") or ""),
+    )
+    return detail_text(row, lang, None, title)
+
+
 def shown_verdict(verdict: dict[str, Any], lang: str) -> dict[str, Any]:
     problems = []
     for p in verdict.get("problems") or []:
         title, action = words_for(str(p.get("code")), lang, False)
-        problems.append({**p, "title": title, "what_to_do": action, "where": place_words(p, lang)})
+        where = place_words(p, lang)
+        detail = _detail(p, str(p.get("code")), False, lang, title, where)
+        problems.append({**p, "title": title, "what_to_do": action, "where": where, "detail": detail})
     findings = []
     for f in verdict.get("findings") or []:
         title, action = words_for(str(f.get("rule")), lang, True)
-        findings.append({**f, "title": title, "what_to_do": action, "where": place_words(f, lang)})
+        where = place_words(f, lang)
+        detail = _detail(f, str(f.get("rule")), True, lang, title, where)
+        findings.append({**f, "title": title, "what_to_do": action, "where": where, "detail": detail})
     return {**verdict, "problems": problems, "findings": findings}
 
 
