@@ -60,7 +60,7 @@ class Gate:
 class Verdict:
     outcome: Outcome
     in_use: Version | None  # the version the KPIs use (or the gate checked and blocked)
-    rejected_after: tuple[Rejected, ...]  # files rejected after the version in use was received
+    rejected_after: tuple[Rejected, ...]  # files rejected since the version in use was received
     newer_unused: tuple[Version, ...]  # accepted versions newer than the one in use that are not used
     kpis_not_computed: tuple[str, ...]  # KPIs a warning says cannot be computed from the version in use
     n_blocking: int = 0  # the quality gate's blocking findings on the version in use
@@ -94,7 +94,8 @@ def decide_verdict(
         outcome = Outcome.not_used if ordered else Outcome.rejected_only
         return Verdict(outcome, None, tuple(rejected), tuple(ordered), ())
     since = _moment(in_use.received_at)
-    rejected_after = tuple(r for r in rejected if _moment(r.received_at) > since)
+    # At or after: files seen in the same intake as the version in use are no history the member moved past.
+    rejected_after = tuple(r for r in rejected if _moment(r.received_at) >= since)
     newer_unused = tuple(v for v in ordered if v.version > in_use.version)
     blocking, warnings = (gate.blocking, gate.warnings) if gate is not None else (0, 0)
     if gate is not None and not gate.is_admitted:
