@@ -29,7 +29,7 @@ _MEMORY_LIMIT = re.compile(r"(?P<amount>\d+(\.\d+)?)\s*([KMGT](i?B)?|%)", re.IGN
 # prints links to it; PMM_UI_URL replaces the whole address where the UI is served elsewhere (the prod profile).
 DEFAULT_UI_PORT = 3000
 # Where members send a correction, named in every feedback report: the member platform (`pmm portal` serves on
-# this address by default; PMM_PLATFORM_URL in production) and, if set, the Secretariat's address
+# this address by default, or on PMM_PORTAL_PORT; PMM_PLATFORM_URL in production) and, if set, the Secretariat's address
 # (PMM_SECRETARIAT_EMAIL; unset, the report says to contact the WCO Secretariat).
 DEFAULT_PLATFORM_URL = "http://127.0.0.1:8080"
 
@@ -146,7 +146,9 @@ def _warehouse_memory_limit(env: Mapping[str, str]) -> str:
 
 
 def _platform_url(env: Mapping[str, str]) -> str:
-    url = (env.get("PMM_PLATFORM_URL") or DEFAULT_PLATFORM_URL).strip()
+    port = (env.get("PMM_PORTAL_PORT") or "").strip()
+    default = f"http://127.0.0.1:{int(port)}" if port.isdigit() else DEFAULT_PLATFORM_URL
+    url = (env.get("PMM_PLATFORM_URL") or default).strip()
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
         raise ValueError(f"PMM_PLATFORM_URL must be an http:// or https:// address, got {url!r}")
     return url.rstrip("/")

@@ -188,7 +188,7 @@ def build_member_reports(
 
 
 def write_feedback_folder(feedback_dir: Path, reports: dict[Path, bytes], run_id: str) -> None:
-    """Replace `published/<cycle>/feedback/` whole: a member whose problems are gone loses its old report.
+    """Replace `published/<cycle>/feedback/` whole: a member no longer on record loses its old report.
 
     Built beside it and switched in one step, so a member never finds the folder half-written or,
     after a killed run, missing (the warehouse's turn excludes other writers of it).
