@@ -245,3 +245,17 @@ def test_only_rejected_files(reference, catalogue):
     row_, text = reports_for(reference, catalogue, problems, {})["ARG"]
     assert (row_["outcome"], row_["version_used"], row_["has_receipt"]) == ("rejected_only", None, False)
     assert "Ninguna versión de su envío se usa" in text or "No se usa ninguna versión de su envío" in text
+
+
+def test_where_to_send_a_correction_is_a_setting_with_a_default():
+    from pmm_pipeline.core.settings import Settings
+
+    assert Settings.from_env({}).platform_url == "http://127.0.0.1:8080"
+    assert Settings.from_env({}).secretariat_email is None
+    assert Settings.from_env({"PMM_PORTAL_PORT": "8081"}).platform_url == "http://127.0.0.1:8081"
+    given = Settings.from_env({"PMM_PLATFORM_URL": "https://pmm.wco.example/", "PMM_SECRETARIAT_EMAIL": "a@b.org"})
+    assert (given.platform_url, given.secretariat_email) == ("https://pmm.wco.example", "a@b.org")
+    assert Correction(given.platform_url).page("2023", "KEN") == "https://pmm.wco.example/cycles/2023/members/KEN/"
+    for bad in ({"PMM_PLATFORM_URL": "pmm.example"}, {"PMM_SECRETARIAT_EMAIL": "not an address"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Settings.from_env(bad)
