@@ -230,13 +230,20 @@ def test_a_later_rejection_says_plainly_that_the_earlier_version_is_used(referen
 
 def test_a_member_blocked_by_the_gate_reads_that_it_is_excluded_in_its_language(reference, catalogue):
     v1 = {**V1, "file_name": "NER_2023.json"}
-    problems = record("NER", [v1], [], [{"is_admitted": False, "blocking_failed": 2, "warnings": 0}])
+    later = {"file_name": "NER_v2.json", "received_at": at(9), "reason_code": "not_json"}
+    problems = record("NER", [v1], [later], [{"is_admitted": False, "blocking_failed": 2, "warnings": 0}])
     row_, text = reports_for(reference, catalogue, problems, {}, today=dt.date(2024, 6, 1), email=None)["NER"]
     assert (row_["language"], row_["outcome"], row_["has_receipt"]) == ("fr", "blocked", False)
     assert "2 problème(s) bloquant(s)" in text and "vos données sont exclues des résultats du cycle 2023" in text
     assert "Aucun de vos ICP n'est calculé ni publié" in text
     assert "La collecte a été close le 2024-03-31" in text and "Secrétariat de l'OMD" in text
     assert "Accusé de réception" not in text
+    # A later rejected file is not used either, and no version "stays in use" for a member kept out.
+    assert (
+        "Le fichier NER_v2.json envoyé le 2024-01-09 a été rejeté (JSON non valide) : il n'est pas utilisé non plus"
+        in text
+    )
+    assert "reste utilisée" not in text
 
 
 def test_only_rejected_files(reference, catalogue):

@@ -83,8 +83,9 @@ def verdict_paragraphs(opening: Opening, cycle: str, lang: str) -> list[str]:
         lines.append(words[key].format(**_version_facts(version)))
     if in_use is not None and verdict.outcome != Outcome.rejected_only:
         for rejected in verdict.rejected_after:
+            key = "verdict_later_rejected_unused" if verdict.outcome == Outcome.blocked else "verdict_later_rejected"
             lines.append(
-                words["verdict_later_rejected"].format(
+                words[key].format(
                     file=rejected.file_name,
                     date=_day(rejected.received_at),
                     reason=_reason(rejected.reason_code, lang),

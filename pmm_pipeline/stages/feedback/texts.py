@@ -74,6 +74,9 @@ HEADING_TEXTS: dict[str, str] = {
         "The file {file} you sent on {date} was rejected ({reason}): it is not used. Version {version} stays in"
         " use until a corrected file is accepted."
     ),
+    "verdict_later_rejected_unused": N_(
+        "The file {file} you sent on {date} was rejected ({reason}): it is not used either."
+    ),
     "verdict_newer_late": N_(
         "Version {version} (file {file}, received {date}) arrived after the collection closed: it is kept on"
         " record but not used."
