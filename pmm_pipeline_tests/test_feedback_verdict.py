@@ -266,3 +266,12 @@ def test_where_to_send_a_correction_is_a_setting_with_a_default():
     for bad in ({"PMM_PLATFORM_URL": "pmm.example"}, {"PMM_SECRETARIAT_EMAIL": "not an address"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             Settings.from_env(bad)
+
+
+def test_a_version_received_after_the_cycle_closed_is_said_to_be_kept_but_not_used(reference, catalogue):
+    late = {**V1, "version": 2, "file_name": "BRB_late.json", "received_at": at(20), "is_latest": False}
+    problems = record("BRB", [V1, late], [], [{"is_admitted": True, "blocking_failed": 0, "warnings": 0}])
+    row_, text = reports_for(reference, catalogue, problems, {}, today=dt.date(2024, 4, 2))["BRB"]
+    assert row_["version_used"] == 1 and row_["has_receipt"]
+    assert "Version 2 (file BRB_late.json, received 2024-01-20) arrived after the collection closed" in text
+    assert "The collection closed on 2024-03-31" in text

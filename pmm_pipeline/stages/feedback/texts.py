@@ -7,6 +7,7 @@ problems are here, one per reason code and quality rule; what to do about each i
 """
 
 from collections.abc import Iterator, Mapping
+from functools import cache
 
 from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.stages.publishing.i18n import N_, translator
@@ -219,6 +220,7 @@ class _PerLanguage(Mapping):
         return len(LANGUAGES)
 
 
+@cache  # looked up for every row of every report; the catalogues do not change while the code runs
 def headings(lang: str) -> dict[str, str]:
     _ = translator(lang)
     return {key: _(text) for key, text in HEADING_TEXTS.items()}
