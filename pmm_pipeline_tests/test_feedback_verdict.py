@@ -275,3 +275,4 @@ def test_a_version_received_after_the_cycle_closed_is_said_to_be_kept_but_not_us
     assert row_["version_used"] == 1 and row_["has_receipt"]
     assert "Version 2 (file BRB_late.json, received 2024-01-20) arrived after the collection closed" in text
     assert "The collection closed on 2024-03-31" in text
+    assert "published on 2025-01-15." in text and "before the deadline" not in text  # no new file can replace it

@@ -128,6 +128,8 @@ def receipt_rows(opening: Opening, cycle: str, lang: str) -> list[tuple[str, str
         (words["receipt_received"], _moment(version.received_at)),
         (
             words["receipt_next"],
-            words["receipt_next_text"].format(cycle=cycle, date=opening.publication_date.isoformat()),
+            words["receipt_next_text" if opening.deadline.is_open else "receipt_next_closed"].format(
+                cycle=cycle, date=opening.publication_date.isoformat()
+            ),
         ),
     ]

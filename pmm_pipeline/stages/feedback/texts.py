@@ -121,6 +121,7 @@ HEADING_TEXTS: dict[str, str] = {
         "Your answers are used for the KPIs of cycle {cycle}, published on {date}. A new file sent before the"
         " deadline replaces this version."
     ),
+    "receipt_next_closed": N_("Your answers are used for the KPIs of cycle {cycle}, published on {date}."),
     "detail_answer": N_("{title}: {question} [{item}], year {year}, value {value}."),
     "detail_answer_no_value": N_("{title}: {question} [{item}], year {year}."),
     "detail_item": N_("{title}: {question} [{item}]."),
