@@ -50,7 +50,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             build_landing_file_sensor(COLLECTION_JOB, reference.cycles.ids, frozenset(reference.known_member_codes()))
         ],
         resources={
-            "storage": PmmStorage.from_limits(str(settings.data_dir), settings.intake_limits),
+            "storage": PmmStorage.from_limits(
+                str(settings.data_dir),
+                settings.intake_limits,
+                platform_url=settings.platform_url,
+                secretariat_email=settings.secretariat_email,
+            ),
             "warehouse": Warehouse(
                 database=str(settings.layout.warehouse_path), memory_limit=settings.warehouse_memory_limit
             ),

@@ -7,6 +7,7 @@ import zipfile
 
 import duckdb
 import openpyxl
+import pandas as pd
 import pytest
 
 from pmm_pipeline.specs.catalogue.load import load_catalogue
@@ -261,3 +262,32 @@ def test_a_bad_file_removed_from_landing_stays_in_its_members_report(cycle_run):
     assert (folder / "ARG").is_dir()
     assert (folder / "FRA" / "feedback_FRA_2023.xlsx").exists()
     assert "ARG" in set(query(settings, "SELECT member_code FROM feedback.member_reports").member_code)
+
+
+def summary_lines(path) -> str:
+    return "\n".join(" ".join(str(v) for v in row if v is not None) for row in list(report_cells(path).values())[0])
+
+
+def test_each_report_opens_with_the_verdict_in_the_members_language(cycle_run):
+    settings, _, _ = cycle_run
+    rows = query(settings, "SELECT member_code, outcome, version_used, has_receipt, path FROM feedback.member_reports")
+    by_member = {r.member_code: r for r in rows.itertuples()}
+    # FRA: version 1 (JSON) is in use, its later questionnaire was rejected: the report says both, in French.
+    fra = by_member["FRA"]
+    assert fra.version_used == 1 and fra.outcome in {"used", "used_with_warnings", "blocked"}
+    text = summary_lines(fra.path)
+    assert text.startswith("Rapport de validation MMP") and "Ce qu'il est advenu de votre soumission" in text
+    assert "Le fichier FRA_2023_v2.xlsx envoyé le" in text and "La version 1 reste utilisée" in text
+    assert "Date limite" in text and "/cycles/2023/members/FRA/" in text
+    # ARG sent only a rejected file: no version is used, in Spanish.
+    arg = by_member["ARG"]
+    assert (arg.outcome, arg.has_receipt) == ("rejected_only", False) and pd.isna(arg.version_used)
+    assert "No se usa ninguna versión de su envío" in summary_lines(arg.path)
+    # KEN's version 2 is in use; a member whose submission passed has the receipt of that version.
+    ken = by_member["KEN"]
+    assert ken.version_used == 2
+    if ken.has_receipt:
+        sha = query(settings, "SELECT submission_id FROM raw.submissions WHERE file_name = 'KEN_2023_v2.json'")
+        assert "Receipt" in summary_lines(ken.path) and sha.submission_id[0] in summary_lines(ken.path)
+    assert all(r.has_receipt == (r.outcome in {"used", "used_with_warnings"}) for r in rows.itertuples())
+    assert any(r.has_receipt for r in rows.itertuples())

@@ -94,6 +94,23 @@ def test_a_refusal_at_the_door_is_explained_in_the_accounts_language(portal):  #
     assert "No es un tipo de archivo que la plataforma acepte" in page
 
 
+def test_the_verdict_page_gives_details_and_advice_in_the_readers_language_for_the_format_sent(portal):  # noqa: F811
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    ncp = make_account("ncp", "SEN", lang="fr")
+    client = _signed_in(ncp)
+    broken = b'{"format": "pmm-submission",\n "member": "SEN" "cycle": "x"}'
+    response = client.post(
+        f"/cycles/{OPEN_CYCLE}/members/SEN/upload/", {"file": SimpleUploadedFile("SEN.json", broken)}, follow=True
+    )
+    page = response.content.decode()
+    assert "not_json" in page
+    problems = page.split('id="problems"')[1].split("</table>")[0]
+    assert "Le fichier n&#x27;est pas du JSON valide à la ligne 2, colonne 18." in problems  # the detail, in French
+    assert "corrigez la syntaxe à cet endroit" in problems and "Excel" not in problems  # advice for JSON
+    assert "Expecting" not in problems  # the JSON reader's English message is not shown to the member
+
+
 def test_a_member_reads_its_published_profile_and_no_other(portal):  # noqa: F811
     """After publication the NCP reads its profile (sandboxed); another member's is 404; an altered one is not shown."""
     published = portal.layout.published_dir("2025")  # a cycle of its own: a folder is published whole

@@ -28,6 +28,10 @@ _MEMORY_LIMIT = re.compile(r"(?P<amount>\d+(\.\d+)?)\s*([KMGT](i?B)?|%)", re.IGN
 # The Dagster UI's port: `make dev` serves on PMM_UI_PORT (the Makefile exports it with this default) and `pmm run`
 # prints links to it; PMM_UI_URL replaces the whole address where the UI is served elsewhere (the prod profile).
 DEFAULT_UI_PORT = 3000
+# Where members send a correction, named in every feedback report: the member platform (`pmm portal` serves on
+# this address by default, or on PMM_PORTAL_PORT; PMM_PLATFORM_URL in production) and, if set, the Secretariat's address
+# (PMM_SECRETARIAT_EMAIL; unset, the report says to contact the WCO Secretariat).
+DEFAULT_PLATFORM_URL = "http://127.0.0.1:8080"
 
 
 MIB = 1024 * 1024
@@ -94,6 +98,8 @@ class Settings:
     # PMM_WAREHOUSE_MEMORY_LIMIT: DuckDB's memory_limit on every warehouse connection (e.g. 1GiB, 4GB, 50%)
     warehouse_memory_limit: str = DEFAULT_WAREHOUSE_MEMORY_LIMIT
     ui_url: str = f"http://127.0.0.1:{DEFAULT_UI_PORT}"  # PMM_UI_URL, else http://127.0.0.1:<PMM_UI_PORT>
+    platform_url: str = DEFAULT_PLATFORM_URL  # PMM_PLATFORM_URL: the member platform, for corrections
+    secretariat_email: str | None = None  # PMM_SECRETARIAT_EMAIL: named in feedback reports for questions
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -110,6 +116,8 @@ class Settings:
             publish_sql_url=env.get(PUBLISH_SQL_URL_VAR) or None,
             warehouse_memory_limit=_warehouse_memory_limit(env),
             ui_url=_ui_url(env),
+            platform_url=_platform_url(env),
+            secretariat_email=_secretariat_email(env),
         )
 
     @property
@@ -155,6 +163,22 @@ def _warehouse_memory_limit(env: Mapping[str, str]) -> str:
             f" got {text!r}"
         )
     return text
+
+
+def _platform_url(env: Mapping[str, str]) -> str:
+    port = (env.get("PMM_PORTAL_PORT") or "").strip()
+    default = f"http://127.0.0.1:{int(port)}" if port.isdigit() else DEFAULT_PLATFORM_URL
+    url = (env.get("PMM_PLATFORM_URL") or default).strip()
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+        raise ValueError(f"PMM_PLATFORM_URL must be an http:// or https:// address, got {url!r}")
+    return url.rstrip("/")
+
+
+def _secretariat_email(env: Mapping[str, str]) -> str | None:
+    address = (env.get("PMM_SECRETARIAT_EMAIL") or "").strip()
+    if address and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
+        raise ValueError(f"PMM_SECRETARIAT_EMAIL must be an e-mail address, got {address!r}")
+    return address or None
 
 
 def _ui_url(env: Mapping[str, str]) -> str:

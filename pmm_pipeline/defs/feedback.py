@@ -6,13 +6,20 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
-from pmm_pipeline.stages.feedback.members import build_member_reports, load_cycle_problems, write_feedback_folder
+from pmm_pipeline.stages.feedback.members import (
+    FeedbackContext,
+    build_member_reports,
+    load_cycle_problems,
+    write_feedback_folder,
+)
+from pmm_pipeline.stages.feedback.opening import Correction
 from pmm_pipeline.stages.publishing.release import sha256_file
 from pmm_pipeline.warehouse.tables import FEEDBACK_REPORTS, REJECTIONS, SUBMISSION_HISTORY
 from pmm_pipeline.warehouse.writes import replace_cycle_rows
@@ -29,7 +36,7 @@ def build_feedback_assets(
     @dg.asset(
         key=FEEDBACK_REPORTS.key,
         description=f"Writes published/<cycle>/feedback/<member>/feedback_<member>_<cycle>.xlsx for every member with"
-        f" a rejected file or a quality finding, in the member's language. {FEEDBACK_REPORTS.row}",
+        f" a file on record, in the member's language, opening with the verdict. {FEEDBACK_REPORTS.row}",
         group_name=FEEDBACK_REPORTS.schema,
         deps=[REJECTIONS.key, SUBMISSION_HISTORY.key, FINDINGS_KEY],
         partitions_def=partitions,
@@ -49,7 +56,15 @@ def build_feedback_assets(
         items = catalogue.items_for_version(cycle.catalogue_version)
         feedback_dir = storage.layout.published_dir(cycle.id) / "feedback"
         today = dt.datetime.now(dt.UTC).date()
-        reports, rows = build_member_reports(problems, memberships, items, feedback_dir, cycle.id, today)
+        kpis = catalogue.kpis_for_version(cycle.catalogue_version)
+        opening_context = FeedbackContext(
+            cycle,
+            Correction(storage.platform_url, storage.secretariat_email),
+            {lang: {k.id: k.names.in_language(lang) for k in kpis} for lang in LANGUAGES},
+        )
+        reports, rows = build_member_reports(
+            problems, memberships, items, feedback_dir, cycle.id, today, opening_context
+        )
         write_feedback_folder(feedback_dir, reports, context.run_id)
         table = pd.DataFrame(rows, columns=[c for c in FEEDBACK_REPORTS.column_names if c != "sha256"])
         table["sha256"] = [sha256_file(Path(p)) for p in table["path"]]

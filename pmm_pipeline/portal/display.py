@@ -12,6 +12,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy
 
 from pmm_pipeline.stages.collection.cycle_status import cycle_state
+from pmm_pipeline.stages.feedback.report import FeedbackRow, detail_text, problem_words
 from pmm_pipeline.stages.feedback.texts import HEADINGS, PROBLEMS
 
 _SHEET_CELL = re.compile(r"sheet (?P<sheet>.+), cell (?P<cell>[A-Z]{1,3}[0-9]{1,7})")
@@ -27,9 +28,10 @@ PORTAL_PROBLEMS = {
 }
 
 
-def words_for(code: str, lang: str, is_quality: bool) -> tuple[str, str]:
+def words_for(code: str, lang: str, is_quality: bool, row: FeedbackRow | None = None) -> tuple[str, str]:
+    """(title, what to do); with the problem's `row`, what to do fits its file's format and value."""
     if code in PROBLEMS:
-        return PROBLEMS[code][lang]
+        return problem_words(row, lang) if row is not None else PROBLEMS[code][lang]
     if code in PORTAL_PROBLEMS:
         with translation.override(lang):
             return tuple(str(text) for text in PORTAL_PROBLEMS[code])
@@ -57,15 +59,42 @@ def place_words(entry: dict[str, Any], lang: str) -> str:
     return text if text and text not in {"(file)", "whole file"} else words["whole_file"]
 
 
-def shown_verdict(verdict: dict[str, Any], lang: str) -> dict[str, Any]:
-    problems = []
-    for p in verdict.get("problems") or []:
-        title, action = words_for(str(p.get("code")), lang, False)
-        problems.append({**p, "title": title, "what_to_do": action, "where": place_words(p, lang)})
-    findings = []
-    for f in verdict.get("findings") or []:
-        title, action = words_for(str(f.get("rule")), lang, True)
-        findings.append({**f, "title": title, "what_to_do": action, "where": place_words(f, lang)})
+def _row(entry: dict[str, Any], code: str, is_quality: bool, file_name: str | None, where: str) -> FeedbackRow:
+    year, item = entry.get("year"), entry.get("item")
+    return FeedbackRow(
+        str(entry.get("severity") or "blocking"),
+        code,
+        is_quality,
+        file_name,
+        None,
+        None,
+        None,
+        where,
+        item if isinstance(item, str) else None,
+        year if isinstance(year, int) else None,
+        entry.get("value"),
+        str(entry.get("message") or ""),
+    )
+
+
+def _shown(entry: dict[str, Any], code: str, is_quality: bool, lang: str, file_name: str | None) -> dict[str, Any]:
+    """The entry with its place, title, what to do and detail in `lang`, as the feedback report words them."""
+    where = place_words(entry, lang)
+    row = _row(entry, code, is_quality, file_name, where)
+    title, action = words_for(code, lang, is_quality, row)
+    return {
+        **entry,
+        "title": title,
+        "what_to_do": action,
+        "where": where,
+        "detail": detail_text(row, lang, None, title),
+    }
+
+
+def shown_verdict(verdict: dict[str, Any], lang: str, file_name: str | None = None) -> dict[str, Any]:
+    """The verdict in `lang`; `file_name` (the file sent) fits the advice to its format."""
+    problems = [_shown(p, str(p.get("code")), False, lang, file_name) for p in verdict.get("problems") or []]
+    findings = [_shown(f, str(f.get("rule")), True, lang, file_name) for f in verdict.get("findings") or []]
     return {**verdict, "problems": problems, "findings": findings}
 
 

@@ -272,7 +272,7 @@ def upload_verdict(request, cycle, member, upload_id):
             "cycle": cycle_obj,
             "member": member,
             "upload": row,
-            "verdict": shown_verdict(row.verdict, request.LANGUAGE_CODE),
+            "verdict": shown_verdict(row.verdict, request.LANGUAGE_CODE, row.file_name),
         },
     )
 

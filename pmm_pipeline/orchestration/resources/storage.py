@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pmm_pipeline.core.settings import DEFAULT_LIMITS, DataLayout, IntakeLimits
+from pmm_pipeline.core.settings import DEFAULT_LIMITS, DEFAULT_PLATFORM_URL, DataLayout, IntakeLimits
 
 
 class PmmStorage(dg.ConfigurableResource):
@@ -26,10 +26,13 @@ class PmmStorage(dg.ConfigurableResource):
     max_cells: int = DEFAULT_LIMITS.max_cells
     max_problems: int = DEFAULT_LIMITS.max_problems
     max_text_length: int = DEFAULT_LIMITS.max_text_length
+    # Where members send corrections, as the feedback reports name it (PMM_PLATFORM_URL, PMM_SECRETARIAT_EMAIL).
+    platform_url: str = DEFAULT_PLATFORM_URL
+    secretariat_email: str | None = None
 
     @classmethod
-    def from_limits(cls, data_dir: str, limits: IntakeLimits) -> "PmmStorage":
-        return cls(data_dir=data_dir, **limits.__dict__)
+    def from_limits(cls, data_dir: str, limits: IntakeLimits, **contact: str | None) -> "PmmStorage":
+        return cls(data_dir=data_dir, **limits.__dict__, **contact)
 
     @property
     def layout(self) -> DataLayout:

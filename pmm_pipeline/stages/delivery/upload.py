@@ -72,11 +72,12 @@ def landing_name_for(file_name: str, received_at: dt.datetime, sha256: str) -> s
     return f"{stem}--{moment}-{sha256[:8]}{secrets.token_hex(3)}{safe_suffix(file_name or '')}"
 
 
-def _problem_dicts(problems: list, lang: str) -> list[dict]:
-    """The recorded problems (raw.rejections.problems) with their place, title and what to do in `lang`."""
+def _problem_dicts(problems: list, lang: str, file_name: str = "") -> list[dict]:
+    """The recorded problems (raw.rejections.problems) with their place, title and what to do in `lang` (fitted to
+    the format of `file_name`, the file sent)."""
     listed = listed_problems(problems)
     frame = pd.DataFrame(
-        [{"problems": None, "reason_code": p["code"], "message": p["message"], "file_name": ""} for p in listed]
+        [{"problems": None, "reason_code": p["code"], "message": p["message"], "file_name": file_name} for p in listed]
     )
     words = rows_from_rejections(frame)
     shown = []
@@ -281,7 +282,7 @@ def _verdict(outcome, received: ReceivedFile, records, cycle_spec, lang: str, fi
             **common,
         )
     if outcome.submission is None:
-        problems = _problem_dicts(outcome.problems, lang)
+        problems = _problem_dicts(outcome.problems, lang, received.file_name)
         return UploadVerdict(
             status=REJECTED,
             member=outcome.member_code,

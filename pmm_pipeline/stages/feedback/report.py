@@ -1,9 +1,10 @@
-"""A member's validation report: every problem in what it sent, with its place and what to do, in its language.
+"""A member's validation report: what became of its submission, every problem in what it sent, with its place
+and what to do, in its language.
 
 Pure: the rows come from the member's own rejections (raw.rejections) and quality findings
-(quality.findings), already filtered to that member by the caller, and the report is rendered
-to bytes with xlsxwriter. Every text cell is written as text (never as a formula) and text that
-a spreadsheet would run as a formula is neutralized.
+(quality.findings), already filtered to that member by the caller, the verdict from its record
+(verdict.py), and the report is rendered to bytes with xlsxwriter. Every text cell is written as
+text (never as a formula) and text that a spreadsheet would run as a formula is neutralized.
 """
 
 import datetime as dt
@@ -18,7 +19,9 @@ import pandas as pd
 import xlsxwriter
 
 from pmm_pipeline.specs.catalogue.models import Item
-from pmm_pipeline.stages.feedback.texts import HEADINGS, PROBLEMS
+from pmm_pipeline.stages.feedback.advice import advice, format_of, json_position, variant_of
+from pmm_pipeline.stages.feedback.opening import Opening, deadline_paragraphs, receipt_rows, verdict_paragraphs
+from pmm_pipeline.stages.feedback.texts import HEADINGS, TITLES, title
 from pmm_pipeline.stages.publishing.cells import neutralize_spreadsheet_text
 
 SEVERITY_ORDER = {"blocking": 0, "warning": 1}
@@ -34,6 +37,7 @@ PROBLEM_COLUMNS = (
     "what_to_do",
     "details",
     "your_comment",
+    "original_message",
 )
 WIDTHS = {
     "severity": 14,
@@ -47,6 +51,7 @@ WIDTHS = {
     "what_to_do": 50,
     "details": 60,
     "your_comment": 30,
+    "original_message": 50,
 }
 
 
@@ -165,14 +170,38 @@ def place(row: FeedbackRow, lang: str) -> str:
     return row.pointer or words["whole_file"]
 
 
-def problem_words(row: FeedbackRow, lang: str) -> tuple[str, str]:
-    """(title, what to do) of a problem in `lang`."""
+def problem_words(row: FeedbackRow, lang: str, item: Item | None = None) -> tuple[str, str]:
+    """(title, what to do) of a problem in `lang`; what to do fits the format of the file it is in."""
     words = HEADINGS[lang]
-    if row.code in PROBLEMS:
-        return PROBLEMS[row.code][lang]
+    if row.code in TITLES:
+        item_type = item.type.value if item is not None else None
+        variant = variant_of(row.code, row.value, item_type)
+        return title(row.code, lang), advice(row.code, lang, format_of(row.file), variant, row.details)
     if row.is_quality:
         return words["quality_title"].format(code=row.code), words["quality_action"]
     return words["generic_title"].format(code=row.code), words["generic_action"]
+
+
+def detail_text(row: FeedbackRow, lang: str, item: Item | None, problem_title: str) -> str:
+    """The problem in a sentence in `lang`, from its recorded facts (the recorded message is English)."""
+    words = HEADINGS[lang]
+    if row.code == "not_json" and (position := json_position(row.details)) is not None:
+        return words["detail_json_syntax"].format(line=position[0], column=position[1])
+    if not row.item:
+        return words["detail_file"].format(title=problem_title, place=place(row, lang))
+    question = item.labels.in_language(lang) if item is not None else row.item
+    facts = {"title": problem_title, "question": question, "item": row.item, "year": row.year or ""}
+    if row.year is None:
+        return words["detail_item"].format(**facts)
+    if row.value is None or row.value == "":
+        return words["detail_answer_no_value"].format(**facts)
+    return words["detail_answer"].format(value=_shown_value(row.value), **facts)
+
+
+def _shown_value(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value)}"
+    return str(value)
 
 
 def _text(value: Any) -> str:
@@ -200,8 +229,10 @@ def render_feedback(
     files: list[FileLine],
     items: Mapping[str, Item],
     produced_on: dt.date,
+    opening: Opening | None = None,
 ) -> bytes:
-    """The report as .xlsx bytes: a summary, every problem (one row each, naming its cell), the files received."""
+    """The report as .xlsx bytes: a summary opening with the verdict (when `opening` is given: the deadline, where
+    to send a correction and the receipt too), every problem (one row each, naming its cell), the files received."""
     words = HEADINGS[lang]
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
@@ -230,11 +261,34 @@ def render_feedback(
         (words["n_blocking"], str(sum(r.severity == "blocking" for r in rows))),
         (words["n_warning"], str(sum(r.severity != "blocking" for r in rows))),
     ]
-    for index, (label, value) in enumerate(facts, start=2):
+    heading = workbook.add_format({"bold": True, "font_size": 12, "font_color": "#1F4E78"})
+    at = 2
+    if opening is not None:
+        summary.write_string(at, 0, words["verdict"], heading)
+        for paragraph in verdict_paragraphs(opening, cycle_id, lang):
+            summary.write_string(at, 1, _text(paragraph), wrap)
+            summary.set_row(at, 30)
+            at += 1
+        at += 1
+        for label, value in deadline_paragraphs(opening, cycle_id, member_code, lang):
+            summary.write_string(at, 0, label, bold)
+            summary.write_string(at, 1, _text(value), wrap)
+            at += 1
+        receipt = receipt_rows(opening, cycle_id, lang)
+        if receipt:
+            at += 1
+            summary.write_string(at, 0, words["receipt"], heading)
+            at += 1
+            for label, value in receipt:
+                summary.write_string(at, 0, label, bold)
+                summary.write_string(at, 1, _text(value), wrap)
+                at += 1
+        at += 1
+    for index, (label, value) in enumerate(facts, start=at):
         summary.write_string(index, 0, label, bold)
         summary.write_string(index, 1, _text(value))
-    summary.write_string(len(facts) + 3, 1, words["intro"], wrap)
-    summary.set_row(len(facts) + 3, 75)
+    summary.write_string(at + len(facts) + 1, 1, words["intro"], wrap)
+    summary.set_row(at + len(facts) + 1, 75)
 
     sheet = workbook.add_worksheet(words["sheet_problems"])
     for column, key in enumerate(PROBLEM_COLUMNS):
@@ -242,8 +296,8 @@ def render_feedback(
         sheet.write_string(0, column, words[key], header)
     sheet.freeze_panes(1, 0)
     for index, row in enumerate(ordered, start=1):
-        rule_title, action = problem_words(row, lang)
         item = items.get(row.item) if row.item else None
+        rule_title, action = problem_words(row, lang, item)
         sheet.write_string(
             index, 0, words.get(row.severity, row.severity), blocking if row.severity == "blocking" else warning
         )
@@ -259,8 +313,9 @@ def render_feedback(
             sheet.write_string(index, 6, _text(row.value), wrap)
         sheet.write_string(index, 7, _text(rule_title), wrap)
         sheet.write_string(index, 8, _text(action), wrap)
-        sheet.write_string(index, 9, _text(row.details), wrap)
+        sheet.write_string(index, 9, _text(detail_text(row, lang, item, rule_title)), wrap)
         sheet.write_string(index, 10, _text(row.your_comment), wrap)
+        sheet.write_string(index, 11, _text(row.details), wrap)
     sheet.autofilter(0, 0, max(len(ordered), 1), len(PROBLEM_COLUMNS) - 1)
 
     listing = workbook.add_worksheet(words["sheet_files"])

@@ -91,8 +91,9 @@ def compile_catalogues() -> list[Path]:
     return written
 
 
-# The code whose texts are in the catalogue (with `_` and `N_` as the marking functions).
-SOURCES = (Path(__file__).resolve().parent,)
+# The code whose texts are in the catalogue (with `_` and `N_` as the marking functions): the releases, reports
+# and profiles here, and the members' feedback (stages/feedback).
+SOURCES = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "feedback")
 KEYWORDS = {"_": None, "N_": None}
 
 
