@@ -281,6 +281,26 @@ def test_a_missing_copy_keeps_the_version_on_record_as_missing(tmp_path, ctx):
     assert "missing" in message and "KEN_v2.json" in message
 
 
+@pytest.mark.parametrize("put_in_place", ["fifo", "link_to_device", "folder"])
+def test_a_pipe_or_device_where_a_copy_should_be_is_a_damaged_copy_not_a_hang(tmp_path, ctx, put_in_place):
+    # Opening a FIFO by name blocks until a writer comes; /dev/zero behind a link never ends: the run hung.
+    folders = Folders(tmp_path)
+    record = _two_versions(folders, ctx)
+    for path in folders.landing.iterdir():
+        path.unlink()
+    intact = folders.take_in(ctx, now=T0 + dt.timedelta(days=20), earlier=record)
+    copy = _copy_of(intact, "KEN_v2.json")
+    copy.unlink()
+    {"fifo": os.mkfifo, "link_to_device": lambda p: os.symlink("/dev/zero", p), "folder": os.mkdir}[put_in_place](copy)
+    result = folders.take_in(ctx, now=T0 + dt.timedelta(days=21), earlier=record)
+    assert [(d.received.file_name, d.state) for d in result.damaged] == [("KEN_v2.json", "archive_corrupt")]
+    assert str(copy) in str(result.damaged[0].error)
+    subs = intake_frames(result, "2023")["submissions"].set_index("file_name")
+    assert not subs.loc[["KEN_v1.json", "KEN_v2.json"], "is_latest"].any() and subs.loc["FRA.json", "is_latest"]
+    with pytest.raises(DamagedCopyError, match="not a regular file"):
+        read_archived(copy, intact.received[0].sha256, 1 << 20)
+
+
 def test_a_damaged_earlier_version_does_not_hold_a_member_whose_later_version_is_intact(tmp_path, ctx):
     folders = Folders(tmp_path)
     record = _two_versions(folders, ctx)
