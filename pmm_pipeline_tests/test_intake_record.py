@@ -433,6 +433,47 @@ def test_a_damaged_line_inside_the_ledger_is_an_error_naming_it(tmp_path):
         read_ledger(path)
 
 
+def _ledger_of_three(tmp_path) -> Path:
+    path = ledger_path(tmp_path, "2023")
+    receipts = [
+        Receipt(c * 64, f"{m}.json", 10, T0 + dt.timedelta(days=i), f"{c * 2}/x.json")
+        for i, (c, m) in enumerate([("a", "KEN"), ("b", "FRA"), ("c", "UGA")])
+    ]
+    append_to_ledger(path, ledger_updates(read_ledger(path), receipts, T0))
+    return path
+
+
+@pytest.mark.parametrize("line", [2, 4])  # a receipt in the middle, and the last one
+def test_a_receipt_time_edited_in_the_ledger_is_an_error_naming_the_line_even_without_a_warehouse(tmp_path, line):
+    # With the warehouse gone there is nothing to compare the ledger with: a version frozen out at closing
+    # could be redated into the window, and a rebuilt warehouse would use it.
+    path = _ledger_of_three(tmp_path)
+    lines = path.read_bytes().split(b"\n")
+    moved = lines[line - 1].replace(b'"received_at": "2024-01', b'"received_at": "2023-12')
+    assert moved != lines[line - 1] and json.loads(moved)  # still a well-formed receipt line
+    lines[line - 1] = moved
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(ArchiveIntegrityError, match=rf"receipts/2023.jsonl, line {line}, .*chain"):
+        read_ledger(path)
+
+
+def test_a_line_removed_from_inside_the_ledger_is_an_error_naming_where(tmp_path):
+    path = _ledger_of_three(tmp_path)
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(b"\n".join(lines[:2] + lines[3:]))
+    with pytest.raises(ArchiveIntegrityError, match=r"line 3, .*chain"):
+        read_ledger(path)
+
+
+def test_a_whole_last_line_without_its_line_feed_is_torn_and_the_chain_goes_on_after_it_is_cut(tmp_path):
+    path = _ledger_of_three(tmp_path)
+    path.write_bytes(path.read_bytes()[:-1])  # the crash came just before the line feed
+    state = read_ledger(path)
+    assert ("c" * 64, "UGA.json") not in state.receipts  # the next append cuts it: nothing may rest on it
+    append_to_ledger(path, ledger_updates(state, [Receipt("d" * 64, "DEU.json", 1, T0, "dd/x.json")], T0))
+    assert set(read_ledger(path).receipts) == {("a" * 64, "KEN.json"), ("b" * 64, "FRA.json"), ("d" * 64, "DEU.json")}
+
+
 def test_the_ledger_takes_over_a_warehouse_older_than_it_once(tmp_path):
     rows = [
         {
