@@ -38,6 +38,7 @@ from pmm_pipeline.stages.ingestion.receipts import (
     ledger_path,
     ledger_updates,
     read_ledger,
+    receipt_line,
     record_for_intake,
 )
 from pmm_pipeline.stages.ingestion.submission import Problem
@@ -472,6 +473,19 @@ def test_a_whole_last_line_without_its_line_feed_is_torn_and_the_chain_goes_on_a
     assert ("c" * 64, "UGA.json") not in state.receipts  # the next append cuts it: nothing may rest on it
     append_to_ledger(path, ledger_updates(state, [Receipt("d" * 64, "DEU.json", 1, T0, "dd/x.json")], T0))
     assert set(read_ledger(path).receipts) == {("a" * 64, "KEN.json"), ("b" * 64, "FRA.json"), ("d" * 64, "DEU.json")}
+
+
+def test_a_ledger_written_before_the_chain_is_read_and_continued_but_no_line_may_drop_it(tmp_path):
+    path = ledger_path(tmp_path, "2023")
+    path.parent.mkdir(parents=True)
+    old = Receipt("a" * 64, "KEN.json", 10, T0, "aa/x.json")
+    path.write_bytes(json.dumps(receipt_line(old)).encode() + b"\n")  # as the ledger was written before
+    append_to_ledger(path, ledger_updates(read_ledger(path), [dataclasses.replace(old, file_name="FRA.json")], T0))
+    assert len(read_ledger(path).receipts) == 2
+    with open(path, "ab") as handle:  # an unchained line after chained ones: written by hand, or spliced in
+        handle.write(json.dumps(receipt_line(dataclasses.replace(old, file_name="UGA.json"))).encode() + b"\n")
+    with pytest.raises(ArchiveIntegrityError, match=r"line 4, .*no chain"):
+        read_ledger(path)
 
 
 def test_the_ledger_takes_over_a_warehouse_older_than_it_once(tmp_path):
