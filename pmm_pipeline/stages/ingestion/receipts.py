@@ -115,10 +115,10 @@ def _receipt_from_line(line: dict) -> Receipt:
 
 
 def read_ledger(path: Path) -> LedgerState:
-    """The ledger's receipts; a last line cut short by a crash is ignored, any other damage raises.
+    """The ledger's receipts; a last line without its line feed (a crash cut it) is ignored, other damage raises.
 
-    A damaged line in the middle is an ArchiveIntegrityError: receipt times and the freeze would
-    otherwise change silently.
+    A damaged line in the middle, or one whose chain does not follow from the lines before it, is an
+    ArchiveIntegrityError: receipt times and the freeze would otherwise change silently.
     """
     state = LedgerState()
     if not path.exists():
