@@ -25,50 +25,25 @@ import urllib.request
 from pathlib import Path
 
 import openpyxl
-import yaml
 
-from pmm_pipeline.core.settings import PACKAGED_REFERENCE_DIR, Settings
+from benchmarks.platform_inputs import cycles_file_with_open_cycle, multipart
+from pmm_pipeline.core.settings import Settings
 
 CYCLE = "BENCH"
-BOUNDARY = "pmmbenchboundary"
-
-
-def _cycles_file(folder: Path) -> Path:
-    shipped = yaml.safe_load((PACKAGED_REFERENCE_DIR / "cycles.yaml").read_text())
-    today = dt.datetime.now(dt.UTC).date()
-    shipped["cycles"].append(
-        {
-            "id": CYCLE,
-            "reporting_year": 2025,
-            "collection": {
-                "opens": (today - dt.timedelta(days=10)).isoformat(),
-                "closes": (today + dt.timedelta(days=10)).isoformat(),
-            },
-            "publication_date": (today + dt.timedelta(days=60)).isoformat(),
-            "catalogue_version": "1.1",
-        }
-    )
-    path = folder / "cycles.yaml"
-    path.write_text(yaml.safe_dump(shipped, sort_keys=False))
-    return path
-
-
-def _multipart(name: str, data: bytes) -> bytes:
-    head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n\r\n'.encode()
-    return head + data + f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
 def _post(base: str, token: str, name: str, data: bytes) -> tuple[int, dict, float]:
+    body, content_type = multipart(name, data)
     request = urllib.request.Request(
         f"{base}/api/v1/cycles/{CYCLE}/submissions",
-        data=_multipart(name, data),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+        data=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
         method="POST",
     )
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=300) as response:
-        body = json.loads(response.read())
-        return response.status, body, time.perf_counter() - started
+        verdict = json.loads(response.read())
+        return response.status, verdict, time.perf_counter() - started
 
 
 def _questionnaire(settings: Settings, member: str, value: int) -> bytes:
@@ -181,7 +156,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="pmm-portal-bench-"))
-    settings = Settings.from_env({"PMM_DATA_DIR": str(root / "data"), "PMM_CYCLES_FILE": str(_cycles_file(root))})
+    settings = Settings.from_env(
+        {"PMM_DATA_DIR": str(root / "data"), "PMM_CYCLES_FILE": str(cycles_file_with_open_cycle(root, CYCLE, days=10))}
+    )
     figures = run(settings, args.uploads, args.rounds)
     print(json.dumps(figures, indent=2))
     return 0 if not figures["lost"] and figures["recorded_once"] and figures["landed_once"] else 1

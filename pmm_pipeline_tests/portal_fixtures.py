@@ -7,40 +7,18 @@ ones (closed), so uploads are judged on the real calendar rule.
 
 import atexit
 import datetime as dt
-import io
 import json
 import socket
 import threading
-from pathlib import Path
 
 import pytest
-import yaml
 
-from pmm_pipeline.core.settings import PACKAGED_REFERENCE_DIR, Settings
+from benchmarks.platform_inputs import cycles_file_with_open_cycle
+from pmm_pipeline.core.settings import Settings
 
 OPEN_CYCLE = "OPEN"
 CLOSED_CYCLE = "2023"
 PASSWORD = "correct horse battery staple 42"
-
-
-def _cycles_file(folder: Path) -> Path:
-    shipped = yaml.safe_load((PACKAGED_REFERENCE_DIR / "cycles.yaml").read_text())
-    today = dt.datetime.now(dt.UTC).date()
-    shipped["cycles"].append(
-        {
-            "id": OPEN_CYCLE,
-            "reporting_year": 2025,
-            "collection": {
-                "opens": (today - dt.timedelta(days=30)).isoformat(),
-                "closes": (today + dt.timedelta(days=30)).isoformat(),
-            },
-            "publication_date": (today + dt.timedelta(days=90)).isoformat(),
-            "catalogue_version": "1.1",
-        }
-    )
-    path = folder / "cycles.yaml"
-    path.write_text(yaml.safe_dump(shipped, sort_keys=False))
-    return path
 
 
 # Django is configured once per process, while pytest makes a session fixture imported into several modules once
@@ -61,7 +39,7 @@ def portal(tmp_path_factory):
     settings = Settings.from_env(
         {
             "PMM_DATA_DIR": str(data),
-            "PMM_CYCLES_FILE": str(_cycles_file(root)),
+            "PMM_CYCLES_FILE": str(cycles_file_with_open_cycle(root, OPEN_CYCLE, days=30)),
             "PMM_MAX_FILE_BYTES": str(2 * 1024 * 1024),
         }
     )
@@ -153,16 +131,6 @@ def live_server(portal):
         _ONCE["server"] = server
         atexit.register(server.close)
     return f"http://127.0.0.1:{_ONCE['server'].effective_port}"
-
-
-def multipart(name: str, data: bytes, field: str = "file") -> tuple[bytes, str]:
-    boundary = "pmmboundary7d93"
-    body = io.BytesIO()
-    body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'.encode())
-    body.write(b"Content-Type: application/octet-stream\r\n\r\n")
-    body.write(data)
-    body.write(f"\r\n--{boundary}--\r\n".encode())
-    return body.getvalue(), f"multipart/form-data; boundary={boundary}"
 
 
 def publish_profiles(published_dir, members, title="Profile of {member}"):

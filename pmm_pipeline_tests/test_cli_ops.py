@@ -27,12 +27,12 @@ from pmm_pipeline.app.progress import StepProgress, run_url, terminal_stream
 from pmm_pipeline.core.choices import LIST_ALL_UP_TO, UnknownChoice, choose, edit_distance, nearest
 from pmm_pipeline.core.provenance import code_version
 from pmm_pipeline.core.settings import DEFAULT_UI_PORT, Settings
+from pmm_pipeline.core.text import printable
 from pmm_pipeline.specs.reference.models import CollectionWindow, Cycle
 from pmm_pipeline.stages.collection.cycle_status import (
     WarehouseRows,
     build_status,
     cycle_state,
-    printable,
     render_status,
 )
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for, slow_fixture
@@ -545,7 +545,7 @@ def test_text_from_files_cannot_act_on_the_terminal(reference):
     )
     status = build_status(reference, reference.cycles.get("2023"), rows, _day("2024-02-01"), "w")
     out = render_status(status)
-    assert not any(ch in out for ch in "\x1b\x07\r") and "ITA_\\x1b[31mred\\r\\n.json" in out
+    assert not any(ch in out for ch in "\x1b\x07\r") and "ITA_\\x1b[31mred\\x0d\\x0a.json" in out
     assert printable("Côte d’Ivoire: 12 | ok") == "Côte d’Ivoire: 12 | ok"  # letters and punctuation kept
 
 

@@ -133,6 +133,7 @@ def test_each_tier_folder_is_self_contained(fixture_cycle):
             "rollups.json",
             "rollups.parquet",
             "rollups.sdmx.csv",
+            "structure.xml",
             "tables_en.xlsx",
             "tables_es.xlsx",
             "tables_fr.xlsx",

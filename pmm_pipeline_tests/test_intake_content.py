@@ -16,12 +16,13 @@ import pytest
 import yaml
 
 from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits, Settings
+from pmm_pipeline.core.text import printable
 from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.specs.catalogue.models import TYPE_BOUNDS, ItemType
 from pmm_pipeline.stages.ingestion.intake import ReceivedFile, intake_frames, quarantine, read_file, take_in_cycle
 from pmm_pipeline.stages.ingestion.submission import Problem
-from pmm_pipeline.stages.ingestion.text import normalise, printable, quote
+from pmm_pipeline.stages.ingestion.text import normalise, quote
 from pmm_pipeline.stages.ingestion.validate import CLOCK_TOLERANCE
 from pmm_pipeline.stages.questionnaire.template import render_questionnaire
 from pmm_pipeline.stages.sample.documents import build_sample_documents, render_json

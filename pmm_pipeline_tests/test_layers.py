@@ -14,7 +14,8 @@ from pmm_pipeline.core import vocabulary
 from pmm_pipeline.core.settings import PACKAGED_REFERENCE_DIR, Settings
 from pmm_pipeline.specs.reference.models import Membership
 from pmm_pipeline.stages.disclosure.control import KEEP_ORDER
-from pmm_pipeline.stages.publishing.formats import OBS_STATUS, STATUS_LABELS
+from pmm_pipeline.stages.publishing.formats import STATUS_LABELS
+from pmm_pipeline.stages.publishing.sdmx import OBS_STATUS
 
 PACKAGE_DIR = Path(pmm_pipeline.__file__).parent
 CHECKOUT_DIR = PACKAGE_DIR.parent

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from benchmarks.platform_inputs import multipart
 from pmm_pipeline_tests.portal_fixtures import (  # noqa: F401
     CLOSED_CYCLE,
     OPEN_CYCLE,
@@ -21,7 +22,6 @@ from pmm_pipeline_tests.portal_fixtures import (  # noqa: F401
     json_submission,
     live_server,
     make_account,
-    multipart,
     portal,
 )
 

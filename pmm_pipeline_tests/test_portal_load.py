@@ -13,7 +13,8 @@ import urllib.request
 
 import pytest
 
-from pmm_pipeline_tests.portal_fixtures import OPEN_CYCLE, json_submission, live_server, multipart, portal  # noqa: F401
+from benchmarks.platform_inputs import multipart
+from pmm_pipeline_tests.portal_fixtures import OPEN_CYCLE, json_submission, live_server, portal  # noqa: F401
 
 # Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
 pytestmark = pytest.mark.subprocess

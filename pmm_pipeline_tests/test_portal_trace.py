@@ -12,7 +12,7 @@ def test_the_trace_carries_the_platforms_record_of_the_file(portal):  # noqa: F8
 
     from pmm_pipeline.app.cli import _platform_audit
     from pmm_pipeline.portal import accounts
-    from pmm_pipeline.stages.lineage.trace import _audit_lines
+    from pmm_pipeline.stages.lineage.render import _audit_lines
 
     user = make_account("ncp", member="NZL")
     token = accounts.issue_token(user.username)

@@ -18,17 +18,10 @@ import pytest
 from pysdmx.io import read_sdmx
 
 from pmm_pipeline.stages.disclosure.control import TIERS
-from pmm_pipeline.stages.publishing.formats import (
-    LANGUAGES,
-    KpiLabels,
-    read_excel,
-    read_sdmx_csv,
-    write_excel,
-    write_json,
-    write_sdmx_csv,
-)
+from pmm_pipeline.stages.publishing.formats import LANGUAGES, KpiLabels, read_excel, write_excel, write_json
 from pmm_pipeline.stages.publishing.readback import read_release_files, read_table_file, table_kind
 from pmm_pipeline.stages.publishing.release import write_csv
+from pmm_pipeline.stages.publishing.sdmx import read_sdmx_csv, write_sdmx_csv
 from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 
 COLUMNS = {"kpi_values": PUBLISHED_KPI_COLUMNS, "rollups": PUBLISHED_ROLLUP_COLUMNS}
@@ -112,6 +105,7 @@ def test_manifest_lists_every_file_with_its_hash(released):
         "report_es.html",
         "tables_fr.xlsx",
         "kpi_values.sdmx.csv",
+        "structure.xml",
     } <= on_disk
 
 

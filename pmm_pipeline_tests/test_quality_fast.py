@@ -20,16 +20,14 @@ from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.stages.ingestion.context import validation_context
 from pmm_pipeline.stages.ingestion.intake import Accepted, IntakeResult, ReceivedFile, intake_frames, read_file
 from pmm_pipeline.stages.quality.expectations import (
-    ANSWERS_BATCH,
-    EXPECTED_BATCH,
     PlannedExpectation,
     QualityGateError,
-    plan_expectations,
     run_expectations,
 )
 from pmm_pipeline.stages.quality.fast import EVALUATORS, can_evaluate, evaluate
 from pmm_pipeline.stages.quality.frames import prepare_answers
 from pmm_pipeline.stages.quality.offline import gate_findings_of_file
+from pmm_pipeline.stages.quality.plan import ANSWERS_BATCH, EXPECTED_BATCH, plan_expectations
 from pmm_pipeline.stages.sample.generate import generate_sample
 
 # Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.

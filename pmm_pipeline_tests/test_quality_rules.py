@@ -17,14 +17,12 @@ from pmm_pipeline.specs.catalogue.models import KPI_QUALITY_RULES
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.ingestion.intake import read_submission
 from pmm_pipeline.stages.quality.expectations import (
-    ANSWERS_BATCH,
-    EXPECTED_BATCH,
     QualityGateError,
-    plan_expectations,
     run_expectations,
 )
 from pmm_pipeline.stages.quality.frames import expected_answers, prepare_answers, required_answers
 from pmm_pipeline.stages.quality.gate import GateInputs, GateOutcome, empty_history, evaluate_quality
+from pmm_pipeline.stages.quality.plan import ANSWERS_BATCH, EXPECTED_BATCH, plan_expectations
 from pmm_pipeline.stages.quality.rules import RULES, RULES_BY_ID
 from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents, render_json
 from pmm_pipeline.stages.staging.select import membership_frame

@@ -22,8 +22,11 @@ import openpyxl
 import pytest
 
 from pmm_pipeline.app.cli import main
+from pmm_pipeline.core.text import printable
 from pmm_pipeline.specs.catalogue.formula import ItemRef, parse_formula
-from pmm_pipeline.stages.lineage.trace import TraceError, evaluate, exact_decimal, load_trace, printable
+from pmm_pipeline.stages.lineage.as_written import exact_decimal
+from pmm_pipeline.stages.lineage.recompute import evaluate
+from pmm_pipeline.stages.lineage.trace import TraceError, load_trace
 from pmm_pipeline.stages.lineage.trace_model import SCHEMA_FILE, Trace, schema_text, trace_json_schema
 from pmm_pipeline.stages.sample.formats import SampleContext, render_csv, xlsx_writer
 from pmm_pipeline_tests.conftest import run_cycle_in_process, settings_for
@@ -514,7 +517,7 @@ def test_a_value_withheld_by_disclosure_control_gives_the_rule(warehouse_copy, c
 
 
 def test_the_account_that_sent_the_file_is_shown_when_recorded(warehouse_copy, catalogue):
-    from pmm_pipeline.stages.lineage.trace import render_trace
+    from pmm_pipeline.stages.lineage.render import render_trace
 
     with duckdb.connect(str(warehouse_copy)) as conn:
         # The run recorded every file of the fixture as copied into landing (channel landing, no account).
@@ -583,7 +586,15 @@ def test_member_text_is_printed_inert_and_kept_exact_in_json(trace_of):
 
 
 @pytest.mark.parametrize(
-    "raw,shown", [("a\x1b[2Jb", "a\\x1b[2Jb"), ("l1\nl2", "l1\\x0al2"), ("x\u2066y", "x\\u2066y"), ("é ok", "é ok")]
+    "raw,shown",
+    [
+        ("a\x1b[2Jb", "a\\x1b[2Jb"),
+        ("l1\nl2", "l1\\x0al2"),
+        ("x\u2066y", "x\\u2066y"),
+        ("é ok", "é ok"),
+        ("a\u2028b\ud800", "a\\u2028b\\ud800"),
+        ("1\u00a0234", "1\u00a0234"),
+    ],
 )
 def test_printable_escapes_control_and_bidi_characters(raw, shown):
     assert printable(raw) == shown
@@ -643,7 +654,7 @@ def test_a_kpi_outside_the_cycles_catalogue_is_a_one_line_error(cycle_run, monke
 
 
 def test_a_released_file_without_the_row_is_flagged(cycle_run, tmp_path, catalogue):
-    from pmm_pipeline.stages.lineage.trace import render_trace
+    from pmm_pipeline.stages.lineage.render import render_trace
 
     data_dir = tmp_path / "data"
     shutil.copytree(cycle_run.layout.published_dir(CYCLE), data_dir / "published" / CYCLE)
@@ -710,7 +721,7 @@ def test_the_summary_counts_what_each_tier_shows_as_the_tiers_do(warehouse_copy,
 
 
 def test_an_altered_archive_copy_is_flagged_and_not_read(cycle_run, tmp_path, catalogue):
-    from pmm_pipeline.stages.lineage.trace import render_trace
+    from pmm_pipeline.stages.lineage.render import render_trace
 
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(cycle_run.layout.warehouse_path, warehouse)
@@ -729,7 +740,7 @@ def test_an_altered_archive_copy_is_flagged_and_not_read(cycle_run, tmp_path, ca
 
 
 def test_a_value_a_tier_shows_against_the_members_choice_is_flagged(warehouse_copy, catalogue):
-    from pmm_pipeline.stages.lineage.trace import render_trace
+    from pmm_pipeline.stages.lineage.render import render_trace
 
     with duckdb.connect(str(warehouse_copy)) as conn:
         conn.execute(  # KEN chose secretariat for rfi_variation: a public row would be a leak

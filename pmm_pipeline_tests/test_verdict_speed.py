@@ -75,3 +75,45 @@ def test_the_verdicts_are_the_same_with_the_fast_path_and_with_great_expectation
     assert {v["status"] for v in quick} == {"accepted", "rejected"}
     assert any(v["findings"] for v in quick)  # the seeded defects were found, so findings were compared
     assert {name.rsplit(".", 1)[-1] for name, _ in files} == {"json", "xlsx", "csv"}
+
+
+# The platform's process: warmed up at start, then verdicts on uploads of every format and quality defect.
+_PLATFORM_PROCESS = """
+import datetime as dt, json, sys
+from pathlib import Path
+from pmm_pipeline.core.settings import Settings
+from pmm_pipeline.stages.delivery import deliver_upload, warm_up
+settings = Settings.from_env({"PMM_DATA_DIR": sys.argv[1]})
+warm_up(settings)
+statuses = []
+for n, path in enumerate(sorted(Path(sys.argv[2]).iterdir())):
+    verdict = deliver_upload(settings, sys.argv[3], path.name, path.read_bytes(), account="tester", member=None,
+                             received_at=dt.datetime(2026, 12, 10, 9, 0, n, tzinfo=dt.UTC), lang="en")
+    statuses.append(verdict.status)
+print(json.dumps({"statuses": statuses, "gx_imported": "great_expectations" in sys.modules}))
+"""
+
+
+@pytest.mark.subprocess
+def test_the_platform_never_imports_great_expectations(corpus, tmp_path):
+    """~3 s and 270 MB per platform process saved: warm-up and verdicts judge every planned expectation in pandas."""
+    import json
+    import subprocess
+    import sys
+
+    _, files = corpus
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    for name, data in files[:12]:
+        (uploads / name).write_bytes(data)
+    done = subprocess.run(
+        [sys.executable, "-c", _PLATFORM_PROCESS, str(tmp_path / "data"), str(uploads), CYCLE],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(result["statuses"]) == 12 and set(result["statuses"]) <= {"accepted", "rejected"}
+    assert "accepted" in result["statuses"]
+    assert result["gx_imported"] is False

@@ -1,60 +1,36 @@
 """The `pmm` command: sample data, run a cycle through Dagster, follow where a cycle stands, check the KPI catalogue."""
 
 import argparse
-import datetime as dt
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from pmm_pipeline.core.choices import LIST_ALL_UP_TO, UnknownChoice, choose, describe_unknown, nearest
+from pmm_pipeline.app.arguments import (
+    CYCLE_HELP,
+    MEMBER_HELP,
+    CommandError,
+    HelpFormatter,
+    PmmArgumentParser,
+    VersionAction,
+    add_command,
+    cycle_of,
+    day,
+    examples_text,
+    kpi_of,
+    language,
+    local_today,
+    member_of,
+)
+from pmm_pipeline.app.platform_cli import add_platform_commands
+from pmm_pipeline.core.choices import UnknownChoice, choose
 from pmm_pipeline.core.settings import Settings
-from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.specs.catalogue.load import CatalogueError, load_catalogue, validate_catalogue
-from pmm_pipeline.specs.reference.load import Reference, ReferenceError, load_reference
+from pmm_pipeline.specs.reference.load import ReferenceError, load_reference
 
 # A catalogue of PMM v1 size (51 KPIs) is too long to list in an error; the shipped one is listed whole.
 KPIS_LISTED_UP_TO = 30
 STATUS_WAIT_S = 60.0
-
-
-class CommandError(Exception):
-    """A problem with the arguments or the input, reported as one line and exit status 2."""
-
-
-# --- forgiving ids: case ignored, near misses suggested (pmm_pipeline/core/choices.py) ---------------------
-def _cycle_of(settings: Settings, given: str):
-    reference = load_reference(settings.reference_dir, settings.cycles_file)
-    cycle_id = choose("cycle", given, reference.cycles.ids, hint="see `pmm list cycles`")
-    return reference, reference.cycles.get(cycle_id)
-
-
-def _member_of(reference: Reference, given: str) -> str:
-    return choose("member", given, sorted(reference.known_member_codes()), hint="see `pmm list members`")
-
-
-def _kpi_of(catalogue, given: str, cycle=None) -> str:
-    known = [k.id for k in catalogue.kpis_for_version(cycle.catalogue_version)] if cycle else list(catalogue.kpis)
-    return choose("KPI", given, known, hint="see `pmm list kpis`", list_all_up_to=KPIS_LISTED_UP_TO)
-
-
-def _language(text: str) -> str:
-    """argparse type of --lang: en, fr or es in any case."""
-    try:
-        return choose("language", text, LANGUAGES)
-    except UnknownChoice as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _day(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
-
-
-def _today(reference: Reference, as_of: dt.date | None) -> dt.date:
-    return as_of or reference.cycles.local_day(dt.datetime.now(dt.UTC))
 
 
 # --- commands -----------------------------------------------------------------------------------------
@@ -74,7 +50,7 @@ def cmd_specs_check(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
     from pmm_pipeline.stages.sample.generate import WRITERS, generate_sample
 
-    reference, cycle = _cycle_of(settings, args.cycle)
+    reference, cycle = cycle_of(settings, args.cycle)
     catalogue = load_catalogue(settings.specs_dir)
     formats = tuple(choose("format", f, WRITERS) for f in args.format.split(",") if f.strip())
     if args.members is not None and args.members < 1:
@@ -105,8 +81,8 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_template(args: argparse.Namespace, settings: Settings) -> int:
     from pmm_pipeline.stages.questionnaire.template import QuestionnaireError, render_questionnaire
 
-    reference, cycle = _cycle_of(settings, args.cycle)
-    member = _member_of(reference, args.member)
+    reference, cycle = cycle_of(settings, args.cycle)
+    member = member_of(reference, args.member)
     output = Path(args.output)
     if output.suffix.lower() != ".xlsx":
         raise CommandError(f"--output {output} must end with .xlsx")
@@ -127,7 +103,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from pmm_pipeline.app.run import run_cycle
     from pmm_pipeline.orchestration.instance import ensure_dagster_home
 
-    _, cycle = _cycle_of(settings, args.cycle)
+    _, cycle = cycle_of(settings, args.cycle)
     ensure_dagster_home()
     # Steps, warnings and errors go to standard error as one ordered stream (with --quiet: only warnings and
     # errors); standard output keeps the summary alone for whoever reads it.
@@ -148,13 +124,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
-    from pmm_pipeline.stages.lineage.trace import TraceError, load_trace, render_trace
+    from pmm_pipeline.stages.lineage.render import render_trace
+    from pmm_pipeline.stages.lineage.trace import TraceError, load_trace
     from pmm_pipeline.warehouse.connection import open_warehouse
 
-    reference, cycle = _cycle_of(settings, args.cycle)
-    member = _member_of(reference, args.member)
+    reference, cycle = cycle_of(settings, args.cycle)
+    member = member_of(reference, args.member)
     catalogue = load_catalogue(settings.specs_dir)
-    kpi = _kpi_of(catalogue, args.kpi)
+    kpi = kpi_of(catalogue, args.kpi)
     if kpi not in {k.id for k in catalogue.kpis_for_version(cycle.catalogue_version)}:
         raise CommandError(f"KPI {kpi} is not in cycle {cycle.id}'s catalogue (version {cycle.catalogue_version})")
     if not settings.layout.warehouse_path.exists():
@@ -214,7 +191,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from pmm_pipeline.stages.collection.cycle_status import CycleNotRun, build_status, read_status_rows, render_status
     from pmm_pipeline.warehouse.connection import WarehouseBusyError, warehouse_turn
 
-    reference, cycle = _cycle_of(settings, args.cycle)
+    reference, cycle = cycle_of(settings, args.cycle)
     if not args.wait >= 0:  # also refuses nan
         raise CommandError("--wait must be a number of seconds, 0 or more")
     path = settings.layout.warehouse_path
@@ -241,7 +218,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(str(err)) from None
     except (duckdb.Error, OSError) as err:
         raise CommandError(f"cannot read the warehouse {path}: {str(err).splitlines()[0]}") from None
-    status = build_status(reference, cycle, rows, _today(reference, args.as_of), str(path))
+    status = build_status(reference, cycle, rows, local_today(reference, args.as_of), str(path))
     print(json.dumps(status, indent=2, ensure_ascii=False) if args.json else render_status(status))
     return 0
 
@@ -258,8 +235,8 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     reference = load_reference(settings.reference_dir, settings.cycles_file)
-    cycle = _cycle_of(settings, args.cycle)[1] if args.cycle else None
-    today = _today(reference, None)
+    cycle = cycle_of(settings, args.cycle)[1] if args.cycle else None
+    today = local_today(reference, None)
     if args.what == "cycles":
         rows, columns = list_cycles(reference, today), CYCLE_COLUMNS
     elif args.what == "members":
@@ -282,7 +259,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     reference = load_reference(settings.reference_dir, settings.cycles_file)
-    cycle_id = _cycle_of(settings, args.cycle)[1].id if args.cycle else None
+    cycle_id = cycle_of(settings, args.cycle)[1].id if args.cycle else None
     output = Path(args.output) if args.output else None
     if output is not None and output.suffix.lower() != ".xlsx":
         raise CommandError(f"--output {output} must end with .xlsx")
@@ -306,142 +283,12 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     return check.exit_status
 
 
-def _account_errors(run):
-    """The platform's AccountError as the command line's one-line error."""
-    from pmm_pipeline.portal.errors import AccountError
-
-    try:
-        return run()
-    except AccountError as err:
-        raise CommandError(str(err)) from None
-
-
-def cmd_portal(args: argparse.Namespace, settings: Settings) -> int:
-    from pmm_pipeline.portal.commands import portal
-
-    if not 0 < args.port < 65536:
-        raise CommandError(f"--port {args.port} must be from 1 to 65535")
-    try:
-        portal(settings, args.host, args.port)
-    except OSError as err:
-        raise CommandError(f"cannot serve on {args.host}:{args.port}: {err.strerror or err}") from None
-    return 0
-
-
-def cmd_accounts(args: argparse.Namespace, settings: Settings) -> int:
-    from pmm_pipeline.portal import commands
-
-    what = args.accounts_command
-    if what == "add":
-        print(
-            _account_errors(
-                lambda: commands.accounts_add(
-                    settings, args.login, args.role, args.member, args.lang, args.password_stdin
-                )
-            )
-        )
-    elif what == "password":
-        print(_account_errors(lambda: commands.accounts_password(settings, args.login)))
-    elif what == "token":
-        token = _account_errors(lambda: commands.accounts_token(settings, args.login))
-        print(token)
-        print(f"(the API token of {args.login}: shown this once, kept only as a hash)", file=sys.stderr)
-    elif what == "disable":
-        print(_account_errors(lambda: commands.accounts_disable(settings, args.login)))
-    elif what == "assign":
-        print(_account_errors(lambda: commands.accounts_assign(settings, args.login, args.member)))
-    elif what == "demo":
-        reference = load_reference(settings.reference_dir, settings.cycles_file)
-        member = _member_of(reference, args.member)
-        lines = _account_errors(lambda: commands.accounts_demo(settings, member, args.lang))
-        print("Demo accounts of the PMM platform (new passwords, shown this once):")
-        print("\n".join(lines))
-    else:
-        rows = _account_errors(lambda: commands.accounts_list(settings))
-        if args.json:
-            print(json.dumps(rows, indent=2, ensure_ascii=False))
-        else:
-            for row in rows:
-                state = "" if row["active"] else "  (disabled)"
-                bound = row["member"] or ",".join(row["assigned"]) or "-"
-                print(f"{row['login']:<24} {row['role']:<12} {bound:<12} {row['lang']}{state}")
-    return 0
-
-
-# --- the parser ---------------------------------------------------------------------------------------
-class PmmArgumentParser(argparse.ArgumentParser):
-    """argparse with the contract's one-line errors and near-miss suggestions for every choice."""
-
-    def error(self, message: str):  # noqa: D102 - argparse's hook
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
-
-    def _check_value(self, action, value):  # argparse's hook for `choices`, used by commands and list kinds
-        if action.choices is not None and value not in action.choices:
-            known = list(action.choices)
-            kind = "command" if isinstance(action, argparse._SubParsersAction) else CHOICE_KINDS.get(action.dest)
-            listed = known if len(known) <= LIST_ALL_UP_TO else []
-            message = describe_unknown(kind or action.dest, str(value), nearest(str(value), known), listed, None)
-            raise argparse.ArgumentError(None, message)
-
-
-# What a positional choice is called in its error message.
-CHOICE_KINDS = {"what": "list"}
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Examples (epilogs) keep their lines; options show their defaults."""
-
-
-class _VersionAction(argparse.Action):
-    """--version, computed only when asked (the code version may ask git)."""
-
-    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):  # noqa: A002
-        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        print(version_text())  # on standard output, like --help, for programs that read it
-        parser.exit(0)
-
-
-def version_text() -> str:
-    """The package version and the code version every manifest and provenance row records."""
-    from importlib import metadata
-
-    from pmm_pipeline.core.provenance import code_version
-
-    try:
-        package = metadata.version("pmm_pipeline")
-    except metadata.PackageNotFoundError:
-        package = "unknown"
-    return f"pmm {package} (code version {code_version()}, as recorded in manifests and lineage)"
-
-
-def _examples(*lines: str) -> str:
-    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
-
-
-def _add_command(commands, name: str, help_text: str, examples: Iterable[str], handler, description: str = ""):
-    parser = commands.add_parser(
-        name,
-        help=help_text,
-        description=description or help_text,
-        epilog=_examples(*examples),
-        formatter_class=_Formatter,
-    )
-    parser.set_defaults(handler=handler)
-    return parser
-
-
-CYCLE_HELP = "cycle id from cycles.yaml, e.g. 2023 (`pmm list cycles`)"
-MEMBER_HELP = "member code, any case, e.g. KEN or ken (`pmm list members`)"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = PmmArgumentParser(
         prog="pmm",
         description=__doc__,
-        formatter_class=_Formatter,
-        epilog=_examples(
+        formatter_class=HelpFormatter,
+        epilog=examples_text(
             "pmm sample --cycle 2023 --members 20 --seed 1",
             "pmm run --cycle 2023",
             "pmm status --cycle 2023",
@@ -449,10 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
             "pmm <command> --help      (every command's options and examples)",
         ),
     )
-    parser.add_argument("--version", action=_VersionAction, help="print the package and code version, then exit")
+    parser.add_argument("--version", action=VersionAction, help="print the package and code version, then exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    sample = _add_command(
+    sample = add_command(
         commands,
         "sample",
         "write realistic synthetic submissions into landing/<cycle>/",
@@ -481,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
         " (caught by the gate)",
     )
 
-    run = _add_command(
+    run = add_command(
         commands,
         "run",
         "materialize every asset of a cycle through Dagster, showing each step",
@@ -495,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cycle", required=True, help=CYCLE_HELP)
     run.add_argument("--quiet", action="store_true", help="do not show the steps; print only the summary")
 
-    template = _add_command(
+    template = add_command(
         commands,
         "template",
         "write a member's Excel questionnaire for a cycle",
@@ -508,11 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     template.add_argument("--cycle", required=True, help=CYCLE_HELP)
     template.add_argument("--member", required=True, help=MEMBER_HELP)
     template.add_argument(
-        "--lang", type=_language, default=None, help="en, fr or es (default: the member's language in members.csv)"
+        "--lang", type=language, default=None, help="en, fr or es (default: the member's language in members.csv)"
     )
     template.add_argument("--output", required=True, help="the .xlsx file to write")
 
-    trace = _add_command(
+    trace = add_command(
         commands,
         "trace",
         "print how a published value was derived, down to the file and cell",
@@ -530,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print one JSON document (format pmm-trace, docs/auditors.md)"
     )
 
-    status = _add_command(
+    status = add_command(
         commands,
         "status",
         "where a cycle stands: dates, state, who is outstanding, blocked or rejected",
@@ -544,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print one JSON document (format pmm-cycle-status)")
     status.add_argument(
         "--as-of",
-        type=_day,
+        type=day,
         default=None,
         metavar="YYYY-MM-DD",
         help="judge the cycle's state on this day instead of today (in the calendar's time zone)",
@@ -557,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long to wait for a run that holds the warehouse",
     )
 
-    validate = _add_command(
+    validate = add_command(
         commands,
         "validate",
         "check one file offline as the intake and the quality gate would, before sending it",
@@ -580,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument(
         "--lang",
-        type=_language,
+        type=language,
         default=None,
         help="en, fr or es (default: the questionnaire language of the member the file names, else en)",
     )
@@ -589,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--json", action="store_true", help="print one JSON document (format pmm-self-check)")
 
-    listing = _add_command(
+    listing = add_command(
         commands,
         "list",
         "list the cycles, members or KPIs other commands accept",
@@ -605,94 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--cycle", default=None, help="members in force for this cycle; KPIs of its catalogue version")
     listing.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
 
-    portal = _add_command(
-        commands,
-        "portal",
-        "serve the member platform (web pages and the API under /api/v1/)",
-        ("pmm portal", "pmm portal --host 127.0.0.1 --port 8080"),
-        cmd_portal,
-        "Serves the PMM data collection platform with waitress until Ctrl-C. Its database (accounts, uploads,"
-        " notes, audit trail) is PMM_DATA_DIR/portal.sqlite3, or PMM_PORTAL_DATABASE_URL; migrations are applied"
-        " on start. Uploads go through the pipeline's intake into landing/<cycle>/.",
-    )
-    portal.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    portal.add_argument("--port", type=int, default=8080, help="port to listen on")
+    add_platform_commands(commands)
 
-    accounts = _add_command(
-        commands,
-        "accounts",
-        "manage the platform's accounts: add, password, token, disable, assign, list, demo",
-        (
-            "echo 'a long passphrase' | pmm accounts add --login ken.ncp --role ncp --member KEN --lang fr"
-            " --password-stdin",
-            "pmm accounts token --login ken.ncp",
-            "pmm accounts assign --login expert1 --member KEN",
-            "pmm accounts disable --login ken.ncp",
-            "pmm accounts list",
-        ),
-        None,
-    )
-    accounts_commands = accounts.add_subparsers(dest="accounts_command", required=True, metavar="command")
-    add = _add_command(
-        accounts_commands,
-        "add",
-        "add an account: an NCP of one member, the Secretariat or a peer reviewer",
-        ("pmm accounts add --login ken.ncp --role ncp --member KEN --lang fr --password-stdin",),
-        cmd_accounts,
-    )
-    add.add_argument("--login", required=True, help="the sign-in name")
-    add.add_argument("--role", required=True, choices=("ncp", "secretariat", "reviewer"), help="the account's role")
-    add.add_argument("--member", default=None, help="ncp only: " + MEMBER_HELP)
-    add.add_argument("--lang", type=_language, default="en", help="en, fr or es: the pages' language")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input (one line)")
-    password = _add_command(
-        accounts_commands,
-        "password",
-        "set an account's password from standard input (one line)",
-        ("pmm accounts password --login ken.ncp < passphrase.txt",),
-        cmd_accounts,
-    )
-    password.add_argument("--login", required=True, help="the account")
-    token = _add_command(
-        accounts_commands,
-        "token",
-        "print a new API token for the account, once (only its hash is kept)",
-        ("pmm accounts token --login ken.ncp",),
-        cmd_accounts,
-    )
-    token.add_argument("--login", required=True, help="the account")
-    disable = _add_command(
-        accounts_commands,
-        "disable",
-        "disable an account: no sign-in, sessions ended, tokens refused",
-        ("pmm accounts disable --login ken.ncp",),
-        cmd_accounts,
-    )
-    disable.add_argument("--login", required=True, help="the account")
-    assign = _add_command(
-        accounts_commands,
-        "assign",
-        "assign a peer reviewer to a member",
-        ("pmm accounts assign --login expert1 --member KEN",),
-        cmd_accounts,
-    )
-    assign.add_argument("--login", required=True, help="the reviewer's account")
-    assign.add_argument("--member", required=True, help=MEMBER_HELP)
-    listed = _add_command(
-        accounts_commands, "list", "list the accounts", ("pmm accounts list", "pmm accounts list --json"), cmd_accounts
-    )
-    listed.add_argument("--json", action="store_true", help="print a JSON list")
-    demo = _add_command(
-        accounts_commands,
-        "demo",
-        "create (or reset) a demo NCP and a demo Secretariat account with new passwords printed once",
-        ("pmm accounts demo --member KEN",),
-        cmd_accounts,
-    )
-    demo.add_argument("--member", default="KEN", help="the demo NCP's member: " + MEMBER_HELP)
-    demo.add_argument("--lang", type=_language, default="en", help="en, fr or es")
-
-    specs = _add_command(
+    specs = add_command(
         commands,
         "specs",
         "KPI catalogue commands",
@@ -700,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
         None,
     )
     specs_commands = specs.add_subparsers(dest="specs_command", required=True, metavar="command")
-    check = _add_command(
+    check = add_command(
         specs_commands,
         "check",
         "validate a KPI catalogue and report every error with its file",

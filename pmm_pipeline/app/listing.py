@@ -7,10 +7,11 @@ nothing here reads the warehouse.
 import datetime as dt
 from typing import Any
 
+from pmm_pipeline.core.text import printable
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle
-from pmm_pipeline.stages.collection.cycle_status import cycle_state, printable
+from pmm_pipeline.stages.collection.cycle_status import cycle_state
 
 CYCLE_COLUMNS = (
     "id",

@@ -402,7 +402,8 @@ def _build_tier_assets(
 
     @dg.asset(
         key=release_table.key,
-        description=f"Writes published/<cycle>/{tier}/ (kpi_values and rollups as CSV, Parquet, JSON, SDMX-CSV and"
+        description=f"Writes published/<cycle>/{tier}/ (kpi_values and rollups as CSV, Parquet, JSON, SDMX-CSV with its"
+        " SDMX structure (structure.xml) and"
         " Excel in en/fr/es, the HTML report, changes.json against the previous release, manifest.json)"
         f" after auditing those very files with the lower tiers' released files, and logs the release;"
         f" {release_table.row}",

@@ -9,12 +9,12 @@ so the status is right even when the run that would refresh `collection.complete
 
 import datetime as dt
 import textwrap
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
+from pmm_pipeline.core.text import printable
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle, CyclesConfig
 
@@ -164,15 +164,6 @@ def build_status(
             {"reason_code": reason, "count": len(files), "files": files} for reason, files in sorted(by_reason.items())
         ],
     }
-
-
-def printable(text: object) -> str:
-    """Text from files (file names, messages quoting answers) made safe for a terminal: control characters,
-    escape sequences included, are shown as escapes instead of acting on the terminal."""
-    return "".join(
-        ch if ch == " " or unicodedata.category(ch)[0] not in "CZ" else ch.encode("unicode_escape").decode("ascii")
-        for ch in str(text)
-    )
 
 
 def render_status(status: dict[str, Any]) -> str:

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pmm_pipeline.stages.ingestion.text import MESSAGE_LENGTH, SHOWN_LENGTH, printable, quote
+from pmm_pipeline.core.text import printable
+from pmm_pipeline.stages.ingestion.text import MESSAGE_LENGTH, SHOWN_LENGTH, quote
 
 FORMAT_NAME = "pmm-submission"
 FORMAT_VERSION = 1

@@ -9,7 +9,7 @@ workbook or shown safely, so the file is rejected (`bad_text`) naming the place;
 PMM_MAX_TEXT_LENGTH is `text_too_long`. The walk is generic over dataclasses, mappings and
 sequences, so a field added to a reader later is covered without a change here.
 
-`quote` and `printable` are for the other direction: whatever part of a file is echoed into a
+`quote` (and core.text's `printable`) are for the other direction: whatever part of a file is echoed into a
 message, a reason file, a log or feedback is cut short and escaped, never copied whole.
 """
 
@@ -19,6 +19,8 @@ import reprlib
 import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from pmm_pipeline.core.text import printable
 
 # Lone surrogates, C0 controls except tab and line feed, DEL and C1 controls, and the 66
 # non-characters (U+FDD0..U+FDEF and the last two code points of every plane).
@@ -55,30 +57,6 @@ def normalise(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
     return text.strip()
-
-
-def _escape_char(char: str) -> str:
-    code = ord(char)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
-
-
-def printable(text: str, limit: int = SHOWN_LENGTH) -> str:
-    """`text` cut to `limit` characters (saying how long it was) with every non-printable character escaped.
-
-    Safe in a table, a workbook cell, a JSON reason file and a one-line log entry whatever the
-    file held: line breaks, controls, surrogates, bidirectional overrides and non-characters are
-    shown as escapes.
-    """
-    cut = text[:limit]
-    # Spaces of every kind (a no-break space in "1 234") are harmless and shown as they are.
-    shown = "".join(c if c.isprintable() or unicodedata.category(c) == "Zs" else _escape_char(c) for c in cut)
-    if len(text) > limit:
-        shown += f"… ({len(text)} characters)"
-    return shown
 
 
 def quote(value: Any, limit: int = QUOTE_LENGTH) -> str:
@@ -118,7 +96,7 @@ def _check(text: str, path: tuple[Any, ...], max_length: int) -> TextIssue | Non
         return TextIssue(
             "bad_text",
             path,
-            f"holds the character {_escape_char(text[bad])} at position {bad + 1}"
+            f"holds the character {printable(text[bad])} at position {bad + 1}"
             f" ({quote(text[max(0, bad - 20) : bad + 20])}), which cannot be stored: a control character,"
             " an unpaired surrogate or a Unicode non-character; remove it and send the file again",
         )

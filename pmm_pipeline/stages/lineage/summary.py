@@ -17,7 +17,8 @@ import pandas as pd
 from pmm_pipeline.core.vocabulary import TIERS, VALUE_STATUSES
 from pmm_pipeline.specs.catalogue.formula import Formula, ItemRef, parse_formula
 from pmm_pipeline.stages.disclosure.facts import VALUE, visible_in
-from pmm_pipeline.stages.lineage.trace import evaluate, explain
+from pmm_pipeline.stages.lineage.recompute import evaluate
+from pmm_pipeline.stages.lineage.trace import explain
 from pmm_pipeline.warehouse.tables import FINDINGS, KPI_VALUES, MEMBER_SUMMARY, PROVENANCE, WITHHELD
 
 BLOCKED = "blocked"

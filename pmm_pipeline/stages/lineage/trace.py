@@ -8,27 +8,25 @@ says the same). Numbers are never formatted lossily: an answer is shown as its d
 notation with every digit (`exact_decimal`), a computed value as Python's repr.
 
 A value without a number says why: the inputs not applicable or not reported, the denominator that is
-zero (the formula is evaluated again on the inputs shown, `evaluate`), or the blocking findings that kept
-the member out. Member-supplied text is printed with control characters escaped (`printable`), so a
-comment cannot rewrite the auditor's terminal.
+zero (the formula is evaluated again on the inputs shown, recompute.py), or the blocking findings that kept
+the member out. Where the value went is publication.py; the trace as text, with member-supplied text
+printed inert so a comment cannot rewrite the auditor's terminal, is render.py.
 """
 
-import csv
 import math
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
-import pandas as pd
-from sqlglot import exp
 
-from pmm_pipeline.core.vocabulary import TIERS
+from pmm_pipeline.core.text import printable
 from pmm_pipeline.specs.catalogue.formula import Formula, ItemRef
 from pmm_pipeline.specs.catalogue.load import Catalogue
-from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
-from pmm_pipeline.stages.disclosure.facts import NUMERIC_STATISTICS, VALUE, split_level_series, visible_in
+from pmm_pipeline.specs.catalogue.models import KpiSpec
 from pmm_pipeline.stages.lineage.as_written import ArchivedFile, archive_intact, exact_decimal
+from pmm_pipeline.stages.lineage.publication import Publication
+from pmm_pipeline.stages.lineage.reads import column_names, iso_time, plain, records, rows, table_names
+from pmm_pipeline.stages.lineage.recompute import REFERENCE, evaluate
 from pmm_pipeline.stages.lineage.trace_model import (
     FORMAT,
     FORMAT_VERSION,
@@ -36,16 +34,12 @@ from pmm_pipeline.stages.lineage.trace_model import (
     Gate,
     Input,
     Place,
-    PublishedFile,
     Reason,
-    RollupFeed,
-    RollupTier,
     RuleInfo,
     RuleResult,
     Run,
     Series,
     Submission,
-    TierPublication,
     Trace,
 )
 from pmm_pipeline.stages.quality.rules import RULES
@@ -57,160 +51,17 @@ from pmm_pipeline.warehouse.tables import (
     PROVENANCE,
     RECEIVED_FILES,
     REJECTIONS,
-    ROLLUPS,
     STAGED_ANSWERS,
     SUBMISSIONS,
-    WITHHELD,
-    published_tables,
 )
 
 # Columns of the raw record that say which account sent a file and through which channel. They are read
 # when the warehouse has them (older warehouses do not), from the submission's record or its file's.
 ACCOUNT_COLUMNS = ("channel", "account")
-# The member's group of each grouping the rollups compare (staging.participation's columns); plus global/all.
-GROUP_COLUMNS = {
-    "region": "region_code",
-    "income_group": "income_group",
-    "landlocked": "landlocked",
-    "admin_type": "admin_type",
-}
 
 
 class TraceError(Exception):
     """Nothing to trace for the arguments given (no lineage, no value); one line for the user."""
-
-
-# --- numbers and text ---------------------------------------------------------------------------------------
-def printable(text: object) -> str:
-    """Member text for a terminal: control and bidirectional-override characters escaped, on one line."""
-    out = []
-    for char in str(text):
-        code = ord(char)
-        if code < 0x20 or 0x7F <= code < 0xA0 or 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069:
-            out.append(f"\\u{code:04x}" if code > 0xFF else f"\\x{code:02x}")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def _given(value: object) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return False
-    if isinstance(value, float) and math.isnan(value):
-        return False
-    return value != ""
-
-
-def _opt(value: object):
-    """A cell as a plain Python value, None for SQL NULL (pandas' NaN, NA, NaT)."""
-    if not _given(value):
-        return None
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return value
-
-
-def _time(value: object) -> str | None:
-    if not _given(value):
-        return None
-    stamp = pd.Timestamp(value)
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC")
-    return stamp.isoformat()
-
-
-# --- the formula, evaluated again on the inputs shown ---------------------------------------------------------
-_REFERENCE = re.compile(r"[A-Za-z_]\w*\[T(?:-1)?\]")
-_T_MINUS_1 = re.compile(r"\[T\s*-\s*1\]")  # sqlglot writes item[T - 1]; the catalogue and the trace say item[T-1]
-
-
-class _Undefined(Exception):
-    pass
-
-
-def evaluate(formula: Formula, values: Mapping[ItemRef, float | None]) -> tuple[float | None, list[str]]:
-    """The formula's value on `values` and the denominators (as written in the formula) that are zero.
-
-    None when an input has no number. The arithmetic is the KPI stage's (doubles, division by zero is no
-    value), so a reported value and its recomputation are the same double.
-    """
-    zero: list[str] = []
-
-    def ev(node: exp.Expression) -> float | None:
-        if isinstance(node, exp.Paren):
-            return ev(node.this)
-        if isinstance(node, exp.Literal):
-            return float(node.this)
-        if isinstance(node, exp.Bracket):
-            ref = ItemRef(node.this.name, _offset(node))
-            found = values.get(ref)
-            return None if found is None else float(found)
-        if isinstance(node, exp.Neg):
-            inner = ev(node.this)
-            return None if inner is None else -inner
-        if isinstance(node, (exp.Abs,)):
-            inner = ev(node.this)
-            return None if inner is None else abs(inner)
-        if isinstance(node, (exp.Least, exp.Greatest)):
-            args = [ev(a) for a in [node.this, *node.expressions]]
-            if any(a is None for a in args):
-                return None
-            return min(args) if isinstance(node, exp.Least) else max(args)
-        if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Div)):
-            left, right = ev(node.this), ev(node.expression)
-            if isinstance(node, exp.Div) and right == 0:
-                zero.append(_T_MINUS_1.sub("[T-1]", node.expression.sql(dialect="duckdb")))
-                return None
-            if left is None or right is None:
-                return None
-            try:
-                if isinstance(node, exp.Add):
-                    return left + right
-                if isinstance(node, exp.Sub):
-                    return left - right
-                if isinstance(node, exp.Mul):
-                    return left * right
-                return left / right
-            except OverflowError:
-                return math.inf
-        raise _Undefined(node.sql())
-
-    try:
-        result = ev(formula.tree)
-    except _Undefined:
-        return None, zero
-    return result, zero
-
-
-def _offset(node: exp.Bracket) -> int:
-    text = node.expressions[0].sql(dialect="duckdb").replace(" ", "")
-    return 0 if text == "T" else -1
-
-
-# --- reading the warehouse --------------------------------------------------------------------------------------
-def _tables(conn: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
-    return {f"{s}.{t}" for s, t in rows}
-
-
-def _columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
-    rows = conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-        [schema, table],
-    ).fetchall()
-    return {r[0] for r in rows}
-
-
-def _records(conn: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
-    frame = conn.execute(sql, params).df()
-    return [{k: _opt(v) for k, v in row.items()} for row in frame.to_dict("records")]
-
-
-def _rows(conn, tables: set[str], table, where: str, params: list, columns: str = "*") -> list[dict]:
-    """Rows of a declared table (none when the warehouse does not have it yet); `where` is constant SQL text."""
-    if table.qualified not in tables:
-        return []
-    return _records(conn, f"SELECT {columns} FROM {table.qualified} WHERE {where}", params)
 
 
 def _finding(row: Mapping) -> Finding:
@@ -230,7 +81,7 @@ def _finding(row: Mapping) -> Finding:
 def _not_participating(conn, tables: set[str], cycle_id: str, member: str, kpi_id: str) -> TraceError:
     """Why a member has no value at all: versions on record but none in use, rejected files, or nothing received."""
     head = f"no value of {kpi_id} for member {member} in cycle {cycle_id}: {member}"
-    versions = _rows(
+    versions = rows(
         conn,
         tables,
         SUBMISSIONS,
@@ -249,7 +100,7 @@ def _not_participating(conn, tables: set[str], cycle_id: str, member: str, kpi_i
             for v in versions
         )
         return TraceError(f"{head} has accepted versions but none in use: {states}")
-    rejected = _rows(
+    rejected = rows(
         conn, tables, REJECTIONS, "cycle = ? AND member_code = ? ORDER BY received_at, file_name", [cycle_id, member]
     )
     if not rejected:
@@ -268,10 +119,10 @@ def load_trace(
     data_dir: Path | None = None,
 ) -> Trace:
     """The trace of `kpi` for `member_code` in `cycle_id`; `data_dir` adds the published files' rows."""
-    tables = _tables(conn)
+    tables = table_names(conn)
     if PROVENANCE.qualified not in tables:
         raise TraceError(f"no lineage in the warehouse yet: run the cycle first (pmm run --cycle {cycle_id})")
-    participation = _records(
+    participation = records(
         conn,
         f"SELECT * FROM {PARTICIPATION.qualified} WHERE cycle = ? AND member_code = ?",
         [cycle_id, member_code],
@@ -280,7 +131,7 @@ def load_trace(
         raise _not_participating(conn, tables, cycle_id, member_code, kpi.id)
     member = participation[0]
     submission_id = member["submission_id"]
-    summary = _records(
+    summary = records(
         conn,
         f"SELECT * FROM {MEMBER_SUMMARY.qualified} WHERE cycle = ? AND member_code = ?",
         [cycle_id, member_code],
@@ -288,7 +139,7 @@ def load_trace(
     admitted = bool(summary and summary[0].get("is_admitted"))
     values = {
         v["series"]: v
-        for v in _records(
+        for v in records(
             conn,
             f"SELECT * FROM {KPI_VALUES.qualified} WHERE cycle = ? AND member_code = ? AND kpi_id = ?",
             [cycle_id, member_code, kpi.id],
@@ -296,7 +147,7 @@ def load_trace(
     }
     if admitted and not values:
         raise TraceError(f"no value of {kpi.id} for member {member_code} in cycle {cycle_id}")
-    provenance = _records(
+    provenance = records(
         conn,
         f"SELECT * FROM {PROVENANCE.qualified} WHERE cycle = ? AND member_code = ? AND kpi_id = ?"
         " ORDER BY series, year DESC, item",
@@ -307,18 +158,18 @@ def load_trace(
     run = (
         provenance[0]
         if provenance
-        else next(iter(_records(conn, f"SELECT * FROM {PROVENANCE.qualified} WHERE cycle = ? LIMIT 1", [cycle_id])), {})
+        else next(iter(records(conn, f"SELECT * FROM {PROVENANCE.qualified} WHERE cycle = ? LIMIT 1", [cycle_id])), {})
     )
     answers = {
         (a["item"], int(a["year"])): a
-        for a in _records(
+        for a in records(
             conn,
             f"SELECT * FROM {STAGED_ANSWERS.qualified} WHERE cycle = ? AND member_code = ? AND submission_id = ?",
             [cycle_id, member_code, submission_id],
         )
     }
     findings = (
-        _records(
+        records(
             conn,
             f"SELECT * FROM {FINDINGS.qualified} WHERE cycle = ? AND member_code = ? AND submission_id = ?"
             " ORDER BY rule, item, year",
@@ -338,7 +189,7 @@ def load_trace(
         warnings=sum(1 for f in findings if f["severity"] == "warning"),
         blocking_findings=blocking,
     )
-    publication = _Publication(conn, tables, cycle_id, member_code, kpi, data_dir)
+    publication = Publication(conn, tables, cycle_id, member_code, kpi, data_dir)
     submission = _submission(conn, tables, cycle_id, submission_id)
     # The answers as written are read back only from an archived copy that still hashes to the submission.
     archived = (
@@ -391,14 +242,14 @@ def load_trace(
 
 
 def _submission(conn, tables: set[str], cycle_id: str, submission_id: str) -> Submission:
-    rows = _records(
+    rows = records(
         conn, f"SELECT * FROM {SUBMISSIONS.qualified} WHERE cycle = ? AND submission_id = ?", [cycle_id, submission_id]
     )
     row = rows[0] if rows else {}
     account = {c: row.get(c) for c in ACCOUNT_COLUMNS}
     missing = [c for c in ACCOUNT_COLUMNS if account[c] is None]
     if missing and RECEIVED_FILES.qualified in tables:
-        present = [c for c in missing if c in _columns(conn, RECEIVED_FILES.schema, RECEIVED_FILES.name)]
+        present = [c for c in missing if c in column_names(conn, RECEIVED_FILES.schema, RECEIVED_FILES.name)]
         if present:
             found = conn.execute(
                 f"SELECT {', '.join(present)} FROM {RECEIVED_FILES.qualified} WHERE cycle = ? AND sha256 = ?"
@@ -406,7 +257,7 @@ def _submission(conn, tables: set[str], cycle_id: str, submission_id: str) -> Su
                 [cycle_id, submission_id],
             ).fetchall()
             if found:
-                account |= {c: _opt(v) for c, v in zip(present, found[0], strict=True)}
+                account |= {c: plain(v) for c, v in zip(present, found[0], strict=True)}
     path = row.get("archive_path")
     return Submission(
         archive_intact=archive_intact(Path(path), submission_id) if path else None,
@@ -414,8 +265,8 @@ def _submission(conn, tables: set[str], cycle_id: str, submission_id: str) -> Su
         version=row.get("version"),
         file_name=row.get("file_name"),
         format=row.get("format"),
-        submitted_at=_time(row.get("submitted_at")),
-        received_at=_time(row.get("received_at")),
+        submitted_at=iso_time(row.get("submitted_at")),
+        received_at=iso_time(row.get("received_at")),
         archive_path=row.get("archive_path"),
         archive_state=row.get("archive_state"),
         sent_by=row.get("sent_by"),
@@ -496,7 +347,7 @@ def explain(status: str, states: Sequence[tuple[str, str]], zero: Sequence[str])
         shown = "; ".join(f"{ref} is {'not answered' if state == 'missing' else state}" for ref, state in refs)
         return "input_not_reported", f"no number to compute: {shown}", [ref for ref, _ in refs]
     if zero:
-        named = set(_REFERENCE.findall(zero[0]))  # whole references: total[T] is not import_total[T]
+        named = set(REFERENCE.findall(zero[0]))  # whole references: total[T] is not import_total[T]
         inputs = [ref for ref, _ in states if ref in named] or [ref for ref, _ in states]
         return "zero_denominator", f"the denominator {zero[0]} is 0 (never shown as 0 or infinity)", inputs
     return (
@@ -533,7 +384,7 @@ def _series(
     findings: list[dict],
     version,
     gate: Gate,
-    publication: "_Publication",
+    publication: Publication,
     member: Mapping,
     archived: ArchivedFile | None,
 ) -> Series:
@@ -576,322 +427,3 @@ def _series(
         publication=publication.tiers(series_id, value_row),
         rollups=publication.rollups(series_id, value_row, member),
     )
-
-
-# --- where the value went ---------------------------------------------------------------------------------------
-class _Publication:
-    """Per tier: the published row of a value, its files, why it is withheld; and the rollup rows it feeds."""
-
-    def __init__(self, conn, tables: set[str], cycle_id: str, member: str, kpi: KpiSpec, data_dir: Path | None):
-        self.cycle, self.member, self.kpi, self.data_dir = cycle_id, member, kpi, data_dir
-        self.rows: dict[str, dict[str, dict]] = {}
-        self.rollup_rows: dict[str, dict[tuple, dict]] = {}
-        self.released: dict[str, bool] = {}
-        for tier in TIERS:
-            kpi_table, rollup_table, releases = published_tables(tier)
-            mine = "cycle = ? AND member_code = ? AND kpi_id = ?"
-            self.rows[tier] = {r["series"]: r for r in _rows(conn, tables, kpi_table, mine, [cycle_id, member, kpi.id])}
-            self.rollup_rows[tier] = {
-                (r["series"], r["group_type"], r["group_code"]): r
-                for r in _rows(conn, tables, rollup_table, "cycle = ? AND kpi_id = ?", [cycle_id, kpi.id])
-            }
-            self.released[tier] = bool(_rows(conn, tables, releases, "cycle = ?", [cycle_id], "run_id"))
-        # A member value withheld from a tier by disclosure control is a `value` row of group (member, code).
-        self.withheld = _rows(
-            conn,
-            tables,
-            WITHHELD,
-            "cycle = ? AND kpi_id = ? AND statistic = ? AND group_type = 'member' AND group_code = ?",
-            [cycle_id, kpi.id, VALUE, member],
-            "tier, series, reason",
-        )
-        self.true_rollups = _rows(
-            conn,
-            tables,
-            ROLLUPS,
-            "cycle = ? AND kpi_id = ?",
-            [cycle_id, kpi.id],
-            "series, group_type, group_code, n_reporting, n_participating",
-        )
-        self._files: dict[Path, dict[str, tuple[int, object, object]] | None] = {}
-
-    def _relative(self, tier: str, name: str) -> str:
-        return f"published/{self.cycle}/{tier}/{name}"
-
-    def _located(self, path: Path) -> dict[str, tuple[int, object, object]] | None:
-        """This member's rows of the KPI in a published kpi_values file: series -> (CSV line, 1 = the header, or
-        Parquet row index from 0; value; status). Read in one pass without keeping the file (a cycle at scale
-        publishes millions of rows); None when the file cannot be read."""
-        if path in self._files:
-            return self._files[path]
-        found: dict[str, tuple[int, object, object]] = {}
-        try:
-            if path.suffix == ".csv":
-                with path.open(newline="", encoding="utf-8") as handle:
-                    reader = csv.reader(handle)
-                    header = next(reader)
-                    at = {name: header.index(name) for name in ("member_code", "kpi_id", "series", "value", "status")}
-                    line = 2
-                    for record in reader:
-                        start, line = line, reader.line_num + 1  # a quoted field may span lines: its first
-                        if record[at["member_code"]] == self.member and record[at["kpi_id"]] == self.kpi.id:
-                            found[record[at["series"]]] = (start, record[at["value"]], record[at["status"]])
-            else:
-                frame = pd.read_parquet(path, columns=["member_code", "kpi_id", "series", "value", "status"])
-                mine = frame[(frame["member_code"] == self.member) & (frame["kpi_id"] == self.kpi.id)]
-                for index, row in zip(mine.index, mine.itertuples(index=False), strict=True):
-                    found[row.series] = (int(index), _opt(row.value), row.status)
-        except (OSError, ValueError, KeyError, IndexError, StopIteration, csv.Error):
-            found = None
-        self._files[path] = found
-        return found
-
-    def _files_for(self, tier: str, series: str, warehouse_row: Mapping) -> list[PublishedFile]:
-        """The row in each kpi_values file of a release in place; a file unreadable or without the row is listed
-        with `value_matches` false: a release on record must hold what the warehouse says."""
-        if self.data_dir is None:
-            return []
-        found = []
-        for name in ("kpi_values.csv", "kpi_values.parquet"):
-            located = (self._located(self.data_dir / "published" / self.cycle / tier / name) or {}).get(series)
-            if located is None:
-                found.append(PublishedFile(path=self._relative(tier, name), row=None, value_matches=False))
-                continue
-            row, value, status = located
-            matches = _same_value(value, warehouse_row.get("value")) and str(status) == str(warehouse_row.get("status"))
-            found.append(PublishedFile(path=self._relative(tier, name), row=row, value_matches=matches))
-        return found
-
-    def tiers(self, series: str, value_row: Mapping | None) -> list[TierPublication]:
-        key = {"cycle": self.cycle, "member_code": self.member, "kpi_id": self.kpi.id, "series": series}
-        return [self._tier(tier, series, value_row, key) for tier in TIERS]
-
-    def _tier(self, tier: str, series: str, value_row: Mapping | None, key: dict) -> TierPublication:
-        def state(state, message, withheld_by=None, reason=None, files=()):
-            return TierPublication(
-                tier=tier,
-                state=state,
-                withheld_by=withheld_by,
-                reason=reason,
-                message=message,
-                row_key=key,
-                files=list(files),
-            )
-
-        if value_row is None:
-            return state("not_computed", "no value: the member's submission was kept out by the quality gate")
-        published = self.rows[tier].get(series)
-        choice = value_row.get("disclosure")
-        by_choice = tier != TIERS[-1] and not visible_in(choice, tier)
-        control = next((w["reason"] for w in self.withheld if w["tier"] == tier and w["series"] == series), None)
-        if published is not None:
-            released = self.released[tier]
-            message = f"in the {tier} tier's kpi_values" + ("" if released else " table; no release of it is in place")
-            # What the tier must not show is said loudly: the disclosure audit should have refused it.
-            if by_choice:
-                message += f"; WARNING: the member chose `{choice}`, which {tier} readers may not see"
-            elif control is not None:
-                message += f"; WARNING: disclosure control withheld it from this tier ({control})"
-            files = self._files_for(tier, series, published) if released else []
-            return state("published" if released else "not_released", message, files=files)
-        if by_choice:
-            message = f"the member chose `{choice}` for {self.kpi.id}: not shown to {tier} readers"
-            return state("withheld", message, "disclosure_choice", choice)
-        if control is not None:
-            message = f"withheld from the {tier} tier by disclosure control ({control}, disclosure.withheld)"
-            return state("withheld", message, "disclosure_control", control)
-        return state("not_released", f"not in the {tier} tier's tables: the tier has not been published for this cycle")
-
-    def rollups(self, series: str, value_row: Mapping | None, member: Mapping) -> list[RollupFeed]:
-        if value_row is None:  # a blocked member has no value: it is in no rollup, not even as coverage
-            return []
-        groups = [("global", "all")] + [(t, member.get(c)) for t, c in GROUP_COLUMNS.items()]
-        categorical = self.kpi.shape == Shape.categorical
-        reported = value_row.get("status") == "reported"
-        feeds = []
-        for row in self.true_rollups:
-            row_series = row["series"]
-            if categorical:
-                kpi_series, level = split_level_series(str(row_series))
-                if kpi_series != series:
-                    continue
-                counts_in = (
-                    "coverage"
-                    if not reported
-                    else ("statistics" if level == value_row.get("level_code") else "level_share_base")
-                )
-            else:
-                if row_series != series:
-                    continue
-                counts_in = "statistics" if reported else "coverage"
-            if (row["group_type"], row["group_code"]) not in groups:
-                continue
-            feeds.append(
-                RollupFeed(
-                    series=str(row_series),
-                    group_type=row["group_type"],
-                    group_code=row["group_code"],
-                    counts_in=counts_in,
-                    n_reporting=row.get("n_reporting"),
-                    n_participating=row.get("n_participating"),
-                    tiers=[self._rollup_tier(t, (row_series, row["group_type"], row["group_code"])) for t in TIERS],
-                )
-            )
-        order = {g: i for i, g in enumerate(g for g, _ in groups)}
-        return sorted(feeds, key=lambda f: (order.get(f.group_type, 9), f.series))
-
-    def _rollup_tier(self, tier: str, key: tuple) -> RollupTier:
-        row = self.rollup_rows[tier].get(key) or {}
-        reasons = {}
-        for entry in str(row.get("suppression_reason") or "").split(";"):
-            if ":" in entry:
-                statistic, reason = entry.split(":", 1)
-                reasons.setdefault(statistic, reason)
-        statistics = [s for s in (*NUMERIC_STATISTICS,) if row.get(s) is not None]
-        return RollupTier(
-            tier=tier,
-            released=self.released[tier] and bool(row),
-            published=statistics,
-            suppressed=reasons,
-            file=self._relative(tier, "rollups.csv"),
-        )
-
-
-def _same_value(published: object, stored: object) -> bool:
-    if not _given(published) or (isinstance(published, float) and math.isnan(published)):
-        return stored is None
-    return stored is not None and float(published) == float(stored)
-
-
-# --- text ---------------------------------------------------------------------------------------------------
-def _place(place: Place) -> str:
-    parts = [f"file {printable(place.file)}"]
-    if place.sheet:
-        parts.append(f"sheet {printable(place.sheet)}, cell {printable(place.cell)}")
-    if place.line is not None:
-        parts.append(f"line {place.line}")
-    if place.pointer:
-        parts.append(f"JSON pointer {printable(place.pointer)}")
-    return ", ".join(parts)
-
-
-def _answer(item: Input) -> str:
-    if item.status == "reported":
-        shown = item.value_exact if item.level is None else f"{printable(item.level)} (score {item.value_exact})"
-        if item.as_written is not None and item.as_written not in (item.value_exact, item.level, f'"{item.level}"'):
-            shown += f", written {printable(item.as_written)}"
-        return f"{shown} (reported)"
-    return f"({item.status})"
-
-
-def _finding_line(finding: Finding) -> str:
-    where = f" on {finding.item}[{finding.year}]" if finding.item else ""
-    return f"{finding.rule} ({finding.severity}){where}: {printable(finding.message)}"
-
-
-def render_trace(trace: Trace) -> str:
-    """The trace as text: per series the value or the reason, each input with its place, rules, publication."""
-    lines = [
-        f"{trace.kpi_id} ({trace.kpi_name}): member {trace.member_code}, cycle {trace.cycle},"
-        f" reporting year T = {trace.reporting_year}"
-    ]
-    if trace.member_state == "blocked":
-        lines.append(
-            f"member blocked by the quality gate: {trace.gate.blocking_failed} blocking finding(s), no KPI value"
-        )
-        lines += [f"  {_finding_line(f)}" for f in trace.gate.blocking_findings]
-    for series in trace.series:
-        value = repr(series.value) if series.status == "reported" else "none"
-        lines += [f"series {series.series}: value {value}, status {series.status}", f"  formula: {series.formula}"]
-        if series.reason is not None and series.reason.kind != "member_blocked":
-            lines.append(f"  why: {series.reason.message}")
-        if series.recomputed_value is not None and series.value is not None and series.recomputed_value != series.value:
-            lines.append(f"  WARNING: the formula on the inputs below gives {series.recomputed_value!r}")
-        lines.append("  answers used:")
-        for item in series.inputs:
-            lines.append(f"    {item.item}[{item.year_ref}] = year {item.year}: {_answer(item)}")
-            lines.append(f"      from {_place(item.place)}" if item.place else "      not answered in the submission")
-            if item.comment:
-                lines.append(f"      comment: {printable(item.comment)}")
-            if item.findings:
-                flagged = list(dict.fromkeys(f.rule for f in item.findings))
-                passed = len(RULES) - len(flagged)
-                lines.append(f"      quality: flagged by {', '.join(flagged)}; passed the other {passed} rules")
-                lines += [f"        {_finding_line(f)}" for f in item.findings]
-            else:
-                lines.append(f"      quality: passed all {len(RULES)} rules")
-        on_kpi = [r.rule for r in series.rules if r.result == "finding"]
-        if on_kpi:
-            lines.append(f"  rules with findings on these inputs or this KPI: {', '.join(on_kpi)}")
-        lines.append("  published:")
-        for tier in series.publication:
-            where = "; ".join(f"{f.path} {'line' if f.path.endswith('.csv') else 'row'} {f.row}" for f in tier.files)
-            lines.append(f"    {tier.tier}: {tier.state}: {printable(tier.message)}" + (f" ({where})" if where else ""))
-            lines += [
-                f"      WARNING: {f.path} does not show the warehouse's value"
-                for f in tier.files
-                if f.value_matches is False
-            ]
-        if series.rollups:
-            lines.append("  feeds the group statistics:")
-            for feed in series.rollups:
-                lines.append(
-                    f"    {feed.group_type} {feed.group_code} [{feed.series}], counts in {feed.counts_in},"
-                    f" n_reporting {feed.n_reporting} of {feed.n_participating}: {_rollup_tiers(feed)}"
-                )
-        elif series.status == "blocked":
-            lines.append("  feeds no group statistic: a blocked member has no value")
-    sub = trace.submission
-    lines += [
-        f"submission: version {sub.version} submitted {_shown_time(sub.submitted_at)}, sha256 {sub.submission_id}",
-        f"  file {printable(sub.file_name)} ({sub.format}), received {_shown_time(sub.received_at)}"
-        + _channel(sub)
-        + (f", sent by {printable(sub.sent_by)}" if sub.sent_by else ""),
-        f"  archived copy: {printable(sub.archive_path)}"
-        + (f" ({sub.archive_state})" if sub.archive_state else "")
-        + ("" if sub.archive_intact else ", WARNING: it no longer hashes to the submission's SHA-256"),
-        *_audit_lines(trace),
-        f"quality rules checked: {', '.join(r.rule for r in trace.rules_checked)}",
-        f"run {trace.run.run_id}, code version {trace.run.code_version},"
-        f" catalogue version {trace.run.catalogue_version} (digest {trace.run.catalogue_digest})",
-    ]
-    return "\n".join(lines)
-
-
-def _audit_lines(trace) -> list[str]:
-    """The platform's audit trail for the file, one line per entry (member text printed inert)."""
-    if not trace.platform_audit:
-        return []
-    lines = ["  member platform's audit trail for this file:"]
-    for entry in trace.platform_audit:
-        detail = ", ".join(f"{k} {printable(str(v))}" for k, v in sorted(entry.detail.items()) if v not in (None, ""))
-        lines.append(
-            f"    {_shown_time(entry.at)} {entry.what} by {printable(entry.login or '?')}"
-            f" from {printable(entry.ip or '?')}" + (f": {detail}" if detail else "")
-        )
-    return lines
-
-
-def _channel(sub: Submission) -> str:
-    """Where the platform received the file and which account sent it, when the raw record says (channel, account)."""
-    where = {"platform": " through the member platform", "landing": " copied into the landing folder"}
-    text = where.get(sub.channel or "", f" through {printable(sub.channel)}" if sub.channel else "")
-    return text + (f", account {printable(sub.account)}" if sub.account else "")
-
-
-def _rollup_tiers(feed: RollupFeed) -> str:
-    """What each tier shows of a rollup row; tiers that show the same are named together."""
-    shown: dict[str, list[str]] = {}
-    for tier in feed.tiers:
-        text = ", ".join(tier.published) or "nothing"
-        if tier.suppressed:
-            text += " (suppressed " + ", ".join(f"{s}: {r}" for s, r in tier.suppressed.items()) + ")"
-        if not tier.released:
-            text += " (not released)"
-        shown.setdefault(text, []).append(tier.tier)
-    return "; ".join(f"{', '.join(tiers)}: {text}" for text, tiers in shown.items())
-
-
-def _shown_time(iso: str | None) -> str:
-    """An ISO time as the trace has always printed it (`2024-02-01 09:00:00+00:00`)."""
-    return "unknown" if iso is None else iso.replace("T", " ")

@@ -1,4 +1,5 @@
-"""The reader formats of a tier's release (JSON, SDMX-CSV, Excel in three languages, the HTML report), as one writer."""
+"""The reader formats of a tier's release (JSON, SDMX-CSV and its structure, Excel in three languages, the HTML report),
+as one writer."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -9,16 +10,10 @@ from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle
-from pmm_pipeline.stages.publishing.formats import (
-    KpiLabels,
-    ReaderNames,
-    excel_name,
-    sdmx_name,
-    write_excel,
-    write_json,
-    write_sdmx_csv,
-)
+from pmm_pipeline.stages.publishing.formats import KpiLabels, ReaderNames, excel_name, write_excel, write_json
 from pmm_pipeline.stages.publishing.report import ReportContext, reasons_in_words, render_report, report_file
+from pmm_pipeline.stages.publishing.sdmx import sdmx_name, write_sdmx_csv
+from pmm_pipeline.stages.publishing.sdmx_structure import STRUCTURE_FILE, StructureInputs, code_count, structure_message
 
 
 def build_reader_outputs(
@@ -41,6 +36,14 @@ def build_reader_outputs(
     }
 
     names = ReaderNames(members=member_names, groups=group_names, reasons=reasons_in_words(min_group_size))
+    structure = StructureInputs(
+        cycle=cycle,
+        cycles=reference.cycles.cycles,
+        kpis=kpis,
+        members=reference.members_in_force(cycle),
+        groups=reference.groups,
+        min_group_size=min_group_size,
+    )
 
     def context(lang: str) -> ReportContext:
         return ReportContext(
@@ -63,6 +66,9 @@ def build_reader_outputs(
             write_json(frame, folder / f"{name}.json", name)
             write_sdmx_csv(frame, folder / sdmx_name(name), name, cycle.reporting_year)
             rows[f"{name}.json"] = rows[sdmx_name(name)] = len(frame)
+        # The SDMX structure (code lists, DSDs, dataflows) the SDMX-CSV files are read with: the same in every tier.
+        (folder / STRUCTURE_FILE).write_bytes(structure_message(structure))
+        rows[STRUCTURE_FILE] = code_count(structure)
         for lang in LANGUAGES:
             write_excel(tables, folder / excel_name(lang), lang, cycle.id, tier, labels, names)
             rows[excel_name(lang)] = sum(len(f) for f in tables.values())

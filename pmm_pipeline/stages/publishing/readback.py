@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from pmm_pipeline.stages.publishing import formats, report
+from pmm_pipeline.stages.publishing import formats, report, sdmx_check
 from pmm_pipeline.stages.publishing.cells import undo_neutralization
 from pmm_pipeline.stages.publishing.diff import KEYS, SUPPRESSION, comparable, diff_table
 from pmm_pipeline.stages.publishing.formats import typed_table
 from pmm_pipeline.stages.publishing.release import CHANGES_FILE, sha256_file
+from pmm_pipeline.stages.publishing.sdmx_structure import STRUCTURE_FILE
 
 # Text columns of the published tables: read back as text, whatever they look like ("2023" stays a string).
 TEXT_COLUMNS = (
@@ -77,7 +78,10 @@ def read_release_files(tier_dir: Path) -> tuple[dict[str, pd.DataFrame], list[st
             problems.append(f"{path}: bytes differ from the SHA-256 in manifest.json")
         if name == CHANGES_FILE:  # not a table: checked against the tables below
             continue
-        read, amiss = _read_back(name, path, digest)
+        # An SDMX-CSV file is checked against the structure beside it: what it reads back as depends on both.
+        structure = tier_dir / STRUCTURE_FILE
+        beside = (sha256_file(structure) if structure.exists() else None,) if name.endswith(".sdmx.csv") else ()
+        read, amiss = _read_back(name, path, digest, beside)
         frames |= read
         problems += [f"{path}: {p}" for p in amiss]
     problems += _check_changes(tier_dir, frames)
@@ -86,7 +90,7 @@ def read_release_files(tier_dir: Path) -> tuple[dict[str, pd.DataFrame], list[st
 
 # Tables read back from files, by (file name, SHA-256 of its bytes): a tier's released files are read
 # again as the lower tiers of every later tier's audit; the same bytes always read back the same.
-_READ_BACK_CACHE: OrderedDict[tuple[str, str], tuple[dict[str, pd.DataFrame], list[str]]] = OrderedDict()
+_READ_BACK_CACHE: OrderedDict[tuple, tuple[dict[str, pd.DataFrame], list[str]]] = OrderedDict()
 
 
 _READ_BACK_LOCK = threading.Lock()
@@ -95,9 +99,10 @@ _READ_BACK_LOCK = threading.Lock()
 READ_BACK_CACHE_SIZE = 64
 
 
-def _read_back(name: str, path: Path, digest: str) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """The tables of one release file (name -> frame) and what is amiss with it, read once per content."""
-    key = (name, digest)
+def _read_back(name: str, path: Path, digest: str, beside: tuple = ()) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """The tables of one release file (name -> frame) and what is amiss with it, read once per content (its own,
+    and `beside`: the digests of the files it is checked against)."""
+    key = (name, digest, *beside)
     with _READ_BACK_LOCK:
         cached = _READ_BACK_CACHE.get(key)
         if cached is not None:
@@ -118,7 +123,10 @@ def _read_back(name: str, path: Path, digest: str) -> tuple[dict[str, pd.DataFra
 def _parse_release_file(name: str, path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
     try:
         if name.endswith(".sdmx.csv"):
-            return {name: formats.read_sdmx_csv(path)[1]}, []
+            _table, frame, amiss = sdmx_check.read_checked(path, path.parent / STRUCTURE_FILE)
+            return ({} if frame is None else {name: frame}), amiss
+        if name == STRUCTURE_FILE:
+            return {}, sdmx_check.structure_problems(path)
         if path.suffix in (".csv", ".parquet"):
             return {name: read_table_file(path)}, []
         if path.suffix == ".json":

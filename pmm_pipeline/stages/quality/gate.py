@@ -17,10 +17,7 @@ from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.models import Cycle, CyclesConfig
 from pmm_pipeline.stages.quality.cross import CANDIDATE_COLUMNS, HISTORY_COLUMNS, run_cross_rules
 from pmm_pipeline.stages.quality.expectations import (
-    ANSWERS_BATCH,
-    EXPECTED_BATCH,
     ExpectationsReport,
-    plan_expectations,
     run_expectations,
 )
 from pmm_pipeline.stages.quality.findings import (
@@ -31,6 +28,7 @@ from pmm_pipeline.stages.quality.findings import (
     summarize_members,
 )
 from pmm_pipeline.stages.quality.frames import expected_answers, prepare_answers, required_answers
+from pmm_pipeline.stages.quality.plan import ANSWERS_BATCH, EXPECTED_BATCH, plan_expectations
 from pmm_pipeline.stages.quality.rules import RULES, Rule, Severity, severity_for
 from pmm_pipeline.warehouse.tables import ADMITTED_ANSWERS, FINDINGS, MEMBER_SUMMARY, STAGED_ANSWERS
 from pmm_pipeline.warehouse.writes import replace_cycle_rows_of_tables
