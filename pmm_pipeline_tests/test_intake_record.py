@@ -38,6 +38,7 @@ from pmm_pipeline.stages.ingestion.receipts import (
     ledger_path,
     ledger_updates,
     read_ledger,
+    receipt_line,
     record_for_intake,
 )
 from pmm_pipeline.stages.ingestion.submission import Problem
@@ -281,6 +282,26 @@ def test_a_missing_copy_keeps_the_version_on_record_as_missing(tmp_path, ctx):
     assert "missing" in message and "KEN_v2.json" in message
 
 
+@pytest.mark.parametrize("put_in_place", ["fifo", "link_to_device", "folder"])
+def test_a_pipe_or_device_where_a_copy_should_be_is_a_damaged_copy_not_a_hang(tmp_path, ctx, put_in_place):
+    # Opening a FIFO by name blocks until a writer comes; /dev/zero behind a link never ends: the run hung.
+    folders = Folders(tmp_path)
+    record = _two_versions(folders, ctx)
+    for path in folders.landing.iterdir():
+        path.unlink()
+    intact = folders.take_in(ctx, now=T0 + dt.timedelta(days=20), earlier=record)
+    copy = _copy_of(intact, "KEN_v2.json")
+    copy.unlink()
+    {"fifo": os.mkfifo, "link_to_device": lambda p: os.symlink("/dev/zero", p), "folder": os.mkdir}[put_in_place](copy)
+    result = folders.take_in(ctx, now=T0 + dt.timedelta(days=21), earlier=record)
+    assert [(d.received.file_name, d.state) for d in result.damaged] == [("KEN_v2.json", "archive_corrupt")]
+    assert str(copy) in str(result.damaged[0].error)
+    subs = intake_frames(result, "2023")["submissions"].set_index("file_name")
+    assert not subs.loc[["KEN_v1.json", "KEN_v2.json"], "is_latest"].any() and subs.loc["FRA.json", "is_latest"]
+    with pytest.raises(DamagedCopyError, match="not a regular file"):
+        read_archived(copy, intact.received[0].sha256, 1 << 20)
+
+
 def test_a_damaged_earlier_version_does_not_hold_a_member_whose_later_version_is_intact(tmp_path, ctx):
     folders = Folders(tmp_path)
     record = _two_versions(folders, ctx)
@@ -410,6 +431,60 @@ def test_a_damaged_line_inside_the_ledger_is_an_error_naming_it(tmp_path):
     lines[1] = lines[1].replace(b'"sha256": "', b'"sha256": "zz')
     path.write_bytes(b"\n".join(lines) + b"\n" + lines[0] + b"\n")
     with pytest.raises(ArchiveIntegrityError, match=r"receipts/2023.jsonl, line 2"):
+        read_ledger(path)
+
+
+def _ledger_of_three(tmp_path) -> Path:
+    path = ledger_path(tmp_path, "2023")
+    receipts = [
+        Receipt(c * 64, f"{m}.json", 10, T0 + dt.timedelta(days=i), f"{c * 2}/x.json")
+        for i, (c, m) in enumerate([("a", "KEN"), ("b", "FRA"), ("c", "UGA")])
+    ]
+    append_to_ledger(path, ledger_updates(read_ledger(path), receipts, T0))
+    return path
+
+
+@pytest.mark.parametrize("line", [2, 4])  # a receipt in the middle, and the last one
+def test_a_receipt_time_edited_in_the_ledger_is_an_error_naming_the_line_even_without_a_warehouse(tmp_path, line):
+    # With the warehouse gone there is nothing to compare the ledger with: a version frozen out at closing
+    # could be redated into the window, and a rebuilt warehouse would use it.
+    path = _ledger_of_three(tmp_path)
+    lines = path.read_bytes().split(b"\n")
+    moved = lines[line - 1].replace(b'"received_at": "2024-01', b'"received_at": "2023-12')
+    assert moved != lines[line - 1] and json.loads(moved)  # still a well-formed receipt line
+    lines[line - 1] = moved
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(ArchiveIntegrityError, match=rf"receipts/2023.jsonl, line {line}, .*chain"):
+        read_ledger(path)
+
+
+def test_a_line_removed_from_inside_the_ledger_is_an_error_naming_where(tmp_path):
+    path = _ledger_of_three(tmp_path)
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(b"\n".join(lines[:2] + lines[3:]))
+    with pytest.raises(ArchiveIntegrityError, match=r"line 3, .*chain"):
+        read_ledger(path)
+
+
+def test_a_whole_last_line_without_its_line_feed_is_torn_and_the_chain_goes_on_after_it_is_cut(tmp_path):
+    path = _ledger_of_three(tmp_path)
+    path.write_bytes(path.read_bytes()[:-1])  # the crash came just before the line feed
+    state = read_ledger(path)
+    assert ("c" * 64, "UGA.json") not in state.receipts  # the next append cuts it: nothing may rest on it
+    append_to_ledger(path, ledger_updates(state, [Receipt("d" * 64, "DEU.json", 1, T0, "dd/x.json")], T0))
+    assert set(read_ledger(path).receipts) == {("a" * 64, "KEN.json"), ("b" * 64, "FRA.json"), ("d" * 64, "DEU.json")}
+
+
+def test_a_ledger_written_before_the_chain_is_read_and_continued_but_no_line_may_drop_it(tmp_path):
+    path = ledger_path(tmp_path, "2023")
+    path.parent.mkdir(parents=True)
+    old = Receipt("a" * 64, "KEN.json", 10, T0, "aa/x.json")
+    path.write_bytes(json.dumps(receipt_line(old)).encode() + b"\n")  # as the ledger was written before
+    append_to_ledger(path, ledger_updates(read_ledger(path), [dataclasses.replace(old, file_name="FRA.json")], T0))
+    assert len(read_ledger(path).receipts) == 2
+    with open(path, "ab") as handle:  # an unchained line after chained ones: written by hand, or spliced in
+        handle.write(json.dumps(receipt_line(dataclasses.replace(old, file_name="UGA.json"))).encode() + b"\n")
+    with pytest.raises(ArchiveIntegrityError, match=r"line 4, .*no chain"):
         read_ledger(path)
 
 

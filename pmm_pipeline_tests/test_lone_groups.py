@@ -64,3 +64,39 @@ def test_every_release_is_on_record_outside_the_served_folders_and_a_rerun_adds_
     assert run_cycle_in_process(settings, "2023").success
     assert {tier: sorted((published / "record" / tier).glob("*.json")) for tier in ("public", "wco")} == records
     assert {p.name: p.read_bytes() for p in (published / "public").iterdir() if p.name.endswith(".csv")} == before
+
+
+@pytest.fixture(scope="module")
+@slow_fixture("cycle")
+def blocked_lone_administration(tmp_path_factory):
+    """KEN blocked beside DEU and FRA: the only member of its admin_type, region and income group all at once."""
+    data_dir = tmp_path_factory.mktemp("data")
+    landing = data_dir / "landing" / "2023"
+    landing.mkdir(parents=True)
+    for name in ("DEU.json", "FRA.json"):
+        shutil.copy(LANDING / name, landing / name)
+    ken = json.loads((LANDING / "KEN_v2.json").read_text())
+    for answer in ken["answers"]:
+        if answer["item"] == "declarations_electronic":
+            answer["value"] = 5000  # above declarations_total: a blocking finding
+    (landing / "KEN_v2.json").write_text(json.dumps(ken))
+    settings = settings_for(data_dir)
+    return settings, run_cycle_in_process(settings, "2023")
+
+
+def test_a_blocked_lone_member_of_every_group_type_stops_no_tier(blocked_lone_administration):
+    settings, result = blocked_lone_administration
+    assert result.success
+    with duckdb.connect(str(settings.layout.warehouse_path), read_only=True) as conn:
+        admitted = conn.execute(
+            "SELECT is_admitted FROM quality.member_summary WHERE cycle = '2023' AND member_code = 'KEN'"
+        ).fetchall()
+        groups = conn.execute(
+            "SELECT DISTINCT group_type, group_code FROM rollup.rollups WHERE cycle = '2023'"
+            " AND (group_type, group_code) IN (('admin_type', 'revenue_authority'), ('region', 'ESA'),"
+            " ('income_group', 'lower_middle'))"
+        ).fetchall()
+    assert admitted == [(False,)] and groups == []  # KEN's groups have participants and no rollup row
+    for tier in ("public", "wco", "secretariat"):
+        manifest = json.loads((settings.layout.published_dir("2023") / tier / "manifest.json").read_text())
+        assert manifest["tier"] == tier

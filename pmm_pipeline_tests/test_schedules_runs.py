@@ -7,7 +7,6 @@ them in region ESA and 52 in EUR; 186 for 2025: 138 answer in English, 27 in Fre
 """
 
 import datetime as dt
-import json
 import shutil
 from dataclasses import replace
 
@@ -18,6 +17,13 @@ import yaml
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
+from pmm_pipeline.stages.ingestion.receipts import (
+    LedgerState,
+    append_to_ledger,
+    ledger_path,
+    ledger_updates,
+    read_ledger,
+)
 from pmm_pipeline.stages.sample.generate import generate_sample
 from pmm_pipeline.warehouse.connection import open_warehouse
 from pmm_pipeline_tests.conftest import FIXTURES, settings_for, slow_fixture
@@ -109,11 +115,12 @@ def freeze_scenario(tmp_path_factory):
     # 2. Those files were in fact first seen during the window; then a resubmission arrives late.
     # Receipt times live in the receipt ledger beside the archive (not in the warehouse): rewrite them there,
     # to a day after every file's own submission date (a file dated after its receipt is bad_timestamp).
-    ledger = settings.layout.archive_dir / "receipts" / "2023.jsonl"
-    lines = [json.loads(line) for line in ledger.read_text().splitlines()]
-    for line in lines:
-        line["at" if line["kind"] == "first_intake" else "received_at"] = "2024-03-20T10:00:00+00:00"
-    ledger.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    # Written anew through the ledger's own functions: an edit in place breaks its chain and stops the intake.
+    ledger = ledger_path(settings.layout.archive_dir, "2023")
+    seen_at = dt.datetime(2024, 3, 20, 10, tzinfo=dt.UTC)
+    redated = [replace(r, received_at=seen_at) for r in read_ledger(ledger).receipts.values()]
+    ledger.unlink()
+    append_to_ledger(ledger, ledger_updates(LedgerState(), redated, seen_at))
     # The warehouse's copy of those receipts is faked alike: a ledger disagreeing with it stops the intake.
     with open_warehouse(settings.layout.warehouse_path) as conn:
         conn.execute(

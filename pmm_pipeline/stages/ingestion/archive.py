@@ -12,10 +12,12 @@ to its name raises `DamagedCopyError` (an ArchiveIntegrityError naming the file 
 callers keep the version on record as damaged instead of using or dropping it.
 """
 
+import errno
 import hashlib
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,17 +87,37 @@ def locate_copy(archive_dir: Path, digest: str, file_name: str) -> Path:
     return note if not whole.exists() and note.exists() else whole
 
 
+class NotARegularCopyError(OSError):
+    """What is at a copy's path is no regular file (a pipe, a device, a socket): it is never read."""
+
+
+def _open_regular(path: Path) -> int:
+    """A descriptor on the regular file at `path`, opened without blocking; raises OSError for anything else."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotARegularCopyError(errno.EINVAL, "not a regular file", str(path))
+    return fd
+
+
 def hash_file(path: Path, keep_up_to: int = -1) -> tuple[str, int, bytes | None]:
-    """SHA-256 and size of a file read in blocks; its bytes too when it holds at most `keep_up_to`."""
+    """SHA-256 and size of a file read in blocks; its bytes too when it holds at most `keep_up_to`.
+
+    Opened without blocking and checked to be a regular file before any read: a pipe or a device put
+    where a copy should be (/dev/zero through a link) would otherwise hang the run or never end.
+    """
     digest = hashlib.sha256()
     kept = bytearray()
     size = 0
-    with open(path, "rb") as handle:
-        while block := handle.read(READ_BLOCK):
+    fd = _open_regular(path)
+    try:
+        while block := os.read(fd, READ_BLOCK):
             digest.update(block)
             size += len(block)
             if size <= keep_up_to:
                 kept += block
+    finally:
+        os.close(fd)
     return digest.hexdigest(), size, bytes(kept) if size <= keep_up_to else None
 
 
@@ -170,7 +192,7 @@ class ArchivedCopy:
 
 def _read_note(path: Path, digest: str) -> dict:
     try:
-        with open(path, "rb") as handle:
+        with os.fdopen(_open_regular(path), "rb") as handle:
             raw = handle.read(_MAX_NOTE_BYTES + 1)
     except FileNotFoundError:
         raise DamagedCopyError(path, digest, None) from None
@@ -203,6 +225,10 @@ def read_archived(path: Path, digest: str, max_bytes: int) -> ArchivedCopy:
         found, size, data = hash_file(path, keep_up_to=max_bytes)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise DamagedCopyError(path, digest, None) from None
+    except NotARegularCopyError:
+        raise DamagedCopyError(
+            path, digest, "not a regular file", " (a folder, pipe, device or socket is there)"
+        ) from None
     if found != digest:
         raise DamagedCopyError(path, digest, found)
     return ArchivedCopy(data, size)

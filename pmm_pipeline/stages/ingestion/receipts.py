@@ -7,6 +7,11 @@ it was read (member, submitted_at, outcome, answers, format). A version is recei
 line fixes its receipt time for good; a later line for the same version only updates what was read
 (e.g. the catalogue changed and a file once rejected is now accepted).
 
+Each line carries `chain`, the SHA-256 of the chain before it and of its own content: a line edited in
+place (a receipt time changed, a member renamed), removed or inserted breaks the chain at that line, and
+reading the ledger stops with an error naming it, also when no warehouse is there to compare it with.
+Lines written before the chain existed are read as they are, but only before the first chained line.
+
 The freeze of a cycle (which versions came too late) and the order of versions derive from these
 receipt times and contents, so a warehouse rebuilt from the archive and this ledger reproduces the same
 versions, the same frozen-out files and the same releases. The warehouse's raw.received_files is read
@@ -14,6 +19,7 @@ only to bring receipts of a warehouse older than the ledger into it.
 """
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -57,6 +63,19 @@ class Receipt:
 class LedgerState:
     first_intake_at: dt.datetime | None = None
     receipts: dict[tuple[str | None, str], Receipt] = field(default_factory=dict)
+    chain: str = ""  # the `chain` of the last line read: the next line appended follows it
+
+
+def _link(previous: str, line: Mapping) -> str:
+    """The chain value of `line` after `previous`: its content (without `chain`) hashed with the chain before."""
+    content = json.dumps({k: v for k, v in line.items() if k != "chain"}, ensure_ascii=True, sort_keys=True)
+    return hashlib.sha256(f"{previous}\n{content}".encode("ascii")).hexdigest()
+
+
+def _chained(previous: str, line: dict) -> tuple[bytes, str]:
+    link = _link(previous, line)
+    # ensure_ascii: a name holding a lone surrogate is written as an escape, never as bytes that are not UTF-8.
+    return json.dumps({**line, "chain": link}, ensure_ascii=True, sort_keys=True).encode("ascii") + b"\n", link
 
 
 def ledger_path(archive_dir: Path, cycle: str) -> Path:
@@ -96,16 +115,18 @@ def _receipt_from_line(line: dict) -> Receipt:
 
 
 def read_ledger(path: Path) -> LedgerState:
-    """The ledger's receipts; a last line cut short by a crash is ignored, any other damage raises.
+    """The ledger's receipts; a last line without its line feed (a crash cut it) is ignored, other damage raises.
 
-    A damaged line in the middle is an ArchiveIntegrityError: receipt times and the freeze would
-    otherwise change silently.
+    A damaged line in the middle, or one whose chain does not follow from the lines before it, is an
+    ArchiveIntegrityError: receipt times and the freeze would otherwise change silently.
     """
     state = LedgerState()
     if not path.exists():
         return state
     raw = path.read_bytes()
-    lines = raw.split(b"\n")
+    # The last piece has no line feed: the torn end of an append a crash interrupted, even when it parses (the
+    # next append cuts it off, so nothing may follow from it).
+    lines = raw.split(b"\n")[:-1]
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
@@ -113,13 +134,19 @@ def read_ledger(path: Path) -> LedgerState:
             line = json.loads(text)
             if not isinstance(line, dict) or line.get("format") != LEDGER_FORMAT:
                 raise ValueError("not a receipt line")
+            if "chain" in line:
+                if line["chain"] != _link(state.chain, line):
+                    raise ValueError(
+                        "its chain does not follow from the lines before it: a line was edited, removed or inserted"
+                    )
+                state.chain = line["chain"]
+            elif state.chain:
+                raise ValueError("it has no chain, after lines that have one")
             if line.get("kind") == "first_intake":
                 state.first_intake_at = state.first_intake_at or _time(line["at"])
                 continue
             receipt = _receipt_from_line(line)
         except (ValueError, KeyError, TypeError) as err:
-            if number == len(lines):  # the torn end of an append that a crash interrupted
-                break
             raise ArchiveIntegrityError(
                 f"receipt ledger {path}, line {number}, is damaged ({err}); restore the file from a backup"
             ) from None
@@ -140,8 +167,8 @@ def read_ledger(path: Path) -> LedgerState:
     return state
 
 
-def encode_receipt(receipt: Receipt) -> bytes:
-    line = {
+def receipt_line(receipt: Receipt) -> dict:
+    return {
         "format": LEDGER_FORMAT,
         "kind": "receipt",
         "sha256": receipt.sha256,
@@ -155,23 +182,23 @@ def encode_receipt(receipt: Receipt) -> bytes:
         "n_answers": receipt.n_answers,
         "file_format": receipt.format,
     }
-    # ensure_ascii: a name holding a lone surrogate is written as an escape, never as bytes that are not UTF-8.
-    return json.dumps(line, ensure_ascii=True, sort_keys=True).encode("ascii") + b"\n"
 
 
 def ledger_updates(state: LedgerState, receipts: Iterable[Receipt], first_intake_at: dt.datetime) -> list[bytes]:
     """The lines to append: the first intake if not on record, new versions, and changed readings."""
     lines = []
+    chain = state.chain
     if state.first_intake_at is None:
-        lines.append(
-            json.dumps({"format": LEDGER_FORMAT, "kind": "first_intake", "at": first_intake_at.isoformat()}).encode()
-            + b"\n"
+        line, chain = _chained(
+            chain, {"format": LEDGER_FORMAT, "kind": "first_intake", "at": first_intake_at.isoformat()}
         )
+        lines.append(line)
     seen = dict(state.receipts)
     for receipt in receipts:
         known = seen.get(receipt.key)
         if known is None or known.facts != receipt.facts:
-            lines.append(encode_receipt(receipt))
+            line, chain = _chained(chain, receipt_line(receipt))
+            lines.append(line)
             seen[receipt.key] = receipt
     return lines
 

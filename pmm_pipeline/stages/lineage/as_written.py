@@ -8,15 +8,17 @@ the trace then shows the stored number alone.
 """
 
 import csv
-import hashlib
 import io
 import json
 import math
 from decimal import Decimal
 from pathlib import Path
 
+from pmm_pipeline.stages.ingestion.archive import hash_file
 from pmm_pipeline.stages.ingestion.csv_reader import decode_text, sniff_delimiter
 from pmm_pipeline.stages.ingestion.flat import flat_columns
+
+MAX_TRACED_BYTES = 64 << 20  # far above PMM_MAX_FILE_BYTES: an archived whole copy is never larger
 
 
 def exact_decimal(value: float | None) -> str | None:
@@ -41,28 +43,26 @@ class _NumberText(str):
 
 
 def archive_intact(path: Path, sha256: str) -> bool:
-    digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        return hash_file(path)[0] == sha256  # never opens a pipe or device put where the copy should be
     except OSError:
         return False
-    return digest.hexdigest() == sha256
 
 
 class ArchivedFile:
     """One archived submission file, parsed once for all the answers of a trace."""
 
-    def __init__(self, path: Path, file_format: str | None):
-        self.path, self.format = path, file_format
+    def __init__(self, path: Path, file_format: str | None, sha256: str | None = None):
+        self.path, self.format, self.sha256 = path, file_format, sha256
         self._parsed: object = None
         self._failed = False
 
     def _load(self):
         if self._parsed is None and not self._failed:
             try:
-                data = self.path.read_bytes()
+                found, _, data = hash_file(self.path, keep_up_to=MAX_TRACED_BYTES)
+                if data is None or (self.sha256 is not None and found != self.sha256):
+                    raise ValueError("the archived copy changed since it was checked")  # never show other bytes
                 if self.format == "json":
                     self._parsed = json.loads(data, parse_int=_NumberText, parse_float=_NumberText)
                 elif self.format == "csv":

@@ -192,7 +192,11 @@ def load_trace(
     publication = Publication(conn, tables, cycle_id, member_code, kpi, data_dir)
     submission = _submission(conn, tables, cycle_id, submission_id)
     # The answers as written are read back only from an archived copy that still hashes to the submission.
-    archived = ArchivedFile(Path(submission.archive_path), submission.format) if submission.archive_intact else None
+    archived = (
+        ArchivedFile(Path(submission.archive_path), submission.format, submission.submission_id)
+        if submission.archive_intact
+        else None
+    )
     series = [
         _series(
             kpi,
