@@ -17,13 +17,12 @@ import pandas as pd
 import pytest
 from pysdmx.io import read_sdmx
 
+from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.stages.disclosure.control import TIERS
+from pmm_pipeline.stages.publishing.excel import read_excel, write_excel
 from pmm_pipeline.stages.publishing.formats import (
-    LANGUAGES,
     KpiLabels,
-    read_excel,
     read_sdmx_csv,
-    write_excel,
     write_json,
     write_sdmx_csv,
 )

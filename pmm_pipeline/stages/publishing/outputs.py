@@ -9,12 +9,11 @@ from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle
+from pmm_pipeline.stages.publishing.excel import excel_name, write_excel
 from pmm_pipeline.stages.publishing.formats import (
     KpiLabels,
     ReaderNames,
-    excel_name,
     sdmx_name,
-    write_excel,
     write_json,
     write_sdmx_csv,
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pmm_pipeline.stages.publishing import formats, report
+from pmm_pipeline.stages.publishing import excel, formats, report
 from pmm_pipeline.stages.publishing.cells import undo_neutralization
 from pmm_pipeline.stages.publishing.diff import KEYS, SUPPRESSION, comparable, diff_table
 from pmm_pipeline.stages.publishing.formats import typed_table
@@ -124,7 +124,7 @@ def _parse_release_file(name: str, path: Path) -> tuple[dict[str, pd.DataFrame],
         if path.suffix == ".json":
             return {name: formats.read_json(path)[1]}, []
         if path.suffix == ".xlsx":
-            return {f"{name}#{t}": f for t, f in formats.read_excel(path).items()}, []
+            return {f"{name}#{t}": f for t, f in excel.read_excel(path).items()}, []
         if report.report_language(name) is not None:
             tables, amiss = report.read_report(path)
             return {f"{name}#{t}": f for t, f in tables.items()}, amiss
