@@ -37,7 +37,12 @@ from pmm_pipeline.stages.publishing.definitions import kpi_definitions
 from pmm_pipeline.stages.publishing.folders import check_listed
 from pmm_pipeline.stages.publishing.outputs import build_reader_outputs
 from pmm_pipeline.stages.publishing.profiles import PROFILES_FOLDER, ProfileInputs, member_profile, write_profiles
-from pmm_pipeline.stages.publishing.readback import identical_tables, read_release_files, table_kind
+from pmm_pipeline.stages.publishing.readback import (
+    identical_tables,
+    read_back_precision,
+    read_release_files,
+    table_kind,
+)
 from pmm_pipeline.stages.publishing.release import ReleaseInfo, ReleaseRefusedError, sha256_file, write_release
 from pmm_pipeline.stages.publishing.series import SERIES_FOLDER, write_series
 from pmm_pipeline.stages.rollups.compute import GROUPS_CTE
@@ -454,7 +459,13 @@ def _build_tier_assets(
                 problems += amiss
                 # Files that read back as the same table are audited once, named together.
                 published += [
-                    PublishedTable(t, f"{t}/{' = '.join(names)}", table_kind(names[0]), frames[names[0]])
+                    PublishedTable(
+                        t,
+                        f"{t}/{' = '.join(names)}",
+                        table_kind(names[0]),
+                        frames[names[0]],
+                        read_back_precision(names),
+                    )
                     for names in identical_tables(frames)
                 ]
                 problems += [

@@ -160,6 +160,9 @@ ABOUT = {
     ],
 }
 DISPLAY_FORMAT = "#,##0.0"
+# xlsxwriter writes a number cell with 16 significant digits (as Excel keeps them): the audit holds a workbook's
+# numbers to the double those digits spell.
+SIGNIFICANT_DIGITS = 16
 
 
 def excel_name(lang: str) -> str:
