@@ -429,6 +429,8 @@ def _build_tier_assets(
         # Read again here: the lower tiers' releases of this run are on record by now (they add nothing the
         # audit does not read in their files anyway), and a record altered on disk stops the release.
         history = earlier_releases(storage, reference, cycle.id)
+        # Everything the step reads from the warehouse, read once over one connection: the formats, the report
+        # and the audit all work from these frames.
         with warehouse.get_connection() as conn:
             truth = load_truth(conn, cycle.id, levels_of(cycle.id), history)
             tables = {
@@ -437,6 +439,8 @@ def _build_tier_assets(
                 ).df()
                 for table in (kpi_table, rollup_table)
             }
+            # The report's coverage table; the warehouse may predate the collection stage.
+            completeness = _read_optional(conn, "collection.completeness", cycle.id)
         info = ReleaseInfo(
             cycle=cycle.id,
             tier=tier,
@@ -485,9 +489,6 @@ def _build_tier_assets(
             return problems + [f.describe() for f in findings]
 
         tier_dir = published_dir / tier
-        with warehouse.get_connection() as conn:
-            # The report's coverage table; the warehouse may predate the collection stage.
-            completeness = _read_optional(conn, "collection.completeness", cycle.id)
         extras = build_reader_outputs(cycle, tier, catalogue, reference, completeness, disclosure_policy.min_group_size)
 
         def put_on_record(_building) -> None:
