@@ -17,8 +17,10 @@ import pandas as pd
 import pytest
 from pysdmx.io import read_sdmx
 
+from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.stages.disclosure.control import TIERS
-from pmm_pipeline.stages.publishing.formats import LANGUAGES, KpiLabels, read_excel, write_excel, write_json
+from pmm_pipeline.stages.publishing.excel import read_excel, write_excel
+from pmm_pipeline.stages.publishing.formats import KpiLabels, write_json
 from pmm_pipeline.stages.publishing.readback import read_release_files, read_table_file, table_kind
 from pmm_pipeline.stages.publishing.release import write_csv
 from pmm_pipeline.stages.publishing.sdmx import read_sdmx_csv, write_sdmx_csv

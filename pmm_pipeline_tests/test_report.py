@@ -290,7 +290,8 @@ def test_overlapping_finds_labels_that_meet_and_only_those():
 def test_workbooks_name_members_groups_and_reasons_in_their_language_and_still_read_back(tmp_path):
     import openpyxl
 
-    from pmm_pipeline.stages.publishing.formats import HEADERS, SHEETS, ReaderNames, read_excel, write_excel
+    from pmm_pipeline.stages.publishing.excel import HEADERS, SHEETS, read_excel, write_excel
+    from pmm_pipeline.stages.publishing.formats import ReaderNames
     from pmm_pipeline.stages.publishing.i18n import translator
     from pmm_pipeline.stages.publishing.report import reasons_in_words
 

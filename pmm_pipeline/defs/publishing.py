@@ -37,7 +37,12 @@ from pmm_pipeline.stages.publishing.definitions import kpi_definitions
 from pmm_pipeline.stages.publishing.folders import check_listed
 from pmm_pipeline.stages.publishing.outputs import build_reader_outputs
 from pmm_pipeline.stages.publishing.profiles import PROFILES_FOLDER, ProfileInputs, member_profile, write_profiles
-from pmm_pipeline.stages.publishing.readback import identical_tables, read_release_files, table_kind
+from pmm_pipeline.stages.publishing.readback import (
+    identical_tables,
+    read_back_precision,
+    read_release_files,
+    table_kind,
+)
 from pmm_pipeline.stages.publishing.release import ReleaseInfo, ReleaseRefusedError, sha256_file, write_release
 from pmm_pipeline.stages.publishing.series import SERIES_FOLDER, earlier_cycles, write_series
 from pmm_pipeline.stages.rollups.compute import GROUPS_CTE
@@ -425,6 +430,8 @@ def _build_tier_assets(
         # Read again here: the lower tiers' releases of this run are on record by now (they add nothing the
         # audit does not read in their files anyway), and a record altered on disk stops the release.
         history = earlier_releases(storage, reference, cycle.id)
+        # Everything the step reads from the warehouse, read once over one connection: the formats, the report
+        # and the audit all work from these frames.
         with warehouse.get_connection() as conn:
             truth = load_truth(conn, cycle.id, levels_of(cycle.id), history)
             tables = {
@@ -433,6 +440,8 @@ def _build_tier_assets(
                 ).df()
                 for table in (kpi_table, rollup_table)
             }
+            # The report's coverage table; the warehouse may predate the collection stage.
+            completeness = _read_optional(conn, "collection.completeness", cycle.id)
         info = ReleaseInfo(
             cycle=cycle.id,
             tier=tier,
@@ -455,7 +464,13 @@ def _build_tier_assets(
                 problems += amiss
                 # Files that read back as the same table are audited once, named together.
                 published += [
-                    PublishedTable(t, f"{t}/{' = '.join(names)}", table_kind(names[0]), frames[names[0]])
+                    PublishedTable(
+                        t,
+                        f"{t}/{' = '.join(names)}",
+                        table_kind(names[0]),
+                        frames[names[0]],
+                        read_back_precision(names),
+                    )
                     for names in identical_tables(frames)
                 ]
                 problems += [
@@ -475,9 +490,6 @@ def _build_tier_assets(
             return problems + [f.describe() for f in findings]
 
         tier_dir = published_dir / tier
-        with warehouse.get_connection() as conn:
-            # The report's coverage table; the warehouse may predate the collection stage.
-            completeness = _read_optional(conn, "collection.completeness", cycle.id)
         order = cycles_in_order(reference)
         before = [
             (c, storage.layout.published_dir(c) / tier)

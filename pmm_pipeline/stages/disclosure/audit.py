@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from pmm_pipeline.core.vocabulary import TIERS
+from pmm_pipeline.stages.disclosure.cells import EXACT, Precision, missing_cells, same_cells
 from pmm_pipeline.stages.disclosure.control import LevelSystem, NumericSystem
 from pmm_pipeline.stages.disclosure.facts import (
     AUDITED_TIERS,
@@ -15,7 +16,6 @@ from pmm_pipeline.stages.disclosure.facts import (
     ORDER_STATISTICS,
     GroupKey,
     SeriesFacts,
-    is_number,
     split_level_series,
     tier_rank,
     visible_in,
@@ -31,6 +31,7 @@ class PublishedTable:
     source: str  # e.g. publish_public.rollups or public/rollups.csv
     kind: str  # kpi_values or rollups
     frame: pd.DataFrame
+    precision: Precision = EXACT  # what its numbers are held to (a workbook keeps 16 significant digits)
 
 
 @dataclass(frozen=True)
@@ -51,19 +52,12 @@ class Finding:
         return f"[{self.audience} readers] {self.source}: {where}: {self.problem}"
 
 
-def _missing(value: object) -> bool:
-    return value is None or value is pd.NA or value == "" or (isinstance(value, float) and np.isnan(value))
-
-
-def _same(published: object, true: object) -> bool:
-    if _missing(published) or _missing(true):
-        return _missing(published) and _missing(true)
-    if is_number(published) and is_number(true):
-        # numpy.isclose(published, true, rtol=1e-12, atol=0) for finite numbers, written out: this runs for
-        # every published cell, and a numpy call on two scalars cost a quarter of the release steps' time.
-        published, true = float(published), float(true)
-        return abs(published - true) <= 1e-12 * abs(true)
-    return str(published) == str(true)
+def _aligned(frame: pd.DataFrame, truth: pd.DataFrame, keys: list[tuple], truth_keys: list[tuple]) -> pd.DataFrame:
+    """`truth`'s row of each key in `keys`, in their order (a key of no true row: a row of NaN; the last row of a
+    key given twice wins, as in a dict)."""
+    at = {key: i for i, key in enumerate(truth_keys)}
+    positions = [at.get(key, -1) for key in keys]
+    return truth.reset_index(drop=True).reindex(positions).reset_index(drop=True)
 
 
 def _audit_kpi_values(audience: str, table: PublishedTable, values: pd.DataFrame) -> list[Finding]:
@@ -74,31 +68,39 @@ def _audit_kpi_values(audience: str, table: PublishedTable, values: pd.DataFrame
     extra = set(table.frame.columns) - set(PUBLISHED_KPI_COLUMNS)
     if extra:
         findings.append(Finding(audience, table.source, f"has columns beyond the contract: {sorted(extra)}"))
-    truth = {(r["member_code"], r["kpi_id"], r["series"]): r for r in values.to_dict("records")}
+    frame = table.frame.reset_index(drop=True)
+    key_columns = ["member_code", "kpi_id", "series"]
+    keys = list(zip(*(frame[c] for c in key_columns), strict=True))
+    truth_keys = list(zip(*(values[c] for c in key_columns), strict=True))
+    true = _aligned(frame, values, keys, truth_keys)
+    known = set(truth_keys)
+    # Every cell compared at once, column by column; the rows are then walked only to word the findings.
+    differs = {c: ~same_cells(frame[c], true[c], table.precision) for c in PUBLISHED_KPI_COLUMNS}
+    any_differs = np.logical_or.reduce(list(differs.values())) if differs else np.zeros(len(frame), dtype=bool)
+    disclosures = true["disclosure"].tolist()
     seen = set()
-    for row in table.frame.to_dict("records"):
-        key = (row["member_code"], row["kpi_id"], row["series"])
-        where = {"kpi_id": str(row["kpi_id"]), "series": str(row["series"]), "member_code": str(row["member_code"])}
-        true = truth.get(key)
-        if true is None:
+    for i, key in enumerate(keys):
+        where = {"kpi_id": str(key[1]), "series": str(key[2]), "member_code": str(key[0])}
+        if key not in known:
             findings.append(Finding(audience, table.source, "row of no computed KPI value", **where))
-        elif not visible_in(true["disclosure"], table.tier):
+        elif not visible_in(disclosures[i], table.tier):
             findings.append(
                 Finding(
                     audience,
                     table.source,
-                    f"value disclosed by the member to {true['disclosure']} only, shown in the {table.tier} tier",
+                    f"value disclosed by the member to {disclosures[i]} only, shown in the {table.tier} tier",
                     **where,
                 )
             )
         else:
             if key in seen:
                 findings.append(Finding(audience, table.source, "row appears twice", **where))
-            findings += [
-                Finding(audience, table.source, f"{column} differs from the computed value", **where)
-                for column in PUBLISHED_KPI_COLUMNS
-                if not _same(row[column], true[column])
-            ]
+            if any_differs[i]:
+                findings += [
+                    Finding(audience, table.source, f"{column} differs from the computed value", **where)
+                    for column in PUBLISHED_KPI_COLUMNS
+                    if differs[column][i]
+                ]
         seen.add(key)
     return findings
 
@@ -126,7 +128,8 @@ def _audit_rollup_cells(
     audience: str,
     table: PublishedTable,
     facts_by_key: Mapping[tuple[str, str], SeriesFacts],
-    true_rows: Mapping[tuple, dict],
+    rollups: pd.DataFrame,
+    rollup_keys: list[tuple],
     min_group_size: int,
     seen: _Seen,
 ) -> None:
@@ -142,29 +145,46 @@ def _audit_rollup_cells(
         if report:
             seen.findings.append(Finding(audience, table.source, problem, **where))
 
-    for row in table.frame.to_dict("records"):
-        group = (str(row["group_type"]), str(row["group_code"]))
-        where = {"kpi_id": str(row["kpi_id"]), "series": str(row["series"]), "group": "/".join(group)}
-        true = true_rows.get((row["kpi_id"], row["series"], *group))
+    frame = table.frame.reset_index(drop=True)
+    keys = list(
+        zip(
+            frame["kpi_id"],
+            frame["series"],
+            [str(v) for v in frame["group_type"]],
+            [str(v) for v in frame["group_code"]],
+            strict=True,
+        )
+    )
+    true = _aligned(frame, rollups, keys, rollup_keys)
+    known = set(rollup_keys)
+    # Every cell compared at once, column by column; the rows are then walked for what needs the facts.
+    same = {
+        c: same_cells(frame[c], true[c], table.precision)
+        for c in ("n_participating", "n_reporting", *NUMERIC_STATISTICS)
+    }
+    empty = {c: missing_cells(frame[c]) for c in ("n_reporting", *NUMERIC_STATISTICS)}
+    for i, (kpi_id, series, *group_parts) in enumerate(keys):
+        group = (group_parts[0], group_parts[1])
+        where = {"kpi_id": str(kpi_id), "series": str(series), "group": "/".join(group)}
         level = None
-        series_key = (row["kpi_id"], row["series"])
-        if row["kpi_id"] in categorical:
-            kpi_series, level = split_level_series(str(row["series"]))
-            series_key = (row["kpi_id"], kpi_series)
+        series_key = (kpi_id, series)
+        if kpi_id in categorical:
+            kpi_series, level = split_level_series(str(series))
+            series_key = (kpi_id, kpi_series)
         facts = facts_by_key.get(series_key)
-        if true is None or facts is None or group not in facts.groups:
+        if (kpi_id, series, *group) not in known or facts is None or group not in facts.groups:
             find("row of no computed group statistic", **where)
             continue
-        if not _same(row["n_participating"], true["n_participating"]):
+        if not same["n_participating"][i]:
             find("n_participating differs from the true count", **where)
         contributors = len(facts.groups[group])
         if facts.is_categorical:
-            shown = [c for c in ("n_reporting", "mean") if not _missing(row[c])]
+            shown = [c for c in ("n_reporting", "mean") if not empty[c][i]]
             for column in shown:
-                if not _same(row[column], true[column]):
+                if not same[column][i]:
                     find(f"{column} is not the true figure", statistic=column, **where)
             for column in ("median", "min", "max", "pooled"):
-                if not _missing(row[column]):
+                if not empty[column][i]:
                     find(f"{column} of a categorical KPI", statistic=column, **where)
             if shown and level in (facts.levels or ()):
                 if contributors < min_group_size:
@@ -175,13 +195,13 @@ def _audit_rollup_cells(
                     )
                 seen.level_counts.setdefault(series_key, set()).add((group, level))
             continue
-        if not _missing(row["n_reporting"]) and not _same(row["n_reporting"], true["n_reporting"]):
+        if not empty["n_reporting"][i] and not same["n_reporting"][i]:
             find("n_reporting differs from the true count", **where)
         for statistic in NUMERIC_STATISTICS:
-            if _missing(row[statistic]):
+            if empty[statistic][i]:
                 continue
             cell = {"statistic": statistic, **where}
-            if not _same(row[statistic], true[statistic]):
+            if not same[statistic][i]:
                 find("figure is not the true statistic", **cell)
                 continue
             if contributors < min_group_size:
@@ -221,7 +241,7 @@ def audit_tiers(
     """
     findings: list[Finding] = []
     facts_by_key = {(f.kpi_id, f.series): f for f in facts}
-    true_rows = {(r["kpi_id"], r["series"], r["group_type"], r["group_code"]): r for r in rollups.to_dict("records")}
+    rollup_keys = list(zip(*(rollups[c] for c in ("kpi_id", "series", "group_type", "group_code")), strict=True))
     for audience in TIERS:
         readable = [t for t in tables if tier_rank(t.tier) <= tier_rank(audience)]
         if not any(t.tier == audience for t in readable):
@@ -231,7 +251,7 @@ def audit_tiers(
             if table.kind == "kpi_values" and table.tier == audience:
                 seen.findings += _audit_kpi_values(audience, table, values)
             elif table.kind == "rollups":
-                _audit_rollup_cells(audience, table, facts_by_key, true_rows, min_group_size, seen)
+                _audit_rollup_cells(audience, table, facts_by_key, rollups, rollup_keys, min_group_size, seen)
         findings += seen.findings
         if audience not in AUDITED_TIERS:
             continue

@@ -11,7 +11,8 @@ from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle
 from pmm_pipeline.stages.publishing.definitions import kpi_definitions
-from pmm_pipeline.stages.publishing.formats import KpiLabels, ReaderNames, excel_name, write_excel, write_json
+from pmm_pipeline.stages.publishing.excel import excel_name, write_excel
+from pmm_pipeline.stages.publishing.formats import KpiLabels, ReaderNames, write_json
 from pmm_pipeline.stages.publishing.report import ReportContext, reasons_in_words, render_report, report_file
 from pmm_pipeline.stages.publishing.sdmx import sdmx_name, write_sdmx_csv
 from pmm_pipeline.stages.publishing.sdmx_structure import STRUCTURE_FILE, StructureInputs, code_count, structure_message
