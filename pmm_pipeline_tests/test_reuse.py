@@ -99,6 +99,7 @@ def scenarios(fixture_cycle, tmp_path_factory):
     secretariat_csv.write_bytes(secretariat_csv.read_bytes() + b"tampered\r\n")
     next((settings.data_dir / "published" / "2023" / "profiles").glob("*/profile_en.html")).unlink()
     run("published files altered")
+    runs["secretariat csv made again"] = secretariat_csv.read_bytes()
     (settings.data_dir / "landing" / "2023" / "FRA_v2.json").write_text(FRA_CORRECTED)
     run("corrected file")
     bigger_groups = replace(settings, min_group_size=settings.min_group_size + 1)
@@ -133,8 +134,7 @@ def test_an_altered_or_removed_published_file_is_made_again_and_nothing_else(sce
     assert "outputs altered" in steps["publish_secretariat__releases"][2]
     assert "outputs altered" in steps["published__profiles"][2]
     assert steps["published__series"][1] == ["folder:published/2023/secretariat"]
-    csv = scenarios["settings"].data_dir / "published" / "2023" / "secretariat" / "kpi_values.csv"
-    assert csv.read_bytes() == scenarios["original secretariat csv"]
+    assert scenarios["secretariat csv made again"] == scenarios["original secretariat csv"]
     assert all(name in after for name in scenarios["no change"][2] if name.startswith("2023/profiles/"))
 
 

@@ -188,19 +188,25 @@ def build_publishing_assets(
 
 
 def _disclosure_inputs_of(reference: Reference, catalogue: Catalogue):
-    """The inputs of every disclosure step besides its tables: the policy, the catalogue, the other cycles' record;
-    with `readers=True` also the reference data that reader-facing files name (members, groups)."""
+    """The inputs of every disclosure step besides its tables: the policy, the catalogue, the other cycles' record
+    (`history`); with `readers=True` also the reference data that reader-facing files name (members, groups)."""
     digest = catalogue_digest(catalogue)
     readers_digest = digest_text(reference.groups, reference.memberships)
 
-    def inputs(context, conn, storage: PmmStorage, disclosure_policy: DisclosurePolicy, readers=False, **_):
+    def inputs(
+        context, conn, storage: PmmStorage, disclosure_policy: DisclosurePolicy, readers=False, history=True, **_
+    ):
         cycle_id = context.partition_key
         settings = {
             "min_group_size": disclosure_policy.min_group_size,
             "coalition_size": disclosure_policy.coalition_size,
         }
         found = common_inputs(**settings) | cycle_inputs(reference.cycles.get(cycle_id)) | {"catalogue_digest": digest}
-        found |= history_inputs(storage, reference, cycle_id)
+        if history:
+            # Read, and so verified (hashes, index chain), on every run, reused or not: an altered or removed
+            # record stops the step naming the file, as it does when the step computes.
+            earlier_releases(storage, reference, cycle_id)
+            found |= history_inputs(storage, reference, cycle_id)
         return found | ({"reference:groups_and_members": readers_digest} if readers else {})
 
     return inputs
@@ -238,9 +244,8 @@ def _build_profiles_asset(reference: Reference, catalogue: Catalogue, partitions
         previous = {
             f"folder:published/{c}/{PROFILES_FOLDER}": folder_digest(_profiles_dir(storage, c)) for c in earlier
         }
-        # The other cycles' record is not read here; the policy's min group size is.
-        found = disclosure_inputs(context, conn, storage, readers=True, **resources) | previous
-        return {k: v for k, v in found.items() if not k.startswith("history:")}
+        # The record of releases is not read here; the policy's min group size is.
+        return disclosure_inputs(context, conn, storage, readers=True, history=False, **resources) | previous
 
     @dg.asset(
         key=PROFILES_KEY,
