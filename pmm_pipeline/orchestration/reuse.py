@@ -197,6 +197,8 @@ def reuse_or_compute(
             yield _replay(event, note)
         return
     context.log.info(f"{step}: computing ({decision.why})")
+    # Whatever the step leaves if it fails half-way is no result to reuse: the next run computes again.
+    path.unlink(missing_ok=True)
     result = compute()
     events = [result] if isinstance(result, dg.MaterializeResult) else result
     recorded: list[dict] = []
