@@ -2,6 +2,7 @@
 
 import json
 import math
+import shutil
 
 import duckdb
 import pandas as pd
@@ -171,6 +172,8 @@ def test_rerun_gives_identical_data_and_keeps_receipt_times(fixture_cycle_copy):
         p.name: p.read_bytes() for p in tier_dir.iterdir() if p.name not in ("manifest.json", "changes.json")
     }
     before_received = query(settings, "SELECT sha256, file_name, received_at FROM raw.received_files ORDER BY ALL")
+    # Without its reuse records every step computes and releases again (a re-run would otherwise reuse them).
+    shutil.rmtree(settings.data_dir / "reuse")
     assert run_cycle_in_process(settings, "2023").success
     after_files = {
         p.name: p.read_bytes() for p in tier_dir.iterdir() if p.name not in ("manifest.json", "changes.json")

@@ -49,6 +49,8 @@ def test_rerunning_a_cycle_gives_byte_identical_data_files(tmp_path: Path):
         "public/kpi_values.parquet",
         "secretariat/rollups.sdmx.csv",
     } <= set(before)
+    # Without its reuse records every step computes again (a re-run would otherwise reuse: test_reuse.py).
+    shutil.rmtree(settings.data_dir / "reuse")
     second = run_cycle_in_process(settings, "2023")
     assert second.success
     assert release_hashes(published) == before

@@ -7,13 +7,15 @@ import dagster as dg
 import pandas as pd
 
 from pmm_pipeline.core.files import write_atomically
+from pmm_pipeline.core.reuse import digest_text
 from pmm_pipeline.orchestration.checks import MEMBERS_ADD_UP_CHECK
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.orchestration.reuse import common_inputs, cycle_inputs, reusable
 from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
 from pmm_pipeline.orchestration.tags import AS_OF_TAG
-from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.catalogue.load import Catalogue, catalogue_digest
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.collection.status import COMPLETENESS_SQL, OUTSTANDING_MEMBERS_SQL
 from pmm_pipeline.stages.questionnaire.template import render_questionnaire
@@ -39,6 +41,10 @@ HEADLINE_FIGURES = (
     "members_opting_out",
     "kpis_opted_out",
 )
+
+
+def _questionnaires_dir(storage: PmmStorage, cycle_id: str):
+    return storage.layout.published_dir(cycle_id) / "questionnaires"
 
 
 def build_collection_assets(
@@ -112,6 +118,12 @@ def build_collection_assets(
             metadata={"groups_not_adding_up": dg.MetadataValue.md(markdown_table(not_adding_up))},
         )
 
+    # A questionnaire names the member in its language and lists the catalogue's items for the cycle.
+    fixed = {"catalogue_digest": catalogue_digest(catalogue), "reference:members": digest_text(reference.memberships)}
+
+    def questionnaire_inputs(context: dg.AssetExecutionContext, conn, **_) -> dict[str, str]:
+        return common_inputs() | cycle_inputs(reference.cycles.get(context.partition_key)) | fixed
+
     @dg.asset(
         key=QUESTIONNAIRES.key,
         description="Writes, at the opening of the cycle, the Excel questionnaire of every member in force in its"
@@ -124,11 +136,10 @@ def build_collection_assets(
         tags=table_spec(QUESTIONNAIRES).tags,
         metadata=table_spec(QUESTIONNAIRES).metadata,
     )
-    def questionnaires(
-        context: dg.AssetExecutionContext, storage: PmmStorage, warehouse: Warehouse
-    ) -> dg.MaterializeResult:
+    @reusable(questionnaire_inputs, lambda context, storage, **_: [_questionnaires_dir(storage, context.partition_key)])
+    def questionnaires(context: dg.AssetExecutionContext, storage: PmmStorage, warehouse: Warehouse):
         cycle = reference.cycles.get(context.partition_key)
-        folder = storage.layout.published_dir(cycle.id) / "questionnaires"
+        folder = _questionnaires_dir(storage, cycle.id)
         rows = []
         for member in sorted(reference.members_in_force(cycle).values(), key=lambda m: m.member_code):
             data = render_questionnaire(catalogue, reference, cycle.id, member.member_code)

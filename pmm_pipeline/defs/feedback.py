@@ -6,12 +6,14 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from pmm_pipeline.core.reuse import digest_text
 from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.orchestration.reuse import common_inputs, cycle_inputs, reusable
 from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
-from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.catalogue.load import Catalogue, catalogue_digest
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.feedback.members import (
     FeedbackContext,
@@ -32,6 +34,19 @@ def build_feedback_assets(
     reference: Reference, catalogue: Catalogue, partitions: dg.PartitionsDefinition
 ) -> list[dg.AssetsDefinition]:
     spec = table_spec(FEEDBACK_REPORTS)
+    # The reports name members and items in the member's language: the reference rows and the catalogue.
+    fixed = {"catalogue_digest": catalogue_digest(catalogue), "reference:members": digest_text(reference.memberships)}
+
+    def feedback_inputs(context: dg.AssetExecutionContext, conn, storage: PmmStorage, **_) -> dict[str, str]:
+        # The reports say whether the deadline has passed (today's date) and where to send a correction.
+        shown = {
+            "today": dt.datetime.now(dt.UTC).date().isoformat(),
+            "correction": digest_text(storage.platform_url, storage.secretariat_email),
+        }
+        return common_inputs() | cycle_inputs(reference.cycles.get(context.partition_key)) | fixed | shown
+
+    def feedback_dir(context: dg.AssetExecutionContext, storage: PmmStorage, **_) -> list[Path]:
+        return [storage.layout.published_dir(context.partition_key) / "feedback"]
 
     @dg.asset(
         key=FEEDBACK_REPORTS.key,
@@ -45,6 +60,7 @@ def build_feedback_assets(
         owners=spec.owners,
         metadata=spec.metadata,
     )
+    @reusable(feedback_inputs, feedback_dir)
     def member_reports(context: dg.AssetExecutionContext, storage: PmmStorage, warehouse: Warehouse):
         cycle = reference.cycles.get(context.partition_key)
         with warehouse.get_connection() as conn:

@@ -10,6 +10,7 @@ and refuses to switch in if anything is found (a blocking check stops only the r
 """
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,12 +19,14 @@ import duckdb
 import pandas as pd
 
 from pmm_pipeline.core.provenance import code_version
+from pmm_pipeline.core.reuse import digest_text
 from pmm_pipeline.core.vocabulary import LANGUAGES, TIERS
 from pmm_pipeline.orchestration.checks import ROLLUPS_CHECK, VALUES_CHECK
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.disclosure_policy import DisclosurePolicy
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.orchestration.reuse import common_inputs, cycle_inputs, folder_digest, reusable
 from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
 from pmm_pipeline.specs.catalogue.load import Catalogue, catalogue_digest
 from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
@@ -31,7 +34,7 @@ from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.disclosure.audit import Finding, PublishedTable, audit_tiers
 from pmm_pipeline.stages.disclosure.control import control_disclosure, withheld_frame
 from pmm_pipeline.stages.disclosure.facts import AUDITED_TIERS, SeriesFacts, load_series_facts, tier_rank
-from pmm_pipeline.stages.disclosure.record import read_history, release_record, with_history, write_record
+from pmm_pipeline.stages.disclosure.record import RECORD_DIR, read_history, release_record, with_history, write_record
 from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
 from pmm_pipeline.stages.publishing.definitions import kpi_definitions
 from pmm_pipeline.stages.publishing.folders import check_listed
@@ -85,6 +88,23 @@ def earlier_releases(storage: PmmStorage, reference: Reference, cycle_id: str) -
     return read_history([storage.layout.published_dir(c) for c in sorted(cycles)], year)
 
 
+def history_inputs(storage: PmmStorage, reference: Reference, cycle_id: str) -> dict[str, str]:
+    """The releases on record of the other cycles of the reporting year (record files are named by their SHA-256).
+
+    This cycle's own record is not in the key: it grows only by the releases of the very result a re-run would
+    reuse (a release of the same figures writes no new file), and any other change to this cycle's result
+    changes its data inputs, so the step computes again with the whole record, as it always reads it.
+    """
+    year = reference.cycles.get(cycle_id).reporting_year
+    others = sorted(c.id for c in reference.cycles.cycles if c.reporting_year == year and c.id != cycle_id)
+    names = [
+        f"{c}/{p.parent.name}/{p.name}"
+        for c in others
+        for p in sorted((storage.layout.published_dir(c) / RECORD_DIR).glob("*/*.json"))
+    ]
+    return {"history:other_cycles_of_the_year": digest_text(*names)}
+
+
 # What load_truth reads: every asset that calls it depends on these (a test checks deps against the SQL run).
 TRUTH_INPUTS = (KPI_VALUES, ROLLUPS, PARTICIPATION)
 
@@ -120,6 +140,8 @@ def build_publishing_assets(
         version = reference.cycles.get(cycle_id).catalogue_version
         return categorical_levels(catalogue.kpis_for_version(version), catalogue)
 
+    disclosure_inputs = _disclosure_inputs_of(reference, catalogue)
+
     @dg.asset(
         key=WITHHELD.key,
         description=WITHHELD.row,
@@ -131,12 +153,13 @@ def build_publishing_assets(
         metadata=table_spec(WITHHELD).metadata,
         owners=table_spec(WITHHELD).owners,
     )
+    @reusable(disclosure_inputs)
     def withheld(
         context: dg.AssetExecutionContext,
         warehouse: Warehouse,
         storage: PmmStorage,
         disclosure_policy: DisclosurePolicy,
-    ) -> dg.MaterializeResult:
+    ):
         cycle_id = context.partition_key
         history = earlier_releases(storage, reference, cycle_id)
         with warehouse.get_connection() as conn:
@@ -161,12 +184,37 @@ def build_publishing_assets(
 
     assets: list[dg.AssetsDefinition] = [withheld]
     for tier in TIERS:
-        assets += _build_tier_assets(tier, reference, catalogue, partitions, levels_of)
+        assets += _build_tier_assets(tier, reference, catalogue, partitions, levels_of, disclosure_inputs)
     return [
         *assets,
         _build_profiles_asset(reference, catalogue, partitions),
         _build_series_asset(reference, partitions),
     ]
+
+
+def _disclosure_inputs_of(reference: Reference, catalogue: Catalogue):
+    """The inputs of every disclosure step besides its tables: the policy, the catalogue, the other cycles' record
+    (`history`); with `readers=True` also the reference data that reader-facing files name (members, groups)."""
+    digest = catalogue_digest(catalogue)
+    readers_digest = digest_text(reference.groups, reference.memberships)
+
+    def inputs(
+        context, conn, storage: PmmStorage, disclosure_policy: DisclosurePolicy, readers=False, history=True, **_
+    ):
+        cycle_id = context.partition_key
+        settings = {
+            "min_group_size": disclosure_policy.min_group_size,
+            "coalition_size": disclosure_policy.coalition_size,
+        }
+        found = common_inputs(**settings) | cycle_inputs(reference.cycles.get(cycle_id)) | {"catalogue_digest": digest}
+        if history:
+            # Read, and so verified (hashes, index chain), on every run, reused or not: an altered or removed
+            # record stops the step naming the file, as it does when the step computes.
+            earlier_releases(storage, reference, cycle_id)
+            found |= history_inputs(storage, reference, cycle_id)
+        return found | ({"reference:groups_and_members": readers_digest} if readers else {})
+
+    return inputs
 
 
 PROFILES_KEY = dg.AssetKey(["published", "profiles"])
@@ -187,8 +235,22 @@ def _refused(refused: ReleaseRefusedError) -> dg.Failure:
     )
 
 
+def _profiles_dir(storage: PmmStorage, cycle_id: str):
+    return storage.layout.published_dir(cycle_id) / PROFILES_FOLDER
+
+
 def _build_profiles_asset(reference: Reference, catalogue: Catalogue, partitions: dg.PartitionsDefinition):
     wco_release = published_tables("wco")[2].key
+    disclosure_inputs = _disclosure_inputs_of(reference, catalogue)
+
+    def profiles_inputs(context, conn, storage: PmmStorage, **resources):
+        order = cycles_in_order(reference)
+        earlier = order[: order.index(context.partition_key)]
+        previous = {
+            f"folder:published/{c}/{PROFILES_FOLDER}": folder_digest(_profiles_dir(storage, c)) for c in earlier
+        }
+        # The record of releases is not read here; the policy's min group size is.
+        return disclosure_inputs(context, conn, storage, readers=True, history=False, **resources) | previous
 
     @dg.asset(
         key=PROFILES_KEY,
@@ -202,12 +264,13 @@ def _build_profiles_asset(reference: Reference, catalogue: Catalogue, partitions
         pool=WAREHOUSE_POOL,
         kinds={"json", "html"},
     )
+    @reusable(profiles_inputs, lambda context, storage, **_: [_profiles_dir(storage, context.partition_key)])
     def profiles(
         context: dg.AssetExecutionContext,
         storage: PmmStorage,
         warehouse: Warehouse,
         disclosure_policy: DisclosurePolicy,
-    ) -> dg.MaterializeResult:
+    ):
         cycle = reference.cycles.get(context.partition_key)
         published_dir = storage.layout.published_dir(cycle.id)
         frames, problems = read_release_files(published_dir / "wco")
@@ -286,6 +349,17 @@ def _previous_profiles(
 
 
 def _build_series_asset(reference: Reference, partitions: dg.PartitionsDefinition):
+    def series_inputs(context, conn, storage: PmmStorage, **_):
+        released = {
+            f"folder:published/{c}/{t}": folder_digest(storage.layout.published_dir(c) / t)
+            for c in cycles_in_order(reference)
+            for t in TIERS
+        }
+        return common_inputs() | released
+
+    def series_dirs(context, storage: PmmStorage, **_):
+        return [storage.layout.data_dir / "published" / SERIES_FOLDER / t for t in TIERS]
+
     @dg.asset(
         key=SERIES_KEY,
         description="Rewrites published/series/<tier>/ for every tier: kpi_values and rollups of every published"
@@ -297,7 +371,8 @@ def _build_series_asset(reference: Reference, partitions: dg.PartitionsDefinitio
         partitions_def=partitions,
         kinds={"csv", "parquet"},
     )
-    def series(context: dg.AssetExecutionContext, storage: PmmStorage) -> dg.MaterializeResult:
+    @reusable(series_inputs, series_dirs)
+    def series(context: dg.AssetExecutionContext, storage: PmmStorage):
         if SERIES_FOLDER in reference.cycles.ids:  # published/series/ would be that cycle's folder too
             raise dg.Failure(f"a cycle may not be called {SERIES_FOLDER!r}: rename it in the cycles file")
         root = storage.layout.data_dir / "published"
@@ -324,6 +399,7 @@ def _build_tier_assets(
     catalogue: Catalogue,
     partitions: dg.PartitionsDefinition,
     levels_of: Callable[[str], dict[str, tuple[str, ...]]],
+    disclosure_inputs: Callable[..., dict[str, str]],
 ) -> list[dg.AssetsDefinition]:
     """The tier's tables (with their blocking checks) and its release."""
     kpi_table, rollup_table, release_table = published_tables(tier)
@@ -359,6 +435,7 @@ def _build_tier_assets(
         description=f"Selects what the {tier} tier may see into its own schema: the values its readers may see and"
         " the group statistics with disclosure.withheld applied; audited before anything is released.",
     )
+    @reusable(disclosure_inputs)
     def publish_tables(
         context: dg.AssetExecutionContext,
         warehouse: Warehouse,
@@ -420,12 +497,13 @@ def _build_tier_assets(
         owners=table_spec(release_table).owners,
         metadata=table_spec(release_table).metadata,
     )
+    @reusable(functools.partial(disclosure_inputs, readers=True))
     def release(
         context: dg.AssetExecutionContext,
         storage: PmmStorage,
         warehouse: Warehouse,
         disclosure_policy: DisclosurePolicy,
-    ) -> dg.MaterializeResult:
+    ):
         cycle = reference.cycles.get(context.partition_key)
         # Read again here: the lower tiers' releases of this run are on record by now (they add nothing the
         # audit does not read in their files anyway), and a record altered on disk stops the release.

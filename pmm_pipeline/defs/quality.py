@@ -14,8 +14,9 @@ from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.metadata import bound_metadata
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.orchestration.reuse import common_inputs, cycle_inputs, reusable
 from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
-from pmm_pipeline.specs.catalogue.load import Catalogue
+from pmm_pipeline.specs.catalogue.load import Catalogue, catalogue_digest
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.quality.expectations import QualityGateError
 from pmm_pipeline.stages.quality.gate import (
@@ -27,6 +28,7 @@ from pmm_pipeline.stages.quality.gate import (
     write_gate_outcome,
 )
 from pmm_pipeline.stages.quality.rules import RULES, Rule
+from pmm_pipeline.warehouse.digests import table_digest
 from pmm_pipeline.warehouse.tables import (
     ADMITTED_ANSWERS,
     FINDINGS,
@@ -138,6 +140,23 @@ def build_admission_check_result(wrongly_admitted: dict[str, list[str]]) -> dg.A
 def build_quality_assets(
     reference: Reference, catalogue: Catalogue, partitions: dg.PartitionsDefinition
 ) -> list[dg.AssetsDefinition]:
+    digest = catalogue_digest(catalogue)
+
+    def gate_inputs(context: dg.AssetExecutionContext, conn, **_) -> dict[str, str]:
+        cycle = reference.cycles.get(context.partition_key)
+        earlier = earlier_cycles(reference.cycles, cycle)
+        return (
+            common_inputs()
+            | cycle_inputs(cycle)
+            | {
+                "catalogue_digest": digest,
+                # The members' history: what the gate admitted in the earlier cycles it compares with.
+                f"table:{ADMITTED_ANSWERS.qualified}(earlier cycles)": table_digest(
+                    conn(), ADMITTED_ANSWERS, earlier, absent_as_empty=True
+                ),
+            }
+        )
+
     @dg.multi_asset(
         name="check_and_admit_answers",
         specs=[
@@ -164,6 +183,7 @@ def build_quality_assets(
         " findings, and admits the members without a blocking finding; earlier cycles' admitted answers are the"
         " members' history.",
     )
+    @reusable(gate_inputs)
     def check_and_admit_answers(context: dg.AssetExecutionContext, storage: PmmStorage, warehouse: Warehouse):
         cycle = reference.cycles.get(context.partition_key)
         with warehouse.get_connection() as conn:
