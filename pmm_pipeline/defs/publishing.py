@@ -10,7 +10,6 @@ and refuses to switch in if anything is found (a blocking check stops only the r
 """
 
 import datetime as dt
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -482,6 +481,16 @@ def _build_tier_assets(
                 else None,
             )
 
+    def release_inputs(context, conn, storage: PmmStorage, **resources) -> dict[str, str]:
+        """Besides the disclosure inputs, the tier's earlier releases, whose figures the report's trends show."""
+        order = cycles_in_order(reference)
+        earlier = order[: order.index(context.partition_key)]
+        return disclosure_inputs(context, conn, storage=storage, readers=True, **resources) | {
+            f"folder:published/{c}/{tier}": folder_digest(storage.layout.published_dir(c) / tier)
+            for c in earlier
+            if (storage.layout.published_dir(c) / tier / "manifest.json").exists()
+        }
+
     @dg.asset(
         key=release_table.key,
         description=f"Writes published/<cycle>/{tier}/ (kpi_values and rollups as CSV, Parquet, JSON, SDMX-CSV with its"
@@ -497,7 +506,7 @@ def _build_tier_assets(
         owners=table_spec(release_table).owners,
         metadata=table_spec(release_table).metadata,
     )
-    @reusable(functools.partial(disclosure_inputs, readers=True))
+    @reusable(release_inputs)
     def release(
         context: dg.AssetExecutionContext,
         storage: PmmStorage,
