@@ -12,10 +12,11 @@ from openpyxl import load_workbook
 from pmm_pipeline.stages.disclosure.audit import PublishedTable, audit_tiers
 from pmm_pipeline.stages.disclosure.cells import Precision, as_written, same_cell, same_cells
 from pmm_pipeline.stages.publishing.excel import SIGNIFICANT_DIGITS, read_excel, write_excel
-from pmm_pipeline.stages.publishing.formats import read_json, read_sdmx_csv, write_json, write_sdmx_csv
+from pmm_pipeline.stages.publishing.formats import read_json, write_json
 from pmm_pipeline.stages.publishing.readback import SDMX_READ_BACK, read_back_precision, read_table_file
 from pmm_pipeline.stages.publishing.release import write_csv, write_parquet
 from pmm_pipeline.stages.publishing.report import read_report, render_report
+from pmm_pipeline.stages.publishing.sdmx import read_sdmx_csv, write_sdmx_csv
 from pmm_pipeline.warehouse.tables import PUBLISHED_ROLLUP_COLUMNS
 from pmm_pipeline_tests.test_report import context, tables
 
