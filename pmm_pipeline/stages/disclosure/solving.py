@@ -1,10 +1,13 @@
 """What a reader can solve for: hidden values by rank and linear programming, hidden levels by integer programming."""
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+
+from pmm_pipeline.stages.disclosure.programs import BinaryProgram
 
 TOLERANCE = 1e-8  # a value is "determined" when its unit vector is this close to the row space
 RANK_TOLERANCE = 1e-10  # singular values below this fraction of the largest count as zero
@@ -40,6 +43,13 @@ def _owners_of(n: int, owners: Sequence[int] | np.ndarray | None) -> np.ndarray:
     return np.arange(n) if owners is None else np.asarray(owners, dtype=int)
 
 
+def _columns_of(owners: np.ndarray) -> dict[int, np.ndarray]:
+    """The columns of each member, in order (one pass: a search per member cost O(n^2) per question)."""
+    order = np.argsort(owners, kind="stable")
+    members, starts = np.unique(owners[order], return_index=True)
+    return dict(zip(members.tolist(), np.split(order, starts[1:]), strict=True))
+
+
 def _with_known(projector: np.ndarray, columns: Iterable[int]) -> np.ndarray:
     """The projector on the row space once the reader also knows these columns.
 
@@ -71,7 +81,7 @@ def solved_by_equations(rows: np.ndarray, owners: Sequence[int] | None = None, c
     solved = np.diag(projector) >= 1 - TOLERANCE
     if coalition < 1 or n < 2:
         return solved
-    columns_of = {int(u): np.flatnonzero(owners == u) for u in np.unique(owners)}
+    columns_of = _columns_of(owners)
     units = sorted(columns_of)
     single = np.array([columns_of[u][0] for u in units if len(columns_of[u]) == 1], dtype=int)
     differ = owners[:, None] != owners[None, :]
@@ -174,7 +184,8 @@ def _coalitions_bounds_may_pin(
     d' = d - r (r . s) / (1 - P[i, i]).
     """
     basis = _row_space_basis(rows)
-    columns_of = {int(u): np.flatnonzero(owners == u) for u in sorted(among)}
+    every = _columns_of(owners)
+    columns_of = {u: every[u] for u in sorted(among)}
     units = sorted(columns_of)
     tight = signs != 0
 
@@ -229,7 +240,8 @@ def _solved_with_bounds(
     components = _components(rows)
     tight_all = np.flatnonzero(signs)
     # A member can only matter in a component that holds at least two tight values besides its own.
-    among = {int(owners[i]) for i in range(k) if (components[tight_all] == components[i]).sum() - (signs[i] != 0) >= 2}
+    tight_in_component = np.bincount(components[tight_all], minlength=k)
+    among = set(owners[tight_in_component[components] - (signs != 0) >= 2].tolist())
     for members, _ in _coalitions_bounds_may_pin(rows, owners, coalition, among, signs):
         known_columns = np.flatnonzero(np.isin(owners, members))
         tight = np.array([j for j in tight_all if j not in known_columns], dtype=int)
@@ -271,6 +283,26 @@ def solvable_values(
     return solved
 
 
+# Set by solved_as_before() (tests and the benchmark): every question answered by a solver as before, the
+# reference that the settled-without-a-solver answers must equal.
+_SOLVED_AS_BEFORE = False
+
+
+@contextmanager
+def solved_as_before() -> Iterator[None]:
+    """Within: every question goes to scipy's solvers one call each, nothing settled otherwise or reused."""
+    global _SOLVED_AS_BEFORE
+    saved, _SOLVED_AS_BEFORE = _SOLVED_AS_BEFORE, True
+    kept = dict(_SOLVED_LEVELS)
+    _SOLVED_LEVELS.clear()
+    try:
+        yield
+    finally:
+        _SOLVED_AS_BEFORE = saved
+        _SOLVED_LEVELS.clear()
+        _SOLVED_LEVELS.update(kept)
+
+
 @dataclass(frozen=True)
 class LevelCount:
     """A published count: how many of `members` (hidden member indices) are at `level`; `group` names it."""
@@ -284,9 +316,6 @@ class _LevelAlternatives:
     """Other assignments of levels to hidden members that give the same published counts (integer programs)."""
 
     def __init__(self, counts: Sequence[LevelCount], levels: np.ndarray, n_levels: int, found: list):
-        from scipy.optimize import Bounds, LinearConstraint, milp  # imported here: only categorical KPIs need it
-
-        self._milp, self._bounds = milp, Bounds
         k, q = len(levels), n_levels
         self.levels, self.k, self.q = levels, k, q
         matrix = np.zeros((k + len(counts), k * q))
@@ -298,31 +327,45 @@ class _LevelAlternatives:
             for h in count.members:
                 matrix[row, h * q + count.level] = 1
             rhs[row] = sum(1 for h in count.members if levels[h] == count.level)
-        self.constraint = LinearConstraint(matrix, rhs, rhs)
+        self.matrix, self.rhs = matrix, rhs
         self.truth = np.arange(k) * q + levels  # variable index of each member's true level
         self.objective = np.zeros(k * q)
         self.objective[self.truth] = -1  # fewest changes: the smallest alternative is the most telling
         self.found: list[frozenset[int]] = found
+        self._program: BinaryProgram | None = None
 
     def find(self, moved: int, kept: Iterable[int] = ()) -> frozenset[int] | None:
         """Members whose level differs in an alternative where `moved` changes level and those `kept` do not."""
+        kept = [int(c) for c in kept]
+        if _SOLVED_AS_BEFORE:
+            x = self._milp_solution(moved, kept)
+        else:
+            self._program = self._program or BinaryProgram(self.matrix, self.rhs, self.objective)
+            x = self._program.minimize([self.truth[moved]], self.truth[kept])
+        if x is None:  # infeasible: no such alternative
+            return None
+        changed = frozenset(int(h) for h in np.flatnonzero(x[self.truth] < 0.5))
+        self.found.append(changed)
+        return changed
+
+    def _milp_solution(self, moved: int, kept: Sequence[int]) -> np.ndarray | None:
+        """The same question as one scipy milp call (how every question was answered before programs.py)."""
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
         lower, upper = np.zeros(self.k * self.q), np.ones(self.k * self.q)
         upper[self.truth[moved]] = 0
-        for column in kept:
-            lower[self.truth[column]] = 1
-        result = self._milp(
+        lower[self.truth[kept]] = 1
+        result = milp(
             self.objective,
             integrality=np.ones(self.k * self.q),
-            bounds=self._bounds(lower, upper),
-            constraints=self.constraint,
+            bounds=Bounds(lower, upper),
+            constraints=LinearConstraint(self.matrix, self.rhs, self.rhs),
         )
-        if result.status == 2:  # infeasible: no such alternative
+        if result.status == 2:
             return None
         if result.x is None:
             raise RuntimeError(f"level analysis failed: {result.message}")
-        changed = frozenset(int(h) for h in np.flatnonzero(result.x[self.truth] < 0.5))
-        self.found.append(changed)
-        return changed
+        return result.x
 
 
 # Answers of solvable_levels by input. The same question comes back within a run (`pmm run` executes every
