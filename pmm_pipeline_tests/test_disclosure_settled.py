@@ -73,17 +73,27 @@ def reference_cycle(members: int, seed: int, levels: tuple[str, ...] | None) -> 
     )
 
 
+THREE_LEVELS = ("not_implemented", "partially_implemented", "fully_implemented")
+
+
 @pytest.mark.parametrize("coalition", [1, 2])
-@pytest.mark.parametrize(
-    "levels", [None, ("no", "yes"), ("not_implemented", "partially_implemented", "fully_implemented")]
-)
+@pytest.mark.parametrize("levels", [None, ("no", "yes"), THREE_LEVELS])
 def test_a_cycle_of_the_reference_groups_is_decided_the_same(levels, coalition):
     universe = reference_cycle(120, seed=17, levels=levels)
     now, reference, solved = decided_both_ways(universe.facts(), 3, coalition)
     assert now == reference
     assert len(now) > 0
-    if levels:  # the case reaches the level programs, both their relaxations and branch and bound
-        assert solved["relaxation"] > 0 and solved["integer"] > 0
+    if levels:  # the case reaches the level programs: relaxations, and fractional ones branched on
+        assert solved["relaxation"] > 0 and solved["branch"] > 0
+
+
+@pytest.mark.parametrize("coalition", [1, 2])
+def test_fractional_relaxations_left_to_highs_branch_and_bound_are_decided_the_same(monkeypatch, coalition):
+    monkeypatch.setattr(programs, "NODE_LIMIT", 0)  # every fractional relaxation goes to HiGHS's integer program
+    universe = reference_cycle(120, seed=17, levels=THREE_LEVELS)
+    now, reference, solved = decided_both_ways(universe.facts(), 3, coalition)
+    assert now == reference
+    assert solved["integer"] > 0
 
 
 @settings(max_examples=60, **PROPERTY_SETTINGS)

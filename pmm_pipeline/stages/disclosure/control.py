@@ -202,6 +202,9 @@ class NumericSystem:
         self.values = np.array(self.unknowns.values, dtype=float)
         self.base = self.unknowns.earlier_rows()
         self._rows: dict[GroupKey, np.ndarray] = {}
+        # Answers by (groups in order, with_bounds): the loops below ask the same again, e.g. a group's relief
+        # one round is the next round's published set once that group is withheld.
+        self._solved: dict[tuple[tuple[GroupKey, ...], bool], np.ndarray] = {}
 
     def row(self, group: GroupKey) -> np.ndarray:
         if group not in self._rows:
@@ -210,6 +213,12 @@ class NumericSystem:
 
     def solved(self, groups: Sequence[GroupKey], with_bounds: bool = True) -> np.ndarray:
         """The targets a reader (or coalition) determines from the earlier releases and these groups' figures."""
+        key = (tuple(groups), with_bounds)
+        if key not in self._solved:
+            self._solved[key] = self._solve(key[0], with_bounds)
+        return self._solved[key].copy()
+
+    def _solve(self, groups: Sequence[GroupKey], with_bounds: bool) -> np.ndarray:
         n = self.unknowns.size
         if n == 0:
             return np.zeros(0, dtype=bool)

@@ -43,11 +43,20 @@ def _owners_of(n: int, owners: Sequence[int] | np.ndarray | None) -> np.ndarray:
     return np.arange(n) if owners is None else np.asarray(owners, dtype=int)
 
 
+_COLUMNS_OF: dict[bytes, dict[int, np.ndarray]] = {}  # by owners: one system asks many questions with the same
+
+
 def _columns_of(owners: np.ndarray) -> dict[int, np.ndarray]:
-    """The columns of each member, in order (one pass: a search per member cost O(n^2) per question)."""
-    order = np.argsort(owners, kind="stable")
-    members, starts = np.unique(owners[order], return_index=True)
-    return dict(zip(members.tolist(), np.split(order, starts[1:]), strict=True))
+    """The columns of each member, in order (read only: kept for the next question with the same owners)."""
+    key = owners.tobytes()
+    if key not in _COLUMNS_OF:
+        if len(_COLUMNS_OF) >= 1000:
+            _COLUMNS_OF.clear()
+        columns: dict[int, list[int]] = {}
+        for column, member in enumerate(owners.tolist()):
+            columns.setdefault(member, []).append(column)
+        _COLUMNS_OF[key] = {m: np.array(c, dtype=np.intp) for m, c in sorted(columns.items())}
+    return _COLUMNS_OF[key]
 
 
 def _with_known(projector: np.ndarray, columns: Iterable[int]) -> np.ndarray:
