@@ -74,11 +74,14 @@ def cycle_truth(members: int, work: Path):
 
 @contextmanager
 def counting_solves():
-    """Counts the integer programs (scipy milp) and linear programs (scipy linprog) solved inside."""
+    """Counts the programs solved inside: programs.py's by kind, scipy's milp and linprog by name."""
     import scipy.optimize
+
+    from pmm_pipeline.stages.disclosure import programs
 
     counts = {"milp": 0, "linprog": 0}
     originals = {name: getattr(scipy.optimize, name) for name in counts}
+    before = dict(programs.SOLVES)
 
     def counted(name):
         def call(*args, **kwargs):
@@ -94,13 +97,14 @@ def counting_solves():
     finally:
         for name, original in originals.items():
             setattr(scipy.optimize, name, original)
+        counts.update({kind: n - before.get(kind, 0) for kind, n in programs.SOLVES.items()})
 
 
 def fresh_caches() -> None:
     """Forget answers kept within the process, so that every round decides from scratch like a new run."""
     from pmm_pipeline.stages.disclosure import solving
 
-    for cache in getattr(solving, "PROCESS_CACHES", (solving._SOLVED_LEVELS,)):
+    for cache in solving.PROCESS_CACHES:
         cache.clear()
 
 
@@ -139,8 +143,49 @@ def measure(members: int, rounds: int) -> dict:
     }
 
 
-def worker(args: dict) -> dict:
-    return measure(args["members"], args["rounds"])
+def _s(seconds: float) -> str:
+    return f"{seconds:.2f} s"
+
+
+def _solves(solves: dict) -> str:
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(solves.items()) if n) or "none"
+
+
+def target_row(results: dict) -> str:
+    """The Targets table's row: the 250-member disclosure step against its target."""
+    big = results[str(SIZES[-1])]
+    ok = big["median_s"] <= TARGET_250_S
+    return (
+        f"| disclosure step, {big['members']} members (every ISO code a member) | {_s(big['median_s'])}"
+        f" ({_s(big['cpu_median_s'])} CPU) | ≤ {TARGET_250_S:.0f} s | {'met' if ok else '**missed**'} |"
+    )
+
+
+def report_lines(results: dict) -> list[str]:
+    """The section of BENCHMARKS.md on the disclosure step."""
+    lines = [
+        "",
+        "## Disclosure step",
+        "",
+        "control_disclosure as the withheld asset runs it (PMM_MIN_GROUP_SIZE and PMM_COALITION_SIZE at their"
+        " defaults), on the benchmark's seeded cycle 2025 (benchmarks/disclosure.py: some members absent or blocked,"
+        " disclosure choices drawn per member); 250 members: every ISO 3166-1 code and the EU a member, the members"
+        " the reference data lack given the groups of one that is there. Each round decides from scratch (answers"
+        " kept within the process forgotten); one worker process per size. Programs solved: relaxations of the"
+        " level counts' integer programs, depth-first branches on them, HiGHS branch and bound (`integer`), and"
+        " scipy linprog for bounds.",
+        "",
+        "| members in force | reporting | series | withheld statistics | programs solved per round | rounds"
+        " | wall (median) | CPU (median) | peak memory |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results.values():
+        lines.append(
+            f"| {r['members']} | {r['participants']} | {r['series']} | {r['withheld']} | {_solves(r['solves'])}"
+            f" | {len(r['all_s'])} | {_s(r['median_s'])} | {_s(r['cpu_median_s'])}"
+            f" | {r['peak_bytes'] / 2**20:.0f} MiB |"
+        )
+    return lines
 
 
 def main() -> None:

@@ -383,6 +383,7 @@ class _LevelAlternatives:
 # alternatives in it are valid ones, so they change which integer programs are solved, not the answer.
 _SOLVED_LEVELS: dict[tuple, np.ndarray] = {}
 _SOLVED_LEVELS_KEPT = 10_000
+PROCESS_CACHES = (_SOLVED_LEVELS, _COLUMNS_OF)  # what the process keeps between questions (the benchmark empties)
 
 
 def solvable_levels(
