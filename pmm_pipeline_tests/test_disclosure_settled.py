@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.stages.disclosure import programs
+from pmm_pipeline.stages.disclosure import programs, solving
 from pmm_pipeline.stages.disclosure.control import TIERS, control_disclosure, withheld_frame
 from pmm_pipeline.stages.disclosure.facts import AUDITED_TIERS
 from pmm_pipeline.stages.disclosure.record import read_history, release_record, with_history, write_record
@@ -39,6 +39,8 @@ pytestmark = pytest.mark.slow
 
 def decided_both_ways(facts, min_group_size: int, coalition: int):
     """(decisions as settled now, decisions with a solver call per question, programs solved now by kind)."""
+    for cache in solving.PROCESS_CACHES:  # decided from scratch, not from answers an earlier case left
+        cache.clear()
     before = Counter(programs.SOLVES)
     now = control_disclosure(facts, min_group_size, coalition)
     solved = Counter(programs.SOLVES) - before

@@ -84,6 +84,9 @@ def solved_by_equations(rows: np.ndarray, owners: Sequence[int] | None = None, c
     member i (so coalitions of one cost O(n^2), of two O(n^3)).
     """
     n = rows.shape[1]
+    one_sum = _one_sum(rows, owners)
+    if one_sum is not None:
+        return _solved_by_one_sum(one_sum, coalition)
     owners = _owners_of(n, owners)
     basis = _row_space_basis(rows)
     projector = basis.T @ basis
@@ -284,12 +287,45 @@ def solvable_values(
     columns (`owners`: the member of each column; by default one column each).
     """
     rows = np.asarray(rows, dtype=float).reshape(-1, len(values))
-    solved = solved_by_equations(rows, owners, coalition)
+    one_sum = _one_sum(rows, owners)
+    solved = solved_by_equations(rows, owners, coalition) if one_sum is None else _solved_by_one_sum(one_sum, coalition)
     if lower is not None and upper is not None and rows.shape[0]:
         for signs in _tight_sign_alternatives(np.asarray(values, dtype=float), lower, upper):
             if np.count_nonzero(signs) >= 2 and not solved.all():
-                solved |= _solved_with_bounds(rows, signs, owners, coalition)
+                if one_sum is None:
+                    solved |= _solved_with_bounds(rows, signs, owners, coalition)
+                else:
+                    solved |= _pinned_in_one_sum(one_sum, signs, coalition)
     return solved
+
+
+def _one_sum(rows: np.ndarray, owners: Sequence[int] | None) -> np.ndarray | None:
+    """The hidden values of a single published sum (a group's mean alone, no earlier release), one column per
+    member, as a boolean mask; None for any other system. Such a system is settled in closed form."""
+    if rows.shape[0] != 1 or not np.isin(rows, (0.0, 1.0)).all():
+        return None
+    if owners is not None and len(np.unique(np.asarray(owners))) != rows.shape[1]:
+        return None
+    return rows[0] == 1.0
+
+
+def _solved_by_one_sum(in_sum: np.ndarray, coalition: int) -> np.ndarray:
+    """solved_by_equations of one sum: a value is determined once every other value in the sum is known, i.e. when
+    it is alone in the sum or the others are few enough to be a coalition."""
+    u = int(in_sum.sum())
+    return in_sum & (u == 1 or (coalition >= 1 and len(in_sum) >= 2 and u - 1 <= coalition))
+
+
+def _pinned_in_one_sum(in_sum: np.ndarray, signs: np.ndarray, coalition: int) -> np.ndarray:
+    """_solved_with_bounds of one sum: a value on a bound is pinned when every value of the sum the reader does not
+    know is on the same bound (the sum then holds only if none moves), i.e. when those that are not on it are few
+    enough to be a coalition knowing them; the coalition's own values do not count."""
+    pinned = np.zeros(len(in_sum), dtype=bool)
+    for sign in (1, -1):
+        on_bound = in_sum & (signs == sign)
+        if on_bound.any() and int((in_sum & ~on_bound).sum()) <= max(coalition, 0):
+            pinned |= on_bound
+    return pinned
 
 
 # Set by solved_as_before() (tests and the benchmark): every question answered by a solver as before, the
