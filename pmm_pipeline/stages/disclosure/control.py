@@ -30,6 +30,7 @@ solve for in solving.py, the tiers' tables in tiers.py and the audit of built re
 Everything here is plain functions over DataFrames and numpy arrays; the assets wire it to Dagster.
 """
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
@@ -249,6 +250,7 @@ def _cheapest_to_withhold(system: NumericSystem, groups: list[GroupKey]) -> Grou
 
 def _control_numeric(facts: SeriesFacts, min_group_size: int, coalition: int = 1) -> _Decisions:
     decisions = _Decisions()
+    holders = functools.cache(facts.holders)  # the same for every tier
     for tier in TIERS:
         for group, stats in facts.statistics.items():
             if len(facts.groups[group]) < min_group_size:
@@ -257,7 +259,7 @@ def _control_numeric(facts: SeriesFacts, min_group_size: int, coalition: int = 1
                 continue
             for statistic in ORDER_STATISTICS:
                 if statistic in stats and not all(
-                    visible_in(facts.reporters[m].disclosure, tier) for m in facts.holders(group, statistic)
+                    visible_in(facts.reporters[m].disclosure, tier) for m in holders(group, statistic)
                 ):
                     decisions.withhold(tier, group, statistic, HIDDEN_MEMBER)
 
