@@ -13,6 +13,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -160,3 +161,26 @@ def level_histories(draw):
 def test_level_counts_over_time_are_decided_the_same(case, coalition):
     universes, min_group_size = case
     decided_over_time(universes, min_group_size, coalition)
+
+
+@settings(max_examples=200, **PROPERTY_SETTINGS)
+@given(
+    st.integers(1, 9).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.booleans(), min_size=n, max_size=n),
+            st.lists(st.sampled_from([0.0, 0.0, 5.0, 10.0, 10.0, 2.5]), min_size=n, max_size=n),
+        )
+    ),
+    st.integers(0, 3),
+)
+def test_one_sum_in_closed_form_is_what_rank_and_linear_programs_give(case, coalition):
+    in_sum, values = case
+    rows = np.array([in_sum], dtype=float)
+    values = np.array(values)
+    lower, upper = float(values.min()), float(values.max())
+    settled = solving.solvable_values(rows, values, lower, upper, coalition=coalition)
+    equations = solving.solved_by_equations(rows, coalition=coalition)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(solving, "_one_sum", lambda rows, owners: None)  # the general path: SVD and linear programs
+        assert np.array_equal(settled, solving.solvable_values(rows, values, lower, upper, coalition=coalition))
+        assert np.array_equal(equations, solving.solved_by_equations(rows, coalition=coalition))
