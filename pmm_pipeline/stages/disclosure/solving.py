@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pmm_pipeline.stages.disclosure.programs import BinaryProgram
+from pmm_pipeline.stages.disclosure.programs import BinaryProgram, linear_program
 
 TOLERANCE = 1e-8  # a value is "determined" when its unit vector is this close to the row space
 RANK_TOLERANCE = 1e-10  # singular values below this fraction of the largest count as zero
@@ -140,8 +140,6 @@ def _implicit_bounds(null_space: np.ndarray, tight: np.ndarray, signs: np.ndarra
     j. Repeatedly maximize the number of tight constraints that can be strictly positive; those
     that never can are the implicit equalities.
     """
-    from scipy.optimize import linprog  # imported here: only needed when values sit on bounds
-
     cone = signs[tight, None] * null_space[tight]
     undecided = list(range(len(tight)))
     dims = null_space.shape[1]
@@ -150,20 +148,29 @@ def _implicit_bounds(null_space: np.ndarray, tight: np.ndarray, signs: np.ndarra
         objective = np.concatenate([np.zeros(dims), -np.ones(n)])
         slack_rows = np.hstack([-cone[undecided], np.eye(n)])  # t_u - cone_u . z <= 0
         cone_rows = np.hstack([-cone, np.zeros((len(tight), n))])  # cone_j . z >= 0
-        result = linprog(
-            objective,
-            A_ub=np.vstack([slack_rows, cone_rows]),
-            b_ub=np.zeros(n + len(tight)),
-            bounds=[(None, None)] * dims + [(0, 1)] * n,
-            method="highs",
-        )
-        if result.status != 0:
-            raise RuntimeError(f"bound analysis failed: {result.message}")
-        loose = [u for u, t in zip(undecided, result.x[dims:], strict=True) if t > 1e-7]
+        matrix = np.vstack([slack_rows, cone_rows])
+        lower = np.concatenate([np.full(dims, -np.inf), np.zeros(n)])
+        upper = np.concatenate([np.full(dims, np.inf), np.ones(n)])
+        if _SOLVED_AS_BEFORE:
+            x = _linprog_solution(objective, matrix, lower, upper)
+        else:  # the optimum's t is unique (each t_u is 1 where it can be positive, z scaled up, else 0)
+            x = linear_program(objective, matrix, np.zeros(n + len(tight)), lower, upper)
+        loose = [u for u, t in zip(undecided, x[dims:], strict=True) if t > 1e-7]
         if not loose:
             break
         undecided = [u for u in undecided if u not in loose]
     return [int(tight[u]) for u in undecided]
+
+
+def _linprog_solution(objective, matrix, lower, upper) -> np.ndarray:
+    """The bound analysis's linear program as one scipy linprog call (as before programs.py)."""
+    from scipy.optimize import linprog
+
+    bounds = [(None if np.isinf(lo) else lo, None if np.isinf(up) else up) for lo, up in zip(lower, upper, strict=True)]
+    result = linprog(objective, A_ub=matrix, b_ub=np.zeros(len(matrix)), bounds=bounds, method="highs")
+    if result.status != 0:
+        raise RuntimeError(f"bound analysis failed: {result.message}")
+    return result.x
 
 
 def _components(rows: np.ndarray) -> np.ndarray:
