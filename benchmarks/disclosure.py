@@ -172,8 +172,8 @@ def report_lines(results: dict) -> list[str]:
         " disclosure choices drawn per member); 250 members: every ISO 3166-1 code and the EU a member, the members"
         " the reference data lack given the groups of one that is there. Each round decides from scratch (answers"
         " kept within the process forgotten); one worker process per size. Programs solved: relaxations of the"
-        " level counts' integer programs, depth-first branches on them, HiGHS branch and bound (`integer`), and"
-        " scipy linprog for bounds.",
+        " level counts' integer programs, depth-first branches on them, HiGHS branch and bound (`integer`), the"
+        " bound analysis's linear programs (`linear`), and scipy's milp and linprog (none since programs.py).",
         "",
         "| members in force | reporting | series | withheld statistics | programs solved per round | rounds"
         " | wall (median) | CPU (median) | peak memory |",
