@@ -223,6 +223,13 @@ def worker_step_times(args: dict) -> dict:
         }
 
 
+def worker_disclosure(args: dict) -> dict:
+    """The disclosure step alone on a cycle of `members` members (benchmarks/disclosure.py)."""
+    from benchmarks.disclosure import measure
+
+    return measure(args["members"], args["rounds"])
+
+
 WORKERS = {
     "baseline": worker_baseline,
     "ingest": worker_ingest,
@@ -232,6 +239,7 @@ WORKERS = {
     "check": worker_check,
     "landing": worker_landing,
     "step_times": worker_step_times,
+    "disclosure": worker_disclosure,
 }
 
 
@@ -374,6 +382,17 @@ def measure_stage(size: str, rounds: int, work: Path) -> dict:
         "rounds": rounds,
         "implementations": by_way,
     }
+
+
+def measure_disclosure(rounds: int) -> dict:
+    from benchmarks.disclosure import SIZES
+
+    results = {}
+    for members in SIZES:
+        measured = run_worker("disclosure", members=members, rounds=max(rounds, 5))
+        results[str(members)] = {**measured.result, "peak_bytes": measured.peak_bytes}
+        _log(f"disclosure, {members} members: median {_s(measured.result['median_s'])}")
+    return results
 
 
 def measure_full_cycle(work: Path) -> dict:
@@ -536,6 +555,10 @@ def render_report(r: dict) -> str:
                 _verdict(first["wall_s"] < limit),
             )
         )
+    if "disclosure" in r:
+        from benchmarks.disclosure import target_row
+
+        lines.append(target_row(r["disclosure"]))
     if "ingestion" in r:
         xlsx, limit = r["ingestion"]["xlsx"], TARGETS["xlsx_per_file_s"]
         lines.append(
@@ -621,6 +644,10 @@ def render_report(r: dict) -> str:
             f" first imports pandas, DuckDB and the pipeline's modules: {_mib(r['baseline_peak_bytes'])} of each peak"
             " is that floor.",
         ]
+    if "disclosure" in r:
+        from benchmarks.disclosure import report_lines
+
+        lines += report_lines(r["disclosure"])
     if "full_cycle" in r:
         fc = r["full_cycle"]
         lines += [
@@ -660,7 +687,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each KPI/rollup measurement (and of reads)")
     parser.add_argument("--rounds-1e7", type=int, default=2, help="rounds at 10^7 answer rows (pandas: one)")
     parser.add_argument("--sizes", default=",".join(SIZES), help=f"KPI/rollup sizes among {','.join(SIZES)}")
-    parser.add_argument("--skip", default="", help="parts to leave out: ingestion,validation,stage,full_cycle")
+    parts = "ingestion,validation,stage,disclosure,full_cycle"
+    parser.add_argument("--skip", default="", help=f"parts to leave out: {parts}")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args()
     from pmm_pipeline.core.settings import Settings
@@ -690,6 +718,8 @@ def main() -> None:
             for size in filter(None, args.sizes.split(",")):
                 rounds = args.rounds_1e7 if size == "1e7" else args.rounds
                 results["stage"][size] = measure_stage(size, rounds, work)
+        if "disclosure" not in skip:
+            results["disclosure"] = measure_disclosure(args.rounds)
         if "full_cycle" not in skip:
             results["full_cycle"] = measure_full_cycle(work)
     _log("done")

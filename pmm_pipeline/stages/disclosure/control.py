@@ -30,6 +30,7 @@ solve for in solving.py, the tiers' tables in tiers.py and the audit of built re
 Everything here is plain functions over DataFrames and numpy arrays; the assets wire it to Dagster.
 """
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
@@ -202,6 +203,9 @@ class NumericSystem:
         self.values = np.array(self.unknowns.values, dtype=float)
         self.base = self.unknowns.earlier_rows()
         self._rows: dict[GroupKey, np.ndarray] = {}
+        # Answers by (groups in order, with_bounds): the loops below ask the same again, e.g. a group's relief
+        # one round is the next round's published set once that group is withheld.
+        self._solved: dict[tuple[tuple[GroupKey, ...], bool], np.ndarray] = {}
 
     def row(self, group: GroupKey) -> np.ndarray:
         if group not in self._rows:
@@ -210,6 +214,12 @@ class NumericSystem:
 
     def solved(self, groups: Sequence[GroupKey], with_bounds: bool = True) -> np.ndarray:
         """The targets a reader (or coalition) determines from the earlier releases and these groups' figures."""
+        key = (tuple(groups), with_bounds)
+        if key not in self._solved:
+            self._solved[key] = self._solve(key[0], with_bounds)
+        return self._solved[key].copy()
+
+    def _solve(self, groups: Sequence[GroupKey], with_bounds: bool) -> np.ndarray:
         n = self.unknowns.size
         if n == 0:
             return np.zeros(0, dtype=bool)
@@ -240,6 +250,7 @@ def _cheapest_to_withhold(system: NumericSystem, groups: list[GroupKey]) -> Grou
 
 def _control_numeric(facts: SeriesFacts, min_group_size: int, coalition: int = 1) -> _Decisions:
     decisions = _Decisions()
+    holders = functools.cache(facts.holders)  # the same for every tier
     for tier in TIERS:
         for group, stats in facts.statistics.items():
             if len(facts.groups[group]) < min_group_size:
@@ -248,7 +259,7 @@ def _control_numeric(facts: SeriesFacts, min_group_size: int, coalition: int = 1
                 continue
             for statistic in ORDER_STATISTICS:
                 if statistic in stats and not all(
-                    visible_in(facts.reporters[m].disclosure, tier) for m in facts.holders(group, statistic)
+                    visible_in(facts.reporters[m].disclosure, tier) for m in holders(group, statistic)
                 ):
                     decisions.withhold(tier, group, statistic, HIDDEN_MEMBER)
 

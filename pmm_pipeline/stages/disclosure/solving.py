@@ -1,10 +1,13 @@
 """What a reader can solve for: hidden values by rank and linear programming, hidden levels by integer programming."""
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+
+from pmm_pipeline.stages.disclosure.programs import BinaryProgram, linear_program
 
 TOLERANCE = 1e-8  # a value is "determined" when its unit vector is this close to the row space
 RANK_TOLERANCE = 1e-10  # singular values below this fraction of the largest count as zero
@@ -40,6 +43,22 @@ def _owners_of(n: int, owners: Sequence[int] | np.ndarray | None) -> np.ndarray:
     return np.arange(n) if owners is None else np.asarray(owners, dtype=int)
 
 
+_COLUMNS_OF: dict[bytes, dict[int, np.ndarray]] = {}  # by owners: one system asks many questions with the same
+
+
+def _columns_of(owners: np.ndarray) -> dict[int, np.ndarray]:
+    """The columns of each member, in order (read only: kept for the next question with the same owners)."""
+    key = owners.tobytes()
+    if key not in _COLUMNS_OF:
+        if len(_COLUMNS_OF) >= 1000:
+            _COLUMNS_OF.clear()
+        columns: dict[int, list[int]] = {}
+        for column, member in enumerate(owners.tolist()):
+            columns.setdefault(member, []).append(column)
+        _COLUMNS_OF[key] = {m: np.array(c, dtype=np.intp) for m, c in sorted(columns.items())}
+    return _COLUMNS_OF[key]
+
+
 def _with_known(projector: np.ndarray, columns: Iterable[int]) -> np.ndarray:
     """The projector on the row space once the reader also knows these columns.
 
@@ -65,13 +84,16 @@ def solved_by_equations(rows: np.ndarray, owners: Sequence[int] | None = None, c
     member i (so coalitions of one cost O(n^2), of two O(n^3)).
     """
     n = rows.shape[1]
+    one_sum = _one_sum(rows, owners)
+    if one_sum is not None:
+        return _solved_by_one_sum(one_sum, coalition)
     owners = _owners_of(n, owners)
     basis = _row_space_basis(rows)
     projector = basis.T @ basis
     solved = np.diag(projector) >= 1 - TOLERANCE
     if coalition < 1 or n < 2:
         return solved
-    columns_of = {int(u): np.flatnonzero(owners == u) for u in np.unique(owners)}
+    columns_of = _columns_of(owners)
     units = sorted(columns_of)
     single = np.array([columns_of[u][0] for u in units if len(columns_of[u]) == 1], dtype=int)
     differ = owners[:, None] != owners[None, :]
@@ -118,8 +140,6 @@ def _implicit_bounds(null_space: np.ndarray, tight: np.ndarray, signs: np.ndarra
     j. Repeatedly maximize the number of tight constraints that can be strictly positive; those
     that never can are the implicit equalities.
     """
-    from scipy.optimize import linprog  # imported here: only needed when values sit on bounds
-
     cone = signs[tight, None] * null_space[tight]
     undecided = list(range(len(tight)))
     dims = null_space.shape[1]
@@ -128,20 +148,29 @@ def _implicit_bounds(null_space: np.ndarray, tight: np.ndarray, signs: np.ndarra
         objective = np.concatenate([np.zeros(dims), -np.ones(n)])
         slack_rows = np.hstack([-cone[undecided], np.eye(n)])  # t_u - cone_u . z <= 0
         cone_rows = np.hstack([-cone, np.zeros((len(tight), n))])  # cone_j . z >= 0
-        result = linprog(
-            objective,
-            A_ub=np.vstack([slack_rows, cone_rows]),
-            b_ub=np.zeros(n + len(tight)),
-            bounds=[(None, None)] * dims + [(0, 1)] * n,
-            method="highs",
-        )
-        if result.status != 0:
-            raise RuntimeError(f"bound analysis failed: {result.message}")
-        loose = [u for u, t in zip(undecided, result.x[dims:], strict=True) if t > 1e-7]
+        matrix = np.vstack([slack_rows, cone_rows])
+        lower = np.concatenate([np.full(dims, -np.inf), np.zeros(n)])
+        upper = np.concatenate([np.full(dims, np.inf), np.ones(n)])
+        if _SOLVED_AS_BEFORE:
+            x = _linprog_solution(objective, matrix, lower, upper)
+        else:  # the optimum's t is unique (each t_u is 1 where it can be positive, z scaled up, else 0)
+            x = linear_program(objective, matrix, np.zeros(n + len(tight)), lower, upper)
+        loose = [u for u, t in zip(undecided, x[dims:], strict=True) if t > 1e-7]
         if not loose:
             break
         undecided = [u for u in undecided if u not in loose]
     return [int(tight[u]) for u in undecided]
+
+
+def _linprog_solution(objective, matrix, lower, upper) -> np.ndarray:
+    """The bound analysis's linear program as one scipy linprog call (as before programs.py)."""
+    from scipy.optimize import linprog
+
+    bounds = [(None if np.isinf(lo) else lo, None if np.isinf(up) else up) for lo, up in zip(lower, upper, strict=True)]
+    result = linprog(objective, A_ub=matrix, b_ub=np.zeros(len(matrix)), bounds=bounds, method="highs")
+    if result.status != 0:
+        raise RuntimeError(f"bound analysis failed: {result.message}")
+    return result.x
 
 
 def _components(rows: np.ndarray) -> np.ndarray:
@@ -174,7 +203,8 @@ def _coalitions_bounds_may_pin(
     d' = d - r (r . s) / (1 - P[i, i]).
     """
     basis = _row_space_basis(rows)
-    columns_of = {int(u): np.flatnonzero(owners == u) for u in sorted(among)}
+    every = _columns_of(owners)
+    columns_of = {u: every[u] for u in sorted(among)}
     units = sorted(columns_of)
     tight = signs != 0
 
@@ -229,7 +259,8 @@ def _solved_with_bounds(
     components = _components(rows)
     tight_all = np.flatnonzero(signs)
     # A member can only matter in a component that holds at least two tight values besides its own.
-    among = {int(owners[i]) for i in range(k) if (components[tight_all] == components[i]).sum() - (signs[i] != 0) >= 2}
+    tight_in_component = np.bincount(components[tight_all], minlength=k)
+    among = set(owners[tight_in_component[components] - (signs != 0) >= 2].tolist())
     for members, _ in _coalitions_bounds_may_pin(rows, owners, coalition, among, signs):
         known_columns = np.flatnonzero(np.isin(owners, members))
         tight = np.array([j for j in tight_all if j not in known_columns], dtype=int)
@@ -263,12 +294,65 @@ def solvable_values(
     columns (`owners`: the member of each column; by default one column each).
     """
     rows = np.asarray(rows, dtype=float).reshape(-1, len(values))
-    solved = solved_by_equations(rows, owners, coalition)
+    one_sum = _one_sum(rows, owners)
+    solved = solved_by_equations(rows, owners, coalition) if one_sum is None else _solved_by_one_sum(one_sum, coalition)
     if lower is not None and upper is not None and rows.shape[0]:
         for signs in _tight_sign_alternatives(np.asarray(values, dtype=float), lower, upper):
             if np.count_nonzero(signs) >= 2 and not solved.all():
-                solved |= _solved_with_bounds(rows, signs, owners, coalition)
+                if one_sum is None:
+                    solved |= _solved_with_bounds(rows, signs, owners, coalition)
+                else:
+                    solved |= _pinned_in_one_sum(one_sum, signs, coalition)
     return solved
+
+
+def _one_sum(rows: np.ndarray, owners: Sequence[int] | None) -> np.ndarray | None:
+    """The hidden values of a single published sum (a group's mean alone, no earlier release), one column per
+    member, as a boolean mask; None for any other system. Such a system is settled in closed form."""
+    if rows.shape[0] != 1 or not np.isin(rows, (0.0, 1.0)).all():
+        return None
+    if owners is not None and len(np.unique(np.asarray(owners))) != rows.shape[1]:
+        return None
+    return rows[0] == 1.0
+
+
+def _solved_by_one_sum(in_sum: np.ndarray, coalition: int) -> np.ndarray:
+    """solved_by_equations of one sum: a value is determined once every other value in the sum is known, i.e. when
+    it is alone in the sum or the others are few enough to be a coalition."""
+    u = int(in_sum.sum())
+    return in_sum & (u == 1 or (coalition >= 1 and len(in_sum) >= 2 and u - 1 <= coalition))
+
+
+def _pinned_in_one_sum(in_sum: np.ndarray, signs: np.ndarray, coalition: int) -> np.ndarray:
+    """_solved_with_bounds of one sum: a value on a bound is pinned when every value of the sum the reader does not
+    know is on the same bound (the sum then holds only if none moves), i.e. when those that are not on it are few
+    enough to be a coalition knowing them; the coalition's own values do not count."""
+    pinned = np.zeros(len(in_sum), dtype=bool)
+    for sign in (1, -1):
+        on_bound = in_sum & (signs == sign)
+        if on_bound.any() and int((in_sum & ~on_bound).sum()) <= max(coalition, 0):
+            pinned |= on_bound
+    return pinned
+
+
+# Set by solved_as_before() (tests and the benchmark): every question answered by a solver as before, the
+# reference that the settled-without-a-solver answers must equal.
+_SOLVED_AS_BEFORE = False
+
+
+@contextmanager
+def solved_as_before() -> Iterator[None]:
+    """Within: every question goes to scipy's solvers one call each, nothing settled otherwise or reused."""
+    global _SOLVED_AS_BEFORE
+    saved, _SOLVED_AS_BEFORE = _SOLVED_AS_BEFORE, True
+    kept = dict(_SOLVED_LEVELS)
+    _SOLVED_LEVELS.clear()
+    try:
+        yield
+    finally:
+        _SOLVED_AS_BEFORE = saved
+        _SOLVED_LEVELS.clear()
+        _SOLVED_LEVELS.update(kept)
 
 
 @dataclass(frozen=True)
@@ -284,9 +368,6 @@ class _LevelAlternatives:
     """Other assignments of levels to hidden members that give the same published counts (integer programs)."""
 
     def __init__(self, counts: Sequence[LevelCount], levels: np.ndarray, n_levels: int, found: list):
-        from scipy.optimize import Bounds, LinearConstraint, milp  # imported here: only categorical KPIs need it
-
-        self._milp, self._bounds = milp, Bounds
         k, q = len(levels), n_levels
         self.levels, self.k, self.q = levels, k, q
         matrix = np.zeros((k + len(counts), k * q))
@@ -298,31 +379,45 @@ class _LevelAlternatives:
             for h in count.members:
                 matrix[row, h * q + count.level] = 1
             rhs[row] = sum(1 for h in count.members if levels[h] == count.level)
-        self.constraint = LinearConstraint(matrix, rhs, rhs)
+        self.matrix, self.rhs = matrix, rhs
         self.truth = np.arange(k) * q + levels  # variable index of each member's true level
         self.objective = np.zeros(k * q)
         self.objective[self.truth] = -1  # fewest changes: the smallest alternative is the most telling
         self.found: list[frozenset[int]] = found
+        self._program: BinaryProgram | None = None
 
     def find(self, moved: int, kept: Iterable[int] = ()) -> frozenset[int] | None:
         """Members whose level differs in an alternative where `moved` changes level and those `kept` do not."""
+        kept = [int(c) for c in kept]
+        if _SOLVED_AS_BEFORE:
+            x = self._milp_solution(moved, kept)
+        else:
+            self._program = self._program or BinaryProgram(self.matrix, self.rhs, self.objective)
+            x = self._program.minimize([self.truth[moved]], self.truth[kept])
+        if x is None:  # infeasible: no such alternative
+            return None
+        changed = frozenset(int(h) for h in np.flatnonzero(x[self.truth] < 0.5))
+        self.found.append(changed)
+        return changed
+
+    def _milp_solution(self, moved: int, kept: Sequence[int]) -> np.ndarray | None:
+        """The same question as one scipy milp call (how every question was answered before programs.py)."""
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
         lower, upper = np.zeros(self.k * self.q), np.ones(self.k * self.q)
         upper[self.truth[moved]] = 0
-        for column in kept:
-            lower[self.truth[column]] = 1
-        result = self._milp(
+        lower[self.truth[kept]] = 1
+        result = milp(
             self.objective,
             integrality=np.ones(self.k * self.q),
-            bounds=self._bounds(lower, upper),
-            constraints=self.constraint,
+            bounds=Bounds(lower, upper),
+            constraints=LinearConstraint(self.matrix, self.rhs, self.rhs),
         )
-        if result.status == 2:  # infeasible: no such alternative
+        if result.status == 2:
             return None
         if result.x is None:
             raise RuntimeError(f"level analysis failed: {result.message}")
-        changed = frozenset(int(h) for h in np.flatnonzero(result.x[self.truth] < 0.5))
-        self.found.append(changed)
-        return changed
+        return result.x
 
 
 # Answers of solvable_levels by input. The same question comes back within a run (`pmm run` executes every
@@ -331,6 +426,7 @@ class _LevelAlternatives:
 # alternatives in it are valid ones, so they change which integer programs are solved, not the answer.
 _SOLVED_LEVELS: dict[tuple, np.ndarray] = {}
 _SOLVED_LEVELS_KEPT = 10_000
+PROCESS_CACHES = (_SOLVED_LEVELS, _COLUMNS_OF)  # what the process keeps between questions (the benchmark empties)
 
 
 def solvable_levels(
