@@ -51,7 +51,7 @@ def worker_corrected_file(args: dict) -> dict:
     """A second version of one member's submission: one reported value changed, sent a minute later."""
     from benchmarks.bench import _context, _documents
     from pmm_pipeline.core.files import write_atomically
-    from pmm_pipeline.stages.sample.formats import render_json
+    from pmm_pipeline.stages.sample.documents import render_json
 
     reference, catalogue = _context()
     document = copy.deepcopy(next(d for d in _documents(reference, catalogue) if d["member"] == CORRECTED_MEMBER))
@@ -117,7 +117,10 @@ def measure_cycle_runs(work: Path, spawn, run_worker, log) -> dict:
             "corrected": corrected,
             **record,
         }
-        log(f"cycle ({label}): {measured.wall_s:.1f} s wall, {measured.cpu_s:.1f} s CPU, {record['events']} events")
+        log(
+            f"cycle ({label}): {measured.wall_s:.1f} s wall, {measured.cpu_s:.1f} s CPU,"
+            f" peak {measured.peak_bytes / 2**20:.0f} MiB, {record['events']} events, {record['event_bytes']:,} bytes"
+        )
     return {"files": landing["files"], "runs": runs}
 
 
