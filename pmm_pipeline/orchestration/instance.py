@@ -85,10 +85,9 @@ def _create_storage_once(home: Path) -> None:
 
 # Python's cyclic garbage collector walks every tracked object at each full collection: after the imports
 # (Dagster, pandas, DuckDB, the definitions) that is hundreds of thousands of objects that live as long as the
-# process, walked a dozen times per run (~3 s). Frozen, they are left out of every later collection. The young
-# generation's threshold is raised because a run allocates in bursts (events, frames, parsed cells) that
-# reference counting frees anyway; the older generations' keep full collections rare but still happening.
-GC_THRESHOLDS = (50_000, 20, 20)
+# process, walked a dozen times per run (~3 s). Frozen, they are left out of every later collection. The
+# collector's thresholds stay Python's: raised to (50_000, 20, 20) they saved no CPU time measurable on the
+# cycle and raised its peak memory by about 28 MiB (cyclic garbage holding frames lived longer).
 
 
 def prepare_run_process() -> None:
@@ -100,7 +99,6 @@ def prepare_run_process() -> None:
     """
     gc.collect()  # garbage made by the imports is freed, not frozen
     gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
     _sync_sqlite_like_wal_allows()
 
 
