@@ -24,7 +24,7 @@ GIB = 1024**3
 SCENARIOS = (
     ("first", "full cycle, new data folder and instance", 8.0),
     ("rerun", "the same cycle run again, no input changed", 3.0),
-    ("corrected", f"one member's corrected file ({CORRECTED_MEMBER}) added, then `pmm run`", 5.0),
+    ("corrected", f"one member's corrected file ({CORRECTED_MEMBER}) added, then run again", 5.0),
 )
 PEAK_TARGET_BYTES = GIB // 2
 
