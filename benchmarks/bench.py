@@ -1,6 +1,7 @@
 """`make bench`: speed and memory of every stage, measured against the plain alternatives, written to BENCHMARKS.md.
 
     .venv/bin/python -m benchmarks.bench [--rounds 3] [--sizes cycle,100x,1e7] [--output BENCHMARKS.md]
+    .venv/bin/python -m benchmarks.bench --quick   # the cycle through `pmm run` only (benchmarks/cycle_runs.py)
 
 Everything runs on generated, deterministic inputs (the sample submissions of every member in force in cycle
 2025). Each measurement runs in a fresh worker process (`python -m benchmarks.bench worker TASK ARGS`), so a
@@ -29,6 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks import cycle_runs
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTES_MARKER = "<!-- Written by hand below this line: `make bench` rewrites everything above it and keeps the rest. -->"
 TEN_MILLION = 10_000_000
@@ -39,7 +42,6 @@ GIB = 1024**3
 TARGETS = {
     "stage_vs_duckdb": 1.5,  # pipeline time / hand-written DuckDB time, at most
     "pandas_vs_stage": 5.0,  # pandas time / pipeline time at 10^7 answer rows, at least
-    "full_cycle_s": 60.0,
     "xlsx_per_file_s": 0.2,
     "peak_bytes_1e7": 2 * GIB,
 }
@@ -198,31 +200,6 @@ def worker_check(args: dict) -> dict:
         return {"rows": rows, "differences": found}
 
 
-def worker_landing(args: dict) -> dict:
-    """Every member's submission in landing/<cycle>/, the formats taken in turn (as `pmm sample` writes them)."""
-    from benchmarks.kpi_rollups import CYCLE
-    from pmm_pipeline.stages.sample.formats import SampleContext
-    from pmm_pipeline.stages.sample.generate import write_sample
-
-    reference, catalogue = _context()
-    landing = Path(args["data_dir"]) / "landing" / CYCLE
-    written = write_sample(landing, _documents(reference, catalogue), (), FORMATS, SampleContext(reference, catalogue))
-    return {"files": len(written)}
-
-
-def worker_step_times(args: dict) -> dict:
-    """Each step's duration in the Dagster instance's record of the run."""
-    import dagster as dg
-
-    with dg.DagsterInstance.from_config(args["dagster_home"]) as instance:
-        stats = instance.get_run_stats(args["run_id"])
-        steps = instance.get_run_step_stats(args["run_id"])
-        return {
-            "run_s": stats.end_time - stats.start_time,
-            "steps": {s.step_key: s.end_time - s.start_time for s in sorted(steps, key=lambda s: s.start_time)},
-        }
-
-
 def worker_disclosure(args: dict) -> dict:
     """The disclosure step alone on a cycle of `members` members (benchmarks/disclosure.py)."""
     from benchmarks.disclosure import measure
@@ -237,9 +214,8 @@ WORKERS = {
     "seed": worker_seed,
     "stage": worker_stage,
     "check": worker_check,
-    "landing": worker_landing,
-    "step_times": worker_step_times,
     "disclosure": worker_disclosure,
+    **cycle_runs.WORKERS,
 }
 
 
@@ -395,36 +371,6 @@ def measure_disclosure(rounds: int) -> dict:
     return results
 
 
-def measure_full_cycle(work: Path) -> dict:
-    from benchmarks.kpi_rollups import CYCLE
-
-    data_dir, dagster_home = work / "data", work / "dagster_home"
-    landing = run_worker("landing", data_dir=str(data_dir)).result
-    env = {
-        **os.environ,
-        "PMM_DATA_DIR": str(data_dir),
-        "DAGSTER_HOME": str(dagster_home),
-        "DAGSTER_DISABLE_TELEMETRY": "1",
-    }
-    runs = []
-    for label in ("first run, new instance and warehouse", "re-run, same files"):
-        stdout, measured = _spawn([str(Path(sys.executable).parent / "pmm"), "run", "--cycle", CYCLE], env)
-        run_id = stdout.split(" run ", 1)[1].split()[0]
-        steps = run_worker("step_times", dagster_home=str(dagster_home), run_id=run_id).result
-        runs.append(
-            {
-                "label": label,
-                "wall_s": measured.wall_s,
-                "cpu_s": measured.cpu_s,
-                "peak_bytes": measured.peak_bytes,
-                "summary": stdout.strip().splitlines()[1:9],
-                **steps,
-            }
-        )
-        _log(f"full cycle ({label}): {measured.wall_s:.1f} s")
-    return {"files": landing["files"], "runs": runs}
-
-
 # ---------------------------------------------------------------------------------------------- report
 
 
@@ -545,16 +491,7 @@ def render_report(r: dict) -> str:
                 )
             )
     if "full_cycle" in r:
-        first = r["full_cycle"]["runs"][0]
-        limit = TARGETS["full_cycle_s"]
-        lines.append(
-            _row(
-                "full cycle, 186 members, `pmm run` (new instance)",
-                f"{first['wall_s']:.1f} s ({first['cpu_s']:.1f} s CPU)",
-                f"< {limit:.0f} s",
-                _verdict(first["wall_s"] < limit),
-            )
-        )
+        lines += cycle_runs.target_rows(r["full_cycle"])
     if "disclosure" in r:
         from benchmarks.disclosure import target_row
 
@@ -649,25 +586,7 @@ def render_report(r: dict) -> str:
 
         lines += report_lines(r["disclosure"])
     if "full_cycle" in r:
-        fc = r["full_cycle"]
-        lines += [
-            "",
-            "## Full cycle through `pmm run`",
-            "",
-            f"Cycle 2025, {fc['files']} files in landing/ (every member in force, formats JSON, Excel and CSV in"
-            " turn), a new PMM_DATA_DIR and DAGSTER_HOME in a temporary folder; then the same command again.",
-            "",
-            "| run | wall | CPU | peak memory | Dagster run (first event to last) |",
-            "|---|---|---|---|---|",
-        ]
-        for run in fc["runs"]:
-            wall, cpu, dagster_run = (f"{run[k]:.1f} s" for k in ("wall_s", "cpu_s", "run_s"))
-            lines.append(_row(run["label"], wall, cpu, _mib(run["peak_bytes"]), dagster_run))
-        steps = [run["steps"] for run in fc["runs"]]
-        lines += ["", _row("step", *(run["label"] for run in fc["runs"])), "|---|" + "---|" * len(steps)]
-        for key in steps[0]:
-            lines.append(_row(key, *(f"{s[key]:.2f} s" if key in s else "" for s in steps)))
-        lines += ["", "`pmm run` printed:", "", "```", *fc["runs"][0]["summary"], "```"]
+        lines += cycle_runs.render_section(r["full_cycle"])
     return "\n".join(lines) + "\n"
 
 
@@ -689,8 +608,18 @@ def main() -> None:
     parser.add_argument("--sizes", default=",".join(SIZES), help=f"KPI/rollup sizes among {','.join(SIZES)}")
     parts = "ingestion,validation,stage,disclosure,full_cycle"
     parser.add_argument("--skip", default="", help=f"parts to leave out: {parts}")
-    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--output", type=Path, default=None, help="default BENCHMARKS.md (none with --quick)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        default=os.environ.get("PMM_BENCH_QUICK") == "1",
+        help="the cycle through `pmm run` only, printed (or written to --output); also PMM_BENCH_QUICK=1",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.skip = "ingestion,validation,stage,disclosure"
+    elif args.output is None:
+        args.output = ROOT / "BENCHMARKS.md"
     from pmm_pipeline.core.settings import Settings
 
     skip = set(filter(None, args.skip.split(",")))
@@ -721,12 +650,13 @@ def main() -> None:
         if "disclosure" not in skip:
             results["disclosure"] = measure_disclosure(args.rounds)
         if "full_cycle" not in skip:
-            results["full_cycle"] = measure_full_cycle(work)
+            results["full_cycle"] = cycle_runs.measure_cycle_runs(work, _spawn, run_worker, _log)
     _log("done")
     results.update(duration_s=time.perf_counter() - started, load_after=LOADS[-1], loads=LOADS)
     report = render_report(results)
-    write_report(args.output, report)
-    args.output.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")  # every round's figures
+    if args.output is not None:
+        write_report(args.output, report)
+        args.output.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")  # every round's figures
     print(report)
 
 

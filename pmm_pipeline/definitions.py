@@ -16,6 +16,7 @@ from pmm_pipeline.defs.rollups import build_rollup_assets
 from pmm_pipeline.defs.schedules import build_calendar_schedules
 from pmm_pipeline.defs.sensors import build_landing_file_sensor
 from pmm_pipeline.defs.staging import build_staging_assets
+from pmm_pipeline.orchestration.instance import prepare_run_process
 from pmm_pipeline.orchestration.policies import apply_asset_policies
 from pmm_pipeline.orchestration.resources.disclosure_policy import DisclosurePolicy
 from pmm_pipeline.orchestration.resources.sql_target import SqlPublicationTarget
@@ -69,4 +70,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(Settings.from_env())
+    # The entry point of processes that load the code location: run workers, the daemon, code servers.
+    definitions = build_definitions(Settings.from_env())
+    prepare_run_process()
+    return definitions

@@ -1,7 +1,8 @@
-"""The code location: it loads, every KPI spec yields its asset, and the asset graph changes only on purpose.
+"""The code location: it loads, every KPI spec is listed on kpi.kpi_values, and the asset graph changes only on purpose.
 
-The per-KPI assets (`kpi/<kpi_id>`) are checked by rule against the catalogue, so adding a KPI file changes no
-snapshot; the snapshot holds the rest of the graph. Regenerate it after an intended change of the rest with:
+Every KPI is one view (`kpi.<kpi_id>`) created by the compute_kpis step, not an asset of its own: kpi.kpi_values'
+definition lists them (`kpi_views`), checked by rule against the catalogue, so adding a KPI file changes no
+snapshot. Regenerate the snapshot after an intended change of the graph with:
     .venv/bin/python -m pmm_pipeline_tests.test_definitions
 """
 
@@ -37,18 +38,10 @@ def graph_snapshot(defs: dg.Definitions) -> dict:
     return assets
 
 
-def kpi_asset_key(kpi_id: str) -> str:
-    return f"kpi/{kpi_id}"
-
-
-# What the rule gives each KPI of the catalogue: a view over kpi.kpi_values, in the kpi group, no checks.
-KPI_NODE = {"group": "kpi", "deps": [KPI_VALUES], "checks": []}
-
-
 def rest_of_graph(assets: dict, catalogue: Catalogue) -> dict:
-    """The graph without the per-KPI assets: what the snapshot holds."""
-    per_kpi = {kpi_asset_key(k) for k in catalogue.kpis}
-    return {key: node for key, node in assets.items() if key not in per_kpi}
+    """The graph as the snapshot holds it: no node is a KPI's own (a new KPI file changes no node)."""
+    assert not {f"kpi/{k}" for k in catalogue.kpis} & set(assets), "a KPI became an asset of its own"
+    return assets
 
 
 def current_snapshot(settings: Settings | None = None) -> dict:
@@ -60,25 +53,22 @@ def shipped_rest() -> dict:
     return rest_of_graph(current_snapshot(settings), load_catalogue(settings.specs_dir))
 
 
-def check_kpi_assets_by_rule(settings: Settings) -> None:
-    """Every KPI of the catalogue yields its asset with key, group, deps and checks by rule; nothing else
-    downstream names a per-KPI asset, so a new KPI changes no other node."""
+def check_kpi_views_by_rule(settings: Settings) -> None:
+    """Every KPI of the catalogue is listed on kpi.kpi_values' definition with its view, formulas, items and
+    spec file; no KPI is an asset of its own, and kpi.kpi_values is the kpi group's only asset."""
     catalogue = load_catalogue(settings.specs_dir)
     defs = build_definitions(settings)
     assets = graph_snapshot(defs)
-    for kpi_id in catalogue.kpis:
-        assert assets[kpi_asset_key(kpi_id)] == KPI_NODE, kpi_id
-    per_kpi = {kpi_asset_key(k) for k in catalogue.kpis}
-    assert {k for k in assets if k.startswith("kpi/")} == per_kpi | {KPI_VALUES}
-    assert all(not per_kpi & set(node["deps"]) for node in rest_of_graph(assets, catalogue).values())
-    graph = defs.resolve_asset_graph()
+    assert {k for k in assets if k.startswith("kpi/")} == {KPI_VALUES}
+    listed = defs.resolve_asset_graph().get(dg.AssetKey(KPI_VALUES.split("/"))).metadata["kpi_views"].value
+    assert sorted(listed) == sorted(catalogue.kpis)
     for kpi_id, spec in catalogue.kpis.items():
-        node = graph.get(dg.AssetKey(["kpi", kpi_id]))
-        metadata = node.metadata
-        assert metadata["items"].value == sorted(i.code for i in spec.items)
-        assert Path(metadata["spec_file"].path) == catalogue.files[kpi_id]
-        assert metadata["formulas"].value == {s.id: s.formula for s in spec.series}
-        assert node.tags["dimension"] == str(spec.dimension) and node.tags["status"] == spec.status
+        entry = listed[kpi_id]
+        assert entry["view"] == f"kpi.{kpi_id}"
+        assert entry["items"] == sorted(i.code for i in spec.items)
+        assert Path(entry["spec_file"]) == catalogue.files[kpi_id]
+        assert entry["formulas"] == {s.id: s.formula for s in spec.series}
+        assert entry["dimension"] == str(spec.dimension) and entry["status"] == spec.status
 
 
 def test_code_location_loads(tmp_path):
@@ -87,8 +77,8 @@ def test_code_location_loads(tmp_path):
     assert defs.resolve_job_def("cycle_job") is not None
 
 
-def test_every_spec_yields_its_asset():
-    check_kpi_assets_by_rule(Settings.from_env({}))
+def test_every_spec_is_listed_with_its_view():
+    check_kpi_views_by_rule(Settings.from_env({}))
 
 
 @pytest.fixture
@@ -111,9 +101,8 @@ def catalogue_with_a_new_kpi(tmp_path) -> Settings:
 def test_a_new_kpi_file_needs_no_snapshot_change(catalogue_with_a_new_kpi):
     settings = catalogue_with_a_new_kpi
     assert "customs_revenue_per_staff" in load_catalogue(settings.specs_dir).kpis
-    check_kpi_assets_by_rule(settings)
+    check_kpi_views_by_rule(settings)
     assets = current_snapshot(settings)
-    assert assets["kpi/customs_revenue_per_staff"] == KPI_NODE
     assert rest_of_graph(assets, load_catalogue(settings.specs_dir)) == json.loads(SNAPSHOT.read_text())
 
 

@@ -373,7 +373,16 @@ def test_every_table_materialization_carries_row_count_schema_lineage_and_previe
         "disclosure.withheld.reason",
     }
     assert deps("lineage.provenance", "source_cell") == {"quality.admitted_answers.source_cell"}
-    assert deps("kpi.electronic_declaration_rate", "value") == {"kpi.kpi_values.value"}
+    # Each KPI's view (made by the KPI step, listed on kpi.kpi_values) holds that KPI's rows, as counted there.
+    views = materialized[dg_key("kpi.kpi_values")]["kpi_views"].value
+    assert "kpi.electronic_declaration_rate" in views
+    with duckdb.connect(str(settings.layout.warehouse_path), read_only=True) as conn:
+        for view, listed in views.items():
+            by_status = conn.execute(f"SELECT status, count(*) FROM {view} WHERE cycle = ? GROUP BY ALL", ["2023"])
+            assert dict(by_status.fetchall()) == listed["values_by_status"], view
+            others = conn.execute(f"SELECT count(*) FROM {view} WHERE kpi_id <> ?", [view.split(".")[1]])
+            assert others.fetchall()[0][0] == 0, view
+    assert sum(views["kpi.electronic_declaration_rate"]["values_by_status"].values()) > 0
     assert deps("staging.answers", "version") == {"raw.submissions.version"}
 
 

@@ -110,7 +110,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     terminal = terminal_stream(sys.stderr)
     progress = StepProgress(terminal, ui_url=settings.ui_url, steps=not args.quiet)
     try:
-        outcome = run_cycle(settings, cycle.id, on_event=progress)
+        outcome = run_cycle(settings, cycle.id, on_event=progress, own_process=True)
     finally:
         progress.finish()
         if terminal is not sys.stderr:

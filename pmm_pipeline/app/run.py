@@ -14,6 +14,7 @@ from pmm_pipeline.core.text import one_line
 from pmm_pipeline.core.vocabulary import TIERS
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.defs.jobs import CYCLE_JOB
+from pmm_pipeline.orchestration.instance import prepare_run_process
 from pmm_pipeline.orchestration.metadata import unescape_markdown
 from pmm_pipeline.orchestration.tags import CYCLE_TAG, PROCESS_TAG
 from pmm_pipeline.stages.disclosure.control import summarize_withheld
@@ -127,14 +128,18 @@ def run_cycle(
     cycle: str,
     instance: dg.DagsterInstance | None = None,
     on_event: Callable[[dg.EventLogEntry], None] | None = None,
+    own_process: bool = False,
 ) -> RunOutcome:
     """Materialize every asset of the cycle in one in-process run stored in the Dagster instance.
 
     `on_event` is called with each event of the run as the instance stores it (the command line's
-    progress, app/progress.py).
+    progress, app/progress.py). `own_process`: this process exists for the run (`pmm run`), so its
+    fixed costs are paid once, after the definitions are built (orchestration/instance.py).
     """
     defs = build_definitions(settings)
     job = defs.resolve_job_def(CYCLE_JOB)
+    if own_process:
+        prepare_run_process()
     try:
         # Before any step writes: a corrupt warehouse stops here, with what to do, and starts no run.
         verify_warehouse(settings.layout.warehouse_path, settings.warehouse_memory_limit)

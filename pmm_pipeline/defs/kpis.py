@@ -1,17 +1,15 @@
-"""Dagster wiring of the KPI stage: one query computes every KPI of the cycle; one view per KPI in the graph."""
+"""Dagster wiring of the KPI stage: one query computes every KPI of the cycle, and one view per KPI is kept over it.
+
+The views (`kpi.<kpi_id>`, the rows of one KPI) are created by the same step and listed in kpi.kpi_values'
+metadata rather than being assets of their own: 22 assets that only mirror kpi_values added 22
+materializations to every run's event log and nothing a reader could not see on kpi_values.
+"""
 
 import dagster as dg
 
-from pmm_pipeline.orchestration.column_lineage import build_column_lineage, same
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
-from pmm_pipeline.orchestration.table_assets import (
-    OWNER,
-    column_schema,
-    table_name,
-    table_spec,
-    written_table_metadata,
-)
+from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.kpis.compile import render_kpi_values_sql
@@ -22,7 +20,6 @@ from pmm_pipeline.warehouse.tables import (
     KPI_VALUES,
     MEMBER_SUMMARY,
     PARTICIPATION,
-    Table,
 )
 from pmm_pipeline.warehouse.writes import replace_cycle_rows_from_sql
 
@@ -30,32 +27,27 @@ from pmm_pipeline.warehouse.writes import replace_cycle_rows_from_sql
 KPI_INPUTS = [ADMITTED_ANSWERS.key, MEMBER_SUMMARY.key, FINDINGS.key, PARTICIPATION.key, DISCLOSURE.key]
 
 
-def kpi_view_table(kpi_id: str) -> Table:
-    """The view `kpi.<kpi_id>`: kpi.kpi_values' columns, the rows of one KPI."""
-    return Table("kpi", kpi_id, f"One row of kpi.kpi_values of KPI {kpi_id}.", KPI_VALUES.columns)
+def kpi_view_name(kpi_id: str) -> str:
+    """The view over kpi.kpi_values holding one KPI's rows."""
+    return f"{KPI_VALUES.schema}.{kpi_id}"
 
 
-def kpi_view_spec(catalogue: Catalogue, kpi_id: str) -> dg.AssetSpec:
-    spec = catalogue.kpis[kpi_id]
-    formulas = {s.id: s.formula for s in spec.series}
-    return dg.AssetSpec(
-        key=["kpi", kpi_id],
-        description=f"{spec.names.en}: one row per admitted participating member and series of a cycle"
-        f" (a view over kpi.kpi_values). Formula: {'; '.join(f'{k}: {v}' for k, v in formulas.items())}",
-        group_name="kpi",
-        deps=[KPI_VALUES.key],
-        kinds={"duckdb"},
-        owners=[OWNER],
-        tags={"layer": "kpi", "dimension": str(spec.dimension), "status": spec.status},
-        metadata={
-            "formulas": dg.MetadataValue.json(formulas),
-            "items": dg.MetadataValue.json(sorted(i.code for i in spec.items)),
-            "spec_file": dg.MetadataValue.path(str(catalogue.files[kpi_id])),
-            "unit": spec.unit,
-            "dagster/column_schema": column_schema(KPI_VALUES),
-            "dagster/table_name": table_name(kpi_view_table(kpi_id)),
-            "dagster/column_lineage": build_column_lineage(same(KPI_VALUES)),
-        },
+def kpi_views_metadata(catalogue: Catalogue) -> dg.JsonMetadataValue:
+    """Per KPI of the catalogue: its view, formulas, items and spec file (the definition's metadata)."""
+    return dg.MetadataValue.json(
+        {
+            kpi_id: {
+                "view": kpi_view_name(kpi_id),
+                "name": spec.names.en,
+                "formulas": {s.id: s.formula for s in spec.series},
+                "items": sorted(i.code for i in spec.items),
+                "unit": spec.unit,
+                "dimension": str(spec.dimension),
+                "status": spec.status,
+                "spec_file": str(catalogue.files[kpi_id]),
+            }
+            for kpi_id, spec in sorted(catalogue.kpis.items())
+        }
     )
 
 
@@ -64,7 +56,11 @@ def build_kpi_assets(
 ) -> list[dg.AssetsDefinition]:
     @dg.multi_asset(
         name="compute_kpis",
-        specs=[table_spec(KPI_VALUES, deps=KPI_INPUTS)] + [kpi_view_spec(catalogue, k) for k in sorted(catalogue.kpis)],
+        specs=[
+            table_spec(KPI_VALUES, deps=KPI_INPUTS).merge_attributes(
+                metadata={"kpi_views": kpi_views_metadata(catalogue)}
+            )
+        ],
         partitions_def=partitions,
         pool=WAREHOUSE_POOL,
         description="Computes every KPI series of the cycle's catalogue for every participating member the"
@@ -78,9 +74,6 @@ def build_kpi_assets(
             replace_cycle_rows_from_sql(
                 conn, KPI_VALUES, cycle.id, compiled.sql, {**compiled.params, "cycle": cycle.id}
             )
-            yield dg.MaterializeResult(
-                asset_key=KPI_VALUES.key, metadata=written_table_metadata(conn, KPI_VALUES, cycle.id)
-            )
             counts = conn.execute(
                 "SELECT kpi_id, status, count(*) FROM kpi.kpi_values WHERE cycle = ? GROUP BY ALL ORDER BY ALL",
                 [cycle.id],
@@ -88,17 +81,18 @@ def build_kpi_assets(
             for kpi_id in sorted(catalogue.kpis):
                 # kpi_id is a validated snake_case identifier (KpiSpec.id), safe as a view name and literal.
                 conn.execute(
-                    f"CREATE OR REPLACE VIEW kpi.{kpi_id} AS SELECT * FROM kpi.kpi_values WHERE kpi_id = '{kpi_id}'"
+                    f"CREATE OR REPLACE VIEW {kpi_view_name(kpi_id)} AS"
+                    f" SELECT * FROM {KPI_VALUES.qualified} WHERE kpi_id = '{kpi_id}'"
                 )
-                by_status = {status: n for k, status, n in counts if k == kpi_id}
-                view = kpi_view_table(kpi_id)
-                yield dg.MaterializeResult(
-                    asset_key=view.key,
-                    metadata={
-                        **written_table_metadata(conn, view, cycle.id, lineage=same(KPI_VALUES)),
-                        "in_cycle_catalogue": kpi_id in {k.id for k in kpis},
-                        "values_by_status": dg.MetadataValue.json(by_status),
-                    },
-                )
+            in_cycle = {k.id for k in kpis}
+            views = {
+                kpi_view_name(kpi_id): {
+                    "in_cycle_catalogue": kpi_id in in_cycle,
+                    "values_by_status": {status: n for k, status, n in counts if k == kpi_id},
+                }
+                for kpi_id in sorted(catalogue.kpis)
+            }
+            metadata = written_table_metadata(conn, KPI_VALUES, cycle.id)
+        return dg.MaterializeResult(metadata={**metadata, "kpi_views": dg.MetadataValue.json(views)})
 
     return [compute_kpis]

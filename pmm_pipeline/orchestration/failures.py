@@ -169,7 +169,12 @@ def bound_event(event):
         # The kind decides the severity, whatever the stage wrote: a data finding is never an error.
         metadata = {**(event.metadata or {}), **declared.metadata()}
         return event._replace(metadata=bound_metadata(metadata), description=description, severity=declared.severity)
-    if isinstance(event, (dg.MaterializeResult, dg.ObserveResult)):
+    if isinstance(event, dg.MaterializeResult):
+        checks = [bound_event(c) for c in (event.check_results or [])]
+        return _metadata_on_the_materialization(
+            event._replace(metadata=bound_metadata(event.metadata), check_results=checks)
+        )
+    if isinstance(event, dg.ObserveResult):
         checks = [bound_event(c) for c in (event.check_results or [])]
         return event._replace(metadata=bound_metadata(event.metadata), check_results=checks)
     if isinstance(event, (dg.AssetMaterialization, dg.AssetObservation)):
@@ -177,6 +182,23 @@ def bound_event(event):
     if isinstance(event, dg.Output):
         return event.with_metadata(bound_metadata(event.metadata))
     return event
+
+
+def _metadata_on_the_materialization(result: dg.MaterializeResult) -> dg.MaterializeResult:
+    """The result with its metadata given to the materialization only.
+
+    Dagster copies a result's metadata into two events, the step output and the materialization; given as
+    the asset's metadata (context.add_asset_metadata) it is stored once, where the UI shows it. Outside a
+    step (a compute function called directly) the result is left as it is.
+    """
+    if not result.metadata:
+        return result
+    try:
+        context = dg.AssetExecutionContext.get()
+    except Exception:
+        return result
+    context.add_asset_metadata(result.metadata, asset_key=result.asset_key)
+    return result._replace(metadata=None)
 
 
 def guard_compute(fn: Callable) -> Callable:

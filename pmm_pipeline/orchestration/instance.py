@@ -1,7 +1,9 @@
 """The local Dagster instance shared by `pmm run` and `make dev`: one DAGSTER_HOME, telemetry off, one warehouse run."""
 
 import fcntl
+import gc
 import os
+import sqlite3
 from pathlib import Path
 
 from pmm_pipeline.core.settings import CHECKOUT_DIR
@@ -79,3 +81,54 @@ def _create_storage_once(home: Path) -> None:
             if WAREHOUSE_POOL not in {pool.name for pool in storage.get_pool_limits()}:
                 storage.initialize_concurrency_limit_to_default(WAREHOUSE_POOL)
         marker.touch()
+
+
+# Python's cyclic garbage collector walks every tracked object at each full collection: after the imports
+# (Dagster, pandas, DuckDB, the definitions) that is hundreds of thousands of objects that live as long as the
+# process, walked a dozen times per run (~3 s). Frozen, they are left out of every later collection. The
+# collector's thresholds stay Python's: raised to (50_000, 20, 20) they saved no CPU time measurable on the
+# cycle and raised its peak memory by about 28 MiB (cyclic garbage holding frames lived longer).
+
+
+def prepare_run_process() -> None:
+    """Pay a run process's fixed costs once: after the imports, the garbage collector is kept off the imported
+    objects, and the instance's SQLite databases commit without a sync to disk per event (see below).
+
+    Called by `pmm run` and by the code location's entry point (a run worker launched from the UI, the
+    daemon's or a code server's process), never by build_definitions (tests build definitions many times).
+    """
+    gc.collect()  # garbage made by the imports is freed, not frozen
+    gc.freeze()
+    _sync_sqlite_like_wal_allows()
+
+
+_sqlite_listener_installed = False
+
+
+def _sync_sqlite_like_wal_allows() -> None:
+    """`PRAGMA synchronous=NORMAL` on every SQLite connection whose database is in WAL mode.
+
+    Dagster's SQLite storage puts each database in WAL mode when it creates it, opens a new connection for
+    each event it stores (one per run shard, another for the index shard of asset and check events) and keeps
+    SQLite's default, synchronous=FULL: a sync of the write-ahead log at every commit, hundreds per run,
+    seconds when the disk is busy. It has no setting for this. In WAL mode NORMAL syncs at checkpoints only:
+    the database cannot be corrupted by a crash or a power loss; at worst the last events before a power loss
+    are missing (an application crash loses nothing). A database not in WAL mode keeps FULL, where NORMAL
+    could corrupt it on a power loss. Consolidating the event log into one file is left alone: Dagster's
+    ConsolidatedSqliteEventLogStorage is for tests only.
+    """
+    global _sqlite_listener_installed
+    if _sqlite_listener_installed:
+        return
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _normal_sync_under_wal(dbapi_connection, _record) -> None:
+        if not isinstance(dbapi_connection, sqlite3.Connection):
+            return
+        (mode,) = dbapi_connection.execute("PRAGMA journal_mode").fetchone()
+        if str(mode).lower() == "wal":
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+    _sqlite_listener_installed = True

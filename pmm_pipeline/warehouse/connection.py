@@ -148,11 +148,19 @@ def open_warehouse(
             except duckdb.Error as err:
                 _raise_named(path, err)
         try:
-            yield conn
-        except duckdb.Error as err:
-            _raise_named(path, err)
+            with errors_named(path):
+                yield conn
         finally:
             conn.close()
+
+
+@contextmanager
+def errors_named(path: Path | str) -> Iterator[None]:
+    """DuckDB errors raised in the block that a retry cannot mend, as the error naming the warehouse."""
+    try:
+        yield
+    except duckdb.Error as err:
+        _raise_named(Path(path), err)
 
 
 def _raise_named(path: Path, err: duckdb.Error):
