@@ -676,7 +676,7 @@ def test_run_shows_progress_unless_quiet_and_ends_with_the_link(quiet, tmp_path,
 
     seen = {}
 
-    def fake_run_cycle(settings, cycle, instance=None, on_event=None):
+    def fake_run_cycle(settings, cycle, instance=None, on_event=None, **_):
         seen["on_event"], seen["cycle"] = on_event, cycle
         return run_module.RunOutcome(cycle=cycle, run_id="r-1", success=True)
 

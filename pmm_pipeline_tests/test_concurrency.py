@@ -195,8 +195,10 @@ def test_whole_cycle_runs_overlap_without_lock_errors(shared):
         ).fetchall()
     assert [m for (m,) in participating] == EXPECTED["participating"]
     assert ken == [(EXPECTED["kpi_values"]["electronic_declaration_rate"]["total"]["KEN"][1],)]
-    # The first of the two 2025 runs released; the other found the same inputs and reused that release.
-    assert releases == [("2023", 1), ("2025", 1)]
+    # The first of the two 2025 runs released; the other reused that release when it found the same inputs, or
+    # released again when the 2023 release landed between the two (its figures are the 2025 report's trends, so
+    # they are in the release's key): which happens depends on the order the pool gives the runs.
+    assert releases[0] == ("2023", 1) and releases[1] in (("2025", 1), ("2025", 2))
 
 
 def test_ten_rounds_of_overlapping_runs_never_meet_the_lock(shared):

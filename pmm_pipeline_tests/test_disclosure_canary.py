@@ -84,7 +84,7 @@ def test_no_canary_in_any_byte_of_the_tier(canary_cycle, tier):
     assert secret
     tier_dir = settings.layout.published_dir(CYCLE) / tier
     files = sorted(p for p in tier_dir.rglob("*") if p.is_file())
-    assert {p.suffix for p in files} == {".csv", ".parquet", ".json", ".xlsx", ".html"}
+    assert {p.suffix for p in files} == {".csv", ".parquet", ".json", ".xlsx", ".html", ".xml"}
     texts = [text for v in secret.values() for text in (repr(v), f"{v:.6f}", f"{v:.4f}")]
     for path in files:
         data = path.read_bytes()

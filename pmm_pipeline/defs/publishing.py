@@ -594,7 +594,6 @@ def _build_tier_assets(
             reference,
             completeness,
             disclosure_policy.min_group_size,
-            release_id=info.run_id,
             code_version=info.code_version,
             earlier=earlier,
         )

@@ -67,7 +67,7 @@ class ReportContext:
     member_names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # member -> language -> name
     publication_date: str | None = None
     catalogue_version: str | None = None
-    release_id: str | None = None  # the run that built the release
+    release_id: str | None = None  # a digest of the tables released (outputs.content_id): same figures, same id
     code_version: str | None = None
     terms: ReleaseTerms = DEFAULT_RELEASE_TERMS
     # The tier's group figures in every published cycle, this one last (series.EarlierCycles.trends); None: no

@@ -1,6 +1,7 @@
 """The reader formats of a tier's release (JSON, SDMX-CSV and its structure, Excel in three languages, the HTML report),
 as one writer."""
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +27,6 @@ def build_reader_outputs(
     reference: Reference,
     completeness: pd.DataFrame | None,
     min_group_size: int,
-    release_id: str | None = None,
     code_version: str | None = None,
     earlier: EarlierCycles | None = None,
 ) -> Callable[[Path, dict[str, pd.DataFrame]], dict[str, int]]:
@@ -44,16 +44,21 @@ def build_reader_outputs(
     }
 
     names = ReaderNames(members=member_names, groups=group_names, reasons=reasons_in_words(min_group_size))
-    structure = StructureInputs(
-        cycle=cycle,
-        cycles=reference.cycles.cycles,
-        kpis=kpis,
-        members=reference.members_in_force(cycle),
-        groups=reference.groups,
-        min_group_size=min_group_size,
-    )
 
-    def context(lang: str, rollups: pd.DataFrame) -> ReportContext:
+    def structure_of(tables: dict[str, pd.DataFrame]) -> StructureInputs:
+        # The members' code list names only the members the tier's files name: a member the tier leaves out
+        # (its choices hide it) is named in no file of the tier, its structure included.
+        shown = members_named(tables)
+        return StructureInputs(
+            cycle=cycle,
+            cycles=reference.cycles.cycles,
+            kpis=kpis,
+            members={c: m for c, m in reference.members_in_force(cycle).items() if c in shown},
+            groups=reference.groups,
+            min_group_size=min_group_size,
+        )
+
+    def context(lang: str, rollups: pd.DataFrame, release_id: str) -> ReportContext:
         return ReportContext(
             cycle=cycle.id,
             reporting_year=cycle.reporting_year,
@@ -77,7 +82,8 @@ def build_reader_outputs(
             write_json(frame, folder / f"{name}.json", name)
             write_sdmx_csv(frame, folder / sdmx_name(name), name, cycle.reporting_year)
             rows[f"{name}.json"] = rows[sdmx_name(name)] = len(frame)
-        # The SDMX structure (code lists, DSDs, dataflows) the SDMX-CSV files are read with: the same in every tier.
+        # The SDMX structure (code lists, DSDs, dataflows) the SDMX-CSV files are read with.
+        structure = structure_of(tables)
         (folder / STRUCTURE_FILE).write_bytes(structure_message(structure))
         rows[STRUCTURE_FILE] = code_count(structure)
         for lang in LANGUAGES:
@@ -86,11 +92,33 @@ def build_reader_outputs(
         # The readers' downloads, named in each report: the tables in every format and the other reports.
         downloads = [f"{name}{suffix}" for name in sorted(tables) for suffix in (".csv", ".parquet")]
         downloads += sorted(rows) + [report_file(lang) for lang in LANGUAGES]
+        release_id = content_id(tables)
         for lang in LANGUAGES:
             (folder / report_file(lang)).write_text(
-                render_report(tables, context(lang, tables["rollups"]), downloads), encoding="utf-8"
+                render_report(tables, context(lang, tables["rollups"], release_id), downloads), encoding="utf-8"
             )
             rows[report_file(lang)] = sum(len(f) for f in tables.values())
         return rows
 
     return write
+
+
+def members_named(tables: dict[str, pd.DataFrame]) -> set[str]:
+    """The member codes a tier's tables name: its KPI rows' members and any rollup row of one member."""
+    named: set[str] = set()
+    for frame in tables.values():
+        if "member_code" in frame.columns:
+            named |= set(frame["member_code"].dropna().astype(str))
+        if {"group_type", "group_code"} <= set(frame.columns):
+            named |= set(frame.loc[frame["group_type"] == "member", "group_code"].dropna().astype(str))
+    return named
+
+
+def content_id(tables: dict[str, pd.DataFrame]) -> str:
+    """The release's identifier for citation: a digest of the tables it publishes, so that the same figures
+    released again are cited alike and a re-run gives the same report bytes (a run id would differ each time)."""
+    digest = hashlib.sha256()
+    for name, frame in sorted(tables.items()):
+        digest.update(name.encode() + b"\x00")
+        digest.update(frame.to_csv(index=False, lineterminator="\n").encode())
+    return digest.hexdigest()[:16]
