@@ -73,7 +73,8 @@ dev: $(STAMP)  ## start the Dagster UI and the member platform on 127.0.0.1 (por
 	  trap 'kill $$portal 2>/dev/null; wait $$portal 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PMM_UI_PORT)
 
-# Not part of `make test`: takes about seven minutes on 2 cores and writes the figures to BENCHMARKS.md.
+# Not part of `make test`: takes several minutes on 2 cores (the cycle scenarios and the disclosure step included)
+# and writes the figures to BENCHMARKS.md.
 bench: $(STAMP)  ## time every stage against plain DuckDB and pandas (10^7 answers too); results in BENCHMARKS.md
 	$(BIN)/python -m benchmarks.bench
 
