@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import cycle_runs
+from benchmarks.cells import _mib, _row, _s, _verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTES_MARKER = "<!-- Written by hand below this line: `make bench` rewrites everything above it and keeps the rest. -->"
@@ -400,22 +401,6 @@ def machine() -> dict:
         "dagster": dagster.__version__,
         "pandas": pandas.__version__,
     }
-
-
-def _s(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
-
-
-def _mib(n: int) -> str:
-    return f"{n / 2**20:,.0f} MiB"
-
-
-def _row(*cells: object) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
-
-
-def _verdict(ok: bool) -> str:
-    return "met" if ok else "**missed**"
 
 
 def _size_label(stage: dict) -> str:

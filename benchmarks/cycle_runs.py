@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from benchmarks.cells import _mib, _row, _verdict
+
 CYCLE = "2025"
 FORMATS = ("json", "xlsx", "csv")
 CORRECTED_MEMBER = "KEN"
@@ -122,18 +124,6 @@ def measure_cycle_runs(work: Path, spawn, run_worker, log) -> dict:
             f" peak {measured.peak_bytes / 2**20:.0f} MiB, {record['events']} events, {record['event_bytes']:,} bytes"
         )
     return {"files": landing["files"], "runs": runs}
-
-
-def _mib(n: int) -> str:
-    return f"{n / 2**20:,.0f} MiB"
-
-
-def _row(*cells: object) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
-
-
-def _verdict(ok: bool) -> str:
-    return "met" if ok else "**missed**"
 
 
 def target_rows(cycle_runs: dict) -> list[str]:

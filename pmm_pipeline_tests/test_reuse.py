@@ -21,7 +21,10 @@ from pmm_pipeline.defs.jobs import CYCLE_JOB
 from pmm_pipeline.orchestration import reuse
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.reuse import RELEASE_TIER_BY_KEY, TABLES_BY_KEY, record_path
-from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process
+from pmm_pipeline_tests.conftest import run_cycle_in_process
+
+# FRA's second version: a lower value and a later date (test_release_reproducible's, declared there once).
+from pmm_pipeline_tests.test_release_reproducible import FRA_V2 as FRA_CORRECTED
 
 pytestmark = pytest.mark.cycle
 
@@ -30,17 +33,6 @@ RELEASES = {f"publish_{t}__releases" for t in TIERS}
 TABLES = {f"publish_{t}_tables" for t in TIERS}
 DISCLOSURE = {"disclosure__withheld", *TABLES, *RELEASES, "published__profiles", "published__series"}
 EVERY_STEP = {"check_and_admit_answers", "feedback__member_reports", *DISCLOSURE}
-
-FRA_CORRECTED = (
-    (FIXTURES / "cycle_2023" / "landing" / "FRA.json")
-    .read_text()
-    .replace('"submitted_at": "2024-02-15T08:00:00Z"', '"submitted_at": "2024-02-20T08:00:00Z"')
-    .replace(
-        '{"item": "declarations_electronic", "year": 2022, "value": 2000}',
-        '{"item": "declarations_electronic", "year": 2022, "value": 1800}',
-    )
-    .replace('"pca_effectiveness": "secretariat"', '"pca_effectiveness": "wco"')
-)
 
 
 def decisions(result) -> dict[str, tuple[str, list[str], str]]:
