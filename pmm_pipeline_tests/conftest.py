@@ -60,6 +60,7 @@ def kinds_of(item: pytest.Item) -> set[str]:
     return kinds
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook in a worker, which turns the group marks into node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         kinds = kinds_of(item)
@@ -69,7 +70,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(kind)
         if not kinds:
             item.add_marker("unit")
-    if config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") == "loadgroup":
+    # Marked whatever the options say: in a worker process `--dist` reads "no" (xdist keeps the scheduling to the
+    # controller), and the worker is where xdist turns the marks into groups; without them loadgroup spread one
+    # module's tests over both workers, each building the module's fixtures again.
+    if config.pluginmanager.hasplugin("xdist"):
         for item, group in zip(items, worker_groups(items), strict=True):
             item.add_marker(pytest.mark.xdist_group(group))
 

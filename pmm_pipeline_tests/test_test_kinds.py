@@ -2,7 +2,9 @@
 groups pytest-xdist workers run so that each expensive fixture is built once."""
 
 import multiprocessing
+import re
 import subprocess
+import sys
 from types import SimpleNamespace
 
 import dagster as dg
@@ -77,3 +79,39 @@ def test_modules_sharing_a_slow_session_fixture_are_one_worker_group():
     assert a1 == a2 == b1
     assert d1 == e1 != a1
     assert len({a1, c1, d1, f1}) == 4
+
+
+@pytest.mark.subprocess
+def test_the_tests_of_one_module_run_on_one_worker(tmp_path):
+    """The groups reach the workers: `--dist` reads "no" inside a worker, where xdist reads the marks."""
+    (tmp_path / "conftest.py").write_text("from pmm_pipeline_tests.conftest import pytest_collection_modifyitems\n")
+    (tmp_path / "test_grouped.py").write_text(
+        "import os\n\n"
+        + "".join(f"def test_{n}():\n    assert os.environ['PYTEST_XDIST_WORKER']\n\n" for n in range(6))
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-n",
+            "2",
+            "--dist",
+            "loadgroup",
+            "-v",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    workers = re.findall(r"\[(gw\d)\] .*PASSED", done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(workers) == 6 and len(set(workers)) == 1, done.stdout
