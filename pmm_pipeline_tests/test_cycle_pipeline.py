@@ -217,3 +217,28 @@ def test_a_copy_of_the_shared_run_is_apart_from_it(fixture_cycle, fixture_cycle_
     (copy.layout.published_dir("2023") / "public" / "kpi_values.csv").write_text("changed")
     assert (shared.layout.published_dir("2023") / "public" / "kpi_values.csv").read_text() != "changed"
     assert copy.layout.warehouse_path.read_bytes()[:4096] == shared.layout.warehouse_path.read_bytes()[:4096]
+
+
+def test_each_declared_row_key_tells_the_rows_of_a_cycle_apart(fixture_cycle):
+    """The row key a table declares (warehouse/tables.py) is what the stages join, compare and index its rows by:
+    in the cycle's warehouse, no two rows share one."""
+    from pmm_pipeline.warehouse import tables
+
+    settings, _ = fixture_cycle
+    keyed = [t for t in vars(tables).values() if isinstance(t, tables.Table) and t.row_key]
+    assert {t.qualified for t in keyed} >= {"kpi.kpi_values", "rollup.rollups"}
+    for table in keyed:
+        key = ", ".join(table.row_key)
+        counts = query(
+            settings, f"SELECT count(*) AS n, count(DISTINCT ({key})) AS distinct_keys FROM {table.qualified}"
+        )
+        assert counts.n[0] > 0 and counts.n[0] == counts.distinct_keys[0], table.qualified
+
+
+def test_a_row_key_names_columns_of_its_table():
+    from pmm_pipeline.warehouse.tables import C, Table
+
+    table = Table("s", "t", "one row", (C("cycle", "VARCHAR", ""), C("code", "VARCHAR", "")), row_key=("cycle", "code"))
+    assert table.key_in_cycle == ["code"]
+    with pytest.raises(ValueError, match=r"s\.t: row key column\(s\) \['kode'\] are not columns"):
+        Table("s", "t", "one row", (C("code", "VARCHAR", ""),), row_key=("kode",))

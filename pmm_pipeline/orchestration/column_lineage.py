@@ -153,7 +153,7 @@ COLUMN_LINEAGE: dict[str, Lineage] = {
         "pooled": of(KPI_VALUES, "numerator", "denominator"),
     },
     WITHHELD.qualified: {
-        **same(ROLLUPS, ["cycle", "kpi_id", "series", "group_type", "group_code"]),
+        **same(ROLLUPS, list(ROLLUPS.row_key)),
         "statistic": of(ROLLUPS, "n_reporting", "mean", "median", "min", "max", "pooled")
         + of(KPI_VALUES, "value", "disclosure"),
         "reason": of(ROLLUPS, "n_reporting", "mean", "median", "min", "max", "pooled")

@@ -20,6 +20,19 @@ class Table:
     name: str
     row: str  # what one row is, shown as the asset description
     columns: tuple[Column, ...]
+    # The columns that tell one row from another (with `cycle` first where the table is per cycle): declared
+    # here once, for every stage that joins, sorts, compares or indexes the table's rows by them.
+    row_key: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [c for c in self.row_key if c not in self.column_names]
+        if unknown:
+            raise ValueError(f"{self.qualified}: row key column(s) {unknown} are not columns of the table")
+
+    @property
+    def key_in_cycle(self) -> list[str]:
+        """The row key within one cycle (a release, a tier's table): the row key without `cycle`."""
+        return [c for c in self.row_key if c != "cycle"]
 
     @property
     def qualified(self) -> str:
@@ -388,6 +401,7 @@ KPI_VALUES = Table(
         C("level_code", "VARCHAR", "the level answered, for categorical KPIs"),
         C("submission_id", "VARCHAR", "submission version the value was computed from"),
     ),
+    row_key=("cycle", "member_code", "kpi_id", "series"),
 )
 
 ROLLUPS = Table(
@@ -411,6 +425,7 @@ ROLLUPS = Table(
         C("suppressed", "BOOLEAN", "true when statistics are withheld"),
         C("suppression_reason", "VARCHAR", "why: `statistic:reason` entries, `;`-separated, e.g. `min:hidden_member`"),
     ),
+    row_key=("cycle", "kpi_id", "series", "group_type", "group_code"),
 )
 WITHHELD = Table(
     "disclosure",

@@ -20,7 +20,7 @@ from pmm_pipeline.stages.disclosure.facts import (
     tier_rank,
     visible_in,
 )
-from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
+from pmm_pipeline.warehouse.tables import KPI_VALUES, PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS, ROLLUPS
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def _audit_kpi_values(audience: str, table: PublishedTable, values: pd.DataFrame
     if extra:
         findings.append(Finding(audience, table.source, f"has columns beyond the contract: {sorted(extra)}"))
     frame = table.frame.reset_index(drop=True)
-    key_columns = ["member_code", "kpi_id", "series"]
+    key_columns = KPI_VALUES.key_in_cycle
     keys = list(zip(*(frame[c] for c in key_columns), strict=True))
     truth_keys = list(zip(*(values[c] for c in key_columns), strict=True))
     true = _aligned(frame, values, keys, truth_keys)
@@ -241,7 +241,7 @@ def audit_tiers(
     """
     findings: list[Finding] = []
     facts_by_key = {(f.kpi_id, f.series): f for f in facts}
-    rollup_keys = list(zip(*(rollups[c] for c in ("kpi_id", "series", "group_type", "group_code")), strict=True))
+    rollup_keys = list(zip(*(rollups[c] for c in ROLLUPS.key_in_cycle), strict=True))
     for audience in TIERS:
         readable = [t for t in tables if tier_rank(t.tier) <= tier_rank(audience)]
         if not any(t.tier == audience for t in readable):

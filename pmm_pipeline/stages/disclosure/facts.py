@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from pmm_pipeline.core.vocabulary import DEFAULT_DISCLOSURE, TIERS
+from pmm_pipeline.warehouse.tables import ROLLUPS
 
 # The secretariat sees every value, so only the lower tiers have readers to protect values from.
 AUDITED_TIERS = TIERS[:-1]
@@ -138,7 +139,7 @@ def load_series_facts(
     # nothing to publish or withhold, so decisions are taken only over the rows that exist.
     level_groups: dict[tuple[str, str], set[GroupKey]] = {}
     for kpi_id, row_series, group_type, group_code in rollups.loc[
-        rollups["kpi_id"].isin(list(levels)), ["kpi_id", "series", "group_type", "group_code"]
+        rollups["kpi_id"].isin(list(levels)), ROLLUPS.key_in_cycle
     ].itertuples(index=False):
         level_groups.setdefault((kpi_id, split_level_series(str(row_series))[0]), set()).add((group_type, group_code))
 

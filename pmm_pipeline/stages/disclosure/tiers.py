@@ -5,7 +5,7 @@ import pandas as pd
 
 from pmm_pipeline.core.vocabulary import TIERS
 from pmm_pipeline.stages.disclosure.facts import LEVEL_COUNTS, NUMERIC_STATISTICS, VALUE, visible_in
-from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
+from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS, ROLLUPS
 
 
 def tier_kpi_values(values: pd.DataFrame, tier: str, withheld: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -27,7 +27,7 @@ def tier_rollups(rollups: pd.DataFrame, withheld: pd.DataFrame, tier: str) -> pd
     A categorical row's withheld `level_counts` are its n_reporting (the count at the level) and
     its mean (the share); a numeric row keeps n_reporting, the coverage every reader knows.
     """
-    key = ["kpi_id", "series", "group_type", "group_code"]
+    key = ROLLUPS.key_in_cycle
     out = rollups[PUBLISHED_ROLLUP_COLUMNS].sort_values(key).reset_index(drop=True)
     position = {k: i for i, k in enumerate(zip(*(out[c] for c in key), strict=True))}
     entries: dict[int, list[tuple[str, str]]] = {}

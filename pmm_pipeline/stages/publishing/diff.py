@@ -12,11 +12,9 @@ from collections.abc import Mapping
 import pandas as pd
 
 from pmm_pipeline.stages.publishing.formats import json_ready
+from pmm_pipeline.warehouse.tables import KPI_VALUES, ROLLUPS
 
-KEYS = {
-    "kpi_values": ["member_code", "kpi_id", "series"],
-    "rollups": ["kpi_id", "series", "group_type", "group_code"],
-}
+KEYS = {"kpi_values": KPI_VALUES.key_in_cycle, "rollups": ROLLUPS.key_in_cycle}
 COMPARED = {
     "kpi_values": ["reporting_year", "value", "status", "disclosure", "flags"],
     "rollups": [

@@ -18,13 +18,13 @@ from pmm_pipeline.stages.publishing.folders import check_listed, write_folder
 from pmm_pipeline.stages.publishing.formats import typed_table
 from pmm_pipeline.stages.publishing.readback import read_release_files, read_table_file
 from pmm_pipeline.stages.publishing.release import ReleaseRefusedError, write_csv, write_parquet
-from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
+from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS, ROLLUPS
 
 SERIES_FOLDER = "series"
 TABLES = {"kpi_values": PUBLISHED_KPI_COLUMNS, "rollups": PUBLISHED_ROLLUP_COLUMNS}
 SORT_KEYS = {
     "kpi_values": ["kpi_id", "series", "member_code"],
-    "rollups": ["kpi_id", "series", "group_type", "group_code"],
+    "rollups": ROLLUPS.key_in_cycle,
 }
 ADDED_COLUMNS = ["catalogue_version", "comparable_with_previous"]
 
