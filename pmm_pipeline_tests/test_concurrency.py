@@ -215,8 +215,9 @@ def test_ten_rounds_of_overlapping_runs_never_meet_the_lock(shared):
         participating = conn.execute(
             "SELECT member_code FROM staging.participation WHERE cycle = '2023' AND is_participating ORDER BY 1"
         ).fetchall()
-    # Every resubmission in landing recorded once: this test's rounds and, when the whole-cycle test shared this
-    # worker's fixture before it, that round's too (pytest-xdist may give the two tests separate workers).
+    # Every resubmission in landing recorded once: this test's rounds and, when the whole-cycle test ran before it on
+    # this module's fixture (as it does in the suite: one module, one worker; not when this test is run alone), that
+    # round's too.
     written = len(list(shared["settings"].layout.landing_dir("2025").glob("*_resent_*.json")))
     assert written in (ROUNDS, ROUNDS + 1)
     assert resent == [(written,)]
