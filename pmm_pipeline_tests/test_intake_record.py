@@ -24,14 +24,14 @@ from pmm_pipeline.stages.ingestion import intake
 from pmm_pipeline.stages.ingestion.archive import DamagedCopyError, read_archived, write_verified
 from pmm_pipeline.stages.ingestion.freeze import input_deadline
 from pmm_pipeline.stages.ingestion.intake import (
-    MAX_PROBLEMS_RECORDED,
-    ReceivedFile,
     intake_frames,
     ordering_time,
     quarantine,
     take_in_cycle,
     write_raw_tables,
 )
+from pmm_pipeline.stages.ingestion.outcomes import ReceivedFile
+from pmm_pipeline.stages.ingestion.problem_lists import MAX_PROBLEMS_RECORDED
 from pmm_pipeline.stages.ingestion.receipts import (
     Receipt,
     append_to_ledger,

@@ -35,20 +35,16 @@ from pmm_pipeline.stages.feedback.report import problem_words, rows_from_finding
 from pmm_pipeline.stages.ingestion.archive import safe_suffix, sha256_of, store_copy
 from pmm_pipeline.stages.ingestion.arrivals import PLATFORM, Arrival, append_arrival, delivery_lock, notes_path
 from pmm_pipeline.stages.ingestion.intake import (
-    Accepted,
-    Duplicate,
-    IntakeResult,
     ReadOutcome,
-    ReceivedFile,
     _Delivered,
-    duplicate_problem,
     intake_frames,
     judge_file,
-    listed_problems,
     quarantine,
     version_order,
 )
 from pmm_pipeline.stages.ingestion.limits import display_name
+from pmm_pipeline.stages.ingestion.outcomes import Accepted, Duplicate, IntakeResult, ReceivedFile, duplicate_problem
+from pmm_pipeline.stages.ingestion.problem_lists import listed_problems
 from pmm_pipeline.stages.quality.findings import _place
 from pmm_pipeline.stages.quality.offline import OFFLINE_LIMITS, gate_findings_of_file, no_findings
 

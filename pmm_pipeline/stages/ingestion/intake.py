@@ -18,7 +18,7 @@ import re
 import shutil
 import stat
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -48,8 +48,24 @@ from pmm_pipeline.stages.ingestion.limits import (
     display_name,
     file_name_member,
 )
+from pmm_pipeline.stages.ingestion.outcomes import (
+    Accepted,
+    DamagedCopy,
+    Duplicate,
+    IntakeResult,
+    ReceivedFile,
+    Rejection,
+    duplicate_problem,
+)
+from pmm_pipeline.stages.ingestion.problem_lists import (
+    MAX_PROBLEM_MESSAGE_CHARS,
+    bounded_problems,
+    listed_problems,
+    problems_message,
+)
 from pmm_pipeline.stages.ingestion.receipts import Receipt
 from pmm_pipeline.stages.ingestion.submission import ParsedSubmission, Problem, ProblemList, RejectedFile, Submission
+from pmm_pipeline.stages.ingestion.text import storable_text
 from pmm_pipeline.stages.ingestion.validate import ValidationContext, validate_submission
 from pmm_pipeline.stages.ingestion.xlsx_reader import read_xlsx_submission
 from pmm_pipeline.warehouse.tables import RAW_ANSWERS, RAW_DISCLOSURE, RECEIVED_FILES, REJECTIONS, SUBMISSIONS
@@ -64,141 +80,11 @@ READERS: dict[str, Reader] = {
     ".txt": read_csv_submission,  # Excel's "Unicode text" export: UTF-16, tab-delimited
 }
 DEFAULT_MAX_FILE_BYTES = DEFAULT_LIMITS.max_file_bytes
-# What one rejection may put on record: a file with 36 000 problems must not make a 45 MB reason file,
-# a 54 MB log event or a row nobody can read. The counts of what was left out are recorded.
-MAX_PROBLEMS_RECORDED = 200
-MAX_PROBLEMS_IN_MESSAGE = 10
-MAX_PROBLEM_MESSAGE_CHARS = 500
 MAX_LOGGED_REJECTIONS = 50
 # Versions are ordered by submitted_at, which readers accept only up to the receipt time (plus a small
 # clock tolerance): bounded again here, so that no date stated in a file can outrank what came after it.
 ORDER_CLOCK_BOUND = dt.timedelta(days=1)
 ARCHIVE_INTACT = "intact"
-
-
-def storable_text(text: str) -> str:
-    """`text` with lone surrogates (undecodable bytes of a name, `\\ud800` escapes) escaped: UTF-8 can hold it."""
-    if not isinstance(text, str):
-        return text
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return "".join(
-            (f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else f"\\u{ord(c):04x}")
-            if 0xD800 <= ord(c) <= 0xDFFF
-            else c
-            for c in text
-        )
-
-
-@dataclass(frozen=True)
-class ReceivedFile:
-    """One file version seen in the landing folder (a file name and the hash of its bytes).
-
-    A landing entry that is no regular file (a link, a folder) has no hash and no archived copy.
-    """
-
-    sha256: str | None
-    file_name: str
-    size_bytes: int
-    received_at: dt.datetime
-    archive_path: str | None
-    # How it came: `landing` (copied into the folder) or `platform` (delivered by the member platform, with the
-    # account that sent it; its arrival note fixes received_at).
-    channel: str = LANDING
-    account: str | None = None
-    arrival: Arrival | None = field(default=None, repr=False, compare=False)
-
-
-def _bounded(problem: Problem) -> Problem:
-    message = storable_text(problem.message)
-    if len(message) > MAX_PROBLEM_MESSAGE_CHARS:
-        message = message[: MAX_PROBLEM_MESSAGE_CHARS - 20] + f" ... ({len(message)} characters)"
-    value = problem.value
-    if isinstance(value, str):
-        value = storable_text(value)[:MAX_PROBLEM_MESSAGE_CHARS]
-    item = storable_text(problem.item)[:MAX_PROBLEM_MESSAGE_CHARS] if isinstance(problem.item, str) else problem.item
-    return dataclasses.replace(problem, message=message, value=value, item=item)
-
-
-def bounded_problems(problems: list[Problem]) -> tuple[list[Problem], int]:
-    """The problems recorded for a file (each message bounded and storable), and how many were left out."""
-    kept = [_bounded(p) for p in problems[:MAX_PROBLEMS_RECORDED]]
-    return kept, max(len(problems) - MAX_PROBLEMS_RECORDED, 0)
-
-
-def problems_message(problems: list[Problem]) -> str:
-    """One line for people: the first problems in words, and how many more there are."""
-    shown = [_bounded(p).message for p in problems[:MAX_PROBLEMS_IN_MESSAGE]]
-    more = len(problems) - len(shown)
-    return "; ".join(shown) + (f"; and {more} more problem(s), listed in the reason file" if more > 0 else "")
-
-
-@dataclass(frozen=True)
-class Rejection:
-    received: ReceivedFile  # sha256 and archive_path are None for a landing entry that is no regular file
-    problems: list[Problem]
-    quarantine_path: str | None
-    member_code: str | None = None  # who sent it, when its content says
-
-    @property
-    def reason_code(self) -> str:
-        return self.problems[0].code
-
-    @property
-    def message(self) -> str:
-        return problems_message(self.problems)
-
-
-@dataclass(frozen=True)
-class Accepted:
-    received: ReceivedFile
-    submission: Submission
-
-
-@dataclass(frozen=True)
-class Duplicate:
-    """A file with exactly the bytes of one received before it: recorded, not read again."""
-
-    received: ReceivedFile
-    original: ReceivedFile
-    member_code: str | None = None  # the member the original's content names
-
-
-@dataclass(frozen=True)
-class DamagedCopy:
-    """A version on record whose archived copy is gone or altered: kept on record as such, never used."""
-
-    received: ReceivedFile
-    error: DamagedCopyError
-    record: Receipt  # what the record says of the version (member, submitted_at, outcome when last read)
-
-    @property
-    def state(self) -> str:
-        return self.error.state
-
-    @property
-    def message(self) -> str:
-        found = "missing" if self.error.found is None else f"found {self.error.found}"
-        return storable_text(
-            f"the archived copy of {self.received.file_name} (sha256 {self.received.sha256}) at {self.error.path}"
-            f" is damaged: expected {self.error.expected}, {found}; the version is kept on record but not used."
-            " Restore the copy from a backup, or have the member send the file again"
-        )
-
-
-@dataclass
-class IntakeResult:
-    received: list[ReceivedFile] = field(default_factory=list)
-    accepted: list[Accepted] = field(default_factory=list)
-    rejected: list[Rejection] = field(default_factory=list)
-    duplicates: list[Duplicate] = field(default_factory=list)
-    damaged: list[DamagedCopy] = field(default_factory=list)
-    deferred: list[str] = field(default_factory=list)  # new landing files left for the next run (files per run cap)
-    repaired: list[str] = field(default_factory=list)  # archived copies found damaged and rewritten from landing
-    notes_ignored: list[str] = field(default_factory=list)  # arrival notes not used, and why (operator log lines)
-    receipts: list[Receipt] = field(default_factory=list)  # every version taken in, as the ledger records it
 
 
 @dataclass(frozen=True)
@@ -669,23 +555,6 @@ def judge_file(
             return Duplicate(received, original, credited)
         return ReadOutcome(None, _listed(refusals, limits.max_problems), credited)
     return _read_delivered(entry, received, ctx, limits)
-
-
-def duplicate_problem(original: ReceivedFile) -> Problem:
-    """The reason recorded for a file whose bytes repeat an earlier one's."""
-    return Problem(
-        "duplicate_file",
-        f"exactly the same bytes as {original.file_name}, received {original.received_at:%Y-%m-%d %H:%M} UTC;"
-        " it was not read again",
-    )
-
-
-def listed_problems(problems: list[Problem]) -> list[dict]:
-    """The problems as raw.rejections.problems holds them: bounded, and one entry saying how many were left out."""
-    kept, left_out = bounded_problems(problems)
-    return [p.as_dict() for p in kept] + (
-        [{"code": "problems_left_out", "message": f"{left_out} more problem(s) not listed"}] if left_out else []
-    )
 
 
 def _read_delivered(

@@ -11,6 +11,8 @@ sequences, so a field added to a reader later is covered without a change here.
 
 `quote` (and core.text's `printable`) are for the other direction: whatever part of a file is echoed into a
 message, a reason file, a log or feedback is cut short and escaped, never copied whole.
+`storable_text` is for what is stored whatever it holds (a file name's undecodable bytes, a message or a row
+quoting them): lone surrogates escaped, so that UTF-8 (and DuckDB) can hold it.
 """
 
 import dataclasses
@@ -67,6 +69,22 @@ def quote(value: Any, limit: int = QUOTE_LENGTH) -> str:
         return f"{repr(value[:limit])[:-1]}…' ({len(value)} characters)"
     text = _SHORT_REPR.repr(value)
     return text if len(text) <= limit else f"{text[:limit]}… ({type(value).__name__})"
+
+
+def storable_text(text: str) -> str:
+    """`text` with lone surrogates (undecodable bytes of a name, `\\ud800` escapes) escaped: UTF-8 can hold it."""
+    if not isinstance(text, str):
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return "".join(
+            (f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else f"\\u{ord(c):04x}")
+            if 0xD800 <= ord(c) <= 0xDFFF
+            else c
+            for c in text
+        )
 
 
 _SCALARS = frozenset({int, float, bool, type(None)})
