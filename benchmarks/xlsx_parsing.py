@@ -14,7 +14,7 @@ from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.stages.ingestion.intake import read_file
+from pmm_pipeline.stages.ingestion.reading import read_file
 from pmm_pipeline.stages.sample.documents import build_sample_documents, render_json
 from pmm_pipeline.stages.sample.formats import SampleContext, csv_writer, xlsx_writer
 

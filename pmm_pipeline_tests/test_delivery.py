@@ -27,7 +27,7 @@ from pmm_pipeline.stages.delivery import (
 )
 from pmm_pipeline.stages.feedback.texts import PROBLEMS
 from pmm_pipeline.stages.ingestion.arrivals import notes_path, read_arrivals
-from pmm_pipeline.stages.ingestion.intake import is_skipped
+from pmm_pipeline.stages.ingestion.landing import is_skipped
 from pmm_pipeline.stages.ingestion.limits import check_file_name, file_name_member
 from pmm_pipeline.stages.ingestion.receipts import ledger_path, read_ledger
 from pmm_pipeline.stages.questionnaire.template import render_questionnaire

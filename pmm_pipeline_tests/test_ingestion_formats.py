@@ -12,8 +12,8 @@ from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.stages.ingestion.intake import read_file
 from pmm_pipeline.stages.ingestion.numbers import NotANumber, parse_number_text
+from pmm_pipeline.stages.ingestion.reading import read_file
 from pmm_pipeline.stages.questionnaire.template import render_questionnaire
 
 # Members of each questionnaire language in the shipped members.csv (checked in test_members_languages).

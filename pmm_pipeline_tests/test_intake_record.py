@@ -20,18 +20,13 @@ import pytest
 from pmm_pipeline.core.errors import ArchiveIntegrityError
 from pmm_pipeline.core.settings import DEFAULT_LIMITS
 from pmm_pipeline.defs.ingestion import validation_context
-from pmm_pipeline.stages.ingestion import intake
+from pmm_pipeline.stages.ingestion import intake, reading
 from pmm_pipeline.stages.ingestion.archive import DamagedCopyError, read_archived, write_verified
 from pmm_pipeline.stages.ingestion.freeze import input_deadline
-from pmm_pipeline.stages.ingestion.intake import (
-    intake_frames,
-    ordering_time,
-    quarantine,
-    take_in_cycle,
-    write_raw_tables,
-)
+from pmm_pipeline.stages.ingestion.intake import intake_frames, ordering_time, take_in_cycle, write_raw_tables
 from pmm_pipeline.stages.ingestion.outcomes import ReceivedFile
 from pmm_pipeline.stages.ingestion.problem_lists import MAX_PROBLEMS_RECORDED
+from pmm_pipeline.stages.ingestion.quarantine import quarantine
 from pmm_pipeline.stages.ingestion.receipts import (
     Receipt,
     append_to_ledger,
@@ -132,14 +127,14 @@ def test_an_unforeseen_fault_reading_one_file_rejects_it_and_the_others_go_on(tm
     folders = Folders(tmp_path)
     folders.put("KEN.json", document("KEN"))
     folders.put("FRA.json", document("FRA"))
-    real = intake.read_file
+    real = reading.read_file
 
     def faulty(file_name, data, *args, **kwargs):
         if file_name == "KEN.json":
             raise RecursionError("deep")
         return real(file_name, data, *args, **kwargs)
 
-    monkeypatch.setattr(intake, "read_file", faulty)
+    monkeypatch.setattr(reading, "read_file", faulty)
     result = folders.take_in(ctx)
     assert [a.submission.member_code for a in result.accepted] == ["FRA"]
     assert [(r.received.file_name, r.reason_code) for r in result.rejected] == [("KEN.json", "unreadable_file")]
@@ -514,13 +509,13 @@ def test_archived_versions_are_judged_at_their_recorded_receipt_time(tmp_path, c
     first = folders.take_in(ctx)
     (folders.landing / "KEN.json").unlink()
     seen = []
-    real = intake.read_file
+    real = reading.read_file
 
     def spy(*args, **kwargs):
         seen.append(kwargs.get("received_at"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(intake, "read_file", spy)
+    monkeypatch.setattr(reading, "read_file", spy)
     folders.take_in(ctx, now=T0 + dt.timedelta(days=400), earlier=record_of(first))
     assert seen == [T0]
 

@@ -15,7 +15,7 @@ from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.catalogue.models import KPI_QUALITY_RULES
 from pmm_pipeline.specs.reference.load import Reference
-from pmm_pipeline.stages.ingestion.intake import read_submission
+from pmm_pipeline.stages.ingestion.reading import read_submission
 from pmm_pipeline.stages.quality.expectations import (
     QualityGateError,
     run_expectations,

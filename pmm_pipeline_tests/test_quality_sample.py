@@ -8,7 +8,7 @@ from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.stages.ingestion.intake import read_submission
+from pmm_pipeline.stages.ingestion.reading import read_submission
 from pmm_pipeline.stages.sample.defects import QUALITY_DEFECT_KINDS, inject_quality_defects
 from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents, render_json
 

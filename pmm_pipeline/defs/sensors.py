@@ -25,7 +25,7 @@ import dagster as dg
 
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.tags import CYCLE_TAG, MEMBER_TAG, SOURCE_FILE_TAG
-from pmm_pipeline.stages.ingestion.intake import is_skipped
+from pmm_pipeline.stages.ingestion.landing import is_skipped
 from pmm_pipeline.stages.ingestion.limits import display_name, file_name_member
 
 LANDING_SENSOR = "landing_file_sensor"

@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
-# What the intake reads (stages/ingestion/intake.py READERS), as the contract lists: JSON, Excel questionnaire, CSV.
+# What the intake reads (stages/ingestion/reading.py READERS), as the contract lists: JSON, Excel questionnaire, CSV.
 ACCEPTED_SUFFIXES = (".json", ".xlsx", ".csv")
 ZIP_MAGIC = b"PK\x03\x04"
 # Signatures of files that are none of the accepted kinds, whatever their name says.

@@ -8,7 +8,7 @@ from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.stages.delivery.errors import DeliveryError
 from pmm_pipeline.stages.delivery.inputs import load_inputs
 from pmm_pipeline.stages.delivery.records import ACCEPTED, KnownFile, cycle_records, version_among
-from pmm_pipeline.stages.ingestion.intake import quarantine_stem
+from pmm_pipeline.stages.ingestion.quarantine import quarantine_stem
 
 
 def _reason(settings: Settings, cycle: str, file: KnownFile) -> dict[str, Any]:

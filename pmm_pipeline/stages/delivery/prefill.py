@@ -16,7 +16,7 @@ from pmm_pipeline.stages.delivery.errors import DeliveryError
 from pmm_pipeline.stages.delivery.inputs import load_inputs
 from pmm_pipeline.stages.delivery.records import KnownFile, cycle_records
 from pmm_pipeline.stages.ingestion.archive import locate_copy, read_archived
-from pmm_pipeline.stages.ingestion.intake import read_file
+from pmm_pipeline.stages.ingestion.reading import read_file
 from pmm_pipeline.stages.ingestion.submission import Submission
 
 

@@ -15,8 +15,10 @@ from pathlib import Path
 
 from pmm_pipeline.core.settings import IntakeLimits
 from pmm_pipeline.stages.ingestion.arrivals import LANDING, Arrival, ArrivalBook, notes_path, read_arrivals
-from pmm_pipeline.stages.ingestion.intake import _open_entry, landing_entries, read_file, version_order
+from pmm_pipeline.stages.ingestion.intake import version_order
+from pmm_pipeline.stages.ingestion.landing import _open_entry, landing_entries
 from pmm_pipeline.stages.ingestion.limits import display_name
+from pmm_pipeline.stages.ingestion.reading import read_file
 from pmm_pipeline.stages.ingestion.receipts import Receipt, ledger_path, read_ledger
 from pmm_pipeline.stages.ingestion.validate import ValidationContext
 

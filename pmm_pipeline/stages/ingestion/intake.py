@@ -13,12 +13,7 @@ recorded.
 import dataclasses
 import datetime as dt
 import json
-import os
-import re
-import shutil
-import stat
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import duckdb
@@ -32,22 +27,13 @@ from pmm_pipeline.stages.ingestion.archive import (
     archive_bytes,  # noqa: F401 - part of this module's interface (tests, callers)
     locate_copy,
     read_archived,
-    read_hashed,
     safe_suffix,  # noqa: F401 - part of this module's interface
-    sha256_of,
     store_copy,
-    write_verified,
 )
-from pmm_pipeline.stages.ingestion.arrivals import LANDING, Arrival, ArrivalBook, platform_problems
-from pmm_pipeline.stages.ingestion.csv_reader import read_csv_submission
+from pmm_pipeline.stages.ingestion.arrivals import Arrival, ArrivalBook
 from pmm_pipeline.stages.ingestion.freeze import VERSION_USE_COLUMNS, InputDeadline, mark_versions_in_use
-from pmm_pipeline.stages.ingestion.json_reader import read_json_submission
-from pmm_pipeline.stages.ingestion.limits import (
-    check_file_name,
-    check_macro_suffix,
-    display_name,
-    file_name_member,
-)
+from pmm_pipeline.stages.ingestion.landing import _arrival_order, _Delivered, _open_entry, landing_entries
+from pmm_pipeline.stages.ingestion.limits import display_name
 from pmm_pipeline.stages.ingestion.outcomes import (
     Accepted,
     DamagedCopy,
@@ -57,273 +43,21 @@ from pmm_pipeline.stages.ingestion.outcomes import (
     Rejection,
     duplicate_problem,
 )
-from pmm_pipeline.stages.ingestion.problem_lists import (
-    MAX_PROBLEM_MESSAGE_CHARS,
-    bounded_problems,
-    listed_problems,
-    problems_message,
-)
+from pmm_pipeline.stages.ingestion.problem_lists import MAX_PROBLEM_MESSAGE_CHARS, listed_problems, problems_message
+from pmm_pipeline.stages.ingestion.quarantine import quarantine
+from pmm_pipeline.stages.ingestion.reading import ReadOutcome, judge_file
 from pmm_pipeline.stages.ingestion.receipts import Receipt
-from pmm_pipeline.stages.ingestion.submission import ParsedSubmission, Problem, ProblemList, RejectedFile, Submission
+from pmm_pipeline.stages.ingestion.submission import Problem
 from pmm_pipeline.stages.ingestion.text import storable_text
-from pmm_pipeline.stages.ingestion.validate import ValidationContext, validate_submission
-from pmm_pipeline.stages.ingestion.xlsx_reader import read_xlsx_submission
+from pmm_pipeline.stages.ingestion.validate import ValidationContext
 from pmm_pipeline.warehouse.tables import RAW_ANSWERS, RAW_DISCLOSURE, RECEIVED_FILES, REJECTIONS, SUBMISSIONS
 from pmm_pipeline.warehouse.writes import replace_cycle_rows_of_tables
 
-Reader = Callable[[bytes, IntakeLimits], ParsedSubmission]
-READERS: dict[str, Reader] = {
-    ".json": read_json_submission,
-    ".xlsx": read_xlsx_submission,
-    ".csv": read_csv_submission,
-    ".tsv": read_csv_submission,
-    ".txt": read_csv_submission,  # Excel's "Unicode text" export: UTF-16, tab-delimited
-}
-DEFAULT_MAX_FILE_BYTES = DEFAULT_LIMITS.max_file_bytes
 MAX_LOGGED_REJECTIONS = 50
 # Versions are ordered by submitted_at, which readers accept only up to the receipt time (plus a small
 # clock tolerance): bounded again here, so that no date stated in a file can outrank what came after it.
 ORDER_CLOCK_BOUND = dt.timedelta(days=1)
 ARCHIVE_INTACT = "intact"
-
-
-@dataclass(frozen=True)
-class ReadOutcome:
-    submission: Submission | None
-    problems: list[Problem]
-    member_code: str | None  # the member the content names, when a known one (never from the file name alone)
-
-
-def _write_if_changed(path: Path, data: bytes) -> None:
-    from pmm_pipeline.core.files import write_atomically
-
-    try:
-        if path.read_bytes() == data:
-            return
-    except OSError:
-        pass
-    write_atomically(path, data)
-
-
-def is_skipped(name: str) -> bool:
-    """Hidden files and Office lock files (`~$x.xlsx`): uploads in progress, never submissions."""
-    return name.startswith((".", "~$"))
-
-
-def landing_entries(landing_dir: Path) -> list[Path]:
-    """Every entry of the landing folder in name order, except hidden and lock files."""
-    if not landing_dir.is_dir():
-        return []
-    return sorted(p for p in landing_dir.iterdir() if not is_skipped(p.name))
-
-
-def _listed(problems: list[Problem], cap: int) -> list[Problem]:
-    """At most `cap` problems, then the one saying the rest were not listed (the reader's, or a new one)."""
-    summaries = [p for p in problems if p.code == "too_many_problems"]
-    listed = ProblemList(cap, (p for p in problems if p.code != "too_many_problems"))
-    if not listed.overflowed and not summaries:
-        return list(listed)
-    return [*listed, summaries[0] if summaries else listed.listed()[-1]]
-
-
-def read_file(
-    file_name: str,
-    data: bytes,
-    ctx: ValidationContext,
-    limits: IntakeLimits = DEFAULT_LIMITS,
-    *,
-    received_at: dt.datetime | None = None,
-    arrival: Arrival | None = None,
-) -> ReadOutcome:
-    """Check one file's name and bytes, read and validate them; never raises for bad content.
-
-    Every problem found is reported (up to PMM_MAX_PROBLEMS), the file name's first; a file name
-    that starts with a member code (`KEN_...`) must name the member the content is from. The file
-    is credited to the member its content names, when that is a known member code, and never to
-    the member of its name alone: anyone can name a file `KEN_...`. `received_at` is when the file
-    arrived (a `submitted_at` later than it is refused); None skips that check.
-
-    With the `arrival` note of a file the platform delivered, its receipt time is its submission time
-    (the time the file states is not used), the platform's reasons (cycle_closed, wrong_member) come
-    first, and the file is credited to the member of the account that sent it, when an NCP's.
-    """
-    if arrival is None:
-        return _read_content(file_name, data, ctx, limits, received_at=received_at)
-    outcome = _read_content(
-        file_name, data, ctx, limits, received_at=arrival.received_at, submitted_at=arrival.received_at
-    )
-    refusals = platform_problems(arrival, outcome.member_code, ctx.cycle, ctx.timezone)
-    member = arrival.member or outcome.member_code
-    if not refusals:
-        return dataclasses.replace(outcome, member_code=member)
-    return ReadOutcome(None, _listed(refusals + outcome.problems, limits.max_problems), member)
-
-
-def _read_content(
-    file_name: str,
-    data: bytes,
-    ctx: ValidationContext,
-    limits: IntakeLimits,
-    *,
-    received_at: dt.datetime | None,
-    submitted_at: dt.datetime | None = None,
-) -> ReadOutcome:
-    problems: list[Problem] = []
-    name_problem = check_file_name(file_name, limits)
-    if name_problem is not None:
-        problems.append(name_problem)
-    name_member = file_name_member(file_name, ctx.known_members)
-    if not data:
-        return ReadOutcome(None, problems + [Problem("empty_file", "the file is empty")], None)
-    if len(data) > limits.max_file_bytes:
-        message = f"the file has {len(data)} bytes, over the limit of {limits.max_file_bytes}"
-        return ReadOutcome(None, problems + [Problem("file_too_large", message)], None)
-    macro_problem = check_macro_suffix(file_name)
-    reader = READERS.get(Path(file_name).suffix.lower())
-    if macro_problem is not None or reader is None:
-        known = ", ".join(sorted(READERS))
-        unsupported = Problem(
-            "unsupported_format", f"files ending {Path(file_name).suffix or '(none)'} are not read; send {known}"
-        )
-        return ReadOutcome(None, problems + [macro_problem or unsupported], None)
-
-    def known_member(member: object) -> str | None:
-        return member if isinstance(member, str) and member in ctx.known_members else None
-
-    try:
-        parsed = reader(data, limits)
-        submission, found = validate_submission(parsed, ctx, limits, received_at=received_at, submitted_at=submitted_at)
-    except RejectedFile as rejected:
-        return ReadOutcome(None, problems + [rejected.problem], known_member(rejected.member))
-    except Exception as err:  # nothing a member sends may crash the run: an unforeseen failure is a rejection
-        suffix = Path(file_name).suffix
-        message = f"the file could not be read ({type(err).__name__}); send it again as a valid {suffix}"
-        return ReadOutcome(None, problems + [Problem("unreadable_file", message)], None)
-    problems += found
-    content_member = known_member(parsed.member.strip() if isinstance(parsed.member, str) else parsed.member)
-    if name_member and content_member and name_member != content_member:
-        problems.append(
-            Problem(
-                "member_mismatch",
-                f"the file name says {name_member} but the file is a submission of {content_member}",
-            )
-        )
-    problems = _listed(problems, limits.max_problems)
-    return ReadOutcome(None if problems else submission, problems, content_member)
-
-
-def read_submission(
-    file_name: str,
-    data: bytes,
-    ctx: ValidationContext,
-    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
-    *,
-    received_at: dt.datetime | None = None,
-) -> tuple[Submission | None, list[Problem]]:
-    """Read and check one file's bytes with the default limits (and `max_bytes`); never raises for bad content."""
-    limits = dataclasses.replace(DEFAULT_LIMITS, max_file_bytes=max_bytes)
-    outcome = read_file(file_name, data, ctx, limits, received_at=received_at)
-    return outcome.submission, outcome.problems
-
-
-def quarantine_stem(sha256: str | None, file_name: str) -> str:
-    """The name of a rejected file's quarantined copy; its reason is `<stem>.reason.json` beside it."""
-    prefix = sha256[:16] if sha256 else "not-a-file"
-    return f"{prefix}_{re.sub(r'[^A-Za-z0-9._-]', '_', file_name)[:100]}"
-
-
-def quarantine(
-    data: bytes | None,
-    received: ReceivedFile,
-    problems: list[Problem],
-    quarantine_dir: Path,
-    linked_copy: Path | None = None,
-) -> Path:
-    """Copy a rejected file with a `.reason.json` beside it (code, message, the problems, how many were left out).
-
-    Without `data` (an entry that is no regular file, or a file too large to hold in memory), only the
-    reason is written, and `linked_copy` (the archive's bounded record of a too large file) is linked
-    beside it.
-    """
-    stem = quarantine_stem(received.sha256, received.file_name)
-    path = quarantine_dir / stem
-    if data is not None:
-        write_verified(path, data, sha256_of(data))
-    elif linked_copy is not None and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(linked_copy, path)
-        except OSError:
-            shutil.copyfile(linked_copy, path)
-    kept, left_out = bounded_problems(problems)
-    reason = {
-        "file": storable_text(received.file_name),
-        "sha256": received.sha256,
-        "received_at": received.received_at.isoformat(),
-        "reason_code": problems[0].code,
-        "message": problems_message(problems),
-        "problems": [p.as_dict() for p in kept],
-        "problems_left_out": left_out,
-    }
-    if received.channel != LANDING:  # a hand-copied file's reason stays as it always was
-        reason.update(channel=received.channel, account=received.account)
-    _write_if_changed(quarantine_dir / f"{stem}.reason.json", json.dumps(reason, indent=2).encode())
-    return path
-
-
-@dataclass(frozen=True)
-class _Delivered:
-    """A landing entry opened safely: its bytes (or its first bytes, when over the size limit) and their hash."""
-
-    path: Path
-    name: str  # display_name of the entry: what tables, logs and reports show
-    sha256: str | None
-    size: int
-    data: bytes | None  # every byte of the file; None when over the size limit
-    not_a_file: str | None = None  # what the entry is instead (a symbolic link, a folder, a hard link, ...)
-    file_name: str = ""  # the name it was delivered under (readers look at its suffix)
-    head: bytes = b""  # the bytes archived: all of them, or the first max_file_bytes of a larger file
-
-
-def _open_entry(path: Path, limits: IntakeLimits) -> _Delivered:
-    """Read a regular file through one descriptor, without following links or blocking on pipes.
-
-    Everything the archive stores and everything read is what this descriptor gave, hashed as it was
-    read: the file is never opened again by name, so a file swapped in meanwhile cannot be stored
-    under another's hash. A file with several names (a hard link, perhaps to a file outside landing)
-    is refused before any of its bytes is read.
-    """
-    name = display_name(path.name)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    except OSError:
-        kind = "a symbolic link" if path.is_symlink() else "not readable"
-        return _Delivered(path, name, None, 0, None, kind)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            return _Delivered(path, name, None, 0, None, kind)
-        if info.st_nlink > 1:
-            kind = f"a hard link (the same file has {info.st_nlink} names, some perhaps outside the landing folder)"
-            return _Delivered(path, name, None, 0, None, kind)
-        digest, size, head = read_hashed(fd, limits.max_file_bytes)
-    finally:
-        os.close(fd)
-    data = head if size <= limits.max_file_bytes else None
-    return _Delivered(path, name, digest, size, data, head=head)
-
-
-def _arrival_order(paths: Iterable[Path]) -> list[Path]:
-    """Oldest entries first (then by name): when a run cannot take every new file, the earliest go first."""
-
-    def when(path: Path) -> int:
-        try:
-            return path.lstat().st_mtime_ns
-        except OSError:
-            return 0
-
-    return sorted(paths, key=lambda p: (when(p), p.name))
 
 
 def _legacy_record(
@@ -530,48 +264,6 @@ def take_in_cycle(
                 )
             )
     return result
-
-
-def judge_file(
-    entry: _Delivered,
-    received: ReceivedFile,
-    ctx: ValidationContext,
-    limits: IntakeLimits,
-    duplicate_of: tuple[ReceivedFile, str | None] | None = None,
-) -> "ReadOutcome | Duplicate":
-    """What becomes of one received file version: a duplicate of `duplicate_of` (the first file received with
-    the same bytes, and the member it was credited to), or what reading it gives.
-
-    The one judgement of a file, made by the intake for every version and by the member platform for an upload
-    (stages/delivery/), so that the verdict shown and the record kept cannot differ. A platform file that repeats
-    earlier bytes is still refused for the platform's own reasons (a closed cycle, another member's file).
-    """
-    arrival = received.arrival
-    if duplicate_of is not None:
-        original, member = duplicate_of
-        refusals = platform_problems(arrival, member, ctx.cycle, ctx.timezone) if arrival else []
-        credited = (arrival.member or member) if arrival else member
-        if not refusals:
-            return Duplicate(received, original, credited)
-        return ReadOutcome(None, _listed(refusals, limits.max_problems), credited)
-    return _read_delivered(entry, received, ctx, limits)
-
-
-def _read_delivered(
-    entry: _Delivered, received: ReceivedFile, ctx: ValidationContext, limits: IntakeLimits
-) -> ReadOutcome:
-    if entry.data is None:
-        # Nothing of it is read: it names no member (the file name alone credits nobody).
-        message = f"the file has {entry.size} bytes, over the limit of {limits.max_file_bytes}"
-        problems = [Problem("file_too_large", message)]
-        arrival = received.arrival
-        if arrival is not None:  # the platform's reasons first, credited to the account's member, as read_file does
-            problems = platform_problems(arrival, None, ctx.cycle, ctx.timezone) + problems
-        return ReadOutcome(None, problems, arrival.member if arrival else None)
-    # The recorded receipt time, not now: a version read back from the archive is judged as when it came.
-    return read_file(
-        entry.file_name, entry.data, ctx, limits, received_at=received.received_at, arrival=received.arrival
-    )
 
 
 def _with_arrival(received: ReceivedFile, arrival: Arrival | None) -> ReceivedFile:
