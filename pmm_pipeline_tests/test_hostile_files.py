@@ -20,8 +20,9 @@ from pmm_pipeline.core.settings import IntakeLimits, Settings
 from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.stages.ingestion.intake import intake_frames, take_in_cycle
+from pmm_pipeline.stages.ingestion.intake import take_in_cycle
 from pmm_pipeline.stages.ingestion.limits import display_name
+from pmm_pipeline.stages.ingestion.raw_tables import intake_frames
 from pmm_pipeline.stages.ingestion.reading import read_file
 from pmm_pipeline.stages.questionnaire.layout import stamp_checksum
 from pmm_pipeline.stages.questionnaire.template import render_questionnaire

@@ -20,9 +20,10 @@ from pmm_pipeline.core.text import printable
 from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.specs.catalogue.models import TYPE_BOUNDS, ItemType
-from pmm_pipeline.stages.ingestion.intake import intake_frames, take_in_cycle
+from pmm_pipeline.stages.ingestion.intake import take_in_cycle
 from pmm_pipeline.stages.ingestion.outcomes import ReceivedFile
 from pmm_pipeline.stages.ingestion.quarantine import quarantine
+from pmm_pipeline.stages.ingestion.raw_tables import intake_frames
 from pmm_pipeline.stages.ingestion.reading import read_file
 from pmm_pipeline.stages.ingestion.submission import Problem
 from pmm_pipeline.stages.ingestion.text import normalise, quote

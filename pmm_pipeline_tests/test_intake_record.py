@@ -20,13 +20,14 @@ import pytest
 from pmm_pipeline.core.errors import ArchiveIntegrityError
 from pmm_pipeline.core.settings import DEFAULT_LIMITS
 from pmm_pipeline.defs.ingestion import validation_context
-from pmm_pipeline.stages.ingestion import intake, reading
+from pmm_pipeline.stages.ingestion import intake, raw_tables, reading, versions
 from pmm_pipeline.stages.ingestion.archive import DamagedCopyError, read_archived, write_verified
 from pmm_pipeline.stages.ingestion.freeze import input_deadline
-from pmm_pipeline.stages.ingestion.intake import intake_frames, ordering_time, take_in_cycle, write_raw_tables
+from pmm_pipeline.stages.ingestion.intake import take_in_cycle
 from pmm_pipeline.stages.ingestion.outcomes import ReceivedFile
 from pmm_pipeline.stages.ingestion.problem_lists import MAX_PROBLEMS_RECORDED
 from pmm_pipeline.stages.ingestion.quarantine import quarantine
+from pmm_pipeline.stages.ingestion.raw_tables import intake_frames, write_raw_tables
 from pmm_pipeline.stages.ingestion.receipts import (
     Receipt,
     append_to_ledger,
@@ -37,6 +38,7 @@ from pmm_pipeline.stages.ingestion.receipts import (
     record_for_intake,
 )
 from pmm_pipeline.stages.ingestion.submission import Problem
+from pmm_pipeline.stages.ingestion.versions import ordering_time
 
 FIXTURE_LANDING = Path(__file__).parent / "fixtures" / "cycle_2023" / "landing"
 T0 = dt.datetime(2024, 1, 10, 12, tzinfo=dt.UTC)
@@ -182,7 +184,7 @@ def test_text_with_a_lone_surrogate_is_stored_escaped_not_refused(tmp_path, ctx)
     answers = frames["answers"]
     # The storage boundary: whatever a reader let through, a lone surrogate never reaches DuckDB raw.
     answers.loc[answers.index[0], "comment"] = "ok \ud800 bad"
-    cleaned = intake._storable_frame(answers)
+    cleaned = raw_tables.storable_frame(answers)
     assert cleaned.loc[answers.index[0], "comment"] == "ok \\ud800 bad"
 
 
@@ -521,7 +523,7 @@ def test_archived_versions_are_judged_at_their_recorded_receipt_time(tmp_path, c
 
 
 def test_a_stated_submission_time_cannot_outrank_later_receipts_without_bound(tmp_path, ctx):
-    assert ordering_time(dt.datetime(2099, 1, 1, tzinfo=dt.UTC), T0) == T0 + intake.ORDER_CLOCK_BOUND
+    assert ordering_time(dt.datetime(2099, 1, 1, tzinfo=dt.UTC), T0) == T0 + versions.ORDER_CLOCK_BOUND
     folders = Folders(tmp_path)
     folders.put("KEN_a.json", document("KEN", "2099-01-01T00:00:00Z", electronic=1))
     first = folders.take_in(ctx)

@@ -34,7 +34,7 @@ SUBMISSION_COLUMNS = (
 # Each patch runs in the child before `pmm run`; `die()` SIGKILLs the child's whole process at that point.
 CHILD = """
 import os, signal, sys
-from pmm_pipeline.stages.ingestion import intake, receipts
+from pmm_pipeline.stages.ingestion import intake, raw_tables, receipts
 from pmm_pipeline.warehouse import writes
 
 def die():
@@ -77,7 +77,7 @@ class DieOnSecondInsert:
         return self.conn.execute(sql, *args)
     def __getattr__(self, name):
         return getattr(self.conn, name)
-intake.replace_cycle_rows_of_tables = lambda conn, cycle, rows: replace(DieOnSecondInsert(conn), cycle, rows)
+raw_tables.replace_cycle_rows_of_tables = lambda conn, cycle, rows: replace(DieOnSecondInsert(conn), cycle, rows)
 """,
 }
 

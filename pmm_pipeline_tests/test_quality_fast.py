@@ -18,8 +18,8 @@ from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.stages.ingestion.context import validation_context
-from pmm_pipeline.stages.ingestion.intake import intake_frames
 from pmm_pipeline.stages.ingestion.outcomes import Accepted, IntakeResult, ReceivedFile
+from pmm_pipeline.stages.ingestion.raw_tables import intake_frames
 from pmm_pipeline.stages.ingestion.reading import read_file
 from pmm_pipeline.stages.quality.expectations import (
     PlannedExpectation,

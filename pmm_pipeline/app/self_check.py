@@ -36,10 +36,10 @@ from pmm_pipeline.stages.feedback.report import (
 from pmm_pipeline.stages.feedback.texts import HEADINGS
 from pmm_pipeline.stages.ingestion.archive import read_hashed
 from pmm_pipeline.stages.ingestion.context import validation_context
-from pmm_pipeline.stages.ingestion.intake import intake_frames
 from pmm_pipeline.stages.ingestion.landing import _Delivered
 from pmm_pipeline.stages.ingestion.limits import display_name
 from pmm_pipeline.stages.ingestion.outcomes import Accepted, IntakeResult, ReceivedFile, Rejection
+from pmm_pipeline.stages.ingestion.raw_tables import intake_frames
 from pmm_pipeline.stages.ingestion.reading import READERS, _read_delivered
 from pmm_pipeline.stages.quality.findings import _place
 from pmm_pipeline.stages.quality.offline import OFFLINE_LIMITS, gate_findings_of_file

@@ -15,15 +15,9 @@ from pmm_pipeline.stages.ingestion.arrivals import notes_path, read_arrivals
 from pmm_pipeline.stages.ingestion.context import validation_context  # noqa: F401 - also imported from here
 from pmm_pipeline.stages.ingestion.freeze import input_deadline, members_on_hold
 from pmm_pipeline.stages.ingestion.history import SUBMISSION_HISTORY_SQL, answer_changes
-from pmm_pipeline.stages.ingestion.intake import (
-    RAW_TABLES,
-    damaged_copies,
-    damaged_copies_description,
-    intake_frames,
-    intake_log_lines,
-    take_in_cycle,
-    write_raw_tables,
-)
+from pmm_pipeline.stages.ingestion.intake import take_in_cycle
+from pmm_pipeline.stages.ingestion.intake_report import damaged_copies, damaged_copies_description, intake_log_lines
+from pmm_pipeline.stages.ingestion.raw_tables import RAW_TABLES, intake_frames, write_raw_tables
 from pmm_pipeline.stages.ingestion.receipts import (
     WAREHOUSE_RECEIPTS_SQL,
     append_to_ledger,

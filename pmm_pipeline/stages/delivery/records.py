@@ -15,12 +15,12 @@ from pathlib import Path
 
 from pmm_pipeline.core.settings import IntakeLimits
 from pmm_pipeline.stages.ingestion.arrivals import LANDING, Arrival, ArrivalBook, notes_path, read_arrivals
-from pmm_pipeline.stages.ingestion.intake import version_order
 from pmm_pipeline.stages.ingestion.landing import _open_entry, landing_entries
 from pmm_pipeline.stages.ingestion.limits import display_name
 from pmm_pipeline.stages.ingestion.reading import read_file
 from pmm_pipeline.stages.ingestion.receipts import Receipt, ledger_path, read_ledger
 from pmm_pipeline.stages.ingestion.validate import ValidationContext
+from pmm_pipeline.stages.ingestion.versions import version_order
 
 ACCEPTED = "accepted"
 # A landing file no run has listed yet is received when one does: after every upload already received.

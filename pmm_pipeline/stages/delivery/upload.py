@@ -34,13 +34,14 @@ from pmm_pipeline.stages.delivery.verdict import ACCEPTED, REJECTED, UploadVerdi
 from pmm_pipeline.stages.feedback.report import problem_words, rows_from_findings, rows_from_rejections
 from pmm_pipeline.stages.ingestion.archive import safe_suffix, sha256_of, store_copy
 from pmm_pipeline.stages.ingestion.arrivals import PLATFORM, Arrival, append_arrival, delivery_lock, notes_path
-from pmm_pipeline.stages.ingestion.intake import intake_frames, version_order
 from pmm_pipeline.stages.ingestion.landing import _Delivered
 from pmm_pipeline.stages.ingestion.limits import display_name
 from pmm_pipeline.stages.ingestion.outcomes import Accepted, Duplicate, IntakeResult, ReceivedFile, duplicate_problem
 from pmm_pipeline.stages.ingestion.problem_lists import listed_problems
 from pmm_pipeline.stages.ingestion.quarantine import quarantine
+from pmm_pipeline.stages.ingestion.raw_tables import intake_frames
 from pmm_pipeline.stages.ingestion.reading import ReadOutcome, judge_file
+from pmm_pipeline.stages.ingestion.versions import version_order
 from pmm_pipeline.stages.quality.findings import _place
 from pmm_pipeline.stages.quality.offline import OFFLINE_LIMITS, gate_findings_of_file, no_findings
 

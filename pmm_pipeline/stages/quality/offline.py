@@ -12,7 +12,7 @@ import pandas as pd
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle
-from pmm_pipeline.stages.ingestion.intake import RAW_TABLES, write_raw_tables
+from pmm_pipeline.stages.ingestion.raw_tables import RAW_TABLES, write_raw_tables
 from pmm_pipeline.stages.quality.gate import evaluate_quality, load_gate_inputs
 from pmm_pipeline.stages.staging.select import PARTICIPATION_SQL, STAGED_ANSWERS_SQL, membership_frame
 from pmm_pipeline.warehouse.tables import FINDINGS, PARTICIPATION, STAGED_ANSWERS
