@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pmm_pipeline.stages.ingestion.intake import archive_bytes
+from pmm_pipeline.stages.ingestion.archive import archive_bytes
 from pmm_pipeline.stages.publishing.excel import read_excel, write_excel
 from pmm_pipeline.stages.publishing.readback import read_release_files
 from pmm_pipeline.stages.publishing.release import ReleaseRefusedError, write_release

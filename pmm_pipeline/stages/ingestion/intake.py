@@ -8,6 +8,10 @@ file (reading, archiving, quarantining, a fault nobody foresaw) rejects that fil
 the others go on. Versions received on earlier runs come back from the archive, verified against
 their hash; when the receipt ledger (stages/ingestion/receipts.py) records them, with the receipt times it
 recorded.
+
+This module is the loop. What it does to each file lives beside it: landing.py opens a landing entry,
+reading.py reads and judges a version, quarantine.py sets a reject apart; raw_tables.py turns the
+`IntakeResult` (outcomes.py) into the raw tables' rows.
 """
 
 import dataclasses
@@ -17,15 +21,7 @@ from pathlib import Path
 
 from pmm_pipeline.core.errors import is_systemic
 from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
-from pmm_pipeline.stages.ingestion.archive import (
-    HEAD_SUFFIX,
-    DamagedCopyError,
-    archive_bytes,  # noqa: F401 - part of this module's interface (tests, callers)
-    locate_copy,
-    read_archived,
-    safe_suffix,  # noqa: F401 - part of this module's interface
-    store_copy,
-)
+from pmm_pipeline.stages.ingestion.archive import HEAD_SUFFIX, DamagedCopyError, locate_copy, read_archived, store_copy
 from pmm_pipeline.stages.ingestion.arrivals import Arrival, ArrivalBook
 from pmm_pipeline.stages.ingestion.landing import _arrival_order, _Delivered, _open_entry, landing_entries
 from pmm_pipeline.stages.ingestion.limits import display_name
