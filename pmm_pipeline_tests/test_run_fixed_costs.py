@@ -106,7 +106,7 @@ def test_a_results_metadata_is_stored_on_the_materialization_only():
 
 
 @pytest.mark.subprocess
-def test_a_run_process_freezes_its_imports_and_syncs_the_instance_as_wal_allows(tmp_path):
+def test_a_run_process_freezes_its_imports_and_syncs_the_instance_as_wal_allows_keeping_its_log_open(tmp_path):
     script = textwrap.dedent(
         f"""
         import gc, json
@@ -126,6 +126,28 @@ def test_a_run_process_freezes_its_imports_and_syncs_the_instance_as_wal_allows(
         engine = sa.create_engine("sqlite:///" + {str(tmp_path / "plain.db")!r})
         with engine.connect() as conn:  # a database not in WAL mode keeps SQLite's FULL
             seen["plain"] = pragmas(conn)
+        # Connections opened and closed one after another, as Dagster's storage does per event: the log of
+        # a WAL database outlives each close (no checkpoint and new log per connection).
+        wal = {str(tmp_path / "wal.db")!r}
+        for i in range(3):
+            engine = sa.create_engine("sqlite:///" + wal, poolclass=sa.pool.NullPool)
+            with engine.begin() as conn:
+                if i == 0:
+                    conn.execute(sa.text("PRAGMA journal_mode=WAL"))
+                    conn.execute(sa.text("CREATE TABLE t (a)"))
+                conn.execute(sa.text("INSERT INTO t VALUES (1)"))
+            engine.dispose()
+        seen["log_kept"] = __import__("os").path.exists(wal + "-wal")
+        from pmm_pipeline.orchestration import instance as module
+        for i in range(module.ANCHORED_DATABASES + 4):  # a webserver reads many runs' databases
+            engine = sa.create_engine("sqlite:///" + {str(tmp_path)!r} + f"/run{{i}}.db", poolclass=sa.pool.NullPool)
+            with engine.begin() as conn:
+                conn.execute(sa.text("PRAGMA journal_mode=WAL"))
+            engine.dispose()
+            engine = sa.create_engine("sqlite:///" + {str(tmp_path)!r} + f"/run{{i}}.db", poolclass=sa.pool.NullPool)
+            with engine.connect() as conn:
+                pass
+        seen["anchored"] = len(module._anchors)
         print(json.dumps(seen))
         """
     )
@@ -137,3 +159,5 @@ def test_a_run_process_freezes_its_imports_and_syncs_the_instance_as_wal_allows(
     assert seen["frozen_before"] == 0 and seen["frozen"] > 10_000  # the imports: Dagster, SQLAlchemy, ...
     assert seen["runs"] == ["wal", 1]  # 1: NORMAL
     assert seen["plain"] == ["delete", 2]  # 2: FULL
+    assert seen["log_kept"]  # an idle connection kept open: SQLite's close of the last connection did not run
+    assert seen["anchored"] == 16  # at most ANCHORED_DATABASES idle connections
