@@ -21,6 +21,7 @@ from pmm_pipeline.defs.jobs import CYCLE_JOB
 from pmm_pipeline.orchestration import reuse
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.reuse import RELEASE_TIER_BY_KEY, TABLES_BY_KEY, record_path
+from pmm_pipeline.stages.ingestion import read_cache
 from pmm_pipeline_tests.conftest import run_cycle_in_process
 
 # FRA's second version: a lower value and a later date (test_release_reproducible's, declared there once).
@@ -50,6 +51,30 @@ def decisions(result) -> dict[str, tuple[str, list[str], str]]:
 
 def computed(result) -> set[str]:
     return {step for step, (what, _, _) in decisions(result).items() if what == "computed"}
+
+
+def intake_reads(result) -> tuple[dict, int, int]:
+    """The intake's reads (reused and made, from its metadata) and the versions it accepted and rejected."""
+    (materialization,) = [
+        e.event_specific_data.materialization
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION" and e.step_key == "take_in_landing_files"
+        if e.event_specific_data.materialization.asset_key == dg.AssetKey(["raw", "received_files"])
+    ]
+    reads = materialization.metadata["reads_reused"].value
+    submissions = [
+        e.event_specific_data.materialization.metadata
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION" and e.step_key == "take_in_landing_files"
+        if e.event_specific_data.materialization.asset_key == dg.AssetKey(["raw", "submissions"])
+    ]
+    rejections = [
+        e.event_specific_data.materialization.metadata
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION" and e.step_key == "take_in_landing_files"
+        if e.event_specific_data.materialization.asset_key == dg.AssetKey(["raw", "rejections"])
+    ]
+    return reads, submissions[0]["dagster/row_count"].value, rejections[0]["dagster/row_count"].value
 
 
 def published_bytes(settings: Settings) -> dict[str, str]:
@@ -98,6 +123,7 @@ def scenarios(fixture_cycle, tmp_path_factory):
     run("min group size", bigger_groups)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(reuse, "code_version", lambda: "9.9.9+another-commit")
+        patch.setattr(read_cache, "code_version", lambda: "9.9.9+another-commit")
         for module in (publishing, quality, feedback):
             patch.setattr(module, "catalogue_digest", lambda catalogue: "another catalogue")
         run("code version and catalogue digest", bigger_groups)
@@ -115,6 +141,17 @@ def test_a_rerun_with_nothing_changed_reuses_every_expensive_step_and_leaves_the
     # Why, in the metadata an auditor reads: the same inputs as the run whose result is reused.
     for what, changed, why in decisions(result).values():
         assert what == "reused" and changed == [] and why.startswith("same ") and "outputs intact" in why
+    # The intake parsed no accepted version again; each rejected one was read again (its reasons are today's).
+    reads, accepted, rejected = intake_reads(result)
+    assert accepted > 0 and rejected > 0
+    assert (reads["reused"], reads["read"]) == (accepted, rejected)
+
+
+def test_the_intake_reads_again_only_the_new_file_or_everything_under_another_code_version(scenarios):
+    reads, accepted, rejected = intake_reads(scenarios["corrected file"][0])
+    assert (reads["reused"], reads["read"]) == (accepted - 1, rejected + 1)  # FRA_v2.json, accepted
+    reads, _, _ = intake_reads(scenarios["code version and catalogue digest"][0])
+    assert reads["reused"] == 0
 
 
 def test_an_altered_or_removed_published_file_is_made_again_and_nothing_else(scenarios):

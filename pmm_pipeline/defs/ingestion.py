@@ -8,6 +8,7 @@ from pmm_pipeline.orchestration.checks import ARCHIVE_CHECK
 from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
+from pmm_pipeline.orchestration.reuse import record_path
 from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
@@ -18,6 +19,7 @@ from pmm_pipeline.stages.ingestion.history import SUBMISSION_HISTORY_SQL, answer
 from pmm_pipeline.stages.ingestion.intake import take_in_cycle
 from pmm_pipeline.stages.ingestion.intake_report import damaged_copies, damaged_copies_description, intake_log_lines
 from pmm_pipeline.stages.ingestion.raw_tables import RAW_TABLES, intake_frames, write_raw_tables
+from pmm_pipeline.stages.ingestion.read_cache import context_digest, load_cache, save_cache
 from pmm_pipeline.stages.ingestion.receipts import (
     WAREHOUSE_RECEIPTS_SQL,
     append_to_ledger,
@@ -37,6 +39,8 @@ from pmm_pipeline.warehouse.tables import (
 )
 from pmm_pipeline.warehouse.writes import create_tables, replace_cycle_rows, replace_cycle_rows_from_sql
 
+# The intake's accepted reads, kept beside the reuse records of the other steps (orchestration/reuse.py).
+READS_RECORD = "intake_reads"
 LISTED_DAMAGED = 100  # rows of the check's metadata table; the count says how many there are in all
 
 
@@ -74,18 +78,23 @@ def build_ingestion_assets(
         earlier, migrated, first_intake_at = record_for_intake(state, warehouse_rows, layout.archive_dir)
         now = dt.datetime.now(dt.UTC)
         limits = storage.intake_limits
+        ctx = validation_context(reference, catalogue, cycle_id)
+        reads_path = record_path(storage, cycle_id, READS_RECORD)
+        reads = load_cache(reads_path, context_digest(ctx, limits))
         result = take_in_cycle(
             landing_dir=layout.landing_dir(cycle_id),
             archive_dir=layout.archive_dir,
             quarantine_dir=layout.quarantine_dir(cycle_id),
-            ctx=validation_context(reference, catalogue, cycle_id),
+            ctx=ctx,
             previously_received={},
             now=now,
             limits=limits,
             earlier=earlier,
             # Read once the landing folder is listed: a platform file's note is on disk before the file is placed.
             arrivals=lambda: read_arrivals(notes_path(layout.archive_dir, cycle_id)),
+            reads=reads,
         )
+        save_cache(reads_path, reads)
         for line in result.notes_ignored:
             context.log.warning(line)
         first_intake_at = first_intake_at or now
@@ -125,6 +134,16 @@ def build_ingestion_assets(
                     metadata["damaged_copies"] = dg.MetadataValue.int(len(damaged))
                     metadata["archive_copies_repaired"] = dg.MetadataValue.json(result.repaired[:LISTED_DAMAGED])
                     metadata["receipt_ledger"] = dg.MetadataValue.path(str(ledger))
+                    metadata["reads_reused"] = dg.MetadataValue.json(
+                        {
+                            "reused": reads.reused,
+                            "read": reads.read,
+                            "why": "a version accepted before, with the same bytes, name, receipt and arrival"
+                            " note, under the same validation context, limits and code (key: context_digest)"
+                            " is not parsed again",
+                            "context_digest": reads.shared,
+                        }
+                    )
                 yield dg.MaterializeResult(asset_key=table.key, metadata=metadata)
         yield dg.AssetCheckResult(
             asset_key=RECEIVED_FILES.key,

@@ -35,6 +35,7 @@ from pmm_pipeline.stages.ingestion.outcomes import (
 )
 from pmm_pipeline.stages.ingestion.problem_lists import MAX_PROBLEM_MESSAGE_CHARS
 from pmm_pipeline.stages.ingestion.quarantine import quarantine
+from pmm_pipeline.stages.ingestion.read_cache import ReadCache
 from pmm_pipeline.stages.ingestion.reading import ReadOutcome, judge_file
 from pmm_pipeline.stages.ingestion.receipts import Receipt
 from pmm_pipeline.stages.ingestion.submission import Problem
@@ -79,6 +80,7 @@ def take_in_cycle(
     *,
     earlier: Mapping[tuple[str | None, str], Receipt] | None = None,
     arrivals: Callable[[], ArrivalBook] | None = None,
+    reads: ReadCache | None = None,
 ) -> IntakeResult:
     """Archive, read and check every file of a cycle's landing folder, and every version received before.
 
@@ -97,6 +99,9 @@ def take_in_cycle(
     landing folder is listed, so every listed platform file has its note. A file with a note that matches its
     bytes is a platform version (received when the platform received it, credited to its account); a noted
     version missing from landing is taken in from its archived copy.
+
+    `reads` holds the accepted reads of the last intake (stages/ingestion/read_cache.py): a version whose read
+    depends on nothing that changed since is not parsed again; this intake's accepted reads are added to it.
     """
     record = (
         dict(earlier) if earlier is not None else _legacy_record(previously_received, archived_earlier, archive_dir)
@@ -206,7 +211,7 @@ def take_in_cycle(
         base = Receipt(received.sha256, received.file_name, received.size_bytes, received.received_at, relative)
         duplicate_of = first_of.get(received.sha256) if entry.size > 0 else None  # two empty files are not copies
         try:
-            outcome = judge_file(entry, received, ctx, limits, duplicate_of)
+            outcome = judge_file(entry, received, ctx, limits, duplicate_of, reads)
             if isinstance(outcome, Duplicate):
                 result.duplicates.append(outcome)
                 result.receipts.append(dataclasses.replace(base, outcome="duplicate", member_code=outcome.member_code))

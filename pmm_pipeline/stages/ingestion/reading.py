@@ -18,6 +18,7 @@ from pmm_pipeline.stages.ingestion.json_reader import read_json_submission
 from pmm_pipeline.stages.ingestion.landing import _Delivered
 from pmm_pipeline.stages.ingestion.limits import check_file_name, check_macro_suffix, file_name_member
 from pmm_pipeline.stages.ingestion.outcomes import Duplicate, ReceivedFile
+from pmm_pipeline.stages.ingestion.read_cache import ReadCache
 from pmm_pipeline.stages.ingestion.submission import ParsedSubmission, Problem, ProblemList, RejectedFile, Submission
 from pmm_pipeline.stages.ingestion.validate import ValidationContext, validate_submission
 from pmm_pipeline.stages.ingestion.xlsx_reader import read_xlsx_submission
@@ -155,6 +156,7 @@ def judge_file(
     ctx: ValidationContext,
     limits: IntakeLimits,
     duplicate_of: tuple[ReceivedFile, str | None] | None = None,
+    reads: ReadCache | None = None,
 ) -> "ReadOutcome | Duplicate":
     """What becomes of one received file version: a duplicate of `duplicate_of` (the first file received with
     the same bytes, and the member it was credited to), or what reading it gives.
@@ -171,11 +173,15 @@ def judge_file(
         if not refusals:
             return Duplicate(received, original, credited)
         return ReadOutcome(None, _listed(refusals, limits.max_problems), credited)
-    return _read_delivered(entry, received, ctx, limits)
+    return _read_delivered(entry, received, ctx, limits, reads)
 
 
 def _read_delivered(
-    entry: _Delivered, received: ReceivedFile, ctx: ValidationContext, limits: IntakeLimits
+    entry: _Delivered,
+    received: ReceivedFile,
+    ctx: ValidationContext,
+    limits: IntakeLimits,
+    reads: ReadCache | None = None,
 ) -> ReadOutcome:
     if entry.data is None:
         # Nothing of it is read: it names no member (the file name alone credits nobody).
@@ -185,7 +191,19 @@ def _read_delivered(
         if arrival is not None:  # the platform's reasons first, credited to the account's member, as read_file does
             problems = platform_problems(arrival, None, ctx.cycle, ctx.timezone) + problems
         return ReadOutcome(None, problems, arrival.member if arrival else None)
+    key = None
+    if reads is not None and entry.sha256 is not None:
+        key = reads.key(entry.sha256, entry.file_name, received.received_at, received.arrival)
+        found = reads.get(key)
+        if found is not None:
+            return ReadOutcome(found[0], [], found[1])
     # The recorded receipt time, not now: a version read back from the archive is judged as when it came.
-    return read_file(
+    outcome = read_file(
         entry.file_name, entry.data, ctx, limits, received_at=received.received_at, arrival=received.arrival
     )
+    if key is not None:
+        if outcome.submission is not None and not outcome.problems:
+            reads.put(key, outcome.submission, outcome.member_code)
+        else:
+            reads.missed()
+    return outcome
