@@ -101,6 +101,9 @@ def test_a_read_is_made_again_when_anything_it_depends_on_changes(world, landing
     key = next(k for k, r in moved.items() if r.outcome == "accepted")
     moved[key] = dataclasses.replace(moved[key], received_at=moved[key].received_at + dt.timedelta(seconds=1))
     assert reused_with(earlier=moved) == accepted - 1
+    monkeypatch.setattr(read_cache, "source_digest", lambda: "an uncommitted edit")
+    assert reused_with() == 0
+    monkeypatch.undo()
     monkeypatch.setattr(read_cache, "code_version", lambda: "9.9.9+another-commit")
     assert reused_with() == 0
 

@@ -207,7 +207,7 @@ def test_every_key_covers_every_table_and_release_its_step_depends_on(scenarios)
         record = read_record(record_path(storage, "2023", step))
         assert record is not None, step
         assert expected <= set(record.inputs), (step, expected - set(record.inputs))
-        assert {"code_version", "duckdb_version"} <= set(record.inputs), step
+        assert {"code_version", "code_digest", "duckdb_version"} <= set(record.inputs), step
 
 
 def _step_of(job: dg.JobDefinition, key: dg.AssetKey) -> str:

@@ -3,6 +3,7 @@
 import duckdb
 import pytest
 
+from pmm_pipeline.core.provenance import source_digest
 from pmm_pipeline.core.reuse import ReuseRecord, changed, decide, read_record, step_key, write_record
 from pmm_pipeline.warehouse.digests import ABSENT, table_digest
 from pmm_pipeline.warehouse.tables import ROLLUPS
@@ -74,3 +75,22 @@ def test_a_record_that_is_not_one_is_no_record(tmp_path):
     assert read_record(tmp_path / "r.json") is None
     assert read_record(tmp_path / "s.json") is None
     assert read_record(tmp_path / "missing.json") is None
+
+
+def test_the_code_digest_changes_with_any_file_of_the_package_but_not_with_compiled_bytecode(tmp_path):
+    package = tmp_path / "package"
+    (package / "sub" / "__pycache__").mkdir(parents=True)
+    (package / "a.py").write_text("x = 1\n")
+    (package / "sub" / "texts.po").write_text('msgid "a"\n')
+    digest = source_digest.__wrapped__(package)
+    (package / "sub" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\x00compiled")
+    assert source_digest.__wrapped__(package) == digest
+    (package / "a.py").write_text("x = 2\n")  # an uncommitted edit: the version string would not change
+    assert source_digest.__wrapped__(package) != digest
+    (package / "a.py").write_text("x = 1\n")
+    assert source_digest.__wrapped__(package) == digest
+    (package / "sub" / "texts.po").write_text('msgid "b"\n')  # texts are code: they shape what is written
+    assert source_digest.__wrapped__(package) != digest
+    (package / "sub" / "texts.po").write_text('msgid "a"\n')
+    (package / "sub" / "texts.po").rename(package / "texts.po")  # the same bytes elsewhere
+    assert source_digest.__wrapped__(package) != digest

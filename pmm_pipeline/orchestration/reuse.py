@@ -18,7 +18,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pmm_pipeline.core.provenance import code_version
+from pmm_pipeline.core.provenance import code_version, source_digest
 from pmm_pipeline.core.reuse import ReuseRecord, decide, digest_text, read_record, step_key, write_record
 from pmm_pipeline.core.vocabulary import TIERS
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
@@ -57,7 +57,7 @@ def folder_digest(folder: Path) -> str:
 
 def common_inputs(**settings: object) -> dict[str, str]:
     """What every key holds besides its data: the code that computes and the settings it is given."""
-    inputs = {"code_version": code_version(), "duckdb_version": duckdb.__version__}
+    inputs = {"code_version": code_version(), "code_digest": source_digest(), "duckdb_version": duckdb.__version__}
     inputs |= {f"setting:{name}": digest_text(value) for name, value in settings.items()}
     return inputs
 

@@ -4,8 +4,9 @@ Parsing is most of the intake's time (an Excel questionnaire takes about 17 ms, 
 every version of the cycle again, from landing or from the archive. A read's key is the SHA-256 of everything
 `read_file` depends on: the bytes (by their hash), the file's name, its receipt time, its platform arrival note,
 the validation context (the cycle, the members in force and known, the catalogue's items, the KPIs, the members'
-languages, the questionnaire's digest, the time zone), the intake limits and the code version. Only accepted reads
-are kept (a submission and no problem): a rejected file is read again, so that its reasons are today's code's.
+languages, the questionnaire's digest, the time zone), the intake limits and the code (its version and the digest
+of the package's files). Only accepted reads are kept (a submission and no problem): a rejected file is read again,
+so that its reasons are today's code's.
 
 The cache is one JSON file per cycle (no pickle: it is data, read back field by field), rewritten after each intake
 with that intake's reads only, so it never holds more than the cycle's versions. A cache that cannot be read is
@@ -19,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pmm_pipeline.core.files import write_atomically
-from pmm_pipeline.core.provenance import code_version
+from pmm_pipeline.core.provenance import code_version, source_digest
 from pmm_pipeline.core.reuse import digest_text
 from pmm_pipeline.core.settings import IntakeLimits
 from pmm_pipeline.stages.ingestion.arrivals import Arrival
@@ -34,6 +35,7 @@ def context_digest(ctx: ValidationContext, limits: IntakeLimits) -> str:
     """One digest of the validation context, the limits and the code: what every read of a cycle shares."""
     return digest_text(
         code_version(),
+        source_digest(),
         ctx.cycle.model_dump_json(),
         sorted(ctx.members_in_force),
         sorted(ctx.known_members),
