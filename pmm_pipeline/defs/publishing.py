@@ -7,8 +7,9 @@
 A tier's tables carry blocking checks that audit them together with the lower tiers' tables; its
 release audits the files it is about to switch in together with the lower tiers' released files,
 and refuses to switch in if anything is found (a blocking check stops only the run it is in).
-What each step does is stages/publishing's (warehouse_inputs, history, tier_audit, tier_release,
-profile_inputs, series); here it is opened, called and reported.
+What each step does is stages/publishing's (warehouse_inputs, history, tier_audit, tier_release):
+here it is given its resources and its results are reported. What readers get built from the
+released tiers (profiles, series) is wired in defs/published.py.
 """
 
 from collections.abc import Callable, Sequence
@@ -34,15 +35,11 @@ from pmm_pipeline.stages.disclosure.facts import tier_rank
 from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
 from pmm_pipeline.stages.publishing.history import (
     cycles_before,
-    cycles_in_order,
     earlier_releases,
     history_inputs,
     released_folders,
 )
-from pmm_pipeline.stages.publishing.profile_inputs import profile_inputs, profiles_header, released_wco_rollups
-from pmm_pipeline.stages.publishing.profiles import PROFILES_FOLDER, write_profiles
 from pmm_pipeline.stages.publishing.release import ReleaseRefusedError
-from pmm_pipeline.stages.publishing.series import SERIES_FOLDER, write_every_series
 from pmm_pipeline.stages.publishing.tier_audit import audit_tier_tables, tier_tables_as_published
 from pmm_pipeline.stages.publishing.tier_release import release_info, release_log_row, release_tier
 from pmm_pipeline.stages.publishing.warehouse_inputs import (
@@ -50,11 +47,9 @@ from pmm_pipeline.stages.publishing.warehouse_inputs import (
     CycleTruth,
     cycle_levels,
     load_cycle_rows,
-    load_memberships,
     load_optional_table,
     load_tier_tables,
     load_truth,
-    load_values,
 )
 from pmm_pipeline.warehouse.tables import COMPLETENESS, KPI_VALUES, PARTICIPATION, ROLLUPS, WITHHELD, published_tables
 from pmm_pipeline.warehouse.writes import append_rows, replace_cycle_rows
@@ -83,7 +78,7 @@ def _load_truth(
 def build_publishing_assets(
     reference: Reference, catalogue: Catalogue, partitions: dg.PartitionsDefinition
 ) -> list[dg.AssetsDefinition]:
-    disclosure_inputs = _disclosure_inputs_of(reference, catalogue)
+    disclosure_inputs = disclosure_inputs_of(reference, catalogue)
 
     @dg.asset(
         key=WITHHELD.key,
@@ -128,14 +123,10 @@ def build_publishing_assets(
     assets: list[dg.AssetsDefinition] = [withheld]
     for tier in TIERS:
         assets += _build_tier_assets(tier, reference, catalogue, partitions, disclosure_inputs)
-    return [
-        *assets,
-        _build_profiles_asset(reference, catalogue, partitions),
-        _build_series_asset(reference, partitions),
-    ]
+    return assets
 
 
-def _disclosure_inputs_of(reference: Reference, catalogue: Catalogue):
+def disclosure_inputs_of(reference: Reference, catalogue: Catalogue):
     """The inputs of every disclosure step besides its tables: the policy, the catalogue, the other cycles' record
     (`history`); with `readers=True` also the reference data that reader-facing files name (members, groups)."""
     digest = catalogue_digest(catalogue)
@@ -160,120 +151,14 @@ def _disclosure_inputs_of(reference: Reference, catalogue: Catalogue):
     return inputs
 
 
-PROFILES_KEY = dg.AssetKey(["published", "profiles"])
-SERIES_KEY = dg.AssetKey(["published", "series"])
-
-
-def _refused(refused: ReleaseRefusedError) -> dg.Failure:
+def refusal_failure(refused: ReleaseRefusedError) -> dg.Failure:
+    """A folder refused before its switch (release, profiles, series), as the step's failure: never retried, since
+    a second try would find the same problems."""
     return dg.Failure(
         description=str(refused),
         metadata={"problems": dg.MetadataValue.json(refused.problems[:MAX_FINDINGS_SHOWN])},
         allow_retries=False,
     )
-
-
-def _profiles_dir(storage: PmmStorage, cycle_id: str):
-    return storage.layout.published_dir(cycle_id) / PROFILES_FOLDER
-
-
-def _build_profiles_asset(reference: Reference, catalogue: Catalogue, partitions: dg.PartitionsDefinition):
-    wco_release = published_tables("wco")[2].key
-    disclosure_inputs = _disclosure_inputs_of(reference, catalogue)
-
-    def profiles_inputs(context, conn, storage: PmmStorage, **resources):
-        previous = {
-            f"folder:published/{c}/{PROFILES_FOLDER}": folder_digest(_profiles_dir(storage, c))
-            for c in cycles_before(reference, context.partition_key)
-        }
-        # The record of releases is not read here; the policy's min group size is.
-        return disclosure_inputs(context, conn, storage, readers=True, history=False, **resources) | previous
-
-    @dg.asset(
-        key=PROFILES_KEY,
-        description="Writes published/<cycle>/profiles/<member>/ (profile.json, profile_<lang>.html in the member's"
-        " language and English) for every participating member: its own values beside the wco tier's released"
-        " figures of each group it belongs to, and its change since its previous cycle; manifest.json lists every"
-        " file, checked before the folder is switched in.",
-        group_name="published",
-        deps=[wco_release, PARTICIPATION.key, KPI_VALUES.key],
-        partitions_def=partitions,
-        pool=WAREHOUSE_POOL,
-        kinds={"json", "html"},
-    )
-    @reusable(profiles_inputs, lambda context, storage, **_: [_profiles_dir(storage, context.partition_key)])
-    def profiles(
-        context: dg.AssetExecutionContext,
-        storage: PmmStorage,
-        warehouse: Warehouse,
-        disclosure_policy: DisclosurePolicy,
-    ):
-        cycle = reference.cycles.get(context.partition_key)
-        published_dir = storage.layout.published_dir(cycle.id)
-        try:
-            wco_rollups = released_wco_rollups(published_dir)
-            with warehouse.get_connection() as conn:
-                require_tables(conn, cycle.id, [KPI_VALUES], with_rows=[PARTICIPATION])
-                values = load_values(conn, cycle.id)
-                memberships = load_memberships(conn, cycle.id)
-            members, inputs = profile_inputs(
-                storage.layout,
-                reference,
-                catalogue,
-                cycle,
-                values,
-                memberships,
-                wco_rollups,
-                disclosure_policy.min_group_size,
-            )
-            header = profiles_header(cycle, context.run_id, inputs, published_dir)
-            manifest = write_profiles(published_dir / PROFILES_FOLDER, context.run_id, members, inputs, header)
-        except ReleaseRefusedError as refused:
-            raise _refused(refused) from None
-        return dg.MaterializeResult(
-            metadata={
-                "profiles": dg.MetadataValue.int(len(members)),
-                "files": dg.MetadataValue.int(len(manifest["files"])),
-                "folder": dg.MetadataValue.path(str(published_dir / PROFILES_FOLDER)),
-            }
-        )
-
-    return profiles
-
-
-def _build_series_asset(reference: Reference, partitions: dg.PartitionsDefinition):
-    def series_inputs(context, conn, storage: PmmStorage, **_):
-        released = {
-            f"folder:published/{c}/{t}": folder_digest(storage.layout.published_dir(c) / t)
-            for c in cycles_in_order(reference)
-            for t in TIERS
-        }
-        return common_inputs() | released
-
-    def series_dirs(context, storage: PmmStorage, **_):
-        return [storage.layout.data_dir / "published" / SERIES_FOLDER / t for t in TIERS]
-
-    @dg.asset(
-        key=SERIES_KEY,
-        description="Rewrites published/series/<tier>/ for every tier: kpi_values and rollups of every published"
-        " cycle in one table each (CSV, Parquet, manifest.json), with catalogue_version and"
-        " comparable_with_previous, read from the cycles' released tier folders; rebuilt whenever a cycle is"
-        " published.",
-        group_name="published",
-        deps=[published_tables(t)[2].key for t in TIERS],
-        partitions_def=partitions,
-        kinds={"csv", "parquet"},
-    )
-    @reusable(series_inputs, series_dirs)
-    def series(context: dg.AssetExecutionContext, storage: PmmStorage):
-        if SERIES_FOLDER in reference.cycles.ids:  # published/series/ would be that cycle's folder too
-            raise dg.Failure(f"a cycle may not be called {SERIES_FOLDER!r}: rename it in the cycles file")
-        try:
-            joined = write_every_series(storage.layout, cycles_in_order(reference), context.run_id)
-        except ReleaseRefusedError as refused:
-            raise _refused(refused) from None
-        return dg.MaterializeResult(metadata={"cycles": dg.MetadataValue.json(joined)})
-
-    return series
 
 
 def _build_tier_assets(
@@ -408,7 +293,7 @@ def _build_tier_assets(
                 disclosure_policy.coalition_size,
             )
         except ReleaseRefusedError as refused:
-            raise _refused(refused) from None
+            raise refusal_failure(refused) from None
         tier_dir = storage.layout.published_dir(cycle.id) / tier
         with warehouse.get_connection() as conn:
             append_rows(conn, release_table, release_log_row(info, tier_dir))
