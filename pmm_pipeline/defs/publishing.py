@@ -70,7 +70,7 @@ def findings_metadata(findings: Sequence[Finding]) -> dict[str, dg.MetadataValue
 def _load_truth(
     conn: duckdb.DuckDBPyConnection, reference: Reference, catalogue: Catalogue, cycle_id: str, history: dict
 ) -> CycleTruth:
-    """load_truth, once the step has failed, naming them, if the tables it reads are not there for the cycle."""
+    """The cycle's truth (load_truth); first the step fails, naming them, if the tables it reads are absent."""
     require_tables(conn, cycle_id, [KPI_VALUES, ROLLUPS], with_rows=[PARTICIPATION])
     return load_truth(conn, cycle_id, cycle_levels(catalogue, reference.cycles.get(cycle_id)), history)
 

@@ -1,8 +1,8 @@
 """What the publishing steps read of a cycle from the warehouse: its truth (the unsuppressed facts disclosure control
 decides on and the audit checks against), its values and group memberships, a tier's tables.
 
-The steps check first that the tables are there (orchestration/table_assets.py require_tables): a missing table
-fails the step in Dagster's words, which this stage does not speak.
+The steps check first that the tables are there (require_tables in orchestration/table_assets.py): a missing
+table fails the step with a Dagster Failure, and stages do not import Dagster.
 """
 
 from collections.abc import Sequence
