@@ -53,7 +53,7 @@ def cycle_truth(members: int, work: Path):
     from benchmarks.bench import _context, _documents, _open_warehouse
     from benchmarks.kpi_rollups import CYCLE, run_pipeline, seed_inputs
     from benchmarks.validation import gate_inputs
-    from pmm_pipeline.defs.publishing import categorical_levels, load_truth
+    from pmm_pipeline.stages.publishing.warehouse_inputs import categorical_levels, load_truth
 
     reference, catalogue = _context()
     if members != len(reference.members_in_force(reference.cycles.get(CYCLE))):

@@ -9,6 +9,7 @@ from pmm_pipeline.defs.ingestion import build_ingestion_assets
 from pmm_pipeline.defs.jobs import COLLECTION_JOB, build_cycle_partitions, build_jobs
 from pmm_pipeline.defs.kpis import build_kpi_assets
 from pmm_pipeline.defs.lineage import build_lineage_assets
+from pmm_pipeline.defs.published import build_published_assets
 from pmm_pipeline.defs.publishing import build_publishing_assets
 from pmm_pipeline.defs.publishing_sql import build_sql_publication_assets
 from pmm_pipeline.defs.quality import build_quality_assets
@@ -38,6 +39,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         build_lineage_assets,
         build_rollup_assets,
         build_publishing_assets,
+        build_published_assets,
         build_sql_publication_assets,
         build_collection_assets,
         build_feedback_assets,

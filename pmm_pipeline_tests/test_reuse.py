@@ -22,6 +22,7 @@ from pmm_pipeline.orchestration import reuse
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.reuse import RELEASE_TIER_BY_KEY, TABLES_BY_KEY, record_path
 from pmm_pipeline.stages.ingestion import read_cache
+from pmm_pipeline.stages.publishing import tier_release
 from pmm_pipeline_tests.conftest import run_cycle_in_process
 
 # FRA's second version: a lower value and a later date (test_release_reproducible's, declared there once).
@@ -124,7 +125,8 @@ def scenarios(fixture_cycle, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(reuse, "code_version", lambda: "9.9.9+another-commit")
         patch.setattr(read_cache, "code_version", lambda: "9.9.9+another-commit")
-        for module in (publishing, quality, feedback):
+        # Every module that takes the catalogue's digest: the steps' keys and the releases' manifests.
+        for module in (publishing, tier_release, quality, feedback):
             patch.setattr(module, "catalogue_digest", lambda catalogue: "another catalogue")
         run("code version and catalogue digest", bigger_groups)
     runs["settings"] = bigger_groups

@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from pmm_pipeline.core.settings import DataLayout
+from pmm_pipeline.core.vocabulary import TIERS
 from pmm_pipeline.stages.publishing.folders import check_listed, write_folder
 from pmm_pipeline.stages.publishing.formats import typed_table
+from pmm_pipeline.stages.publishing.history import released_folders
 from pmm_pipeline.stages.publishing.readback import read_release_files, read_table_file
 from pmm_pipeline.stages.publishing.release import ReleaseRefusedError, write_csv, write_parquet
 from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS, ROLLUPS
@@ -185,3 +188,14 @@ def write_series(target: Path, token: str, tier: str, cycle_folders: Sequence[tu
 
     header = {"format": "pmm-series", "format_version": 1, "tier": tier, "cycles": cycles}
     return write_folder(target, token, write, header, verify)
+
+
+def write_every_series(layout: DataLayout, cycle_ids: Sequence[str], token: str) -> dict[str, list[str]]:
+    """Rewrites `published/series/<tier>/` of every tier from that tier's releases among these cycles (oldest
+    first); returns the cycles each tier's series joins. Raises ReleaseRefusedError as write_series does."""
+    joined: dict[str, list[str]] = {}
+    for tier in TIERS:
+        folders = released_folders(layout, cycle_ids, tier)
+        write_series(layout.data_dir / "published" / SERIES_FOLDER / tier, token, tier, folders)
+        joined[tier] = [c for c, _ in folders]
+    return joined
