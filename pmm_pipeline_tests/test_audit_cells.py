@@ -15,7 +15,8 @@ from pmm_pipeline.stages.publishing.excel import SIGNIFICANT_DIGITS, read_excel,
 from pmm_pipeline.stages.publishing.formats import read_json, write_json
 from pmm_pipeline.stages.publishing.readback import SDMX_READ_BACK, read_back_precision, read_table_file
 from pmm_pipeline.stages.publishing.release import write_csv, write_parquet
-from pmm_pipeline.stages.publishing.report import read_report, render_report
+from pmm_pipeline.stages.publishing.report import render_report
+from pmm_pipeline.stages.publishing.report_read import read_report
 from pmm_pipeline.stages.publishing.sdmx import read_sdmx_csv, write_sdmx_csv
 from pmm_pipeline.warehouse.tables import PUBLISHED_ROLLUP_COLUMNS
 from pmm_pipeline_tests.test_report import context, tables

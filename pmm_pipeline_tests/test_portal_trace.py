@@ -10,7 +10,7 @@ def test_the_trace_carries_the_platforms_record_of_the_file(portal):  # noqa: F8
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.test import Client
 
-    from pmm_pipeline.app.cli import _platform_audit
+    from pmm_pipeline.app.commands import _platform_audit
     from pmm_pipeline.portal import accounts
     from pmm_pipeline.stages.lineage.render import _audit_lines
 
@@ -44,7 +44,7 @@ def test_the_trace_carries_the_platforms_record_of_the_file(portal):  # noqa: F8
 
 
 def test_no_platform_database_means_no_audit_and_no_database_made(tmp_path):
-    from pmm_pipeline.app.cli import _platform_audit
+    from pmm_pipeline.app.commands import _platform_audit
     from pmm_pipeline_tests.conftest import settings_for
 
     settings = settings_for(tmp_path / "data")

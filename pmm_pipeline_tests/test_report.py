@@ -14,7 +14,8 @@ import pytest
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.specs.catalogue.load import load_catalogue
-from pmm_pipeline.stages.publishing.report import ReportContext, read_report, render_report, report_file
+from pmm_pipeline.stages.publishing.report import ReportContext, render_report, report_file
+from pmm_pipeline.stages.publishing.report_read import read_report
 from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 
 # Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.

@@ -174,7 +174,7 @@ def test_reports_and_profiles_of_the_later_cycle_show_trends_with_the_break_mark
     value as its history."""
     import re
 
-    from pmm_pipeline.stages.publishing.report import read_report
+    from pmm_pipeline.stages.publishing.report_read import read_report
 
     settings = two_cycles
     report = settings.layout.published_dir("2025") / "public" / "report_en.html"

@@ -82,7 +82,7 @@ def django_settings(settings: Settings, portal: PortalSettings) -> dict[str, Any
                         "django.template.context_processors.request",
                         "django.contrib.auth.context_processors.auth",
                         "django.contrib.messages.context_processors.messages",
-                        "pmm_pipeline.portal.views.common_context",
+                        "pmm_pipeline.portal.views.common.common_context",
                     ],
                 },
             }
@@ -120,7 +120,7 @@ def django_settings(settings: Settings, portal: PortalSettings) -> dict[str, Any
         "DATA_UPLOAD_MAX_NUMBER_FILES": 1,
         "PMM_SETTINGS": settings,
         "PORTAL_STATIC": PORTAL_DIR / "static" / "portal",
-        "CSRF_FAILURE_VIEW": "pmm_pipeline.portal.views.csrf_failure",
+        "CSRF_FAILURE_VIEW": "pmm_pipeline.portal.views.errors.csrf_failure",
         "MESSAGE_STORAGE": "django.contrib.messages.storage.session.SessionStorage",
         "PMM_PORTAL": portal,
         "PMM_BODY_LIMIT": settings.intake_limits.max_file_bytes + MULTIPART_SLACK_BYTES,

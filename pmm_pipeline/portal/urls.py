@@ -2,7 +2,8 @@
 
 from django.urls import include, path, register_converter
 
-from pmm_pipeline.portal import api, views
+from pmm_pipeline.portal import api
+from pmm_pipeline.portal.views import home, member, secretariat, signing_in
 
 
 class MemberCode:
@@ -29,27 +30,27 @@ register_converter(MemberCode, "member")
 register_converter(CycleId, "cycle")
 
 routes = [
-    path("", views.home, name="home"),
-    path("sign-in/", views.SignInView.as_view(), name="sign_in"),
-    path("sign-out/", views.sign_out, name="sign_out"),
-    path("language/", views.set_language, name="language"),
-    path("static/portal.css", views.stylesheet, name="stylesheet"),
-    path("cycles/<cycle:cycle>/members/<member:member>/", views.member_cycle, name="member_cycle"),
-    path("cycles/<cycle:cycle>/members/<member:member>/questionnaire.xlsx", views.questionnaire, name="questionnaire"),
-    path("cycles/<cycle:cycle>/members/<member:member>/upload/", views.upload, name="upload"),
-    path("cycles/<cycle:cycle>/members/<member:member>/profile/", views.profile, name="profile"),
+    path("", home.home, name="home"),
+    path("sign-in/", signing_in.SignInView.as_view(), name="sign_in"),
+    path("sign-out/", signing_in.sign_out, name="sign_out"),
+    path("language/", signing_in.set_language, name="language"),
+    path("static/portal.css", signing_in.stylesheet, name="stylesheet"),
+    path("cycles/<cycle:cycle>/members/<member:member>/", member.member_cycle, name="member_cycle"),
+    path("cycles/<cycle:cycle>/members/<member:member>/questionnaire.xlsx", member.questionnaire, name="questionnaire"),
+    path("cycles/<cycle:cycle>/members/<member:member>/upload/", member.upload, name="upload"),
+    path("cycles/<cycle:cycle>/members/<member:member>/profile/", member.profile, name="profile"),
     path(
         "cycles/<cycle:cycle>/members/<member:member>/uploads/<int:upload_id>/",
-        views.upload_verdict,
+        member.upload_verdict,
         name="upload_verdict",
     ),
-    path("cycles/<cycle:cycle>/members/<member:member>/disclosure/", views.disclosure, name="disclosure"),
-    path("cycles/<cycle:cycle>/members/<member:member>/notes/", views.add_note, name="add_note"),
-    path("secretariat/", views.secretariat, name="secretariat"),
-    path("secretariat/accounts/", views.secretariat_accounts, name="secretariat_accounts"),
-    path("secretariat/accounts/<str:login>/disable/", views.secretariat_disable, name="secretariat_disable"),
-    path("secretariat/accounts/<str:login>/assign/", views.secretariat_assign, name="secretariat_assign"),
-    path("secretariat/audit/", views.secretariat_audit, name="secretariat_audit"),
+    path("cycles/<cycle:cycle>/members/<member:member>/disclosure/", member.disclosure, name="disclosure"),
+    path("cycles/<cycle:cycle>/members/<member:member>/notes/", member.add_note, name="add_note"),
+    path("secretariat/", secretariat.secretariat, name="secretariat"),
+    path("secretariat/accounts/", secretariat.secretariat_accounts, name="secretariat_accounts"),
+    path("secretariat/accounts/<str:login>/disable/", secretariat.secretariat_disable, name="secretariat_disable"),
+    path("secretariat/accounts/<str:login>/assign/", secretariat.secretariat_assign, name="secretariat_assign"),
+    path("secretariat/audit/", secretariat.secretariat_audit, name="secretariat_audit"),
     path("api/v1/cycles/<cycle:cycle>/submissions", api.submit, name="api_submit"),
     path("api/v1/cycles/<cycle:cycle>/members/<member:member>/submissions", api.versions, name="api_versions"),
 ]
@@ -57,5 +58,5 @@ routes = [
 # One namespace, "portal", for every route (the tests list them from here).
 urlpatterns = [path("", include((routes, "portal"), namespace="portal"))]
 
-handler404 = "pmm_pipeline.portal.views.not_found"
-handler403 = "pmm_pipeline.portal.views.forbidden"
+handler404 = "pmm_pipeline.portal.views.errors.not_found"
+handler403 = "pmm_pipeline.portal.views.errors.forbidden"

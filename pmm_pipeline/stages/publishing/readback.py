@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from pmm_pipeline.stages.disclosure.cells import EXACT, Precision
-from pmm_pipeline.stages.publishing import excel, formats, report, sdmx_check
+from pmm_pipeline.stages.publishing import excel, formats, report, report_read, sdmx_check
 from pmm_pipeline.stages.publishing.cells import undo_neutralization
 from pmm_pipeline.stages.publishing.diff import KEYS, SUPPRESSION, comparable, diff_table
 from pmm_pipeline.stages.publishing.formats import typed_table
@@ -150,7 +150,7 @@ def _parse_release_file(name: str, path: Path) -> tuple[dict[str, pd.DataFrame],
         if path.suffix == ".xlsx":
             return {f"{name}#{t}": f for t, f in excel.read_excel(path).items()}, []
         if report.report_language(name) is not None:
-            tables, amiss = report.read_report(path)
+            tables, amiss = report_read.read_report(path)
             return {f"{name}#{t}": f for t, f in tables.items()}, amiss
         return {}, ["not a file the disclosure audit can read, so it cannot be published"]
     except Exception as err:  # any unreadable file is a problem to report, not a crash

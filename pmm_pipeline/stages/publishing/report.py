@@ -2,23 +2,20 @@
 
 The report opens from the file system without a server or network (plotly.js is inlined). Everything
 it shows comes from the tier's published tables, embedded once as JSON (`pmm-data`); each chart's
-figure is embedded as JSON too and drawn by the inlined plotly.js. Every text a reader reads comes
-from the gettext catalogues (i18n.py) or from the three-language names of the catalogue and the
-reference data (KPIs, items, levels, groups, members, statuses). `read_report` gives the embedded
-tables back for the release audit and checks that every number a chart draws is one of those tables'
-numbers and that every member a chart names has a value in them.
+figure is embedded as JSON too and drawn by the inlined plotly.js (the figures: report_charts.py).
+Every text a reader reads comes from the gettext catalogues (i18n.py) or from the three-language
+names of the catalogue and the reference data (KPIs, items, levels, groups, members, statuses).
+report_read.py gives the embedded tables back for the release audit.
 """
 
-import json
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import pandas as pd
 
 from pmm_pipeline.core.vocabulary import GROUP_TYPES, LANGUAGES
 from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
-from pmm_pipeline.stages.publishing.formats import STATUS_LABELS, TABLE_COLUMNS, json_ready, typed_table
+from pmm_pipeline.stages.publishing.formats import STATUS_LABELS, TABLE_COLUMNS, json_ready
 from pmm_pipeline.stages.publishing.i18n import N_
 from pmm_pipeline.stages.publishing.labels import (  # noqa: F401 (ReportContext, reasons_in_words: this module's API)
     DIMENSION_NAMES,
@@ -35,11 +32,11 @@ from pmm_pipeline.stages.publishing.labels import (  # noqa: F401 (ReportContext
 from pmm_pipeline.stages.publishing.labels import count_text as _count
 from pmm_pipeline.stages.publishing.labels import escape as _e
 from pmm_pipeline.stages.publishing.labels import missing as _missing
+from pmm_pipeline.stages.publishing.report_charts import chart, groups_figure, members_figure, script_json
 from pmm_pipeline.stages.publishing.report_sections import release_metadata, trend_figure, trend_rows, trend_table
 
 DATA_ID = "pmm-data"
 TRENDS_KEY = "trends"  # in the embedded data: the earlier cycles' group figures the report draws
-FIGURE_CLASS = "pmm-figure"
 REPORT_NAME = re.compile(r"^report_([a-z]{2})\.html$")
 
 
@@ -134,116 +131,11 @@ window.matchMedia('print').addEventListener('change', function (query) {
   });
 });
 """.replace("PRINT_WIDTH", str(PRINT_WIDTH_PX))
-BAR_PX = 22  # height of one bar of a chart, so that any number of members stays readable
 
 
-def _script_json(value: object) -> str:
-    """JSON safe inside <script>: no `</` can close the element early."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True).replace("</", "<\\/")
-
-
+# The rows of the data block (`pmm-data`), which report_read.py reads back: every column a published table has.
 def _records(frame: pd.DataFrame, table: str) -> list[dict]:
     return [{c: json_ready(v) for c, v in r.items()} for r in frame[TABLE_COLUMNS[table]].to_dict("records")]
-
-
-def _groups_figure(
-    kpi: KpiSpec, series: str, rollups: pd.DataFrame, label: Labeller, answered: Mapping[tuple, int | None]
-) -> dict:
-    """All members, then each region, as horizontal bars of the mean, each with its n of N; sorted by the mean."""
-    _ = label._
-    wanted = rollups[rollups.group_type.isin(["global", "region"])]
-    world = wanted[wanted.group_type == "global"]
-    regions = wanted[wanted.group_type == "region"].sort_values(["mean", "group_code"], na_position="last")
-    ordered = pd.concat([regions.iloc[::-1], world])  # plotly draws the first category at the bottom
-    categorical = kpi.shape == Shape.categorical
-    texts = []
-    for g, c, n, total, mean in zip(
-        ordered.group_type,
-        ordered.group_code,
-        ordered.n_reporting,
-        ordered.n_participating,
-        ordered["mean"],
-        strict=True,
-    ):
-        n_text = "?" if _missing(n) else _count(n, label.lang)
-        if categorical:
-            of = answered.get((kpi.id, level_series(series)[0], g, c))
-            text = _("{n} of {answering} answering").format(
-                n=n_text, answering="?" if of is None else _count(of, label.lang)
-            )
-        else:
-            text = _("n={n} of N={total}").format(n=n_text, total=_count(total, label.lang))
-        texts.append(text + (" " + _("(withheld)") if _missing(mean) else ""))
-    unit = unit_text(kpi, _)
-    data = [
-        {
-            "type": "bar",
-            "orientation": "h",
-            "name": _("share of the members answering, at this level")
-            if categorical
-            else _("mean of the members reporting"),
-            "y": [label.group(g, c) for g, c in zip(ordered.group_type, ordered.group_code, strict=True)],
-            "x": [json_ready(v) for v in ordered["mean"]],
-            "text": texts,
-            "textposition": "outside",
-            "cliponaxis": False,
-            "marker": {"color": "#336699"},
-        }
-    ]
-    title = f"{label.kpi(kpi)}: {label.series(kpi, series)}"
-    # A withheld group draws no bar, so its n of N and "(withheld)" are written where the bar would start.
-    withheld = [
-        {"x": 0, "y": name, "text": text, "showarrow": False, "xanchor": "left", "font": {"color": "#555"}}
-        for name, text, mean in zip(data[0]["y"], texts, ordered["mean"], strict=True)
-        if _missing(mean)
-    ]
-    layout = {
-        "title": {"text": title},
-        "showlegend": False,
-        "annotations": withheld,
-        "height": 90 + BAR_PX * max(len(ordered), 3),
-        "margin": {"t": 40, "b": 40, "l": 10, "r": 120},
-        "xaxis": {"title": {"text": unit}, "automargin": True},
-        "yaxis": {"automargin": True},
-    }
-    return {"data": data, "layout": layout}
-
-
-def _members_figure(kpi: KpiSpec, series: str, values: pd.DataFrame, label: Labeller) -> dict | None:
-    """The members visible in the tier, named, one bar each, sorted by value (highest at the top)."""
-    members = values[(values.kpi_id == kpi.id) & (values.series == series) & (values.status == "reported")]
-    if members.empty or kpi.shape == Shape.categorical:
-        return None
-    members = members.sort_values(["value", "member_code"])
-    data = [
-        {
-            "type": "bar",
-            "orientation": "h",
-            "name": label._("members (visible in this tier)"),
-            "y": [label.member(c) for c in members.member_code],
-            "x": [json_ready(v) for v in members.value],
-            "customdata": list(members.member_code),
-            "marker": {"color": "#99aacc"},
-        }
-    ]
-    layout = {
-        "title": {
-            "text": label._("Members: {kpi} ({series})").format(kpi=label.kpi(kpi), series=label.series(kpi, series))
-        },
-        "showlegend": False,
-        "height": 90 + BAR_PX * max(len(members), 3),
-        "margin": {"t": 40, "b": 40, "l": 10, "r": 30},
-        "xaxis": {"title": {"text": kpi.unit}, "automargin": True},
-        "yaxis": {"automargin": True, "dtick": 1},
-    }
-    return {"data": data, "layout": layout}
-
-
-def _chart(div: str, figure: dict, kind: str = "") -> str:
-    return (
-        f"<div id='{_e(div)}' class='chart {kind}'></div>"
-        f"<script type='application/json' class='{FIGURE_CLASS}' data-div='{_e(div)}'>{_script_json(figure)}</script>"
-    )
 
 
 def _rollup_table(rollups: pd.DataFrame, label: Labeller, kpi: KpiSpec, answered: Mapping[tuple, int | None]) -> str:
@@ -421,17 +313,17 @@ def render_report(tables: Mapping[str, pd.DataFrame], ctx: ReportContext, files:
         answered = answering(mine) if kpi.shape == Shape.categorical else {}
         for series in sorted(mine.series.unique()):
             part = mine[mine.series == series]
-            body = _chart(f"chart-{kpi.id}-{series}", _groups_figure(kpi, series, part, label, answered))
-            members = _members_figure(kpi, series, values, label)
+            body = chart(f"chart-{kpi.id}-{series}", groups_figure(kpi, series, part, label, answered))
+            members = members_figure(kpi, series, values, label)
             if members is not None:
-                body += _chart(f"members-{kpi.id}-{series}", members, "members-chart")
+                body += chart(f"members-{kpi.id}-{series}", members, "members-chart")
                 body += f"<p class='note print-only'>{_e(members_note)}</p>"
             body += _rollup_table(part, label, kpi, answered)
             history = trend_rows(label, kpi, series)
             if not history.empty:
                 trends.append(history)
                 body += f"<h4>{_e(_('Across cycles'))}</h4>"
-                body += _chart(f"trend-{kpi.id}-{series}", trend_figure(label, kpi, series, history), "trend-chart")
+                body += chart(f"trend-{kpi.id}-{series}", trend_figure(label, kpi, series, history), "trend-chart")
                 body += trend_table(label, history)
             charts.append(f"<div class='series'><h3>{_e(label.series(kpi, series))}</h3>{body}</div>")
         by_dimension.setdefault(kpi.dimension, []).append(
@@ -474,51 +366,7 @@ def render_report(tables: Mapping[str, pd.DataFrame], ctx: ReportContext, files:
 <p>{_e(_("A statistic is withheld (left empty, with its reason) when:"))}</p>
 <ol class='rules'>{rules}</ol>
 {"".join(sections)}
-<script type="application/json" id="{DATA_ID}">{_script_json(data)}</script>
+<script type="application/json" id="{DATA_ID}">{script_json(data)}</script>
 <script>{DRAW_JS}</script>
 </body></html>
 """
-
-
-_DATA_RE = re.compile(rf'<script type="application/json" id="{DATA_ID}">(.*?)</script>', re.S)
-_FIGURE_RE = re.compile(
-    rf"<script type='application/json' class='{FIGURE_CLASS}' data-div='[^']*'>(.*?)</script>", re.S
-)
-_LANG_RE = re.compile(r'<html lang="([^"]*)"')
-
-
-def read_report(path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """The tables embedded in a report, and what is amiss: a charted number that is not one of theirs, a
-    charted member with no value in them, a page language other than its file name's."""
-    text = path.read_text(encoding="utf-8")
-    found = _DATA_RE.findall(text)
-    if len(found) != 1:
-        raise ValueError(f"{len(found)} embedded data blocks (expected 1)")
-    data = json.loads(found[0])
-    tables = {t: typed_table(pd.DataFrame(data[t], columns=TABLE_COLUMNS[t])) for t in TABLE_COLUMNS}
-    earlier = [list(r.values()) for r in data.get(TRENDS_KEY, [])]
-    known = {
-        float(v)
-        for v in [*(v for t in tables.values() for c in t.columns for v in t[c]), *(v for r in earlier for v in r)]
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and not pd.isna(v)
-    }
-    values = tables["kpi_values"]
-    with_value = set(values.loc[values.status == "reported", "member_code"])
-    problems = []
-    lang = report_language(path.name)
-    declared = _LANG_RE.findall(text[:2000])
-    if lang is not None and declared != [lang]:
-        problems.append(f"the page declares language {declared} instead of {lang!r}")
-    figures = _FIGURE_RE.findall(text)
-    if text.count(f"class='{FIGURE_CLASS}'") != len(figures):
-        problems.append("a chart's figure cannot be read back")
-    for figure in figures:
-        for trace in json.loads(figure)["data"]:
-            for axis in ("x", "y"):
-                for v in trace.get(axis, []):
-                    if isinstance(v, (int, float)) and not isinstance(v, bool) and float(v) not in known:
-                        problems.append(f"chart {trace.get('name')!r} draws {v}, which is in none of the tier's tables")
-            for code in trace.get("customdata", []):
-                if code not in with_value:
-                    problems.append(f"chart {trace.get('name')!r} names {code}, which has no value in the tier")
-    return tables, problems
