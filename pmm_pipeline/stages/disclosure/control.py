@@ -26,7 +26,8 @@ space). Bounds are checked by linear programming on the cone of feasible directi
 level counts by integer programming (is there another assignment of levels giving the same counts?).
 
 This module decides what each tier withholds; the facts it works from are in facts.py, what a reader can
-solve for in solving.py, the tiers' tables in tiers.py and the audit of built releases in audit.py.
+solve for in value_solving.py and level_solving.py, the tiers' tables in tiers.py and the audit of built
+releases in audit.py.
 Everything here is plain functions over DataFrames and numpy arrays; the assets wire it to Dagster.
 """
 
@@ -50,7 +51,8 @@ from pmm_pipeline.stages.disclosure.facts import (
     tier_rank,
     visible_in,
 )
-from pmm_pipeline.stages.disclosure.solving import LevelCount, solvable_levels, solvable_values, solved_by_equations
+from pmm_pipeline.stages.disclosure.level_solving import LevelCount, solvable_levels
+from pmm_pipeline.stages.disclosure.value_solving import solvable_values, solved_by_equations
 
 MIN_GROUP_SIZE = "min_group_size"
 HIDDEN_MEMBER = "hidden_member"
