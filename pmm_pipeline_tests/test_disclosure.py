@@ -13,8 +13,9 @@ from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.stages.disclosure.audit import PublishedTable, audit_tiers
 from pmm_pipeline.stages.disclosure.control import TIERS, control_disclosure, withheld_frame
 from pmm_pipeline.stages.disclosure.facts import visible_in
-from pmm_pipeline.stages.disclosure.solving import LevelCount, solvable_levels, solvable_values
+from pmm_pipeline.stages.disclosure.level_solving import LevelCount, solvable_levels
 from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
+from pmm_pipeline.stages.disclosure.value_solving import solvable_values
 from pmm_pipeline.stages.publishing.readback import read_release_files
 from pmm_pipeline.stages.publishing.release import ReleaseInfo, ReleaseRefusedError, write_release
 from pmm_pipeline_tests.disclosure_universe import CYCLE, KPI, M, Universe

@@ -12,7 +12,8 @@ from dataclasses import replace
 import pytest
 
 from pmm_pipeline.core.errors import ReleaseRecordError
-from pmm_pipeline.stages.disclosure.control import EARLIER_RELEASE, control_disclosure
+from pmm_pipeline.stages.disclosure.control import control_disclosure
+from pmm_pipeline.stages.disclosure.decisions import EARLIER_RELEASE
 from pmm_pipeline.stages.disclosure.record import INDEX_FILE, RECORD_DIR, read_history, with_history, write_record
 from pmm_pipeline.stages.publishing.diff import diff_release
 from pmm_pipeline_tests.disclosure_history import recover, release_sequence

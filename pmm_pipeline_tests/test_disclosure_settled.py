@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.specs.reference.load import load_reference
-from pmm_pipeline.stages.disclosure import programs, solving
+from pmm_pipeline.stages.disclosure import programs, solving, value_solving
 from pmm_pipeline.stages.disclosure.control import TIERS, control_disclosure, withheld_frame
 from pmm_pipeline.stages.disclosure.facts import AUDITED_TIERS
 from pmm_pipeline.stages.disclosure.record import read_history, release_record, with_history, write_record
@@ -178,9 +178,9 @@ def test_one_sum_in_closed_form_is_what_rank_and_linear_programs_give(case, coal
     rows = np.array([in_sum], dtype=float)
     values = np.array(values)
     lower, upper = float(values.min()), float(values.max())
-    settled = solving.solvable_values(rows, values, lower, upper, coalition=coalition)
-    equations = solving.solved_by_equations(rows, coalition=coalition)
+    settled = value_solving.solvable_values(rows, values, lower, upper, coalition=coalition)
+    equations = value_solving.solved_by_equations(rows, coalition=coalition)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(solving, "_one_sum", lambda rows, owners: None)  # the general path: SVD and linear programs
-        assert np.array_equal(settled, solving.solvable_values(rows, values, lower, upper, coalition=coalition))
-        assert np.array_equal(equations, solving.solved_by_equations(rows, coalition=coalition))
+        patch.setattr(value_solving, "_one_sum", lambda rows, owners: None)  # the general path: SVD and linear programs
+        assert np.array_equal(settled, value_solving.solvable_values(rows, values, lower, upper, coalition=coalition))
+        assert np.array_equal(equations, value_solving.solved_by_equations(rows, coalition=coalition))

@@ -13,7 +13,7 @@ import pmm_pipeline
 from pmm_pipeline.core import vocabulary
 from pmm_pipeline.core.settings import PACKAGED_REFERENCE_DIR, Settings
 from pmm_pipeline.specs.reference.models import Membership
-from pmm_pipeline.stages.disclosure.control import KEEP_ORDER
+from pmm_pipeline.stages.disclosure.decisions import KEEP_ORDER
 from pmm_pipeline.stages.publishing.formats import STATUS_LABELS
 from pmm_pipeline.stages.publishing.sdmx import OBS_STATUS
 

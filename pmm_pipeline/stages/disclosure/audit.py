@@ -8,7 +8,6 @@ import pandas as pd
 
 from pmm_pipeline.core.vocabulary import TIERS
 from pmm_pipeline.stages.disclosure.cells import EXACT, Precision, missing_cells, same_cells
-from pmm_pipeline.stages.disclosure.control import LevelSystem, NumericSystem
 from pmm_pipeline.stages.disclosure.facts import (
     AUDITED_TIERS,
     LEVEL_COUNTS,
@@ -20,6 +19,8 @@ from pmm_pipeline.stages.disclosure.facts import (
     tier_rank,
     visible_in,
 )
+from pmm_pipeline.stages.disclosure.level_control import LevelSystem
+from pmm_pipeline.stages.disclosure.value_control import NumericSystem
 from pmm_pipeline.warehouse.tables import KPI_VALUES, PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS, ROLLUPS
 
 

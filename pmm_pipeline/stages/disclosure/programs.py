@@ -84,7 +84,7 @@ def linear_program(
 class BinaryProgram:
     """min cost.x over 0/1 vectors x with matrix x = rhs, asked again and again with a few variables fixed.
 
-    `matrix` and `rhs` are integers (the level-count systems of solving.py), so a 0/1 vector is checked
+    `matrix` and `rhs` are integers (the level-count systems of level_solving.py), so a 0/1 vector is checked
     against them exactly.
     """
 

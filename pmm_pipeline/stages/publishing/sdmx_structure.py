@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pmm_pipeline.core.vocabulary import GROUP_TYPES, LANGUAGES, TIERS, VALUE_STATUSES
 from pmm_pipeline.specs.catalogue.models import KpiSpec
 from pmm_pipeline.specs.reference.models import Cycle, Group, Membership
-from pmm_pipeline.stages.disclosure.control import REASONS
+from pmm_pipeline.stages.disclosure.decisions import REASONS
 from pmm_pipeline.stages.disclosure.facts import LEVEL_COUNTS
 from pmm_pipeline.stages.publishing.i18n import N_, translator
 from pmm_pipeline.stages.publishing.report import (
