@@ -175,7 +175,7 @@ def _anchor(connection: sqlite3.Connection) -> None:
 
 def _forget_anchors_in_child() -> None:
     """A forked child must not use or close its parent's SQLite connections (SQLite's rule): it keeps them
-    unreferenced-from-use, never closed, and opens its own."""
+    referenced, so that they are never closed, and opens its own."""
     global _anchors_lock
     _inherited_anchors.extend(_anchors.values())
     _anchors.clear()
