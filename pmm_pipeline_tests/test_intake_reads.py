@@ -7,9 +7,7 @@ import json
 
 import pytest
 
-from pmm_pipeline.core.settings import DEFAULT_LIMITS, Settings
-from pmm_pipeline.specs.catalogue.load import load_catalogue
-from pmm_pipeline.specs.reference.load import load_reference
+from pmm_pipeline.core.settings import DEFAULT_LIMITS
 from pmm_pipeline.stages.ingestion import read_cache
 from pmm_pipeline.stages.ingestion.context import validation_context
 from pmm_pipeline.stages.ingestion.intake import take_in_cycle
@@ -28,10 +26,8 @@ def fixed_code_version(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def world():
-    settings = Settings.from_env({})
-    reference = load_reference(settings.reference_dir, settings.cycles_file)
-    catalogue = load_catalogue(settings.specs_dir)
+def world(reference, catalogue):
+    """The shipped reference data and catalogue (conftest.py's), and cycle 2023's validation context."""
     return reference, catalogue, validation_context(reference, catalogue, "2023")
 
 

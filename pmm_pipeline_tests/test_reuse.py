@@ -56,26 +56,18 @@ def computed(result) -> set[str]:
 
 def intake_reads(result) -> tuple[dict, int, int]:
     """The intake's reads (reused and made, from its metadata) and the versions it accepted and rejected."""
-    (materialization,) = [
+    materializations = [
         e.event_specific_data.materialization
         for e in result.all_events
         if e.event_type_value == "ASSET_MATERIALIZATION" and e.step_key == "take_in_landing_files"
-        if e.event_specific_data.materialization.asset_key == dg.AssetKey(["raw", "received_files"])
     ]
-    reads = materialization.metadata["reads_reused"].value
-    submissions = [
-        e.event_specific_data.materialization.metadata
-        for e in result.all_events
-        if e.event_type_value == "ASSET_MATERIALIZATION" and e.step_key == "take_in_landing_files"
-        if e.event_specific_data.materialization.asset_key == dg.AssetKey(["raw", "submissions"])
-    ]
-    rejections = [
-        e.event_specific_data.materialization.metadata
-        for e in result.all_events
-        if e.event_type_value == "ASSET_MATERIALIZATION" and e.step_key == "take_in_landing_files"
-        if e.event_specific_data.materialization.asset_key == dg.AssetKey(["raw", "rejections"])
-    ]
-    return reads, submissions[0]["dagster/row_count"].value, rejections[0]["dagster/row_count"].value
+    intake = {m.asset_key.to_user_string(): m.metadata for m in materializations}
+    assert len(intake) == len(materializations)  # one materialization of each raw table
+    return (
+        intake["raw/received_files"]["reads_reused"].value,
+        intake["raw/submissions"]["dagster/row_count"].value,
+        intake["raw/rejections"]["dagster/row_count"].value,
+    )
 
 
 def published_bytes(settings: Settings) -> dict[str, str]:
