@@ -353,7 +353,7 @@ def test_a_file_swapped_after_it_was_read_is_archived_as_it_was_read(tmp_path, c
         path.write_bytes(b"{}")  # a small file takes the large one's place once it has been hashed
         return entry
 
-    monkeypatch.setattr(intake, "_open_entry", then_swap)
+    monkeypatch.setattr(intake, "open_entry", then_swap)
     result = folders.take_in(ctx, limits=limits)
     (received,) = result.received
     assert received.sha256 == hashlib.sha256(large).hexdigest()

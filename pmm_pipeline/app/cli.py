@@ -34,8 +34,6 @@ from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.specs.catalogue.load import CatalogueError
 from pmm_pipeline.specs.reference.load import ReferenceError
 
-# A catalogue of PMM v1 size (51 KPIs) is too long to list in an error; the shipped one is listed whole.
-KPIS_LISTED_UP_TO = 30
 STATUS_WAIT_S = 60.0
 
 

@@ -1,7 +1,7 @@
 """`pmm validate`: an NCP's offline self-check of one file, saying what the intake and the quality gate would say.
 
 Nothing here has rules of its own: the file goes through the intake's own reading and checks (`read_file` via
-`_read_delivered`, with the intake's ValidationContext and limits, received now), its rows are built by the
+`read_delivered`, with the intake's ValidationContext and limits, received now), its rows are built by the
 intake's `intake_frames`, staged by the staging SQL and judged by the quality gate's `evaluate_quality`, all in a
 private in-memory DuckDB. So the problems and findings are those the pipeline records, by construction, and the
 self-check can never drift from them. Nothing is written anywhere: no warehouse, archive, landing or quarantine.
@@ -36,11 +36,11 @@ from pmm_pipeline.stages.feedback.report import (
 from pmm_pipeline.stages.feedback.texts import HEADINGS
 from pmm_pipeline.stages.ingestion.archive import read_hashed
 from pmm_pipeline.stages.ingestion.context import validation_context
-from pmm_pipeline.stages.ingestion.landing import _Delivered
+from pmm_pipeline.stages.ingestion.landing import Delivered
 from pmm_pipeline.stages.ingestion.limits import display_name
 from pmm_pipeline.stages.ingestion.outcomes import Accepted, IntakeResult, ReceivedFile, Rejection
 from pmm_pipeline.stages.ingestion.raw_tables import intake_frames
-from pmm_pipeline.stages.ingestion.reading import READERS, _read_delivered
+from pmm_pipeline.stages.ingestion.reading import READERS, read_delivered
 from pmm_pipeline.stages.quality.findings import _place
 from pmm_pipeline.stages.quality.offline import OFFLINE_LIMITS, gate_findings_of_file
 from pmm_pipeline.warehouse.tables import FINDINGS
@@ -251,8 +251,8 @@ def check_file(
     ctx = validation_context(reference, catalogue, cycle.id)
     name = display_name(path.name)
     received = ReceivedFile(local.sha256, name, local.size, now, None)
-    entry = _Delivered(path, name, local.sha256, local.size, local.data, file_name=path.name, head=local.head)
-    outcome = _read_delivered(entry, received, ctx, limits)
+    entry = Delivered(path, name, local.sha256, local.size, local.data, file_name=path.name, head=local.head)
+    outcome = read_delivered(entry, received, ctx, limits)
     if outcome.submission is None:
         result = IntakeResult(
             received=[received], rejected=[Rejection(received, outcome.problems, None, outcome.member_code)]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pmm_pipeline.core.settings import IntakeLimits
 from pmm_pipeline.stages.ingestion.arrivals import LANDING, Arrival, ArrivalBook, notes_path, read_arrivals
-from pmm_pipeline.stages.ingestion.landing import _open_entry, landing_entries
+from pmm_pipeline.stages.ingestion.landing import landing_entries, open_entry
 from pmm_pipeline.stages.ingestion.limits import display_name
 from pmm_pipeline.stages.ingestion.reading import read_file
 from pmm_pipeline.stages.ingestion.receipts import Receipt, ledger_path, read_ledger
@@ -89,7 +89,7 @@ def _pending_file(
     with _pending_lock:
         cached = _pending_cache.get(key)
     if cached is None:
-        entry = _open_entry(path, limits)
+        entry = open_entry(path, limits)
         if entry.sha256 is None:
             return None  # not a file: it is no version of anybody's
         outcome = read_file(path.name, entry.data, ctx, limits, received_at=None) if entry.data is not None else None

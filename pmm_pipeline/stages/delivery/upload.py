@@ -34,7 +34,7 @@ from pmm_pipeline.stages.delivery.verdict import ACCEPTED, REJECTED, UploadVerdi
 from pmm_pipeline.stages.feedback.report import problem_words, rows_from_findings, rows_from_rejections
 from pmm_pipeline.stages.ingestion.archive import safe_suffix, sha256_of, store_copy
 from pmm_pipeline.stages.ingestion.arrivals import PLATFORM, Arrival, append_arrival, delivery_lock, notes_path
-from pmm_pipeline.stages.ingestion.landing import _Delivered
+from pmm_pipeline.stages.ingestion.landing import Delivered
 from pmm_pipeline.stages.ingestion.limits import display_name
 from pmm_pipeline.stages.ingestion.outcomes import Accepted, Duplicate, IntakeResult, ReceivedFile, duplicate_problem
 from pmm_pipeline.stages.ingestion.problem_lists import listed_problems
@@ -228,7 +228,7 @@ def _taken(landing_dir: Path, name: str) -> bool:
 class _Judged:
     arrival: Arrival
     received: ReceivedFile
-    entry: _Delivered
+    entry: Delivered
     outcome: "ReadOutcome | Duplicate"
 
 
@@ -236,7 +236,7 @@ def _judge(name, data, head, sha, size, stored_path, received_at, account, membe
     arrival = Arrival(sha, name, received_at, account, member, display_name(file_name or "")[:200], size)
     received = ReceivedFile(sha, name, size, received_at, str(stored_path), PLATFORM, account, arrival)
     whole = data if size <= limits.max_file_bytes else None
-    entry = _Delivered(Path(name), name, sha, size, whole, None, name, head)
+    entry = Delivered(Path(name), name, sha, size, whole, None, name, head)
     return _Judged(arrival, received, entry, judge_file(entry, received, ctx, limits, None))
 
 

@@ -41,8 +41,8 @@ import pandas as pd
 from pmm_pipeline.core.vocabulary import TIERS
 from pmm_pipeline.stages.disclosure.decisions import REASONS
 from pmm_pipeline.stages.disclosure.facts import VALUE, SeriesFacts, tier_rank
-from pmm_pipeline.stages.disclosure.level_control import _control_categorical
-from pmm_pipeline.stages.disclosure.value_control import _control_numeric
+from pmm_pipeline.stages.disclosure.level_control import control_categorical
+from pmm_pipeline.stages.disclosure.value_control import control_numeric
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def control_disclosure(facts: Sequence[SeriesFacts], min_group_size: int, coalit
     for series in facts:
         if series.is_categorical:
             assert series.levels is not None
-            decisions = _control_categorical(series, min_group_size, coalition)
+            decisions = control_categorical(series, min_group_size, coalition)
             for (tier, group, statistic), reason in decisions.reasons.items():
                 if statistic == VALUE:
                     withheld.append(Withheld(tier, series.kpi_id, series.series, *group, statistic, reason))
@@ -79,7 +79,7 @@ def control_disclosure(facts: Sequence[SeriesFacts], min_group_size: int, coalit
                     for level in series.levels
                 ]
         else:
-            decisions = _control_numeric(series, min_group_size, coalition)
+            decisions = control_numeric(series, min_group_size, coalition)
             withheld += [
                 Withheld(tier, series.kpi_id, series.series, *group, statistic, reason)
                 for (tier, group, statistic), reason in decisions.reasons.items()

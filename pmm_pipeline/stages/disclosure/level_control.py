@@ -69,7 +69,7 @@ class LevelSystem:
         return {v for v, i in self.unknowns.index.items() if solved[i]}
 
 
-def _control_categorical(facts: SeriesFacts, min_group_size: int, coalition: int = 1) -> _Decisions:
+def control_categorical(facts: SeriesFacts, min_group_size: int, coalition: int = 1) -> _Decisions:
     assert facts.levels is not None
     decisions = _Decisions()
     for tier in TIERS:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pmm_pipeline.stages.disclosure.programs import BinaryProgram
-from pmm_pipeline.stages.disclosure.solving import _SOLVED_LEVELS, _SOLVED_LEVELS_KEPT, _owners_of, answers_as_before
+from pmm_pipeline.stages.disclosure.solving import _SOLVED_LEVELS, _SOLVED_LEVELS_KEPT, answers_as_before, owners_of
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def solvable_levels(
     ever saves solver calls, never changes an answer.
     """
     levels = np.asarray(levels, dtype=int)
-    owners_array = _owners_of(len(levels), owners)
+    owners_array = owners_of(len(levels), owners)
     among = None if among is None else sorted(int(h) for h in among)
     key = (
         tuple(counts),

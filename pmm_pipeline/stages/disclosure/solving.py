@@ -11,12 +11,12 @@ from contextlib import contextmanager
 import numpy as np
 
 
-def _owners_of(n: int, owners: Sequence[int] | np.ndarray | None) -> np.ndarray:
+def owners_of(n: int, owners: Sequence[int] | np.ndarray | None) -> np.ndarray:
     """Who knows each column: by default every column is its own member's (one value each)."""
     return np.arange(n) if owners is None else np.asarray(owners, dtype=int)
 
 
-_COLUMNS_OF: dict[bytes, dict[int, np.ndarray]] = {}  # by owners: one system asks many questions with the same
+COLUMNS_OF: dict[bytes, dict[int, np.ndarray]] = {}  # by owners: one system asks many questions with the same
 
 
 # Answers of solvable_levels by input. The same question comes back within a run (`pmm run` executes every
@@ -25,7 +25,7 @@ _COLUMNS_OF: dict[bytes, dict[int, np.ndarray]] = {}  # by owners: one system as
 # alternatives in it are valid ones, so they change which integer programs are solved, not the answer.
 _SOLVED_LEVELS: dict[tuple, np.ndarray] = {}
 _SOLVED_LEVELS_KEPT = 10_000
-PROCESS_CACHES = (_SOLVED_LEVELS, _COLUMNS_OF)  # what the process keeps between questions (the benchmark empties)
+PROCESS_CACHES = (_SOLVED_LEVELS, COLUMNS_OF)  # what the process keeps between questions (the benchmark empties)
 
 
 # Set by solved_as_before() (tests and the benchmark): every question answered by a solver as before, the

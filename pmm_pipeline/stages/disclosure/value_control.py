@@ -97,7 +97,7 @@ def _cheapest_to_withhold(system: NumericSystem, groups: list[GroupKey]) -> Grou
     return min(groups, key=lambda g: (relief[g] <= 0, _keep_rank(g), -relief[g], g))
 
 
-def _control_numeric(facts: SeriesFacts, min_group_size: int, coalition: int = 1) -> _Decisions:
+def control_numeric(facts: SeriesFacts, min_group_size: int, coalition: int = 1) -> _Decisions:
     decisions = _Decisions()
     holders = functools.cache(facts.holders)  # the same for every tier
     for tier in TIERS:

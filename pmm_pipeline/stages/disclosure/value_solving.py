@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from pmm_pipeline.stages.disclosure.programs import linear_program
-from pmm_pipeline.stages.disclosure.solving import _COLUMNS_OF, _owners_of, answers_as_before
+from pmm_pipeline.stages.disclosure.solving import COLUMNS_OF, answers_as_before, owners_of
 
 TOLERANCE = 1e-8  # a value is "determined" when its unit vector is this close to the row space
 RANK_TOLERANCE = 1e-10  # singular values below this fraction of the largest count as zero
@@ -39,14 +39,14 @@ def _null_space_basis(rows: np.ndarray) -> np.ndarray:
 def _columns_of(owners: np.ndarray) -> dict[int, np.ndarray]:
     """The columns of each member, in order (read only: kept for the next question with the same owners)."""
     key = owners.tobytes()
-    if key not in _COLUMNS_OF:
-        if len(_COLUMNS_OF) >= 1000:
-            _COLUMNS_OF.clear()
+    if key not in COLUMNS_OF:
+        if len(COLUMNS_OF) >= 1000:
+            COLUMNS_OF.clear()
         columns: dict[int, list[int]] = {}
         for column, member in enumerate(owners.tolist()):
             columns.setdefault(member, []).append(column)
-        _COLUMNS_OF[key] = {m: np.array(c, dtype=np.intp) for m, c in sorted(columns.items())}
-    return _COLUMNS_OF[key]
+        COLUMNS_OF[key] = {m: np.array(c, dtype=np.intp) for m, c in sorted(columns.items())}
+    return COLUMNS_OF[key]
 
 
 def _with_known(projector: np.ndarray, columns: Iterable[int]) -> np.ndarray:
@@ -77,7 +77,7 @@ def solved_by_equations(rows: np.ndarray, owners: Sequence[int] | None = None, c
     one_sum = _one_sum(rows, owners)
     if one_sum is not None:
         return _solved_by_one_sum(one_sum, coalition)
-    owners = _owners_of(n, owners)
+    owners = owners_of(n, owners)
     basis = _row_space_basis(rows)
     projector = basis.T @ basis
     solved = np.diag(projector) >= 1 - TOLERANCE
@@ -244,7 +244,7 @@ def _solved_with_bounds(
     for each tight j outside the coalition; then nothing is pinned by bounds and no LP is needed.
     """
     k = rows.shape[1]
-    owners = _owners_of(k, owners)
+    owners = owners_of(k, owners)
     solved = np.zeros(k, dtype=bool)
     components = _components(rows)
     tight_all = np.flatnonzero(signs)

@@ -23,7 +23,7 @@ from pmm_pipeline.core.errors import is_systemic
 from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.stages.ingestion.archive import HEAD_SUFFIX, DamagedCopyError, locate_copy, read_archived, store_copy
 from pmm_pipeline.stages.ingestion.arrivals import Arrival, ArrivalBook
-from pmm_pipeline.stages.ingestion.landing import _arrival_order, _Delivered, _open_entry, landing_entries
+from pmm_pipeline.stages.ingestion.landing import Delivered, arrival_order, landing_entries, open_entry
 from pmm_pipeline.stages.ingestion.limits import display_name
 from pmm_pipeline.stages.ingestion.outcomes import (
     Accepted,
@@ -108,9 +108,9 @@ def take_in_cycle(
     )
     result = IntakeResult()
     known_names = {name for _, name in record}
-    delivered: list[tuple[ReceivedFile, _Delivered]] = []
+    delivered: list[tuple[ReceivedFile, Delivered]] = []
     taken_new = 0
-    listed = _arrival_order(landing_entries(landing_dir))
+    listed = arrival_order(landing_entries(landing_dir))
     book = arrivals() if arrivals is not None else ArrivalBook()  # after the listing: see the docstring
     result.notes_ignored.extend(book.unreadable)
     for path in listed:
@@ -119,7 +119,7 @@ def take_in_cycle(
             result.deferred.append(name)  # never opened: a flood of new names costs nothing beyond the cap
             continue
         try:
-            entry = _open_entry(path, limits)
+            entry = open_entry(path, limits)
         except Exception as err:  # noqa: BLE001 - one file's fault never stops the others
             if is_systemic(err):
                 raise
@@ -199,7 +199,7 @@ def take_in_cycle(
         delivered.append(
             (
                 received,
-                _Delivered(
+                Delivered(
                     copy_path, receipt.file_name, receipt.sha256, copy.size, copy.data, file_name=receipt.file_name
                 ),
             )

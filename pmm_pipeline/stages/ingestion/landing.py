@@ -29,7 +29,7 @@ def landing_entries(landing_dir: Path) -> list[Path]:
 
 
 @dataclass(frozen=True)
-class _Delivered:
+class Delivered:
     """A landing entry opened safely: its bytes (or its first bytes, when over the size limit) and their hash."""
 
     path: Path
@@ -42,7 +42,7 @@ class _Delivered:
     head: bytes = b""  # the bytes archived: all of them, or the first max_file_bytes of a larger file
 
 
-def _open_entry(path: Path, limits: IntakeLimits) -> _Delivered:
+def open_entry(path: Path, limits: IntakeLimits) -> Delivered:
     """Read a regular file through one descriptor, without following links or blocking on pipes.
 
     Everything the archive stores and everything read is what this descriptor gave, hashed as it was
@@ -55,23 +55,23 @@ def _open_entry(path: Path, limits: IntakeLimits) -> _Delivered:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except OSError:
         kind = "a symbolic link" if path.is_symlink() else "not readable"
-        return _Delivered(path, name, None, 0, None, kind)
+        return Delivered(path, name, None, 0, None, kind)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            return _Delivered(path, name, None, 0, None, kind)
+            return Delivered(path, name, None, 0, None, kind)
         if info.st_nlink > 1:
             kind = f"a hard link (the same file has {info.st_nlink} names, some perhaps outside the landing folder)"
-            return _Delivered(path, name, None, 0, None, kind)
+            return Delivered(path, name, None, 0, None, kind)
         digest, size, head = read_hashed(fd, limits.max_file_bytes)
     finally:
         os.close(fd)
     data = head if size <= limits.max_file_bytes else None
-    return _Delivered(path, name, digest, size, data, head=head)
+    return Delivered(path, name, digest, size, data, head=head)
 
 
-def _arrival_order(paths: Iterable[Path]) -> list[Path]:
+def arrival_order(paths: Iterable[Path]) -> list[Path]:
     """Oldest entries first (then by name): when a run cannot take every new file, the earliest go first."""
 
     def when(path: Path) -> int:

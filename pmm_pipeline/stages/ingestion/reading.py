@@ -15,7 +15,7 @@ from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.stages.ingestion.arrivals import Arrival, platform_problems
 from pmm_pipeline.stages.ingestion.csv_reader import read_csv_submission
 from pmm_pipeline.stages.ingestion.json_reader import read_json_submission
-from pmm_pipeline.stages.ingestion.landing import _Delivered
+from pmm_pipeline.stages.ingestion.landing import Delivered
 from pmm_pipeline.stages.ingestion.limits import check_file_name, check_macro_suffix, file_name_member
 from pmm_pipeline.stages.ingestion.outcomes import Duplicate, ReceivedFile
 from pmm_pipeline.stages.ingestion.read_cache import ReadCache
@@ -151,7 +151,7 @@ def read_submission(
 
 
 def judge_file(
-    entry: _Delivered,
+    entry: Delivered,
     received: ReceivedFile,
     ctx: ValidationContext,
     limits: IntakeLimits,
@@ -173,11 +173,11 @@ def judge_file(
         if not refusals:
             return Duplicate(received, original, credited)
         return ReadOutcome(None, _listed(refusals, limits.max_problems), credited)
-    return _read_delivered(entry, received, ctx, limits, reads)
+    return read_delivered(entry, received, ctx, limits, reads)
 
 
-def _read_delivered(
-    entry: _Delivered,
+def read_delivered(
+    entry: Delivered,
     received: ReceivedFile,
     ctx: ValidationContext,
     limits: IntakeLimits,
