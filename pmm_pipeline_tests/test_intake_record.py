@@ -346,7 +346,7 @@ def test_a_file_swapped_after_it_was_read_is_archived_as_it_was_read(tmp_path, c
     folders = Folders(tmp_path)
     large = b'{"x": "' + b"a" * 5000 + b'"}'
     path = folders.put("KEN_big.json", large)
-    real = intake._open_entry
+    real = intake.open_entry
 
     def then_swap(p, lim):
         entry = real(p, lim)
