@@ -41,7 +41,7 @@ from pmm_pipeline.stages.ingestion.limits import display_name
 from pmm_pipeline.stages.ingestion.outcomes import Accepted, IntakeResult, ReceivedFile, Rejection
 from pmm_pipeline.stages.ingestion.raw_tables import intake_frames
 from pmm_pipeline.stages.ingestion.reading import READERS, read_delivered
-from pmm_pipeline.stages.quality.findings import _place
+from pmm_pipeline.stages.quality.findings import source_place
 from pmm_pipeline.stages.quality.offline import OFFLINE_LIMITS, gate_findings_of_file
 from pmm_pipeline.warehouse.tables import FINDINGS
 
@@ -342,7 +342,7 @@ def as_document(check: SelfCheck, lang: str) -> dict[str, Any]:
                 "kpi_id": _plain(finding["kpi_id"]),
                 "value": _plain(finding["value"]),
                 "message": finding["message"],
-                "place": _place(finding),
+                "place": source_place(finding),
                 "justification": _plain(finding["justification"]),
                 "title": title,
                 "what_to_do": action,

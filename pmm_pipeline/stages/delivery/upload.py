@@ -42,7 +42,7 @@ from pmm_pipeline.stages.ingestion.quarantine import quarantine
 from pmm_pipeline.stages.ingestion.raw_tables import intake_frames
 from pmm_pipeline.stages.ingestion.reading import ReadOutcome, judge_file
 from pmm_pipeline.stages.ingestion.versions import version_order
-from pmm_pipeline.stages.quality.findings import _place
+from pmm_pipeline.stages.quality.findings import source_place
 from pmm_pipeline.stages.quality.offline import OFFLINE_LIMITS, gate_findings_of_file, no_findings
 
 MAX_ACCOUNT_LENGTH = 150
@@ -102,7 +102,7 @@ def _finding_dicts(findings: pd.DataFrame, lang: str) -> list[dict]:
                 "item": _plain(finding.get("item")),
                 "year": _plain(finding.get("year")),
                 "message": finding["message"],
-                "place": _place(finding),
+                "place": source_place(finding),
                 "kpi_id": _plain(finding.get("kpi_id")),
                 "title": title,
                 "what_to_do": action,

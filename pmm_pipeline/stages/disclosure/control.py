@@ -62,7 +62,7 @@ def control_disclosure(facts: Sequence[SeriesFacts], min_group_size: int, coalit
     """Every statistic withheld from every tier, decided for all tiers together (readers see lower tiers).
 
     `coalition` is the attacker model's k: an outside reader, or up to k members pooling what they know.
-    A member value withheld from a tier (over time, see _control_over_time) is statistic `value` of group
+    A member value withheld from a tier (over time, see control_over_time) is statistic `value` of group
     ("member", member code).
     """
     withheld = []

@@ -24,7 +24,7 @@ REASONS = (MIN_GROUP_SIZE, HIDDEN_MEMBER, DIFFERENCING, COMPLEMENTARY, EARLIER_R
 KEEP_ORDER = ("admin_type", "landlocked", "income_group", "region", "global")
 
 
-class _Decisions:
+class Decisions:
     """Withheld (tier, group, statistic) of one series; the first reason given is kept."""
 
     def __init__(self) -> None:
@@ -46,7 +46,7 @@ class _Decisions:
                 self.withhold(t, group, statistic, reason)
 
 
-def _keep_rank(group: GroupKey) -> int:
+def keep_rank(group: GroupKey) -> int:
     return KEEP_ORDER.index(group[0]) + 1 if group[0] in KEEP_ORDER else 0
 
 
@@ -54,11 +54,11 @@ def _member_key(member: str) -> GroupKey:
     return (MEMBER_ROW, member)
 
 
-def withheld_values(decisions: "_Decisions", tier: str) -> set[str]:
+def withheld_values(decisions: "Decisions", tier: str) -> set[str]:
     return {g[1] for (t, g, s) in decisions.reasons if t == tier and s == VALUE}
 
 
-def _control_over_time(facts, decisions, coalition, published_groups, withhold_group, system_class, cheapest):
+def control_over_time(facts, decisions, coalition, published_groups, withhold_group, system_class, cheapest):
     """Withhold from this release whatever, with every earlier release its readers hold, would determine a target.
 
     What the earlier releases determine on their own is past mending and not counted. A variable

@@ -10,19 +10,19 @@ from pmm_pipeline.stages.disclosure.decisions import (
     DIFFERENCING,
     EARLIER_RELEASE,
     MIN_GROUP_SIZE,
-    _control_over_time,
-    _Decisions,
-    _keep_rank,
+    Decisions,
+    control_over_time,
+    keep_rank,
 )
 from pmm_pipeline.stages.disclosure.facts import AUDITED_TIERS, LEVEL_COUNTS, GroupKey, SeriesFacts
 from pmm_pipeline.stages.disclosure.level_solving import LevelCount, solvable_levels
-from pmm_pipeline.stages.disclosure.unknowns import _Unknowns
+from pmm_pipeline.stages.disclosure.unknowns import Unknowns
 from pmm_pipeline.stages.disclosure.value_solving import solved_by_equations
 
 
 class LevelSystem:
     """The level counts a series' published rows make over the unknown levels (categorical KPIs), with every
-    earlier release's counts when `history` (see _Unknowns)."""
+    earlier release's counts when `history` (see Unknowns)."""
 
     def __init__(
         self,
@@ -34,7 +34,7 @@ class LevelSystem:
     ):
         assert facts.levels is not None
         self.facts, self.coalition = facts, coalition
-        self.unknowns = _Unknowns(facts, audience, shown, history)
+        self.unknowns = Unknowns(facts, audience, shown, history)
         self.hidden = self.unknowns.labels
         self.levels = np.array(self.unknowns.levels, dtype=int)
         self.base: list[LevelCount] = []
@@ -69,9 +69,9 @@ class LevelSystem:
         return {v for v, i in self.unknowns.index.items() if solved[i]}
 
 
-def control_categorical(facts: SeriesFacts, min_group_size: int, coalition: int = 1) -> _Decisions:
+def control_categorical(facts: SeriesFacts, min_group_size: int, coalition: int = 1) -> Decisions:
     assert facts.levels is not None
-    decisions = _Decisions()
+    decisions = Decisions()
     for tier in TIERS:
         for group, members in facts.groups.items():
             if len(members) < min_group_size:
@@ -98,7 +98,7 @@ def control_categorical(facts: SeriesFacts, min_group_size: int, coalition: int 
             group = _cheapest_count_to_withhold(system, seen, solved)
             decisions.withhold_up_to(tier, group, LEVEL_COUNTS, DIFFERENCING if solved_alone(group) else COMPLEMENTARY)
     if facts.history:
-        _control_over_time(
+        control_over_time(
             facts,
             decisions,
             coalition,
@@ -126,7 +126,7 @@ def _cheapest_count_to_withhold(system: LevelSystem, seen: list[GroupKey], solve
         for i, g in enumerate(seen)
     }
     if max(relief.values(), default=0) > 0:
-        return min((g for g in seen if relief[g] > 0), key=lambda g: (_keep_rank(g), -relief[g], g))
+        return min((g for g in seen if relief[g] > 0), key=lambda g: (keep_rank(g), -relief[g], g))
     members = {system.hidden[i] for i in np.flatnonzero(solved)}
     holding = [g for g in seen if members & set(facts.groups[g])] or seen
-    return min(holding, key=lambda g: (_keep_rank(g), -len(members & set(facts.groups[g])), g))
+    return min(holding, key=lambda g: (keep_rank(g), -len(members & set(facts.groups[g])), g))

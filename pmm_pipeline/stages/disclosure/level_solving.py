@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pmm_pipeline.stages.disclosure.programs import BinaryProgram
-from pmm_pipeline.stages.disclosure.solving import _SOLVED_LEVELS, _SOLVED_LEVELS_KEPT, answers_as_before, owners_of
+from pmm_pipeline.stages.disclosure.solving import SOLVED_LEVELS, SOLVED_LEVELS_KEPT, answers_as_before, owners_of
 
 
 @dataclass(frozen=True)
@@ -106,11 +106,11 @@ def solvable_levels(
         owners_array.tobytes(),
         coalition,
     )
-    if key not in _SOLVED_LEVELS:
-        if len(_SOLVED_LEVELS) >= _SOLVED_LEVELS_KEPT:
-            _SOLVED_LEVELS.clear()
-        _SOLVED_LEVELS[key] = _solve_levels(counts, levels, n_levels, among, found, owners_array, coalition)
-    return _SOLVED_LEVELS[key].copy()
+    if key not in SOLVED_LEVELS:
+        if len(SOLVED_LEVELS) >= SOLVED_LEVELS_KEPT:
+            SOLVED_LEVELS.clear()
+        SOLVED_LEVELS[key] = _solve_levels(counts, levels, n_levels, among, found, owners_array, coalition)
+    return SOLVED_LEVELS[key].copy()
 
 
 def _coalition_hitting(

@@ -23,9 +23,9 @@ COLUMNS_OF: dict[bytes, dict[int, np.ndarray]] = {}  # by owners: one system ask
 # step in one process: the withheld decisions, then each tier's release audits): 59 of 202 calls in a profiled
 # run of a sample cycle, each up to a few integer programs. The answer does not depend on `found`: the
 # alternatives in it are valid ones, so they change which integer programs are solved, not the answer.
-_SOLVED_LEVELS: dict[tuple, np.ndarray] = {}
-_SOLVED_LEVELS_KEPT = 10_000
-PROCESS_CACHES = (_SOLVED_LEVELS, COLUMNS_OF)  # what the process keeps between questions (the benchmark empties)
+SOLVED_LEVELS: dict[tuple, np.ndarray] = {}
+SOLVED_LEVELS_KEPT = 10_000
+PROCESS_CACHES = (SOLVED_LEVELS, COLUMNS_OF)  # what the process keeps between questions (the benchmark empties)
 
 
 # Set by solved_as_before() (tests and the benchmark): every question answered by a solver as before, the
@@ -38,14 +38,14 @@ def solved_as_before() -> Iterator[None]:
     """Within: every question goes to scipy's solvers one call each, nothing settled otherwise or reused."""
     global _SOLVED_AS_BEFORE
     saved, _SOLVED_AS_BEFORE = _SOLVED_AS_BEFORE, True
-    kept = dict(_SOLVED_LEVELS)
-    _SOLVED_LEVELS.clear()
+    kept = dict(SOLVED_LEVELS)
+    SOLVED_LEVELS.clear()
     try:
         yield
     finally:
         _SOLVED_AS_BEFORE = saved
-        _SOLVED_LEVELS.clear()
-        _SOLVED_LEVELS.update(kept)
+        SOLVED_LEVELS.clear()
+        SOLVED_LEVELS.update(kept)
 
 
 def answers_as_before() -> bool:

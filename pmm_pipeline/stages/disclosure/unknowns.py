@@ -8,7 +8,7 @@ import numpy as np
 from pmm_pipeline.stages.disclosure.facts import SeriesFacts, tier_rank, visible_in
 
 
-class _Unknowns:
+class Unknowns:
     """The values a tier's readers do not know, over the release being decided and every earlier one.
 
     A reader of `audience` knows every value shown by its tier and the lower tiers, now (`shown`, by

@@ -12,9 +12,9 @@ from pmm_pipeline.stages.disclosure.decisions import (
     EARLIER_RELEASE,
     HIDDEN_MEMBER,
     MIN_GROUP_SIZE,
-    _control_over_time,
-    _Decisions,
-    _keep_rank,
+    Decisions,
+    control_over_time,
+    keep_rank,
 )
 from pmm_pipeline.stages.disclosure.facts import (
     AUDITED_TIERS,
@@ -24,7 +24,7 @@ from pmm_pipeline.stages.disclosure.facts import (
     SeriesFacts,
     visible_in,
 )
-from pmm_pipeline.stages.disclosure.unknowns import _Unknowns
+from pmm_pipeline.stages.disclosure.unknowns import Unknowns
 from pmm_pipeline.stages.disclosure.value_solving import solvable_values, solved_by_equations
 
 
@@ -47,7 +47,7 @@ class NumericSystem:
         history: bool = True,
     ):
         self.facts, self.coalition = facts, coalition
-        self.unknowns = _Unknowns(facts, audience, shown, history)
+        self.unknowns = Unknowns(facts, audience, shown, history)
         self.hidden = self.unknowns.labels
         self.values = np.array(self.unknowns.values, dtype=float)
         self.base = self.unknowns.earlier_rows()
@@ -94,11 +94,11 @@ def _cheapest_to_withhold(system: NumericSystem, groups: list[GroupKey]) -> Grou
         relief = {g: exposed - int(system.solved([e for e in groups if e != g], with_bounds).sum()) for g in groups}
         if max(relief.values()) > 0:
             break
-    return min(groups, key=lambda g: (relief[g] <= 0, _keep_rank(g), -relief[g], g))
+    return min(groups, key=lambda g: (relief[g] <= 0, keep_rank(g), -relief[g], g))
 
 
-def control_numeric(facts: SeriesFacts, min_group_size: int, coalition: int = 1) -> _Decisions:
-    decisions = _Decisions()
+def control_numeric(facts: SeriesFacts, min_group_size: int, coalition: int = 1) -> Decisions:
+    decisions = Decisions()
     holders = functools.cache(facts.holders)  # the same for every tier
     for tier in TIERS:
         for group, stats in facts.statistics.items():
@@ -140,7 +140,7 @@ def control_numeric(facts: SeriesFacts, min_group_size: int, coalition: int = 1)
             group = _cheapest_to_withhold(system, published)
             withhold(group, DIFFERENCING if system.solved([group]).any() else COMPLEMENTARY, tier)
     if facts.history:
-        _control_over_time(
+        control_over_time(
             facts,
             decisions,
             coalition,

@@ -25,9 +25,9 @@ from pmm_pipeline.stages.publishing.formats import (
     TABLE_COLUMNS,
     KpiLabels,
     ReaderNames,
+    is_null,
     typed_table,
 )
-from pmm_pipeline.stages.publishing.formats import _is_null as is_null
 
 # Column headers, sheet names and explanations in the three questionnaire languages.
 HEADERS = {

@@ -65,7 +65,7 @@ STATUS_LABELS = {
 FIXED_CREATED = dt.datetime(2000, 1, 1)
 
 
-def _is_null(value: object) -> bool:
+def is_null(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
@@ -95,7 +95,7 @@ def typed_table(frame: pd.DataFrame) -> pd.DataFrame:
                 frame[column].to_numpy(dtype=object, na_value=None), index=frame.index, dtype=object
             )
         else:
-            frame[column] = frame[column].map(lambda v: None if _is_null(v) else str(v)).astype(object)
+            frame[column] = frame[column].map(lambda v: None if is_null(v) else str(v)).astype(object)
     if "flags" in frame.columns:  # empty text and an empty cell are the same "no flags"
         frame["flags"] = frame["flags"].fillna("")
     return frame
@@ -103,7 +103,7 @@ def typed_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def json_ready(value: object) -> object:
     """A cell as plain JSON, comparable across readers: NULL and NaN are None, numpy scalars Python values."""
-    if _is_null(value):
+    if is_null(value):
         return None
     if hasattr(value, "item"):  # numpy scalars
         return value.item()

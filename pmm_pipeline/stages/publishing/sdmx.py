@@ -10,7 +10,6 @@ each takes its values from, are declared once below.
 import csv
 import datetime as dt
 import io
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pandas as pd
 
 from pmm_pipeline.stages.disclosure.facts import LEVEL_COUNTS
 from pmm_pipeline.stages.publishing.cells import neutralize_spreadsheet_text, undo_neutralization
-from pmm_pipeline.stages.publishing.formats import TABLE_COLUMNS, typed_table
+from pmm_pipeline.stages.publishing.formats import TABLE_COLUMNS, is_null, typed_table
 
 SDMX_AGENCY = "WCO"
 SDMX_VERSION = "1.0"
@@ -43,10 +42,6 @@ ACTION = "I"
 MISSING_DIMENSION = "#N/A"
 # The Schema's preparation time, which no file carries: fixed, so nothing depends on the clock.
 SCHEMA_GENERATED = dt.datetime(2000, 1, 1)
-
-
-def _is_null(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def _per_value(column: pd.Series, function) -> pd.Series:
@@ -148,16 +143,16 @@ def sdmx_schema(table: str):
 
 
 def _number_text(value: object) -> str:
-    return "" if _is_null(value) else repr(float(value))
+    return "" if is_null(value) else repr(float(value))
 
 
 def _int_text(value: object) -> str:
-    return "" if _is_null(value) else str(int(value))
+    return "" if is_null(value) else str(int(value))
 
 
 def withheld_reasons(suppression_reason: object) -> dict[str, str]:
     """`mean:differencing;min:hidden_member` as {statistic: reason}."""
-    if _is_null(suppression_reason):
+    if is_null(suppression_reason):
         return {}
     return dict(entry.split(":", 1) for entry in str(suppression_reason).split(";") if ":" in entry)
 
@@ -200,13 +195,13 @@ def sdmx_observations(frame: pd.DataFrame, table: str, reporting_year: int) -> p
                     "TIME_PERIOD": str(reporting_year),
                     "OBS_VALUE": value.map(_number_text),
                     # A withheld figure exists but is confidential; an absent one cannot exist (e.g. pooled of a level).
-                    "OBS_STATUS": ["A" if w or not _is_null(v) else "M" for w, v in zip(withheld, value, strict=True)],
+                    "OBS_STATUS": ["A" if w or not is_null(v) else "M" for w, v in zip(withheld, value, strict=True)],
                     "CONF_STATUS": withheld.map(lambda w: CONF_BY_REASON.get(w, "C") if w else "F"),
                     "PMM_CYCLE": frame["cycle"],
                     "N_REPORTING": frame["n_reporting"].map(_int_text),
                     "N_PARTICIPATING": frame["n_participating"].map(_int_text),
                     "PMM_SUPPRESSED": frame["suppressed"].map(lambda v: "true" if v else "false"),
-                    "PMM_SUPPRESSION_REASON": frame["suppression_reason"].map(lambda v: "" if _is_null(v) else v),
+                    "PMM_SUPPRESSION_REASON": frame["suppression_reason"].map(lambda v: "" if is_null(v) else v),
                 },
                 columns=columns,
                 dtype=object,
@@ -243,7 +238,7 @@ def sdmx_csv_text(observations: pd.DataFrame, table: str) -> str:
     columns = []
     for c in components:
         # Empty (or NULL) text: a dimension's is "#N/A", any other component's is left empty (as pysdmx writes).
-        values = _per_value(observations[c.id], lambda v: "" if _is_null(v) else str(v))
+        values = _per_value(observations[c.id], lambda v: "" if is_null(v) else str(v))
         columns.append(values.replace("", MISSING_DIMENSION) if c.required else values)
     prefix = (STRUCTURE_TYPE, structure_id, ACTION)
     writer.writerows(prefix + row for row in zip(*columns, strict=True))

@@ -163,7 +163,9 @@ def member_facing(details: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in details.items() if k not in GROUP_FIGURES}
 
 
-def _place(answer: Mapping[str, Any]) -> str:
+def source_place(answer: Mapping[str, Any]) -> str:
+    """Where in the file an answer sits (pointer, sheet and cell, or line), from its source_* columns."""
+
     def present(key: str) -> Any:
         value = answer.get(key)
         return None if value is None or pd.isna(value) else value
@@ -181,7 +183,9 @@ def _place(answer: Mapping[str, Any]) -> str:
 
 def duplicate_places(duplicates: pd.DataFrame) -> pd.Series:
     """For each of the given answers, where every one of them to the same member, item and year sits in the file."""
-    places = pd.Series([_place(row) for row in duplicates.to_dict("records")], index=duplicates.index, dtype=object)
+    places = pd.Series(
+        [source_place(row) for row in duplicates.to_dict("records")], index=duplicates.index, dtype=object
+    )
     return places.groupby([duplicates["member_code"], duplicates["item"], duplicates["year"]]).transform(" and ".join)
 
 
