@@ -15,8 +15,9 @@ from pmm_pipeline.stages.ingestion.json_reader import read_json_submission
 from pmm_pipeline.stages.ingestion.reading import read_submission
 from pmm_pipeline.stages.ingestion.validate import ValidationContext, validate_submission
 from pmm_pipeline.stages.sample.broken import ERROR_KINDS, corrupt_documents
-from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents, parse_timestamp, render_json
+from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents, render_json
 from pmm_pipeline.stages.sample.generate import WRITERS, generate_sample, write_sample
+from pmm_pipeline.stages.sample.moments import parse_timestamp
 
 CYCLES = ("2023", "2025")
 

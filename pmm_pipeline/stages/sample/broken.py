@@ -9,14 +9,8 @@ from typing import Any
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.ingestion.submission import FORMAT_VERSION
-from pmm_pipeline.stages.sample.documents import (
-    collection_window,
-    format_timestamp,
-    latest_documents,
-    moment_between,
-    parse_timestamp,
-    render_json,
-)
+from pmm_pipeline.stages.sample.documents import latest_documents, render_json
+from pmm_pipeline.stages.sample.moments import collection_window, format_timestamp, moment_between, parse_timestamp
 
 ERROR_KINDS = (
     "not_json",

@@ -9,7 +9,8 @@ from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.catalogue.models import Item, ItemType, Shape
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle
-from pmm_pipeline.stages.sample.documents import DEFAULT_PART_SHARE, PART_SHARES, latest_documents
+from pmm_pipeline.stages.sample.documents import latest_documents
+from pmm_pipeline.stages.sample.figures import DEFAULT_PART_SHARE, PART_SHARES
 
 # Quality defects: figures a member could well send (intake accepts them) that the quality gate must catch,
 # each by exactly one rule (see pmm_pipeline/stages/quality/rules.py). Rules intake already enforces (known codes,

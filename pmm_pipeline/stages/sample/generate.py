@@ -12,8 +12,9 @@ from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.sample.broken import ErroneousFile, corrupt_documents
 from pmm_pipeline.stages.sample.defects import inject_quality_defects
-from pmm_pipeline.stages.sample.documents import build_sample_documents, parse_timestamp, render_json
+from pmm_pipeline.stages.sample.documents import build_sample_documents, render_json
 from pmm_pipeline.stages.sample.formats import SampleContext, csv_writer, xlsx_writer
+from pmm_pipeline.stages.sample.moments import parse_timestamp
 
 
 @dataclass(frozen=True)
