@@ -27,7 +27,7 @@ from pmm_pipeline.stages.ingestion.raw_tables import intake_frames
 from pmm_pipeline.stages.ingestion.reading import read_file
 from pmm_pipeline.stages.ingestion.submission import Problem
 from pmm_pipeline.stages.ingestion.text import normalise, quote
-from pmm_pipeline.stages.ingestion.validate import CLOCK_TOLERANCE
+from pmm_pipeline.stages.ingestion.timestamps import CLOCK_TOLERANCE
 from pmm_pipeline.stages.questionnaire.template import render_questionnaire
 from pmm_pipeline.stages.sample.documents import build_sample_documents, render_json
 

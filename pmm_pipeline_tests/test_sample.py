@@ -10,10 +10,11 @@ import pytest
 
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
+from pmm_pipeline.stages.ingestion.context import ValidationContext
 from pmm_pipeline.stages.ingestion.intake import take_in_cycle
 from pmm_pipeline.stages.ingestion.json_reader import read_json_submission
 from pmm_pipeline.stages.ingestion.reading import read_submission
-from pmm_pipeline.stages.ingestion.validate import ValidationContext, validate_submission
+from pmm_pipeline.stages.ingestion.validate import validate_submission
 from pmm_pipeline.stages.sample.broken import ERROR_KINDS, corrupt_documents
 from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents, render_json
 from pmm_pipeline.stages.sample.generate import WRITERS, generate_sample, write_sample

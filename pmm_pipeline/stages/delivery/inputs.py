@@ -11,8 +11,7 @@ from pathlib import Path
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.specs.catalogue.load import Catalogue, load_catalogue
 from pmm_pipeline.specs.reference.load import Reference, load_reference
-from pmm_pipeline.stages.ingestion.context import validation_context
-from pmm_pipeline.stages.ingestion.validate import ValidationContext
+from pmm_pipeline.stages.ingestion.context import ValidationContext, validation_context
 
 
 @dataclass(frozen=True)

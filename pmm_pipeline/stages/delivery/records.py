@@ -15,11 +15,11 @@ from pathlib import Path
 
 from pmm_pipeline.core.settings import IntakeLimits
 from pmm_pipeline.stages.ingestion.arrivals import LANDING, Arrival, ArrivalBook, notes_path, read_arrivals
+from pmm_pipeline.stages.ingestion.context import ValidationContext
 from pmm_pipeline.stages.ingestion.landing import landing_entries, open_entry
 from pmm_pipeline.stages.ingestion.limits import display_name
 from pmm_pipeline.stages.ingestion.reading import read_file
 from pmm_pipeline.stages.ingestion.receipts import Receipt, ledger_path, read_ledger
-from pmm_pipeline.stages.ingestion.validate import ValidationContext
 from pmm_pipeline.stages.ingestion.versions import version_order
 
 ACCEPTED = "accepted"

@@ -23,6 +23,7 @@ from pmm_pipeline.core.errors import is_systemic
 from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.stages.ingestion.archive import HEAD_SUFFIX, DamagedCopyError, locate_copy, read_archived, store_copy
 from pmm_pipeline.stages.ingestion.arrivals import Arrival, ArrivalBook
+from pmm_pipeline.stages.ingestion.context import ValidationContext
 from pmm_pipeline.stages.ingestion.landing import Delivered, arrival_order, landing_entries, open_entry
 from pmm_pipeline.stages.ingestion.limits import display_name
 from pmm_pipeline.stages.ingestion.outcomes import (
@@ -40,7 +41,6 @@ from pmm_pipeline.stages.ingestion.reading import ReadOutcome, judge_file
 from pmm_pipeline.stages.ingestion.receipts import Receipt
 from pmm_pipeline.stages.ingestion.submission import Problem
 from pmm_pipeline.stages.ingestion.text import storable_text
-from pmm_pipeline.stages.ingestion.validate import ValidationContext
 
 
 def _legacy_record(

@@ -24,8 +24,8 @@ from pmm_pipeline.core.provenance import code_version, source_digest
 from pmm_pipeline.core.reuse import digest_text
 from pmm_pipeline.core.settings import IntakeLimits
 from pmm_pipeline.stages.ingestion.arrivals import Arrival
+from pmm_pipeline.stages.ingestion.context import ValidationContext
 from pmm_pipeline.stages.ingestion.submission import Answer, Location, Submission
-from pmm_pipeline.stages.ingestion.validate import ValidationContext
 
 CACHE_FORMAT = "pmm-intake-reads"
 CACHE_FORMAT_VERSION = 1

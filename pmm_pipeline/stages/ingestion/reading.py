@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.stages.ingestion.arrivals import Arrival, platform_problems
+from pmm_pipeline.stages.ingestion.context import ValidationContext
 from pmm_pipeline.stages.ingestion.csv_reader import read_csv_submission
 from pmm_pipeline.stages.ingestion.json_reader import read_json_submission
 from pmm_pipeline.stages.ingestion.landing import Delivered
@@ -20,7 +21,7 @@ from pmm_pipeline.stages.ingestion.limits import check_file_name, check_macro_su
 from pmm_pipeline.stages.ingestion.outcomes import Duplicate, ReceivedFile
 from pmm_pipeline.stages.ingestion.read_cache import ReadCache
 from pmm_pipeline.stages.ingestion.submission import ParsedSubmission, Problem, ProblemList, RejectedFile, Submission
-from pmm_pipeline.stages.ingestion.validate import ValidationContext, validate_submission
+from pmm_pipeline.stages.ingestion.validate import validate_submission
 from pmm_pipeline.stages.ingestion.xlsx_reader import read_xlsx_submission
 
 Reader = Callable[[bytes, IntakeLimits], ParsedSubmission]
