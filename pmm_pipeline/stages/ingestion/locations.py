@@ -2,10 +2,7 @@
 
 from typing import Any
 
-from pmm_pipeline.stages.ingestion.submission import (
-    Location,
-    ParsedSubmission,
-)
+from pmm_pipeline.stages.ingestion.submission import Location, ParsedSubmission
 
 
 def pointer_part(part: Any) -> str:

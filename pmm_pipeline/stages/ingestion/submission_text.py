@@ -3,10 +3,7 @@
 import dataclasses
 
 from pmm_pipeline.stages.ingestion.locations import disclosure_location, field_location, pointer_part
-from pmm_pipeline.stages.ingestion.submission import (
-    ParsedSubmission,
-    Problem,
-)
+from pmm_pipeline.stages.ingestion.submission import ParsedSubmission, Problem
 from pmm_pipeline.stages.ingestion.text import TextIssue, normalise_tree, quote
 
 _ANSWER_FIELDS = ("item", "year", "value", "status", "comment")

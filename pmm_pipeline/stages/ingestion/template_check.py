@@ -3,10 +3,7 @@ current.
 """
 
 from pmm_pipeline.stages.ingestion.context import ValidationContext
-from pmm_pipeline.stages.ingestion.submission import (
-    ParsedSubmission,
-    Problem,
-)
+from pmm_pipeline.stages.ingestion.submission import ParsedSubmission, Problem
 from pmm_pipeline.stages.questionnaire.layout import TEMPLATE_VERSION
 
 
