@@ -19,8 +19,9 @@ from pmm_pipeline.specs.catalogue.load import (
     validate_catalogue,
 )
 from pmm_pipeline.specs.catalogue.models import Shape
+from pmm_pipeline_tests.paths import CHECKOUT
 
-SPECS = Path(__file__).resolve().parents[1] / "kpi_specs"
+SPECS = CHECKOUT / "kpi_specs"
 CONFIRMED_ITEMS = {
     "declarations_total",
     "declarations_electronic",

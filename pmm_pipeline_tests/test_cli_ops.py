@@ -36,9 +36,9 @@ from pmm_pipeline.stages.collection.cycle_status import (
     render_status,
 )
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for, slow_fixture
+from pmm_pipeline_tests.paths import CHECKOUT
 
 PMM = str(Path(sys.executable).parent / "pmm")
-CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 # --- forgiving ids ----------------------------------------------------------------------------------------

@@ -19,9 +19,9 @@ import pytest
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.specs.catalogue.load import Catalogue, load_catalogue
+from pmm_pipeline_tests.paths import CHECKOUT, SNAPSHOTS
 
-SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
-CHECKOUT = Path(__file__).resolve().parents[1]
+SNAPSHOT = SNAPSHOTS / "asset_graph.json"
 KPI_VALUES = "kpi/kpi_values"
 
 

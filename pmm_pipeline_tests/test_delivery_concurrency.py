@@ -8,16 +8,14 @@ import json
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
 from pmm_pipeline.stages.delivery import deliver_upload
 from pmm_pipeline.stages.ingestion.arrivals import notes_path, read_arrivals
 from pmm_pipeline_tests.conftest import settings_for
+from pmm_pipeline_tests.paths import CHECKOUT
 from pmm_pipeline_tests.test_delivery import CYCLE, at, query, run_intake, submission
-
-CHECKOUT = Path(__file__).resolve().parent.parent
 
 # Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
 pytestmark = [pytest.mark.cycle, pytest.mark.subprocess]

@@ -19,10 +19,11 @@ from pmm_pipeline.stages.feedback.texts import TITLES
 from pmm_pipeline.stages.feedback.verdict import Gate, Outcome, Rejected, Version, deadline_of, decide_verdict
 from pmm_pipeline.stages.publishing import i18n
 from pmm_pipeline.stages.quality.rules import RULES
+from pmm_pipeline_tests.paths import CHECKOUT
 
 pytestmark = pytest.mark.unit
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "formats.md"
+DOCS = CHECKOUT / "docs" / "formats.md"
 
 
 def at(day: int) -> pd.Timestamp:
@@ -92,7 +93,7 @@ def reason_codes() -> set[str]:
     codes = set(re.findall(r"`([a-z][a-z0-9_]+)`", paragraph))
     for first_cell in re.findall(r"^\| (`[^|]+`) \|", text, flags=re.M):  # the table of codes: its first column
         codes |= set(re.findall(r"`([a-z][a-z0-9_]+)`", first_cell))
-    source = Path(__file__).resolve().parents[1] / "pmm_pipeline" / "stages" / "ingestion"
+    source = CHECKOUT / "pmm_pipeline" / "stages" / "ingestion"
     for path in source.glob("*.py"):
         codes |= set(re.findall(r'(?:Problem|RejectedFile)\(\s*"([a-z_0-9]+)"', path.read_text(encoding="utf-8")))
     return codes | set(PLATFORM_REASON_CODES)

@@ -30,8 +30,9 @@ from pmm_pipeline.stages.ingestion.text import normalise, quote
 from pmm_pipeline.stages.ingestion.validate import CLOCK_TOLERANCE
 from pmm_pipeline.stages.questionnaire.template import render_questionnaire
 from pmm_pipeline.stages.sample.documents import build_sample_documents, render_json
+from pmm_pipeline_tests.paths import FIXTURES as TEST_FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cycle_2023"
+FIXTURES = TEST_FIXTURES / "cycle_2023"
 RECEIVED = dt.datetime(2024, 2, 1, 12, 0, tzinfo=dt.UTC)  # a receipt time inside cycle 2023's collection
 DOCUMENT = {
     "format": "pmm-submission",

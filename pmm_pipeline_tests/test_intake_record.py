@@ -39,8 +39,9 @@ from pmm_pipeline.stages.ingestion.receipts import (
 )
 from pmm_pipeline.stages.ingestion.submission import Problem
 from pmm_pipeline.stages.ingestion.versions import ordering_time
+from pmm_pipeline_tests.paths import FIXTURES
 
-FIXTURE_LANDING = Path(__file__).parent / "fixtures" / "cycle_2023" / "landing"
+FIXTURE_LANDING = FIXTURES / "cycle_2023" / "landing"
 T0 = dt.datetime(2024, 1, 10, 12, tzinfo=dt.UTC)
 
 

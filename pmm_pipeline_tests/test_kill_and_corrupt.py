@@ -20,11 +20,9 @@ import pytest
 
 from pmm_pipeline.stages.ingestion.receipts import ledger_path, read_ledger
 from pmm_pipeline_tests.conftest import run_cycle_in_process
-from pmm_pipeline_tests.test_release_reproducible import (
-    release_hashes,
-    workspace,
-    workspace_settings,
-)
+from pmm_pipeline_tests.paths import CHECKOUT
+from pmm_pipeline_tests.released_workspace import workspace, workspace_settings
+from pmm_pipeline_tests.test_release_reproducible import release_hashes
 
 # Columns of the record that a run decides; received_at and archive_path depend on when and where it ran.
 SUBMISSION_COLUMNS = (
@@ -84,7 +82,7 @@ raw_tables.replace_cycle_rows_of_tables = lambda conn, cycle, rows: replace(DieO
 
 def pmm_run(root: Path, patch: str = "") -> subprocess.CompletedProcess:
     script = textwrap.dedent(CHILD).format(patch=textwrap.dedent(patch))
-    env = {**workspace(root), "PYTHONPATH": str(Path(__file__).parent.parent)}
+    env = {**workspace(root), "PYTHONPATH": str(CHECKOUT)}
     return subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600, start_new_session=True
     )

@@ -9,12 +9,12 @@ import json
 import os
 import re
 import stat
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from benchmarks.platform_inputs import multipart
+from pmm_pipeline_tests.paths import CHECKOUT
 from pmm_pipeline_tests.portal_fixtures import (  # noqa: F401
     CLOSED_CYCLE,
     OPEN_CYCLE,
@@ -26,7 +26,7 @@ from pmm_pipeline_tests.portal_fixtures import (  # noqa: F401
 )
 
 VERDICT_KEYS = {"status", "member", "cycle", "version", "sha256", "reason_code", "problems", "findings"}
-TEMPLATES = Path(__file__).resolve().parent.parent / "pmm_pipeline" / "portal" / "templates"
+TEMPLATES = CHECKOUT / "pmm_pipeline" / "portal" / "templates"
 
 
 @pytest.fixture()

@@ -8,18 +8,17 @@ only when no Chromium is installed, like test_ui.py.
 import datetime as dt
 import io
 import shutil
-from pathlib import Path
 
 import openpyxl
 import pytest
 
+from pmm_pipeline_tests.paths import ARTIFACTS
 from pmm_pipeline_tests.portal_fixtures import OPEN_CYCLE, PASSWORD, live_server, make_account, portal  # noqa: F401
 
 # Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
 pytestmark = pytest.mark.browser
 
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 MEMBER = "CIV"  # a French-speaking member
 
 

@@ -34,6 +34,7 @@ from pmm_pipeline.stages.publishing.sql_publish import SqlTable, read_cycle, tar
 from pmm_pipeline.warehouse.connection import open_warehouse
 from pmm_pipeline.warehouse.tables import published_tables
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, slow_fixture, stop_process_group
+from pmm_pipeline_tests.paths import TESTS
 from pmm_pipeline_tests.postgres_server import PostgresUnavailableError, free_port, running_postgres
 
 # The prod profile's tests share a PostgreSQL server and Dagster services: none of them is a `make test-fast` test.
@@ -348,7 +349,7 @@ def test_no_target_configured_writes_nothing():
     assert SqlPublicationTarget().publish(CYCLE, [nothing]) == {}
 
 
-QUEUE_PROBE_LOCATION = Path(__file__).parent / "queue_probe_location.py"
+QUEUE_PROBE_LOCATION = TESTS / "queue_probe_location.py"
 
 
 @contextmanager

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -20,6 +19,8 @@ from pmm_pipeline.stages.publishing.readback import read_release_files
 from pmm_pipeline.stages.publishing.release import ReleaseInfo, sha256_file, write_release
 from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for
+from pmm_pipeline_tests.paths import CHECKOUT
+from pmm_pipeline_tests.released_workspace import workspace
 
 METADATA_FILES = {"manifest.json", "changes.json"}  # where the run id and time belong
 
@@ -203,7 +204,7 @@ def test_sigkill_during_a_release_leaves_the_previous_one_readable_and_a_rerun_c
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+        env={**os.environ, "PYTHONPATH": str(CHECKOUT)},
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
     if point == "between_renames_without_atomic_exchange":
@@ -227,18 +228,6 @@ def test_sigkill_during_a_release_leaves_the_previous_one_readable_and_a_rerun_c
 
 # --- SIGKILL of a whole `pmm run` -------------------------------------------------------------------
 PMM = str(Path(sys.executable).parent / "pmm")
-# FRA's second version lowers its (public) rate of electronic declarations from 100 % to 90 %: the
-# second run's release differs from the first one's in every tier. The cycle is reopened (cycles.yaml
-# `reopened_until`) so that a version arriving today is used rather than frozen out.
-FRA_V2 = (
-    (FIXTURES / "cycle_2023" / "landing" / "FRA.json")
-    .read_text()
-    .replace('"submitted_at": "2024-02-15T08:00:00Z"', '"submitted_at": "2024-02-20T08:00:00Z"')
-    .replace(
-        '{"item": "declarations_electronic", "year": 2022, "value": 2000}',
-        '{"item": "declarations_electronic", "year": 2022, "value": 1800}',
-    )
-)
 
 
 def building(tier: str):
@@ -252,20 +241,6 @@ KILL_WHEN = {
     "while_building_the_public_release": building("public"),
     "after_switching_public_while_building_wco": building("wco"),
 }
-
-
-def workspace(root: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PMM_DATA_DIR": str(root / "data"),
-        "DAGSTER_HOME": str(root / "dagster_home"),
-        "PMM_CYCLES_FILE": str(root / "cycles.yaml"),
-        "DAGSTER_DISABLE_TELEMETRY": "1",
-    }
-
-
-def workspace_settings(root: Path):
-    return replace(settings_for(root / "data"), cycles_file=root / "cycles.yaml")
 
 
 def tier_files(data: Path) -> dict[str, bytes]:

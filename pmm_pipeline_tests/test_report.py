@@ -17,12 +17,12 @@ from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.stages.publishing.report import ReportContext, render_report, report_file
 from pmm_pipeline.stages.publishing.report_read import read_report
 from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
+from pmm_pipeline_tests.paths import ARTIFACTS
 
 # Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
 pytestmark = [pytest.mark.browser, pytest.mark.subprocess]
 
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",

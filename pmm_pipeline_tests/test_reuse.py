@@ -26,7 +26,7 @@ from pmm_pipeline.stages.publishing import tier_release
 from pmm_pipeline_tests.conftest import run_cycle_in_process
 
 # FRA's second version: a lower value and a later date (test_release_reproducible's, declared there once).
-from pmm_pipeline_tests.test_release_reproducible import FRA_V2 as FRA_CORRECTED
+from pmm_pipeline_tests.released_workspace import FRA_V2 as FRA_CORRECTED
 
 pytestmark = pytest.mark.cycle
 

@@ -28,8 +28,8 @@ from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.stages.sample.generate import generate_sample
 from pmm_pipeline_tests.conftest import settings_for, slow_fixture, stop_process_group
+from pmm_pipeline_tests.paths import CHECKOUT
 
-CHECKOUT = Path(__file__).resolve().parents[1]
 ARTIFACTS = CHECKOUT / "test-artifacts"
 LOCATION = "pmm_pipeline.definitions"  # the code location of workspace.yaml
 TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}

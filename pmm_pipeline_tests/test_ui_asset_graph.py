@@ -8,8 +8,9 @@ import pytest
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.definitions import build_definitions
 from pmm_pipeline.orchestration.table_assets import OWNER
+from pmm_pipeline_tests.paths import CHECKOUT
 
-PACKAGE = Path(__file__).resolve().parents[1] / "pmm_pipeline"
+PACKAGE = CHECKOUT / "pmm_pipeline"
 
 
 @pytest.fixture(scope="module")
