@@ -141,7 +141,7 @@ def test_the_profiles_folder_reads_back_as_its_manifest_and_a_change_is_caught(p
 
 
 def test_chromium_draws_a_profile_page(published):
-    from pmm_pipeline_tests.test_report import ARTIFACTS, CHROMIUM_FLAGS, chromium
+    from pmm_pipeline_tests.stages.publishing.test_report import ARTIFACTS, CHROMIUM_FLAGS, chromium
 
     page = published / "profiles" / "FRA" / profile_html("fr")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -168,7 +168,7 @@ def test_a_profile_that_is_not_its_inputs_or_names_another_member_is_refused(tmp
     from pmm_pipeline.stages.publishing.folders import write_folder
     from pmm_pipeline.stages.publishing.profiles import build_profile, check_profiles, render_profile, write_profiles
     from pmm_pipeline.stages.publishing.release import ReleaseRefusedError
-    from pmm_pipeline_tests.test_report_catalogues import hand_made_profile_inputs
+    from pmm_pipeline_tests.stages.publishing.test_report_catalogues import hand_made_profile_inputs
 
     inputs = hand_made_profile_inputs("fr")
     target = tmp_path / "profiles"

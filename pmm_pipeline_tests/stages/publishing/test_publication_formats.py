@@ -406,7 +406,7 @@ def test_chromium_draws_a_chart_per_kpi_series_of_the_released_public_report(rel
     import html
 
     from pmm_pipeline.specs.catalogue.load import load_catalogue
-    from pmm_pipeline_tests.test_report import ARTIFACTS, CHROMIUM_FLAGS, chromium
+    from pmm_pipeline_tests.stages.publishing.test_report import ARTIFACTS, CHROMIUM_FLAGS, chromium
 
     settings, folders = released
     report = folders["public"] / "report_en.html"

@@ -3,7 +3,7 @@
 Every KPI is one view (`kpi.<kpi_id>`) created by the compute_kpis step, not an asset of its own: kpi.kpi_values'
 definition lists them (`kpi_views`), checked by rule against the catalogue, so adding a KPI file changes no
 snapshot. Regenerate the snapshot after an intended change of the graph with:
-    .venv/bin/python -m pmm_pipeline_tests.test_definitions
+    .venv/bin/python -m pmm_pipeline_tests.defs.test_definitions
 """
 
 import json
@@ -116,7 +116,7 @@ def test_asset_graph_matches_snapshot():
     expected = json.loads(SNAPSHOT.read_text())
     assert shipped_rest() == expected, (
         "the asset graph changed; if intended, regenerate the snapshot:"
-        " .venv/bin/python -m pmm_pipeline_tests.test_definitions"
+        " .venv/bin/python -m pmm_pipeline_tests.defs.test_definitions"
     )
 
 

@@ -24,7 +24,7 @@ from pmm_pipeline.stages.ingestion.intake import take_in_cycle
 from pmm_pipeline.stages.ingestion.raw_tables import intake_frames
 from pmm_pipeline.warehouse.tables import FINDINGS
 from pmm_pipeline_tests.conftest import FIXTURES
-from pmm_pipeline_tests.test_hostile_files import DOCUMENT, LIMITS, build_corpus
+from pmm_pipeline_tests.stages.ingestion.test_hostile_files import DOCUMENT, LIMITS, build_corpus
 
 FIXTURE_LANDING = FIXTURES / "cycle_2023" / "landing"
 FINDING_COLUMNS = [c for c in FINDINGS.column_names if c not in ("cycle",)]

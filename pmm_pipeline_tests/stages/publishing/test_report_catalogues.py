@@ -7,7 +7,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from pmm_pipeline.stages.publishing import i18n
-from pmm_pipeline_tests.test_report import context, tables
+from pmm_pipeline_tests.stages.publishing.test_report import context, tables
 
 
 def catalogue(lang: str):

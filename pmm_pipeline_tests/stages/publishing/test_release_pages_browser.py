@@ -12,8 +12,8 @@ import pytest
 
 from pmm_pipeline.core.vocabulary import LANGUAGES, TIERS
 from pmm_pipeline.stages.publishing.profiles import build_profile, profile_html, render_profile
-from pmm_pipeline_tests.test_report import ARTIFACTS, chromium, overlapping
-from pmm_pipeline_tests.test_report_catalogues import hand_made_profile_inputs
+from pmm_pipeline_tests.stages.publishing.test_report import ARTIFACTS, chromium, overlapping
+from pmm_pipeline_tests.stages.publishing.test_report_catalogues import hand_made_profile_inputs
 
 # Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
 pytestmark = pytest.mark.browser
