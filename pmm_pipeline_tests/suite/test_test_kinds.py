@@ -81,6 +81,21 @@ def test_modules_sharing_a_slow_session_fixture_are_one_worker_group():
     assert len({a1, c1, d1, f1}) == 4
 
 
+def test_a_module_in_a_folder_is_its_own_worker_group_and_joins_by_its_session_fixtures():
+    """The tree mirrors the package: node ids name folders, and two modules of one name in two folders are two."""
+    shared = ("fixture_cycle", "session", ("cycle",))
+    a1, a2, b1, c1 = worker_groups(
+        [
+            _item("t/stages/ingestion/test_a.py::one"),
+            _item("t/stages/ingestion/test_a.py::two[x::y]"),  # a parameter id holding "::" is still this module
+            _item("t/portal/test_a.py::one", shared),
+            _item("t/end_to_end/test_b.py::one", shared),
+        ]
+    )
+    assert a1 == a2 == "t/stages/ingestion/test_a.py"
+    assert b1 == c1 != a1
+
+
 @pytest.mark.subprocess
 def test_the_tests_of_one_module_run_on_one_worker(tmp_path):
     """The groups reach the workers: `--dist` reads "no" inside a worker, where xdist reads the marks."""
