@@ -21,8 +21,7 @@ import pytest
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.specs.catalogue.load import Catalogue, load_catalogue
 from pmm_pipeline.specs.reference.load import Reference, load_reference
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from pmm_pipeline_tests.paths import FIXTURES
 
 # Tests never talk to the network; Dagster must not try to send telemetry.
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
@@ -245,7 +244,7 @@ def released_once_workspace(tmp_path_factory):
     tests (each works on copies), so the two whole-cycle runs happen once per session."""
     import yaml
 
-    from pmm_pipeline_tests.test_release_reproducible import FRA_V2, workspace_settings
+    from pmm_pipeline_tests.released_workspace import FRA_V2, workspace_settings
 
     prepared = tmp_path_factory.mktemp("released_once")
     shutil.copytree(FIXTURES / "cycle_2023" / "landing", prepared / "data" / "landing" / "2023")

@@ -1,4 +1,4 @@
-"""Every route of the platform. Each one has a rule per role in pmm_pipeline_tests/test_portal_routes.py."""
+"""Every route of the platform. Each one has a rule per role in pmm_pipeline_tests/portal/test_portal_routes.py."""
 
 from django.urls import include, path, register_converter
 

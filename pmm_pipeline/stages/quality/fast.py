@@ -15,7 +15,8 @@ the very pandas expressions Great Expectations' pandas engine uses, and its doma
 
 One evaluator per expectation type, declared once in EVALUATORS; an expectation whose type or arguments have no
 evaluator here (or whose columns are absent) returns None and is run by Great Expectations.
-pmm_pipeline_tests/test_quality_fast.py proves the two paths equal on sample data and on generated answers.
+pmm_pipeline_tests/stages/quality/test_quality_fast.py proves the two paths equal on sample data and on generated
+answers.
 The pipeline's gate keeps using Great Expectations (its Data Docs, its checks).
 """
 
