@@ -28,8 +28,10 @@ from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
 from pmm_pipeline_tests.disclosure_history import recover, release_sequence
 from pmm_pipeline_tests.disclosure_universe import CYCLE, M, Universe
 
-# Hundreds of derandomized cases through least squares and linear programs: about 100 s of CPU on the machine
-# `make test` is timed on, so out of `make test-fast`.
+# Hundreds of derandomized cases through least squares and linear programs: about 60 s of CPU on the machine
+# `make test` is timed on, so out of `make test-fast`. The case counts are the suite's budget: 250, 150 and 50 cases
+# (numeric, level counts, numeric coalitions) since 2026-12-03; the same derandomized search passed at 600, 400 and
+# 80 on that code. Raise them (or run with hypothesis' settings overridden) when the disclosure control changes.
 pytestmark = pytest.mark.slow
 
 PROPERTY_SETTINGS = {
@@ -187,7 +189,7 @@ def attack_numeric(universe: Universe, tables, audience: str, coalition: int = 1
                 assert width > 1e-7, (audience, hidden[h].code, insiders, "pinned by bounds")
 
 
-@settings(max_examples=600, **PROPERTY_SETTINGS)
+@settings(max_examples=250, **PROPERTY_SETTINGS)
 @given(numeric_universes())
 def test_no_hidden_value_can_be_recovered_from_numeric_figures(case):
     universe, min_group_size = case
@@ -236,7 +238,7 @@ def attack_levels(universe: Universe, tables, audience: str, coalition: int = 1)
                 assert len(set(mine[:, h])) > 1, (audience, hidden[h].code, "deduced by", insiders)
 
 
-@settings(max_examples=400, **PROPERTY_SETTINGS)
+@settings(max_examples=150, **PROPERTY_SETTINGS)
 @given(categorical_universes())
 def test_no_hidden_level_can_be_deduced_from_level_counts(case):
     universe, min_group_size = case
@@ -248,7 +250,7 @@ def test_no_hidden_level_can_be_deduced_from_level_counts(case):
 # --- coalitions (the attacker model's k, PMM_COALITION_SIZE) ------------------------------------------------
 
 
-@settings(max_examples=80, **PROPERTY_SETTINGS)
+@settings(max_examples=50, **PROPERTY_SETTINGS)
 @given(numeric_universes(), st.sampled_from([1, 2]))
 def test_no_coalition_of_up_to_k_members_recovers_a_hidden_value(case, coalition):
     """With k, a mean needs no hidden contributor or at least k + 2, and k colluding members' values are known."""
