@@ -5,7 +5,8 @@ asset also gets, where its stage did not set them, the owning team, its layer as
 storage kind, and a code reference to the function that computes it (the UI links to the source).
 Every asset and check also runs inside the step guard (orchestration/failures.py): a failure that a
 retry cannot fix fails at once with a one-line description, and all metadata it reports is bounded.
-Every check spec takes its kind, blocking flag and words from orchestration/checks.py and the partitions
+Every asset of a table with a row key gets its row-key check (orchestration/key_checks.py), run after the step's
+body. Every check spec takes its kind, blocking flag and words from orchestration/checks.py and the partitions
 of its asset (a result is tied to the cycle it checked); every description is made safe for the UI's
 markdown here, where they all pass (`<cycle>` shown as code, not eaten as an HTML tag).
 """
