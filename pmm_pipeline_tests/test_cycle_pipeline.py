@@ -224,9 +224,10 @@ def test_each_declared_row_key_tells_the_rows_of_a_cycle_apart(fixture_cycle):
     compare and index its rows by, and what its asset's row-key check checks: in the cycle's warehouse, no two rows
     share one. Every keyed table the cycle writes holds rows of the cycle here (the questionnaires are written by
     the opening of a cycle, not by its run)."""
+    from pmm_pipeline.orchestration.key_checks import KEY_CHECK_NAMES
     from pmm_pipeline.warehouse.tables import QUESTIONNAIRES, declared_tables
 
-    settings, _ = fixture_cycle
+    settings, result = fixture_cycle
     every = declared_tables()
     assert {t.qualified for t in every if not t.row_key} == {"quality.findings"}
     assert all(t.row_key or t.why_no_key for t in every)
@@ -240,6 +241,13 @@ def test_each_declared_row_key_tells_the_rows_of_a_cycle_apart(fixture_cycle):
         )
         rows = query(settings, f"SELECT count(*) AS n FROM {table.qualified} WHERE cycle = '2023'").n[0]
         assert rows > 0 and repeated.empty, (table.qualified, repeated.head().to_dict("records"))
+    # ... and the run's own row-key check of each said so.
+    checked = {
+        ".".join(e.asset_key.path): e.passed
+        for e in result.get_asset_check_evaluations()
+        if e.check_name in KEY_CHECK_NAMES
+    }
+    assert checked == {t.qualified: True for t in keyed}
 
 
 def test_a_row_key_names_columns_of_its_table():
