@@ -101,7 +101,16 @@ def key_checked_tables(assets_def: dg.AssetsDefinition) -> dict[dg.AssetKey, Tab
 def duplicate_keys(
     conn: duckdb.DuckDBPyConnection, table: Table, cycle: str, limit: int = LISTED_DUPLICATES
 ) -> list[dict]:
-    """Up to `limit` row keys that more than one of the cycle's rows of `table` share, with how many share each."""
+    """Up to `limit` row keys that more than one of the cycle's rows of `table` share, with how many share each.
+
+    A table not in the warehouse repeats no key: a reused release step replays its result and logs no release
+    (a warehouse rebuilt from the archive then has no releases table until a release is computed)."""
+    exists = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [table.schema, table.name],
+    ).fetchall()[0][0]
+    if not exists:
+        return []
     key = ", ".join(table.row_key)
     rows = conn.execute(
         f"SELECT {key}, count(*) AS n_rows FROM {table.qualified} WHERE cycle = ?"
