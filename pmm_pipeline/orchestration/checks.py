@@ -86,6 +86,10 @@ ARCHIVE_CHECK = "archive_copies_intact"
 MEMBERS_ADD_UP_CHECK = "members_add_up"
 VALUES_CHECK = "shows_only_values_its_readers_may_see"
 ROLLUPS_CHECK = "reveals_no_hidden_value"
+# The row-key checks, one per table asset whose table declares a row key (orchestration/key_checks.py): under
+# the first name where a repeated key must stop the steps after it, under the second where it must not.
+ROW_KEY_CHECK = "one_row_per_key"
+RECORD_ROW_KEY_CHECK = "one_row_per_key_on_record"
 
 CHECKS: dict[str, CheckDeclaration] = {
     d.name: d
@@ -106,6 +110,14 @@ CHECKS: dict[str, CheckDeclaration] = {
         ),
         CheckDeclaration(VALUES_CHECK, CheckKind.guarantee),
         CheckDeclaration(ROLLUPS_CHECK, CheckKind.guarantee),
+        # A key given twice in a table the figures are computed or published from would count a row twice.
+        CheckDeclaration(ROW_KEY_CHECK, CheckKind.guarantee),
+        CheckDeclaration(
+            RECORD_ROW_KEY_CHECK,
+            CheckKind.guarantee,
+            why_not_blocking="a repeated row on record must not keep the members' feedback and publication from"
+            " the steps after it; the tables the figures are computed from check their own keys and block",
+        ),
     )
 }
 

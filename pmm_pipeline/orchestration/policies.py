@@ -5,19 +5,21 @@ asset also gets, where its stage did not set them, the owning team, its layer as
 storage kind, and a code reference to the function that computes it (the UI links to the source).
 Every asset and check also runs inside the step guard (orchestration/failures.py): a failure that a
 retry cannot fix fails at once with a one-line description, and all metadata it reports is bounded.
-Every check spec takes its kind, blocking flag and words from orchestration/checks.py and the partitions
+Every asset of a table with a row key gets its row-key check (orchestration/key_checks.py), run after the step's
+body. Every check spec takes its kind, blocking flag and words from orchestration/checks.py and the partitions
 of its asset (a result is tied to the cycle it checked); every description is made safe for the UI's
 markdown here, where they all pass (`<cycle>` shown as code, not eaten as an HTML tag).
 """
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import dagster as dg
 from dagster._core.definitions.decorators.op_decorator import DecoratedOpFunction
 
 from pmm_pipeline.orchestration.checks import CHECKS, declaration
 from pmm_pipeline.orchestration.failures import guard_compute
+from pmm_pipeline.orchestration.key_checks import checking_keys, key_checked_tables, missing_key_check_specs
 from pmm_pipeline.orchestration.metadata import markdown_description
 from pmm_pipeline.orchestration.table_assets import OWNER
 
@@ -68,21 +70,60 @@ def with_classified_checks(assets_def: dg.AssetsDefinition, strict: bool) -> dg.
         return assets_def.__class__(**attributes)
 
 
-def guarded(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
-    """The same asset (or check) whose op computes through `guard_compute`; anything else as it is."""
+def _compute_fn(assets_def: dg.AssetsDefinition) -> Callable | None:
+    """The function the asset's op computes with, when it has one of its own (a decorated asset)."""
     op = assets_def.node_def if assets_def.is_executable else None
     if not isinstance(op, dg.OpDefinition) or not isinstance(op.compute_fn, DecoratedOpFunction):
+        return None
+    return op.compute_fn.decorated_fn
+
+
+def with_key_check_specs(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    """The same asset with the row-key check spec of each of its keyed tables (orchestration/key_checks.py); the
+    step guard (`guarded`) runs them after the step's body."""
+    specs = missing_key_check_specs(assets_def)
+    fn = _compute_fn(assets_def)
+    if not specs:
         return assets_def
-    if getattr(op.compute_fn.decorated_fn, "__pmm_guarded__", False):
+    if fn is None or "warehouse" not in assets_def.node_def.required_resource_keys:
+        raise ValueError(
+            f"{assets_def.node_def.name}: a table asset with a row key is computed by a step that takes `warehouse`"
+        )
+    added = {spec.get_python_identifier(): spec for spec in specs}
+    return _with_op(
+        assets_def,
+        fn,
+        extra_outs={name: dg.Out(None, is_required=not assets_def.can_subset) for name in added},
+        extra_check_specs=added,
+    )
+
+
+def guarded(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    """The same asset (or check) whose op computes through `guard_compute`, followed by its row-key checks if any;
+    anything else as it is."""
+    body = _compute_fn(assets_def)
+    if body is None or getattr(body, "__pmm_guarded__", False):
         return assets_def
-    fn = guard_compute(op.compute_fn.decorated_fn)
+    keyed = key_checked_tables(assets_def)
+    fn = guard_compute(checking_keys(body, keyed) if keyed else body)
     fn.__pmm_guarded__ = True
+    return _with_op(assets_def, fn)
+
+
+def _with_op(
+    assets_def: dg.AssetsDefinition,
+    fn: Callable,
+    extra_outs: Mapping[str, dg.Out] | None = None,
+    extra_check_specs: Mapping[str, dg.AssetCheckSpec] | None = None,
+) -> dg.AssetsDefinition:
+    """The same asset whose op computes with `fn`, with `extra_outs` for its `extra_check_specs` if any."""
+    op = assets_def.node_def
     # Dagster has no public way to replace an op's body: rebuilt as OpDefinition.with_replaced_properties does.
-    guarded_op = dg.OpDefinition.dagster_internal_init(
+    new_op = dg.OpDefinition.dagster_internal_init(
         compute_fn=DecoratedOpFunction(fn),
         name=op.name,
         ins={i.name: dg.In.from_definition(i) for i in op.input_defs},
-        outs={o.name: dg.Out.from_definition(o) for o in op.output_defs},
+        outs={**{o.name: dg.Out.from_definition(o) for o in op.output_defs}, **(extra_outs or {})},
         description=markdown_description(op.description),
         config_schema=op.config_schema,
         required_resource_keys=op.required_resource_keys,
@@ -93,7 +134,13 @@ def guarded(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
         pool=op.pool,
     )
     attributes = assets_def.get_attributes_dict()
-    attributes["node_def"] = guarded_op
+    attributes["node_def"] = new_op
+    if extra_check_specs:
+        attributes["check_specs_by_output_name"] = {**assets_def.node_check_specs_by_output_name, **extra_check_specs}
+        attributes["selected_asset_check_keys"] = {
+            *assets_def.check_keys,
+            *(spec.key for spec in extra_check_specs.values()),
+        }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)  # `execution_type`, copied over unchanged
         return assets_def.__class__(**attributes)
@@ -103,7 +150,7 @@ def apply_asset_policies(assets: Sequence, strict_checks: bool = False) -> list:
     """Owners, layer tag, kind, safe descriptions and code references on every asset; every check classified;
     the step guard on every asset and check. `strict_checks`: every check must be declared (the code location)."""
     documented = [
-        with_classified_checks(a.map_asset_specs(_with_defaults), strict_checks)
+        with_classified_checks(with_key_check_specs(a.map_asset_specs(_with_defaults)), strict_checks)
         if isinstance(a, dg.AssetsDefinition) and not isinstance(a, dg.AssetChecksDefinition)
         else a
         for a in assets

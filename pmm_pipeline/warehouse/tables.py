@@ -6,6 +6,8 @@ come from here, so the documentation cannot drift from the DDL.
 
 from dataclasses import dataclass
 
+from pmm_pipeline.core.vocabulary import TIERS
+
 
 @dataclass(frozen=True)
 class Column:
@@ -22,12 +24,17 @@ class Table:
     columns: tuple[Column, ...]
     # The columns that tell one row from another (with `cycle` first where the table is per cycle): declared
     # here once, for every stage that joins, sorts, compares or indexes the table's rows by them.
+    # Every asset of a table with a row key checks, each time its step writes it, that no two rows of the cycle
+    # share one (orchestration/key_checks.py). A table whose rows no columns tell apart says why instead.
     row_key: tuple[str, ...] = ()
+    why_no_key: str = ""
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.row_key if c not in self.column_names]
         if unknown:
             raise ValueError(f"{self.qualified}: row key column(s) {unknown} are not columns of the table")
+        if self.row_key and self.why_no_key:
+            raise ValueError(f"{self.qualified}: a table with a row key needs no reason to have none")
 
     @property
     def key_in_cycle(self) -> list[str]:
@@ -110,6 +117,7 @@ RECEIVED_FILES = Table(
             "login of the platform account that sent the file; NULL for a file copied into landing",
         ),
     ),
+    row_key=("cycle", "file_name", "sha256"),
 )
 SUBMISSIONS = Table(
     "raw",
@@ -153,6 +161,7 @@ SUBMISSIONS = Table(
             "login of the platform account that sent the file; NULL for a file copied into landing",
         ),
     ),
+    row_key=("cycle", "member_code", "version"),
 )
 RAW_ANSWERS = Table(
     "raw",
@@ -165,6 +174,7 @@ RAW_ANSWERS = Table(
         *ANSWER_COLUMNS,
         *SOURCE_COLUMNS,
     ),
+    row_key=("cycle", "submission_id", "item", "year"),
 )
 RAW_DISCLOSURE = Table(
     "raw",
@@ -177,6 +187,7 @@ RAW_DISCLOSURE = Table(
         C("kpi_id", "VARCHAR", "KPI id"),
         C("disclosure", "VARCHAR", "public, wco or secretariat"),
     ),
+    row_key=("cycle", "submission_id", "kpi_id"),
 )
 REJECTIONS = Table(
     "raw",
@@ -213,6 +224,7 @@ REJECTIONS = Table(
             "login of the platform account that sent the file; NULL for a file copied into landing",
         ),
     ),
+    row_key=("cycle", "file_name", "sha256"),
 )
 
 STAGED_ANSWERS = Table(
@@ -228,6 +240,7 @@ STAGED_ANSWERS = Table(
         C("version", "INTEGER", "version number of the submission"),
         *SOURCE_COLUMNS,
     ),
+    row_key=("cycle", "member_code", "item", "year"),
 )
 PARTICIPATION = Table(
     "staging",
@@ -248,6 +261,7 @@ PARTICIPATION = Table(
         C("version", "INTEGER", "its version number"),
         C("submitted_at", "TIMESTAMPTZ", "its submission time"),
     ),
+    row_key=("cycle", "member_code"),
 )
 DISCLOSURE = Table(
     "staging",
@@ -260,6 +274,7 @@ DISCLOSURE = Table(
         C("kpi_id", "VARCHAR", "KPI id"),
         C("disclosure", "VARCHAR", "public, wco or secretariat"),
     ),
+    row_key=("cycle", "member_code", "kpi_id"),
 )
 
 SUBMISSION_HISTORY = Table(
@@ -283,6 +298,7 @@ SUBMISSION_HISTORY = Table(
         C("n_answers", "INTEGER", "answers in the version"),
         C("n_changes", "INTEGER", "answers added, removed or changed from the member's previous version"),
     ),
+    row_key=("cycle", "file_name", "sha256"),
 )
 SUBMISSION_CHANGES = Table(
     "staging",
@@ -307,6 +323,7 @@ SUBMISSION_CHANGES = Table(
         C("value_text", "VARCHAR", "level code in the later version"),
         *SOURCE_COLUMNS,
     ),
+    row_key=("cycle", "member_code", "version", "item", "year"),
 )
 FEEDBACK_REPORTS = Table(
     "feedback",
@@ -330,6 +347,7 @@ FEEDBACK_REPORTS = Table(
         C("version_used", "INTEGER", "the version the KPIs use; NULL when none is"),
         C("has_receipt", "BOOLEAN", "the submission passed: the report carries the receipt of the version in use"),
     ),
+    row_key=("cycle", "member_code"),
 )
 
 FINDINGS = Table(
@@ -357,6 +375,9 @@ FINDINGS = Table(
         C("justification", "VARCHAR", "the member's comment on the flagged answer"),
         *SOURCE_COLUMNS,
     ),
+    why_no_key="a row is one failed check of a rule, and the check is no column: the rule values_match_item_type"
+    " can fail twice on one answer (a level answer reported with neither value nor level), and duplicate_answer"
+    " flags every copy of an answer given twice, from the same file",
 )
 ADMITTED_ANSWERS = Table(
     "quality",
@@ -364,6 +385,7 @@ ADMITTED_ANSWERS = Table(
     "One staged answer (member, item, year) of a member whose latest submission passed every blocking rule of"
     " the quality gate: what the KPIs of the cycle are computed from (staged, checked, then admitted).",
     STAGED_ANSWERS.columns,
+    row_key=STAGED_ANSWERS.row_key,
 )
 MEMBER_SUMMARY = Table(
     "quality",
@@ -379,6 +401,7 @@ MEMBER_SUMMARY = Table(
         C("justified", "INTEGER", "warnings on an answer the member commented on"),
         C("is_admitted", "BOOLEAN", "no blocking finding: the answers are admitted to the KPIs"),
     ),
+    row_key=("cycle", "member_code"),
 )
 
 KPI_VALUES = Table(
@@ -453,6 +476,7 @@ WITHHELD = Table(
             " (docs/auditors.md, Disclosure tiers)",
         ),
     ),
+    row_key=("cycle", "tier", "kpi_id", "series", "group_type", "group_code", "statistic"),
 )
 
 COMPLETENESS = Table(
@@ -480,6 +504,7 @@ COMPLETENESS = Table(
         C("received_pct", "DOUBLE", "100 * members_received / members_expected"),
         C("received_on_time_pct", "DOUBLE", "100 * members_received_on_time / members_expected"),
     ),
+    row_key=("cycle", "group_type", "group_code"),
 )
 QUESTIONNAIRES = Table(
     "collection",
@@ -493,6 +518,7 @@ QUESTIONNAIRES = Table(
         C("sha256", "VARCHAR", "SHA-256 of the file"),
         C("size_bytes", "BIGINT", "size of the file"),
     ),
+    row_key=("cycle", "member_code"),
 )
 OUTSTANDING_MEMBERS = Table(
     "collection",
@@ -510,6 +536,7 @@ OUTSTANDING_MEMBERS = Table(
         C("closes_on", "DATE", "the last day of the collection window (or of the reopening)"),
         C("days_left", "INTEGER", "days from listed_on to closes_on; negative once the window has closed"),
     ),
+    row_key=("cycle", "member_code"),
 )
 
 
@@ -549,6 +576,7 @@ PROVENANCE = Table(
         C("catalogue_version", "VARCHAR", "catalogue version of the cycle (cycles.yaml)"),
         C("catalogue_digest", "VARCHAR", "SHA-256 over the KPI spec files"),
     ),
+    row_key=("cycle", "member_code", "kpi_id", "series", "item", "year"),
 )
 
 
@@ -560,8 +588,15 @@ def published_tables(tier: str) -> tuple[Table, Table, Table]:
         "kpi_values",
         f"One KPI series value of a member in a cycle as published to the {tier} tier (contract columns).",
         tuple(c for c in KPI_VALUES.columns if c.name in PUBLISHED_KPI_COLUMNS),
+        row_key=KPI_VALUES.row_key,
     )
-    rollups = Table(schema, "rollups", f"One group statistic row as published to the {tier} tier.", ROLLUPS.columns)
+    rollups = Table(
+        schema,
+        "rollups",
+        f"One group statistic row as published to the {tier} tier.",
+        ROLLUPS.columns,
+        row_key=ROLLUPS.row_key,
+    )
     releases = Table(
         schema,
         "releases",
@@ -575,6 +610,8 @@ def published_tables(tier: str) -> tuple[Table, Table, Table]:
             C("code_version", "VARCHAR", "code version that produced it"),
             C("catalogue_digest", "VARCHAR", "SHA-256 of the KPI spec files used"),
         ),
+        # A run releases a tier's folder of a cycle once; a run that reuses the release logs none.
+        row_key=("cycle", "run_id"),
     )
     return kpi_values, rollups, releases
 
@@ -591,3 +628,11 @@ PUBLISHED_KPI_COLUMNS = [
     "flags",
 ]
 PUBLISHED_ROLLUP_COLUMNS = ROLLUPS.column_names
+
+
+def declared_tables() -> list[Table]:
+    """Every table of the warehouse: the ones declared above, then each tier's published tables."""
+    return [
+        *(t for t in globals().values() if isinstance(t, Table)),
+        *(t for tier in TIERS for t in published_tables(tier)),
+    ]

@@ -220,19 +220,34 @@ def test_a_copy_of_the_shared_run_is_apart_from_it(fixture_cycle, fixture_cycle_
 
 
 def test_each_declared_row_key_tells_the_rows_of_a_cycle_apart(fixture_cycle):
-    """The row key a table declares (warehouse/tables.py) is what the stages join, compare and index its rows by:
-    in the cycle's warehouse, no two rows share one."""
-    from pmm_pipeline.warehouse import tables
+    """Every table declares its row key (warehouse/tables.py), or why it has none; the key is what the stages join,
+    compare and index its rows by, and what its asset's row-key check checks: in the cycle's warehouse, no two rows
+    share one. Every keyed table the cycle writes holds rows of the cycle here (the questionnaires are written by
+    the opening of a cycle, not by its run)."""
+    from pmm_pipeline.orchestration.key_checks import KEY_CHECK_NAMES
+    from pmm_pipeline.warehouse.tables import QUESTIONNAIRES, declared_tables
 
-    settings, _ = fixture_cycle
-    keyed = [t for t in vars(tables).values() if isinstance(t, tables.Table) and t.row_key]
-    assert {t.qualified for t in keyed} >= {"kpi.kpi_values", "rollup.rollups"}
+    settings, result = fixture_cycle
+    every = declared_tables()
+    assert {t.qualified for t in every if not t.row_key} == {"quality.findings"}
+    assert all(t.row_key or t.why_no_key for t in every)
+    keyed = [t for t in every if t.row_key and t is not QUESTIONNAIRES]
+    assert len(keyed) >= 25
     for table in keyed:
         key = ", ".join(table.row_key)
-        counts = query(
-            settings, f"SELECT count(*) AS n, count(DISTINCT ({key})) AS distinct_keys FROM {table.qualified}"
+        repeated = query(
+            settings,
+            f"SELECT {key}, count(*) AS n FROM {table.qualified} WHERE cycle = '2023' GROUP BY ALL HAVING n > 1",
         )
-        assert counts.n[0] > 0 and counts.n[0] == counts.distinct_keys[0], table.qualified
+        rows = query(settings, f"SELECT count(*) AS n FROM {table.qualified} WHERE cycle = '2023'").n[0]
+        assert rows > 0 and repeated.empty, (table.qualified, repeated.head().to_dict("records"))
+    # ... and the run's own row-key check of each said so.
+    checked = {
+        ".".join(e.asset_key.path): e.passed
+        for e in result.get_asset_check_evaluations()
+        if e.check_name in KEY_CHECK_NAMES
+    }
+    assert checked == {t.qualified: True for t in keyed}
 
 
 def test_a_row_key_names_columns_of_its_table():
