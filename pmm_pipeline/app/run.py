@@ -19,7 +19,19 @@ from pmm_pipeline.orchestration.metadata import unescape_markdown
 from pmm_pipeline.orchestration.tags import CYCLE_TAG, PROCESS_TAG
 from pmm_pipeline.stages.disclosure.control import summarize_withheld
 from pmm_pipeline.warehouse.connection import open_warehouse, verify_warehouse
-from pmm_pipeline.warehouse.tables import WITHHELD, published_tables
+from pmm_pipeline.warehouse.tables import (
+    FEEDBACK_REPORTS,
+    FINDINGS,
+    KPI_VALUES,
+    MEMBER_SUMMARY,
+    PARTICIPATION,
+    RECEIVED_FILES,
+    REJECTIONS,
+    ROLLUPS,
+    SUBMISSIONS,
+    WITHHELD,
+    published_tables,
+)
 
 PARENT_RUN_ID_TAG = "dagster/parent_run_id"  # Dagster's tag on a re-execution of another run
 MAX_FAILURE_CHARS = 1_000
@@ -55,37 +67,40 @@ class RunOutcome:
 def summarize_cycle(settings: Settings, cycle: str) -> dict[str, object]:
     """The figures an operator checks after a run, read back from the warehouse."""
     queries = {
-        "files received": "SELECT count(*) FROM raw.received_files WHERE cycle = $cycle",
-        "submission versions accepted": "SELECT count(*) FROM raw.submissions WHERE cycle = $cycle",
-        "files rejected": "SELECT count(*) FROM raw.rejections WHERE cycle = $cycle",
-        "members in force": "SELECT count(*) FROM staging.participation WHERE cycle = $cycle",
+        "files received": f"SELECT count(*) FROM {RECEIVED_FILES.qualified} WHERE cycle = $cycle",
+        "submission versions accepted": f"SELECT count(*) FROM {SUBMISSIONS.qualified} WHERE cycle = $cycle",
+        "files rejected": f"SELECT count(*) FROM {REJECTIONS.qualified} WHERE cycle = $cycle",
+        "members in force": f"SELECT count(*) FROM {PARTICIPATION.qualified} WHERE cycle = $cycle",
         "members ingested (participating)": (
-            "SELECT count(*) FROM staging.participation WHERE cycle = $cycle AND is_participating"
+            f"SELECT count(*) FROM {PARTICIPATION.qualified} WHERE cycle = $cycle AND is_participating"
         ),
-        "KPIs computed": "SELECT count(DISTINCT kpi_id) FROM kpi.kpi_values WHERE cycle = $cycle",
-        "KPI values reported": "SELECT count(*) FROM kpi.kpi_values WHERE cycle = $cycle AND status = 'reported'",
-        "rollup rows": "SELECT count(*) FROM rollup.rollups WHERE cycle = $cycle",
-        "feedback reports written": "SELECT count(*) FROM feedback.member_reports WHERE cycle = $cycle",
+        "KPIs computed": f"SELECT count(DISTINCT kpi_id) FROM {KPI_VALUES.qualified} WHERE cycle = $cycle",
+        "KPI values reported": (
+            f"SELECT count(*) FROM {KPI_VALUES.qualified} WHERE cycle = $cycle AND status = 'reported'"
+        ),
+        "rollup rows": f"SELECT count(*) FROM {ROLLUPS.qualified} WHERE cycle = $cycle",
+        "feedback reports written": f"SELECT count(*) FROM {FEEDBACK_REPORTS.qualified} WHERE cycle = $cycle",
     }
     summary: dict[str, object] = {}
     with open_warehouse(settings.layout.warehouse_path, memory_limit=settings.warehouse_memory_limit) as conn:
         for label, sql in queries.items():
             summary[label] = conn.execute(sql, {"cycle": cycle}).fetchall()[0][0]
         reasons = conn.execute(
-            "SELECT reason_code, count(*) FROM raw.rejections WHERE cycle = $cycle GROUP BY 1 ORDER BY 1",
+            f"SELECT reason_code, count(*) FROM {REJECTIONS.qualified} WHERE cycle = $cycle GROUP BY 1 ORDER BY 1",
             {"cycle": cycle},
         ).fetchall()
         status_counts = conn.execute(
-            "SELECT status, count(*) FROM kpi.kpi_values WHERE cycle = $cycle GROUP BY 1 ORDER BY 1",
+            f"SELECT status, count(*) FROM {KPI_VALUES.qualified} WHERE cycle = $cycle GROUP BY 1 ORDER BY 1",
             {"cycle": cycle},
         ).fetchall()
         quality = conn.execute(
-            "SELECT rule || ' (' || severity || ')', count(*) FROM quality.findings WHERE cycle = $cycle"
+            f"SELECT rule || ' (' || severity || ')', count(*) FROM {FINDINGS.qualified} WHERE cycle = $cycle"
             " GROUP BY 1 ORDER BY 1",
             {"cycle": cycle},
         ).fetchall()
         blocked = conn.execute(
-            "SELECT count(*) FILTER (WHERE NOT is_admitted), count(*) FROM quality.member_summary WHERE cycle = $cycle",
+            "SELECT count(*) FILTER (WHERE NOT is_admitted), count(*)"
+            f" FROM {MEMBER_SUMMARY.qualified} WHERE cycle = $cycle",
             {"cycle": cycle},
         ).fetchall()[0]
         disclosure = _disclosure_summary(conn, cycle)
@@ -116,7 +131,7 @@ def _disclosure_summary(conn, cycle: str) -> dict[str, str]:
     categorical = [
         kpi
         for (kpi,) in conn.execute(
-            "SELECT DISTINCT kpi_id FROM kpi.kpi_values WHERE cycle = ? AND level_code IS NOT NULL", [cycle]
+            f"SELECT DISTINCT kpi_id FROM {KPI_VALUES.qualified} WHERE cycle = ? AND level_code IS NOT NULL", [cycle]
         ).fetchall()
     ]
     lines = summarize_withheld(withheld, rollups, categorical)

@@ -85,17 +85,17 @@ def build_collection_assets(
                 {"cycle": cycle.id, "listed_on": listed_on, "closes_on": cycle.last_collection_day},
             )
             not_adding_up = conn.execute(
-                """
+                f"""
                 SELECT group_type, group_code, members_expected, members_received, members_outstanding,
                        members_received_on_time
-                FROM collection.completeness
+                FROM {COMPLETENESS.qualified}
                 WHERE cycle = ? AND (members_received + members_outstanding <> members_expected
                                      OR members_received_on_time > members_received)
                 """,
                 [cycle.id],
             ).df()
             by_group = conn.execute(
-                "SELECT * FROM collection.completeness WHERE cycle = ? ORDER BY group_type, group_code", [cycle.id]
+                f"SELECT * FROM {COMPLETENESS.qualified} WHERE cycle = ? ORDER BY group_type, group_code", [cycle.id]
             ).df()
             completeness = written_table_metadata(conn, COMPLETENESS, cycle.id)
             outstanding = written_table_metadata(conn, OUTSTANDING_MEMBERS, cycle.id, preview_rows=200)

@@ -175,11 +175,11 @@ def build_ingestion_assets(
         with warehouse.get_connection() as conn:
             # A version whose archived copy is damaged has no answers to compare: it is skipped, not "all removed".
             submissions = conn.execute(
-                "SELECT member_code, submission_id, version FROM raw.submissions"
+                f"SELECT member_code, submission_id, version FROM {SUBMISSIONS.qualified}"
                 " WHERE cycle = ? AND coalesce(archive_state, 'intact') = 'intact'",
                 [cycle_id],
             ).df()
-            answers = conn.execute("SELECT * FROM raw.answers WHERE cycle = ?", [cycle_id]).df()
+            answers = conn.execute(f"SELECT * FROM {RAW_ANSWERS.qualified} WHERE cycle = ?", [cycle_id]).df()
             replace_cycle_rows(conn, SUBMISSION_CHANGES, cycle_id, answer_changes(submissions, answers, cycle_id))
             replace_cycle_rows_from_sql(conn, SUBMISSION_HISTORY, cycle_id, SUBMISSION_HISTORY_SQL, {"cycle": cycle_id})
             for table in (SUBMISSION_CHANGES, SUBMISSION_HISTORY):

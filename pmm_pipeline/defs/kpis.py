@@ -75,7 +75,8 @@ def build_kpi_assets(
                 conn, KPI_VALUES, cycle.id, compiled.sql, {**compiled.params, "cycle": cycle.id}
             )
             counts = conn.execute(
-                "SELECT kpi_id, status, count(*) FROM kpi.kpi_values WHERE cycle = ? GROUP BY ALL ORDER BY ALL",
+                f"SELECT kpi_id, status, count(*) FROM {KPI_VALUES.qualified}"
+                " WHERE cycle = ? GROUP BY ALL ORDER BY ALL",
                 [cycle.id],
             ).fetchall()
             for kpi_id in sorted(catalogue.kpis):

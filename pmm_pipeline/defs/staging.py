@@ -53,7 +53,8 @@ def build_staging_assets(
                 {"cycle": cycle.id, "kpi_ids": kpi_ids, "default_disclosure": DEFAULT_DISCLOSURE},
             )
             participating, in_force = conn.execute(
-                "SELECT count(*) FILTER (WHERE is_participating), count(*) FROM staging.participation WHERE cycle = ?",
+                "SELECT count(*) FILTER (WHERE is_participating), count(*)"
+                f" FROM {PARTICIPATION.qualified} WHERE cycle = ?",
                 [cycle.id],
             ).fetchall()[0]
             for table in (PARTICIPATION, STAGED_ANSWERS, DISCLOSURE):

@@ -17,6 +17,7 @@ import duckdb
 from pmm_pipeline.core.text import printable
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle, CyclesConfig
+from pmm_pipeline.warehouse.tables import FINDINGS, MEMBER_SUMMARY, PARTICIPATION, REJECTIONS, SUBMISSIONS
 
 # Version of the JSON document `pmm status --json` prints (docs/operators.md, "Command line"); bumped on any change
 # that could break a program reading it.
@@ -72,36 +73,36 @@ def read_status_rows(conn: duckdb.DuckDBPyConnection, cycle_id: str) -> Warehous
     tables = _tables(conn)
     params = {"cycle": cycle_id}
     members = []
-    if "staging.participation" in tables:
+    if PARTICIPATION.qualified in tables:
         members = conn.execute(
-            "SELECT member_code, region_code, is_participating FROM staging.participation WHERE cycle = $cycle"
+            f"SELECT member_code, region_code, is_participating FROM {PARTICIPATION.qualified} WHERE cycle = $cycle"
             " ORDER BY member_code",
             params,
         ).fetchall()
     if not members:
         raise CycleNotRun(cycle_id)
     received = set()
-    if "raw.submissions" in tables:
+    if SUBMISSIONS.qualified in tables:
         received = {
             m
             for (m,) in conn.execute(
-                "SELECT DISTINCT member_code FROM raw.submissions WHERE cycle = $cycle", params
+                f"SELECT DISTINCT member_code FROM {SUBMISSIONS.qualified} WHERE cycle = $cycle", params
             ).fetchall()
         }
     blocking = None
-    if {"quality.findings", "quality.member_summary"} <= tables:
+    if {FINDINGS.qualified, MEMBER_SUMMARY.qualified} <= tables:
         blocking = conn.execute(
             "SELECT f.member_code, f.rule, f.item, f.year, f.message"
-            " FROM quality.findings AS f"
-            " JOIN quality.member_summary AS s ON s.cycle = f.cycle AND s.member_code = f.member_code"
+            f" FROM {FINDINGS.qualified} AS f"
+            f" JOIN {MEMBER_SUMMARY.qualified} AS s ON s.cycle = f.cycle AND s.member_code = f.member_code"
             " WHERE f.cycle = $cycle AND f.severity = 'blocking' AND NOT s.is_admitted"
             " ORDER BY f.member_code, f.rule, f.item, f.year",
             params,
         ).fetchall()
     rejections = []
-    if "raw.rejections" in tables:
+    if REJECTIONS.qualified in tables:
         rejections = conn.execute(
-            "SELECT reason_code, file_name, member_code FROM raw.rejections WHERE cycle = $cycle"
+            f"SELECT reason_code, file_name, member_code FROM {REJECTIONS.qualified} WHERE cycle = $cycle"
             " ORDER BY reason_code, file_name",
             params,
         ).fetchall()

@@ -1,20 +1,22 @@
 """Collection status of a cycle: completeness and timeliness per region, and who has not submitted yet."""
 
+from pmm_pipeline.warehouse.tables import KPI_VALUES, PARTICIPATION, REJECTIONS, SUBMISSIONS
+
 # One row per member in force with what arrived from it; grouped twice (all members, each region).
-COMPLETENESS_SQL = """
+COMPLETENESS_SQL = f"""
 WITH versions AS (
     SELECT
         member_code,
         bool_or(NOT is_late) AS has_on_time_version,
         count(*) FILTER (WHERE is_late) AS versions_late,
         count(*) FILTER (WHERE is_frozen_out) AS versions_frozen_out
-    FROM raw.submissions
+    FROM {SUBMISSIONS.qualified}
     WHERE cycle = $cycle
     GROUP BY member_code
 ),
 opted_out AS (
     SELECT member_code, count(DISTINCT kpi_id) AS kpis_opted_out
-    FROM kpi.kpi_values
+    FROM {KPI_VALUES.qualified}
     WHERE cycle = $cycle AND status = 'not_applicable'
     GROUP BY member_code
 ),
@@ -28,7 +30,7 @@ per_member AS (
         coalesce(v.versions_late, 0) AS versions_late,
         coalesce(v.versions_frozen_out, 0) AS versions_frozen_out,
         CASE WHEN p.is_participating THEN coalesce(o.kpis_opted_out, 0) ELSE 0 END AS kpis_opted_out
-    FROM staging.participation AS p
+    FROM {PARTICIPATION.qualified} AS p
     LEFT JOIN versions AS v USING (member_code)
     LEFT JOIN opted_out AS o USING (member_code)
     WHERE p.cycle = $cycle
@@ -60,13 +62,13 @@ ORDER BY group_type, group_code
 
 # A rejected file is attributed to a member by the code its name starts with (KEN_2023_v1.json):
 # the content of a rejected file cannot be trusted to say whose it is.
-OUTSTANDING_MEMBERS_SQL = """
+OUTSTANDING_MEMBERS_SQL = f"""
 WITH received AS (
-    SELECT DISTINCT member_code FROM raw.submissions WHERE cycle = $cycle
+    SELECT DISTINCT member_code FROM {SUBMISSIONS.qualified} WHERE cycle = $cycle
 ),
 rejected AS (
-    SELECT DISTINCT upper(regexp_extract(file_name, '^([A-Za-z]{3})([_. -]|$)', 1)) AS member_code
-    FROM raw.rejections
+    SELECT DISTINCT upper(regexp_extract(file_name, '^([A-Za-z]{{3}})([_. -]|$)', 1)) AS member_code
+    FROM {REJECTIONS.qualified}
     WHERE cycle = $cycle
 )
 SELECT
@@ -79,7 +81,7 @@ SELECT
     $listed_on AS listed_on,
     $closes_on AS closes_on,
     datediff('day', $listed_on, $closes_on) AS days_left
-FROM staging.participation AS p
+FROM {PARTICIPATION.qualified} AS p
 LEFT JOIN rejected USING (member_code)
 WHERE p.cycle = $cycle AND p.member_code NOT IN (SELECT member_code FROM received)
 ORDER BY p.region_code, p.member_code

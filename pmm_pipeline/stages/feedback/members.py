@@ -17,6 +17,7 @@ from pmm_pipeline.specs.reference.models import Cycle, Membership
 from pmm_pipeline.stages.feedback.opening import Correction, Opening
 from pmm_pipeline.stages.feedback.report import FileLine, render_feedback, rows_from_findings, rows_from_rejections
 from pmm_pipeline.stages.feedback.verdict import Gate, Rejected, Verdict, Version, deadline_of, decide_verdict
+from pmm_pipeline.warehouse.tables import FINDINGS, MEMBER_SUMMARY, REJECTIONS, SUBMISSION_HISTORY, SUBMISSIONS, Table
 
 MEMBER_CODE = re.compile(r"^[A-Z]{3}$")  # also what makes a member code safe as a folder name
 
@@ -33,11 +34,11 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bo
     )
 
 
-def _rows(conn: duckdb.DuckDBPyConnection, schema: str, name: str, cycle: str) -> pd.DataFrame:
-    if not _table_exists(conn, schema, name):
+def _rows(conn: duckdb.DuckDBPyConnection, table: Table, cycle: str) -> pd.DataFrame:
+    if not _table_exists(conn, table.schema, table.name):
         return pd.DataFrame(columns=["member_code"])
-    # schema and name are constants of this module, never input.
-    return conn.execute(f"SELECT * FROM {schema}.{name} WHERE cycle = ? AND member_code IS NOT NULL", [cycle]).df()
+    # The table is a declaration of warehouse/tables.py, never input.
+    return conn.execute(f"SELECT * FROM {table.qualified} WHERE cycle = ? AND member_code IS NOT NULL", [cycle]).df()
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,11 @@ class CycleProblems:
 def load_cycle_problems(conn: duckdb.DuckDBPyConnection, cycle: str) -> CycleProblems:
     """Read when they exist (the quality gate's tables may not), so feedback works with or without them."""
     return CycleProblems(
-        rejections=_rows(conn, "raw", "rejections", cycle),
-        findings=_rows(conn, "quality", "findings", cycle),
-        history=_rows(conn, "staging", "submission_history", cycle),
-        versions=_rows(conn, "raw", "submissions", cycle),
-        gate=_rows(conn, "quality", "member_summary", cycle),
+        rejections=_rows(conn, REJECTIONS, cycle),
+        findings=_rows(conn, FINDINGS, cycle),
+        history=_rows(conn, SUBMISSION_HISTORY, cycle),
+        versions=_rows(conn, SUBMISSIONS, cycle),
+        gate=_rows(conn, MEMBER_SUMMARY, cycle),
     )
 
 

@@ -2,19 +2,19 @@
 
 import pandas as pd
 
-from pmm_pipeline.warehouse.tables import SOURCE_COLUMNS, SUBMISSION_CHANGES
+from pmm_pipeline.warehouse.tables import RECEIVED_FILES, REJECTIONS, SOURCE_COLUMNS, SUBMISSION_CHANGES, SUBMISSIONS
 
 # Every file version received, with its submission (same file) or rejection; a duplicate takes the
 # member of the file whose bytes it repeats.
-SUBMISSION_HISTORY_SQL = """
+SUBMISSION_HISTORY_SQL = f"""
 WITH versions AS (
-    SELECT * FROM raw.submissions WHERE cycle = $cycle
+    SELECT * FROM {SUBMISSIONS.qualified} WHERE cycle = $cycle
 ), rejected AS (
-    SELECT * FROM raw.rejections WHERE cycle = $cycle
+    SELECT * FROM {REJECTIONS.qualified} WHERE cycle = $cycle
 ), changes AS (
-    SELECT submission_id, count(*) AS n_changes FROM staging.submission_changes WHERE cycle = $cycle GROUP BY submission_id
+    SELECT submission_id, count(*) AS n_changes FROM {SUBMISSION_CHANGES.qualified} WHERE cycle = $cycle GROUP BY submission_id
 ), files AS (
-    SELECT cycle, sha256, file_name, received_at, outcome FROM raw.received_files WHERE cycle = $cycle
+    SELECT cycle, sha256, file_name, received_at, outcome FROM {RECEIVED_FILES.qualified} WHERE cycle = $cycle
     UNION ALL  -- landing entries that are no files have no hash and are not in received_files
     SELECT cycle, sha256, file_name, received_at, 'rejected' FROM rejected WHERE sha256 IS NULL
 )

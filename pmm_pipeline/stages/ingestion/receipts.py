@@ -29,6 +29,7 @@ from pathlib import Path
 
 from pmm_pipeline.core.errors import ArchiveIntegrityError
 from pmm_pipeline.core.files import append_durably
+from pmm_pipeline.warehouse.tables import RECEIVED_FILES, REJECTIONS, SUBMISSIONS
 
 LEDGER_FORMAT = "pmm-receipts"
 _SHA = re.compile(r"[0-9a-f]{64}")
@@ -246,12 +247,12 @@ def receipts_from_warehouse(rows: Iterable[Mapping], relative_archive_path) -> d
 
 
 # Receipts of a warehouse older than the ledger: every archived file version with what was read of it.
-WAREHOUSE_RECEIPTS_SQL = """
+WAREHOUSE_RECEIPTS_SQL = f"""
 SELECT f.sha256, f.file_name, f.size_bytes, f.received_at, f.archive_path, f.outcome,
        coalesce(s.member_code, r.member_code) AS member_code, s.submitted_at, s.n_answers, s.format
-FROM raw.received_files AS f
-LEFT JOIN raw.submissions AS s ON s.cycle = f.cycle AND s.submission_id = f.sha256 AND s.file_name = f.file_name
-LEFT JOIN raw.rejections AS r ON r.cycle = f.cycle AND r.sha256 = f.sha256 AND r.file_name = f.file_name
+FROM {RECEIVED_FILES.qualified} AS f
+LEFT JOIN {SUBMISSIONS.qualified} AS s ON s.cycle = f.cycle AND s.submission_id = f.sha256 AND s.file_name = f.file_name
+LEFT JOIN {REJECTIONS.qualified} AS r ON r.cycle = f.cycle AND r.sha256 = f.sha256 AND r.file_name = f.file_name
 WHERE f.cycle = ? AND f.sha256 IS NOT NULL AND f.archive_path IS NOT NULL
 ORDER BY f.received_at, f.file_name
 """

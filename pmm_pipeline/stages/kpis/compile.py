@@ -31,6 +31,13 @@ from dataclasses import dataclass
 from pmm_pipeline.core.vocabulary import DEFAULT_DISCLOSURE
 from pmm_pipeline.specs.catalogue.formula import Formula, ItemRef, render_sql
 from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
+from pmm_pipeline.warehouse.tables import (
+    ADMITTED_ANSWERS,
+    DISCLOSURE,
+    FINDINGS,
+    MEMBER_SUMMARY,
+    PARTICIPATION,
+)
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ WITH refs AS (
 answers_wide AS (
     SELECT member_code,
         {LIST_SEPARATOR.join(pivot_columns)}
-    FROM (SELECT *, {ANSWER_STATE} AS state FROM quality.admitted_answers WHERE cycle = $cycle)
+    FROM (SELECT *, {ANSWER_STATE} AS state FROM {ADMITTED_ANSWERS.qualified} WHERE cycle = $cycle)
     JOIN refs USING (item, year)
     GROUP BY member_code
 ),
@@ -119,14 +126,14 @@ kpis AS (
 disclosure_wide AS (
     SELECT member_code,
         {LIST_SEPARATOR.join(disclosure_columns)}
-    FROM staging.disclosure JOIN kpis USING (kpi_id)
+    FROM {DISCLOSURE.qualified} JOIN kpis USING (kpi_id)
     WHERE cycle = $cycle
     GROUP BY member_code
 ),
 participants AS (
     SELECT p.member_code, p.submission_id
-    FROM staging.participation AS p
-    JOIN quality.member_summary AS q ON q.cycle = p.cycle AND q.member_code = p.member_code
+    FROM {PARTICIPATION.qualified} AS p
+    JOIN {MEMBER_SUMMARY.qualified} AS q ON q.cycle = p.cycle AND q.member_code = p.member_code
     WHERE p.cycle = $cycle AND p.is_participating AND q.is_admitted
 ),
 inputs AS (
@@ -158,7 +165,7 @@ series_reads AS (
 ),
 value_flags AS (
     SELECT f.member_code, r.kpi_id, r.series, string_agg(DISTINCT f.rule, ';' ORDER BY f.rule) AS flags
-    FROM quality.findings AS f
+    FROM {FINDINGS.qualified} AS f
     JOIN series_reads AS r ON r.item = f.item AND r.year = f.year
     WHERE f.cycle = $cycle AND f.severity = 'warning'
     GROUP BY f.member_code, r.kpi_id, r.series

@@ -7,7 +7,7 @@ import pandas as pd
 
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.catalogue.models import KpiSpec
-from pmm_pipeline.warehouse.tables import PROVENANCE
+from pmm_pipeline.warehouse.tables import ADMITTED_ANSWERS, FINDINGS, KPI_VALUES, PROVENANCE, SUBMISSIONS
 from pmm_pipeline.warehouse.writes import replace_cycle_rows_from_sql
 
 
@@ -32,7 +32,7 @@ def formula_refs(kpis: Sequence[KpiSpec], catalogue: Catalogue) -> pd.DataFrame:
 
 # The answers of a value are the admitted answers of the version the value was computed from; a
 # flagged rule is a warning finding on that (item, year), as for kpi_values.flags (stages/kpis/compile.py).
-PROVENANCE_SQL = """
+PROVENANCE_SQL = f"""
 SELECT
     v.cycle, v.reporting_year, v.member_code, v.kpi_id, v.series,
     v.value AS kpi_value, v.status AS kpi_status,
@@ -43,15 +43,15 @@ SELECT
     coalesce(f.rules, '') AS rules_flagged,
     $run_id AS run_id, $code_version AS code_version,
     $catalogue_version AS catalogue_version, $catalogue_digest AS catalogue_digest
-FROM kpi.kpi_values AS v
+FROM {KPI_VALUES.qualified} AS v
 JOIN _formula_refs AS r ON r.kpi_id = v.kpi_id AND r.series = v.series
-LEFT JOIN quality.admitted_answers AS a
+LEFT JOIN {ADMITTED_ANSWERS.qualified} AS a
     ON a.cycle = v.cycle AND a.member_code = v.member_code AND a.item = r.item
     AND a.year = v.reporting_year + r.year_offset AND a.submission_id = v.submission_id
-LEFT JOIN raw.submissions AS s ON s.cycle = v.cycle AND s.submission_id = v.submission_id
+LEFT JOIN {SUBMISSIONS.qualified} AS s ON s.cycle = v.cycle AND s.submission_id = v.submission_id
 LEFT JOIN (
     SELECT member_code, item, year, string_agg(DISTINCT rule, ';' ORDER BY rule) AS rules
-    FROM quality.findings
+    FROM {FINDINGS.qualified}
     WHERE cycle = $cycle AND severity = 'warning'
     GROUP BY ALL
 ) AS f ON f.member_code = v.member_code AND f.item = r.item AND f.year = v.reporting_year + r.year_offset

@@ -21,7 +21,7 @@ from pmm_pipeline.warehouse.tables import KPI_VALUES, PARTICIPATION, ROLLUPS, Ta
 
 MEMBERSHIPS_SQL = f"""
 WITH participants AS (
-    SELECT * FROM staging.participation WHERE cycle = $cycle AND is_participating
+    SELECT * FROM {PARTICIPATION.qualified} WHERE cycle = $cycle AND is_participating
 ),
 {GROUPS_CTE.strip()}
 SELECT member_code, group_type, group_code FROM groups
@@ -55,7 +55,7 @@ def load_values(conn: duckdb.DuckDBPyConnection, cycle_id: str) -> pd.DataFrame:
     """The cycle's KPI values, sorted: the KPI stage writes its rows unsorted, and disclosure decisions must not
     depend on that order."""
     return conn.execute(
-        "SELECT * FROM kpi.kpi_values WHERE cycle = ? ORDER BY kpi_id, series, member_code", [cycle_id]
+        f"SELECT * FROM {KPI_VALUES.qualified} WHERE cycle = ? ORDER BY kpi_id, series, member_code", [cycle_id]
     ).df()
 
 
@@ -69,7 +69,7 @@ def load_truth(
 ) -> CycleTruth:
     """The cycle's unsuppressed facts; with `history`, every earlier release of each series is attached to it."""
     values = load_values(conn, cycle_id)
-    rollups = conn.execute("SELECT * FROM rollup.rollups WHERE cycle = ?", [cycle_id]).df()
+    rollups = conn.execute(f"SELECT * FROM {ROLLUPS.qualified} WHERE cycle = ?", [cycle_id]).df()
     memberships = load_memberships(conn, cycle_id)
     facts = load_series_facts(values, memberships, rollups, levels)
     return CycleTruth(values, rollups, with_history(facts, history or {}))

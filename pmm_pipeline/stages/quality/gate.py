@@ -30,7 +30,14 @@ from pmm_pipeline.stages.quality.findings import (
 from pmm_pipeline.stages.quality.frames import expected_answers, prepare_answers, required_answers
 from pmm_pipeline.stages.quality.plan import ANSWERS_BATCH, EXPECTED_BATCH, plan_expectations
 from pmm_pipeline.stages.quality.rules import RULES, Rule, Severity, severity_for
-from pmm_pipeline.warehouse.tables import ADMITTED_ANSWERS, FINDINGS, MEMBER_SUMMARY, STAGED_ANSWERS
+from pmm_pipeline.warehouse.tables import (
+    ADMITTED_ANSWERS,
+    FINDINGS,
+    MEMBER_SUMMARY,
+    PARTICIPATION,
+    STAGED_ANSWERS,
+    SUBMISSIONS,
+)
 from pmm_pipeline.warehouse.writes import replace_cycle_rows_of_tables
 
 SUBMISSION_COLUMNS = ["member_code", "submission_id", "file_name", "region_code"]
@@ -87,15 +94,15 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bo
 def load_gate_inputs(conn: duckdb.DuckDBPyConnection, cycle_id: str, earlier: list[str]) -> GateInputs:
     """The cycle's staged answers and participating members, and what earlier cycles admitted."""
     answers = conn.execute(
-        f"SELECT {', '.join(STAGED_ANSWERS.column_names)} FROM staging.answers WHERE cycle = ?"
+        f"SELECT {', '.join(STAGED_ANSWERS.column_names)} FROM {STAGED_ANSWERS.qualified} WHERE cycle = ?"
         " ORDER BY member_code, item, year",
         [cycle_id],
     ).df()
     submissions = conn.execute(
-        """
+        f"""
         SELECT p.member_code, p.submission_id, s.file_name, p.region_code
-        FROM staging.participation AS p
-        LEFT JOIN raw.submissions AS s ON s.cycle = p.cycle AND s.submission_id = p.submission_id
+        FROM {PARTICIPATION.qualified} AS p
+        LEFT JOIN {SUBMISSIONS.qualified} AS s ON s.cycle = p.cycle AND s.submission_id = p.submission_id
         WHERE p.cycle = ? AND p.is_participating
         ORDER BY p.member_code
         """,
@@ -104,9 +111,9 @@ def load_gate_inputs(conn: duckdb.DuckDBPyConnection, cycle_id: str, earlier: li
     history = empty_history()
     if earlier and _table_exists(conn, *ADMITTED_ANSWERS.key):
         history = conn.execute(
-            """
+            f"""
             SELECT cycle, list_position($earlier, cycle) AS cycle_rank, member_code, item, year, value
-            FROM quality.admitted_answers
+            FROM {ADMITTED_ANSWERS.qualified}
             WHERE list_contains($earlier, cycle) AND status = 'reported' AND value IS NOT NULL
             """,
             {"earlier": earlier},
@@ -265,11 +272,11 @@ def write_gate_outcome(conn: duckdb.DuckDBPyConnection, cycle_id: str, outcome: 
 def members_wrongly_admitted(conn: duckdb.DuckDBPyConnection, cycle_id: str) -> dict[str, list[str]]:
     """Per rule, members admitted despite a blocking finding: the gate's own invariant, checked after writing."""
     rows = conn.execute(
-        """
+        f"""
         SELECT f.rule, list(DISTINCT f.member_code ORDER BY f.member_code)
-        FROM quality.findings AS f
+        FROM {FINDINGS.qualified} AS f
         WHERE f.cycle = $cycle AND f.severity = 'blocking'
-            AND f.member_code IN (SELECT member_code FROM quality.admitted_answers WHERE cycle = $cycle)
+            AND f.member_code IN (SELECT member_code FROM {ADMITTED_ANSWERS.qualified} WHERE cycle = $cycle)
         GROUP BY f.rule
         """,
         {"cycle": cycle_id},

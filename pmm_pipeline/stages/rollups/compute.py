@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from pmm_pipeline.specs.catalogue.formula import Formula
 from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape, Statistic
+from pmm_pipeline.warehouse.tables import KPI_VALUES, PARTICIPATION
 
 NOT_FINITE = "not_finite"  # the reason of a statistic that cannot be represented as a finite double
 
@@ -63,7 +64,7 @@ def render_rollups_sql(kpis: list[KpiSpec], formulas: dict[tuple[str, str], Form
     }
     sql = f"""
 WITH participants AS (
-    SELECT * FROM staging.participation WHERE cycle = $cycle AND is_participating
+    SELECT * FROM {PARTICIPATION.qualified} WHERE cycle = $cycle AND is_participating
 ),
 {GROUPS_CTE.strip()},
 values_in_groups AS (
@@ -72,7 +73,7 @@ values_in_groups AS (
         max(abs(v.value)) OVER w AS value_scale,
         max(abs(v.numerator)) OVER w AS numerator_scale,
         max(abs(v.denominator)) OVER w AS denominator_scale
-    FROM kpi.kpi_values AS v JOIN groups AS g USING (member_code)
+    FROM {KPI_VALUES.qualified} AS v JOIN groups AS g USING (member_code)
     WHERE v.cycle = $cycle
     WINDOW w AS (PARTITION BY v.kpi_id, v.series, g.group_type, g.group_code)
 ),

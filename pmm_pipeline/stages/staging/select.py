@@ -4,6 +4,7 @@ import pandas as pd
 
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.specs.reference.models import Cycle
+from pmm_pipeline.warehouse.tables import PARTICIPATION, RAW_ANSWERS, RAW_DISCLOSURE, SUBMISSIONS
 
 
 def membership_frame(reference: Reference, cycle: Cycle) -> pd.DataFrame:
@@ -27,10 +28,10 @@ def membership_frame(reference: Reference, cycle: Cycle) -> pd.DataFrame:
 
 
 # `_members_in_force` is the frame above, registered by the caller.
-PARTICIPATION_SQL = """
+PARTICIPATION_SQL = f"""
 WITH latest AS (
     SELECT member_code, submission_id, version, submitted_at
-    FROM raw.submissions
+    FROM {SUBMISSIONS.qualified}
     WHERE cycle = $cycle AND is_latest
 )
 SELECT
@@ -43,24 +44,24 @@ LEFT JOIN latest USING (member_code)
 ORDER BY m.member_code
 """
 
-STAGED_ANSWERS_SQL = """
+STAGED_ANSWERS_SQL = f"""
 SELECT
     a.cycle, a.member_code, a.item, a.year, a.value, a.value_text, a.status, a.comment,
     a.submission_id, s.version,
     a.source_file, a.source_pointer, a.source_sheet, a.source_cell, a.source_line
-FROM raw.answers AS a
-JOIN raw.submissions AS s USING (cycle, submission_id)
+FROM {RAW_ANSWERS.qualified} AS a
+JOIN {SUBMISSIONS.qualified} AS s USING (cycle, submission_id)
 WHERE a.cycle = $cycle AND s.is_latest
 ORDER BY a.member_code, a.item, a.year
 """
 
 # Every participating member gets a row for every KPI of the cycle: an unstated choice is secretariat.
-DISCLOSURE_SQL = """
+DISCLOSURE_SQL = f"""
 WITH kpis AS (SELECT unnest($kpi_ids) AS kpi_id)
 SELECT p.cycle, p.member_code, k.kpi_id, coalesce(d.disclosure, $default_disclosure) AS disclosure
-FROM staging.participation AS p
+FROM {PARTICIPATION.qualified} AS p
 CROSS JOIN kpis AS k
-LEFT JOIN raw.disclosure_choices AS d
+LEFT JOIN {RAW_DISCLOSURE.qualified} AS d
     ON d.cycle = p.cycle AND d.submission_id = p.submission_id AND d.kpi_id = k.kpi_id
 WHERE p.cycle = $cycle AND p.is_participating
 ORDER BY p.member_code, k.kpi_id
