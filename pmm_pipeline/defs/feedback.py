@@ -23,11 +23,15 @@ from pmm_pipeline.stages.feedback.members import (
 )
 from pmm_pipeline.stages.feedback.opening import Correction
 from pmm_pipeline.stages.publishing.release import sha256_file
-from pmm_pipeline.warehouse.tables import FEEDBACK_REPORTS, MEMBER_SUMMARY, REJECTIONS, SUBMISSION_HISTORY, SUBMISSIONS
+from pmm_pipeline.warehouse.tables import (
+    FEEDBACK_REPORTS,
+    FINDINGS,
+    MEMBER_SUMMARY,
+    REJECTIONS,
+    SUBMISSION_HISTORY,
+    SUBMISSIONS,
+)
 from pmm_pipeline.warehouse.writes import replace_cycle_rows
-
-# Built by the quality gate; read when it exists, so feedback works with or without it.
-FINDINGS_KEY = dg.AssetKey(["quality", "findings"])
 
 
 def build_feedback_assets(
@@ -54,7 +58,8 @@ def build_feedback_assets(
         f" a file on record, in the member's language, opening with the verdict. {FEEDBACK_REPORTS.row}",
         group_name=FEEDBACK_REPORTS.schema,
         # What the verdict opening reads besides the problems: the versions on record and the gate's outcome.
-        deps=[REJECTIONS.key, SUBMISSION_HISTORY.key, FINDINGS_KEY, SUBMISSIONS.key, MEMBER_SUMMARY.key],
+        # quality.findings: built by the quality gate, read when it exists, so feedback works with or without it.
+        deps=[REJECTIONS.key, SUBMISSION_HISTORY.key, FINDINGS.key, SUBMISSIONS.key, MEMBER_SUMMARY.key],
         partitions_def=partitions,
         pool=WAREHOUSE_POOL,
         kinds={"duckdb", "excel"},
