@@ -9,7 +9,6 @@ import pandas as pd
 from pmm_pipeline.core.files import write_atomically
 from pmm_pipeline.core.reuse import digest_text
 from pmm_pipeline.orchestration.checks import MEMBERS_ADD_UP_CHECK
-from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.orchestration.reuse import common_inputs, cycle_inputs, reusable
@@ -64,7 +63,6 @@ def build_collection_assets(
             )
         ],
         partitions_def=partitions,
-        pool=WAREHOUSE_POOL,
         description="Counts, per region, the members expected, received, received on time and used, and lists"
         " the members that have not submitted yet (the daily reminder list of the collection window).",
     )
@@ -130,7 +128,6 @@ def build_collection_assets(
         f" language (`pmm template` for each). {QUESTIONNAIRES.row}",
         group_name=QUESTIONNAIRES.schema,
         partitions_def=partitions,
-        pool=WAREHOUSE_POOL,
         kinds={"duckdb", "excel"},
         owners=table_spec(QUESTIONNAIRES).owners,
         tags=table_spec(QUESTIONNAIRES).tags,

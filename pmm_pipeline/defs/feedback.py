@@ -8,7 +8,6 @@ import pandas as pd
 
 from pmm_pipeline.core.reuse import digest_text
 from pmm_pipeline.core.vocabulary import LANGUAGES
-from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.orchestration.reuse import common_inputs, cycle_inputs, reusable
@@ -61,7 +60,6 @@ def build_feedback_assets(
         # quality.findings: built by the quality gate, read when it exists, so feedback works with or without it.
         deps=[REJECTIONS.key, SUBMISSION_HISTORY.key, FINDINGS.key, SUBMISSIONS.key, MEMBER_SUMMARY.key],
         partitions_def=partitions,
-        pool=WAREHOUSE_POOL,
         kinds={"duckdb", "excel"},
         owners=spec.owners,
         metadata=spec.metadata,

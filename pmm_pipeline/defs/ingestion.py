@@ -5,7 +5,6 @@ import datetime as dt
 import dagster as dg
 
 from pmm_pipeline.orchestration.checks import ARCHIVE_CHECK
-from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.orchestration.reuse import record_path
@@ -59,7 +58,6 @@ def build_ingestion_assets(
             )
         ],
         partitions_def=partitions,
-        pool=WAREHOUSE_POOL,
         description="Archives every file of landing/<cycle>/ by SHA-256 (earlier versions are read back from the"
         " archive and verified), records each receipt in archive/receipts/<cycle>.jsonl, reads and checks each"
         " file, and records accepted submission versions, their answers and choices, or the rejection and"
@@ -166,7 +164,6 @@ def build_ingestion_assets(
             ),
         ],
         partitions_def=partitions,
-        pool=WAREHOUSE_POOL,
         description="Compares each accepted version of a member with the one before it, answer by answer, and lists"
         " every file received with who sent it, when, and what became of it.",
     )

@@ -7,7 +7,6 @@ materializations to every run's event log and nothing a reader could not see on 
 
 import dagster as dg
 
-from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
 from pmm_pipeline.specs.catalogue.load import Catalogue
@@ -62,7 +61,6 @@ def build_kpi_assets(
             )
         ],
         partitions_def=partitions,
-        pool=WAREHOUSE_POOL,
         description="Computes every KPI series of the cycle's catalogue for every participating member the"
         " quality gate admitted, flagging values whose answers drew warnings.",
     )

@@ -3,7 +3,6 @@
 import dagster as dg
 
 from pmm_pipeline.core.provenance import code_version
-from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.metadata import bound_metadata
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.orchestration.table_assets import markdown_table, require_tables, table_spec, written_table_metadata
@@ -57,7 +56,6 @@ def build_lineage_assets(
         group_name=spec.group_name,
         deps=[d.asset_key for d in spec.deps],
         partitions_def=partitions,
-        pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
         owners=spec.owners,
         tags=spec.tags,

@@ -9,7 +9,6 @@ import dagster as dg
 
 from pmm_pipeline.core.vocabulary import TIERS
 from pmm_pipeline.defs.publishing import disclosure_inputs_of, refusal_failure
-from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.disclosure_policy import DisclosurePolicy
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
@@ -60,7 +59,6 @@ def _build_profiles_asset(reference: Reference, catalogue: Catalogue, partitions
         group_name="published",
         deps=[wco_release, PARTICIPATION.key, KPI_VALUES.key],
         partitions_def=partitions,
-        pool=WAREHOUSE_POOL,
         kinds={"json", "html"},
     )
     @reusable(profiles_inputs, lambda context, storage, **_: [_profiles_dir(storage, context.partition_key)])

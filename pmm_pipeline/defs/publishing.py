@@ -21,7 +21,6 @@ import pandas as pd
 from pmm_pipeline.core.reuse import digest_text
 from pmm_pipeline.core.vocabulary import TIERS
 from pmm_pipeline.orchestration.checks import ROLLUPS_CHECK, VALUES_CHECK
-from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.disclosure_policy import DisclosurePolicy
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
@@ -86,7 +85,6 @@ def build_publishing_assets(
         group_name=WITHHELD.schema,
         deps=[t.key for t in TRUTH_INPUTS],
         partitions_def=partitions,
-        pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
         metadata=table_spec(WITHHELD).metadata,
         owners=table_spec(WITHHELD).owners,
@@ -198,7 +196,6 @@ def _build_tier_assets(
             ),
         ],
         partitions_def=partitions,
-        pool=WAREHOUSE_POOL,
         description=f"Selects what the {tier} tier may see into its own schema: the values its readers may see and"
         " the group statistics with disclosure.withheld applied; audited before anything is released.",
     )
@@ -256,7 +253,6 @@ def _build_tier_assets(
         group_name=release_table.schema,
         deps=[kpi_table.key, rollup_table.key, *truth, COMPLETENESS.key, *lower_release],
         partitions_def=partitions,
-        pool=WAREHOUSE_POOL,
         kinds={"duckdb", "csv", "parquet"},
         owners=table_spec(release_table).owners,
         metadata=table_spec(release_table).metadata,

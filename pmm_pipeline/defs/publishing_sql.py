@@ -14,7 +14,6 @@ import duckdb
 import pandas as pd
 
 from pmm_pipeline.core.vocabulary import TIERS
-from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.sql_target import SqlPublicationTarget
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.orchestration.table_assets import require_tables
@@ -57,7 +56,6 @@ def _build_tier_asset(tier: str, partitions: dg.PartitionsDefinition) -> dg.Asse
         group_name=release_table.schema,
         deps=[release_table.key, *(table.key for table, _ in copies)],
         partitions_def=partitions,
-        pool=WAREHOUSE_POOL,
         kinds={"duckdb", "postgres"},
     )
     def sql_release(

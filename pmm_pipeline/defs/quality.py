@@ -10,7 +10,6 @@ import dagster as dg
 import pandas as pd
 
 from pmm_pipeline.orchestration.checks import ADMISSION_CHECK, CHECKS
-from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.metadata import bound_metadata
 from pmm_pipeline.orchestration.resources.storage import PmmStorage
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
@@ -177,7 +176,6 @@ def build_quality_assets(
             ),
         ],
         partitions_def=partitions,
-        pool=WAREHOUSE_POOL,
         description="Checks the staged answers of the cycle against every quality rule (Great Expectations suites"
         " generated from the catalogue, and DuckDB rules across submissions, cycles and members), records the"
         " findings, and admits the members without a blocking finding; earlier cycles' admitted answers are the"

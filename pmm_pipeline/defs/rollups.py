@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
 from pmm_pipeline.specs.catalogue.load import Catalogue
@@ -21,7 +20,6 @@ def build_rollup_assets(
         group_name="rollup",
         deps=[KPI_VALUES.key, PARTICIPATION.key],
         partitions_def=partitions,
-        pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
         metadata=table_spec(ROLLUPS).metadata,
         owners=table_spec(ROLLUPS).owners,

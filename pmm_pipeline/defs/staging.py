@@ -3,7 +3,6 @@
 import dagster as dg
 
 from pmm_pipeline.core.vocabulary import DEFAULT_DISCLOSURE
-from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.orchestration.table_assets import table_spec, written_table_metadata
 from pmm_pipeline.specs.catalogue.load import Catalogue
@@ -31,7 +30,6 @@ def build_staging_assets(
             table_spec(DISCLOSURE, deps=[RAW_DISCLOSURE.key, PARTICIPATION.key]),
         ],
         partitions_def=partitions,
-        pool=WAREHOUSE_POOL,
         description="Selects the latest accepted version of each member, binds members to the groups in force"
         " for the cycle and completes every member's disclosure choices.",
     )

@@ -15,10 +15,10 @@ WAREHOUSE_POOL = "warehouse"
 
 # No machine here reaches the internet: Dagster must never try to upload telemetry (nor greet the
 # UI's first visitor with a newsletter sign-up).
-# Every step that opens the warehouse carries pool=WAREHOUSE_POOL. With a limit of 1 at run granularity,
-# runs launched through the instance's queue (UI, schedules, sensors, backfills) wait in the queue
-# while another warehouse run is in progress, shown as "blocked by pool warehouse" in the UI; run
-# granularity because a step-level wait polls with backoff of up to 15 s, idling the warehouse.
+# Every step that opens the warehouse carries pool=WAREHOUSE_POOL (set by rule in orchestration/policies.py).
+# With a limit of 1 at run granularity, runs launched through the instance's queue (UI, schedules, sensors,
+# backfills) wait in the queue while another warehouse run is in progress, shown as "blocked by pool warehouse"
+# in the UI; run granularity because a step-level wait polls with backoff of up to 15 s, idling the warehouse.
 # Runs executed in process (`pmm run`, tests) skip the queue: the warehouse resource makes them
 # take turns (orchestration/resources/warehouse.py), so nothing can collide either way. A run whose process died
 # is retried from the failed step; a failed step is retried by its job's retry policy when a retry

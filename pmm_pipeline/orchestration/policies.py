@@ -5,6 +5,8 @@ asset also gets, where its stage did not set them, the owning team, its layer as
 storage kind, and a code reference to the function that computes it (the UI links to the source).
 Every asset and check also runs inside the step guard (orchestration/failures.py): a failure that a
 retry cannot fix fails at once with a one-line description, and all metadata it reports is bounded.
+Every asset whose step opens the warehouse (it takes the `warehouse` resource) runs in the warehouse pool, so that
+steps of concurrent runs take the warehouse in turn (orchestration/instance.py sets the pool's limit).
 Every asset of a table with a row key gets its row-key check (orchestration/key_checks.py), run after the step's
 body. Every check spec takes its kind, blocking flag and words from orchestration/checks.py and the partitions
 of its asset (a result is tied to the cycle it checked); every description is made safe for the UI's
@@ -19,6 +21,7 @@ from dagster._core.definitions.decorators.op_decorator import DecoratedOpFunctio
 
 from pmm_pipeline.orchestration.checks import CHECKS, declaration
 from pmm_pipeline.orchestration.failures import guard_compute
+from pmm_pipeline.orchestration.instance import WAREHOUSE_POOL
 from pmm_pipeline.orchestration.key_checks import checking_keys, key_checked_tables, missing_key_check_specs
 from pmm_pipeline.orchestration.metadata import markdown_description
 from pmm_pipeline.orchestration.table_assets import OWNER
@@ -110,6 +113,11 @@ def guarded(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
     return _with_op(assets_def, fn)
 
 
+def pool_of(resource_keys: set[str] | frozenset[str]) -> str | None:
+    """The pool of a step: the warehouse's for every step that opens it, none for the others."""
+    return WAREHOUSE_POOL if "warehouse" in resource_keys else None
+
+
 def _with_op(
     assets_def: dg.AssetsDefinition,
     fn: Callable,
@@ -131,7 +139,7 @@ def _with_op(
         version=None,
         retry_policy=op.retry_policy,
         code_version=op.version,
-        pool=op.pool,
+        pool=op.pool or pool_of(op.required_resource_keys),
     )
     attributes = assets_def.get_attributes_dict()
     attributes["node_def"] = new_op
