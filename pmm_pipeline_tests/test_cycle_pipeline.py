@@ -220,7 +220,7 @@ def test_a_copy_of_the_shared_run_is_apart_from_it(fixture_cycle, fixture_cycle_
 
 
 def test_each_declared_row_key_tells_the_rows_of_a_cycle_apart(fixture_cycle):
-    """The row key a table declares (warehouse/tables.py) is what the stages join, compare and index its rows by:
+    """The row key a table declares (warehouse/tables/) is what the stages join, compare and index its rows by:
     in the cycle's warehouse, no two rows share one."""
     from pmm_pipeline.warehouse import tables
 
