@@ -534,7 +534,7 @@ def render_report(r: dict) -> str:
             "## KPI and rollup stage: pipeline, hand-written DuckDB, pandas",
             "",
             "Each way reads the KPI stage's inputs from the warehouse and replaces the cycle's rows of its own"
-            " kpi_values and rollups tables through the same tables.py helpers: *pipeline* runs"
+            " kpi_values and rollups tables through the same warehouse/writes.py helpers: *pipeline* runs"
             " `render_kpi_values_sql` and `render_rollups_sql` as the compute_kpis and rollups assets do; *duckdb* is"
             " one hand-written query per table (benchmarks/kpi_rollups.py; compared on the KPIs whose formulas have"
             " one of its four forms); *pandas* reads the inputs into pandas, evaluates every parsed formula there and"

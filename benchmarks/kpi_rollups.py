@@ -7,7 +7,7 @@ members do not take part, some are blocked by a (synthetic) blocking finding, so
 and a few denominators are zero. A larger table repeats every member under `copies` member codes (e.g.
 sub-national units reporting as members) in the same groups.
 
-Each way writes its two result tables through the same tables.py helpers (one transaction per table), so
+Each way writes its two result tables through the same warehouse/writes.py helpers (one transaction per table), so
 the figures compare the computations, not the write paths: the pipeline into kpi.kpi_values and
 rollup.rollups exactly as its assets do, the others into bench_sql.* and bench_pandas.*.
 

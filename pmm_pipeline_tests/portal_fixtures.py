@@ -138,7 +138,8 @@ def publish_profiles(published_dir, members, title="Profile of {member}"):
     import json
 
     from pmm_pipeline.stages.publishing.folders import write_folder
-    from pmm_pipeline.stages.publishing.profiles import PROFILE_FILE, PROFILE_FORMAT, PROFILES_FOLDER, profile_html
+    from pmm_pipeline.stages.publishing.profile_document import PROFILE_FORMAT
+    from pmm_pipeline.stages.publishing.profiles import PROFILE_FILE, PROFILES_FOLDER, profile_html
 
     def write(folder):
         rows = {}

@@ -230,14 +230,8 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
-    from pmm_pipeline.app.self_check import (
-        SelfCheckError,
-        as_document,
-        check_file,
-        feedback_workbook,
-        member_language,
-        render_text,
-    )
+    from pmm_pipeline.app.self_check import SelfCheckError, check_file
+    from pmm_pipeline.app.self_check_report import as_document, feedback_workbook, member_language, render_text
 
     reference = load_reference(settings.reference_dir, settings.cycles_file)
     cycle_id = cycle_of(settings, args.cycle)[1].id if args.cycle else None

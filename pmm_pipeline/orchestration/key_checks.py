@@ -1,4 +1,4 @@
-"""The row-key checks: every table asset whose table declares a row key (warehouse/tables.py) checks, each time its
+"""The row-key checks: every table asset whose table declares a row key (warehouse/tables/) checks, each time its
 step writes it, that no two of the cycle's rows share one.
 
 Spec and evaluation both come from the table's declaration, here and nowhere else: the asset policies
@@ -74,7 +74,7 @@ def key_check_spec(table: Table) -> dg.AssetCheckSpec:
         key_check_name(table),
         asset=table.key,
         description=f"No two rows of {table.qualified} written for the cycle share its row key"
-        f" ({', '.join(table.row_key)}, declared in warehouse/tables.py).",
+        f" ({', '.join(table.row_key)}, declared in warehouse/tables/).",
     )
 
 

@@ -1,6 +1,6 @@
 """Builders shared by every stage: an AssetSpec from a table declaration, and the metadata of a written table.
 
-Every table asset shows, on its definition and on each materialization, its column schema (tables.py)
+Every table asset shows, on its definition and on each materialization, its column schema (warehouse/tables/)
 and column lineage (orchestration/column_lineage.py); each materialization adds its row count and a preview.
 """
 

@@ -16,12 +16,14 @@ import pandas as pd
 import pytest
 
 from pmm_pipeline.app.cli import main
-from pmm_pipeline.app.self_check import OFFLINE_LIMITS, WORDS, check_file
+from pmm_pipeline.app.self_check import check_file
+from pmm_pipeline.app.self_check_report import WORDS
 from pmm_pipeline.core.settings import DEFAULT_LIMITS, IntakeLimits
 from pmm_pipeline.defs.ingestion import validation_context
 from pmm_pipeline.stages.feedback.texts import HEADINGS, PROBLEMS
 from pmm_pipeline.stages.ingestion.intake import take_in_cycle
 from pmm_pipeline.stages.ingestion.raw_tables import intake_frames
+from pmm_pipeline.stages.quality.offline import OFFLINE_LIMITS
 from pmm_pipeline.warehouse.tables import FINDINGS
 from pmm_pipeline_tests.conftest import FIXTURES
 from pmm_pipeline_tests.stages.ingestion.test_hostile_files import DOCUMENT, LIMITS, build_corpus

@@ -220,7 +220,7 @@ def test_a_copy_of_the_shared_run_is_apart_from_it(fixture_cycle, fixture_cycle_
 
 
 def test_each_declared_row_key_tells_the_rows_of_a_cycle_apart(fixture_cycle):
-    """Every table declares its row key (warehouse/tables.py), or why it has none; the key is what the stages join,
+    """Every table declares its row key (warehouse/tables/), or why it has none; the key is what the stages join,
     compare and index its rows by, and what its asset's row-key check checks: in the cycle's warehouse, no two rows
     share one. Every keyed table the cycle writes holds rows of the cycle here (the questionnaires are written by
     the opening of a cycle, not by its run)."""

@@ -2,7 +2,7 @@
 
 A cycle is run with DuckDB's query log switched on for the warehouse, read at the end of each step (its
 statements), every statement is parsed with sqlglot, and the tables it reads and writes are compared with the
-definitions: the tables of the table assets (their `dagster/table_name`, from warehouse/tables.py) and each
+definitions: the tables of the table assets (their `dagster/table_name`, from warehouse/tables/) and each
 asset's declared dependencies. A new query that reads a table its asset does not depend on, or a dependency
 no step reads any more, fails here.
 """

@@ -2,7 +2,7 @@
 
 Each statement is written into its declared table the way its asset writes it (replace_cycle_rows_from_sql), so
 a statement whose columns drift from the table's declaration fails here too. The input tables are created from
-their declarations (warehouse/tables.py); a row gives only the columns the case is about, the rest are NULL.
+their declarations (warehouse/tables/); a row gives only the columns the case is about, the rest are NULL.
 Rows of another cycle are given everywhere a statement filters by cycle, and must never show.
 """
 

@@ -1,4 +1,4 @@
-"""SQL names a table through its declaration in warehouse/tables.py (`{PARTICIPATION.qualified}`), never by
+"""SQL names a table through its declaration in warehouse/tables/ (`{PARTICIPATION.qualified}`), never by
 writing "staging.participation" out by hand: a table is declared in one place, and a renamed or moved table then
 cannot leave a query behind that still names the old one."""
 
@@ -58,7 +58,7 @@ def test_no_sql_in_the_package_names_a_declared_table_by_hand():
         found += literal_table_names(path.read_text(), path.relative_to(PACKAGE_DIR.parent).as_posix())
     assert not found, (
         "SQL names these tables by hand; write them as f-strings with the table's declaration from"
-        " pmm_pipeline/warehouse/tables.py (`{PARTICIPATION.qualified}`, `published_tables(tier)`):\n"
+        " pmm_pipeline/warehouse/tables/ (`{PARTICIPATION.qualified}`, `published_tables(tier)`):\n"
         + "\n".join(found)
     )
 

@@ -37,7 +37,7 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bo
 def _rows(conn: duckdb.DuckDBPyConnection, table: Table, cycle: str) -> pd.DataFrame:
     if not _table_exists(conn, table.schema, table.name):
         return pd.DataFrame(columns=["member_code"])
-    # The table is a declaration of warehouse/tables.py, never input.
+    # The table is a declaration of warehouse/tables/, never input.
     return conn.execute(f"SELECT * FROM {table.qualified} WHERE cycle = ? AND member_code IS NOT NULL", [cycle]).df()
 
 

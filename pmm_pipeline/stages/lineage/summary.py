@@ -4,7 +4,7 @@ A trace per value would be thousands of entries per run (186 members x some 25 s
 event of the log should carry, so the UI gets what `pmm trace` says in aggregate and bounded: values per
 status, per KPI series the statuses and what each tier shows or withholds and why, every value without a
 number with the reason (which input, which state, which denominator: the same words as the trace, from
-`trace.explain`), and each blocked member with its blocking findings. The whole trace of one value
+`reasons.explain`), and each blocked member with its blocking findings. The whole trace of one value
 stays one command away (`pmm trace ... --json`).
 """
 
@@ -17,8 +17,8 @@ import pandas as pd
 from pmm_pipeline.core.vocabulary import TIERS, VALUE_STATUSES
 from pmm_pipeline.specs.catalogue.formula import Formula, ItemRef, parse_formula
 from pmm_pipeline.stages.disclosure.facts import VALUE, visible_in
+from pmm_pipeline.stages.lineage.reasons import explain
 from pmm_pipeline.stages.lineage.recompute import evaluate
-from pmm_pipeline.stages.lineage.trace import explain
 from pmm_pipeline.warehouse.tables import FINDINGS, KPI_VALUES, MEMBER_SUMMARY, PROVENANCE, WITHHELD
 
 BLOCKED = "blocked"

@@ -9,39 +9,31 @@ notation with every digit (`exact_decimal`), a computed value as Python's repr.
 
 A value without a number says why: the inputs not applicable or not reported, the denominator that is
 zero (the formula is evaluated again on the inputs shown, recompute.py), or the blocking findings that kept
-the member out. Where the value went is publication.py; the trace as text, with member-supplied text
+the member out (reasons.py). Each series with its inputs and rules is trace_series.py; where the value went is
+publication.py; the trace as text, with member-supplied text
 printed inert so a comment cannot rewrite the auditor's terminal, is render.py.
 """
 
-import math
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
 
 from pmm_pipeline.core.text import printable
-from pmm_pipeline.specs.catalogue.formula import Formula, ItemRef
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.catalogue.models import KpiSpec
-from pmm_pipeline.stages.lineage.as_written import ArchivedFile, archive_intact, exact_decimal
+from pmm_pipeline.stages.lineage.as_written import ArchivedFile, archive_intact
 from pmm_pipeline.stages.lineage.publication import Publication
 from pmm_pipeline.stages.lineage.reads import column_names, iso_time, plain, records, rows, table_names
-from pmm_pipeline.stages.lineage.recompute import REFERENCE, evaluate
 from pmm_pipeline.stages.lineage.trace_model import (
     FORMAT,
     FORMAT_VERSION,
-    Finding,
     Gate,
-    Input,
-    Place,
-    Reason,
     RuleInfo,
-    RuleResult,
     Run,
-    Series,
     Submission,
     Trace,
 )
+from pmm_pipeline.stages.lineage.trace_series import trace_finding, trace_series
 from pmm_pipeline.stages.quality.rules import RULES
 from pmm_pipeline.warehouse.tables import (
     FINDINGS,
@@ -62,20 +54,6 @@ ACCOUNT_COLUMNS = ("channel", "account")
 
 class TraceError(Exception):
     """Nothing to trace for the arguments given (no lineage, no value); one line for the user."""
-
-
-def _finding(row: Mapping) -> Finding:
-    return Finding(
-        rule=row["rule"],
-        severity=row["severity"],
-        kpi_id=row.get("kpi_id"),
-        item=row.get("item"),
-        year=None if row.get("year") is None else int(row["year"]),
-        value=None if row.get("value") is None else float(row["value"]),
-        message=row.get("message") or "",
-        is_justified=None if row.get("is_justified") is None else bool(row["is_justified"]),
-        justification=row.get("justification"),
-    )
 
 
 def _not_participating(conn, tables: set[str], cycle_id: str, member: str, kpi_id: str) -> TraceError:
@@ -181,7 +159,7 @@ def load_trace(
     reporting_year = int(run.get("reporting_year") or next(iter(values.values()), {}).get("reporting_year") or 0)
     if not reporting_year:
         raise TraceError(f"no lineage of cycle {cycle_id} in the warehouse: run the cycle first")
-    blocking = [_finding(f) for f in findings if f["severity"] == "blocking"]
+    blocking = [trace_finding(f) for f in findings if f["severity"] == "blocking"]
     gate = Gate(
         is_admitted=admitted,
         rules_run=summary[0].get("rules_run") if summary else None,
@@ -198,7 +176,7 @@ def load_trace(
         else None
     )
     series = [
-        _series(
+        trace_series(
             kpi,
             s.id,
             s.formula,
@@ -272,158 +250,4 @@ def _submission(conn, tables: set[str], cycle_id: str, submission_id: str) -> Su
         sent_by=row.get("sent_by"),
         channel=None if account["channel"] is None else str(account["channel"]),
         account=None if account["account"] is None else str(account["account"]),
-    )
-
-
-def _input(
-    ref: ItemRef,
-    reporting_year: int,
-    answer: Mapping | None,
-    version,
-    findings: list[dict],
-    archived: ArchivedFile | None,
-) -> Input:
-    year = reporting_year + ref.offset
-    mine = [_finding(f) for f in findings if f.get("item") == ref.item and f.get("year") == year]
-    if answer is None:
-        return Input(
-            ref=str(ref),
-            item=ref.item,
-            year=year,
-            year_ref="T" if ref.offset == 0 else f"T{ref.offset}",
-            status="missing",
-            value=None,
-            value_exact=None,
-            level=None,
-            comment=None,
-            place=None,
-            as_written=None,
-            submission_id=None,
-            submission_version=None,
-            findings=mine,
-        )
-    value = answer.get("value")
-    place = (
-        Place(
-            file=answer["source_file"],
-            pointer=answer.get("source_pointer"),
-            sheet=answer.get("source_sheet"),
-            cell=answer.get("source_cell"),
-            line=answer.get("source_line"),
-        )
-        if answer.get("source_file")
-        else None
-    )
-    return Input(
-        ref=str(ref),
-        item=ref.item,
-        year=year,
-        year_ref="T" if ref.offset == 0 else f"T{ref.offset}",
-        status=answer["status"],
-        value=None if value is None else float(value),
-        value_exact=exact_decimal(value),
-        as_written=(
-            archived.text_at(place.pointer, place.sheet, place.cell, place.line)
-            if archived is not None and place is not None and answer["status"] == "reported"
-            else None
-        ),
-        level=answer.get("value_text"),
-        comment=answer.get("comment"),
-        place=place,
-        submission_id=answer.get("submission_id"),
-        submission_version=answer.get("version", version),
-        findings=mine,
-    )
-
-
-def explain(status: str, states: Sequence[tuple[str, str]], zero: Sequence[str]) -> tuple[str, str, list[str]]:
-    """(kind, message, inputs) of a value without a number, from its inputs' (reference, status) in formula order
-    and the denominators found zero; the words of both `pmm trace` and the provenance asset's summary."""
-    if status == "not_applicable":
-        refs = [ref for ref, state in states if state == "not_applicable"]
-        return "input_not_applicable", f"the member declared {', '.join(refs)} not applicable", refs
-    if status == "missing":
-        refs = [(ref, state) for ref, state in states if state in ("missing", "not_available")]
-        shown = "; ".join(f"{ref} is {'not answered' if state == 'missing' else state}" for ref, state in refs)
-        return "input_not_reported", f"no number to compute: {shown}", [ref for ref, _ in refs]
-    if zero:
-        named = set(REFERENCE.findall(zero[0]))  # whole references: total[T] is not import_total[T]
-        inputs = [ref for ref, _ in states if ref in named] or [ref for ref, _ in states]
-        return "zero_denominator", f"the denominator {zero[0]} is 0 (never shown as 0 or infinity)", inputs
-    return (
-        "not_finite",
-        "the formula's result on these inputs is not a finite number (beyond the range of a double)",
-        [ref for ref, _ in states],
-    )
-
-
-def _reason(status: str, inputs: list[Input], zero: list[str], gate: Gate, member: str) -> Reason | None:
-    if status == "reported":
-        return None
-    if status == "blocked":
-        rules = ", ".join(dict.fromkeys(f.rule for f in gate.blocking_findings)) or "a blocking rule"
-        return Reason(
-            kind="member_blocked",
-            message=f"the quality gate kept {member}'s submission out of the KPIs: {rules}"
-            f" ({len(gate.blocking_findings)} blocking finding(s)); the member must correct and send it again",
-            inputs=sorted({f"{f.item}[{f.year}]" for f in gate.blocking_findings if f.item}),
-            findings=gate.blocking_findings,
-        )
-    kind, message, refs = explain(status, [(i.ref, i.status) for i in inputs], zero)
-    return Reason(kind=kind, message=message, inputs=refs, denominator=zero[0] if kind == "zero_denominator" else None)
-
-
-def _series(
-    kpi: KpiSpec,
-    series_id: str,
-    formula_text: str,
-    formula: Formula,
-    reporting_year: int,
-    value_row: Mapping | None,
-    answers: Mapping,
-    findings: list[dict],
-    version,
-    gate: Gate,
-    publication: Publication,
-    member: Mapping,
-    archived: ArchivedFile | None,
-) -> Series:
-    inputs = [
-        _input(ref, reporting_year, answers.get((ref.item, reporting_year + ref.offset)), version, findings, archived)
-        for ref in formula.refs
-    ]
-    numbers = {ItemRef(i.item, i.year - reporting_year): i.value for i in inputs if i.status == "reported"}
-    recomputed, zero = evaluate(formula, numbers)
-    status = value_row["status"] if value_row else "blocked"
-    years = {(i.item, i.year) for i in inputs}
-    concerned = [f for f in findings if (f.get("item"), f.get("year")) in years or f.get("kpi_id") == kpi.id]
-    rules = []
-    for rule in RULES:
-        count = sum(1 for f in concerned if f["rule"] == rule.id)
-        rules.append(
-            RuleResult(
-                rule=rule.id,
-                severity=rule.severity.value,
-                engine=rule.engine.value,
-                result="finding" if count else "no_finding",
-                findings=count,
-            )
-        )
-    value = None if not value_row or value_row.get("value") is None else float(value_row["value"])
-    return Series(
-        series=series_id,
-        formula=formula_text,
-        status=status,
-        value=value,
-        recomputed_value=recomputed if recomputed is None or math.isfinite(recomputed) else None,
-        numerator=(value_row or {}).get("numerator"),
-        denominator=(value_row or {}).get("denominator"),
-        level_code=(value_row or {}).get("level_code"),
-        disclosure=(value_row or {}).get("disclosure"),
-        flags=[f for f in str((value_row or {}).get("flags") or "").split(";") if f],
-        reason=_reason(status, inputs, zero, gate, member["member_code"]),
-        inputs=inputs,
-        rules=rules,
-        publication=publication.tiers(series_id, value_row),
-        rollups=publication.rollups(series_id, value_row, member),
     )

@@ -1,6 +1,6 @@
 """Human names, in the reader's language, of everything the published tables carry as codes; number formats.
 
-Shared by the report (report.py, report_sections.py) and the member profiles (profiles.py).
+Shared by the report (report.py, report_sections.py) and the member profiles (profile_page.py).
 """
 
 import html

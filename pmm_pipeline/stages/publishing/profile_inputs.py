@@ -15,7 +15,8 @@ from pmm_pipeline.specs.reference.models import Cycle
 from pmm_pipeline.stages.publishing.definitions import kpi_definitions
 from pmm_pipeline.stages.publishing.folders import check_listed
 from pmm_pipeline.stages.publishing.history import cycles_before
-from pmm_pipeline.stages.publishing.profiles import PROFILES_FOLDER, ProfileInputs, member_profile
+from pmm_pipeline.stages.publishing.profile_document import ProfileInputs
+from pmm_pipeline.stages.publishing.profiles import PROFILES_FOLDER, member_profile
 from pmm_pipeline.stages.publishing.readback import read_release_files
 from pmm_pipeline.stages.publishing.release import ReleaseRefusedError, sha256_file
 

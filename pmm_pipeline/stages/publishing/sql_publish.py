@@ -5,7 +5,7 @@ server (the PMM platform, dashboards). Each tier has its own schema (`pmm_<tier>
 grants per schema decide who reads what (deploy/postgres_roles.sql). A cycle's rows of every
 table of one tier are replaced in ONE transaction (delete the cycle's rows, insert the new ones):
 readers see the previous release or the new one, never a mix, and a re-run gives the same rows.
-Tables are created from their declaration in tables.py when missing, so columns cannot drift.
+Tables are created from their declaration in warehouse/tables/ when missing, so columns cannot drift.
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from pmm_pipeline.warehouse.tables import Table
 
-# DuckDB column types of tables.py -> PostgreSQL types (the only ones the declared tables use).
+# DuckDB column types of warehouse/tables/ -> PostgreSQL types (the only ones the declared tables use).
 SQL_TYPES = {
     "VARCHAR": "TEXT",
     "DOUBLE": "DOUBLE PRECISION",
@@ -53,7 +53,7 @@ class SqlTable:
 def publish_cycle(engine: sa.Engine, cycle: str, tables: Sequence[SqlTable]) -> dict[str, int]:
     """Replace `cycle`'s rows of every table in one transaction; returns rows written per table.
 
-    Identifiers come from tables.py declarations and tier names only, never from data; values are
+    Identifiers come from warehouse/tables/ declarations and tier names only, never from data; values are
     bound parameters. Readers in other transactions keep seeing the old rows until the commit.
     """
     written: dict[str, int] = {}

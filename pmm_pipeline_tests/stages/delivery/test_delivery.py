@@ -345,7 +345,8 @@ def test_the_verdict_gives_what_to_do_in_the_asked_language(tmp_path):
 
 
 def test_findings_are_those_pmm_validate_gives_for_the_same_file(tmp_path, reference, catalogue):
-    from pmm_pipeline.app.self_check import as_document, check_file
+    from pmm_pipeline.app.self_check import check_file
+    from pmm_pipeline.app.self_check_report import as_document
 
     settings = settings_for(tmp_path / "data")
     data = submission("KEN", 1200)  # more electronic declarations than declarations: a part above its whole

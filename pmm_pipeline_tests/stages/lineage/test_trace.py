@@ -376,7 +376,7 @@ def test_undefined_names_the_zero_denominator(trace_of):
 
 
 def test_the_zero_denominator_names_whole_references_only():
-    from pmm_pipeline.stages.lineage.trace import explain
+    from pmm_pipeline.stages.lineage.reasons import explain
 
     states = [("import_total[T]", "reported"), ("total[T]", "reported")]
     assert explain("undefined", states, ["total[T]"])[2] == ["total[T]"]

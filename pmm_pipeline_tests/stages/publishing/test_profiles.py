@@ -166,7 +166,9 @@ def test_a_profile_that_is_not_its_inputs_or_names_another_member_is_refused(tmp
     """The check run on the built folder before the switch: figures altered (even with the manifest redone) or a
     page naming another participant are problems, and write_profiles refuses to switch such a folder in."""
     from pmm_pipeline.stages.publishing.folders import write_folder
-    from pmm_pipeline.stages.publishing.profiles import build_profile, check_profiles, render_profile, write_profiles
+    from pmm_pipeline.stages.publishing.profile_document import build_profile
+    from pmm_pipeline.stages.publishing.profile_page import render_profile
+    from pmm_pipeline.stages.publishing.profiles import check_profiles, write_profiles
     from pmm_pipeline.stages.publishing.release import ReleaseRefusedError
     from pmm_pipeline_tests.stages.publishing.test_report_catalogues import hand_made_profile_inputs
 

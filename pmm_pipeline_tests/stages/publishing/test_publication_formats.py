@@ -313,7 +313,7 @@ def test_json_keeps_every_digit(tmp_path: Path):
 
 
 def declared_tables() -> dict[str, list[str]]:
-    """Every table declared in tables.py (the tiers' copies too): qualified name -> columns."""
+    """Every table declared in warehouse/tables/ (the tiers' copies too): qualified name -> columns."""
     from pmm_pipeline.warehouse import tables
 
     declared = [t for t in vars(tables).values() if isinstance(t, tables.Table)]

@@ -11,7 +11,9 @@ import re
 import pytest
 
 from pmm_pipeline.core.vocabulary import LANGUAGES, TIERS
-from pmm_pipeline.stages.publishing.profiles import build_profile, profile_html, render_profile
+from pmm_pipeline.stages.publishing.profile_document import build_profile
+from pmm_pipeline.stages.publishing.profile_page import render_profile
+from pmm_pipeline.stages.publishing.profiles import profile_html
 from pmm_pipeline_tests.stages.publishing.test_report import ARTIFACTS, chromium, overlapping
 from pmm_pipeline_tests.stages.publishing.test_report_catalogues import hand_made_profile_inputs
 

@@ -69,7 +69,7 @@ def hand_made_profile_inputs(lang: str):
     """KEN in the hand-made tables of test_report.py, with a previous cycle of each kind (changed, not comparable)."""
     import pandas as pd
 
-    from pmm_pipeline.stages.publishing.profiles import ProfileInputs
+    from pmm_pipeline.stages.publishing.profile_document import ProfileInputs
 
     ctx = context(lang)
     values = tables()["kpi_values"]
@@ -105,7 +105,8 @@ def hand_made_profile_inputs(lang: str):
 
 @pytest.mark.parametrize("lang", i18n.TRANSLATED_LANGUAGES)
 def test_rendering_a_profile_looks_up_only_translated_messages(lang):
-    from pmm_pipeline.stages.publishing.profiles import build_profile, render_profile
+    from pmm_pipeline.stages.publishing.profile_document import build_profile
+    from pmm_pipeline.stages.publishing.profile_page import render_profile
     from pmm_pipeline.stages.publishing.report import format_number
 
     inputs = hand_made_profile_inputs(lang)
