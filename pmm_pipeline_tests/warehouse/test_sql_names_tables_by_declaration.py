@@ -58,8 +58,7 @@ def test_no_sql_in_the_package_names_a_declared_table_by_hand():
         found += literal_table_names(path.read_text(), path.relative_to(PACKAGE_DIR.parent).as_posix())
     assert not found, (
         "SQL names these tables by hand; write them as f-strings with the table's declaration from"
-        " pmm_pipeline/warehouse/tables/ (`{PARTICIPATION.qualified}`, `published_tables(tier)`):\n"
-        + "\n".join(found)
+        " pmm_pipeline/warehouse/tables/ (`{PARTICIPATION.qualified}`, `published_tables(tier)`):\n" + "\n".join(found)
     )
 
 
