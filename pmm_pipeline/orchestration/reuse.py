@@ -26,18 +26,16 @@ from pmm_pipeline.orchestration.resources.warehouse import Warehouse
 from pmm_pipeline.specs.reference.models import Cycle
 from pmm_pipeline.stages.publishing.folders import check_listed
 from pmm_pipeline.stages.publishing.release import sha256_file
-from pmm_pipeline.warehouse import tables as declared
 from pmm_pipeline.warehouse.digests import table_digest
-from pmm_pipeline.warehouse.tables import Table, published_tables
+from pmm_pipeline.warehouse.tables import Table, declared_tables, published_tables
 
 REUSE_FOLDER = "reuse"
+RELEASE_TIER_BY_KEY = {dg.AssetKey(published_tables(tier)[2].key): tier for tier in TIERS}
 # Every declared table by its asset key; a tier's releases table stands for its released folder (what the
 # steps after it read), so it is digested by the folder's manifest, not by its log rows.
 TABLES_BY_KEY: dict[dg.AssetKey, Table] = {
-    dg.AssetKey(t.key): t
-    for t in [*(t for t in vars(declared).values() if isinstance(t, Table)), *(published_tables(x)[0] for x in TIERS)]
-} | {dg.AssetKey(published_tables(tier)[1].key): published_tables(tier)[1] for tier in TIERS}
-RELEASE_TIER_BY_KEY = {dg.AssetKey(published_tables(tier)[2].key): tier for tier in TIERS}
+    dg.AssetKey(t.key): t for t in declared_tables() if dg.AssetKey(t.key) not in RELEASE_TIER_BY_KEY
+}
 
 
 def record_path(storage: PmmStorage, cycle: str, step: str) -> Path:
