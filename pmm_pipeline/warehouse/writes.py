@@ -67,11 +67,22 @@ def replace_cycle_rows_of_tables(
 
 
 def append_rows(conn: duckdb.DuckDBPyConnection, table: Table, rows: pd.DataFrame) -> None:
-    """Append rows to a log table (releases, history), creating it when missing."""
+    """Append rows to a log table (a tier's releases), creating it when missing. A row whose key (the table's
+    declared row key) is on record already replaces it, in one transaction: a step retried within its run logs
+    its release once, as the key declares and the row-key check requires."""
     create_tables(conn, [table])
     conn.register("_incoming_rows", rows[table.column_names])
     try:
-        conn.execute(f"INSERT INTO {table.qualified} BY NAME SELECT * FROM _incoming_rows")
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            if table.row_key:
+                same_key = " AND ".join(f"{table.name}.{c} IS NOT DISTINCT FROM i.{c}" for c in table.row_key)
+                conn.execute(f"DELETE FROM {table.qualified} USING _incoming_rows AS i WHERE {same_key}")
+            conn.execute(f"INSERT INTO {table.qualified} BY NAME SELECT * FROM _incoming_rows")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
     finally:
         conn.unregister("_incoming_rows")
 

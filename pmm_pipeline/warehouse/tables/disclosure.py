@@ -64,7 +64,8 @@ def published_tables(tier: str) -> tuple[Table, Table, Table]:
             C("code_version", "VARCHAR", "code version that produced it"),
             C("catalogue_digest", "VARCHAR", "SHA-256 of the KPI spec files used"),
         ),
-        # A run releases a tier's folder of a cycle once; a run that reuses the release logs none.
+        # A run releases a tier's folder of a cycle once (a step retried in its run replaces its row:
+        # warehouse/writes.py append_rows); a run that reuses the release logs none.
         row_key=("cycle", "run_id"),
     )
     return kpi_values, rollups, releases
