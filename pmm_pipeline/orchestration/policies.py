@@ -13,6 +13,7 @@ of its asset (a result is tied to the cycle it checked); every description is ma
 markdown here, where they all pass (`<cycle>` shown as code, not eaten as an HTML tag).
 """
 
+import inspect
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 
@@ -88,10 +89,13 @@ def with_key_check_specs(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition
     fn = _compute_fn(assets_def)
     if not specs:
         return assets_def
-    if fn is None or "warehouse" not in assets_def.node_def.required_resource_keys:
-        raise ValueError(
-            f"{assets_def.node_def.name}: a table asset with a row key is computed by a step that takes `warehouse`"
-        )
+    name = assets_def.node_def.name
+    # Refused at loading, not in a run: the check reads the step's `warehouse` argument, and attaches several results
+    # only to a step that yields them.
+    if fn is None or "warehouse" not in inspect.signature(fn).parameters:
+        raise ValueError(f"{name}: a table asset with a row key must be computed by a step that takes `warehouse`")
+    if len(specs) + len(key_checked_tables(assets_def)) > 1 and not inspect.isgeneratorfunction(fn):
+        raise ValueError(f"{name}: a step that writes several tables with row keys must yield its results")
     added = {spec.get_python_identifier(): spec for spec in specs}
     return _with_op(
         assets_def,

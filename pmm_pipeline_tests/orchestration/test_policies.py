@@ -34,3 +34,23 @@ def test_the_pool_comes_from_the_policy_not_from_the_asset():
     assert opens_the_warehouse.op.pool is None  # as the stage wrote it
     assert opening.op.pool == WAREHOUSE_POOL
     assert other.op.pool is None
+
+
+def test_a_keyed_table_asset_whose_step_cannot_be_checked_is_refused_at_loading():
+    import pytest
+
+    from pmm_pipeline.warehouse.tables import KPI_VALUES, ROLLUPS
+
+    @dg.asset(key=KPI_VALUES.key, required_resource_keys={"warehouse"})
+    def reads_the_warehouse_from_context(context):
+        return dg.MaterializeResult()
+
+    with pytest.raises(ValueError, match="must be computed by a step that takes `warehouse`"):
+        apply_asset_policies([reads_the_warehouse_from_context])
+
+    @dg.multi_asset(specs=[dg.AssetSpec(KPI_VALUES.key), dg.AssetSpec(ROLLUPS.key)])
+    def returns_two_tables(context, warehouse: dg.ResourceParam[object]):
+        return dg.MaterializeResult(asset_key=KPI_VALUES.key), dg.MaterializeResult(asset_key=ROLLUPS.key)
+
+    with pytest.raises(ValueError, match="must yield its results"):
+        apply_asset_policies([returns_two_tables])
