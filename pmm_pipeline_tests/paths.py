@@ -1,5 +1,5 @@
 """Where the tests find the checkout and their own data, declared once: a test module's place in the tree (which
-mirrors the package, suite/test_tree.py) says nothing about where these are."""
+mirrors the package, suite/test_tree_mirrors_package.py) says nothing about where these are."""
 
 from pathlib import Path
 

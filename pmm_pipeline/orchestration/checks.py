@@ -12,7 +12,8 @@ Two kinds of check read differently at a glance, and must never be confused in t
 A stage declares its checks as plain `dg.AssetCheckSpec(name, asset=..., description=...)`; the
 asset policies (policies.py) then give every check spec, from this table, its blocking flag, its
 partitions (the cycle it checked), its kind in words at the head of its description and in its
-metadata; the step guard (failures.py) gives every result the severity of its kind. A check missing
+metadata; the step guard (failures.py) gives every result the severity of its kind. The row-key checks are
+not written by a stage: the policies add them to every asset of a table with a row key (key_checks.py). A check missing
 from this table fails the code location's loading, so none can slip through unclassified.
 """
 

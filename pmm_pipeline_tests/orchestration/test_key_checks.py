@@ -8,7 +8,7 @@ import pytest
 
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.definitions import build_definitions
-from pmm_pipeline.orchestration.checks import CHECKS, RECORD_ROW_KEY_CHECK, ROW_KEY_CHECK
+from pmm_pipeline.orchestration.checks import CHECKS, RECORD_ROW_KEY_CHECK, ROW_KEY_CHECK, CheckKind
 from pmm_pipeline.orchestration.key_checks import (
     LISTED_DUPLICATES,
     ON_RECORD,
@@ -78,7 +78,8 @@ def test_a_table_not_in_the_warehouse_repeats_no_key():
 
 
 def test_a_null_in_a_key_column_counts_as_one_value():
-    # raw.rejections holds landing entries that are no files with sha256 NULL: two of one name are one key twice.
+    # A key column may hold NULL (raw.rejections: a landing entry that is no file has no sha256): two rows whose
+    # keys are equal but for NULLs in the same place share one key, as GROUP BY counts them.
     with duckdb.connect() as conn:
         create_tables(conn, [RAW_ANSWERS])
         rows = pd.DataFrame(
@@ -98,6 +99,7 @@ def test_every_table_declares_its_row_key_or_why_it_has_none():
 
 
 def test_a_blocking_and_a_record_check_are_both_guarantees():
+    assert {CHECKS[ROW_KEY_CHECK].kind, CHECKS[RECORD_ROW_KEY_CHECK].kind} == {CheckKind.guarantee}
     assert CHECKS[ROW_KEY_CHECK].blocking and not CHECKS[RECORD_ROW_KEY_CHECK].blocking
     assert ON_RECORD <= {t.qualified for t in declared_tables() if t.row_key}
     for name in ("kpi.kpi_values", "rollup.rollups", "quality.admitted_answers", "publish_public.kpi_values"):

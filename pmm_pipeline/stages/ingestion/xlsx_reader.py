@@ -1,5 +1,5 @@
-"""Reading a filled Excel questionnaire (`pmm template`), or a flat export saved as .xlsx, with the
-cell of every answer.
+"""Which reader an .xlsx submission goes to: a filled Excel questionnaire (`pmm template`; xlsx_questionnaire.py)
+or a flat export saved as .xlsx (read here), each answer with its cell.
 
 The container is checked first (limits.py); the workbook is then read within the limits
 (xlsx_workbook.py): as a questionnaire (xlsx_questionnaire.py) when it has the questionnaire's hidden

@@ -2,9 +2,10 @@
 
 Asset keys equal `[schema, table]`; asset descriptions and column schemas shown in the Dagster UI
 come from here, so the documentation cannot drift from the DDL. The declarations live in this package's
-modules, one per schema in data order (raw, staging, quality, feedback, kpi_rollup, disclosure, collection,
-lineage); every one is re-exported here, so a stage writes `from pmm_pipeline.warehouse.tables import X` and
-`vars(tables)` holds every declared Table.
+modules by data-flow stage (raw, staging, quality, feedback, kpi_rollup, disclosure with each tier's published
+tables, collection, lineage), beside the Table dataclass (declaration.py) and the column groups several tables
+share (shared_columns.py); every one is re-exported here, so a stage writes
+`from pmm_pipeline.warehouse.tables import X`, and `declared_tables()` lists every table, the tiers' included.
 """
 
 from pmm_pipeline.core.vocabulary import TIERS

@@ -316,9 +316,7 @@ def declared_tables() -> dict[str, list[str]]:
     """Every table declared in warehouse/tables/ (the tiers' copies too): qualified name -> columns."""
     from pmm_pipeline.warehouse import tables
 
-    declared = [t for t in vars(tables).values() if isinstance(t, tables.Table)]
-    declared += [t for tier in TIERS for t in tables.published_tables(tier)]
-    return {t.qualified: t.column_names for t in declared}
+    return {t.qualified: t.column_names for t in tables.declared_tables()}
 
 
 def test_every_table_materialization_carries_row_count_schema_lineage_and_preview(released, fixture_cycle):
