@@ -1,7 +1,7 @@
 """The intake's tables (schema raw): every file received, accepted submission versions and their answers, rejections."""
 
 from pmm_pipeline.warehouse.tables.declaration import C, Table
-from pmm_pipeline.warehouse.tables.shared_columns import ANSWER_COLUMNS, SOURCE_COLUMNS
+from pmm_pipeline.warehouse.tables.shared_columns import ANSWER_COLUMNS, CHANNEL_COLUMNS, SOURCE_COLUMNS
 
 RECEIVED_FILES = Table(
     "raw",
@@ -25,16 +25,7 @@ RECEIVED_FILES = Table(
             "accepted, rejected, duplicate (same bytes as another file), or archive_corrupt / archive_missing (the"
             " archived copy of a version on record is altered or gone: kept on record, not used)",
         ),
-        C(
-            "channel",
-            "VARCHAR",
-            "landing (copied into the landing folder) or platform (delivered by the member platform)",
-        ),
-        C(
-            "account",
-            "VARCHAR",
-            "login of the platform account that sent the file; NULL for a file copied into landing",
-        ),
+        *CHANNEL_COLUMNS,
     ),
     row_key=("cycle", "file_name", "sha256"),
 )
@@ -69,16 +60,7 @@ SUBMISSIONS = Table(
             " is gone; the version keeps its place and number but is never used, and if it would be the version"
             " in use the member has none until the copy is restored or the file sent again",
         ),
-        C(
-            "channel",
-            "VARCHAR",
-            "landing (copied into the landing folder) or platform (delivered by the member platform)",
-        ),
-        C(
-            "account",
-            "VARCHAR",
-            "login of the platform account that sent the file; NULL for a file copied into landing",
-        ),
+        *CHANNEL_COLUMNS,
     ),
     row_key=("cycle", "member_code", "version"),
 )
@@ -132,16 +114,7 @@ REJECTIONS = Table(
             " are the original's)",
         ),
         C("member_code", "VARCHAR", "member the file is from, when its content (or else its name) says; else NULL"),
-        C(
-            "channel",
-            "VARCHAR",
-            "landing (copied into the landing folder) or platform (delivered by the member platform)",
-        ),
-        C(
-            "account",
-            "VARCHAR",
-            "login of the platform account that sent the file; NULL for a file copied into landing",
-        ),
+        *CHANNEL_COLUMNS,
     ),
     row_key=("cycle", "file_name", "sha256"),
 )

@@ -20,6 +20,6 @@ ANSWER_COLUMNS = (
 # How a file came, on every raw record of a file: through the member platform (with the account that sent it) or
 # copied into landing by hand. The published tables never carry them.
 CHANNEL_COLUMNS = (
-    C("channel", "VARCHAR", "landing (copied into the landing folder) or platform (sent through the member platform)"),
+    C("channel", "VARCHAR", "landing (copied into the landing folder) or platform (delivered by the member platform)"),
     C("account", "VARCHAR", "login of the platform account that sent the file; NULL for a file copied into landing"),
 )
