@@ -16,6 +16,7 @@ import duckdb
 
 from pmm_pipeline.core.vocabulary import TIERS
 from pmm_pipeline.orchestration.checks import RECORD_ROW_KEY_CHECK, ROW_KEY_CHECK
+from pmm_pipeline.warehouse.reads import table_exists
 from pmm_pipeline.warehouse.tables import (
     COMPLETENESS,
     FEEDBACK_REPORTS,
@@ -105,11 +106,7 @@ def duplicate_keys(
 
     A table not in the warehouse repeats no key: a reused release step replays its result and logs no release
     (a warehouse rebuilt from the archive then has no releases table until a release is computed)."""
-    exists = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [table.schema, table.name],
-    ).fetchall()[0][0]
-    if not exists:
+    if not table_exists(conn, table):
         return []
     key = ", ".join(table.row_key)
     rows = conn.execute(

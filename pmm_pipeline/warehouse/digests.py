@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import duckdb
 
+from pmm_pipeline.warehouse.reads import table_exists
 from pmm_pipeline.warehouse.tables import Table
 
 ABSENT = "absent"
@@ -17,11 +18,7 @@ def table_digest(
     change detector for reuse, not a seal against tampering (releases are sealed by their SHA-256 manifests).
     `absent_as_empty`: a table not created yet reads as no rows (other cycles' rows of a step's own table).
     """
-    found = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [table.schema, table.name],
-    ).fetchall()[0][0]
-    if not found:
+    if not table_exists(conn, table):
         return "0:0" if absent_as_empty else ABSENT
     count, total = conn.execute(
         f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM {table.qualified} AS t"

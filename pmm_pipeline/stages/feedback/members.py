@@ -17,6 +17,7 @@ from pmm_pipeline.specs.reference.models import Cycle, Membership
 from pmm_pipeline.stages.feedback.opening import Correction, Opening
 from pmm_pipeline.stages.feedback.report import FileLine, render_feedback, rows_from_findings, rows_from_rejections
 from pmm_pipeline.stages.feedback.verdict import Gate, Rejected, Verdict, Version, deadline_of, decide_verdict
+from pmm_pipeline.warehouse.reads import table_exists
 from pmm_pipeline.warehouse.tables import FINDINGS, MEMBER_SUMMARY, REJECTIONS, SUBMISSION_HISTORY, SUBMISSIONS, Table
 
 MEMBER_CODE = re.compile(r"^[A-Z]{3}$")  # also what makes a member code safe as a folder name
@@ -26,16 +27,8 @@ def report_path(feedback_dir: Path, member: str, cycle: str) -> Path:
     return feedback_dir / member / f"feedback_{member}_{cycle}.xlsx"
 
 
-def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return bool(
-        conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
-        ).fetchall()[0][0]
-    )
-
-
 def _rows(conn: duckdb.DuckDBPyConnection, table: Table, cycle: str) -> pd.DataFrame:
-    if not _table_exists(conn, table.schema, table.name):
+    if not table_exists(conn, table):
         return pd.DataFrame(columns=["member_code"])
     # The table is a declaration of warehouse/tables/, never input.
     return conn.execute(f"SELECT * FROM {table.qualified} WHERE cycle = ? AND member_code IS NOT NULL", [cycle]).df()

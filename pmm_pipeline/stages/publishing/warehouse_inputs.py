@@ -17,6 +17,7 @@ from pmm_pipeline.specs.reference.models import Cycle
 from pmm_pipeline.stages.disclosure.facts import SeriesFacts, load_series_facts
 from pmm_pipeline.stages.disclosure.record import with_history
 from pmm_pipeline.stages.rollups.compute import GROUPS_CTE
+from pmm_pipeline.warehouse.reads import table_exists
 from pmm_pipeline.warehouse.tables import KPI_VALUES, PARTICIPATION, ROLLUPS, Table, published_tables
 
 MEMBERSHIPS_SQL = f"""
@@ -90,10 +91,7 @@ def load_tier_tables(conn: duckdb.DuckDBPyConnection, tier: str, cycle_id: str) 
 
 def load_optional_table(conn: duckdb.DuckDBPyConnection, table: Table, cycle_id: str) -> pd.DataFrame | None:
     """The cycle's rows of a table sorted on every column, or None when the warehouse has no such table."""
-    exists = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [table.schema, table.name],
-    ).fetchall()[0][0]
+    exists = table_exists(conn, table)
     return (
         conn.execute(f"SELECT * FROM {table.qualified} WHERE cycle = ? ORDER BY ALL", [cycle_id]).df()
         if exists

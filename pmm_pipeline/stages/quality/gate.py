@@ -30,6 +30,7 @@ from pmm_pipeline.stages.quality.findings import (
 from pmm_pipeline.stages.quality.frames import expected_answers, prepare_answers, required_answers
 from pmm_pipeline.stages.quality.plan import ANSWERS_BATCH, EXPECTED_BATCH, plan_expectations
 from pmm_pipeline.stages.quality.rules import RULES, Rule, Severity, severity_for
+from pmm_pipeline.warehouse.reads import table_exists
 from pmm_pipeline.warehouse.tables import (
     ADMITTED_ANSWERS,
     FINDINGS,
@@ -83,14 +84,6 @@ def empty_history() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(HISTORY_COLUMNS, dtypes, strict=True)})
 
 
-def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return bool(
-        conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
-        ).fetchall()[0][0]
-    )
-
-
 def load_gate_inputs(conn: duckdb.DuckDBPyConnection, cycle_id: str, earlier: list[str]) -> GateInputs:
     """The cycle's staged answers and participating members, and what earlier cycles admitted."""
     answers = conn.execute(
@@ -109,7 +102,7 @@ def load_gate_inputs(conn: duckdb.DuckDBPyConnection, cycle_id: str, earlier: li
         [cycle_id],
     ).df()
     history = empty_history()
-    if earlier and _table_exists(conn, *ADMITTED_ANSWERS.key):
+    if earlier and table_exists(conn, ADMITTED_ANSWERS):
         history = conn.execute(
             f"""
             SELECT cycle, list_position($earlier, cycle) AS cycle_rank, member_code, item, year, value
