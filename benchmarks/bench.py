@@ -73,7 +73,7 @@ def _open_warehouse(path, memory_limit_setting: bool = True):
 
 
 def _documents(reference, catalogue):
-    from benchmarks.kpi_rollups import CYCLE
+    from benchmarks.kpi_warehouse import CYCLE
     from benchmarks.validation import every_member_answering
 
     return every_member_answering(reference, catalogue, CYCLE)
@@ -92,7 +92,7 @@ def worker_baseline(_args: dict) -> dict:
 
 def worker_ingest(args: dict) -> dict:
     """Reads every member's submission in one format with the intake's read_file (parse and validate)."""
-    from benchmarks.kpi_rollups import CYCLE
+    from benchmarks.kpi_warehouse import CYCLE
     from benchmarks.xlsx_parsing import timed
     from pmm_pipeline.defs.ingestion import validation_context
     from pmm_pipeline.stages.sample.formats import SampleContext
@@ -117,7 +117,7 @@ def worker_ingest(args: dict) -> dict:
 
 def worker_validate(args: dict) -> dict:
     """The quality gate on the cycle's staged answers (5 % of members with a seeded defect), as validation.py."""
-    from benchmarks.kpi_rollups import CYCLE
+    from benchmarks.kpi_warehouse import CYCLE
     from benchmarks.validation import gate_inputs
     from pmm_pipeline.stages.quality.gate import evaluate_quality, write_gate_outcome
     from pmm_pipeline.stages.sample.defects import inject_quality_defects
@@ -155,7 +155,7 @@ def worker_validate(args: dict) -> dict:
 
 def worker_seed(args: dict) -> dict:
     """A warehouse holding the KPI stage's inputs at a size: the cycle, 100 copies, or 10^7 answer rows."""
-    from benchmarks.kpi_rollups import CYCLE, scale_inputs, seed_inputs
+    from benchmarks.kpi_warehouse import CYCLE, scale_inputs, seed_inputs
     from benchmarks.validation import gate_inputs
     from pmm_pipeline.warehouse.tables import ADMITTED_ANSWERS
 
@@ -189,7 +189,8 @@ def worker_stage(args: dict) -> dict:
 
 def worker_check(args: dict) -> dict:
     """Rows where the hand-written DuckDB query or pandas disagrees with the pipeline (none expected)."""
-    from benchmarks.kpi_rollups import CYCLE, compared_kpis, differences, result_tables
+    from benchmarks.kpi_rollups import compared_kpis, differences
+    from benchmarks.kpi_warehouse import CYCLE, result_tables
 
     reference, catalogue = _context()
     with _open_warehouse(args["path"]) as conn:

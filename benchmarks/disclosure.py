@@ -5,7 +5,7 @@ cycle of 250 members (every ISO 3166-1 alpha-3 code and the European Union a mem
 
 `make bench` runs it through benchmarks/bench.py (worker `disclosure`, one fresh process per size). The cycle
 is built the way bench.py builds its KPI stage: the sample submissions of every member in force, the seeded
-warehouse of benchmarks/kpi_rollups.py (some members absent, some blocked, disclosure choices drawn per
+warehouse of benchmarks/kpi_warehouse.py (some members absent, some blocked, disclosure choices drawn per
 member), kpi_values and rollups by the pipeline's SQL, then load_truth as the withheld asset reads it. The
 members the reference data lack get the groups of a member already there, drawn by their code: a cycle of
 the same shape, only larger. Timed: control_disclosure with the policy's defaults, median of the rounds,
@@ -31,7 +31,7 @@ def every_iso_code_a_member(reference):
     """The reference data with a membership row, in force from 2000, for every ISO code it lacks."""
     import pycountry
 
-    from benchmarks.kpi_rollups import CYCLE
+    from benchmarks.kpi_warehouse import CYCLE
 
     in_force = reference.members_in_force(reference.cycles.get(CYCLE))
     models = sorted(in_force.values(), key=lambda m: m.member_code)
@@ -51,7 +51,8 @@ def every_iso_code_a_member(reference):
 def cycle_truth(members: int, work: Path):
     """(facts, members in force, participants) of the benchmark's cycle with `members` members in force."""
     from benchmarks.bench import _context, _documents, _open_warehouse
-    from benchmarks.kpi_rollups import CYCLE, run_pipeline, seed_inputs
+    from benchmarks.kpi_rollups import run_pipeline
+    from benchmarks.kpi_warehouse import CYCLE, seed_inputs
     from benchmarks.validation import gate_inputs
     from pmm_pipeline.stages.publishing.warehouse_inputs import categorical_levels, load_truth
 

@@ -4,7 +4,7 @@ import pycountry
 import pytest
 
 from benchmarks.disclosure import every_iso_code_a_member
-from benchmarks.kpi_rollups import CYCLE
+from benchmarks.kpi_warehouse import CYCLE
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.specs.reference.load import load_reference
 

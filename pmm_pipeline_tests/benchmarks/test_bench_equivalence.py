@@ -9,17 +9,9 @@ import shutil
 
 import pytest
 
-from benchmarks.kpi_rollups import (
-    CYCLE,
-    RUNNERS,
-    _hand_form,
-    compared_kpis,
-    cycle_series,
-    differences,
-    hand_sql_kpis,
-    result_tables,
-    seed_inputs,
-)
+from benchmarks.kpi_rollups import RUNNERS, compared_kpis, differences
+from benchmarks.kpi_series import cycle_series, hand_form, hand_sql_kpis
+from benchmarks.kpi_warehouse import CYCLE, result_tables, seed_inputs
 from benchmarks.validation import every_member_answering, gate_inputs
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.specs.catalogue.formula import parse_formula
@@ -127,7 +119,7 @@ def test_baselines_read_every_series_from_the_catalogue(shipped):
     ],
 )
 def test_the_hand_written_forms_are_recognised_exactly(formula, categorical, form):
-    assert _hand_form(parse_formula(formula), categorical) == form
+    assert hand_form(parse_formula(formula), categorical) == form
 
 
 @pytest.mark.parametrize("implementation", ["duckdb", "pandas"])
