@@ -13,6 +13,9 @@ steadier figure. The three ways must give exactly the same tables, or the run fa
 
 The output file is rewritten above the line NOTES_MARKER; the hand-written notes below it are kept. Every
 figure of every round goes to the same name with .json (BENCHMARKS.json).
+
+Here: the measurements (each a worker process started and timed) and main(). The workers themselves are in
+benchmarks/bench_workers.py, the rendering of BENCHMARKS.md (and NOTES_MARKER) in benchmarks/bench_report.py.
 """
 
 import argparse
@@ -31,196 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import cycle_runs
-from benchmarks.cells import _mib, _row, _s, _verdict
+from benchmarks.bench_report import render_report, write_report
+from benchmarks.bench_workers import UNCAPPED, WAYS, serve
+from benchmarks.cells import _s
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTES_MARKER = "<!-- Written by hand below this line: `make bench` rewrites everything above it and keeps the rest. -->"
-TEN_MILLION = 10_000_000
 SIZES = ("cycle", "100x", "1e7")
 FORMATS = ("json", "xlsx", "csv")
-GIB = 1024**3
-
-TARGETS = {
-    "stage_vs_duckdb": 1.5,  # pipeline time / hand-written DuckDB time, at most
-    "pandas_vs_stage": 5.0,  # pandas time / pipeline time at 10^7 answer rows, at least
-    "xlsx_per_file_s": 0.2,
-    "peak_bytes_1e7": 2 * GIB,
-}
-
-
-# ---------------------------------------------------------------------------------------------- workers
-
-
-def _context():
-    from pmm_pipeline.core.settings import Settings
-    from pmm_pipeline.specs.catalogue.load import load_catalogue
-    from pmm_pipeline.specs.reference.load import load_reference
-
-    settings = Settings.from_env({})  # the shipped catalogue and reference data, whatever the environment says
-    return load_reference(settings.reference_dir, settings.cycles_file), load_catalogue(settings.specs_dir)
-
-
-def _open_warehouse(path, memory_limit_setting: bool = True):
-    """The warehouse connection as the pipeline opens it: DuckDB's memory_limit from PMM_WAREHOUSE_MEMORY_LIMIT.
-
-    `memory_limit_setting=False`: DuckDB's own default (80 % of the machine's memory), for comparison.
-    """
-    from pmm_pipeline.core.settings import Settings
-    from pmm_pipeline.warehouse.connection import open_warehouse
-
-    limit = Settings.from_env().warehouse_memory_limit if memory_limit_setting else None
-    return open_warehouse(path, memory_limit=limit)
-
-
-def _documents(reference, catalogue):
-    from benchmarks.kpi_warehouse import CYCLE
-    from benchmarks.validation import every_member_answering
-
-    return every_member_answering(reference, catalogue, CYCLE)
-
-
-def worker_baseline(_args: dict) -> dict:
-    """Imports what every worker imports and stops: the floor under every peak memory figure."""
-    import benchmarks.kpi_rollups  # noqa: F401
-
-    # The intake loop and the raw tables it feeds: what intake.py alone imported before they were split.
-    from pmm_pipeline.stages.ingestion import intake, raw_tables  # noqa: F401
-
-    _context()
-    return {}
-
-
-def worker_ingest(args: dict) -> dict:
-    """Reads every member's submission in one format with the intake's read_file (parse and validate)."""
-    from benchmarks.kpi_warehouse import CYCLE
-    from benchmarks.xlsx_parsing import timed
-    from pmm_pipeline.defs.ingestion import validation_context
-    from pmm_pipeline.stages.sample.formats import SampleContext
-    from pmm_pipeline.stages.sample.generate import WRITERS
-
-    reference, catalogue = _context()
-    ctx = validation_context(reference, catalogue, CYCLE)
-    writer, sample_context = WRITERS[args["format"]], SampleContext(reference, catalogue)
-    files = []
-    for document in _documents(reference, catalogue):
-        suffix, data = writer(document, sample_context)
-        files.append((f"{document['member']}_{CYCLE}{suffix}", data))
-    started_cpu = time.process_time()
-    seconds = [statistics.median(timed(name, data, ctx, args["rounds"])) for name, data in files]
-    return {
-        "files": len(files),
-        "bytes_median": statistics.median(len(data) for _, data in files),
-        "seconds": seconds,
-        "cpu_mean_s": (time.process_time() - started_cpu) / (len(files) * args["rounds"]),
-    }
-
-
-def worker_validate(args: dict) -> dict:
-    """The quality gate on the cycle's staged answers (5 % of members with a seeded defect), as validation.py."""
-    from benchmarks.kpi_warehouse import CYCLE
-    from benchmarks.validation import gate_inputs
-    from pmm_pipeline.stages.quality.gate import evaluate_quality, write_gate_outcome
-    from pmm_pipeline.stages.sample.defects import inject_quality_defects
-
-    reference, catalogue = _context()
-    cycle = reference.cycles.get(CYCLE)
-    documents = _documents(reference, catalogue)
-    seeded = inject_quality_defects(documents, reference, catalogue, CYCLE, 0.05, seed=1)
-    inputs = gate_inputs(reference, catalogue, CYCLE, documents)
-    started = time.perf_counter()
-    import great_expectations  # noqa: F401 - paid once per process, i.e. once per Dagster run
-
-    imported = time.perf_counter() - started
-    work = Path(args["work"])
-    runs, outcome = [], None
-    for k in range(args["rounds"]):
-        started, started_cpu = time.perf_counter(), time.process_time()
-        outcome = evaluate_quality(inputs, cycle, catalogue, work / f"docs{k}", run_name=f"bench{k}")
-        runs.append((time.perf_counter() - started, time.process_time() - started_cpu))
-    started = time.perf_counter()
-    with _open_warehouse(work / "gate.duckdb") as conn:
-        write_gate_outcome(conn, CYCLE, outcome)
-    return {
-        "members": len(inputs.submissions),
-        "answers": len(inputs.answers),
-        "members_with_defect": len(seeded),
-        "findings": len(outcome.findings),
-        "blocked": len(outcome.blocked_members),
-        "import_gx_s": imported,
-        "seconds": [w for w, _ in runs],
-        "cpu_seconds": [c for _, c in runs],
-        "write_s": time.perf_counter() - started,
-    }
-
-
-def worker_seed(args: dict) -> dict:
-    """A warehouse holding the KPI stage's inputs at a size: the cycle, 100 copies, or 10^7 answer rows."""
-    from benchmarks.kpi_warehouse import CYCLE, scale_inputs, seed_inputs
-    from benchmarks.validation import gate_inputs
-    from pmm_pipeline.warehouse.tables import ADMITTED_ANSWERS
-
-    reference, catalogue = _context()
-    answers = gate_inputs(reference, catalogue, CYCLE, _documents(reference, catalogue)).answers
-    started = time.perf_counter()
-    with _open_warehouse(args["path"]) as conn:
-        counts = seed_inputs(conn, reference, catalogue, answers)
-        copies = {"cycle": 1, "100x": 100}.get(args["size"])
-        if copies is None:  # 1e7: as many copies as make 10^7 admitted answers
-            copies = math.ceil(TEN_MILLION / counts[ADMITTED_ANSWERS.qualified])
-        if copies > 1:
-            counts = scale_inputs(conn, copies)
-    return {"copies": copies, "rows": counts, "seconds": time.perf_counter() - started}
-
-
-def worker_stage(args: dict) -> dict:
-    """One run of one way of computing kpi_values and rollups on a seeded warehouse."""
-    from benchmarks.kpi_rollups import RUNNERS
-
-    reference, catalogue = _context()
-    with _open_warehouse(args["path"], args["memory_limit_setting"]) as conn:
-        started, started_cpu = time.perf_counter(), time.process_time()
-        phases = RUNNERS[args["implementation"]](conn, reference, catalogue)
-        return {
-            "seconds": time.perf_counter() - started,
-            "cpu_seconds": time.process_time() - started_cpu,
-            "phases": phases,
-        }
-
-
-def worker_check(args: dict) -> dict:
-    """Rows where the hand-written DuckDB query or pandas disagrees with the pipeline (none expected)."""
-    from benchmarks.kpi_rollups import compared_kpis, differences
-    from benchmarks.kpi_warehouse import CYCLE, result_tables
-
-    reference, catalogue = _context()
-    with _open_warehouse(args["path"]) as conn:
-        rows = {}
-        for table in result_tables("pipeline"):
-            counted = conn.execute(f"SELECT count(*) FROM {table.qualified} WHERE cycle = ?", [CYCLE]).fetchall()
-            rows[table.name] = counted[0][0]
-        found = {
-            impl: differences(conn, impl, compared_kpis(impl, catalogue, reference)) for impl in ("duckdb", "pandas")
-        }
-        return {"rows": rows, "differences": found}
-
-
-def worker_disclosure(args: dict) -> dict:
-    """The disclosure step alone on a cycle of `members` members (benchmarks/disclosure.py)."""
-    from benchmarks.disclosure import measure
-
-    return measure(args["members"], args["rounds"])
-
-
-WORKERS = {
-    "baseline": worker_baseline,
-    "ingest": worker_ingest,
-    "validate": worker_validate,
-    "seed": worker_seed,
-    "stage": worker_stage,
-    "check": worker_check,
-    "disclosure": worker_disclosure,
-    **cycle_runs.WORKERS,
-}
 
 
 # ---------------------------------------------------------------------------------------------- driver
@@ -300,18 +120,6 @@ def measure_validation(rounds: int, work: Path) -> dict:
     }
 
 
-@dataclass(frozen=True)
-class Way:
-    name: str
-    implementation: str
-    memory_limit_setting: bool = True  # False: DuckDB's default memory_limit instead of PMM_WAREHOUSE_MEMORY_LIMIT
-
-
-WAYS = (Way("pipeline", "pipeline"), Way("duckdb", "duckdb"), Way("pandas", "pandas"))
-# At 10^7 answer rows only: what the memory limit costs in time and saves in memory.
-UNCAPPED = Way("pipeline, DuckDB's default memory_limit", "pipeline", memory_limit_setting=False)
-
-
 def measure_stage(size: str, rounds: int, work: Path) -> dict:
     """The ways in rounds, each run in a fresh worker, rotating the order from round to round.
 
@@ -375,7 +183,7 @@ def measure_disclosure(rounds: int) -> dict:
     return results
 
 
-# ---------------------------------------------------------------------------------------------- report
+# ---------------------------------------------------------------------------------------------- the machine
 
 
 def machine() -> dict:
@@ -406,189 +214,9 @@ def machine() -> dict:
     }
 
 
-def _size_label(stage: dict) -> str:
-    copies, rows = stage["copies"], stage["input_rows"]["quality.admitted_answers"]
-    if copies == 1:
-        return "cycle (186 members)"
-    return f"{copies:,}× ({rows / 1e6:.1f}M answers)" if rows >= 1e6 else f"{copies}× ({rows / 1e3:.0f}k answers)"
-
-
-def render_report(r: dict) -> str:
-    m = r["machine"]
-    # The load average counts this benchmark's own processes too (up to 2 while DuckDB uses both cores).
-    shared = r["load_before"] > 1 or max(r["loads"]) > m["nproc"] + 0.5
-    lines = [
-        "# Benchmarks",
-        "",
-        f"Figures of one run of `{r['command']}` on {r['date']}, {r['duration_s'] / 60:.1f} min in all.",
-        f"Load average (1 min): {r['load_before']:.1f} when the run started, between {min(r['loads']):.1f} and"
-        f" {max(r['loads']):.1f} during it, on {m['nproc']} cores; it includes the benchmark's own processes."
-        + (" **Other work was running on the machine: wall times are inflated, CPU times less so.**" if shared else ""),
-        "",
-        "| machine | |",
-        "|---|---|",
-        _row("CPU", f"{m['cpu']}, {m['nproc']} cores (nproc)"),
-        _row("memory", m["memory"]),
-        _row("system", f"{m['os']}, Python {m['python']}"),
-        _row("libraries", f"duckdb {m['duckdb']}, dagster {m['dagster']}, pandas {m['pandas']}"),
-        "",
-        "## Targets",
-        "",
-        "| figure | measured | target | |",
-        "|---|---|---|---|",
-    ]
-    stage = r.get("stage", {})
-    for s in stage.values():
-        impl = s["implementations"]
-        ratio = impl["pipeline"]["median_s"] / impl["duckdb"]["median_s"]
-        cpu_ratio = impl["pipeline"]["cpu_median_s"] / impl["duckdb"]["cpu_median_s"]
-        limit = TARGETS["stage_vs_duckdb"]
-        lines.append(
-            _row(
-                f"KPI + rollup stage / hand-written DuckDB, {_size_label(s)}",
-                f"{ratio:.2f}× wall ({cpu_ratio:.2f}× CPU)",
-                f"≤ {limit}×",
-                _verdict(ratio <= limit),
-            )
-        )
-    if "1e7" in stage:
-        big = stage["1e7"]
-        impl = big["implementations"]
-        ratio = impl["pandas"]["median_s"] / impl["pipeline"]["median_s"]
-        least = TARGETS["pandas_vs_stage"]
-        lines.append(
-            _row(
-                f"pandas / pipeline stage, {_size_label(big)}", f"{ratio:.1f}×", f"≥ {least}×", _verdict(ratio >= least)
-            )
-        )
-        peak, limit = impl["pipeline"]["peak_bytes"], TARGETS["peak_bytes_1e7"]
-        lines.append(
-            _row(
-                f"peak memory of the pipeline stage, {_size_label(big)}", _mib(peak), "< 2 GiB", _verdict(peak < limit)
-            )
-        )
-        if UNCAPPED.name in impl:
-            uncapped = impl[UNCAPPED.name]
-            lines.append(
-                _row(
-                    "the same without PMM_WAREHOUSE_MEMORY_LIMIT (DuckDB's default: 80 % of the memory)",
-                    f"{_mib(uncapped['peak_bytes'])}, {uncapped['median_s'] / impl['pipeline']['median_s']:.2f}×"
-                    " the time",
-                    "",
-                    "",
-                )
-            )
-    if "full_cycle" in r:
-        lines += cycle_runs.target_rows(r["full_cycle"])
-    if "disclosure" in r:
-        from benchmarks.disclosure import target_row
-
-        lines.append(target_row(r["disclosure"]))
-    if "ingestion" in r:
-        xlsx, limit = r["ingestion"]["xlsx"], TARGETS["xlsx_per_file_s"]
-        lines.append(
-            _row(
-                "Excel questionnaire read, p95 per file",
-                f"{_s(xlsx['p95_s'])} (median {_s(xlsx['median_s'])})",
-                f"< {limit} s",
-                _verdict(xlsx["p95_s"] < limit),
-            )
-        )
-    lines += ["", "Ratios are of medians over rounds of wall time; the CPU ratio counts every thread of the worker."]
-
-    if "ingestion" in r:
-        lines += [
-            "",
-            "## Ingestion, per file",
-            "",
-            "`read_file` (container checks, parsing, validation against the catalogue) of each of the 186 members'"
-            f" submissions, read {r['rounds']} times in a row (`timed` of benchmarks/xlsx_parsing.py; a file's figure"
-            " is the median of its times); one worker process per format.",
-            "",
-            "| format | files | median size | median | p95 | max | CPU per read (mean) | peak memory of the worker |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for fmt, i in r["ingestion"].items():
-            size = f"{i['bytes_median'] / 1024:.0f} KiB"
-            times = (_s(i[k]) for k in ("median_s", "p95_s", "max_s", "cpu_mean_s"))
-            lines.append(_row(fmt, i["files"], size, *times, _mib(i["peak_bytes"])))
-    if "validation" in r:
-        v = r["validation"]
-        lines += [
-            "",
-            "## Validation, per cycle",
-            "",
-            "The quality gate's `evaluate_quality` (Great Expectations suites with Data Docs, DuckDB cross rules,"
-            f" findings) on {v['members']} members and {v['answers']:,} staged answers, {v['members_with_defect']}"
-            f" members with a seeded defect: {v['findings']} findings, {v['blocked']} members blocked.",
-            "",
-            "| | wall | CPU |",
-            "|---|---|---|",
-            _row("import great_expectations (once per run)", _s(v["import_gx_s"]), ""),
-            _row(f"evaluate, median of {len(v['seconds'])}", _s(v["median_s"]), _s(v["cpu_median_s"])),
-            _row("write findings, summary, admitted answers", _s(v["write_s"]), ""),
-            _row("peak memory of the worker", _mib(v["peak_bytes"]), ""),
-        ]
-    if stage:
-        lines += [
-            "",
-            "## KPI and rollup stage: pipeline, hand-written DuckDB, pandas",
-            "",
-            "Each way reads the KPI stage's inputs from the warehouse and replaces the cycle's rows of its own"
-            " kpi_values and rollups tables through the same warehouse/writes.py helpers: *pipeline* runs"
-            " `render_kpi_values_sql` and `render_rollups_sql` as the compute_kpis and rollups assets do; *duckdb* is"
-            " one hand-written query per table (benchmarks/kpi_rollups.py; compared on the KPIs whose formulas have"
-            " one of its four forms); *pandas* reads the inputs into pandas, evaluates every parsed formula there and"
-            " writes back. Neither keeps a copy of the KPIs: both read the catalogue. All three gave exactly the same"
-            " rows (EXCEPT ALL both ways, every"
-            " column, floats bit for bit) at every size. Every way opens the warehouse as the pipeline does, with"
-            f" DuckDB's memory_limit from PMM_WAREHOUSE_MEMORY_LIMIT ({r['warehouse_memory_limit']}).",
-            "",
-            "| size | answer rows | KPI values | rollup rows | way | runs | wall (median) | CPU (median) | peak memory"
-            " | wall / pipeline |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for s in stage.values():
-            impl = s["implementations"]
-            sizes = (
-                _size_label(s),
-                f"{s['input_rows']['quality.admitted_answers']:,}",
-                f"{s['output_rows']['kpi_values']:,}",
-                f"{s['output_rows']['rollups']:,}",
-            )
-            for name, i in impl.items():
-                phases = ", ".join(f"{p} {_s(t)}" for p, t in i["phases"].items())
-                wall = _s(i["median_s"]) + (f" ({phases})" if phases else "")
-                relative = f"{i['median_s'] / impl['pipeline']['median_s']:.2f}×"
-                lines.append(
-                    _row(*sizes, name, len(i["all_s"]), wall, _s(i["cpu_median_s"]), _mib(i["peak_bytes"]), relative)
-                )
-        lines += [
-            "",
-            "Each run is a fresh worker process; the ways take turns in rotated order round by round. Every worker"
-            f" first imports pandas, DuckDB and the pipeline's modules: {_mib(r['baseline_peak_bytes'])} of each peak"
-            " is that floor.",
-        ]
-    if "disclosure" in r:
-        from benchmarks.disclosure import report_lines
-
-        lines += report_lines(r["disclosure"])
-    if "full_cycle" in r:
-        lines += cycle_runs.render_section(r["full_cycle"])
-    return "\n".join(lines) + "\n"
-
-
-def write_report(output: Path, report: str) -> None:
-    notes = ""
-    if output.exists() and NOTES_MARKER in output.read_text():
-        notes = output.read_text().split(NOTES_MARKER, 1)[1]
-    output.write_text(report + "\n" + NOTES_MARKER + (notes or "\n"))
-
-
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "worker":
-        result = WORKERS[sys.argv[2]](json.loads(sys.argv[3]))
-        print(json.dumps(result))
+        serve(sys.argv[2], sys.argv[3])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each KPI/rollup measurement (and of reads)")

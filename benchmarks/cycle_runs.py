@@ -34,14 +34,16 @@ PEAK_TARGET_BYTES = GIB // 2
 def worker_landing(args: dict) -> dict:
     """Every member's submission in landing/<cycle>/, the formats taken in turn (as `pmm sample` writes them),
     and a copy of cycles.yaml with the cycle reopened until a year from today."""
-    from benchmarks.bench import _context, _documents
+    from benchmarks.bench_workers import member_documents, shipped_context
     from pmm_pipeline.core.settings import Settings
     from pmm_pipeline.stages.sample.formats import SampleContext
     from pmm_pipeline.stages.sample.generate import write_sample
 
-    reference, catalogue = _context()
+    reference, catalogue = shipped_context()
     landing = Path(args["data_dir"]) / "landing" / CYCLE
-    written = write_sample(landing, _documents(reference, catalogue), (), FORMATS, SampleContext(reference, catalogue))
+    written = write_sample(
+        landing, member_documents(reference, catalogue), (), FORMATS, SampleContext(reference, catalogue)
+    )
     cycles = yaml.safe_load(Settings.from_env({}).cycles_file.read_text())
     reopened = (dt.date.today() + dt.timedelta(days=365)).isoformat()
     next(c for c in cycles["cycles"] if c["id"] == CYCLE)["reopened_until"] = reopened
@@ -51,12 +53,12 @@ def worker_landing(args: dict) -> dict:
 
 def worker_corrected_file(args: dict) -> dict:
     """A second version of one member's submission: one reported value changed, sent a minute later."""
-    from benchmarks.bench import _context, _documents
+    from benchmarks.bench_workers import member_documents, shipped_context
     from pmm_pipeline.core.files import write_atomically
     from pmm_pipeline.stages.sample.documents import render_json
 
-    reference, catalogue = _context()
-    document = copy.deepcopy(next(d for d in _documents(reference, catalogue) if d["member"] == CORRECTED_MEMBER))
+    reference, catalogue = shipped_context()
+    document = copy.deepcopy(next(d for d in member_documents(reference, catalogue) if d["member"] == CORRECTED_MEMBER))
     sent = dt.datetime.fromisoformat(document["submitted_at"].replace("Z", "+00:00")) + dt.timedelta(minutes=1)
     document["submitted_at"] = sent.strftime("%Y-%m-%dT%H:%M:%SZ")
     answer = next(a for a in document["answers"] if isinstance(a.get("value"), int) and a["value"] > 10)

@@ -50,21 +50,21 @@ def every_iso_code_a_member(reference):
 
 def cycle_truth(members: int, work: Path):
     """(facts, members in force, participants) of the benchmark's cycle with `members` members in force."""
-    from benchmarks.bench import _context, _documents, _open_warehouse
+    from benchmarks.bench_workers import member_documents, open_warehouse_as_pipeline, shipped_context
     from benchmarks.kpi_rollups import run_pipeline
     from benchmarks.kpi_warehouse import CYCLE, seed_inputs
     from benchmarks.validation import gate_inputs
     from pmm_pipeline.stages.publishing.warehouse_inputs import categorical_levels, load_truth
 
-    reference, catalogue = _context()
+    reference, catalogue = shipped_context()
     if members != len(reference.members_in_force(reference.cycles.get(CYCLE))):
         reference = every_iso_code_a_member(reference)
     cycle = reference.cycles.get(CYCLE)
     in_force = len(reference.members_in_force(cycle))
     if in_force != members:
         raise ValueError(f"{members} members asked for: the reference data make {in_force} (or all ISO codes)")
-    answers = gate_inputs(reference, catalogue, CYCLE, _documents(reference, catalogue)).answers
-    with _open_warehouse(work / "disclosure.duckdb") as conn:
+    answers = gate_inputs(reference, catalogue, CYCLE, member_documents(reference, catalogue)).answers
+    with open_warehouse_as_pipeline(work / "disclosure.duckdb") as conn:
         seed_inputs(conn, reference, catalogue, answers)
         run_pipeline(conn, reference, catalogue)
         levels = categorical_levels(catalogue.kpis_for_version(cycle.catalogue_version), catalogue)
