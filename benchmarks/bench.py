@@ -36,7 +36,7 @@ from pathlib import Path
 from benchmarks import cycle_runs
 from benchmarks.bench_report import render_report, write_report
 from benchmarks.bench_workers import UNCAPPED, WAYS, serve
-from benchmarks.cells import _s
+from benchmarks.cells import fmt_s
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = ("cycle", "100x", "1e7")
@@ -99,7 +99,7 @@ def measure_ingestion(rounds: int) -> dict:
             "cpu_mean_s": measured.result["cpu_mean_s"],
             "peak_bytes": measured.peak_bytes,
         }
-        _log(f"ingestion {fmt}: median {_s(results[fmt]['median_s'])}, p95 {_s(results[fmt]['p95_s'])}")
+        _log(f"ingestion {fmt}: median {fmt_s(results[fmt]['median_s'])}, p95 {fmt_s(results[fmt]['p95_s'])}")
     return results
 
 
@@ -179,7 +179,7 @@ def measure_disclosure(rounds: int) -> dict:
     for members in SIZES:
         measured = run_worker("disclosure", members=members, rounds=max(rounds, 5))
         results[str(members)] = {**measured.result, "peak_bytes": measured.peak_bytes}
-        _log(f"disclosure, {members} members: median {_s(measured.result['median_s'])}")
+        _log(f"disclosure, {members} members: median {fmt_s(measured.result['median_s'])}")
     return results
 
 

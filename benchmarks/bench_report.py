@@ -6,7 +6,7 @@ from pathlib import Path
 
 from benchmarks import cycle_runs
 from benchmarks.bench_workers import UNCAPPED
-from benchmarks.cells import _mib, _row, _s, _verdict
+from benchmarks.cells import fmt_mib, fmt_s, fmt_verdict, md_row
 
 NOTES_MARKER = "<!-- Written by hand below this line: `make bench` rewrites everything above it and keeps the rest. -->"
 GIB = 1024**3
@@ -40,10 +40,10 @@ def render_report(r: dict) -> str:
         "",
         "| machine | |",
         "|---|---|",
-        _row("CPU", f"{m['cpu']}, {m['nproc']} cores (nproc)"),
-        _row("memory", m["memory"]),
-        _row("system", f"{m['os']}, Python {m['python']}"),
-        _row("libraries", f"duckdb {m['duckdb']}, dagster {m['dagster']}, pandas {m['pandas']}"),
+        md_row("CPU", f"{m['cpu']}, {m['nproc']} cores (nproc)"),
+        md_row("memory", m["memory"]),
+        md_row("system", f"{m['os']}, Python {m['python']}"),
+        md_row("libraries", f"duckdb {m['duckdb']}, dagster {m['dagster']}, pandas {m['pandas']}"),
         "",
         "## Targets",
         "",
@@ -57,11 +57,11 @@ def render_report(r: dict) -> str:
         cpu_ratio = impl["pipeline"]["cpu_median_s"] / impl["duckdb"]["cpu_median_s"]
         limit = TARGETS["stage_vs_duckdb"]
         lines.append(
-            _row(
+            md_row(
                 f"KPI + rollup stage / hand-written DuckDB, {size_label(s)}",
                 f"{ratio:.2f}× wall ({cpu_ratio:.2f}× CPU)",
                 f"≤ {limit}×",
-                _verdict(ratio <= limit),
+                fmt_verdict(ratio <= limit),
             )
         )
     if "1e7" in stage:
@@ -70,20 +70,28 @@ def render_report(r: dict) -> str:
         ratio = impl["pandas"]["median_s"] / impl["pipeline"]["median_s"]
         least = TARGETS["pandas_vs_stage"]
         lines.append(
-            _row(
-                f"pandas / pipeline stage, {size_label(big)}", f"{ratio:.1f}×", f"≥ {least}×", _verdict(ratio >= least)
+            md_row(
+                f"pandas / pipeline stage, {size_label(big)}",
+                f"{ratio:.1f}×",
+                f"≥ {least}×",
+                fmt_verdict(ratio >= least),
             )
         )
         peak, limit = impl["pipeline"]["peak_bytes"], TARGETS["peak_bytes_1e7"]
         lines.append(
-            _row(f"peak memory of the pipeline stage, {size_label(big)}", _mib(peak), "< 2 GiB", _verdict(peak < limit))
+            md_row(
+                f"peak memory of the pipeline stage, {size_label(big)}",
+                fmt_mib(peak),
+                "< 2 GiB",
+                fmt_verdict(peak < limit),
+            )
         )
         if UNCAPPED.name in impl:
             uncapped = impl[UNCAPPED.name]
             lines.append(
-                _row(
+                md_row(
                     "the same without PMM_WAREHOUSE_MEMORY_LIMIT (DuckDB's default: 80 % of the memory)",
-                    f"{_mib(uncapped['peak_bytes'])}, {uncapped['median_s'] / impl['pipeline']['median_s']:.2f}×"
+                    f"{fmt_mib(uncapped['peak_bytes'])}, {uncapped['median_s'] / impl['pipeline']['median_s']:.2f}×"
                     " the time",
                     "",
                     "",
@@ -98,11 +106,11 @@ def render_report(r: dict) -> str:
     if "ingestion" in r:
         xlsx, limit = r["ingestion"]["xlsx"], TARGETS["xlsx_per_file_s"]
         lines.append(
-            _row(
+            md_row(
                 "Excel questionnaire read, p95 per file",
-                f"{_s(xlsx['p95_s'])} (median {_s(xlsx['median_s'])})",
+                f"{fmt_s(xlsx['p95_s'])} (median {fmt_s(xlsx['median_s'])})",
                 f"< {limit} s",
-                _verdict(xlsx["p95_s"] < limit),
+                fmt_verdict(xlsx["p95_s"] < limit),
             )
         )
     lines += ["", "Ratios are of medians over rounds of wall time; the CPU ratio counts every thread of the worker."]
@@ -121,8 +129,8 @@ def render_report(r: dict) -> str:
         ]
         for fmt, i in r["ingestion"].items():
             size = f"{i['bytes_median'] / 1024:.0f} KiB"
-            times = (_s(i[k]) for k in ("median_s", "p95_s", "max_s", "cpu_mean_s"))
-            lines.append(_row(fmt, i["files"], size, *times, _mib(i["peak_bytes"])))
+            times = (fmt_s(i[k]) for k in ("median_s", "p95_s", "max_s", "cpu_mean_s"))
+            lines.append(md_row(fmt, i["files"], size, *times, fmt_mib(i["peak_bytes"])))
     if "validation" in r:
         v = r["validation"]
         lines += [
@@ -135,10 +143,10 @@ def render_report(r: dict) -> str:
             "",
             "| | wall | CPU |",
             "|---|---|---|",
-            _row("import great_expectations (once per run)", _s(v["import_gx_s"]), ""),
-            _row(f"evaluate, median of {len(v['seconds'])}", _s(v["median_s"]), _s(v["cpu_median_s"])),
-            _row("write findings, summary, admitted answers", _s(v["write_s"]), ""),
-            _row("peak memory of the worker", _mib(v["peak_bytes"]), ""),
+            md_row("import great_expectations (once per run)", fmt_s(v["import_gx_s"]), ""),
+            md_row(f"evaluate, median of {len(v['seconds'])}", fmt_s(v["median_s"]), fmt_s(v["cpu_median_s"])),
+            md_row("write findings, summary, admitted answers", fmt_s(v["write_s"]), ""),
+            md_row("peak memory of the worker", fmt_mib(v["peak_bytes"]), ""),
         ]
     if stage:
         lines += [
@@ -168,17 +176,25 @@ def render_report(r: dict) -> str:
                 f"{s['output_rows']['rollups']:,}",
             )
             for name, i in impl.items():
-                phases = ", ".join(f"{p} {_s(t)}" for p, t in i["phases"].items())
-                wall = _s(i["median_s"]) + (f" ({phases})" if phases else "")
+                phases = ", ".join(f"{p} {fmt_s(t)}" for p, t in i["phases"].items())
+                wall = fmt_s(i["median_s"]) + (f" ({phases})" if phases else "")
                 relative = f"{i['median_s'] / impl['pipeline']['median_s']:.2f}×"
                 lines.append(
-                    _row(*sizes, name, len(i["all_s"]), wall, _s(i["cpu_median_s"]), _mib(i["peak_bytes"]), relative)
+                    md_row(
+                        *sizes,
+                        name,
+                        len(i["all_s"]),
+                        wall,
+                        fmt_s(i["cpu_median_s"]),
+                        fmt_mib(i["peak_bytes"]),
+                        relative,
+                    )
                 )
         lines += [
             "",
             "Each run is a fresh worker process; the ways take turns in rotated order round by round. Every worker"
-            f" first imports pandas, DuckDB and the pipeline's modules: {_mib(r['baseline_peak_bytes'])} of each peak"
-            " is that floor.",
+            " first imports pandas, DuckDB and the pipeline's modules:"
+            f" {fmt_mib(r['baseline_peak_bytes'])} of each peak is that floor.",
         ]
     if "disclosure" in r:
         from benchmarks.disclosure import report_lines

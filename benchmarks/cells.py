@@ -1,17 +1,17 @@
 """Markdown cells of BENCHMARKS.md, shared by bench.py and cycle_runs.py."""
 
 
-def _s(seconds: float) -> str:
+def fmt_s(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-def _mib(n: int) -> str:
+def fmt_mib(n: int) -> str:
     return f"{n / 2**20:,.0f} MiB"
 
 
-def _row(*cells: object) -> str:
+def md_row(*cells: object) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def _verdict(ok: bool) -> str:
+def fmt_verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.cells import _mib, _row, _verdict
+from benchmarks.cells import fmt_mib, fmt_verdict, md_row
 
 CYCLE = "2025"
 FORMATS = ("json", "xlsx", "csv")
@@ -135,9 +135,13 @@ def target_rows(cycle_runs: dict) -> list[str]:
     for key, label, target in SCENARIOS:
         run = runs[key]
         measured = f"{run['wall_s']:.1f} s ({run['cpu_s']:.1f} s CPU, load {run['load_before']:.1f})"
-        rows.append(_row(f"{label}, `pmm run` wall", measured, f"≤ {target:g} s", _verdict(run["wall_s"] <= target)))
+        rows.append(
+            md_row(f"{label}, `pmm run` wall", measured, f"≤ {target:g} s", fmt_verdict(run["wall_s"] <= target))
+        )
     peak = runs["first"]["peak_bytes"]
-    rows.append(_row("peak memory of the full cycle", _mib(peak), "≤ 0.5 GiB", _verdict(peak <= PEAK_TARGET_BYTES)))
+    rows.append(
+        md_row("peak memory of the full cycle", fmt_mib(peak), "≤ 0.5 GiB", fmt_verdict(peak <= PEAK_TARGET_BYTES))
+    )
     return rows
 
 
@@ -161,11 +165,13 @@ def render_section(cycle_runs: dict) -> list[str]:
         wall, cpu, dagster_run = (f"{run[k]:.1f} s" for k in ("wall_s", "cpu_s", "run_s"))
         loads = f"{run['load_before']:.1f} / {run['load_after']:.1f}"
         size = f"{run['event_bytes'] / 1024:,.0f} KiB"
-        lines.append(_row(run["label"], wall, cpu, _mib(run["peak_bytes"]), loads, dagster_run, run["events"], size))
+        lines.append(
+            md_row(run["label"], wall, cpu, fmt_mib(run["peak_bytes"]), loads, dagster_run, run["events"], size)
+        )
     steps = [run["steps"] for run in runs.values()]
     keys = list(dict.fromkeys(k for s in steps for k in s))
-    lines += ["", _row("step", *(run["label"] for run in runs.values())), "|---|" + "---|" * len(steps)]
+    lines += ["", md_row("step", *(run["label"] for run in runs.values())), "|---|" + "---|" * len(steps)]
     for key in keys:
-        lines.append(_row(key, *(f"{s[key]:.2f} s" if key in s else "" for s in steps)))
+        lines.append(md_row(key, *(f"{s[key]:.2f} s" if key in s else "" for s in steps)))
     lines += ["", "`pmm run` printed (first run):", "", "```", *runs["first"]["summary"], "```"]
     return lines

@@ -144,7 +144,7 @@ def measure(members: int, rounds: int) -> dict:
     }
 
 
-def _s(seconds: float) -> str:
+def fmt_s(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
@@ -157,8 +157,8 @@ def target_row(results: dict) -> str:
     big = results[str(SIZES[-1])]
     ok = big["median_s"] <= TARGET_250_S
     return (
-        f"| disclosure step, {big['members']} members (every ISO code a member) | {_s(big['median_s'])}"
-        f" ({_s(big['cpu_median_s'])} CPU) | ≤ {TARGET_250_S:.0f} s | {'met' if ok else '**missed**'} |"
+        f"| disclosure step, {big['members']} members (every ISO code a member) | {fmt_s(big['median_s'])}"
+        f" ({fmt_s(big['cpu_median_s'])} CPU) | ≤ {TARGET_250_S:.0f} s | {'met' if ok else '**missed**'} |"
     )
 
 
@@ -183,7 +183,7 @@ def report_lines(results: dict) -> list[str]:
     for r in results.values():
         lines.append(
             f"| {r['members']} | {r['participants']} | {r['series']} | {r['withheld']} | {_solves(r['solves'])}"
-            f" | {len(r['all_s'])} | {_s(r['median_s'])} | {_s(r['cpu_median_s'])}"
+            f" | {len(r['all_s'])} | {fmt_s(r['median_s'])} | {fmt_s(r['cpu_median_s'])}"
             f" | {r['peak_bytes'] / 2**20:.0f} MiB |"
         )
     return lines

@@ -124,14 +124,14 @@ def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
             trace = load_trace(conn, cycle.id, member, catalogue.kpis[kpi], catalogue, settings.data_dir)
     except TraceError as err:
         raise CommandError(str(err)) from None
-    audit = _platform_audit(settings, member, cycle.id, trace.submission.submission_id)
+    audit = platform_audit_of_file(settings, member, cycle.id, trace.submission.submission_id)
     trace = trace.model_copy(update={"platform_audit": audit})
     # --json: the same content as the text, one document (schema: stages/lineage/trace.schema.json).
     print(trace.to_json() if args.json else render_trace(trace), end="" if args.json else "\n")
     return 0
 
 
-def _platform_audit(settings: Settings, member: str, cycle: str, sha256: str) -> list:
+def platform_audit_of_file(settings: Settings, member: str, cycle: str, sha256: str) -> list:
     """The member platform's audit trail for the file (portal database), [] when there is no platform database.
 
     Read from the platform's own database, never the warehouse; a database that cannot be read is said on

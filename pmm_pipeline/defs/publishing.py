@@ -177,7 +177,7 @@ def _build_tier_assets(
     truth = [t.key for t in TRUTH_INPUTS]
 
     @dg.multi_asset(
-        name=f"publish_{tier}_tables",
+        name=f"{kpi_table.schema}_tables",
         specs=[
             table_spec(kpi_table, deps=[*truth, WITHHELD.key, *lower_tables]),
             table_spec(rollup_table, deps=[*truth, WITHHELD.key, *lower_tables]),

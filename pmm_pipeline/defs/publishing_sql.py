@@ -20,7 +20,7 @@ from pmm_pipeline.orchestration.table_assets import require_tables
 from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.reference.load import Reference
 from pmm_pipeline.stages.publishing.sql_publish import SqlTable, target_schema
-from pmm_pipeline.warehouse.tables import COMPLETENESS, MEMBER_SUMMARY, Table, published_tables
+from pmm_pipeline.warehouse.tables import COMPLETENESS, MEMBER_SUMMARY, Table, published_schema, published_tables
 
 SQL_RELEASE = "sql_release"
 # Tables copied with the Secretariat tier only: they name members and their quality outcomes.
@@ -28,7 +28,7 @@ SECRETARIAT_EXTRAS = ((MEMBER_SUMMARY, "pmm_quality"), (COMPLETENESS, "pmm_colle
 
 
 def sql_release_key(tier: str) -> dg.AssetKey:
-    return dg.AssetKey([f"publish_{tier}", SQL_RELEASE])
+    return dg.AssetKey([published_schema(tier), SQL_RELEASE])
 
 
 def tier_copies(tier: str) -> list[tuple[Table, str]]:

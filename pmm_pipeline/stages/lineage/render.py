@@ -92,7 +92,7 @@ def render_trace(trace: Trace) -> str:
         f"  archived copy: {printable(sub.archive_path)}"
         + (f" ({sub.archive_state})" if sub.archive_state else "")
         + ("" if sub.archive_intact else ", WARNING: it no longer hashes to the submission's SHA-256"),
-        *_audit_lines(trace),
+        *platform_audit_lines(trace),
         f"quality rules checked: {', '.join(r.rule for r in trace.rules_checked)}",
         f"run {trace.run.run_id}, code version {trace.run.code_version},"
         f" catalogue version {trace.run.catalogue_version} (digest {trace.run.catalogue_digest})",
@@ -100,7 +100,7 @@ def render_trace(trace: Trace) -> str:
     return "\n".join(lines)
 
 
-def _audit_lines(trace) -> list[str]:
+def platform_audit_lines(trace) -> list[str]:
     """The platform's audit trail for the file, one line per entry (member text printed inert)."""
     if not trace.platform_audit:
         return []

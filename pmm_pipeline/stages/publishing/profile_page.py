@@ -1,12 +1,11 @@
 """A member profile as one HTML page in a language (no script: it opens anywhere and prints as it shows): per KPI
 the member's value and status, its previous cycle and target, the charts, and its groups' figures."""
 
-import html
-
 from pmm_pipeline.specs.catalogue.models import KpiSpec, Shape
 from pmm_pipeline.stages.publishing.formats import STATUS_LABELS
 from pmm_pipeline.stages.publishing.i18n import N_, translator
 from pmm_pipeline.stages.publishing.labels import DIMENSION_NAMES, Labeller, ReportContext, format_number
+from pmm_pipeline.stages.publishing.labels import escape as _e
 from pmm_pipeline.stages.publishing.profile_charts import position_chart, trend_chart
 from pmm_pipeline.stages.publishing.profile_document import ProfileInputs
 from pmm_pipeline.stages.publishing.report import CSS
@@ -25,10 +24,6 @@ INLINE_TEXTS = (
     N_("answer"),
     N_("Your target"),
 )
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def render_profile(document: dict, lang: str, inputs: ProfileInputs) -> str:

@@ -15,6 +15,7 @@ from pmm_pipeline.warehouse.tables.disclosure import (
     PUBLISHED_KPI_COLUMNS,
     PUBLISHED_ROLLUP_COLUMNS,
     WITHHELD,
+    published_schema,
     published_tables,
 )
 from pmm_pipeline.warehouse.tables.feedback import FEEDBACK_REPORTS
@@ -62,6 +63,7 @@ __all__ = [
     "Table",
     "WITHHELD",
     "declared_tables",
+    "published_schema",
     "published_tables",
 ]
 

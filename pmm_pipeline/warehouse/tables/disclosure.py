@@ -34,9 +34,14 @@ WITHHELD = Table(
 )
 
 
+def published_schema(tier: str) -> str:
+    """The warehouse schema of a tier's published tables (and the first part of their asset keys)."""
+    return f"publish_{tier}"
+
+
 def published_tables(tier: str) -> tuple[Table, Table, Table]:
-    """The tier's copies of the contract's tables and its release log, in schema `publish_<tier>`."""
-    schema = f"publish_{tier}"
+    """The tier's copies of the contract's tables and its release log, in its published_schema."""
+    schema = published_schema(tier)
     kpi_values = Table(
         schema,
         "kpi_values",
