@@ -48,8 +48,9 @@ test: $(STAMP) browser docs  ## check imports' direction, lint and formatting, b
 
 # `unit`: no Dagster run, no process, no browser, no database server (pmm_pipeline_tests/conftest.py says how a
 # test is classified; a unit test that starts a run or a process fails, naming the marker it needs).
-# One process per core, as `make test`: 694 unit tests took 106 s on 2 cores, 146 s in one process (2026-12-03).
-test-fast: $(STAMP)  ## run the unit tests only (about 2 minutes on 2 cores): no Dagster run, process, browser or database
+# One process per core, as `make test`: 694 unit tests took 41 s on 2 cores (2026-12-03; 97-106 s on a
+# slower machine the day before, 146 s there in one process).
+test-fast: $(STAMP)  ## run the unit tests only (under a minute on 2 cores): no Dagster run, process, browser or database
 	$(PYTEST) -m unit
 
 # --strict turns every warning into a failure: a broken link or anchor, a page missing from the nav
