@@ -26,7 +26,7 @@ from pmm_pipeline.stages.ingestion.raw_tables import intake_frames
 from pmm_pipeline.stages.quality.offline import OFFLINE_LIMITS
 from pmm_pipeline.warehouse.tables import FINDINGS
 from pmm_pipeline_tests.conftest import FIXTURES
-from pmm_pipeline_tests.stages.ingestion.test_hostile_files import DOCUMENT, LIMITS, build_corpus
+from pmm_pipeline_tests.stages.ingestion.hostile_corpus import DOCUMENT, LIMITS, build_corpus
 
 FIXTURE_LANDING = FIXTURES / "cycle_2023" / "landing"
 FINDING_COLUMNS = [c for c in FINDINGS.column_names if c not in ("cycle",)]

@@ -22,7 +22,7 @@ from pmm_pipeline.stages.ingestion.receipts import ledger_path, read_ledger
 from pmm_pipeline_tests.conftest import run_cycle_in_process
 from pmm_pipeline_tests.paths import CHECKOUT
 from pmm_pipeline_tests.released_workspace import workspace, workspace_settings
-from pmm_pipeline_tests.stages.publishing.test_release_reproducible import release_hashes
+from pmm_pipeline_tests.stages.publishing.release_cases import release_hashes
 
 # Columns of the record that a run decides; received_at and archive_path depend on when and where it ran.
 SUBMISSION_COLUMNS = (

@@ -130,7 +130,7 @@ def test_completeness_counts_files_copied_into_landing_once_a_run_took_them_in(p
     """The Secretariat's completeness is the pipeline's record: a file the Secretariat copied into landing counts
     as soon as a run has taken it in, like one sent through the platform."""
     from pmm_pipeline.portal import intake
-    from pmm_pipeline_tests.stages.delivery.test_delivery import run_intake
+    from pmm_pipeline_tests.stages.delivery.intake_cases import run_intake
 
     assert "MEX" not in intake.accepted_members(portal, OPEN_CYCLE)
     landing = portal.layout.landing_dir(OPEN_CYCLE)

@@ -37,7 +37,7 @@ def test_every_test_module_lies_in_a_folder_of_the_package_or_in_a_named_one():
 
 def test_every_folder_of_tests_is_a_package():
     """Without an __init__.py, pytest takes two test modules of the same name in two folders for one, and
-    `pmm_pipeline_tests.<folder>.<module>` (a test importing another's helpers) cannot be imported."""
+    `pmm_pipeline_tests.<folder>.<module>` (a test importing a helper module) cannot be imported."""
     folders = {parent for module in module_paths() for parent in module.parents}
     assert not [folder.as_posix() for folder in sorted(folders) if not (TESTS / folder / "__init__.py").is_file()]
 

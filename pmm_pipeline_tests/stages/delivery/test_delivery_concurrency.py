@@ -15,7 +15,7 @@ from pmm_pipeline.stages.delivery import deliver_upload
 from pmm_pipeline.stages.ingestion.arrivals import notes_path, read_arrivals
 from pmm_pipeline_tests.conftest import settings_for
 from pmm_pipeline_tests.paths import CHECKOUT
-from pmm_pipeline_tests.stages.delivery.test_delivery import CYCLE, at, query, run_intake, submission
+from pmm_pipeline_tests.stages.delivery.intake_cases import CYCLE, at, query, run_intake, submission
 
 # Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
 pytestmark = [pytest.mark.cycle, pytest.mark.subprocess]
@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.stages.delivery import deliver_upload
-from pmm_pipeline_tests.stages.delivery.test_delivery import submission
+from pmm_pipeline_tests.stages.delivery.intake_cases import submission
 
 data_dir, tag, n, start = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.stdin.readline()
 settings = replace(Settings.from_env({}), data_dir=data_dir)

@@ -12,13 +12,12 @@ what a tier's readers get (the tier's tables and every lower tier's), knows whic
 - for level counts, by enumerating every assignment of levels to the hidden members.
 """
 
-import dataclasses
 import itertools
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
@@ -27,6 +26,12 @@ from pmm_pipeline.stages.disclosure.control import TIERS, control_disclosure, wi
 from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
 from pmm_pipeline_tests.disclosure_history import recover, release_sequence
 from pmm_pipeline_tests.disclosure_universe import CYCLE, M, Universe
+from pmm_pipeline_tests.stages.disclosure.universe_strategies import (
+    PROPERTY_SETTINGS,
+    categorical_universes,
+    numeric_universes,
+    release_histories,
+)
 
 # Hundreds of derandomized cases through least squares and linear programs: about 60 s of CPU on the machine
 # `make test` is timed on, so out of `make test-fast`. The case counts are the suite's budget: 250, 150 and 50 cases
@@ -34,14 +39,7 @@ from pmm_pipeline_tests.disclosure_universe import CYCLE, M, Universe
 # 80 on that code. Raise them (or run with hypothesis' settings overridden) when the disclosure control changes.
 pytestmark = pytest.mark.slow
 
-PROPERTY_SETTINGS = {
-    "deadline": None,
-    "database": None,
-    "derandomize": True,
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
-}
 AUDIENCES = ("public", "wco")
-REGIONS, INCOMES = ("R1", "R2", "R3"), ("I1", "I2")
 
 
 def rank_of(tier: str) -> int:
@@ -50,44 +48,6 @@ def rank_of(tier: str) -> int:
 
 def sees(disclosure: str, audience: str) -> bool:
     return rank_of(audience) >= rank_of(disclosure)
-
-
-@st.composite
-def numeric_universes(draw):
-    n = draw(st.integers(3, 11))
-    # Values from a coarse grid and a few round ones, so that ties and values on the range's ends occur.
-    grid = st.integers(0, 2000).map(lambda x: x / 20)
-    value = st.one_of(grid, grid, grid, st.sampled_from([0.0, 50.0, 100.0]))
-    members = [
-        M(
-            f"M{i:02d}",
-            {"region": draw(st.sampled_from(REGIONS)), "income_group": draw(st.sampled_from(INCOMES))},
-            draw(st.sampled_from(TIERS)),
-            draw(value),
-            status=draw(st.sampled_from(["reported"] * 6 + ["not_applicable", "missing"])),
-            denominator=float(draw(st.integers(1, 1000))),
-        )
-        for i in range(n)
-    ]
-    statistics = draw(st.sampled_from([("mean", "median", "min", "max", "pooled"), ("mean", "median"), ("mean",)]))
-    return Universe(members, statistics=statistics), draw(st.integers(1, 4))
-
-
-@st.composite
-def categorical_universes(draw):
-    n = draw(st.integers(3, 10))
-    levels = draw(st.sampled_from([("no", "yes"), ("low", "mid", "high")]))
-    members = [
-        M(
-            f"M{i:02d}",
-            {"region": draw(st.sampled_from(REGIONS)), "income_group": draw(st.sampled_from(INCOMES))},
-            draw(st.sampled_from(TIERS)),
-            status=draw(st.sampled_from(["reported"] * 5 + ["not_applicable"])),
-            level=draw(st.sampled_from(levels)),
-        )
-        for i in range(n)
-    ]
-    return Universe(members, statistics=(), levels=levels), draw(st.integers(1, 3))
 
 
 def publish(
@@ -270,43 +230,6 @@ def test_no_coalition_of_up_to_k_members_deduces_a_hidden_level(case, coalition)
 
 
 # --- re-releases: resubmissions, withdrawals and choice changes, with every earlier release held ---------------
-
-
-@st.composite
-def release_histories(draw):
-    """A first state of 4-9 members, then 1-3 further states, each changing a few members at random."""
-    n = draw(st.integers(4, 9))
-    grid = st.integers(0, 200).map(lambda x: x / 2)
-    members = [
-        M(
-            f"M{i:02d}",
-            {"region": draw(st.sampled_from(REGIONS[:2])), "income_group": draw(st.sampled_from(INCOMES))},
-            draw(st.sampled_from(TIERS)),
-            draw(grid),
-        )
-        for i in range(n)
-    ]
-    states = [members]
-    for _ in range(draw(st.integers(1, 3))):
-        current = list(states[-1])
-        for _ in range(draw(st.integers(1, 3))):
-            i = draw(st.integers(0, n - 1))
-            change = draw(st.sampled_from(["resubmit", "withdraw", "come back", "choice"]))
-            m = current[i]
-            if change == "resubmit":
-                current[i] = dataclasses.replace(m, value=draw(grid), status="reported")
-            elif change == "withdraw":
-                current[i] = dataclasses.replace(
-                    m, value=None, status=draw(st.sampled_from(["not_available", "missing"]))
-                )
-            elif change == "come back":
-                current[i] = dataclasses.replace(
-                    m, value=m.value if m.value is not None else draw(grid), status="reported"
-                )
-            else:
-                current[i] = dataclasses.replace(m, disclosure=draw(st.sampled_from(TIERS)))
-        states.append(current)
-    return states, draw(st.integers(2, 3))
 
 
 @settings(max_examples=40, **PROPERTY_SETTINGS)

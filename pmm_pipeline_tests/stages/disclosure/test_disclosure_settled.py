@@ -27,7 +27,7 @@ from pmm_pipeline.stages.disclosure.record import read_history, release_record, 
 from pmm_pipeline.stages.disclosure.solving import solved_as_before
 from pmm_pipeline.stages.disclosure.tiers import tier_kpi_values, tier_rollups
 from pmm_pipeline_tests.disclosure_universe import CYCLE, M, Universe
-from pmm_pipeline_tests.stages.disclosure.test_disclosure_properties import (
+from pmm_pipeline_tests.stages.disclosure.universe_strategies import (
     PROPERTY_SETTINGS,
     categorical_universes,
     numeric_universes,

@@ -9,7 +9,7 @@ import pandas as pd
 
 from pmm_pipeline.stages.feedback.report import render_feedback, rows_from_findings
 from pmm_pipeline.stages.quality.findings import GROUP_FIGURES, MessageContext, Violation, build_findings, member_facing
-from pmm_pipeline_tests.stages.quality.test_quality_rules import baseline, seeded  # noqa: F401 (fixtures)
+from pmm_pipeline_tests.stages.quality.gate_cases import baseline, seeded  # noqa: F401 (fixtures)
 
 PLANTED_MEDIAN = 74.13891  # a "median over hidden values": must never reach any text a member reads
 CYCLE = "2025"

@@ -19,7 +19,7 @@ from pmm_pipeline.stages.publishing.report import render_report
 from pmm_pipeline.stages.publishing.report_read import read_report
 from pmm_pipeline.stages.publishing.sdmx import read_sdmx_csv, write_sdmx_csv
 from pmm_pipeline.warehouse.tables import PUBLISHED_ROLLUP_COLUMNS
-from pmm_pipeline_tests.stages.publishing.test_report import context, tables
+from pmm_pipeline_tests.stages.publishing.report_inputs import context, tables
 
 pytestmark = pytest.mark.unit
 

@@ -141,7 +141,8 @@ def test_the_profiles_folder_reads_back_as_its_manifest_and_a_change_is_caught(p
 
 
 def test_chromium_draws_a_profile_page(published):
-    from pmm_pipeline_tests.stages.publishing.test_report import ARTIFACTS, CHROMIUM_FLAGS, chromium
+    from pmm_pipeline_tests.paths import ARTIFACTS
+    from pmm_pipeline_tests.stages.publishing.chromium_checks import CHROMIUM_FLAGS, chromium
 
     page = published / "profiles" / "FRA" / profile_html("fr")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -170,7 +171,7 @@ def test_a_profile_that_is_not_its_inputs_or_names_another_member_is_refused(tmp
     from pmm_pipeline.stages.publishing.profile_page import render_profile
     from pmm_pipeline.stages.publishing.profiles import check_profiles, write_profiles
     from pmm_pipeline.stages.publishing.release import ReleaseRefusedError
-    from pmm_pipeline_tests.stages.publishing.test_report_catalogues import hand_made_profile_inputs
+    from pmm_pipeline_tests.stages.publishing.report_inputs import hand_made_profile_inputs
 
     inputs = hand_made_profile_inputs("fr")
     target = tmp_path / "profiles"

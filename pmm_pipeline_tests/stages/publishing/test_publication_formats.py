@@ -404,7 +404,8 @@ def test_chromium_draws_a_chart_per_kpi_series_of_the_released_public_report(rel
     import html
 
     from pmm_pipeline.specs.catalogue.load import load_catalogue
-    from pmm_pipeline_tests.stages.publishing.test_report import ARTIFACTS, CHROMIUM_FLAGS, chromium
+    from pmm_pipeline_tests.paths import ARTIFACTS
+    from pmm_pipeline_tests.stages.publishing.chromium_checks import CHROMIUM_FLAGS, chromium
 
     settings, folders = released
     report = folders["public"] / "report_en.html"

@@ -14,8 +14,9 @@ from pmm_pipeline.core.vocabulary import LANGUAGES, TIERS
 from pmm_pipeline.stages.publishing.profile_document import build_profile
 from pmm_pipeline.stages.publishing.profile_page import render_profile
 from pmm_pipeline.stages.publishing.profiles import profile_html
-from pmm_pipeline_tests.stages.publishing.test_report import ARTIFACTS, chromium, overlapping
-from pmm_pipeline_tests.stages.publishing.test_report_catalogues import hand_made_profile_inputs
+from pmm_pipeline_tests.paths import ARTIFACTS
+from pmm_pipeline_tests.stages.publishing.chromium_checks import chromium, overlapping
+from pmm_pipeline_tests.stages.publishing.report_inputs import hand_made_profile_inputs
 
 # Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
 pytestmark = pytest.mark.browser

@@ -8,7 +8,7 @@ from pmm_pipeline.stages.ingestion.archive import archive_bytes
 from pmm_pipeline.stages.publishing.excel import read_excel, write_excel
 from pmm_pipeline.stages.publishing.readback import read_release_files
 from pmm_pipeline.stages.publishing.release import ReleaseRefusedError, write_release
-from pmm_pipeline_tests.stages.publishing.test_release_reproducible import info, kpi_rows, rollup_rows
+from pmm_pipeline_tests.stages.publishing.release_cases import info, kpi_rows, rollup_rows
 
 
 def test_a_format_that_cannot_hold_a_table_refuses_the_release_and_leaves_the_previous_one(tmp_path: Path):

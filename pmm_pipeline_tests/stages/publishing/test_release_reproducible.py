@@ -11,27 +11,15 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 import pytest
 
 from pmm_pipeline.stages.disclosure.control import TIERS
 from pmm_pipeline.stages.publishing.readback import read_release_files
-from pmm_pipeline.stages.publishing.release import ReleaseInfo, sha256_file, write_release
-from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
+from pmm_pipeline.stages.publishing.release import write_release
 from pmm_pipeline_tests.conftest import FIXTURES, run_cycle_in_process, settings_for
 from pmm_pipeline_tests.paths import CHECKOUT
 from pmm_pipeline_tests.released_workspace import workspace
-
-METADATA_FILES = {"manifest.json", "changes.json"}  # where the run id and time belong
-
-
-def release_hashes(published: Path, tiers=TIERS) -> dict[str, str]:
-    return {
-        p.relative_to(published).as_posix(): sha256_file(p)
-        for tier in tiers
-        for p in sorted((published / tier).iterdir())
-        if p.name not in METADATA_FILES
-    }
+from pmm_pipeline_tests.stages.publishing.release_cases import info, kpi_rows, release_hashes, rollup_rows
 
 
 @pytest.mark.cycle
@@ -62,54 +50,6 @@ def test_rerunning_a_cycle_gives_byte_identical_data_files(tmp_path: Path):
         assert changes["previous_release"]["run_id"] == first.run_id
         assert all(n == 0 for table in changes["summary"].values() for n in table.values()), changes["summary"]
     assert not [p for p in published.iterdir() if p.name.startswith(".") and p.is_dir()]  # none building or retired
-
-
-def kpi_rows(values: dict[str, float | None]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "cycle": "2023",
-                "reporting_year": 2022,
-                "member_code": m,
-                "kpi_id": "k",
-                "series": "total",
-                "value": v,
-                "status": "reported" if v is not None else "missing",
-                "disclosure": "public",
-                "flags": "",
-            }
-            for m, v in values.items()
-        ],
-        columns=PUBLISHED_KPI_COLUMNS,
-    )
-
-
-def rollup_rows(mean: float | None, reason: str | None) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "cycle": "2023",
-                "kpi_id": "k",
-                "series": "total",
-                "group_type": "global",
-                "group_code": "all",
-                "n_reporting": 3,
-                "n_participating": 4,
-                "mean": mean,
-                "median": 2.0,
-                "min": None,
-                "max": None,
-                "pooled": None,
-                "suppressed": reason is not None,
-                "suppression_reason": reason,
-            }
-        ],
-        columns=PUBLISHED_ROLLUP_COLUMNS,
-    )
-
-
-def info(run_id: str) -> ReleaseInfo:
-    return ReleaseInfo("2023", "public", run_id, "test", "1.0", "digest", "2025-01-15T00:00:00+00:00")
 
 
 def test_changes_json_lists_values_changed_rows_added_and_removed_and_suppressions(tmp_path: Path):
@@ -168,7 +108,7 @@ import pandas as pd
 from pmm_pipeline.core import files
 from pmm_pipeline.stages.publishing import release
 sys.path.insert(0, {tests!r})
-from test_release_reproducible import kpi_rows, rollup_rows, info
+from release_cases import kpi_rows, rollup_rows, info
 
 def die_after(function, calls_allowed):
     count = [0]

@@ -1,147 +1,24 @@
-"""The HTML report on hand-made tables: self-contained, audited when read back; the Chromium helpers.
+"""The HTML report on hand-made tables (report_inputs.py): self-contained, audited when read back.
 
 The released report of a real run is drawn in headless Chromium in test_publication_formats.py.
 """
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from pmm_pipeline.core.settings import Settings
 from pmm_pipeline.core.vocabulary import LANGUAGES
 from pmm_pipeline.specs.catalogue.load import load_catalogue
-from pmm_pipeline.stages.publishing.report import ReportContext, render_report, report_file
+from pmm_pipeline.stages.publishing.report import render_report, report_file
 from pmm_pipeline.stages.publishing.report_read import read_report
-from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
 from pmm_pipeline_tests.paths import ARTIFACTS
+from pmm_pipeline_tests.stages.publishing.chromium_checks import chromium, overlapping
+from pmm_pipeline_tests.stages.publishing.report_inputs import GROUP_NAMES, MEMBER_NAMES, context, tables
 
 # Its kind for `make test-fast` (pmm_pipeline_tests/conftest.py): not a unit test.
 pytestmark = [pytest.mark.browser, pytest.mark.subprocess]
-
-
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--virtual-time-budget=20000",
-]
-
-
-def chromium() -> str:
-    """Debian's chromium, installed when missing (the one set-up step that needs the package mirror)."""
-    found = shutil.which("chromium")
-    if not found:
-        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False, capture_output=True, timeout=600)
-        found = shutil.which("chromium")
-    if not found:
-        pytest.skip("chromium is not installed and could not be installed")
-    return found
-
-
-def tables() -> dict[str, pd.DataFrame]:
-    values = pd.DataFrame(
-        [
-            ("2023", 2022, "KEN", "electronic_declaration_rate", "total", 95.0, "reported", "public", ""),
-            ("2023", 2022, "FRA", "electronic_declaration_rate", "total", 100.0, "reported", "public", ""),
-            ("2023", 2022, "KEN", "aeo_trade_share", "import", 25.0, "reported", "public", ""),
-        ],
-        columns=PUBLISHED_KPI_COLUMNS,
-    )
-    rollups = pd.DataFrame(
-        [
-            (
-                "2023",
-                "electronic_declaration_rate",
-                "total",
-                "global",
-                "all",
-                3,
-                4,
-                None,
-                95.0,
-                None,
-                100.0,
-                None,
-                True,
-                "mean:differencing;min:hidden_member;pooled:differencing",
-            ),
-            (
-                "2023",
-                "electronic_declaration_rate",
-                "total",
-                "region",
-                "ESA",
-                3,
-                3,
-                87.5,
-                95.0,
-                80.0,
-                100.0,
-                88.0,
-                False,
-                None,
-            ),
-            ("2023", "aeo_trade_share", "import", "global", "all", 3, 4, 30.0, 25.0, 20.0, 45.0, 28.0, False, None),
-        ],
-        columns=PUBLISHED_ROLLUP_COLUMNS,
-    )
-    return {"kpi_values": values, "rollups": rollups}
-
-
-GROUP_NAMES = {
-    ("region", "ESA"): {
-        "en": "East and Southern Africa",
-        "fr": "Afrique orientale et australe",
-        "es": "África Oriental",
-    }
-}
-MEMBER_NAMES = {
-    "KEN": {"en": "Kenya", "fr": "Kenya", "es": "Kenia"},
-    "FRA": {"en": "France", "fr": "France", "es": "Francia"},
-}
-
-
-def context(lang: str) -> ReportContext:
-    return ReportContext(
-        cycle="2023",
-        reporting_year=2022,
-        tier="public",
-        kpis=load_catalogue(Settings.from_env({}).specs_dir).kpis_for_version("1.0"),
-        group_names=GROUP_NAMES,
-        min_group_size=3,
-        completeness=None,
-        lang=lang,
-        member_names=MEMBER_NAMES,
-        publication_date="2025-01-15",
-        catalogue_version="1.0",
-        release_id="run-1",
-        code_version="abc123",
-        trends=trends(),
-    )
-
-
-def trends() -> pd.DataFrame:
-    """Earlier cycles of the hand-made tables: electronic_declaration_rate changed its definition in 2021."""
-    from pmm_pipeline.stages.publishing.series import TREND_COLUMNS
-
-    rows = [
-        ("2019", "electronic_declaration_rate", "total", "global", "all", 3, 4, 80.0, 81.0, None),
-        ("2021", "electronic_declaration_rate", "total", "global", "all", 3, 4, 85.0, 86.0, False),
-        ("2023", "electronic_declaration_rate", "total", "global", "all", 3, 4, None, 95.0, True),
-        ("2021", "aeo_trade_share", "import", "global", "all", 3, 4, 27.0, 26.0, None),
-        ("2023", "aeo_trade_share", "import", "global", "all", 3, 4, 30.0, 25.0, True),
-    ]
-    frame = pd.DataFrame(rows, columns=TREND_COLUMNS)
-    frame["comparable_with_previous"] = pd.array(frame["comparable_with_previous"], dtype="boolean")
-    return frame
 
 
 @pytest.fixture(scope="module")
@@ -238,18 +115,6 @@ LABEL_BOXES_JS = """
   box: (() => { const b = chart.getBoundingClientRect(); return {x: b.x, w: b.width}; })(),
 }))
 """
-
-
-def overlapping(labels: list[dict]) -> list[tuple[str, str]]:
-    def meet(a, b) -> bool:
-        return (
-            a["x"] < b["x"] + b["w"] - 1
-            and b["x"] < a["x"] + a["w"] - 1
-            and a["y"] < b["y"] + b["h"] - 1
-            and (b["y"] < a["y"] + a["h"] - 1)
-        )
-
-    return [(a["text"], b["text"]) for i, a in enumerate(labels) for b in labels[i + 1 :] if meet(a, b)]
 
 
 def test_chromium_draws_each_language_report_with_labels_that_do_not_overlap(reports, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from pmm_pipeline.stages.publishing import i18n
-from pmm_pipeline_tests.stages.publishing.test_report import context, tables
+from pmm_pipeline_tests.stages.publishing.report_inputs import context, hand_made_profile_inputs, tables
 
 
 def catalogue(lang: str):
@@ -63,44 +63,6 @@ def test_rendering_a_report_looks_up_only_translated_messages(lang):
     page = render_report(tables(), context(lang), ["kpi_values.csv"])
     assert i18n.UNTRANSLATED[lang] == set()
     assert re.search(rf'<html lang="{lang}">', page)
-
-
-def hand_made_profile_inputs(lang: str):
-    """KEN in the hand-made tables of test_report.py, with a previous cycle of each kind (changed, not comparable)."""
-    import pandas as pd
-
-    from pmm_pipeline.stages.publishing.profile_document import ProfileInputs
-
-    ctx = context(lang)
-    values = tables()["kpi_values"]
-    memberships = pd.DataFrame(
-        [("KEN", "global", "all"), ("KEN", "region", "ESA")], columns=["member_code", "group_type", "group_code"]
-    )
-    previous = {
-        "KEN": {
-            "cycle": "2021",
-            "kpis": [
-                {"kpi_id": "electronic_declaration_rate", "series": "total", "value": 90.0, "status": "reported"},
-                {"kpi_id": "aeo_trade_share", "series": "import", "value": None, "status": "missing"},
-            ],
-        }
-    }
-    return ProfileInputs(
-        cycle="2023",
-        reporting_year=2022,
-        kpis=ctx.kpis,
-        values=values,
-        wco_rollups=tables()["rollups"],
-        memberships=memberships,
-        languages={"KEN": lang},
-        group_names=ctx.group_names,
-        member_names=ctx.member_names,
-        min_group_size=3,
-        definitions={"electronic_declaration_rate": "a", "aeo_trade_share": "b"},
-        previous=previous,
-        previous_definitions={"electronic_declaration_rate": "a", "aeo_trade_share": "changed"},
-        targets={("KEN", "electronic_declaration_rate", "total"): 98.0},  # as a member's own statement would set it
-    )
 
 
 @pytest.mark.parametrize("lang", i18n.TRANSLATED_LANGUAGES)

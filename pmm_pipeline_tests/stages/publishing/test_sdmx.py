@@ -11,9 +11,6 @@ import pandas as pd
 import pytest
 from lxml import etree
 
-from pmm_pipeline.core.settings import Settings
-from pmm_pipeline.specs.catalogue.load import load_catalogue
-from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.stages.publishing import sdmx_check
 from pmm_pipeline.stages.publishing.sdmx import (
     read_sdmx_csv,
@@ -23,25 +20,9 @@ from pmm_pipeline.stages.publishing.sdmx import (
 )
 from pmm_pipeline.stages.publishing.sdmx_structure import STRUCTURE_FILE, StructureInputs, structure_message
 from pmm_pipeline.warehouse.tables import PUBLISHED_KPI_COLUMNS, PUBLISHED_ROLLUP_COLUMNS
+from pmm_pipeline_tests.stages.publishing.sdmx_inputs import TABLES, structure_inputs
 
 pytestmark = pytest.mark.unit
-
-TABLES = ("kpi_values", "rollups")
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-
-
-def structure_inputs(cycle_id: str = "2023", min_group_size: int = 3) -> StructureInputs:
-    settings = Settings.from_env({})
-    reference = load_reference(settings.reference_dir, settings.cycles_file)
-    cycle = reference.cycles.get(cycle_id)
-    return StructureInputs(
-        cycle=cycle,
-        cycles=reference.cycles.cycles,
-        kpis=load_catalogue(settings.specs_dir).kpis_for_version(cycle.catalogue_version),
-        members=reference.members_in_force(cycle),
-        groups=reference.groups,
-        min_group_size=min_group_size,
-    )
 
 
 def kpi_row(**changes) -> dict:

@@ -19,7 +19,7 @@ from pmm_pipeline.stages.publishing.readback import read_release_files
 from pmm_pipeline.stages.publishing.release import sha256_file
 from pmm_pipeline.stages.publishing.sdmx import COMPONENTS, sdmx_name, write_sdmx_csv, write_sdmx_csv_with_pysdmx
 from pmm_pipeline.stages.publishing.sdmx_structure import STRUCTURE_FILE, structure_message
-from pmm_pipeline_tests.stages.publishing.test_sdmx import TABLES, XML_LANG, structure_inputs
+from pmm_pipeline_tests.stages.publishing.sdmx_inputs import TABLES, XML_LANG, structure_inputs
 
 pytestmark = pytest.mark.cycle
 

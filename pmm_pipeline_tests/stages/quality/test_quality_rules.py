@@ -1,192 +1,35 @@
 """The quality gate's rules without a Dagster run: one seeded defect per rule, caught with the right severity.
 
 The baseline is a valid synthetic cycle read through the real intake checks; every defect and every expected
-finding below is written by hand.
+finding (gate_cases.py) is written by hand.
 """
 
 import dataclasses
-import hashlib
-from typing import Any
 
 import pandas as pd
 import pytest
 
-from pmm_pipeline.defs.ingestion import validation_context
-from pmm_pipeline.specs.catalogue.load import Catalogue
 from pmm_pipeline.specs.catalogue.models import KPI_QUALITY_RULES
-from pmm_pipeline.specs.reference.load import Reference
-from pmm_pipeline.stages.ingestion.reading import read_submission
 from pmm_pipeline.stages.quality.expectations import (
     QualityGateError,
     run_expectations,
 )
 from pmm_pipeline.stages.quality.frames import expected_answers, prepare_answers, required_answers
-from pmm_pipeline.stages.quality.gate import GateInputs, GateOutcome, empty_history, evaluate_quality
 from pmm_pipeline.stages.quality.plan import ANSWERS_BATCH, EXPECTED_BATCH, plan_expectations
 from pmm_pipeline.stages.quality.rules import RULES, RULES_BY_ID
-from pmm_pipeline.stages.sample.documents import build_sample_documents, latest_documents, render_json
-from pmm_pipeline.stages.staging.select import membership_frame
-from pmm_pipeline.warehouse.tables import FINDINGS, MEMBER_SUMMARY, STAGED_ANSWERS
-
-CYCLE = "2023"
-T, T1 = 2022, 2021
-
-
-@pytest.fixture(scope="module")
-def baseline(reference: Reference, catalogue: Catalogue) -> GateInputs:
-    """A valid cycle: every participating member's latest sample submission, read by the real intake."""
-    ctx = validation_context(reference, catalogue, CYCLE)
-    regions = membership_frame(reference, reference.cycles.get(CYCLE)).set_index("member_code")["region_code"]
-    answers, submissions = [], []
-    documents = latest_documents(build_sample_documents(reference, catalogue, CYCLE, seed=3))
-    for member, document in sorted(documents.items()):
-        data = render_json(document)
-        submission, problems = read_submission(f"{member}.json", data, ctx)
-        assert submission is not None, problems
-        sha = hashlib.sha256(data).hexdigest()
-        submissions.append(
-            {"member_code": member, "submission_id": sha, "file_name": f"{member}.json", "region_code": regions[member]}
-        )
-        for a in submission.answers:
-            answers.append(
-                {
-                    "cycle": CYCLE,
-                    "member_code": member,
-                    "item": a.item,
-                    "year": a.year,
-                    "value": a.value,
-                    "value_text": a.value_text,
-                    "status": a.status,
-                    "comment": a.comment,
-                    "submission_id": sha,
-                    "version": 1,
-                    "source_file": f"{member}.json",
-                    "source_pointer": a.location.pointer,
-                    "source_sheet": None,
-                    "source_cell": None,
-                    "source_line": None,
-                }
-            )
-    return GateInputs(
-        answers=pd.DataFrame(answers, columns=STAGED_ANSWERS.column_names).astype({"source_line": "Int64"}),
-        submissions=pd.DataFrame(submissions),
-        history=empty_history(),
-    )
+from pmm_pipeline.warehouse.tables import FINDINGS, MEMBER_SUMMARY
+from pmm_pipeline_tests.stages.quality.gate_cases import (  # noqa: F401 (fixtures)
+    CYCLE,
+    T1,
+    Seeder,
+    T,
+    baseline,
+    evaluate,
+    seeded,
+)
 
 
-def evaluate(inputs: GateInputs, reference: Reference, catalogue: Catalogue) -> GateOutcome:
-    return evaluate_quality(inputs, reference.cycles.get(CYCLE), catalogue)
-
-
-class Seeder:
-    """Seeds defects into a copy of the baseline, each in a member not used before."""
-
-    def __init__(self, inputs: GateInputs):
-        self.answers = inputs.answers.copy()
-        self.inputs = inputs
-        self.used: set[str] = set()
-
-    def reported(self, member: str, item: str, year: int) -> pd.Series:
-        a = self.answers
-        return (a.member_code == member) & (a["item"] == item) & (a.year == year) & (a.status == "reported")
-
-    def member_with(self, *needed: tuple[str, int], region: str | None = None) -> str:
-        regions = self.inputs.submissions.set_index("member_code")["region_code"]
-        for member in sorted(set(self.answers.member_code) - self.used):
-            if region and regions[member] != region:
-                continue
-            if all(self.reported(member, item, year).any() for item, year in needed):
-                self.used.add(member)
-                return member
-        raise AssertionError(f"no member left with {needed}")
-
-    def value(self, member: str, item: str, year: int) -> float:
-        return float(self.answers.loc[self.reported(member, item, year), "value"].iloc[0])
-
-    def set(self, member: str, item: str, year: int, **columns: Any) -> None:
-        for column, value in columns.items():
-            self.answers.loc[self.reported(member, item, year), column] = value
-
-    def drop(self, member: str, item: str, year: int) -> None:
-        a = self.answers
-        self.answers = a[~((a.member_code == member) & (a["item"] == item) & (a.year == year))]
-
-    def duplicate(self, member: str, item: str, year: int) -> None:
-        copy = self.answers[self.reported(member, item, year)].assign(source_pointer="/answers/999")
-        self.answers = pd.concat([self.answers, copy], ignore_index=True)
-
-    def inputs_with(self, history: pd.DataFrame | None = None) -> GateInputs:
-        return dataclasses.replace(
-            self.inputs,
-            answers=self.answers.reset_index(drop=True),
-            history=self.inputs.history if history is None else history,
-        )
-
-
-@pytest.fixture(scope="module")
-def seeded(baseline: GateInputs, reference: Reference, catalogue: Catalogue):
-    """One defect of every rule, each in its own member; returns (outcome, member by rule, expected findings)."""
-    s = Seeder(baseline)
-    m = {}
-    m["known_codes"] = s.member_with(("risk_management_level", T))
-    s.set(m["known_codes"], "risk_management_level", T, value_text="sometimes")
-    m["one_answer_per_item_year"] = s.member_with(("declarations_total", T))
-    m["values_match_item_type"] = s.member_with(("staff_total", T))
-    staff = s.value(m["values_match_item_type"], "staff_total", T)
-    s.set(m["values_match_item_type"], "staff_total", T, value=staff + 0.5)
-    m["values_within_range"] = s.member_with(("integrity_cases", T))
-    s.set(m["values_within_range"], "integrity_cases", T, value=-3.0)
-    m["part_not_above_whole"] = s.member_with(("declarations_electronic", T), ("declarations_total", T))
-    whole = s.value(m["part_not_above_whole"], "declarations_total", T)
-    s.set(m["part_not_above_whole"], "declarations_electronic", T, value=whole + 10)
-    m["required_items_present"] = s.member_with(("data_elements_wco_dm", T))
-    s.drop(m["required_items_present"], "data_elements_wco_dm", T)
-    m["variation_years_present"] = s.member_with(("rfi_count", T), ("rfi_count", T1))
-    s.drop(m["variation_years_present"], "rfi_count", T1)
-    m["yoy_change_within_band"] = s.member_with(("alcohol_seizures", T), ("alcohol_seizures", T1))
-    tripled = 3 * s.value(m["yoy_change_within_band"], "alcohol_seizures", T1)  # band 100 %: +200 %
-    s.set(m["yoy_change_within_band"], "alcohol_seizures", T, value=tripled, comment="a new border post opened")
-    m["t_minus_1_matches_earlier_cycle"] = s.member_with(("aeo_count", T1))
-    previous = s.value(m["t_minus_1_matches_earlier_cycle"], "aeo_count", T1) + 7
-    m["value_near_peer_median"] = s.member_with(("declarations_electronic", T), ("declarations_total", T), region="EUR")
-    s.set(m["value_near_peer_median"], "declarations_electronic", T, value=1.0)
-    m["magnitude_consistent_with_history"] = s.member_with(("aeo_count", T), ("aeo_count", T1))
-    slipped = 1000 * s.value(m["magnitude_consistent_with_history"], "aeo_count", T)
-    s.set(m["magnitude_consistent_with_history"], "aeo_count", T, value=slipped)
-    # The duplicate last, so that no other seeding sees two rows.
-    s.duplicate(m["one_answer_per_item_year"], "declarations_total", T)
-
-    history = pd.DataFrame(
-        [
-            {
-                "cycle": "2021",
-                "cycle_rank": 1,
-                "member_code": m["t_minus_1_matches_earlier_cycle"],
-                "item": "aeo_count",
-                "year": T1,
-                "value": previous,
-            }
-        ]
-    )
-    outcome = evaluate(s.inputs_with(history), reference, catalogue)
-    # (rule, severity, KPI, item, year) of each expected finding, by hand.
-    expected = {
-        "known_codes": [("blocking", None, "risk_management_level", T)],
-        "one_answer_per_item_year": [("blocking", None, "declarations_total", T)] * 2,  # both copies
-        "values_match_item_type": [("blocking", None, "staff_total", T)],
-        "values_within_range": [("blocking", None, "integrity_cases", T)],
-        "part_not_above_whole": [("blocking", None, "declarations_electronic", T)],
-        "required_items_present": [("warning", "data_standardization", "data_elements_wco_dm", T)],
-        "variation_years_present": [("warning", "rfi_variation", "rfi_count", T1)],
-        "yoy_change_within_band": [("warning", "alcohol_seizure_variation", "alcohol_seizures", T)],
-        "t_minus_1_matches_earlier_cycle": [("warning", None, "aeo_count", T1)],
-        "value_near_peer_median": [("warning", "electronic_declaration_rate", "declarations_electronic", T)],
-        "magnitude_consistent_with_history": [("warning", None, "aeo_count", T)],
-    }
-    return outcome, m, expected
-
-
-def test_the_valid_cycle_passes_every_expectation_on_the_pandas_route(baseline, reference, catalogue):
+def test_the_valid_cycle_passes_every_expectation_on_the_pandas_route(baseline, reference, catalogue):  # noqa: F811
     cycle = reference.cycles.get(CYCLE)
     items = catalogue.items_for_version(cycle.catalogue_version)
     members = baseline.submissions.member_code.tolist()
@@ -207,7 +50,7 @@ def test_the_valid_cycle_passes_every_expectation_on_the_pandas_route(baseline, 
     assert evaluate(baseline, reference, catalogue).findings.empty
 
 
-def test_every_rule_catches_its_seeded_defect_with_its_severity(seeded):
+def test_every_rule_catches_its_seeded_defect_with_its_severity(seeded):  # noqa: F811
     outcome, members, expected = seeded
     findings = outcome.findings
     assert sorted(findings.rule.unique()) == sorted(r.id for r in RULES)
@@ -220,7 +63,7 @@ def test_every_rule_catches_its_seeded_defect_with_its_severity(seeded):
         assert actual == rows, rule
 
 
-def test_blocking_findings_keep_the_member_out_and_warnings_do_not(seeded, baseline):
+def test_blocking_findings_keep_the_member_out_and_warnings_do_not(seeded, baseline):  # noqa: F811
     outcome, members, _ = seeded
     blocked = {
         members[r]
@@ -242,7 +85,7 @@ def test_blocking_findings_keep_the_member_out_and_warnings_do_not(seeded, basel
     assert summary.loc[members["value_near_peer_median"], "is_admitted"]
 
 
-def test_findings_carry_the_answer_its_place_and_the_members_justification(seeded):
+def test_findings_carry_the_answer_its_place_and_the_members_justification(seeded):  # noqa: F811
     outcome, members, _ = seeded
     findings = outcome.findings
     assert list(findings.columns) == FINDINGS.column_names
@@ -261,13 +104,13 @@ def test_findings_carry_the_answer_its_place_and_the_members_justification(seede
     assert " times the " in slip.message and "unit slip" in slip.message
 
 
-def test_a_unit_slip_is_reported_once_not_also_as_a_yearly_change(seeded):
+def test_a_unit_slip_is_reported_once_not_also_as_a_yearly_change(seeded):  # noqa: F811
     outcome, members, _ = seeded
     own = outcome.findings[outcome.findings.member_code == members["magnitude_consistent_with_history"]]
     assert list(own.rule) == ["magnitude_consistent_with_history"]  # aeo_count has a 50 % band too
 
 
-def test_rules_run_counts_only_what_had_something_to_check(seeded, baseline):
+def test_rules_run_counts_only_what_had_something_to_check(seeded, baseline):  # noqa: F811
     outcome, members, _ = seeded
     revision = outcome.rule_runs["t_minus_1_matches_earlier_cycle"]
     assert revision.members_checked == {members["t_minus_1_matches_earlier_cycle"]}  # the only one with history
@@ -277,7 +120,7 @@ def test_rules_run_counts_only_what_had_something_to_check(seeded, baseline):
     assert outcome.rule_runs["known_codes"].members_checked == set(baseline.submissions.member_code)
 
 
-def test_a_kpi_can_make_a_warning_rule_blocking(seeded, baseline, reference, catalogue):
+def test_a_kpi_can_make_a_warning_rule_blocking(seeded, baseline, reference, catalogue):  # noqa: F811
     _, members, _ = seeded
     spec = catalogue.kpis["alcohol_seizure_variation"]
     strict = spec.model_copy(
@@ -294,7 +137,7 @@ def test_a_kpi_can_make_a_warning_rule_blocking(seeded, baseline, reference, cat
     assert outcome.blocked_members == [member]
 
 
-def test_peers_are_compared_only_in_a_large_enough_group(baseline, reference, catalogue):
+def test_peers_are_compared_only_in_a_large_enough_group(baseline, reference, catalogue):  # noqa: F811
     regions = baseline.submissions.set_index("member_code")["region_code"]
     few = sorted(regions[regions == "EUR"].index)[:5]
     small = dataclasses.replace(
@@ -315,7 +158,7 @@ def test_peers_are_compared_only_in_a_large_enough_group(baseline, reference, ca
     ]
 
 
-def test_an_exception_inside_great_expectations_is_an_error_not_a_data_failure(baseline, reference, catalogue):
+def test_an_exception_inside_great_expectations_is_an_error_not_a_data_failure(baseline, reference, catalogue):  # noqa: F811
     cycle = reference.cycles.get(CYCLE)
     items = catalogue.items_for_version(cycle.catalogue_version)
     plan = [p for p in plan_expectations(cycle, items) if p.rule == "part_not_above_whole"]
@@ -336,7 +179,7 @@ def test_every_rule_is_declared_once_with_a_severity():
     }
 
 
-def test_answers_outside_the_participants_latest_submissions_are_unknown(baseline, reference, catalogue):
+def test_answers_outside_the_participants_latest_submissions_are_unknown(baseline, reference, catalogue):  # noqa: F811
     first, second = baseline.submissions.member_code[:2]
     answers = baseline.answers
     stray = answers[(answers.member_code == first) & (answers["item"] == "declarations_total")]
@@ -354,7 +197,7 @@ def test_answers_outside_the_participants_latest_submissions_are_unknown(baselin
     assert "XXX" not in set(outcome.admitted_answers.member_code)
 
 
-def test_a_blocked_member_found_among_the_admitted_is_an_error_of_the_gate(seeded, tmp_path):
+def test_a_blocked_member_found_among_the_admitted_is_an_error_of_the_gate(seeded, tmp_path):  # noqa: F811
     import dagster as dg
 
     from pmm_pipeline.defs.quality import build_admission_check_result, build_rule_check_result
