@@ -32,7 +32,16 @@ pytestmark = pytest.mark.cycle
 CHANGED = "electronic_declaration_rate"
 OLD_FORMULA = "100 * declarations_electronic[T] / declarations_total[T]"
 NEW_FORMULA = "1000 * declarations_electronic[T] / declarations_total[T]"  # per mille: a new definition
-NEW_IN_1_1 = {"average_release_time_hours", "ipr_seizure_variation"}
+# The shipped KPIs new in catalogue 1.1; the tests take the set from the catalogue (a KPI file added with
+# `introduced_in: "1.1"` is new in 1.1 too), of which these must be part.
+SHIPPED_NEW_IN_1_1 = {"average_release_time_hours", "ipr_seizure_variation"}
+
+
+def new_in_1_1(settings) -> set[str]:
+    catalogue = load_catalogue(settings.specs_dir)
+    new = {k.id for k in catalogue.kpis_for_version("1.1")} - {k.id for k in catalogue.kpis_for_version("1.0")}
+    assert SHIPPED_NEW_IN_1_1 <= new
+    return new
 
 
 def two_years_later(document: dict) -> dict:
@@ -103,14 +112,15 @@ def test_a_tiers_series_is_exactly_what_each_cycle_published_in_it(two_cycles, t
 
 
 def test_comparable_with_previous_marks_the_changed_definition_as_a_break(two_cycles):
+    new = new_in_1_1(two_cycles)
     for table in ("kpi_values", "rollups"):
         joined = series_frame(two_cycles, "secretariat", table)
         first, second = joined[joined.cycle == "2023"], joined[joined.cycle == "2025"]
         assert first.comparable_with_previous.isna().all()  # nothing earlier to compare with
         by_kpi = second.groupby("kpi_id").comparable_with_previous.agg(lambda s: set(s.astype(object)))
         assert by_kpi[CHANGED] == {False}
-        assert all(by_kpi[k] == {pd.NA} or by_kpi[k] == {None} for k in NEW_IN_1_1 if k in by_kpi), by_kpi
-        unchanged = set(by_kpi.index) - NEW_IN_1_1 - {CHANGED}
+        assert all(by_kpi[k] == {pd.NA} or by_kpi[k] == {None} for k in new if k in by_kpi), by_kpi
+        unchanged = set(by_kpi.index) - new - {CHANGED}
         assert unchanged and all(by_kpi[k] == {True} for k in unchanged), by_kpi
 
 
@@ -149,7 +159,8 @@ def test_each_release_records_the_definitions_it_was_built_with(two_cycles):
     second = json.loads((settings.layout.published_dir("2025") / "wco" / "manifest.json").read_text())
     assert first["kpi_definitions"][CHANGED] != second["kpi_definitions"][CHANGED]
     assert first["kpi_definitions"]["aeo_count_variation"] == second["kpi_definitions"]["aeo_count_variation"]
-    assert NEW_IN_1_1 <= set(second["kpi_definitions"]) and not NEW_IN_1_1 & set(first["kpi_definitions"])
+    new = new_in_1_1(settings)
+    assert new <= set(second["kpi_definitions"]) and not new & set(first["kpi_definitions"])
 
 
 def test_a_cycle_folder_that_does_not_read_back_as_published_is_not_joined(two_cycles, tmp_path):
