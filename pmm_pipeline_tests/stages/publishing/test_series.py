@@ -50,7 +50,9 @@ def two_years_later(document: dict) -> dict:
     later = copy.deepcopy(document)
     later["cycle"] = "2025"
     submitted = dt.datetime.fromisoformat(later["submitted_at"].replace("Z", "+00:00"))
-    later["submitted_at"] = submitted.replace(year=submitted.year + 2).isoformat().replace("+00:00", "Z")
+    # Two years on, to the day; a submission of 29 February (2024 is a leap year) moves to the 28th.
+    day = 28 if (submitted.month, submitted.day) == (2, 29) else submitted.day
+    later["submitted_at"] = submitted.replace(year=submitted.year + 2, day=day).isoformat().replace("+00:00", "Z")
     for answer in later["answers"]:
         answer["year"] += 2
         value = answer.get("value")
