@@ -7,7 +7,6 @@ import pytest
 
 from pmm_pipeline.app.cli import main
 from pmm_pipeline.core.settings import Settings
-from pmm_pipeline.specs.catalogue.formula import parse_formula
 from pmm_pipeline.specs.catalogue.load import load_catalogue
 from pmm_pipeline.specs.reference.load import load_reference
 from pmm_pipeline.stages.questionnaire.layout import plan_questionnaire, stamp_checksum
@@ -19,12 +18,12 @@ SHIPPED_T_MINUS_1_ITEMS = {"aeo_count", "rfi_count", "alcohol_seizures", "custom
 
 
 def items_used_at_t_minus_1(catalogue, version: str) -> set[str]:
-    """The items some formula of the catalogue version uses at [T-1], read from the formulas' own text."""
+    """The items some formula of the catalogue version uses at [T-1] (the catalogue's parsed formulas)."""
     return {
         ref.item
         for kpi in catalogue.kpis_for_version(version)
         for series in kpi.series
-        for ref in parse_formula(series.formula).refs
+        for ref in catalogue.formulas[(kpi.id, series.id)].refs
         if ref.offset == -1
     }
 
