@@ -73,7 +73,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # controller), and the worker is where xdist turns the marks into groups; without them loadgroup spread one
     # module's tests over both workers, each building the module's fixtures again.
     if config.pluginmanager.hasplugin("xdist"):
-        for item, group in zip(items, worker_groups(items), strict=True):
+        groups = worker_groups(items)
+        items[:], groups = heaviest_groups_first(items, groups)
+        for item, group in zip(items, groups, strict=True):
             item.add_marker(pytest.mark.xdist_group(group))
 
 
@@ -94,6 +96,41 @@ def worker_groups(items: list[pytest.Item]) -> list[str]:
             if definition.scope == "session" and getattr(definition.func, "pmm_test_kinds", ()):
                 parent[root(module)] = root(f"fixture:{definition.argname}")
     return [root(item.nodeid.split("::", 1)[0]) for item in items]
+
+
+# Rough seconds on 2 cores (2026-12-04): a test of a slow kind that shares a built fixture takes about a second, one
+# that starts its own processes, browser or server ten or more; building a slow module or session fixture (a whole
+# cycle run, a database server) about eight. Only their order matters (heaviest_groups_first).
+KIND_COST = {"cycle": 1.0, "subprocess": 8.0, "browser": 8.0, "postgres": 4.0, "slow": 4.0}
+UNIT_COST = 0.02
+FIXTURE_COST = 8.0
+
+
+def group_costs(items: list[pytest.Item], groups: list[str]) -> dict[str, float]:
+    """Each worker group's rough cost: its tests by kind, and each slow fixture it builds (once per module for a
+    module-scoped one, once for a session one)."""
+    cost: dict[str, float] = {}
+    built: dict[str, set[tuple[str, str]]] = {}
+    for item, group in zip(items, groups, strict=True):
+        cost[group] = cost.get(group, 0.0) + max((KIND_COST[k] for k in kinds_of(item)), default=UNIT_COST)
+        for definition in fixture_definitions(item):
+            if definition.scope in ("module", "session") and getattr(definition.func, "pmm_test_kinds", ()):
+                module = item.nodeid.split("::", 1)[0] if definition.scope == "module" else ""
+                built.setdefault(group, set()).add((definition.argname, module))
+    return {group: total + FIXTURE_COST * len(built.get(group, ())) for group, total in cost.items()}
+
+
+def heaviest_groups_first(items: list[pytest.Item], groups: list[str]) -> tuple[list[pytest.Item], list[str]]:
+    """The tests reordered so that the costliest worker groups come first, each group's tests together and in their
+    order. pytest-xdist hands a worker the next group when it is nearly done: with the long groups handed out first
+    the short ones fill in at the end, and neither worker is left running a long group alone (xdist's own order, by
+    number of tests, sends a group of two 30 s tests near the end). pytest_configure turns that reordering off."""
+    costs = group_costs(items, groups)
+    first = {}
+    for index, group in enumerate(groups):
+        first.setdefault(group, index)
+    order = sorted(range(len(items)), key=lambda i: (-costs[groups[i]], first[groups[i]], i))
+    return [items[i] for i in order], [groups[i] for i in order]
 
 
 class SlowUnitTestError(BaseException):
@@ -136,6 +173,9 @@ _originals: list[tuple[object, str, object]] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Keep the order heaviest_groups_first gave the tests: xdist would otherwise reorder groups by number of tests.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
     for owner, attribute, what, kinds in _WATCHED:
         original = getattr(owner, attribute)
         _originals.append((owner, attribute, original))

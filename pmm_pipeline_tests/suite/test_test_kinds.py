@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import dagster as dg
 import pytest
 
-from pmm_pipeline_tests.conftest import SlowUnitTestError, slow_fixture, worker_groups
+from pmm_pipeline_tests.conftest import SlowUnitTestError, heaviest_groups_first, slow_fixture, worker_groups
 
 
 def test_a_test_of_no_slow_kind_is_unit(request):
@@ -59,7 +59,9 @@ def _item(nodeid: str, *fixtures: tuple[str, str, tuple[str, ...]]):
         return SimpleNamespace(argname=name, scope=scope, func=func)
 
     defs = {name: [definition(name, scope, kinds)] for name, scope, kinds in fixtures}
-    return SimpleNamespace(nodeid=nodeid, _fixtureinfo=SimpleNamespace(name2fixturedefs=defs))
+    return SimpleNamespace(
+        nodeid=nodeid, _fixtureinfo=SimpleNamespace(name2fixturedefs=defs), iter_markers=lambda: iter(())
+    )
 
 
 def test_modules_sharing_a_slow_session_fixture_are_one_worker_group():
@@ -94,6 +96,35 @@ def test_a_module_in_a_folder_is_its_own_worker_group_and_joins_by_its_session_f
     )
     assert a1 == a2 == "t/stages/ingestion/test_a.py"
     assert b1 == c1 != a1
+
+
+def test_the_costliest_groups_come_first_each_together_and_in_order(request):
+    """A module of two tests that each start a server outranks many tests sharing one session run, which outrank
+    unit tests; and xdist is told to keep that order."""
+    cycle = ("fixture_cycle", "session", ("cycle",))
+    server = ("server", "module", ("subprocess",))
+    items = [
+        _item("t/test_a.py::one"),
+        _item("t/test_b.py::one", cycle),
+        _item("t/test_a.py::two"),
+        _item("t/test_c.py::one", server),
+        _item("t/test_b.py::two", cycle),
+        _item("t/test_d.py::one", cycle),
+        _item("t/test_c.py::two", server),
+    ]
+    ordered, groups = heaviest_groups_first(items, worker_groups(items))
+    assert [i.nodeid.removeprefix("t/") for i in ordered] == [
+        "test_c.py::one",
+        "test_c.py::two",
+        "test_b.py::one",
+        "test_b.py::two",
+        "test_d.py::one",
+        "test_a.py::one",
+        "test_a.py::two",
+    ]
+    assert groups == worker_groups(ordered)
+    if request.config.pluginmanager.hasplugin("xdist"):
+        assert request.config.option.loadscopereorder is False
 
 
 @pytest.mark.subprocess
