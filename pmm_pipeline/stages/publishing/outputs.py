@@ -14,7 +14,13 @@ from pmm_pipeline.specs.reference.models import Cycle
 from pmm_pipeline.stages.publishing.definitions import kpi_definitions
 from pmm_pipeline.stages.publishing.excel import excel_name, write_excel
 from pmm_pipeline.stages.publishing.formats import KpiLabels, ReaderNames, write_json
-from pmm_pipeline.stages.publishing.report import ReportContext, reasons_in_words, render_report, report_file
+from pmm_pipeline.stages.publishing.report import (
+    ReportContext,
+    reasons_in_words,
+    render_report,
+    report_file,
+    report_rows,
+)
 from pmm_pipeline.stages.publishing.sdmx import sdmx_name, write_sdmx_csv
 from pmm_pipeline.stages.publishing.sdmx_structure import STRUCTURE_FILE, StructureInputs, code_count, structure_message
 from pmm_pipeline.stages.publishing.series import EarlierCycles
@@ -58,7 +64,7 @@ def build_reader_outputs(
             min_group_size=min_group_size,
         )
 
-    def context(lang: str, rollups: pd.DataFrame, release_id: str) -> ReportContext:
+    def context(lang: str, trends: pd.DataFrame | None, release_id: str) -> ReportContext:
         return ReportContext(
             cycle=cycle.id,
             reporting_year=cycle.reporting_year,
@@ -73,7 +79,7 @@ def build_reader_outputs(
             catalogue_version=cycle.catalogue_version,
             release_id=release_id,
             code_version=code_version,
-            trends=None if earlier is None else earlier.trends(cycle.id, rollups, definitions),
+            trends=trends,
         )
 
     def write(folder: Path, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
@@ -93,9 +99,11 @@ def build_reader_outputs(
         downloads = [f"{name}{suffix}" for name in sorted(tables) for suffix in (".csv", ".parquet")]
         downloads += sorted(rows) + [report_file(lang) for lang in LANGUAGES]
         release_id = content_id(tables)
+        trends = None if earlier is None else earlier.trends(cycle.id, tables["rollups"], definitions)
+        drawn = report_rows(tables, kpis, trends)  # what every language's report draws, selected once
         for lang in LANGUAGES:
             (folder / report_file(lang)).write_text(
-                render_report(tables, context(lang, tables["rollups"], release_id), downloads), encoding="utf-8"
+                render_report(tables, context(lang, trends, release_id), downloads, drawn), encoding="utf-8"
             )
             rows[report_file(lang)] = sum(len(f) for f in tables.values())
         return rows

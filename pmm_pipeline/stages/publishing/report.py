@@ -10,6 +10,7 @@ report_read.py gives the embedded tables back for the release audit.
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -32,7 +33,14 @@ from pmm_pipeline.stages.publishing.labels import (  # noqa: F401 (ReportContext
 from pmm_pipeline.stages.publishing.labels import count_text as _count
 from pmm_pipeline.stages.publishing.labels import escape as _e
 from pmm_pipeline.stages.publishing.labels import missing as _missing
-from pmm_pipeline.stages.publishing.report_charts import chart, groups_figure, members_figure, script_json
+from pmm_pipeline.stages.publishing.report_charts import (
+    chart,
+    groups_figure,
+    groups_rows,
+    members_figure,
+    members_rows,
+    script_json,
+)
 from pmm_pipeline.stages.publishing.report_sections import release_metadata, trend_figure, trend_rows, trend_table
 
 DATA_ID = "pmm-data"
@@ -138,15 +146,93 @@ def _records(frame: pd.DataFrame, table: str) -> list[dict]:
     return [{c: json_ready(v) for c, v in r.items()} for r in frame[TABLE_COLUMNS[table]].to_dict("records")]
 
 
-def _rollup_table(rollups: pd.DataFrame, label: Labeller, kpi: KpiSpec, answered: Mapping[tuple, int | None]) -> str:
+@dataclass(frozen=True)
+class SeriesRows:
+    """What a report draws of one KPI series, alike in every language."""
+
+    series: str
+    groups: pd.DataFrame  # the groups chart's bars (report_charts.groups_rows)
+    members: pd.DataFrame | None  # the members chart's bars (report_charts.members_rows); None: no members chart
+    table: list[dict]  # the rollup table's rows, in its order
+    history: pd.DataFrame  # the series across cycles (report_sections.trend_rows); empty: no trend
+
+
+@dataclass(frozen=True)
+class KpiRows:
+    kpi: KpiSpec
+    answered: Mapping[tuple, int | None]  # a categorical KPI's members answering (labels.answering)
+    series: list[SeriesRows]
+
+
+@dataclass(frozen=True)
+class ReportRows:
+    """A tier's tables as its reports draw them, alike in every language (report_rows): the selections and
+    orderings are made once and each language's report only writes them out in its words."""
+
+    data: dict  # the embedded data block (DATA_ID)
+    kpis: list[KpiRows]  # the KPIs the report shows, in its order
+    world: list[tuple[KpiSpec, list[dict]]]  # each KPI's all-members rows, by series: the key findings
+    world_answered: Mapping[tuple, int | None]
+
+
+def _ordered_kpis(kpis: Sequence[KpiSpec]) -> list[KpiSpec]:
+    return sorted(kpis, key=lambda k: (k.dimension, k.id))
+
+
+def report_rows(tables: Mapping[str, pd.DataFrame], kpis: Sequence[KpiSpec], trends: pd.DataFrame | None) -> ReportRows:
+    """The rows every language's report of the tier draws (`kpis`, `trends`: the report context's)."""
+    values, rollups = tables["kpi_values"], tables["rollups"]
+    data = {"kpi_values": _records(values, "kpi_values"), "rollups": _records(rollups, "rollups")}
+    shown, histories = [], []
+    for kpi in _ordered_kpis(kpis):
+        mine = rollups[rollups.kpi_id == kpi.id]
+        if mine.empty and values[values.kpi_id == kpi.id].empty:
+            continue
+        # A level share's denominator: the members answering, over every level of the KPI's series in the group.
+        answered = answering(mine) if kpi.shape == Shape.categorical else {}
+        series_rows = []
+        for series in sorted(mine.series.unique()):
+            part = mine[mine.series == series]
+            history = trend_rows(trends, kpi, series)
+            if not history.empty:
+                histories.append(history)
+            series_rows.append(
+                SeriesRows(
+                    series=series,
+                    groups=groups_rows(part),
+                    members=members_rows(kpi, series, values),
+                    table=_rollup_table_rows(part),
+                    history=history,
+                )
+            )
+        shown.append(KpiRows(kpi=kpi, answered=answered, series=series_rows))
+    if histories:  # the earlier cycles' figures the trend charts draw, so that read_report can check them too
+        data[TRENDS_KEY] = [{c: json_ready(v) for c, v in r.items()} for r in pd.concat(histories).to_dict("records")]
+    world = rollups[rollups.group_type == "global"]
+    categorical = [k.id for k in kpis if k.shape == Shape.categorical]
+    return ReportRows(
+        data=data,
+        kpis=shown,
+        world=[
+            (kpi, world[world.kpi_id == kpi.id].sort_values("series").to_dict("records")) for kpi in _ordered_kpis(kpis)
+        ],
+        world_answered=answering(world[world.kpi_id.isin(categorical)]),
+    )
+
+
+def _rollup_table_rows(rollups: pd.DataFrame) -> list[dict]:
+    """A series' rollup rows in the table's order: by group type as declared, then by group."""
+    order = {g: i for i, g in enumerate(GROUP_TYPES)}
+    return rollups.assign(_order=rollups.group_type.map(order)).sort_values(["_order", "group_code"]).to_dict("records")
+
+
+def _rollup_table(rows: list[dict], label: Labeller, kpi: KpiSpec, answered: Mapping[tuple, int | None]) -> str:
     _ = label._
     lang = label.lang
     shown = [s for s in ("mean", "median", "min", "max", "pooled") if s in _published(kpi) or s == "mean"]
     categorical = kpi.shape == Shape.categorical
-    rows = []
-    order = {g: i for i, g in enumerate(GROUP_TYPES)}
-    ordered = rollups.assign(_order=rollups.group_type.map(order)).sort_values(["_order", "group_code"])
-    for r in ordered.to_dict("records"):
+    cells_of = []
+    for r in rows:
         cells = "".join(f"<td class='num'>{format_number(r[s], lang)}</td>" for s in shown)
         if categorical:
             of = answered.get((kpi.id, level_series(r["series"])[0], r["group_type"], r["group_code"]))
@@ -158,7 +244,7 @@ def _rollup_table(rollups: pd.DataFrame, label: Labeller, kpi: KpiSpec, answered
             n_of_n = _("{n} of {total}").format(
                 n=_count(r["n_reporting"], lang), total=_count(r["n_participating"], lang)
             )
-        rows.append(
+        cells_of.append(
             f"<tr><td>{_e(label.group_type(r['group_type']))}</td>"
             f"<td>{_e(label.group(r['group_type'], r['group_code']))}</td><td class='num'>{_e(n_of_n)}</td>{cells}"
             f"<td><span class='screen-only'>{_e(label.reasons(r['suppression_reason']))}</span>"
@@ -170,7 +256,7 @@ def _rollup_table(rollups: pd.DataFrame, label: Labeller, kpi: KpiSpec, answered
         + "".join(f"<th>{_e(n)}</th>" for n in names)
         + f"<th>{_e(_('withheld, and why'))}</th></tr>"
     )
-    return f"<table>{head}{''.join(rows)}</table>"
+    return f"<table>{head}{''.join(cells_of)}</table>"
 
 
 def _published(kpi: KpiSpec) -> list[str]:
@@ -244,15 +330,14 @@ def _coverage(values: pd.DataFrame, label: Labeller, kpis: Mapping[str, KpiSpec]
     return "".join(parts)
 
 
-def _findings(rollups: pd.DataFrame, values: pd.DataFrame, kpis: Sequence[KpiSpec], label: Labeller) -> str:
+def _findings(rows: ReportRows, label: Labeller) -> str:
     """Key findings by dimension, written from the tier's own figures: how many answered, the average, the spread."""
     _ = label._
     lang = label.lang
-    world = rollups[rollups.group_type == "global"]
-    answered = answering(world[world.kpi_id.isin([k.id for k in kpis if k.shape == Shape.categorical])])
+    answered = rows.world_answered
     by_dimension: dict[int, list[str]] = {}
-    for kpi in kpis:
-        for r in world[world.kpi_id == kpi.id].sort_values("series").to_dict("records"):
+    for kpi, world in rows.world:
+        for r in world:
             name = label.kpi(kpi) if r["series"] == "total" else f"{label.kpi(kpi)} ({label.series(kpi, r['series'])})"
             n, total = _count(r["n_reporting"], lang), _count(r["n_participating"], lang)
             if kpi.shape == Shape.categorical:
@@ -291,40 +376,40 @@ def _findings(rollups: pd.DataFrame, values: pd.DataFrame, kpis: Sequence[KpiSpe
     )
 
 
-def render_report(tables: Mapping[str, pd.DataFrame], ctx: ReportContext, files: Sequence[str] = ()) -> str:
-    """The whole report in `ctx.lang` as one HTML document (about 5 MB: plotly.js is inlined)."""
+def render_report(
+    tables: Mapping[str, pd.DataFrame], ctx: ReportContext, files: Sequence[str] = (), rows: ReportRows | None = None
+) -> str:
+    """The whole report in `ctx.lang` as one HTML document (about 5 MB: plotly.js is inlined). `rows`: the tier's
+    report_rows, when the caller renders several languages of one tier."""
     from plotly.offline import get_plotlyjs  # the charting library, only needed when releasing
 
+    rows = rows if rows is not None else report_rows(tables, ctx.kpis, ctx.trends)
     label = Labeller(ctx)
     _ = label._
-    values, rollups = tables["kpi_values"], tables["rollups"]
-    data = {"kpi_values": _records(values, "kpi_values"), "rollups": _records(rollups, "rollups")}
-    kpis = sorted(ctx.kpis, key=lambda k: (k.dimension, k.id))
+    values = tables["kpi_values"]
+    kpis = _ordered_kpis(ctx.kpis)
     by_dimension: dict[int, list[str]] = {}
-    toc, trends = [], []
+    toc = []
     members_note = _("Each member's value is charted in the screen version of this report and is in the data files.")
-    for kpi in kpis:
-        mine = rollups[rollups.kpi_id == kpi.id]
-        if mine.empty and values[values.kpi_id == kpi.id].empty:
-            continue
+    for shown in rows.kpis:
+        kpi, answered = shown.kpi, shown.answered
         toc.append(f"<li><a href='#{_e(kpi.id)}'>{_e(label.kpi(kpi))}</a></li>")
         charts = []
-        # A level share's denominator: the members answering, over every level of the KPI's series in the group.
-        answered = answering(mine) if kpi.shape == Shape.categorical else {}
-        for series in sorted(mine.series.unique()):
-            part = mine[mine.series == series]
-            body = chart(f"chart-{kpi.id}-{series}", groups_figure(kpi, series, part, label, answered))
-            members = members_figure(kpi, series, values, label)
-            if members is not None:
-                body += chart(f"members-{kpi.id}-{series}", members, "members-chart")
+        for drawn in shown.series:
+            series = drawn.series
+            body = chart(f"chart-{kpi.id}-{series}", groups_figure(kpi, series, drawn.groups, label, answered))
+            if drawn.members is not None:
+                body += chart(
+                    f"members-{kpi.id}-{series}", members_figure(kpi, series, drawn.members, label), "members-chart"
+                )
                 body += f"<p class='note print-only'>{_e(members_note)}</p>"
-            body += _rollup_table(part, label, kpi, answered)
-            history = trend_rows(label, kpi, series)
-            if not history.empty:
-                trends.append(history)
+            body += _rollup_table(drawn.table, label, kpi, answered)
+            if not drawn.history.empty:
                 body += f"<h4>{_e(_('Across cycles'))}</h4>"
-                body += chart(f"trend-{kpi.id}-{series}", trend_figure(label, kpi, series, history), "trend-chart")
-                body += trend_table(label, history)
+                body += chart(
+                    f"trend-{kpi.id}-{series}", trend_figure(label, kpi, series, drawn.history), "trend-chart"
+                )
+                body += trend_table(label, drawn.history)
             charts.append(f"<div class='series'><h3>{_e(label.series(kpi, series))}</h3>{body}</div>")
         by_dimension.setdefault(kpi.dimension, []).append(
             f"<section class='kpi' id='{_e(kpi.id)}'><h2>{_e(label.kpi(kpi))}</h2>"
@@ -337,8 +422,6 @@ def render_report(tables: Mapping[str, pd.DataFrame], ctx: ReportContext, files:
         + "</div>"
         for d, parts in sorted(by_dimension.items())
     ]
-    if trends:  # the earlier cycles' figures the trend charts draw, so that read_report can check them too
-        data[TRENDS_KEY] = [{c: json_ready(v) for c, v in r.items()} for r in pd.concat(trends).to_dict("records")]
     rules = "".join(
         f"<li><code>{_e(k)}</code>: {_e(_(v).format(min_group_size=ctx.min_group_size))}</li>"
         for k, v in SUPPRESSION_RULES.items()
@@ -359,14 +442,14 @@ def render_report(tables: Mapping[str, pd.DataFrame], ctx: ReportContext, files:
 <h1>{_e(_("WCO Performance Measurement Mechanism: cycle {cycle}").format(cycle=ctx.cycle))}</h1>
 <p>{_e(intro)}</p>
 <h2>{_e(_("About this release"))}</h2>{release_metadata(label, files)}
-<h2>{_e(_("Key findings by dimension"))}</h2>{_findings(rollups, values, kpis, label)}
+<h2>{_e(_("Key findings by dimension"))}</h2>{_findings(rows, label)}
 <h2>{_e(_("Contents"))}</h2><ul>{"".join(toc)}</ul>
 <h2>{_e(_("Coverage and timeliness of submissions"))}</h2>{_coverage(values, label, {k.id: k for k in kpis})}
 <h2>{_e(_("How figures are withheld"))}</h2>
 <p>{_e(_("A statistic is withheld (left empty, with its reason) when:"))}</p>
 <ol class='rules'>{rules}</ol>
 {"".join(sections)}
-<script type="application/json" id="{DATA_ID}">{script_json(data)}</script>
+<script type="application/json" id="{DATA_ID}">{script_json(rows.data)}</script>
 <script>{DRAW_JS}</script>
 </body></html>
 """

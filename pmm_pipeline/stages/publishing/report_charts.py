@@ -23,15 +23,21 @@ def script_json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True).replace("</", "<\\/")
 
 
-def groups_figure(
-    kpi: KpiSpec, series: str, rollups: pd.DataFrame, label: Labeller, answered: Mapping[tuple, int | None]
-) -> dict:
-    """All members, then each region, as horizontal bars of the mean, each with its n of N; sorted by the mean."""
-    _ = label._
+def groups_rows(rollups: pd.DataFrame) -> pd.DataFrame:
+    """A series' bars in the groups chart: each region sorted by the mean, then all members (plotly draws the first
+    category at the bottom)."""
     wanted = rollups[rollups.group_type.isin(["global", "region"])]
     world = wanted[wanted.group_type == "global"]
     regions = wanted[wanted.group_type == "region"].sort_values(["mean", "group_code"], na_position="last")
-    ordered = pd.concat([regions.iloc[::-1], world])  # plotly draws the first category at the bottom
+    return pd.concat([regions.iloc[::-1], world])
+
+
+def groups_figure(
+    kpi: KpiSpec, series: str, ordered: pd.DataFrame, label: Labeller, answered: Mapping[tuple, int | None]
+) -> dict:
+    """All members, then each region, as horizontal bars of the mean, each with its n of N; sorted by the mean
+    (`ordered`: groups_rows)."""
+    _ = label._
     categorical = kpi.shape == Shape.categorical
     texts = []
     for g, c, n, total, mean in zip(
@@ -86,12 +92,16 @@ def groups_figure(
     return {"data": data, "layout": layout}
 
 
-def members_figure(kpi: KpiSpec, series: str, values: pd.DataFrame, label: Labeller) -> dict | None:
-    """The members visible in the tier, named, one bar each, sorted by value (highest at the top)."""
+def members_rows(kpi: KpiSpec, series: str, values: pd.DataFrame) -> pd.DataFrame | None:
+    """The members a series' members chart draws, sorted by value; None when it has no members chart."""
     members = values[(values.kpi_id == kpi.id) & (values.series == series) & (values.status == "reported")]
     if members.empty or kpi.shape == Shape.categorical:
         return None
-    members = members.sort_values(["value", "member_code"])
+    return members.sort_values(["value", "member_code"])
+
+
+def members_figure(kpi: KpiSpec, series: str, members: pd.DataFrame, label: Labeller) -> dict:
+    """The members visible in the tier (`members`: members_rows), named, one bar each, highest at the top."""
     data = [
         {
             "type": "bar",

@@ -59,9 +59,9 @@ def release_metadata(label: Labeller, files: Sequence[str]) -> str:
     )
 
 
-def trend_rows(label: Labeller, kpi: KpiSpec, series: str) -> pd.DataFrame:
-    """The series' figure over all members in each published cycle, oldest first (empty: nothing to compare)."""
-    trends = label.ctx.trends
+def trend_rows(trends: pd.DataFrame | None, kpi: KpiSpec, series: str) -> pd.DataFrame:
+    """The series' figure over all members in each published cycle, oldest first (empty: nothing to compare);
+    `trends`: the report context's."""
     if trends is None or trends.empty:
         return trends.iloc[0:0] if trends is not None else pd.DataFrame()
     mine = trends[(trends.kpi_id == kpi.id) & (trends.series == series) & (trends.group_type == "global")]
