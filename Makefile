@@ -36,7 +36,8 @@ demo: $(STAMP)  ## write sample submissions for CYCLE (default 2023), run the wh
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist; auto = one per core). Tests that share an expensive
 # fixture (a module's, or a whole cycle run once per session) run in one worker, so each is built once
-# (pmm_pipeline_tests/conftest.py, worker_groups). TEST_WORKERS=0 runs everything in this process.
+# (pmm_pipeline_tests/conftest.py, worker_groups), and the costliest groups are handed out first
+# (heaviest_groups_first). TEST_WORKERS=0 runs everything in this process.
 TEST_WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
