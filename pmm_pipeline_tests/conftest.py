@@ -79,6 +79,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(group))
 
 
+def module_of(item: pytest.Item) -> str:
+    """The test module of a test, as its node id names it (a parameter id may hold "::" too)."""
+    return item.nodeid.split("::", 1)[0]
+
+
 def worker_groups(items: list[pytest.Item]) -> list[str]:
     """The group of tests one pytest-xdist worker runs together, so that each expensive fixture is built once:
     a module (its module-scoped fixtures), merged with every other module that shares a slow session fixture
@@ -91,11 +96,11 @@ def worker_groups(items: list[pytest.Item]) -> list[str]:
         return name
 
     for item in items:
-        module = item.nodeid.split("::", 1)[0]
+        module = module_of(item)
         for definition in fixture_definitions(item):
             if definition.scope == "session" and getattr(definition.func, "pmm_test_kinds", ()):
                 parent[root(module)] = root(f"fixture:{definition.argname}")
-    return [root(item.nodeid.split("::", 1)[0]) for item in items]
+    return [root(module_of(item)) for item in items]
 
 
 # Rough seconds on 2 cores (2026-12-04): a test of a slow kind that shares a built fixture takes about a second, one
@@ -115,7 +120,7 @@ def group_costs(items: list[pytest.Item], groups: list[str]) -> dict[str, float]
         cost[group] = cost.get(group, 0.0) + max((KIND_COST[k] for k in kinds_of(item)), default=UNIT_COST)
         for definition in fixture_definitions(item):
             if definition.scope in ("module", "session") and getattr(definition.func, "pmm_test_kinds", ()):
-                module = item.nodeid.split("::", 1)[0] if definition.scope == "module" else ""
+                module = module_of(item) if definition.scope == "module" else ""
                 built.setdefault(group, set()).add((definition.argname, module))
     return {group: total + FIXTURE_COST * len(built.get(group, ())) for group, total in cost.items()}
 
@@ -123,8 +128,8 @@ def group_costs(items: list[pytest.Item], groups: list[str]) -> dict[str, float]
 def heaviest_groups_first(items: list[pytest.Item], groups: list[str]) -> tuple[list[pytest.Item], list[str]]:
     """The tests reordered so that the costliest worker groups come first, each group's tests together and in their
     order. pytest-xdist hands a worker the next group when it is nearly done: with the long groups handed out first
-    the short ones fill in at the end, and neither worker is left running a long group alone (xdist's own order, by
-    number of tests, sends a group of two 30 s tests near the end). pytest_configure turns that reordering off."""
+    the short ones fill in at the end (xdist's own order, by number of tests, hands out a module of two 30 s tests
+    among the last). pytest_configure turns that reordering off."""
     costs = group_costs(items, groups)
     first = {}
     for index, group in enumerate(groups):

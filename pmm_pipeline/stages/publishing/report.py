@@ -183,8 +183,9 @@ def report_rows(tables: Mapping[str, pd.DataFrame], kpis: Sequence[KpiSpec], tre
     """The rows every language's report of the tier draws (`kpis`, `trends`: the report context's)."""
     values, rollups = tables["kpi_values"], tables["rollups"]
     data = {"kpi_values": _records(values, "kpi_values"), "rollups": _records(rollups, "rollups")}
+    ordered = _ordered_kpis(kpis)
     shown, histories = [], []
-    for kpi in _ordered_kpis(kpis):
+    for kpi in ordered:
         mine = rollups[rollups.kpi_id == kpi.id]
         if mine.empty and values[values.kpi_id == kpi.id].empty:
             continue
@@ -213,9 +214,7 @@ def report_rows(tables: Mapping[str, pd.DataFrame], kpis: Sequence[KpiSpec], tre
     return ReportRows(
         data=data,
         kpis=shown,
-        world=[
-            (kpi, world[world.kpi_id == kpi.id].sort_values("series").to_dict("records")) for kpi in _ordered_kpis(kpis)
-        ],
+        world=[(kpi, world[world.kpi_id == kpi.id].sort_values("series").to_dict("records")) for kpi in ordered],
         world_answered=answering(world[world.kpi_id.isin(categorical)]),
     )
 
@@ -387,7 +386,6 @@ def render_report(
     label = Labeller(ctx)
     _ = label._
     values = tables["kpi_values"]
-    kpis = _ordered_kpis(ctx.kpis)
     by_dimension: dict[int, list[str]] = {}
     toc = []
     members_note = _("Each member's value is charted in the screen version of this report and is in the data files.")
@@ -444,7 +442,7 @@ def render_report(
 <h2>{_e(_("About this release"))}</h2>{release_metadata(label, files)}
 <h2>{_e(_("Key findings by dimension"))}</h2>{_findings(rows, label)}
 <h2>{_e(_("Contents"))}</h2><ul>{"".join(toc)}</ul>
-<h2>{_e(_("Coverage and timeliness of submissions"))}</h2>{_coverage(values, label, {k.id: k for k in kpis})}
+<h2>{_e(_("Coverage and timeliness of submissions"))}</h2>{_coverage(values, label, {k.id: k for k in ctx.kpis})}
 <h2>{_e(_("How figures are withheld"))}</h2>
 <p>{_e(_("A statistic is withheld (left empty, with its reason) when:"))}</p>
 <ol class='rules'>{rules}</ol>
